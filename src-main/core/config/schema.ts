@@ -1,0 +1,244 @@
+/**
+ * The config file's schema (YAML or JSON). The contract (shared/spec/contract.md) fixes the keys it
+ * names; the rest are ours. Unknown keys are errors (`additionalProperties: false` everywhere).
+ * Defaults live here too: `loadConfig` fills them in, so the rest of core reads a complete `Config`.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+const Strict = { additionalProperties: false } as const;
+
+export const ApiKeySchema = Type.Union([
+  Type.String({ minLength: 8 }),
+  Type.Object(
+    {
+      key: Type.String({ minLength: 8 }),
+      name: Type.Optional(Type.String()),
+      /** Requests per minute for this key. */
+      rpm: Type.Optional(Type.Integer({ minimum: 1 })),
+      /** Prompt + completion tokens per UTC day. */
+      tokensPerDay: Type.Optional(Type.Integer({ minimum: 1 })),
+      /** ISO date or date-time after which the key is refused (401). */
+      expiresAt: Type.Optional(Type.String({ minLength: 10 })),
+      /** Concurrent requests for this key (defaults to limits.perKeyConcurrency). */
+      concurrency: Type.Optional(Type.Integer({ minimum: 1 })),
+    },
+    Strict,
+  ),
+]);
+
+export const LoginRecipeSchema = Type.Object(
+  {
+    frame: Type.Optional(Type.String()),
+    username: Type.String(),
+    password: Type.String(),
+    submit: Type.String(),
+    captcha: Type.Array(Type.String()),
+    before: Type.Optional(Type.Array(Type.String())),
+  },
+  Strict,
+);
+
+export const AccountSchema = Type.Object(
+  {
+    username: Type.String({ minLength: 1 }),
+    password: Type.Optional(Type.String()),
+    name: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' })),
+    dedicatedDomain: Type.Optional(Type.String({ format: 'uri' })),
+    maxConcurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+    disabled: Type.Optional(Type.Boolean()),
+  },
+  Strict,
+);
+
+export const ProviderSchema = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' }),
+    type: Type.Literal('openai'),
+    baseUrl: Type.String({ format: 'uri' }),
+    apiKey: Type.Optional(Type.String()),
+    models: Type.Optional(Type.Array(Type.String())),
+    /** Extra headers sent upstream (e.g. OpenRouter's HTTP-Referer). */
+    headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+    maxConcurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096 })),
+    /** Whole-request timeout for non-streaming calls. */
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 1000 })),
+    /** Does the upstream accept tools / images? Default true. */
+    tools: Type.Optional(Type.Boolean()),
+    images: Type.Optional(Type.Boolean()),
+  },
+  Strict,
+);
+
+export const AliasTargetSchema = Type.Union([
+  Type.String({ minLength: 1 }),
+  Type.Object(
+    {
+      target: Type.String({ minLength: 1 }),
+      firstByteTimeoutMs: Type.Optional(Type.Integer({ minimum: 100 })),
+      /** Backend options for this hop (e.g. `{ lingmaMode: agent, toolEmulation: true }`). */
+      options: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    },
+    Strict,
+  ),
+]);
+
+export const AliasSchema = Type.Union([
+  /** Shorthand: `name: target`. `default: coder` names the fallback alias. */
+  Type.String({ minLength: 1 }),
+  Type.Object(
+    {
+      description: Type.Optional(Type.String()),
+      chain: Type.Array(AliasTargetSchema, { minItems: 1 }),
+      options: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    },
+    Strict,
+  ),
+]);
+
+export const AliasesSchema = Type.Record(Type.String({ minLength: 1 }), AliasSchema);
+
+export const ErrorRuleSchema = Type.Object(
+  {
+    /** Upstream HTTP status (or Lingma statusCode) to match; omitted = any. */
+    status: Type.Optional(Type.Integer()),
+    /** Case-insensitive regular expression matched against the upstream error message. */
+    match: Type.Optional(Type.String()),
+    action: Type.Union([Type.Literal('passthrough'), Type.Literal('replace')]),
+    /** With `replace`: the status and message the client gets. */
+    replaceStatus: Type.Optional(Type.Integer({ minimum: 400, maximum: 599 })),
+    message: Type.Optional(Type.String()),
+  },
+  Strict,
+);
+
+export const PriceSchema = Type.Object(
+  {
+    /** USD per million tokens. */
+    input: Type.Number({ minimum: 0 }),
+    output: Type.Number({ minimum: 0 }),
+    cachedInput: Type.Optional(Type.Number({ minimum: 0 })),
+  },
+  Strict,
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    server: Type.Object(
+      {
+        host: Type.String({ default: '127.0.0.1' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8420 }),
+        apiKeys: Type.Optional(Type.Array(ApiKeySchema)),
+        adminToken: Type.Optional(Type.String({ minLength: 16 })),
+        metricsToken: Type.Optional(Type.String({ minLength: 8 })),
+        /** Extra Host header values accepted (besides 127.0.0.1/localhost/[::1] with the port). */
+        allowedHosts: Type.Array(Type.String(), { default: [] }),
+        /** Origins allowed to call (CORS and Origin check). Empty = CORS off, cross-origin requests refused. */
+        corsOrigins: Type.Array(Type.String(), { default: [] }),
+        logLevel: Type.Union(
+          [Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')],
+          { default: 'info' },
+        ),
+      },
+      { ...Strict, default: {} },
+    ),
+    lingma: Type.Object(
+      {
+        binary: Type.String({ default: 'auto' }),
+        extraArgs: Type.Array(Type.String(), { default: [] }),
+        accounts: Type.Array(AccountSchema, { default: [] }),
+        maxConcurrencyPerInstance: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
+        startupTimeoutMs: Type.Integer({ minimum: 1000, default: 30000 }),
+        rpcTimeoutMs: Type.Integer({ minimum: 500, default: 15000 }),
+        /** Max time between two streamed messages of one answer before the call is a timeout. */
+        answerIdleTimeoutMs: Type.Integer({ minimum: 1000, default: 120000 }),
+        /** Agent-mode model names (`agent`, `lingma-agent`). */
+        agentModels: Type.Array(Type.String(), { default: ['agent', 'lingma-agent'] }),
+        locale: Type.String({ default: 'en' }),
+        login: Type.Object(
+          {
+            auto: Type.Boolean({ default: true }),
+            timeoutMs: Type.Integer({ minimum: 5000, default: 90000 }),
+            maxRetries: Type.Integer({ minimum: 0, maximum: 10, default: 2 }),
+            /** Path to a Chromium-family browser for the headless login driver (`auto` searches). */
+            browser: Type.String({ default: 'auto' }),
+            recipe: Type.Optional(LoginRecipeSchema),
+          },
+          { ...Strict, default: {} },
+        ),
+      },
+      { ...Strict, default: {} },
+    ),
+    providers: Type.Array(ProviderSchema, { default: [] }),
+    aliasesFile: Type.Optional(Type.String()),
+    aliases: Type.Optional(AliasesSchema),
+    errorRules: Type.Array(ErrorRuleSchema, { default: [] }),
+    limits: Type.Object(
+      {
+        maxInFlight: Type.Integer({ minimum: 1, default: 64 }),
+        queueTimeoutMs: Type.Integer({ minimum: 0, default: 30000 }),
+        perKeyConcurrency: Type.Integer({ minimum: 1, default: 16 }),
+        /** Requests per key waiting for a per-key slot before 429 "too many pending requests". */
+        perKeyQueue: Type.Integer({ minimum: 0, default: 64 }),
+        maxBodyBytes: Type.Integer({ minimum: 1024, default: 16777216 }),
+        maxSwitches: Type.Integer({ minimum: 0, default: 3 }),
+        firstByteTimeoutMs: Type.Integer({ minimum: 100, default: 60000 }),
+        /** SSE comment keep-alive interval while a stream waits for a slot or its first byte. */
+        keepAliveMs: Type.Integer({ minimum: 100, default: 5000 }),
+        /** Graceful stop: how long in-flight requests may take to finish. */
+        shutdownGraceMs: Type.Integer({ minimum: 0, default: 10000 }),
+      },
+      { ...Strict, default: {} },
+    ),
+    health: Type.Object(
+      {
+        failureThreshold: Type.Integer({ minimum: 1, default: 1 }),
+        baseBackoffMs: Type.Integer({ minimum: 100, default: 2000 }),
+        maxBackoffMs: Type.Integer({ minimum: 100, default: 120000 }),
+        probeIntervalMs: Type.Integer({ minimum: 100, default: 5000 }),
+      },
+      { ...Strict, default: {} },
+    ),
+    sessionCache: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true }),
+        maxEntries: Type.Integer({ minimum: 0, default: 1024 }),
+        ttlSec: Type.Integer({ minimum: 1, default: 3600 }),
+      },
+      { ...Strict, default: {} },
+    ),
+    ledger: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true }),
+        retentionDays: Type.Integer({ minimum: 1, default: 90 }),
+        prices: Type.Record(Type.String(), PriceSchema, { default: {} }),
+        /** A batch is written every flushIntervalMs or when batchSize records wait: a crash loses at most one batch. */
+        flushIntervalMs: Type.Integer({ minimum: 1, default: 250 }),
+        batchSize: Type.Integer({ minimum: 1, default: 500 }),
+        queueMax: Type.Integer({ minimum: 1, default: 50000 }),
+        /** When the ledger is degraded: serve and count budgets in memory (`open`) or refuse with 429 (`closed`). */
+        onDegraded: Type.Union([Type.Literal('open'), Type.Literal('closed')], { default: 'open' }),
+      },
+      { ...Strict, default: {} },
+    ),
+  },
+  { ...Strict },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type ApiKeyConfig = Static<typeof ApiKeySchema>;
+export type AccountConfig = Static<typeof AccountSchema>;
+export type ProviderConfig = Static<typeof ProviderSchema>;
+export type AliasConfig = Static<typeof AliasSchema>;
+export type AliasTargetConfig = Static<typeof AliasTargetSchema>;
+export type ErrorRule = Static<typeof ErrorRuleSchema>;
+export type Price = Static<typeof PriceSchema>;
+export type LoginRecipeConfig = Static<typeof LoginRecipeSchema>;
+
+/** Recipe defaults from shared/spec/lingma-protocol.md section 5. */
+export const DEFAULT_LOGIN_RECIPE: LoginRecipeConfig = {
+  frame: '#alibaba-login-box',
+  username: '#fm-login-id',
+  password: '#fm-login-password',
+  submit: 'button[type=submit], .fm-button, .password-login',
+  captcha: ['#nc_1_wrapper', '.nc-container', '#nocaptcha', '.baxia-dialog', 'iframe[src*="captcha"]'],
+};

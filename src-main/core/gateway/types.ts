@@ -1,0 +1,61 @@
+/**
+ * The seam between front ends and the rest of core. Every protocol front end (OpenAI chat,
+ * Anthropic Messages, OpenAI Responses over HTTP or WebSocket) turns its request into a
+ * `ChatRequest` and calls `ChatService.execute`; it never talks to routing, pools or backends.
+ */
+import type { Logger } from 'pino';
+import type { ChatEvent, ChatRequest, EmbeddingsRequest, EmbeddingsResult } from '../chat/model';
+
+export type Protocol = 'openai-chat' | 'openai-embeddings' | 'anthropic' | 'responses' | 'responses-ws';
+
+/** The authenticated caller. */
+export interface Caller {
+  /** Short, stable, non-reversible id of the API key (e.g. first 12 hex of sha256). */
+  keyId: string;
+  keyName?: string;
+}
+
+export interface RequestContext {
+  requestId: string;
+  caller: Caller;
+  protocol: Protocol;
+  /** Route path, e.g. `/v1/chat/completions`. */
+  endpoint: string;
+  userAgent?: string;
+  /** Aborted when the client disconnects (or the WebSocket turn is abandoned). */
+  signal: AbortSignal;
+  receivedAt: number;
+  log: Logger;
+}
+
+export interface Resolved {
+  /** Alias that matched, if any. */
+  alias?: string;
+  provider: string;
+  /** Upstream model id. */
+  model: string;
+  /** `provider/model`: goes into `x-relay-resolved` and every streamed chunk's `model`. */
+  label: string;
+  instance: string;
+}
+
+export interface ChatExecution {
+  resolved: Resolved;
+  /**
+   * The answer's events, starting with the first one (already received from upstream when
+   * `execute` resolved). Iterate exactly once. Ending the iteration early (`return()`, `break`)
+   * cancels the upstream call. Slots are released and the usage record is written when the
+   * iteration ends, however it ends. A failure after the first event is thrown from here.
+   */
+  events: AsyncIterable<ChatEvent>;
+}
+
+export interface ChatService {
+  /**
+   * Admission, budget check, alias resolution, chain walk with failover, first-byte timeout.
+   * Resolves once the first event arrived (so failures before it can still fail over and still
+   * become a plain HTTP error). Rejects with a RelayError when every option failed.
+   */
+  execute(req: ChatRequest, ctx: RequestContext): Promise<ChatExecution>;
+  embed(req: EmbeddingsRequest, ctx: RequestContext): Promise<{ resolved: Resolved; result: EmbeddingsResult }>;
+}

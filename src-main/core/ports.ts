@@ -1,0 +1,87 @@
+/**
+ * Ports: what differs between the two hosts (headless CLI in plain Node, Electron main process).
+ * Core depends only on these interfaces; each host injects its implementations into
+ * `createRelay(...)` / `buildGateway(...)`. Core never imports `electron`.
+ */
+import type { ChildProcess } from 'node:child_process';
+
+/** Stores small secrets (account passwords, tokens). Values never reach logs or the renderer. */
+export interface SecretStore {
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string): Promise<void>;
+  delete(key: string): Promise<void>;
+  /**
+   * How well secrets are protected at rest, shown in the UI:
+   * `os` = OS keychain-grade encryption (Electron safeStorage on macOS/Windows/Linux with a keyring);
+   * `basic` = obfuscated only (Electron `basic_text` on Linux without a keyring);
+   * `file` = plain file readable only by this user (mode 0600, headless host).
+   */
+  readonly protection: 'os' | 'basic' | 'file';
+}
+
+export interface LoginCredentials {
+  username: string;
+  password: string;
+}
+
+/** Selectors and markers for the sign-in form: data, not code (defaults from the protocol spec). */
+export interface LoginRecipe {
+  /** CSS selector of the iframe holding the form, if any (`#alibaba-login-box`). */
+  frame?: string;
+  username: string;
+  password: string;
+  submit: string;
+  /** Any of these selectors present means a captcha / human check is showing. */
+  captcha: string[];
+  /** Optional selectors to click before filling (e.g. "log in with password" tab). */
+  before?: string[];
+}
+
+export interface LoginRequest {
+  instance: string;
+  loginUrl: string;
+  /** `http://127.0.0.1:<httpPort>/auth/callback`: reaching it means success. */
+  callbackUrl: string;
+  credentials: LoginCredentials;
+  recipe: LoginRecipe;
+  timeoutMs: number;
+  /** Resolves true once the backend reports logged in (`auth/status` polled by the caller). */
+  isLoggedIn: () => Promise<boolean>;
+  signal: AbortSignal;
+}
+
+export type LoginOutcome =
+  | { kind: 'success' }
+  /** A person must finish it (captcha, 2FA, unknown page). `url` is the page to open. */
+  | { kind: 'manual'; reason: string; url: string }
+  | { kind: 'failed'; reason: string };
+
+/** Completes a sign-in in a browser. Headless: playwright-core + system Chromium. Desktop: hidden BrowserWindow. */
+export interface LoginDriver {
+  readonly name: string;
+  login(req: LoginRequest): Promise<LoginOutcome>;
+  /** Forget browser state for an instance (cookies, storage), called on logout. */
+  clear?(instance: string): Promise<void>;
+}
+
+export interface SpawnOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Starts backend processes (Lingma). Desktop and CLI both use node's child_process, but tests inject fakes. */
+export interface ProcessSpawner {
+  spawn(command: string, args: string[], options: SpawnOptions): ChildProcess;
+}
+
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): NodeJS.Timeout;
+  clearTimeout(t: NodeJS.Timeout): void;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (t) => clearTimeout(t),
+};
