@@ -1,0 +1,101 @@
+/**
+ * Every metric the contract names, on a registry of our own (never prom-client's global one, so
+ * several gateways can live in one process, as in tests). Modules with metrics of their own
+ * register them on `metrics.registry`.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  /** Requests by the model the client asked for, protocol and final status. */
+  readonly requests = new Counter({
+    name: 'relay_requests_total',
+    help: 'Client requests, by requested model, protocol and status.',
+    labelNames: ['model', 'protocol', 'status'] as const,
+    registers: [this.registry],
+  });
+  /** Duration by the resolved model (what served it). */
+  readonly duration = new Histogram({
+    name: 'relay_request_duration_seconds',
+    help: 'Whole request duration, by resolved model and protocol.',
+    labelNames: ['model', 'protocol'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly ttft = new Histogram({
+    name: 'relay_time_to_first_token_seconds',
+    help: 'Time from request received to first token, by resolved model.',
+    labelNames: ['model'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly inFlight = new Gauge({ name: 'relay_in_flight', help: 'Requests holding a global slot.', registers: [this.registry] });
+  readonly queued = new Gauge({ name: 'relay_queued', help: 'Requests waiting for a slot.', registers: [this.registry] });
+  readonly rejected = new Counter({
+    name: 'relay_rejected_total',
+    help: 'Requests refused by admission control or budgets, by reason.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly backendReady = new Gauge({
+    name: 'relay_backend_ready',
+    help: '1 when the backend instance is ready.',
+    labelNames: ['backend'] as const,
+    registers: [this.registry],
+  });
+  readonly backendInFlight = new Gauge({
+    name: 'relay_backend_in_flight',
+    help: 'Calls in flight per backend instance.',
+    labelNames: ['backend'] as const,
+    registers: [this.registry],
+  });
+  readonly backendHealthy = new Gauge({
+    name: 'relay_backend_healthy',
+    help: '1 when the health cache considers the backend instance healthy.',
+    labelNames: ['backend'] as const,
+    registers: [this.registry],
+  });
+  readonly sessionCacheHits = new Counter({
+    name: 'relay_session_cache_hits_total',
+    help: 'Lingma session reuse hits.',
+    registers: [this.registry],
+  });
+  readonly sessionCacheMisses = new Counter({
+    name: 'relay_session_cache_misses_total',
+    help: 'Lingma session reuse misses.',
+    registers: [this.registry],
+  });
+  readonly aliasResolved = new Counter({
+    name: 'relay_alias_resolved_total',
+    help: 'Requests served through an alias, by alias and the target that served.',
+    labelNames: ['alias', 'target'] as const,
+    registers: [this.registry],
+  });
+  readonly fallback = new Counter({
+    name: 'relay_fallback_total',
+    help: 'Switches from one instance/target to another, by reason.',
+    labelNames: ['from', 'to', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly tokens = new Counter({
+    name: 'relay_tokens_total',
+    help: 'Tokens by resolved model and kind (prompt, completion, reasoning, cached).',
+    labelNames: ['model', 'kind'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(opts: { processMetrics?: boolean } = {}) {
+    if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'relay_process_' });
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
