@@ -1,0 +1,177 @@
+/**
+ * Config validation with messages a person can act on: every problem names the key path and the
+ * bad value, e.g. `limits.maxInFlight: expected an integer >= 1, got "lots"` or
+ * `server.hots: unknown key`. TypeBox does the checking; this file only words the result.
+ */
+import { FormatRegistry, Kind, type TSchema } from '@sinclair/typebox';
+import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
+import { ConfigSchema, type Config } from './schema';
+
+// TypeBox knows no string formats by default; the schema uses `uri`.
+if (!FormatRegistry.Has('uri')) {
+  FormatRegistry.Set('uri', (v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  });
+}
+
+export class ConfigError extends Error {
+  /** One line per problem, each naming the key (or variable/flag) and the value. */
+  readonly issues: string[];
+  constructor(issues: string[], source?: string) {
+    const head = source ? `Invalid configuration (${source}):` : 'Invalid configuration:';
+    super(issues.length === 1 ? `${head} ${issues[0]}` : `${head}\n  - ${issues.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+/** `/server/apiKeys/0/key` -> `server.apiKeys[0].key` */
+export function keyPath(pointer: string, prefix = ''): string {
+  let out = prefix;
+  for (const seg of pointer.split('/').slice(1)) {
+    const s = seg.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (/^\d+$/.test(s)) out += `[${s}]`;
+    else if (/^[A-Za-z_$][\w$-]*$/.test(s)) out += out ? `.${s}` : s;
+    else out += `[${JSON.stringify(s)}]`;
+  }
+  return out || '(root)';
+}
+
+export function showValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = String(v);
+  }
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+/** Words what a schema expects: "an integer >= 1", "one of \"a\", \"b\"", "a URL". */
+export function describeSchema(schema: TSchema): string {
+  const s = schema as Record<string, any>;
+  if (s.anyOf) {
+    const parts = (s.anyOf as TSchema[]).map(describeSchema);
+    if ((s.anyOf as any[]).every((x) => x.const !== undefined)) return `one of ${parts.join(', ')}`;
+    return parts.join(' or ');
+  }
+  if (s.const !== undefined) return JSON.stringify(s.const);
+  switch (s.type) {
+    case 'integer':
+    case 'number': {
+      const noun = s.type === 'integer' ? 'an integer' : 'a number';
+      if (s.minimum !== undefined && s.maximum !== undefined) return `${noun} from ${s.minimum} to ${s.maximum}`;
+      if (s.minimum !== undefined) return `${noun} >= ${s.minimum}`;
+      if (s.maximum !== undefined) return `${noun} <= ${s.maximum}`;
+      return noun;
+    }
+    case 'string':
+      if (s.format === 'uri') return 'an http(s) URL';
+      if (s.pattern) return `a string matching ${s.pattern}`;
+      if (s.minLength) return `a string of at least ${s.minLength} characters`;
+      return 'a string';
+    case 'boolean':
+      return 'true or false';
+    case 'array':
+      return s.minItems ? `a list of at least ${s.minItems} items` : 'a list';
+    case 'object':
+      return 'a mapping (object)';
+    case 'null':
+      return 'null';
+    default:
+      return s[Kind] === 'Unknown' ? 'any value' : 'a valid value';
+  }
+}
+
+function typeMatches(schema: TSchema, value: unknown): boolean {
+  const t = (schema as any).type;
+  if ((schema as any).const !== undefined) return typeof value === typeof (schema as any).const;
+  if (t === 'object') return typeof value === 'object' && value !== null && !Array.isArray(value);
+  if (t === 'array') return Array.isArray(value);
+  if (t === 'integer') return typeof value === 'number';
+  if (t === 'null') return value === null;
+  return typeof value === t;
+}
+
+/** Worded issues of `value` against `schema`; union members matching the value's type are descended into. */
+export function schemaIssues(schema: TSchema, value: unknown, prefix = ''): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const e of Value.Errors(schema, value) as Iterable<ValueError>) {
+    const where = keyPath(e.path, prefix);
+    // One message per key: the first is the most specific TypeBox gives.
+    if (seen.has(where)) continue;
+    // A parent's union error is followed by nothing useful; children are handled below.
+    if ([...seen].some((p) => where.startsWith(p + '.') || where.startsWith(p + '['))) continue;
+    seen.add(where);
+    if (e.type === ValueErrorType.ObjectAdditionalProperties) {
+      out.push(`${where}: unknown key`);
+    } else if (e.type === ValueErrorType.ObjectRequiredProperty) {
+      out.push(`${where}: required, expected ${describeSchema(e.schema)}`);
+    } else if (e.type === ValueErrorType.Union && (e.schema as any).anyOf) {
+      const sameType = ((e.schema as any).anyOf as TSchema[]).filter((m) => typeMatches(m, e.value));
+      if (sameType.length === 1 && (sameType[0] as any).const === undefined) {
+        const nested = schemaIssues(sameType[0], e.value, where === '(root)' ? '' : where);
+        if (nested.length) {
+          out.push(...nested);
+          continue;
+        }
+      }
+      out.push(`${where}: expected ${describeSchema(e.schema)}, got ${showValue(e.value)}`);
+    } else {
+      out.push(`${where}: expected ${describeSchema(e.schema)}, got ${showValue(e.value)}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * Fill defaults and validate. Returns a complete `Config` or throws a ConfigError naming every
+ * bad key. `raw` is not modified.
+ */
+export function validateConfig(raw: unknown, source?: string): Config {
+  if (raw === null || raw === undefined) raw = {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError([`expected a mapping of settings at the top level, got ${showValue(raw)}`], source);
+  }
+  const value = Value.Default(ConfigSchema, structuredClone(raw)) as Config;
+  const issues = schemaIssues(ConfigSchema, value);
+  if (!issues.length) issues.push(...semanticIssues(value));
+  if (issues.length) throw new ConfigError(issues, source);
+  return value;
+}
+
+/** Rules a schema cannot say. */
+function semanticIssues(c: Config): string[] {
+  const out: string[] = [];
+  const providerNames = new Set<string>();
+  c.providers.forEach((p, i) => {
+    if (p.name === 'lingma') out.push(`providers[${i}].name: "lingma" is reserved for the Lingma pool`);
+    if (providerNames.has(p.name)) out.push(`providers[${i}].name: duplicate provider name ${showValue(p.name)}`);
+    providerNames.add(p.name);
+  });
+  const accountNames = new Set<string>();
+  c.lingma.accounts.forEach((a, i) => {
+    const n = a.name ?? a.username;
+    if (accountNames.has(n)) out.push(`lingma.accounts[${i}]: duplicate account ${showValue(n)} (give each a distinct name)`);
+    accountNames.add(n);
+  });
+  (c.server.apiKeys ?? []).forEach((k, i) => {
+    if (typeof k === 'object' && k.expiresAt !== undefined && Number.isNaN(Date.parse(k.expiresAt))) {
+      out.push(`server.apiKeys[${i}].expiresAt: expected an ISO date such as 2026-12-31, got ${showValue(k.expiresAt)}`);
+    }
+  });
+  for (const [i, o] of c.server.corsOrigins.entries()) {
+    // SECURITY: no wildcard: every allowed origin is named, so a random web page cannot call in.
+    if (!/^[a-z][a-z0-9+.-]*:\/\/[^/*]+$/i.test(o)) {
+      out.push(`server.corsOrigins[${i}]: expected an origin such as http://localhost:3000 (no path, no wildcard), got ${showValue(o)}`);
+    }
+  }
+  return out;
+}
