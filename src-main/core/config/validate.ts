@@ -85,7 +85,7 @@ export function describeSchema(schema: TSchema): string {
     case 'null':
       return 'null';
     default:
-      return s[Kind] === 'Unknown' ? 'any value' : 'a valid value';
+      return (schema as any)[Kind] === 'Unknown' ? 'any value' : 'a valid value';
   }
 }
 
