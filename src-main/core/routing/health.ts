@@ -1,0 +1,172 @@
+/**
+ * Health cache: per instance, consecutive failures, last error, unhealthy-until with capped
+ * exponential backoff plus jitter. An unhealthy instance stays unhealthy until a call or a
+ * background probe succeeds; the prober only retries it once its backoff has expired.
+ *
+ * Listeners hear transitions only (healthy flips). This module imports no metrics or dashboard
+ * code: those subscribe to `events`.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { Instance } from '../backends/types';
+import { type RelayError, toRelayError } from '../errors';
+import { systemClock, type Clock } from '../ports';
+import type { HealthCache, HealthEvents, HealthSnapshot } from './types';
+
+export interface HealthOptions {
+  /** Consecutive failures before an instance is unhealthy. */
+  failureThreshold: number;
+  baseBackoffMs: number;
+  maxBackoffMs: number;
+  clock?: Clock;
+  /** 0..1 random source for jitter (tests pin it). */
+  random?: () => number;
+  log?: Logger;
+}
+
+export interface Prober {
+  stop(): void;
+  /** Run one probe round now (tests; also used right after start). Resolves when it is done. */
+  tick(): Promise<void>;
+}
+
+export interface RelayHealthCache extends HealthCache {
+  /**
+   * Probe unhealthy instances whose backoff expired, every `intervalMs`. A success marks the
+   * instance healthy; a failure extends its backoff.
+   */
+  startProbing(instances: () => readonly Instance[], intervalMs: number, probeTimeoutMs?: number): Prober;
+  /** Forget an instance (removed account). */
+  forget(instance: string): void;
+}
+
+interface Entry {
+  healthy: boolean;
+  consecutiveFailures: number;
+  lastError?: string;
+  lastErrorAt?: number;
+  unhealthyUntil?: number;
+}
+
+/** Fraction of the backoff added at random, so instances that failed together are not probed in lockstep. */
+const JITTER = 0.2;
+
+export function createHealthCache(opts: HealthOptions): RelayHealthCache {
+  const clock = opts.clock ?? systemClock;
+  const random = opts.random ?? Math.random;
+  const threshold = Math.max(1, opts.failureThreshold);
+  const entries = new Map<string, Entry>();
+  const events = new EventEmitter<HealthEvents>();
+  events.setMaxListeners(0);
+
+  const entry = (name: string): Entry => {
+    let e = entries.get(name);
+    if (!e) {
+      e = { healthy: true, consecutiveFailures: 0 };
+      entries.set(name, e);
+    }
+    return e;
+  };
+
+  const snap = (name: string, e: Entry | undefined): HealthSnapshot => {
+    const s: HealthSnapshot = { instance: name, healthy: e?.healthy ?? true, consecutiveFailures: e?.consecutiveFailures ?? 0 };
+    if (e?.lastError !== undefined) s.lastError = e.lastError;
+    if (e?.lastErrorAt !== undefined) s.lastErrorAt = e.lastErrorAt;
+    if (e && !e.healthy && e.unhealthyUntil !== undefined) s.unhealthyUntil = e.unhealthyUntil;
+    return s;
+  };
+
+  const emit = (name: string, e: Entry): void => {
+    const s = snap(name, e);
+    // A throwing listener must not break request handling.
+    try {
+      events.emit('transition', s);
+    } catch (err) {
+      opts.log?.error({ instance: name, error: (err as Error).message }, 'health listener failed');
+    }
+  };
+
+  const recordSuccess = (name: string): void => {
+    const e = entry(name);
+    const was = e.healthy;
+    e.healthy = true;
+    e.consecutiveFailures = 0;
+    e.unhealthyUntil = undefined;
+    if (!was) emit(name, e);
+  };
+
+  const recordFailure = (name: string, error: RelayError): void => {
+    const e = entry(name);
+    const was = e.healthy;
+    e.consecutiveFailures++;
+    // SECURITY: only the client-safe message is kept (RelayError messages hold no secrets by
+    // contract; `detail` may hold upstream text and is never stored here).
+    e.lastError = error.message;
+    e.lastErrorAt = clock.now();
+    if (e.consecutiveFailures >= threshold) {
+      const exp = Math.min(30, e.consecutiveFailures - threshold);
+      const base = Math.min(opts.maxBackoffMs, opts.baseBackoffMs * 2 ** exp);
+      const backoff = Math.min(opts.maxBackoffMs, Math.round(base * (1 + JITTER * random())));
+      e.healthy = false;
+      e.unhealthyUntil = clock.now() + backoff;
+    }
+    if (was && !e.healthy) emit(name, e);
+  };
+
+  const startProbing = (instances: () => readonly Instance[], intervalMs: number, probeTimeoutMs = 10_000): Prober => {
+    let stopped = false;
+    let timer: NodeJS.Timeout | undefined;
+    const probing = new Set<string>();
+    const probeOne = async (inst: Instance): Promise<void> => {
+      probing.add(inst.name);
+      const ctrl = new AbortController();
+      const t = clock.setTimeout(() => ctrl.abort(), probeTimeoutMs);
+      try {
+        await inst.probe(ctrl.signal);
+        if (!stopped) {
+          recordSuccess(inst.name);
+          opts.log?.info({ instance: inst.name }, 'instance healthy again after probe');
+        }
+      } catch (err) {
+        if (!stopped) recordFailure(inst.name, toRelayError(err));
+      } finally {
+        clock.clearTimeout(t);
+        probing.delete(inst.name);
+      }
+    };
+    const tick = async (): Promise<void> => {
+      const now = clock.now();
+      const due = instances().filter((i) => {
+        const e = entries.get(i.name);
+        return e && !e.healthy && (e.unhealthyUntil ?? 0) <= now && !probing.has(i.name) && i.state() !== 'closed';
+      });
+      await Promise.all(due.map(probeOne));
+    };
+    const schedule = (): void => {
+      if (stopped) return;
+      timer = clock.setTimeout(() => {
+        void tick().finally(schedule);
+      }, intervalMs);
+      timer.unref?.();
+    };
+    schedule();
+    return {
+      tick,
+      stop() {
+        stopped = true;
+        if (timer) clock.clearTimeout(timer);
+      },
+    };
+  };
+
+  return {
+    events,
+    isHealthy: (name) => entries.get(name)?.healthy ?? true,
+    recordSuccess,
+    recordFailure,
+    snapshot: (name) => snap(name, entries.get(name)),
+    all: () => [...entries].map(([name, e]) => snap(name, e)),
+    startProbing,
+    forget: (name) => void entries.delete(name),
+  };
+}

@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { errors } from '../../src-main/core/errors';
+import type { Clock } from '../../src-main/core/ports';
+import { createHealthCache } from '../../src-main/core/routing/health';
+import { applyErrorRules, validateErrorRules } from '../../src-main/core/routing/error-rules';
+import type { HealthSnapshot } from '../../src-main/core/routing/types';
+import { fakeInstance } from '../dispatch/fakes';
+
+function manualClock(start = 1_000_000): Clock & { advance(ms: number): void } {
+  let now = start;
+  return {
+    now: () => now,
+    advance(ms) {
+      now += ms;
+    },
+    // The prober's own timer is not needed in these tests: they call tick() directly.
+    setTimeout: (fn, ms) => setTimeout(fn, ms + 3_600_000),
+    clearTimeout: (t) => clearTimeout(t),
+  };
+}
+
+describe('health cache', () => {
+  it('exponential backoff, capped, with bounded jitter', () => {
+    const clock = manualClock();
+    const h = createHealthCache({ failureThreshold: 2, baseBackoffMs: 1000, maxBackoffMs: 5000, clock, random: () => 0 });
+    h.recordFailure('a', errors.upstream('boom 1'));
+    expect(h.isHealthy('a')).toBe(true);
+    expect(h.snapshot('a').consecutiveFailures).toBe(1);
+    h.recordFailure('a', errors.upstream('boom 2'));
+    expect(h.isHealthy('a')).toBe(false);
+    expect(h.snapshot('a').unhealthyUntil).toBe(clock.now() + 1000);
+    h.recordFailure('a', errors.upstream('boom 3'));
+    expect(h.snapshot('a').unhealthyUntil).toBe(clock.now() + 2000);
+    h.recordFailure('a', errors.upstream('boom 4'));
+    expect(h.snapshot('a').unhealthyUntil).toBe(clock.now() + 4000);
+    h.recordFailure('a', errors.upstream('boom 5'));
+    expect(h.snapshot('a').unhealthyUntil).toBe(clock.now() + 5000);
+    expect(h.snapshot('a').lastError).toBe('boom 5');
+
+    const j = createHealthCache({ failureThreshold: 1, baseBackoffMs: 1000, maxBackoffMs: 60000, clock, random: () => 0.999 });
+    j.recordFailure('b', errors.upstream('x'));
+    const until = j.snapshot('b').unhealthyUntil! - clock.now();
+    expect(until).toBeGreaterThan(1000);
+    expect(until).toBeLessThanOrEqual(1200);
+  });
+
+  it('emits transitions only, and keeps no secret-bearing detail', () => {
+    const h = createHealthCache({ failureThreshold: 1, baseBackoffMs: 100, maxBackoffMs: 1000 });
+    const seen: HealthSnapshot[] = [];
+    h.events.on('transition', (s) => seen.push(s));
+    h.recordSuccess('a');
+    h.recordFailure('a', errors.upstream('Upstream failed.', { detail: 'Authorization: Bearer sk-secret' }));
+    h.recordFailure('a', errors.upstream('Upstream failed again.'));
+    h.recordSuccess('a');
+    h.recordSuccess('a');
+    expect(seen.map((s) => s.healthy)).toEqual([false, true]);
+    expect(JSON.stringify(h.all())).not.toContain('sk-secret');
+    expect(h.snapshot('a')).toEqual({ instance: 'a', healthy: true, consecutiveFailures: 0, lastError: 'Upstream failed again.', lastErrorAt: expect.any(Number) });
+  });
+
+  it('a throwing listener does not break recording', () => {
+    const h = createHealthCache({ failureThreshold: 1, baseBackoffMs: 100, maxBackoffMs: 1000 });
+    h.events.on('transition', () => {
+      throw new Error('listener bug');
+    });
+    expect(() => h.recordFailure('a', errors.upstream('x'))).not.toThrow();
+    expect(h.isHealthy('a')).toBe(false);
+  });
+
+  it('the prober revives instances whose backoff expired, and extends it on failure', async () => {
+    const clock = manualClock();
+    const h = createHealthCache({ failureThreshold: 1, baseBackoffMs: 1000, maxBackoffMs: 60000, clock, random: () => 0 });
+    const a = fakeInstance('a', 'p');
+    const b = fakeInstance('b', 'p');
+    const ok = fakeInstance('ok', 'p');
+    h.recordFailure('a', errors.upstream('down'));
+    h.recordFailure('b', errors.upstream('down'));
+    b.probeResult = 'fail';
+    const prober = h.startProbing(() => [a, b, ok], 50);
+    try {
+      await prober.tick();
+      expect(a.probes + b.probes + ok.probes).toBe(0); // backoff not expired; healthy ones never probed
+      clock.advance(1000);
+      await prober.tick();
+      expect(a.probes).toBe(1);
+      expect(b.probes).toBe(1);
+      expect(ok.probes).toBe(0);
+      expect(h.isHealthy('a')).toBe(true);
+      expect(h.isHealthy('b')).toBe(false);
+      expect(h.snapshot('b').consecutiveFailures).toBe(2);
+      expect(h.snapshot('b').unhealthyUntil).toBe(clock.now() + 2000);
+    } finally {
+      prober.stop();
+    }
+  });
+
+  it('the prober runs on its own timer', async () => {
+    const h = createHealthCache({ failureThreshold: 1, baseBackoffMs: 100, maxBackoffMs: 100, random: () => 0 });
+    const a = fakeInstance('a', 'p');
+    h.recordFailure('a', errors.upstream('down'));
+    const prober = h.startProbing(() => [a], 50);
+    try {
+      const end = Date.now() + 10_000;
+      while (!h.isHealthy('a') && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      expect(h.isHealthy('a')).toBe(true);
+    } finally {
+      prober.stop();
+    }
+  });
+});
+
+describe('error rules', () => {
+  const rules = [
+    { status: 429, match: 'quota', action: 'replace' as const, replaceStatus: 503, message: 'The pool is out of quota, try later.' },
+    { status: 500, match: 'internal', action: 'passthrough' as const },
+    { status: 500, action: 'replace' as const, message: 'Upstream trouble.' },
+    { match: 'content.*filter', action: 'replace' as const, replaceStatus: 400, message: 'Blocked by the content filter.' },
+  ];
+
+  it('replaces by status and message pattern, case-insensitively', () => {
+    const e = applyErrorRules(rules, errors.rateLimited('Daily QUOTA exceeded', 30));
+    expect(e.status).toBe(503);
+    expect(e.type).toBe('service_unavailable');
+    expect(e.message).toBe('The pool is out of quota, try later.');
+    expect(e.retryAfter).toBe(30);
+  });
+
+  it('passes through when a passthrough rule matches first, or nothing matches', () => {
+    const up = errors.upstream('Internal server error', { upstreamStatus: 500 });
+    expect(applyErrorRules(rules, up)).toBe(up);
+    const other = errors.upstream('bad gateway', { upstreamStatus: 502 });
+    expect(applyErrorRules(rules, other)).toBe(other);
+    const plain429 = errors.rateLimited('slow down', 2);
+    expect(applyErrorRules(rules, plain429)).toBe(plain429);
+  });
+
+  it('matches the upstream status, and upstream wording kept in detail', () => {
+    const e = applyErrorRules(rules, errors.upstream('Upstream failed.', { upstreamStatus: 500 }));
+    expect(e.status).toBe(502);
+    expect(e.message).toBe('Upstream trouble.');
+    const f = applyErrorRules(rules, errors.upstream('Upstream refused.', { upstreamStatus: 451, detail: 'Content Filter triggered' }));
+    expect(f.status).toBe(400);
+    expect(f.type).toBe('invalid_request_error');
+    expect(f.message).toBe('Blocked by the content filter.');
+  });
+
+  it('validates rules with messages naming the rule', () => {
+    expect(() => validateErrorRules([{ match: '(', action: 'passthrough' }])).toThrow(/errorRules\[0\]\.match is not a valid regular expression/);
+    expect(() => validateErrorRules([{ status: 500, action: 'passthrough' }, { action: 'replace' }])).toThrow(/errorRules\[1\]: action 'replace' needs/);
+  });
+});
