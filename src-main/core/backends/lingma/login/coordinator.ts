@@ -1,0 +1,486 @@
+/**
+ * Login coordinator: decides when and how an instance logs in, and keeps its login state.
+ *
+ * - At most one login per instance at a time: concurrent callers share one promise.
+ * - Flow: `isLoggedIn` → `prepare()` (dedicated-domain endpoint switch) → `generateUrl()` → the
+ *   `LoginDriver` → completion when the browser reaches the callback or `isLoggedIn()` turns true
+ *   (polled here too, so any driver benefits), whichever comes first.
+ * - A captcha, two-factor check or unknown page ends in `needs_manual` with the URL: never
+ *   retried automatically, never a loop. Manual completion is then detected by polling
+ *   `isLoggedIn()` in the background for a bounded time.
+ * - Other failures are retried up to `maxRetries` with exponential backoff and jitter, then
+ *   `failed` with a reason. A refused password is never retried (it can lock the account).
+ * - After a final failure, automatic attempts pause for a cool-down (or until the credentials
+ *   change); `ensureLoggedIn(target, { force: true })` (the dashboard's "log in") always tries.
+ *
+ * SECURITY: states and reasons are client-safe: no passwords, no login URLs in reasons or logs.
+ * The URL appears only in the `needs_manual` state, which the dashboard shows as a link; client
+ * errors come from `loginStateError`, which never includes it.
+ */
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { errors, type RelayError } from '../../../errors';
+import { systemClock, type Clock, type LoginCredentials, type LoginDriver, type LoginOutcome, type LoginRecipe } from '../../../ports';
+import type { LoginState } from '../../types';
+import { LOGIN_REASONS, validateRecipe } from './recipe';
+
+export interface LoginTarget {
+  instance: string;
+  credentials?: LoginCredentials;
+  /** `login/generateUrl` on the instance. */
+  generateUrl(): Promise<string>;
+  /** `http://127.0.0.1:<httpPort>/auth/callback`. */
+  callbackUrl: string;
+  /** `auth/status` reports a non-empty `id`. */
+  isLoggedIn(): Promise<boolean>;
+  /** Runs before each URL is generated (dedicated-domain accounts switch the endpoint here). */
+  prepare?(): Promise<void>;
+}
+
+export interface LoginCoordinatorOptions {
+  /** No driver means no browser: logins end in `needs_manual`. */
+  driver?: LoginDriver;
+  recipe: LoginRecipe;
+  /** `lingma.login.auto`: log in automatically when an instance is found logged out. */
+  auto: boolean;
+  /** Per attempt. */
+  timeoutMs: number;
+  maxRetries: number;
+  log: Logger;
+  clock?: Clock;
+  /** `isLoggedIn` polling during an attempt. Default 1000 ms. */
+  pollMs?: number;
+  /** First retry delay; doubles per retry, capped at 30 s, ±20 % jitter. Default 2000 ms. */
+  backoffMs?: number;
+  /** How long to watch for a manual login to complete. Default 15 min. */
+  manualWatchMs?: number;
+  manualPollMs?: number;
+  /** After a final failure, no automatic attempt for this long (unless forced). Default 5 min. */
+  failedCooldownMs?: number;
+  /** After the driver reports success, how long `isLoggedIn` may take to agree. Default 15 s. */
+  confirmMs?: number;
+}
+
+export interface EnsureLoginOptions {
+  /** Try now even after a final failure or while waiting for a manual login (dashboard "log in"). */
+  force?: boolean;
+  /** Override `auto` for this call (an explicit "log in" from the dashboard uses true). */
+  auto?: boolean;
+}
+
+export interface LoginCoordinatorEvents {
+  state: [instance: string, state: LoginState, previous: LoginState];
+}
+
+interface Entry {
+  state: LoginState;
+  inflight?: Promise<LoginState>;
+  abort?: AbortController;
+  /** Background watch for a manual login. */
+  watch?: { timer?: NodeJS.Timeout; until: number; stopped: boolean };
+  /** Final failure: when, why, and for which credentials. */
+  final?: { at: number; rejected: boolean; credKey: string };
+}
+
+const LOGGED_OUT: LoginState = { state: 'logged_out' };
+
+/** In-memory fingerprint of credentials, to notice a changed password. Never stored or logged. */
+function credKey(c?: LoginCredentials): string {
+  if (!c) return '';
+  return createHash('sha256').update(c.username).update('\0').update(c.password).digest('hex');
+}
+
+const sameState = (a: LoginState, b: LoginState): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
+  private readonly entries = new Map<string, Entry>();
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private driver?: LoginDriver;
+  private recipe: LoginRecipe;
+  private auto: boolean;
+  private timeoutMs: number;
+  private maxRetries: number;
+  private readonly o: Required<Pick<LoginCoordinatorOptions, 'pollMs' | 'backoffMs' | 'manualWatchMs' | 'manualPollMs' | 'failedCooldownMs' | 'confirmMs'>>;
+
+  constructor(opts: LoginCoordinatorOptions) {
+    super();
+    validateRecipe(opts.recipe);
+    if (!Number.isFinite(opts.timeoutMs) || opts.timeoutMs <= 0) throw new Error('login timeoutMs must be a positive number');
+    if (!Number.isInteger(opts.maxRetries) || opts.maxRetries < 0) throw new Error('login maxRetries must be a non-negative integer');
+    this.driver = opts.driver;
+    this.recipe = opts.recipe;
+    this.auto = opts.auto;
+    this.timeoutMs = opts.timeoutMs;
+    this.maxRetries = opts.maxRetries;
+    this.log = opts.log;
+    this.clock = opts.clock ?? systemClock;
+    this.o = {
+      pollMs: opts.pollMs ?? 1000,
+      backoffMs: opts.backoffMs ?? 2000,
+      manualWatchMs: opts.manualWatchMs ?? 15 * 60_000,
+      manualPollMs: opts.manualPollMs ?? 3000,
+      failedCooldownMs: opts.failedCooldownMs ?? 5 * 60_000,
+      confirmMs: opts.confirmMs ?? 15_000,
+    };
+  }
+
+  /** Apply changed settings (config reload). Running logins keep their settings. */
+  configure(opts: Partial<Pick<LoginCoordinatorOptions, 'driver' | 'recipe' | 'auto' | 'timeoutMs' | 'maxRetries'>>): void {
+    if (opts.recipe) validateRecipe(opts.recipe);
+    if ('driver' in opts) this.driver = opts.driver;
+    if (opts.recipe) this.recipe = opts.recipe;
+    if (opts.auto !== undefined) this.auto = opts.auto;
+    if (opts.timeoutMs !== undefined) this.timeoutMs = opts.timeoutMs;
+    if (opts.maxRetries !== undefined) this.maxRetries = opts.maxRetries;
+  }
+
+  state(instance: string): LoginState {
+    return this.entries.get(instance)?.state ?? LOGGED_OUT;
+  }
+
+  /** Is a login running for this instance? */
+  busy(instance: string): boolean {
+    return !!this.entries.get(instance)?.inflight;
+  }
+
+  /**
+   * Make sure the instance is logged in. Resolves with the resulting state (never throws for a
+   * login failure: the state says what happened). Concurrent callers share one attempt.
+   */
+  ensureLoggedIn(target: LoginTarget, opts: EnsureLoginOptions = {}): Promise<LoginState> {
+    const entry = this.entry(target.instance);
+    if (entry.inflight) return entry.inflight;
+    const p = this.run(target, entry, opts)
+      .catch((e: unknown): LoginState => {
+        // run() handles its own failures; this is a last resort that keeps callers safe.
+        this.log.error({ instance: target.instance, err: e instanceof Error ? e.message : String(e) }, 'login: unexpected error');
+        return this.set(target.instance, { state: 'failed', reason: 'Login failed unexpectedly.' });
+      })
+      .finally(() => {
+        if (entry.inflight === p) entry.inflight = undefined;
+      });
+    entry.inflight = p;
+    return p;
+  }
+
+  /** Record a state observed elsewhere (the instance's `auth/status`, a logout). */
+  report(instance: string, state: LoginState): void {
+    const entry = this.entry(instance);
+    if (state.state === 'logged_in') {
+      this.stopWatch(entry);
+      entry.final = undefined;
+    }
+    this.set(instance, state);
+  }
+
+  /** Stop a running login and any manual-login watch. The state becomes logged out. */
+  cancel(instance: string): void {
+    const entry = this.entries.get(instance);
+    if (!entry) return;
+    entry.abort?.abort();
+    this.stopWatch(entry);
+    entry.final = undefined;
+    this.set(instance, LOGGED_OUT);
+  }
+
+  /** On logout: cancel, forget the browser state for the instance. */
+  async clear(instance: string): Promise<void> {
+    this.cancel(instance);
+    await this.driver?.clear?.(instance).catch((e: unknown) => {
+      this.log.warn({ instance, err: e instanceof Error ? e.message : String(e) }, 'login: clearing browser state failed');
+    });
+  }
+
+  /** Stop everything (gateway shutdown). Waits for running logins to wind down. */
+  async close(): Promise<void> {
+    const running: Promise<unknown>[] = [];
+    for (const [name, entry] of this.entries) {
+      if (entry.inflight) running.push(entry.inflight);
+      this.cancel(name);
+    }
+    await Promise.allSettled(running);
+  }
+
+  // ---------------------------------------------------------------------------------------
+
+  private entry(instance: string): Entry {
+    let e = this.entries.get(instance);
+    if (!e) {
+      e = { state: LOGGED_OUT };
+      this.entries.set(instance, e);
+    }
+    return e;
+  }
+
+  private set(instance: string, state: LoginState): LoginState {
+    const entry = this.entry(instance);
+    const previous = entry.state;
+    entry.state = state;
+    if (!sameState(previous, state)) {
+      // SECURITY: the manual URL is not logged (it carries a nonce and state).
+      const reason = 'reason' in state ? state.reason : undefined;
+      this.log.info({ instance, login: state.state, reason }, `login state: ${previous.state} -> ${state.state}`);
+      this.emit('state', instance, state, previous);
+    }
+    return state;
+  }
+
+  private async run(target: LoginTarget, entry: Entry, opts: EnsureLoginOptions): Promise<LoginState> {
+    const name = target.instance;
+    const abort = new AbortController();
+    entry.abort = abort;
+    const cancelled = (): boolean => abort.signal.aborted;
+
+    try {
+      if (await target.isLoggedIn()) {
+        this.stopWatch(entry);
+        entry.final = undefined;
+        const current = entry.state;
+        return current.state === 'logged_in' ? current : this.set(name, { state: 'logged_in' });
+      }
+    } catch (e) {
+      this.log.warn({ instance: name, err: e instanceof Error ? e.message : String(e) }, 'login: status check failed');
+      return this.set(name, { state: 'failed', reason: 'Could not check the login status.' });
+    }
+
+    const key = credKey(target.credentials);
+    if (!opts.force) {
+      // A person is on it: keep waiting for them, do not start automation behind their back.
+      if (entry.state.state === 'needs_manual' && entry.watch && !entry.watch.stopped) return entry.state;
+      const f = entry.final;
+      if (f && f.credKey === key && entry.state.state === 'failed') {
+        if (f.rejected) return entry.state;
+        if (this.clock.now() - f.at < this.o.failedCooldownMs) return entry.state;
+      }
+    }
+    this.stopWatch(entry);
+    entry.final = undefined;
+
+    const auto = opts.auto ?? this.auto;
+    const manualReason = !auto
+      ? LOGIN_REASONS.autoOff
+      : !target.credentials || !target.credentials.password
+        ? LOGIN_REASONS.noPassword
+        : !this.driver
+          ? LOGIN_REASONS.noBrowser
+          : undefined;
+    if (manualReason) {
+      // No automation possible: hand out a login link and watch for the person to finish.
+      let url: string;
+      try {
+        url = await this.freshUrl(target);
+      } catch (e) {
+        return this.fail(name, entry, key, false, 'Could not get a login link from Lingma.', e);
+      }
+      if (cancelled()) return entry.state;
+      return this.manual(target, entry, url, manualReason);
+    }
+
+    const driver = this.driver as LoginDriver;
+    const credentials = target.credentials as LoginCredentials;
+    let lastReason: string = LOGIN_REASONS.timeout;
+    for (let attempt = 0; attempt <= this.maxRetries; attempt++) {
+      if (cancelled()) return entry.state;
+      if (attempt > 0) {
+        const base = Math.min(30_000, this.o.backoffMs * 2 ** (attempt - 1));
+        const delay = Math.round(base * (0.8 + Math.random() * 0.4));
+        this.log.info({ instance: name, attempt: attempt + 1, delayMs: delay }, 'login: retrying after a failure');
+        await this.sleep(delay, abort.signal);
+        if (cancelled()) return entry.state;
+      }
+      this.set(name, { state: 'logging_in' });
+      let url: string;
+      try {
+        url = await this.freshUrl(target);
+      } catch (e) {
+        lastReason = 'Could not get a login link from Lingma.';
+        this.log.warn({ instance: name, err: e instanceof Error ? e.message : String(e) }, 'login: generating the login link failed');
+        continue;
+      }
+      if (cancelled()) return entry.state;
+
+      const outcome = await this.attempt(driver, target, credentials, url, abort.signal);
+      if (cancelled()) return entry.state;
+      if (outcome.kind === 'success') {
+        if (await this.confirm(target, abort.signal)) {
+          this.stopWatch(entry);
+          return this.set(name, { state: 'logged_in' });
+        }
+        if (cancelled()) return entry.state;
+        lastReason = LOGIN_REASONS.notLoggedIn;
+        continue;
+      }
+      if (outcome.kind === 'manual') return this.manual(target, entry, outcome.url || url, outcome.reason);
+      lastReason = outcome.reason;
+      if (outcome.reason === LOGIN_REASONS.rejected) return this.fail(name, entry, key, true, outcome.reason);
+      this.log.warn({ instance: name, attempt: attempt + 1, of: this.maxRetries + 1, reason: outcome.reason }, 'login: attempt failed');
+    }
+    return this.fail(name, entry, key, false, lastReason);
+  }
+
+  private async freshUrl(target: LoginTarget): Promise<string> {
+    if (target.prepare) await target.prepare();
+    const url = await target.generateUrl();
+    if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) throw new Error('login/generateUrl returned no usable URL');
+    return url;
+  }
+
+  /** One driver run, bounded by the timeout, ended early when `isLoggedIn` turns true. */
+  private async attempt(
+    driver: LoginDriver,
+    target: LoginTarget,
+    credentials: LoginCredentials,
+    url: string,
+    outer: AbortSignal,
+  ): Promise<LoginOutcome> {
+    const ac = new AbortController();
+    const onOuter = (): void => ac.abort();
+    outer.addEventListener('abort', onOuter, { once: true });
+    const timers: NodeJS.Timeout[] = [];
+    let settled = false;
+    let resolveWatch!: (o: LoginOutcome) => void;
+    const watch = new Promise<LoginOutcome>((r) => (resolveWatch = r));
+    const poll = (): void => {
+      if (settled) return;
+      target
+        .isLoggedIn()
+        .then((ok) => {
+          if (ok) resolveWatch({ kind: 'success' });
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          if (!settled) timers.push(this.clock.setTimeout(poll, this.o.pollMs));
+        });
+    };
+    timers.push(this.clock.setTimeout(poll, this.o.pollMs));
+    // The driver gets the timeout too; this guard covers a driver that ignores it.
+    timers.push(this.clock.setTimeout(() => resolveWatch({ kind: 'failed', reason: LOGIN_REASONS.timeout }), this.timeoutMs + 5000));
+    ac.signal.addEventListener('abort', () => resolveWatch({ kind: 'failed', reason: LOGIN_REASONS.cancelled }), { once: true });
+
+    const run = Promise.resolve()
+      .then(() =>
+        driver.login({
+          instance: target.instance,
+          loginUrl: url,
+          callbackUrl: target.callbackUrl,
+          credentials,
+          recipe: this.recipe,
+          timeoutMs: this.timeoutMs,
+          isLoggedIn: () => target.isLoggedIn(),
+          signal: ac.signal,
+        }),
+      )
+      .catch((e: unknown): LoginOutcome => {
+        this.log.warn({ instance: target.instance, err: e instanceof Error ? e.message : String(e) }, 'login: driver error');
+        return { kind: 'failed', reason: 'The login browser failed.' };
+      });
+    try {
+      return await Promise.race([run, watch]);
+    } finally {
+      settled = true;
+      for (const t of timers) this.clock.clearTimeout(t);
+      outer.removeEventListener('abort', onOuter);
+      // Stop the driver if it is still going, and let it close its browser before anything else
+      // starts (bounded, so a stuck driver cannot hold the instance forever).
+      ac.abort();
+      let guard: NodeJS.Timeout | undefined;
+      await Promise.race([run, new Promise<void>((r) => (guard = this.clock.setTimeout(r, 10_000)))]);
+      if (guard) this.clock.clearTimeout(guard);
+    }
+  }
+
+  /** After a driver success: wait for the instance to agree it is logged in. */
+  private async confirm(target: LoginTarget, signal: AbortSignal): Promise<boolean> {
+    const until = this.clock.now() + this.o.confirmMs;
+    for (;;) {
+      try {
+        if (await target.isLoggedIn()) return true;
+      } catch {
+        // The instance may be busy storing the login; keep asking until the bound.
+      }
+      if (signal.aborted || this.clock.now() >= until) return false;
+      await this.sleep(Math.min(500, this.o.pollMs), signal);
+    }
+  }
+
+  private manual(target: LoginTarget, entry: Entry, url: string, reason: string): LoginState {
+    const state = this.set(target.instance, { state: 'needs_manual', url, reason });
+    this.startWatch(target, entry);
+    return state;
+  }
+
+  private fail(name: string, entry: Entry, key: string, rejected: boolean, reason: string, err?: unknown): LoginState {
+    if (err !== undefined) this.log.warn({ instance: name, err: err instanceof Error ? err.message : String(err) }, 'login: failed');
+    entry.final = { at: this.clock.now(), rejected, credKey: key };
+    return this.set(name, { state: 'failed', reason });
+  }
+
+  /** Poll `isLoggedIn` in the background until the person finishes or the watch expires. */
+  private startWatch(target: LoginTarget, entry: Entry): void {
+    this.stopWatch(entry);
+    const w: NonNullable<Entry['watch']> = { until: this.clock.now() + this.o.manualWatchMs, stopped: false };
+    entry.watch = w;
+    const tick = (): void => {
+      if (w.stopped) return;
+      if (this.clock.now() >= w.until) {
+        w.stopped = true;
+        this.log.info({ instance: target.instance }, 'login: stopped waiting for a manual login');
+        return;
+      }
+      target
+        .isLoggedIn()
+        .then((ok) => {
+          if (w.stopped || !ok) return;
+          w.stopped = true;
+          this.set(target.instance, { state: 'logged_in' });
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          if (!w.stopped) w.timer = this.clock.setTimeout(tick, this.o.manualPollMs);
+        });
+    };
+    w.timer = this.clock.setTimeout(tick, this.o.manualPollMs);
+  }
+
+  private stopWatch(entry: Entry): void {
+    const w = entry.watch;
+    if (!w) return;
+    w.stopped = true;
+    if (w.timer) this.clock.clearTimeout(w.timer);
+    entry.watch = undefined;
+  }
+
+  private sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const onAbort = (): void => {
+        this.clock.clearTimeout(t);
+        resolve();
+      };
+      const t = this.clock.setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}
+
+/**
+ * The client-facing error for an instance that cannot serve because of its login. SECURITY: says
+ * only that the account needs attention; never the URL, the reason's details or credentials.
+ */
+export function loginStateError(state: LoginState): RelayError {
+  switch (state.state) {
+    case 'logging_in':
+      return errors.unavailable('The Lingma account is logging in; try again shortly.', { retryAfter: 5, code: 'login_in_progress' });
+    case 'needs_manual':
+      return errors.unavailable('The Lingma account needs a manual login in the Lingma Relay dashboard.', { code: 'login_required' });
+    case 'failed':
+      return errors.unavailable('The Lingma account could not log in; see the Lingma Relay dashboard.', { code: 'login_failed' });
+    default:
+      return errors.unavailable('The Lingma account is not logged in.', { code: 'login_required' });
+  }
+}
