@@ -1,0 +1,271 @@
+/**
+ * The headless host's `LoginDriver`: playwright-core driving the system's Chromium-family browser
+ * (never a downloaded one). One browser per login, with a fresh profile directory for the
+ * instance, always closed afterwards.
+ *
+ * SECURITY: credentials only travel inside the recipe script evaluated in the sign-in frame; they
+ * are never logged. Login URLs carry nonces and states, callbacks carry tokens: logs get origin
+ * and path only (`safeUrl`).
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { chromium, type BrowserContext, type Frame, type Page } from 'playwright-core';
+import type { LoginDriver, LoginOutcome, LoginRequest } from '../core/ports';
+import {
+  buildInspectScript,
+  buildRecipeScript,
+  classifyPage,
+  LOGIN_REASONS,
+  safeUrl,
+  validateRecipe,
+  type PageFacts,
+  type RecipeResult,
+} from '../core/backends/lingma/login/recipe';
+
+export interface PlaywrightLoginDriverOptions {
+  /** A browser path, or `auto` (default) to search the usual install locations. */
+  executablePath?: string | 'auto';
+  log: Logger;
+  /** Default true. */
+  headless?: boolean;
+  /** Where per-instance browser profiles live during a login. Default: `<tmpdir>/lingma-relay-login`. */
+  profilesDir?: string;
+  /** How long the recipe waits for the sign-in form to appear. Default 20 s (bounded by the login timeout). */
+  formWaitMs?: number;
+  /** How often the page and `isLoggedIn` are checked after submitting. Default 500 ms. */
+  pollMs?: number;
+}
+
+export const BROWSER_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-sync',
+];
+
+/** Known install locations of Chromium-family browsers, per OS. */
+export function browserCandidates(platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env): string[] {
+  if (platform === 'darwin') {
+    const apps = [
+      'Google Chrome.app/Contents/MacOS/Google Chrome',
+      'Chromium.app/Contents/MacOS/Chromium',
+      'Microsoft Edge.app/Contents/MacOS/Microsoft Edge',
+      'Brave Browser.app/Contents/MacOS/Brave Browser',
+    ];
+    return [...apps.map((a) => `/Applications/${a}`), ...apps.map((a) => join(homedir(), 'Applications', a))];
+  }
+  if (platform === 'win32') {
+    const roots = [env.PROGRAMFILES, env['PROGRAMFILES(X86)'], env.LOCALAPPDATA].filter((r): r is string => !!r);
+    const rel = ['Google\\Chrome\\Application\\chrome.exe', 'Microsoft\\Edge\\Application\\msedge.exe', 'Chromium\\Application\\chrome.exe'];
+    return roots.flatMap((r) => rel.map((p) => `${r}\\${p}`));
+  }
+  return [
+    '/usr/bin/chromium',
+    '/usr/bin/chromium-browser',
+    '/usr/bin/google-chrome',
+    '/usr/bin/google-chrome-stable',
+    '/usr/bin/microsoft-edge',
+    '/snap/bin/chromium',
+  ];
+}
+
+/**
+ * The browser to use: an explicit path (must exist), or the first known location that exists.
+ * Undefined when none is found.
+ */
+export function findBrowser(executablePath: string | 'auto' = 'auto', exists: (p: string) => boolean = existsSync): string | undefined {
+  if (executablePath && executablePath !== 'auto') return exists(executablePath) ? executablePath : undefined;
+  return browserCandidates().find((p) => exists(p));
+}
+
+const sanitizeName = (instance: string): string => instance.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64) || 'instance';
+
+export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions): LoginDriver & { readonly executablePath?: string } {
+  const log = opts.log;
+  const executablePath = findBrowser(opts.executablePath ?? 'auto');
+  const headless = opts.headless ?? true;
+  const profilesDir = opts.profilesDir ?? join(tmpdir(), 'lingma-relay-login');
+  const pollMs = opts.pollMs ?? 500;
+  const profileDir = (instance: string): string => join(profilesDir, sanitizeName(instance));
+
+  async function login(req: LoginRequest): Promise<LoginOutcome> {
+    const ilog = log.child({ instance: req.instance, driver: 'playwright' });
+    if (!executablePath) {
+      const wanted = opts.executablePath && opts.executablePath !== 'auto' ? ` (configured path ${opts.executablePath} does not exist)` : '';
+      ilog.warn(`no browser for automatic login${wanted}`);
+      return { kind: 'manual', reason: LOGIN_REASONS.noBrowser, url: req.loginUrl };
+    }
+    try {
+      validateRecipe(req.recipe);
+    } catch (e) {
+      return { kind: 'failed', reason: (e as Error).message };
+    }
+    if (req.signal.aborted) return { kind: 'failed', reason: LOGIN_REASONS.cancelled };
+
+    const dir = profileDir(req.instance);
+    const deadline = Date.now() + req.timeoutMs;
+    const left = (): number => Math.max(0, deadline - Date.now());
+    let context: BrowserContext | undefined;
+    let finished = false;
+    const cleanups: Array<() => void> = [];
+    try {
+      // A fresh profile per login: no cookies or storage carried over from an earlier attempt.
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      ilog.info({ url: safeUrl(req.loginUrl) }, 'auto-login: opening the login page');
+      context = await chromium.launchPersistentContext(dir, {
+        executablePath,
+        headless,
+        args: headless ? ['--headless', ...BROWSER_ARGS] : BROWSER_ARGS,
+        timeout: Math.min(30000, Math.max(5000, left())),
+        acceptDownloads: false,
+      });
+      const ctx = context;
+      // Nothing but the sign-in needs a permission.
+      await ctx.clearPermissions();
+      const page = ctx.pages()[0] ?? (await ctx.newPage());
+
+      // Completion, whichever comes first: the top window reaches the callback, or the instance
+      // reports logged in.
+      const done = new Promise<LoginOutcome>((resolve) => {
+        page.on('response', (res) => {
+          const r = res.request();
+          if (!r.isNavigationRequest() || r.frame() !== page.mainFrame() || !r.url().startsWith(req.callbackUrl)) return;
+          ilog.info({ url: safeUrl(r.url()), status: res.status() }, 'auto-login: callback reached');
+          resolve(res.status() < 400 ? { kind: 'success' } : { kind: 'failed', reason: LOGIN_REASONS.callbackRejected });
+        });
+        page.on('requestfailed', (r) => {
+          if (!r.isNavigationRequest() || r.frame() !== page.mainFrame() || !r.url().startsWith(req.callbackUrl)) return;
+          ilog.warn({ url: safeUrl(r.url()), err: r.failure()?.errorText }, 'auto-login: the callback could not be reached');
+          resolve({ kind: 'failed', reason: LOGIN_REASONS.callbackUnreachable });
+        });
+        let polling = false;
+        const timer = setInterval(() => {
+          if (polling || finished) return;
+          polling = true;
+          req
+            .isLoggedIn()
+            .then((ok) => {
+              if (ok) {
+                ilog.info('auto-login: the instance reports logged in');
+                resolve({ kind: 'success' });
+              }
+            })
+            .catch(() => undefined)
+            .finally(() => {
+              polling = false;
+            });
+        }, Math.max(200, pollMs * 2));
+        cleanups.push(() => clearInterval(timer));
+        const t = setTimeout(() => resolve({ kind: 'failed', reason: LOGIN_REASONS.timeout }), left());
+        cleanups.push(() => clearTimeout(t));
+        const onAbort = (): void => resolve({ kind: 'failed', reason: LOGIN_REASONS.cancelled });
+        if (req.signal.aborted) onAbort();
+        req.signal.addEventListener('abort', onAbort, { once: true });
+        cleanups.push(() => req.signal.removeEventListener('abort', onAbort));
+      });
+
+      const automation = drive(page, req, left, ilog).catch((e: unknown): LoginOutcome | undefined => {
+        if (finished) return undefined;
+        ilog.warn({ err: e instanceof Error ? e.message : String(e) }, 'auto-login: browser automation error');
+        return { kind: 'failed', reason: LOGIN_REASONS.scriptError };
+      });
+      // The automation only settles with an outcome when it knows the login cannot complete
+      // without help (captcha, unknown page, refused password); otherwise `done` decides.
+      const outcome = await Promise.race([done, automation.then((o) => o ?? done)]);
+      finished = true;
+      ilog.info({ outcome: outcome.kind, reason: outcome.kind === 'success' ? undefined : outcome.reason }, 'auto-login: finished');
+      return outcome.kind === 'manual' ? { ...outcome, url: req.loginUrl } : outcome;
+    } catch (e) {
+      finished = true;
+      // Launch failures name the binary and flags, not secrets.
+      ilog.warn({ err: e instanceof Error ? e.message.split('\n')[0] : String(e) }, 'auto-login: browser failed');
+      return { kind: 'failed', reason: 'The browser for automatic login could not be started or failed.' };
+    } finally {
+      finished = true;
+      for (const c of cleanups) c();
+      if (context) await context.close().catch(() => undefined);
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Open the page, find the form's frame, run the recipe, then watch the page for a refusal or a
+   * captcha. Resolves with an outcome only when it can tell the login needs help or failed;
+   * resolves undefined to leave the decision to the completion watcher.
+   */
+  async function drive(page: Page, req: LoginRequest, left: () => number, ilog: Logger): Promise<LoginOutcome | undefined> {
+    await page.goto(req.loginUrl, { waitUntil: 'domcontentloaded', timeout: Math.max(1000, left()) });
+    const formWait = Math.max(1000, Math.min(opts.formWaitMs ?? 20000, left()));
+    let frame: Frame | null = page.mainFrame();
+    if (req.recipe.frame) {
+      const handle = await page.waitForSelector(req.recipe.frame, { state: 'attached', timeout: formWait }).catch(() => null);
+      if (!handle) {
+        const facts = await inspect(page.mainFrame(), req);
+        ilog.info({ page: facts ? classifyPage(facts) : 'gone' }, 'auto-login: the sign-in frame was not found');
+        if (facts && facts.captcha) return { kind: 'manual', reason: LOGIN_REASONS.captcha, url: req.loginUrl };
+        return { kind: 'manual', reason: LOGIN_REASONS.unknownPage, url: req.loginUrl };
+      }
+      frame = await handle.contentFrame();
+      if (!frame) return { kind: 'manual', reason: LOGIN_REASONS.unknownPage, url: req.loginUrl };
+      await frame.waitForLoadState('domcontentloaded', { timeout: formWait }).catch(() => undefined);
+    }
+    ilog.info({ frame: safeUrl(frame.url()) }, 'auto-login: running the sign-in recipe');
+    // SECURITY: the script holds the password; it is passed straight to the browser, never logged.
+    const result = (await frame.evaluate(
+      buildRecipeScript(req.recipe, req.credentials, { waitMs: formWait, pollMs: Math.min(250, pollMs) }),
+    )) as RecipeResult;
+    ilog.info({ status: result.status, missing: result.missing }, 'auto-login: recipe result');
+    if (result.status === 'captcha') return { kind: 'manual', reason: LOGIN_REASONS.captcha, url: req.loginUrl };
+    if (result.status === 'form_not_found') return { kind: 'manual', reason: LOGIN_REASONS.unknownPage, url: req.loginUrl };
+    if (result.status === 'error') {
+      ilog.warn({ err: result.message }, 'auto-login: recipe error');
+      return { kind: 'failed', reason: LOGIN_REASONS.scriptError };
+    }
+
+    // Submitted: watch the sign-in frame until the callback (handled by the watcher) or a verdict.
+    const formFrame = frame;
+    let unknownStreak = 0;
+    while (left() > 0 && !req.signal.aborted) {
+      await new Promise((r) => setTimeout(r, pollMs));
+      if (page.isClosed()) return undefined;
+      // Once the top window leaves the login page the frame is gone: the watcher decides.
+      if (formFrame.isDetached()) return undefined;
+      const facts = await inspect(formFrame, req);
+      if (!facts) continue;
+      const kind = classifyPage(facts);
+      if (kind === 'captcha') return { kind: 'manual', reason: LOGIN_REASONS.captcha, url: req.loginUrl };
+      if (kind === 'rejected') {
+        ilog.info('auto-login: the sign-in page refused the credentials');
+        return { kind: 'failed', reason: LOGIN_REASONS.rejected };
+      }
+      // An unknown page for a few checks in a row (2FA, organisation picker): a person must act.
+      unknownStreak = kind === 'unknown' ? unknownStreak + 1 : 0;
+      if (unknownStreak >= 6) return { kind: 'manual', reason: LOGIN_REASONS.unknownPage, url: req.loginUrl };
+    }
+    return undefined;
+  }
+
+  async function inspect(frame: Frame, req: LoginRequest): Promise<PageFacts | undefined> {
+    try {
+      return (await frame.evaluate(buildInspectScript(req.recipe))) as PageFacts;
+    } catch {
+      // Navigating or detached: no verdict this time.
+      return undefined;
+    }
+  }
+
+  return {
+    name: 'playwright',
+    executablePath,
+    login,
+    async clear(instance: string) {
+      await rm(profileDir(instance), { recursive: true, force: true });
+    },
+  };
+}

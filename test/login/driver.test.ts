@@ -1,0 +1,153 @@
+/** The headless Playwright login driver against the simulated login site and a fake instance. */
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browserCandidates, createPlaywrightLoginDriver, findBrowser } from '../../src-main/cli/playwright-login';
+import { LOGIN_REASONS } from '../../src-main/core/backends/lingma/login/recipe';
+import { DEFAULT_LOGIN_RECIPE } from '../../src-main/core/config/schema';
+import type { LoginRequest } from '../../src-main/core/ports';
+import { startLoginSite, type LoginSite } from '../sim/login-site';
+import { captureLogger, loginUrlFor, startCallbackServer } from './helpers';
+
+const CHROMIUM = '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium) console.warn(`[login tests] ${CHROMIUM} not found: browser tests are skipped`);
+
+const PASSWORD = 'S3cret-pass!';
+
+describe('browser discovery', () => {
+  it('lists per-OS candidates', () => {
+    expect(browserCandidates('linux')).toContain('/usr/bin/chromium');
+    expect(browserCandidates('darwin').some((p) => p.includes('Google Chrome.app'))).toBe(true);
+    const win = browserCandidates('win32', { PROGRAMFILES: 'C:\\Program Files', LOCALAPPDATA: 'C:\\Users\\a\\AppData\\Local' });
+    expect(win).toContain('C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe');
+    expect(win.some((p) => p.endsWith('msedge.exe'))).toBe(true);
+  });
+
+  it('honours an explicit path and reports none found', () => {
+    expect(findBrowser('/nope/chrome', () => false)).toBeUndefined();
+    expect(findBrowser('/opt/chrome', (p) => p === '/opt/chrome')).toBe('/opt/chrome');
+    expect(findBrowser('auto', () => false)).toBeUndefined();
+  });
+
+  it('without a browser the driver asks for a manual login with a clear reason', async () => {
+    const { log } = captureLogger();
+    const driver = createPlaywrightLoginDriver({ executablePath: '/nope/chromium', log });
+    expect(driver.executablePath).toBeUndefined();
+    const out = await driver.login({
+      instance: 'a', loginUrl: 'https://example.invalid/lingma/login?state=s', callbackUrl: 'http://127.0.0.1:1/auth/callback',
+      credentials: { username: 'u', password: 'p' }, recipe: DEFAULT_LOGIN_RECIPE, timeoutMs: 5000,
+      isLoggedIn: async () => false, signal: new AbortController().signal,
+    });
+    expect(out).toEqual({ kind: 'manual', reason: LOGIN_REASONS.noBrowser, url: 'https://example.invalid/lingma/login?state=s' });
+    expect(out.kind === 'manual' && out.reason).toMatch(/Chromium/);
+  });
+});
+
+describe.skipIf(!haveChromium)('playwright login driver', () => {
+  let site: LoginSite;
+  let cb: Awaited<ReturnType<typeof startCallbackServer>>;
+  const profiles = mkdtempSync(join(tmpdir(), 'relay-login-test-'));
+  const logs = captureLogger();
+  const driver = createPlaywrightLoginDriver({ executablePath: 'auto', log: logs.log, profilesDir: profiles, formWaitMs: 3000, pollMs: 200 });
+  let n = 0;
+
+  beforeAll(async () => {
+    site = await startLoginSite({ users: { alice: PASSWORD }, slowMs: 800 });
+    cb = await startCallbackServer();
+  });
+
+  afterAll(async () => {
+    await site?.close();
+    await cb?.close();
+    rmSync(profiles, { recursive: true, force: true });
+    // SECURITY: nothing secret reached the logs: no password, no state/nonce, no token.
+    const text = logs.text();
+    expect(text).not.toContain(PASSWORD);
+    expect(text).not.toContain('nonce');
+    expect(text).not.toContain('state=');
+    expect(text).not.toContain('token=');
+  });
+
+  function request(over: Partial<LoginRequest> = {}): LoginRequest {
+    const state = `drv-state-${++n}`;
+    cb.expect(state);
+    cb.reset();
+    return {
+      instance: 'acct-1',
+      loginUrl: loginUrlFor(site.baseUrl, cb.port, state),
+      callbackUrl: cb.callbackUrl,
+      credentials: { username: 'alice', password: PASSWORD },
+      recipe: DEFAULT_LOGIN_RECIPE,
+      timeoutMs: 30000,
+      isLoggedIn: async () => false,
+      signal: new AbortController().signal,
+      ...over,
+    };
+  }
+
+  it('signs in: success once the top window reaches the callback; the profile is removed', async () => {
+    site.setMode('normal');
+    const out = await driver.login(request());
+    expect(out).toEqual({ kind: 'success' });
+    expect(cb.loggedInAs()).toBe('alice');
+    expect(await readdir(profiles)).toEqual([]);
+  }, 60000);
+
+  it('a refused password fails with the rejected reason (and is not submitted twice)', async () => {
+    site.setMode('normal');
+    const before = site.hits().attempts;
+    const out = await driver.login(request({ credentials: { username: 'alice', password: 'wrong' } }));
+    expect(out).toEqual({ kind: 'failed', reason: LOGIN_REASONS.rejected });
+    expect(site.hits().attempts - before).toBe(1);
+    expect(cb.loggedInAs()).toBeUndefined();
+  }, 60000);
+
+  it('an error page after submitting is a refusal too', async () => {
+    site.setMode('wrong-password-page');
+    const out = await driver.login(request());
+    expect(out).toEqual({ kind: 'failed', reason: LOGIN_REASONS.rejected });
+  }, 60000);
+
+  it('captcha: manual login with the URL, nothing submitted', async () => {
+    site.setMode('captcha');
+    const before = site.hits().attempts;
+    const req = request();
+    const out = await driver.login(req);
+    expect(out).toEqual({ kind: 'manual', reason: LOGIN_REASONS.captcha, url: req.loginUrl });
+    expect(site.hits().attempts).toBe(before);
+  }, 60000);
+
+  it('unknown page: manual login', async () => {
+    site.setMode('unknown');
+    const req = request();
+    const out = await driver.login(req);
+    expect(out).toEqual({ kind: 'manual', reason: LOGIN_REASONS.unknownPage, url: req.loginUrl });
+  }, 60000);
+
+  it('success is also detected through isLoggedIn', async () => {
+    // The page never gets anywhere (unknown page), but the instance reports logged in.
+    site.setMode('unknown');
+    const out = await driver.login(request({ isLoggedIn: async () => true }));
+    expect(out).toEqual({ kind: 'success' });
+  }, 60000);
+
+  it('slow form: still signs in', async () => {
+    site.setMode('slow');
+    const out = await driver.login(request());
+    expect(out).toEqual({ kind: 'success' });
+    expect(cb.loggedInAs()).toBe('alice');
+  }, 60000);
+
+  it('an abort stops the login and closes the browser', async () => {
+    site.setMode('unknown');
+    const ac = new AbortController();
+    const p = driver.login(request({ signal: ac.signal }));
+    setTimeout(() => ac.abort(), 300);
+    expect(await p).toEqual({ kind: 'failed', reason: LOGIN_REASONS.cancelled });
+    expect(await readdir(profiles)).toEqual([]);
+  }, 60000);
+});
