@@ -1,0 +1,487 @@
+/**
+ * SECURITY: the desktop `LoginDriver`. One hidden, sandboxed window per sign-in, without preload,
+ * on its own persistent partition (`persist:login-<instance>`, cleared on logout). Main-frame
+ * navigation may only go to the login/sign-in origins and the instance's loopback callback;
+ * downloads and permissions are denied; certificate errors are never overridden (global guard).
+ *
+ * The controller (`WindowLoginDriver`) holds every decision and works over a small `LoginPage`
+ * port; `electronLoginPageFactory` adapts a real BrowserWindow to it.
+ * Flow: load the login URL → run the recipe script in the sign-in frame → success when the main
+ * frame reaches the callback URL or `isLoggedIn()` says so. A captcha, a second step or an unknown
+ * page shows the window with a short banner; the person finishes and success is detected the same
+ * way. Passwords live only inside the recipe script and are never logged.
+ */
+import type { BrowserWindow as BrowserWindowT, Session } from 'electron';
+import type { LoginDriver, LoginOutcome, LoginRequest } from '../core/ports';
+import {
+  buildInspectScript,
+  buildRecipeScript,
+  classifyPage,
+  LOGIN_REASONS,
+  validateRecipe,
+  type PageFacts,
+  type RecipeResult,
+} from '../core/backends/lingma/login/recipe';
+import {
+  DEFAULT_LOGIN_ORIGINS,
+  denyAllPermissions,
+  denyDownloads,
+  loginNavigationVerdict,
+  loginSubframeAllowed,
+  loginWindowWebPreferences,
+  safeOrigin,
+  type Log,
+} from './security';
+
+export interface LoginFrame {
+  readonly url: string;
+  /** True once the frame left the frame tree (its page was replaced). */
+  readonly detached?: boolean;
+  executeJavaScript(code: string): Promise<unknown>;
+}
+
+export interface NavigationAttempt {
+  url: string;
+  isMainFrame: boolean;
+  /** Blocks the navigation. */
+  prevent(): void;
+}
+
+/** What the controller needs from a window. */
+export interface LoginPage {
+  onNavigate(listener: (nav: NavigationAttempt) => void): void;
+  /** The main frame committed a navigation to `url` with this HTTP status (the response arrived). */
+  onNavigated(listener: (url: string, httpStatus: number) => void): void;
+  /** The main frame failed to load `url` (not an abort). */
+  onLoadFailed(listener: (url: string) => void): void;
+  /** The person closed the window. */
+  onClosed(listener: () => void): void;
+  /** Resolves when the first page loaded; rejects when it cannot be loaded at all. */
+  load(url: string): Promise<void>;
+  mainFrame(): LoginFrame | undefined;
+  /** Every frame, main frame included. */
+  frames(): LoginFrame[];
+  /** Shows the window with a one-line explanation on top of the page. */
+  showWithBanner(message: string): void;
+  destroy(): void;
+}
+
+export type LoginPageFactory = (opts: { instance: string; partition: string }) => LoginPage;
+
+export interface WindowLoginDriverOptions {
+  createPage: LoginPageFactory;
+  /** Forgets cookies and storage of a partition. */
+  clearPartition(partition: string): Promise<void>;
+  /** Allowed login/sign-in origins (defaults: DEFAULT_LOGIN_ORIGINS). */
+  origins?: readonly string[];
+  log?: Log;
+  /** How long a person gets once the window is shown. Default 5 minutes. */
+  manualTimeoutMs?: number;
+  /** How long to look for the sign-in form (frame and fields). Default 20 s. */
+  formWaitMs?: number;
+  /** Pause between two looks at the page. Default 500 ms. */
+  pollMs?: number;
+  /** After submitting: how long the form may stay up with no verdict before asking a person. Default 20 s. */
+  submitSettleMs?: number;
+}
+
+/** The banner shown on top of the sign-in page when a person must act. */
+export const BANNERS = {
+  captcha: 'Lingma Relay needs you: please complete the security check to finish signing in.',
+  unknownPage: 'Lingma Relay needs you: this sign-in page was not recognised. Please sign in here.',
+  afterSubmit: 'Lingma Relay needs you: sign-in did not finish by itself. Please complete it in this window.',
+  scriptError: 'Lingma Relay needs you: automatic sign-in failed. Please sign in here.',
+} as const;
+
+/** `persist:login-<instance>`; instance names are already `[A-Za-z0-9._-]`, anything else is replaced. */
+export function partitionFor(instance: string): string {
+  return `persist:login-${instance.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64) || 'instance'}`;
+}
+
+function isRecipeResult(v: unknown): v is RecipeResult {
+  const s = (v as { status?: unknown } | null)?.status;
+  return s === 'submitted' || s === 'captcha' || s === 'form_not_found' || s === 'error';
+}
+
+function isPageFacts(v: unknown): v is PageFacts {
+  return !!v && typeof v === 'object' && typeof (v as PageFacts).captcha === 'boolean' && typeof (v as PageFacts).form === 'boolean';
+}
+
+/** Script (no secrets) that returns the `src` of the recipe's iframe in the main frame, or null. */
+export function frameSrcScript(selector: string): string {
+  return `(function(){try{var f=document.querySelector(${JSON.stringify(selector)});return f&&f.src?String(f.src):null}catch(e){return null}})()`;
+}
+
+function sameDocument(a: string, b: string): boolean {
+  try {
+    const x = new URL(a);
+    const y = new URL(b);
+    return x.origin === y.origin && x.pathname === y.pathname;
+  } catch {
+    return false;
+  }
+}
+
+class Finished extends Error {}
+
+export class WindowLoginDriver implements LoginDriver {
+  readonly name = 'electron-window';
+  private readonly active = new Map<string, { promise: Promise<LoginOutcome>; cancel: () => void }>();
+
+  constructor(private readonly opts: WindowLoginDriverOptions) {}
+
+  /** A second call for an instance already signing in joins the first. */
+  login(req: LoginRequest): Promise<LoginOutcome> {
+    const running = this.active.get(req.instance);
+    if (running) return running.promise;
+    let cancel: () => void = () => undefined;
+    const promise = new Promise<LoginOutcome>((resolve) => {
+      cancel = this.run(req, resolve);
+    }).finally(() => {
+      if (this.active.get(req.instance)?.promise === promise) this.active.delete(req.instance);
+    });
+    this.active.set(req.instance, { promise, cancel });
+    return promise;
+  }
+
+  /** Logout: stop any sign-in of the instance and forget its browser state. */
+  async clear(instance: string): Promise<void> {
+    this.active.get(instance)?.cancel();
+    await this.opts.clearPartition(partitionFor(instance));
+  }
+
+  /** Is a sign-in window open for this instance? */
+  busy(instance: string): boolean {
+    return this.active.has(instance);
+  }
+
+  /** Runs one sign-in; returns a cancel function. */
+  private run(req: LoginRequest, resolve: (o: LoginOutcome) => void): () => void {
+    const log = this.opts.log;
+    const origins = [...(this.opts.origins ?? DEFAULT_LOGIN_ORIGINS)];
+    try {
+      validateRecipe(req.recipe);
+    } catch (e) {
+      resolve({ kind: 'failed', reason: (e as Error).message });
+      return () => undefined;
+    }
+    // The binary's own login URL (e.g. an enterprise dedicated domain) is trusted: it came from
+    // the local process, not from a page. It must still be https.
+    let loginUrl: URL;
+    try {
+      loginUrl = new URL(req.loginUrl);
+    } catch {
+      resolve({ kind: 'failed', reason: 'The login URL from the backend is not a valid URL.' });
+      return () => undefined;
+    }
+    if (loginUrl.protocol !== 'https:' || loginUrl.username || loginUrl.password) {
+      resolve({ kind: 'failed', reason: 'The login URL from the backend is not a plain https URL.' });
+      return () => undefined;
+    }
+    origins.push(loginUrl.origin);
+    const navOpts = { origins, callbackUrl: req.callbackUrl };
+    if (req.signal.aborted) {
+      resolve({ kind: 'failed', reason: LOGIN_REASONS.cancelled });
+      return () => undefined;
+    }
+
+    const manualTimeoutMs = this.opts.manualTimeoutMs ?? 300_000;
+    const formWaitMs = this.opts.formWaitMs ?? 20_000;
+    const pollMs = this.opts.pollMs ?? 500;
+    const submitSettleMs = this.opts.submitSettleMs ?? 20_000;
+
+    let phase: 'auto' | 'manual' = 'auto';
+    let done = false;
+    let deadline: NodeJS.Timeout | undefined;
+    let pollTimer: NodeJS.Timeout | undefined;
+    let polling = false;
+    const sleepers = new Set<() => void>();
+
+    const page = this.opts.createPage({ instance: req.instance, partition: partitionFor(req.instance) });
+    const tag = `login window for ${req.instance}`;
+
+    const finish = (o: LoginOutcome) => {
+      if (done) return;
+      done = true;
+      if (deadline) clearTimeout(deadline);
+      if (pollTimer) clearInterval(pollTimer);
+      req.signal.removeEventListener('abort', onAbort);
+      for (const wake of sleepers) wake();
+      try {
+        page.destroy();
+      } catch {
+        /* already gone */
+      }
+      log?.('info', `${tag}: ${o.kind}${o.kind === 'success' ? '' : ` (${o.reason})`}`);
+      resolve(o);
+    };
+    const setDeadline = (ms: number, reason: string) => {
+      if (deadline) clearTimeout(deadline);
+      deadline = setTimeout(() => finish({ kind: 'failed', reason }), ms);
+    };
+    const onAbort = () => finish({ kind: 'failed', reason: LOGIN_REASONS.cancelled });
+
+    /** Sleeps; throws Finished when the sign-in ended meanwhile (stops the automation). */
+    const sleep = (ms: number) =>
+      new Promise<void>((res, rej) => {
+        const wake = () => {
+          clearTimeout(t);
+          sleepers.delete(wake);
+          if (done || phase !== 'auto') rej(new Finished());
+          else res();
+        };
+        const t = setTimeout(wake, ms);
+        sleepers.add(wake);
+      });
+    const alive = () => {
+      if (done || phase !== 'auto') throw new Finished();
+    };
+
+    /** Hands over to a person: show the window with a banner and wait (longer) for completion. */
+    const goManual = (banner: string, why: string) => {
+      if (done || phase === 'manual') return;
+      phase = 'manual';
+      for (const wake of sleepers) wake();
+      log?.('info', `${tag}: a person must finish the sign-in (${why})`);
+      setDeadline(manualTimeoutMs, LOGIN_REASONS.timeout);
+      try {
+        page.showWithBanner(banner);
+      } catch {
+        finish({ kind: 'failed', reason: 'The sign-in window could not be shown.' });
+      }
+    };
+
+    const run = async (frame: LoginFrame | undefined, code: string): Promise<unknown> => {
+      if (!frame || frame.detached) return undefined;
+      try {
+        return await frame.executeJavaScript(code);
+      } catch {
+        return undefined; // navigating or detached: no answer this time
+      }
+    };
+
+    /** The frame holding the form: the recipe's iframe (matched by its src), or the main frame. */
+    const findFormFrame = async (): Promise<LoginFrame | undefined> => {
+      const main = page.mainFrame();
+      if (!main || !req.recipe.frame) return main;
+      const src = await run(main, frameSrcScript(req.recipe.frame));
+      if (typeof src !== 'string' || !src) return undefined;
+      const frames = page.frames().filter((f) => f !== main && !f.detached);
+      return frames.find((f) => f.url === src) ?? frames.find((f) => sameDocument(f.url, src));
+    };
+
+    const inspect = async (frame: LoginFrame | undefined): Promise<PageFacts | undefined> => {
+      const v = await run(frame, buildInspectScript(req.recipe));
+      return isPageFacts(v) ? v : undefined;
+    };
+
+    const drive = async (): Promise<void> => {
+      // 1. Find the sign-in frame (pages redirect and build their iframes late).
+      const until = Date.now() + formWaitMs;
+      let frame: LoginFrame | undefined;
+      for (;;) {
+        alive();
+        frame = await findFormFrame();
+        if (frame) break;
+        if (Date.now() >= until) {
+          const facts = await inspect(page.mainFrame());
+          if (facts?.captcha) return goManual(BANNERS.captcha, 'captcha before the form');
+          return goManual(BANNERS.unknownPage, 'sign-in frame not found');
+        }
+        await sleep(pollMs);
+      }
+      alive();
+      // 2. Fill and submit. SECURITY: the script carries the password; it goes to the sign-in
+      // frame only and is never logged.
+      const left = Math.max(1000, until - Date.now());
+      const raw = await run(frame, buildRecipeScript(req.recipe, req.credentials, { waitMs: left, pollMs: Math.min(250, pollMs) }));
+      alive();
+      const result: RecipeResult = isRecipeResult(raw) ? raw : { status: 'error', message: 'no answer from the sign-in frame' };
+      log?.('info', `${tag}: recipe ${result.status}${result.missing?.length ? ` (missing ${result.missing.join(', ')})` : ''}`);
+      if (result.status === 'captcha') return goManual(BANNERS.captcha, 'captcha');
+      if (result.status === 'form_not_found') return goManual(BANNERS.unknownPage, 'sign-in form not found');
+      if (result.status === 'error') return goManual(BANNERS.scriptError, 'recipe error');
+
+      // 3. Submitted: watch for a verdict; the callback/isLoggedIn watchers decide success.
+      const settleUntil = Date.now() + submitSettleMs;
+      let unknownStreak = 0;
+      for (;;) {
+        await sleep(pollMs);
+        const f = (await findFormFrame()) ?? page.mainFrame();
+        alive();
+        const facts = await inspect(f);
+        alive();
+        if (!facts) continue;
+        const kind = classifyPage(facts);
+        if (kind === 'captcha') return goManual(BANNERS.captcha, 'captcha after submitting');
+        if (kind === 'rejected') return finish({ kind: 'failed', reason: LOGIN_REASONS.rejected });
+        // A second step (2FA, organisation picker) shows an unknown page for a while.
+        unknownStreak = kind === 'unknown' ? unknownStreak + 1 : 0;
+        if (unknownStreak >= 6) return goManual(BANNERS.unknownPage, 'unknown page after submitting');
+        if (kind === 'form' && Date.now() >= settleUntil) return goManual(BANNERS.afterSubmit, 'form still showing after submitting');
+      }
+    };
+
+    page.onNavigate((nav) => {
+      if (done) return;
+      if (!nav.isMainFrame) {
+        if (!loginSubframeAllowed(nav.url)) {
+          nav.prevent();
+          log?.('warn', `${tag}: blocked a frame navigation to ${safeOrigin(nav.url)}`);
+        }
+        return;
+      }
+      if (loginNavigationVerdict(nav.url, navOpts) === 'deny') {
+        nav.prevent();
+        log?.('warn', `${tag}: blocked navigation to ${safeOrigin(nav.url)}`);
+      }
+      // `callback` is let through: the backend must receive it; success is taken on commit.
+    });
+    page.onNavigated((url, status) => {
+      if (done || loginNavigationVerdict(url, navOpts) !== 'callback') return;
+      finish(status > 0 && status < 400 ? { kind: 'success' } : { kind: 'failed', reason: LOGIN_REASONS.callbackRejected });
+    });
+    page.onLoadFailed((url) => {
+      if (!done && loginNavigationVerdict(url, navOpts) === 'callback') finish({ kind: 'failed', reason: LOGIN_REASONS.callbackUnreachable });
+    });
+    page.onClosed(() => {
+      if (done) return;
+      if (phase === 'manual') finish({ kind: 'manual', reason: 'The sign-in window was closed before the sign-in finished.', url: req.loginUrl });
+      else finish({ kind: 'failed', reason: 'The sign-in window closed unexpectedly.' });
+    });
+
+    req.signal.addEventListener('abort', onAbort);
+    setDeadline(req.timeoutMs, LOGIN_REASONS.timeout);
+    pollTimer = setInterval(() => {
+      if (done || polling) return;
+      polling = true;
+      req
+        .isLoggedIn()
+        .then((ok) => {
+          if (ok) finish({ kind: 'success' });
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          polling = false;
+        });
+    }, Math.max(200, pollMs * 2));
+
+    log?.('info', `${tag}: opening ${safeOrigin(req.loginUrl)}`);
+    page
+      .load(req.loginUrl)
+      .then(() => drive())
+      .catch((e: unknown) => {
+        if (e instanceof Finished || done) return;
+        if (e instanceof PageLoadError) finish({ kind: 'failed', reason: 'The sign-in page could not be loaded.' });
+        else goManual(BANNERS.scriptError, 'automation error');
+      });
+    return () => finish({ kind: 'failed', reason: LOGIN_REASONS.cancelled });
+  }
+}
+
+/** The first page could not be loaded at all (offline, DNS...). */
+export class PageLoadError extends Error {
+  constructor() {
+    super('sign-in page failed to load');
+    this.name = 'PageLoadError';
+  }
+}
+
+/** CSS that paints a one-line banner over the page (no script needed: the page stays untouched). */
+export function bannerCss(message: string): string {
+  const text = message.replace(/[\\"]/g, (c) => `\\${c}`).replace(/[\r\n]+/g, ' ');
+  return (
+    `html::before{content:"${text}";position:fixed;z-index:2147483647;top:0;left:0;right:0;` +
+    'padding:10px 14px;background:#1d4ed8;color:#fff;font:600 13px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;' +
+    'box-shadow:0 2px 6px rgba(0,0,0,.25);pointer-events:none}html{padding-top:40px!important}'
+  );
+}
+
+export interface ElectronLoginPageDeps {
+  BrowserWindow: typeof BrowserWindowT;
+  fromPartition(partition: string): Session;
+  log?: Log;
+  icon?: string;
+}
+
+/** Adapts a real BrowserWindow to `LoginPage`. Thin on purpose: decisions live in the controller. */
+export function electronLoginPageFactory(deps: ElectronLoginPageDeps): LoginPageFactory {
+  const hardened = new WeakSet<Session>();
+  return ({ partition }) => {
+    const ses = deps.fromPartition(partition);
+    if (!hardened.has(ses)) {
+      denyAllPermissions(ses);
+      denyDownloads(ses, deps.log);
+      hardened.add(ses);
+    }
+    const win = new deps.BrowserWindow({
+      show: false,
+      width: 960,
+      height: 760,
+      title: 'Lingma Relay: sign in',
+      autoHideMenuBar: true,
+      icon: deps.icon,
+      webPreferences: loginWindowWebPreferences(partition),
+    });
+    const wc = win.webContents;
+    let banner: string | undefined;
+    const navListeners: Array<(n: NavigationAttempt) => void> = [];
+    const emitNav = (e: { url: string; isMainFrame: boolean; preventDefault(): void }) => {
+      for (const l of navListeners) l({ url: e.url, isMainFrame: e.isMainFrame, prevent: () => e.preventDefault() });
+    };
+    wc.setWindowOpenHandler(() => ({ action: 'deny' }));
+    wc.on('will-navigate', (e) => emitNav(e));
+    wc.on('will-redirect', (e) => emitNav(e));
+    wc.on('will-frame-navigate', (e) => {
+      if (!e.isMainFrame) emitNav(e);
+    });
+    wc.on('did-finish-load', () => {
+      if (banner) void wc.insertCSS(bannerCss(banner)).catch(() => undefined);
+    });
+    win.on('page-title-updated', (e) => {
+      if (banner) e.preventDefault();
+    });
+    return {
+      onNavigate: (l) => void navListeners.push(l),
+      onNavigated: (l) => {
+        wc.on('did-navigate', (_e, url, httpResponseCode) => l(url, httpResponseCode));
+      },
+      onLoadFailed: (l) => {
+        wc.on('did-fail-load', (_e, errorCode, _desc, validatedURL, isMainFrame) => {
+          // -3 = ERR_ABORTED: a navigation we (or the page) replaced, not a failure.
+          if (isMainFrame && errorCode !== -3) l(validatedURL);
+        });
+      },
+      onClosed: (l) => void win.on('closed', () => l()),
+      load: async (url) => {
+        try {
+          await wc.loadURL(url);
+        } catch (e) {
+          // A redirect or our own navigation block aborts the first load; that is not a failure.
+          if ((e as { code?: string }).code === 'ERR_ABORTED') return;
+          throw new PageLoadError();
+        }
+      },
+      mainFrame: () => (win.isDestroyed() ? undefined : wc.mainFrame),
+      frames: () => (win.isDestroyed() ? [] : wc.mainFrame.framesInSubtree),
+      showWithBanner: (message) => {
+        banner = message;
+        win.setTitle(`Lingma Relay: ${message.replace(/^Lingma Relay needs you: /, '')}`);
+        void wc.insertCSS(bannerCss(message)).catch(() => undefined);
+        win.show();
+        win.focus();
+      },
+      destroy: () => {
+        if (!win.isDestroyed()) win.destroy();
+      },
+    };
+  };
+}
+
+/** Clears a login partition (cookies, storage, cache). */
+export async function clearLoginPartition(fromPartition: (p: string) => Session, partition: string): Promise<void> {
+  const ses = fromPartition(partition);
+  await ses.clearStorageData();
+  await ses.clearCache();
+  await ses.clearAuthCache();
+}

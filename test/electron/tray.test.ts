@@ -1,0 +1,100 @@
+import { describe, expect, it, vi } from 'vitest';
+import type { InstanceSnapshot, LoginState } from '../../src-main/core/backends/types';
+import { buildTrayModel, toMenuTemplate, TrayBinder, trayState, type TrayInput } from '../../src-main/electron/tray';
+
+const snap = (name: string, state: InstanceSnapshot['state'], login: LoginState = { state: 'logged_in' }): InstanceSnapshot => ({
+  name,
+  provider: 'lingma',
+  kind: 'lingma',
+  state,
+  login,
+  restarts: 0,
+});
+
+const input = (over: Partial<TrayInput> = {}): TrayInput => ({
+  instances: [snap('a', 'ready'), snap('b', 'ready')],
+  paused: false,
+  startAtLogin: false,
+  endpointUrl: 'http://127.0.0.1:8420/v1',
+  hasApiKey: true,
+  ...over,
+});
+
+describe('tray state', () => {
+  it('ready / degraded / down / login / paused', () => {
+    expect(trayState([snap('a', 'ready'), snap('b', 'ready')], false)).toBe('ready');
+    expect(trayState([snap('a', 'ready'), snap('b', 'failed')], false)).toBe('degraded');
+    expect(trayState([snap('a', 'failed'), snap('b', 'reconnecting')], false)).toBe('down');
+    expect(trayState([], false)).toBe('down');
+    expect(trayState([snap('a', 'ready'), snap('b', 'ready', { state: 'logged_out' })], false)).toBe('login');
+    expect(trayState([snap('a', 'ready', { state: 'needs_manual', url: 'https://x', reason: 'captcha' })], false)).toBe('login');
+    expect(trayState([snap('a', 'ready')], true)).toBe('paused');
+    const http = { ...snap('o', 'ready'), provider: 'ollama', kind: 'openai', login: { state: 'not_applicable' as const } };
+    expect(trayState([http], false)).toBe('ready');
+  });
+});
+
+describe('tray model', () => {
+  it('icon and tooltip follow the state', () => {
+    const m = buildTrayModel(input({ instances: [snap('a', 'ready'), snap('b', 'failed')] }));
+    expect(m.state).toBe('degraded');
+    expect(m.icon).toBe('tray-degraded');
+    expect(m.tooltip).toContain('some backends unavailable');
+    expect(m.tooltip).toContain('1/2 ready');
+    expect(m.tooltip).toContain('http://127.0.0.1:8420/v1');
+    expect(m.tooltip.length).toBeLessThanOrEqual(127);
+    const l = buildTrayModel(input({ instances: [snap('a', 'ready', { state: 'failed', reason: 'x' })] }));
+    expect(l.tooltip).toContain('1 needs sign-in');
+  });
+
+  it('menu has every action, pause label and start-at-login checkbox', () => {
+    const m = buildTrayModel(input({ startAtLogin: true }));
+    const ids = m.menu.filter((i) => i.type !== 'separator').map((i) => i.id);
+    expect(ids).toEqual(['status', 'open-dashboard', 'copy-endpoint', 'copy-api-key', 'login-all', 'toggle-pause', 'toggle-start-at-login', 'quit']);
+    expect(m.menu.find((i) => i.id === 'toggle-pause')!.label).toBe('Pause Gateway');
+    expect(m.menu.find((i) => i.id === 'toggle-start-at-login')).toMatchObject({ type: 'checkbox', checked: true });
+    const p = buildTrayModel(input({ paused: true }));
+    expect(p.menu.find((i) => i.id === 'toggle-pause')!.label).toBe('Resume Gateway');
+    expect(p.menu.find((i) => i.id === 'copy-endpoint')!.enabled).toBe(false);
+    expect(p.menu.find((i) => i.id === 'login-all')!.enabled).toBe(false);
+    expect(buildTrayModel(input({ hasApiKey: false })).menu.find((i) => i.id === 'copy-api-key')!.enabled).toBe(false);
+  });
+
+  it('menu template routes clicks to actions', () => {
+    const onAction = vi.fn();
+    const t = toMenuTemplate(buildTrayModel(input()).menu, onAction);
+    const quit = t.find((i) => i.label === 'Quit Lingma Relay')!;
+    (quit.click as () => void)();
+    expect(onAction).toHaveBeenCalledWith('quit');
+    expect(t.filter((i) => i.type === 'separator').length).toBe(3);
+    expect(t[0].enabled).toBe(false);
+    expect(t[0].click).toBeUndefined();
+  });
+});
+
+describe('TrayBinder', () => {
+  it('applies the model and collapses bursts of events', async () => {
+    let cur = input();
+    const tray = { setImage: vi.fn(), setToolTip: vi.fn(), setContextMenu: vi.fn() };
+    const binder = new TrayBinder({
+      tray,
+      buildMenu: (t) => ({ items: t }) as never,
+      image: (n) => `/assets/tray/${n}.png`,
+      input: () => cur,
+      onAction: () => undefined,
+      throttleMs: 20,
+    });
+    binder.refresh();
+    expect(tray.setImage).toHaveBeenCalledWith('/assets/tray/tray-ready.png');
+    cur = input({ instances: [snap('a', 'failed')] });
+    for (let i = 0; i < 50; i++) binder.schedule();
+    await vi.waitFor(() => expect(tray.setToolTip).toHaveBeenCalledTimes(2), { timeout: 2000 });
+    expect(tray.setImage).toHaveBeenLastCalledWith('/assets/tray/tray-down.png');
+    // Same icon again: not re-set.
+    binder.refresh();
+    expect(tray.setImage).toHaveBeenCalledTimes(2);
+    binder.dispose();
+    binder.schedule();
+    expect(tray.setToolTip).toHaveBeenCalledTimes(3);
+  });
+});
