@@ -60,6 +60,8 @@ export interface LoginCoordinatorOptions {
   failedCooldownMs?: number;
   /** After the driver reports success, how long `isLoggedIn` may take to agree. Default 15 s. */
   confirmMs?: number;
+  /** Extra time a driver gets past the timeout, and to wind down once stopped. Default 5 s. */
+  graceMs?: number;
 }
 
 export interface EnsureLoginOptions {
@@ -102,7 +104,7 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
   private auto: boolean;
   private timeoutMs: number;
   private maxRetries: number;
-  private readonly o: Required<Pick<LoginCoordinatorOptions, 'pollMs' | 'backoffMs' | 'manualWatchMs' | 'manualPollMs' | 'failedCooldownMs' | 'confirmMs'>>;
+  private readonly o: Required<Pick<LoginCoordinatorOptions, 'pollMs' | 'backoffMs' | 'manualWatchMs' | 'manualPollMs' | 'failedCooldownMs' | 'confirmMs' | 'graceMs'>>;
 
   constructor(opts: LoginCoordinatorOptions) {
     super();
@@ -123,6 +125,7 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
       manualPollMs: opts.manualPollMs ?? 3000,
       failedCooldownMs: opts.failedCooldownMs ?? 5 * 60_000,
       confirmMs: opts.confirmMs ?? 15_000,
+      graceMs: opts.graceMs ?? 5000,
     };
   }
 
@@ -356,7 +359,7 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
     };
     timers.push(this.clock.setTimeout(poll, this.o.pollMs));
     // The driver gets the timeout too; this guard covers a driver that ignores it.
-    timers.push(this.clock.setTimeout(() => resolveWatch({ kind: 'failed', reason: LOGIN_REASONS.timeout }), this.timeoutMs + 5000));
+    timers.push(this.clock.setTimeout(() => resolveWatch({ kind: 'failed', reason: LOGIN_REASONS.timeout }), this.timeoutMs + this.o.graceMs));
     ac.signal.addEventListener('abort', () => resolveWatch({ kind: 'failed', reason: LOGIN_REASONS.cancelled }), { once: true });
 
     const run = Promise.resolve()
@@ -386,7 +389,7 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
       // starts (bounded, so a stuck driver cannot hold the instance forever).
       ac.abort();
       let guard: NodeJS.Timeout | undefined;
-      await Promise.race([run, new Promise<void>((r) => (guard = this.clock.setTimeout(r, 10_000)))]);
+      await Promise.race([run, new Promise<void>((r) => (guard = this.clock.setTimeout(r, this.o.graceMs)))]);
       if (guard) this.clock.clearTimeout(guard);
     }
   }

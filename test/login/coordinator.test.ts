@@ -1,0 +1,330 @@
+/** The login coordinator with fake drivers and a fake instance. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { LoginCoordinator, loginStateError, type LoginCoordinatorOptions, type LoginTarget } from '../../src-main/core/backends/lingma/login/coordinator';
+import { LOGIN_REASONS } from '../../src-main/core/backends/lingma/login/recipe';
+import type { LoginState } from '../../src-main/core/backends/types';
+import { DEFAULT_LOGIN_RECIPE } from '../../src-main/core/config/schema';
+import type { LoginDriver, LoginOutcome, LoginRequest } from '../../src-main/core/ports';
+import { captureLogger, waitFor } from './helpers';
+
+const PASSWORD = 'pw-do-not-log';
+
+/** A fake Lingma instance: counts calls, can be flipped to logged in. */
+function fakeTarget(over: Partial<LoginTarget> = {}) {
+  const t = {
+    loggedIn: false,
+    urls: 0,
+    prepares: 0,
+    calls: [] as string[],
+    target: undefined as unknown as LoginTarget,
+  };
+  t.target = {
+    instance: 'acct-1',
+    credentials: { username: 'alice', password: PASSWORD },
+    callbackUrl: 'http://127.0.0.1:9/auth/callback',
+    generateUrl: async () => {
+      t.urls++;
+      t.calls.push('generateUrl');
+      return `https://login.example/lingma/login?state=secret-state-${t.urls}`;
+    },
+    prepare: async () => {
+      t.prepares++;
+      t.calls.push('prepare');
+    },
+    isLoggedIn: async () => t.loggedIn,
+    ...over,
+  };
+  return t;
+}
+
+/** A driver scripted per call. */
+function fakeDriver(script: (req: LoginRequest, n: number) => Promise<LoginOutcome>) {
+  const d = { calls: 0, requests: [] as LoginRequest[], cleared: [] as string[], driver: undefined as unknown as LoginDriver };
+  d.driver = {
+    name: 'fake',
+    login: (req) => {
+      d.calls++;
+      d.requests.push(req);
+      return script(req, d.calls);
+    },
+    clear: async (i) => {
+      d.cleared.push(i);
+    },
+  };
+  return d;
+}
+
+const coordinators: LoginCoordinator[] = [];
+const logs = captureLogger();
+
+function make(over: Partial<LoginCoordinatorOptions> = {}): { c: LoginCoordinator; states: LoginState[] } {
+  const c = new LoginCoordinator({
+    recipe: DEFAULT_LOGIN_RECIPE,
+    auto: true,
+    timeoutMs: 2000,
+    maxRetries: 2,
+    log: logs.log,
+    pollMs: 20,
+    backoffMs: 10,
+    manualPollMs: 20,
+    confirmMs: 500,
+    graceMs: 100,
+    ...over,
+  });
+  const states: LoginState[] = [];
+  c.on('state', (_i, s) => states.push(s));
+  coordinators.push(c);
+  return { c, states };
+}
+
+afterEach(async () => {
+  await Promise.all(coordinators.splice(0).map((c) => c.close()));
+  // SECURITY: neither the password nor the login URL's state ever reaches the logs.
+  expect(logs.text()).not.toContain(PASSWORD);
+  expect(logs.text()).not.toContain('secret-state');
+});
+
+describe('LoginCoordinator', () => {
+  it('does nothing when already logged in', async () => {
+    const t = fakeTarget();
+    t.loggedIn = true;
+    const d = fakeDriver(async () => ({ kind: 'success' }));
+    const { c } = make({ driver: d.driver });
+    expect(await c.ensureLoggedIn(t.target)).toEqual({ state: 'logged_in' });
+    expect(d.calls).toBe(0);
+    expect(t.urls).toBe(0);
+  });
+
+  it('single flight: concurrent callers share one login; prepare runs before generateUrl', async () => {
+    const t = fakeTarget();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const d = fakeDriver(async () => {
+      await gate;
+      t.loggedIn = true;
+      return { kind: 'success' };
+    });
+    const { c, states } = make({ driver: d.driver });
+    const a = c.ensureLoggedIn(t.target);
+    const b = c.ensureLoggedIn(t.target);
+    expect(a).toBe(b);
+    await waitFor(() => d.calls === 1);
+    expect(c.state('acct-1')).toEqual({ state: 'logging_in' });
+    expect(c.busy('acct-1')).toBe(true);
+    release();
+    expect(await a).toEqual({ state: 'logged_in' });
+    expect(await b).toEqual({ state: 'logged_in' });
+    expect(d.calls).toBe(1);
+    expect(t.calls).toEqual(['prepare', 'generateUrl']);
+    expect(states.map((s) => s.state)).toEqual(['logging_in', 'logged_in']);
+    const req = d.requests[0];
+    expect(req.loginUrl).toBe('https://login.example/lingma/login?state=secret-state-1');
+    expect(req.callbackUrl).toBe(t.target.callbackUrl);
+    expect(req.credentials.username).toBe('alice');
+    expect(req.recipe).toEqual(DEFAULT_LOGIN_RECIPE);
+  });
+
+  it('retries failures with a fresh URL each time, then succeeds', async () => {
+    const t = fakeTarget();
+    const d = fakeDriver(async (_r, n) => {
+      if (n < 3) return { kind: 'failed', reason: 'network hiccup' };
+      t.loggedIn = true;
+      return { kind: 'success' };
+    });
+    const { c } = make({ driver: d.driver, maxRetries: 2 });
+    expect(await c.ensureLoggedIn(t.target)).toEqual({ state: 'logged_in' });
+    expect(d.calls).toBe(3);
+    expect(t.urls).toBe(3);
+    expect(t.prepares).toBe(3);
+  });
+
+  it('gives up after maxRetries with the reason; then cools down unless forced', async () => {
+    const t = fakeTarget();
+    const d = fakeDriver(async () => ({ kind: 'failed', reason: 'network hiccup' }));
+    const { c } = make({ driver: d.driver, maxRetries: 1 });
+    expect(await c.ensureLoggedIn(t.target)).toEqual({ state: 'failed', reason: 'network hiccup' });
+    expect(d.calls).toBe(2);
+    // Cool-down: no new attempt.
+    expect(await c.ensureLoggedIn(t.target)).toEqual({ state: 'failed', reason: 'network hiccup' });
+    expect(d.calls).toBe(2);
+    // The dashboard's "log in" forces one.
+    await c.ensureLoggedIn(t.target, { force: true });
+    expect(d.calls).toBe(4);
+  });
+
+  it('a refused password is not retried, and waits for new credentials', async () => {
+    const t = fakeTarget();
+    const d = fakeDriver(async () => ({ kind: 'failed', reason: LOGIN_REASONS.rejected }));
+    const { c } = make({ driver: d.driver, maxRetries: 3, failedCooldownMs: 0 });
+    expect(await c.ensureLoggedIn(t.target)).toEqual({ state: 'failed', reason: LOGIN_REASONS.rejected });
+    expect(d.calls).toBe(1);
+    await c.ensureLoggedIn(t.target);
+    expect(d.calls).toBe(1);
+    t.target.credentials = { username: 'alice', password: 'new-password' };
+    await c.ensureLoggedIn(t.target);
+    expect(d.calls).toBe(2);
+  });
+
+  it('captcha ends in needs_manual with the URL, no retry loop; manual completion is detected', async () => {
+    const t = fakeTarget();
+    const d = fakeDriver(async (req) => ({ kind: 'manual', reason: LOGIN_REASONS.captcha, url: req.loginUrl }));
+    const { c, states } = make({ driver: d.driver, maxRetries: 5 });
+    const s = await c.ensureLoggedIn(t.target);
+    expect(s).toEqual({ state: 'needs_manual', reason: LOGIN_REASONS.captcha, url: 'https://login.example/lingma/login?state=secret-state-1' });
+    expect(d.calls).toBe(1);
+    // Asking again while a person may be on it starts nothing.
+    expect((await c.ensureLoggedIn(t.target)).state).toBe('needs_manual');
+    expect(d.calls).toBe(1);
+    expect(t.urls).toBe(1);
+    // The person finishes in the browser.
+    t.loggedIn = true;
+    await waitFor(() => c.state('acct-1').state === 'logged_in');
+    expect(states.map((x) => x.state)).toEqual(['logging_in', 'needs_manual', 'logged_in']);
+  });
+
+  it('the manual watch is bounded', async () => {
+    const t = fakeTarget();
+    const d = fakeDriver(async (req) => ({ kind: 'manual', reason: LOGIN_REASONS.unknownPage, url: req.loginUrl }));
+    const { c } = make({ driver: d.driver, manualWatchMs: 100 });
+    await c.ensureLoggedIn(t.target);
+    let checks = 0;
+    t.target.isLoggedIn = async () => {
+      checks++;
+      return false;
+    };
+    await new Promise((r) => setTimeout(r, 400));
+    const settled = checks;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(checks).toBe(settled);
+    // After the watch, a new call may try again (one attempt, not a loop).
+    await c.ensureLoggedIn(t.target);
+    expect(d.calls).toBe(2);
+  });
+
+  it('times out a driver that hangs and ignores the signal', async () => {
+    const t = fakeTarget();
+    const d = fakeDriver(() => new Promise<LoginOutcome>(() => undefined));
+    const { c } = make({ driver: d.driver, timeoutMs: 100, maxRetries: 1 });
+    expect(await c.ensureLoggedIn(t.target)).toEqual({ state: 'failed', reason: LOGIN_REASONS.timeout });
+    expect(d.calls).toBe(2);
+    expect(d.requests.every((r) => r.signal.aborted)).toBe(true);
+    expect(d.requests[0].timeoutMs).toBe(100);
+  });
+
+  it('completes as soon as the instance reports logged in, and stops the driver', async () => {
+    const t = fakeTarget();
+    const d = fakeDriver(
+      (req) => new Promise<LoginOutcome>((resolve) => req.signal.addEventListener('abort', () => resolve({ kind: 'failed', reason: 'aborted' }))),
+    );
+    const { c } = make({ driver: d.driver });
+    const p = c.ensureLoggedIn(t.target);
+    await waitFor(() => d.calls === 1);
+    t.loggedIn = true;
+    expect(await p).toEqual({ state: 'logged_in' });
+    expect(d.requests[0].signal.aborted).toBe(true);
+    expect(d.calls).toBe(1);
+  });
+
+  it('driver success that the instance never confirms is a failure', async () => {
+    const t = fakeTarget();
+    const d = fakeDriver(async () => ({ kind: 'success' }));
+    const { c } = make({ driver: d.driver, maxRetries: 0, confirmMs: 100 });
+    expect(await c.ensureLoggedIn(t.target)).toEqual({ state: 'failed', reason: LOGIN_REASONS.notLoggedIn });
+  });
+
+  it('a throwing driver is a failure, not a crash', async () => {
+    const t = fakeTarget();
+    const d = fakeDriver(async () => {
+      throw new Error('boom');
+    });
+    const { c } = make({ driver: d.driver, maxRetries: 0 });
+    expect((await c.ensureLoggedIn(t.target)).state).toBe('failed');
+  });
+
+  it('no driver: needs_manual saying how to get a browser; manual completion detected', async () => {
+    const t = fakeTarget();
+    const { c } = make({ driver: undefined });
+    const s = await c.ensureLoggedIn(t.target);
+    expect(s.state).toBe('needs_manual');
+    expect(s.state === 'needs_manual' && s.reason).toMatch(/Chromium/);
+    expect(s.state === 'needs_manual' && s.url).toMatch(/^https:\/\/login\.example\//);
+    t.loggedIn = true;
+    await waitFor(() => c.state('acct-1').state === 'logged_in');
+  });
+
+  it('auto off: manual link only, unless the call asks for auto', async () => {
+    const t = fakeTarget();
+    const d = fakeDriver(async () => {
+      t.loggedIn = true;
+      return { kind: 'success' };
+    });
+    const { c } = make({ driver: d.driver, auto: false });
+    expect(await c.ensureLoggedIn(t.target)).toMatchObject({ state: 'needs_manual', reason: LOGIN_REASONS.autoOff });
+    expect(d.calls).toBe(0);
+    expect(await c.ensureLoggedIn(t.target, { auto: true, force: true })).toEqual({ state: 'logged_in' });
+    expect(d.calls).toBe(1);
+  });
+
+  it('no password: needs_manual', async () => {
+    const t = fakeTarget({ credentials: undefined });
+    const d = fakeDriver(async () => ({ kind: 'success' }));
+    const { c } = make({ driver: d.driver });
+    expect(await c.ensureLoggedIn(t.target)).toMatchObject({ state: 'needs_manual', reason: LOGIN_REASONS.noPassword });
+    expect(d.calls).toBe(0);
+  });
+
+  it('generateUrl failures are retried, then reported without detail', async () => {
+    const t = fakeTarget({
+      generateUrl: async () => {
+        throw new Error('rpc down');
+      },
+    });
+    const d = fakeDriver(async () => ({ kind: 'success' }));
+    const { c } = make({ driver: d.driver, maxRetries: 1 });
+    expect(await c.ensureLoggedIn(t.target)).toEqual({ state: 'failed', reason: 'Could not get a login link from Lingma.' });
+    expect(d.calls).toBe(0);
+  });
+
+  it('cancel stops a running login: logged out, driver aborted; clear forgets browser state', async () => {
+    const t = fakeTarget();
+    const d = fakeDriver(
+      (req) => new Promise<LoginOutcome>((resolve) => req.signal.addEventListener('abort', () => resolve({ kind: 'failed', reason: 'aborted' }))),
+    );
+    const { c } = make({ driver: d.driver });
+    const p = c.ensureLoggedIn(t.target);
+    await waitFor(() => d.calls === 1);
+    c.cancel('acct-1');
+    expect(await p).toEqual({ state: 'logged_out' });
+    expect(d.requests[0].signal.aborted).toBe(true);
+    expect(d.calls).toBe(1);
+    await c.clear('acct-1');
+    expect(d.cleared).toEqual(['acct-1']);
+  });
+
+  it('report() records states seen elsewhere; status check errors are a safe failure', async () => {
+    const { c, states } = make({ driver: undefined });
+    c.report('acct-2', { state: 'logged_in', user: 'bob' });
+    expect(c.state('acct-2')).toEqual({ state: 'logged_in', user: 'bob' });
+    const t = fakeTarget({
+      instance: 'acct-3',
+      isLoggedIn: async () => {
+        throw new Error('socket closed');
+      },
+    });
+    expect(await c.ensureLoggedIn(t.target)).toEqual({ state: 'failed', reason: 'Could not check the login status.' });
+    expect(states.length).toBe(2);
+  });
+
+  it('rejects bad settings with a clear message', () => {
+    expect(() => make({ recipe: { ...DEFAULT_LOGIN_RECIPE, submit: '' } })).toThrow(/recipe\.submit/);
+    expect(() => make({ maxRetries: -1 })).toThrow(/maxRetries/);
+  });
+
+  it('client errors never carry the login URL or reason detail', () => {
+    const e = loginStateError({ state: 'needs_manual', url: 'https://login.example/?state=secret-state-9', reason: LOGIN_REASONS.captcha });
+    expect(e.status).toBe(503);
+    expect(e.message).not.toMatch(/secret-state|https?:|captcha/i);
+    expect(loginStateError({ state: 'logging_in' }).retryAfter).toBe(5);
+    expect(loginStateError({ state: 'failed', reason: LOGIN_REASONS.rejected }).message).not.toMatch(/password/i);
+  });
+});
