@@ -85,11 +85,11 @@ export function loginUrlFor(base: string, port: number, state: string): string {
 }
 
 /** Poll until `fn` is truthy (no fixed sleeps in assertions). */
-export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs = 20000, stepMs = 50): Promise<T> {
+export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs = 20000, stepMs = 50): Promise<NonNullable<T>> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
-    if (v) return v;
+    if (v) return v as NonNullable<T>;
     if (Date.now() > until) throw new Error('waitFor: timed out');
     await new Promise((r) => setTimeout(r, stepMs));
   }
