@@ -225,6 +225,23 @@ describe('LoginCoordinator', () => {
     expect(d.calls).toBe(1);
   });
 
+  it('keeps the user reported by the instance while logging in', async () => {
+    const t = fakeTarget();
+    const { c } = make({ driver: undefined });
+    const d = fakeDriver(async () => {
+      t.loggedIn = true;
+      return { kind: 'success' };
+    });
+    c.configure({ driver: d.driver });
+    // Like the Lingma instance: its status check reports what it learned.
+    t.target.isLoggedIn = async () => {
+      if (t.loggedIn) c.report('acct-1', { state: 'logged_in', user: 'alice' });
+      return t.loggedIn;
+    };
+    expect(await c.ensureLoggedIn(t.target)).toEqual({ state: 'logged_in', user: 'alice' });
+    expect(c.state('acct-1')).toEqual({ state: 'logged_in', user: 'alice' });
+  });
+
   it('driver success that the instance never confirms is a failure', async () => {
     const t = fakeTarget();
     const d = fakeDriver(async () => ({ kind: 'success' }));

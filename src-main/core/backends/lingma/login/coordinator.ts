@@ -230,6 +230,12 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
     return state;
   }
 
+  /** Logged in; keeps the user and quota facts if the instance already reported them. */
+  private loggedIn(instance: string): LoginState {
+    const current = this.entry(instance).state;
+    return current.state === 'logged_in' ? current : this.set(instance, { state: 'logged_in' });
+  }
+
   private async run(target: LoginTarget, entry: Entry, opts: EnsureLoginOptions): Promise<LoginState> {
     const name = target.instance;
     const abort = new AbortController();
@@ -240,8 +246,7 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
       if (await target.isLoggedIn()) {
         this.stopWatch(entry);
         entry.final = undefined;
-        const current = entry.state;
-        return current.state === 'logged_in' ? current : this.set(name, { state: 'logged_in' });
+        return this.loggedIn(name);
       }
     } catch (e) {
       this.log.warn({ instance: name, err: e instanceof Error ? e.message : String(e) }, 'login: status check failed');
@@ -309,7 +314,7 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
       if (outcome.kind === 'success') {
         if (await this.confirm(target, abort.signal)) {
           this.stopWatch(entry);
-          return this.set(name, { state: 'logged_in' });
+          return this.loggedIn(name);
         }
         if (cancelled()) return entry.state;
         lastReason = LOGIN_REASONS.notLoggedIn;
@@ -437,7 +442,7 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
         .then((ok) => {
           if (w.stopped || !ok) return;
           w.stopped = true;
-          this.set(target.instance, { state: 'logged_in' });
+          this.loggedIn(target.instance);
         })
         .catch(() => undefined)
         .finally(() => {
