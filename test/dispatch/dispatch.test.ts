@@ -1,0 +1,385 @@
+import { describe, expect, it } from 'vitest';
+import type { ChatEvent, ChatRequest } from '../../src-main/core/chat/model';
+import { RelayError } from '../../src-main/core/errors';
+import { EventHub, type LiveRequest } from '../../src-main/core/events';
+import { createAdmission } from '../../src-main/core/gateway/admission';
+import { createDispatcher, type DispatcherDeps } from '../../src-main/core/gateway/dispatch';
+import { Metrics } from '../../src-main/core/gateway/metrics';
+import type { RequestContext } from '../../src-main/core/gateway/types';
+import type { UsageRecord } from '../../src-main/core/ledger/types';
+import { createPool } from '../../src-main/core/pool/pool';
+import { createResolver, type AliasesConfig } from '../../src-main/core/routing/aliases';
+import { createHealthCache } from '../../src-main/core/routing/health';
+import { answer, breakAfterFirst, fail, fakeInstance, fakeProvider, hang, silentLog, slowStream, type FakeProvider } from './fakes';
+
+function setup(providers: FakeProvider[], aliases?: AliasesConfig, over: Partial<DispatcherDeps> = {}) {
+  const metrics = new Metrics();
+  const hub = new EventHub();
+  const health = createHealthCache({ failureThreshold: 1, baseBackoffMs: 60_000, maxBackoffMs: 60_000 });
+  const pool = createPool({ health, metrics });
+  const admission = createAdmission({ maxInFlight: 8, queueTimeoutMs: 5_000, perKeyConcurrency: 8, perKeyQueue: 8 }, metrics);
+  const usage: UsageRecord[] = [];
+  const ended: LiveRequest[] = [];
+  hub.on('requestEnd', (r) => ended.push(r));
+  const dispatcher = createDispatcher({
+    resolver: createResolver({ providers: () => providers, aliases }),
+    providers: () => providers,
+    pool,
+    admission,
+    health,
+    metrics,
+    hub,
+    limits: { maxSwitches: 3, firstByteTimeoutMs: 10_000, queueTimeoutMs: 5_000 },
+    recordUsage: (r) => usage.push(r),
+    log: silentLog,
+    ...over,
+  });
+  let n = 0;
+  const ctx = (signal = new AbortController().signal): RequestContext => ({
+    requestId: `req-${++n}`, caller: { keyId: 'key1' }, protocol: 'openai-chat', endpoint: '/v1/chat/completions',
+    signal, receivedAt: Date.now(), log: silentLog,
+  });
+  const idle = () => {
+    expect(pool.totalInFlight()).toBe(0);
+    expect(admission.stats()).toMatchObject({ inFlight: 0, queued: 0 });
+    expect(dispatcher.walkStats().active).toBe(0);
+  };
+  return { dispatcher, metrics, hub, health, pool, admission, usage, ended, ctx, idle };
+}
+
+const req = (model: string, over: Partial<ChatRequest> = {}): ChatRequest => ({
+  model, stream: true, messages: [{ role: 'user', content: [{ type: 'text', text: 'hello there' }] }], ...over,
+});
+
+async function drain(events: AsyncIterable<ChatEvent>): Promise<ChatEvent[]> {
+  const out: ChatEvent[] = [];
+  for await (const e of events) out.push(e);
+  return out;
+}
+
+async function rejection(p: Promise<unknown>): Promise<RelayError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as RelayError;
+  }
+  throw new Error('expected a rejection');
+}
+
+function twoProviders() {
+  const a1 = fakeInstance('a1', 'pa');
+  const a2 = fakeInstance('a2', 'pa');
+  const b1 = fakeInstance('b1', 'pb');
+  const pa = fakeProvider('pa', { models: ['m'], instances: [a1, a2] });
+  const pb = fakeProvider('pb', { models: ['n'], instances: [b1] });
+  return { a1, a2, b1, pa, pb };
+}
+
+const chain: AliasesConfig = { coder: { chain: ['pa/m', 'pb/n'] } };
+
+describe('dispatcher', () => {
+  it('serves the first target and reports what served it', async () => {
+    const { pa, pb, a1, a2 } = twoProviders();
+    const t = setup([pa, pb], chain);
+    const ex = await t.dispatcher.execute(req('coder'), t.ctx());
+    expect(ex.resolved).toMatchObject({ alias: 'coder', provider: 'pa', model: 'm', label: 'pa/m' });
+    expect(await drain(ex.events)).toEqual([{ type: 'text', text: 'hello' }, { type: 'finish', reason: 'stop' }]);
+    expect(a1.calls.length + a2.calls.length).toBe(1);
+    expect(t.usage).toHaveLength(1);
+    expect(t.usage[0]).toMatchObject({ status: 200, alias: 'coder', provider: 'pa', model: 'm', requestedModel: 'coder', switches: 0, tokensEstimated: true });
+    expect(t.usage[0].promptTokens).toBeGreaterThan(0);
+    expect(await t.metrics.registry.getSingleMetricAsString('relay_requests_total')).toContain('model="coder",protocol="openai-chat",status="200"');
+    expect(await t.metrics.registry.getSingleMetricAsString('relay_alias_resolved_total')).toContain('alias="coder",target="pa/m"');
+    expect(t.ended.map((e) => e.status)).toEqual([200]);
+    t.idle();
+  });
+
+  it('500 on one instance → the other instance of the same target', async () => {
+    const { pa, pb, a1, a2, b1 } = twoProviders();
+    a1.behaviour = fail(500);
+    a2.behaviour = answer('from a2');
+    pa.preferred = 'a1';
+    const t = setup([pa, pb], chain);
+    const ctx = t.ctx();
+    const ex = await t.dispatcher.execute(req('coder'), ctx);
+    expect(ex.resolved.instance).toBe('a2');
+    expect((await drain(ex.events))[0]).toEqual({ type: 'text', text: 'from a2' });
+    expect(a1.calls).toHaveLength(1);
+    expect(b1.calls).toHaveLength(0);
+    const rec = t.usage[0];
+    expect(rec.switches).toBe(1);
+    expect(rec.switchReasons).toEqual(['a1:upstream_error:500']);
+    expect(t.health.isHealthy('a1')).toBe(false);
+    expect(t.health.snapshot('a1').lastError).toBe('upstream said 500');
+    expect(await t.metrics.registry.getSingleMetricAsString('relay_fallback_total')).toContain('from="a1",to="a2",reason="upstream_error"} 1');
+    t.idle();
+  });
+
+  it('all instances of a target fail → next target; 429s are recorded', async () => {
+    const { pa, pb, a1, a2, b1 } = twoProviders();
+    a1.behaviour = fail(429, 7);
+    a2.behaviour = fail(503);
+    b1.behaviour = answer('from b');
+    const t = setup([pa, pb], chain);
+    const ex = await t.dispatcher.execute(req('coder'), t.ctx());
+    expect(ex.resolved.label).toBe('pb/n');
+    expect((await drain(ex.events))[0]).toEqual({ type: 'text', text: 'from b' });
+    expect(t.usage[0].switches).toBe(2);
+    expect(t.usage[0].status).toBe(200);
+    t.idle();
+  });
+
+  it('all down → the 429 with the shortest Retry-After beats a 502', async () => {
+    const { pa, pb, a1, a2, b1 } = twoProviders();
+    a1.behaviour = fail(429, 30);
+    a2.behaviour = fail(429, 4);
+    b1.behaviour = fail(502);
+    const t = setup([pa, pb], chain);
+    const e = await rejection(t.dispatcher.execute(req('coder'), t.ctx()));
+    expect(e.status).toBe(429);
+    expect(e.retryAfter).toBe(4);
+    expect(t.usage).toHaveLength(1);
+    expect(t.usage[0]).toMatchObject({ status: 429, errorType: 'rate_limited', switches: 2 });
+    t.idle();
+  });
+
+  it('all down without 429 → the most recent upstream error, after error rules', async () => {
+    const { pa, pb, a1, a2, b1 } = twoProviders();
+    a1.behaviour = fail(500);
+    a2.behaviour = fail(500);
+    b1.behaviour = fail(503, undefined, 'overloaded');
+    const t = setup([pa, pb], chain, { errorRules: [{ status: 503, match: 'overload', action: 'replace', replaceStatus: 503, message: 'Busy, retry soon.' }] });
+    const e = await rejection(t.dispatcher.execute(req('coder'), t.ctx()));
+    expect(e.status).toBe(503);
+    expect(e.message).toBe('Busy, retry soon.');
+    t.idle();
+  });
+
+  it('a hanging instance hits the first-byte timeout, is cancelled, and the next target serves', async () => {
+    const { pa, pb, a1, a2, b1 } = twoProviders();
+    a1.behaviour = hang();
+    a2.behaviour = hang();
+    b1.behaviour = answer('fast');
+    const t = setup([pa, pb], { coder: { chain: [{ target: 'pa/m', firstByteTimeoutMs: 150 }, 'pb/n'] } }, {
+      limits: { maxSwitches: 0, firstByteTimeoutMs: 10_000, queueTimeoutMs: 5_000 },
+    });
+    const ex = await t.dispatcher.execute(req('coder'), t.ctx());
+    expect(ex.resolved.label).toBe('pb/n');
+    await drain(ex.events);
+    // maxSwitches 0: one instance of pa tried, then straight to the next target.
+    expect(a1.calls.length + a2.calls.length).toBe(1);
+    expect(a1.aborted + a2.aborted).toBe(1);
+    expect(t.usage[0].switchReasons[0]).toMatch(/first_byte_timeout/);
+    const until = Date.now() + 5000;
+    while (a1.active + a2.active > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    expect(a1.active + a2.active).toBe(0);
+    t.idle();
+  });
+
+  it('a non-retryable failure is returned at once, without trying others', async () => {
+    const { pa, pb, a1, a2, b1 } = twoProviders();
+    a1.behaviour = fail(400, undefined, 'context too long');
+    a2.behaviour = fail(400, undefined, 'context too long');
+    const t = setup([pa, pb], chain);
+    const e = await rejection(t.dispatcher.execute(req('coder'), t.ctx()));
+    expect(e.status).toBe(400);
+    expect(e.message).toBe('context too long');
+    expect(a1.calls.length + a2.calls.length).toBe(1);
+    expect(b1.calls).toHaveLength(0);
+    expect(t.health.isHealthy('a1') && t.health.isHealthy('a2')).toBe(true);
+    expect(t.usage[0]).toMatchObject({ status: 400 });
+    t.idle();
+  });
+
+  it('a failure after the first event is thrown from the iterator, without retry', async () => {
+    const { pa, pb, a1, a2, b1 } = twoProviders();
+    a1.behaviour = breakAfterFirst();
+    a2.behaviour = breakAfterFirst();
+    const t = setup([pa, pb], chain);
+    const ex = await t.dispatcher.execute(req('coder'), t.ctx());
+    const seen: ChatEvent[] = [];
+    const e = await rejection((async () => {
+      for await (const ev of ex.events) seen.push(ev);
+    })());
+    expect(seen).toEqual([{ type: 'text', text: 'partial' }]);
+    expect(e.status).toBe(502);
+    expect(b1.calls).toHaveLength(0);
+    expect(t.usage[0]).toMatchObject({ status: 200, errorType: 'upstream_error' });
+    t.idle();
+  });
+
+  it('client abort mid-stream cancels upstream and frees everything (status 499)', async () => {
+    const { pa, pb, a1, a2 } = twoProviders();
+    a1.behaviour = slowStream();
+    a2.behaviour = slowStream();
+    const t = setup([pa, pb], chain);
+    const ctrl = new AbortController();
+    const ex = await t.dispatcher.execute(req('coder'), t.ctx(ctrl.signal));
+    const it = ex.events[Symbol.asyncIterator]();
+    expect((await it.next()).value).toEqual({ type: 'text', text: 'first' });
+    const pending = it.next();
+    ctrl.abort();
+    expect((await rejection(pending)).code).toBe('client_closed');
+    expect(a1.aborted + a2.aborted).toBe(1);
+    expect(t.usage).toHaveLength(1);
+    expect(t.usage[0]).toMatchObject({ status: 499, errorType: 'client_closed' });
+    t.idle();
+  });
+
+  it('client abort while the first byte is awaited, and return() before iterating, free everything', async () => {
+    const { pa, pb, a1, a2 } = twoProviders();
+    a1.behaviour = hang();
+    a2.behaviour = hang();
+    const t = setup([pa, pb], chain);
+    const ctrl = new AbortController();
+    const p = t.dispatcher.execute(req('coder'), t.ctx(ctrl.signal));
+    await new Promise((r) => setTimeout(r, 30));
+    ctrl.abort();
+    expect((await rejection(p)).code).toBe('client_closed');
+    expect(t.usage[0]).toMatchObject({ status: 499 });
+    t.idle();
+
+    a1.behaviour = slowStream();
+    a2.behaviour = slowStream();
+    const ex = await t.dispatcher.execute(req('coder'), t.ctx());
+    await ex.events[Symbol.asyncIterator]().return!();
+    expect(t.usage[1]).toMatchObject({ status: 499 });
+    t.idle();
+
+    // A consumer that stops right after `finish` got a whole answer: 200.
+    a1.behaviour = answer('done');
+    a2.behaviour = answer('done');
+    const ex2 = await t.dispatcher.execute(req('coder'), t.ctx());
+    for await (const ev of ex2.events) if (ev.type === 'finish') break;
+    expect(t.usage[2]).toMatchObject({ status: 200 });
+    expect(t.usage).toHaveLength(3);
+    t.idle();
+  });
+
+  it('uses reported usage, and counts tokens by the resolved model', async () => {
+    const pa = fakeProvider('pa', { models: ['m'], instances: [fakeInstance('a1', 'pa', { behaviour: answer('x', { promptTokens: 11, completionTokens: 22 }) })] });
+    const t = setup([pa]);
+    const ex = await t.dispatcher.execute(req('pa/m'), t.ctx());
+    await drain(ex.events);
+    expect(t.usage[0]).toMatchObject({ promptTokens: 11, completionTokens: 22, tokensEstimated: false });
+    const tokens = await t.metrics.registry.getSingleMetricAsString('relay_tokens_total');
+    expect(tokens).toContain('model="pa/m",kind="prompt"} 11');
+    t.idle();
+  });
+
+  it('skips targets that cannot take tools or images; 400 when none can', async () => {
+    const noTools = fakeProvider('lm', { models: ['x'], capabilities: { tools: false, images: false } });
+    const withTools = fakeProvider('ol', { models: ['y'] });
+    const tools = [{ name: 'get_weather', parameters: { type: 'object' } }];
+    const t = setup([noTools, withTools], {
+      coder: { chain: ['lm/x', 'ol/y'] },
+      only: { chain: ['lm/x'] },
+      emu: { chain: [{ target: 'lm/x', options: { toolEmulation: true } }] },
+    });
+    const ex = await t.dispatcher.execute(req('coder', { tools }), t.ctx());
+    expect(ex.resolved.label).toBe('ol/y');
+    await drain(ex.events);
+    expect(t.usage[0].switchReasons).toEqual(['lm/x:tools_unsupported']);
+    const e = await rejection(t.dispatcher.execute(req('only', { tools }), t.ctx()));
+    expect(e.status).toBe(400);
+    expect(e.message).toMatch(/tools unsupported/);
+    const img = req('only', { messages: [{ role: 'user', content: [{ type: 'image', url: 'data:image/png;base64,AAAA' }] }] });
+    expect((await rejection(t.dispatcher.execute(img, t.ctx()))).message).toMatch(/images unsupported/);
+    // Tool emulation: the backend gets no tools, the tools are described in the prompt.
+    const lm = noTools.list[0];
+    const ex2 = await t.dispatcher.execute(req('emu', { tools }), t.ctx());
+    await drain(ex2.events);
+    const sent = lm.calls[lm.calls.length - 1].req;
+    expect(sent.tools).toBeUndefined();
+    expect(sent.options).toEqual({ toolEmulation: true });
+    expect(JSON.stringify(sent.messages)).toContain('get_weather');
+    t.idle();
+  });
+
+  it('passes the upstream id and merged options to the instance', async () => {
+    const pa = fakeProvider('pa', { models: [{ id: 'real-id', displayName: 'Pretty' }] });
+    const t = setup([pa], { nice: { chain: [{ target: 'pa/Pretty', options: { lingmaMode: 'agent' } }] } });
+    const ex = await t.dispatcher.execute(req('nice', { options: { a: 1 } }), t.ctx());
+    await drain(ex.events);
+    expect(pa.list[0].calls[0].req).toMatchObject({ model: 'real-id', options: { a: 1, lingmaMode: 'agent' } });
+  });
+
+  it('unknown model, admission and budget refusals still produce one usage record each', async () => {
+    const { pa, pb } = twoProviders();
+    const t = setup([pa, pb], chain, {
+      checkBudget: (caller) => {
+        if (caller.keyId === 'poor') throw new RelayError({ status: 429, type: 'rate_limit_error', code: 'budget_exceeded', message: 'Daily token budget used up.', retryAfter: 60 });
+      },
+    });
+    expect((await rejection(t.dispatcher.execute(req('nope'), t.ctx()))).status).toBe(404);
+    const poor = { ...t.ctx(), caller: { keyId: 'poor' } };
+    expect((await rejection(t.dispatcher.execute(req('coder'), poor))).code).toBe('budget_exceeded');
+    expect(t.usage.map((u) => u.status)).toEqual([404, 429]);
+    expect(await t.metrics.registry.getSingleMetricAsString('relay_rejected_total')).toContain('reason="budget"} 1');
+    t.idle();
+  });
+
+  it('unhealthy instances are skipped while others are healthy', async () => {
+    const { pa, pb, a1, a2 } = twoProviders();
+    a1.behaviour = fail(500);
+    const t = setup([pa, pb], chain);
+    t.health.recordFailure('a1', new RelayError({ status: 502, type: 'upstream_error', code: 'upstream_error', message: 'x' }));
+    for (let i = 0; i < 5; i++) {
+      const ex = await t.dispatcher.execute(req('coder', { sessionKey: `s${i}` }), t.ctx());
+      expect(ex.resolved.instance).toBe('a2');
+      await drain(ex.events);
+    }
+    expect(a1.calls).toHaveLength(0);
+    expect(a2.calls).toHaveLength(5);
+    t.idle();
+  });
+
+  it('instances that are not ready are made ready first; a failing ensureReady fails over', async () => {
+    const { pa, pb, a1, a2, b1 } = twoProviders();
+    a1.setState('stopped');
+    a2.setState('failed');
+    const t = setup([pa, pb], chain);
+    const ex = await t.dispatcher.execute(req('coder'), t.ctx());
+    expect(ex.resolved.instance).toBe('a1');
+    await drain(ex.events);
+    expect(a1.readyCalls).toBe(1);
+    a1.setState('failed');
+    const ex2 = await t.dispatcher.execute(req('coder'), t.ctx());
+    expect(ex2.resolved.instance).toBe('b1');
+    await drain(ex2.events);
+    expect(b1.calls).toHaveLength(1);
+    t.idle();
+  });
+
+  it('embeddings go through the same walk', async () => {
+    const e1 = fakeInstance('e1', 'emb', { embed: true });
+    const emb = fakeProvider('emb', { models: [{ id: 'vec', embedding: true }], instances: [e1] });
+    const t = setup([emb]);
+    const out = await t.dispatcher.embed({ model: 'emb/vec', input: ['a', 'b'] }, { ...t.ctx(), protocol: 'openai-embeddings', endpoint: '/v1/embeddings' });
+    expect(out.resolved.label).toBe('emb/vec');
+    expect(out.result.data).toHaveLength(2);
+    expect(t.usage[0]).toMatchObject({ status: 200, promptTokens: 3, stream: false, tokensEstimated: false });
+    t.idle();
+  });
+
+  it('concurrent requests on single-slot instances queue and all complete; nothing leaks', async () => {
+    const a1 = fakeInstance('a1', 'pa', { maxConcurrency: 1, behaviour: slowStream() });
+    const pa = fakeProvider('pa', { models: ['m'], instances: [a1] });
+    const t = setup([pa]);
+    const ctrls = [new AbortController(), new AbortController(), new AbortController()];
+    const first = await t.dispatcher.execute(req('pa/m'), t.ctx(ctrls[0].signal));
+    a1.behaviour = answer('next');
+    const second = t.dispatcher.execute(req('pa/m'), t.ctx(ctrls[1].signal));
+    const third = t.dispatcher.execute(req('pa/m'), t.ctx(ctrls[2].signal));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(t.pool.waiting()).toBe(2);
+    ctrls[2].abort();
+    expect((await rejection(third)).code).toBe('client_closed');
+    ctrls[0].abort();
+    await rejection(drain(first.events));
+    const ex2 = await second;
+    await drain(ex2.events);
+    expect(t.usage.map((u) => u.status).sort()).toEqual([200, 499, 499]);
+    t.idle();
+  });
+});
