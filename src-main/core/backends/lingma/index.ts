@@ -1,0 +1,14 @@
+/** The Lingma backend kind: a supervised pool of Lingma processes behind one provider. */
+import { LingmaProvider, type LingmaProviderDeps } from './provider';
+
+export function createLingmaProvider(deps: LingmaProviderDeps): LingmaProvider {
+  return new LingmaProvider(deps);
+}
+
+export { LingmaProvider, type LingmaProviderDeps, type LingmaProviderStats } from './provider';
+export { LingmaInstance, finishError, flattenModels, type LingmaAccount, type BackoffOptions } from './instance';
+export { AccountStore, passwordKey, type AccountInput, type AccountPatch, type PublicAccount } from './accounts';
+export { SessionCache, conversationHash, type SessionCacheStats } from './session-cache';
+export { findLingmaBinary, type BinaryLookup } from './binary';
+export { RpcConnection, RpcError } from './rpc';
+export { FrameReader, FramingError, encodeFrame } from './framing';

@@ -1,0 +1,259 @@
+/**
+ * One Lingma process: free ports, spawn through the injected ProcessSpawner, readiness polling,
+ * graceful stop, and the pid registry that lets the next start kill orphans of a killed gateway.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createServer, createConnection } from 'node:net';
+import { dirname } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Logger } from 'pino';
+import type { ProcessSpawner, SpawnOptions } from '../../ports';
+
+/** A free loopback port: bind 0, read it, release it (spec §2). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => (port ? resolve(port) : reject(new Error('could not read a free port'))));
+    });
+  });
+}
+
+/** Two distinct free ports. */
+export async function freePorts(): Promise<[number, number]> {
+  const a = await freePort();
+  let b = await freePort();
+  for (let i = 0; b === a && i < 5; i++) b = await freePort();
+  return [a, b];
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface LingmaProcess {
+  readonly pid: number | undefined;
+  readonly exited: Promise<ExitInfo>;
+  readonly hasExited: boolean;
+  /** SIGINT, then SIGKILL after `graceMs` (outright kill on Windows). Resolves once it exited. */
+  stop(graceMs: number): Promise<void>;
+}
+
+export interface SpawnLingmaOptions {
+  spawner: ProcessSpawner;
+  binary: string;
+  workDir: string;
+  socketPort: number;
+  httpPort: number;
+  extraArgs: string[];
+  env?: NodeJS.ProcessEnv;
+  log: Logger;
+  platform?: NodeJS.Platform;
+}
+
+export function spawnLingma(o: SpawnLingmaOptions): LingmaProcess {
+  mkdirSync(o.workDir, { recursive: true });
+  const args = ['start', `--workDir=${o.workDir}`, `--socketPort=${o.socketPort}`, `--httpPort=${o.httpPort}`, ...o.extraArgs];
+  // windowsHide: no console window on Windows (spec §2). SpawnOptions does not declare it; the
+  // node child_process spawner passes options through.
+  const options: SpawnOptions & { windowsHide: boolean } = { cwd: o.workDir, env: o.env ?? process.env, windowsHide: true };
+  const child: ChildProcess = o.spawner.spawn(o.binary, args, options);
+  let exitInfo: ExitInfo | undefined;
+  const exited = new Promise<ExitInfo>((resolve) => {
+    const done = (info: ExitInfo) => {
+      if (exitInfo) return;
+      exitInfo = info;
+      resolve(info);
+    };
+    child.once('exit', (code, signal) => done({ code, signal }));
+    child.once('error', (err) => {
+      o.log.warn({ err: err.message }, 'lingma process could not start');
+      done({ code: -1, signal: null });
+    });
+  });
+  for (const [stream, level] of [
+    [child.stdout, 'info'],
+    [child.stderr, 'warn'],
+  ] as const) {
+    if (!stream) continue;
+    const rl = createInterface({ input: stream, crlfDelay: Infinity });
+    rl.on('line', (line) => {
+      if (line.trim()) o.log[level]({ stream: level === 'info' ? 'stdout' : 'stderr' }, line.length > 2000 ? `${line.slice(0, 2000)}…` : line);
+    });
+  }
+  const win = (o.platform ?? process.platform) === 'win32';
+  return {
+    get pid() {
+      return child.pid;
+    },
+    exited,
+    get hasExited() {
+      return exitInfo !== undefined;
+    },
+    async stop(graceMs: number) {
+      if (exitInfo) return;
+      try {
+        child.kill(win ? 'SIGKILL' : 'SIGINT');
+      } catch {
+        /* already gone */
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const killed = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          try {
+            child.kill('SIGKILL');
+          } catch {
+            /* already gone */
+          }
+          resolve();
+        }, graceMs);
+      });
+      await Promise.race([exited.then(() => undefined), killed]);
+      clearTimeout(timer);
+      await exited;
+    },
+  };
+}
+
+/** Resolves once something accepts TCP connections on the port; polls every `intervalMs`. */
+export async function waitForPort(port: number, opts: { timeoutMs: number; intervalMs?: number; abort?: Promise<unknown> }): Promise<void> {
+  const deadline = Date.now() + opts.timeoutMs;
+  const interval = opts.intervalMs ?? 250;
+  let aborted = false;
+  void opts.abort?.then(() => (aborted = true));
+  for (;;) {
+    if (aborted) throw new Error('the process exited before it accepted connections');
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = createConnection({ host: '127.0.0.1', port });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (aborted) throw new Error('the process exited before it accepted connections');
+    if (Date.now() >= deadline) throw new Error(`no connection on port ${port} within ${opts.timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+// ---------------------------------------------------------------- orphans
+
+interface PidEntry {
+  pid: number;
+  workDir: string;
+  /** The gateway process that started it. */
+  owner: number;
+  startedAt: number;
+}
+
+/** `<dataDir>/lingma/pids.json`: which Lingma processes we started, so a later run can clean up. */
+export class PidRegistry {
+  private entries: Record<string, PidEntry> = {};
+
+  constructor(
+    readonly file: string,
+    private readonly log: Logger,
+  ) {
+    try {
+      const raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, PidEntry>;
+      if (raw && typeof raw === 'object') this.entries = raw;
+    } catch {
+      /* none yet, or unreadable: start empty */
+    }
+  }
+
+  record(instance: string, pid: number, workDir: string): void {
+    this.entries[instance] = { pid, workDir, owner: process.pid, startedAt: Date.now() };
+    this.save();
+  }
+
+  remove(instance: string, pid?: number): void {
+    const e = this.entries[instance];
+    if (!e || (pid !== undefined && e.pid !== pid)) return;
+    delete this.entries[instance];
+    this.save();
+  }
+
+  /**
+   * Kill processes left by an earlier gateway that did not stop them (it was killed). A pid is
+   * only killed when it still runs with our work dir on its command line: pids get reused.
+   */
+  async cleanupLeftovers(graceMs = 2000): Promise<number> {
+    let killed = 0;
+    for (const [instance, e] of Object.entries(this.entries)) {
+      // Ours, or owned by another live gateway on the same data dir: not an orphan.
+      if (e.owner === process.pid || isAlive(e.owner)) continue;
+      if (isAlive(e.pid) && runsWithWorkDir(e.pid, e.workDir)) {
+        this.log.warn({ instance, pid: e.pid }, 'stopping a Lingma process left over by an earlier run');
+        // SECURITY: only signal a pid verified to be our binary with our work dir (pids are reused).
+        try {
+          process.kill(e.pid, 'SIGINT');
+        } catch {
+          /* gone */
+        }
+        const deadline = Date.now() + graceMs;
+        while (isAlive(e.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+        if (isAlive(e.pid)) {
+          try {
+            process.kill(e.pid, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        }
+        killed++;
+      }
+      delete this.entries[instance];
+    }
+    this.save();
+    return killed;
+  }
+
+  private save(): void {
+    try {
+      mkdirSync(dirname(this.file), { recursive: true });
+      const tmp = `${this.file}.${process.pid}.tmp`;
+      writeFileSync(tmp, JSON.stringify(this.entries, null, 2));
+      renameSync(tmp, this.file);
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'could not write the Lingma pid file');
+    }
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Is `pid` a process whose command line names `workDir`? Linux: /proc; macOS: ps; else unknown (false). */
+export function runsWithWorkDir(pid: number, workDir: string): boolean {
+  let cmdline = '';
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\u0000/g, ' ');
+  } catch {
+    if (process.platform === 'darwin') {
+      try {
+        cmdline = execFileSync('ps', ['-o', 'command=', '-p', String(pid)], { encoding: 'utf8', timeout: 2000 });
+      } catch {
+        return false;
+      }
+    } else {
+      return false;
+    }
+  }
+  return cmdline.includes(` start `) && cmdline.includes(workDir);
+}

@@ -1,0 +1,322 @@
+/**
+ * The `lingma` provider: a pool of Lingma instances (one per account), their models, session
+ * reuse, and the account/login operations the admin API calls.
+ */
+import { EventEmitter } from 'node:events';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { ChatRequest } from '../../chat/model';
+import { DEFAULT_LOGIN_RECIPE, type Config } from '../../config/schema';
+import { errors } from '../../errors';
+import type { EventHub } from '../../events';
+import type { Metrics } from '../../gateway/metrics';
+import type { LoginDriver, ProcessSpawner, SecretStore } from '../../ports';
+import type { CallContext, Capabilities, Instance, InstanceSnapshot, ModelInfo, Provider, ProviderEvents } from '../types';
+import { AccountStore, type AccountInput, type AccountPatch, type PublicAccount } from './accounts';
+import { LingmaInstance, type BackoffOptions, type LingmaAccount } from './instance';
+import { LoginCoordinator } from './login/coordinator';
+import { PidRegistry } from './process';
+import { SessionCache, type SessionCacheStats } from './session-cache';
+
+export interface LingmaProviderDeps {
+  /** The whole config, or a getter for live reloads. */
+  config: Config | (() => Config);
+  dataDir: string;
+  spawner: ProcessSpawner;
+  secrets: SecretStore;
+  log: Logger;
+  hub?: EventHub;
+  metrics?: Metrics;
+  /** Completes sign-ins in a browser (headless Chromium, or the desktop's hidden window). */
+  loginDriver?: LoginDriver;
+  /** Use this coordinator instead of building one (tests, or a host sharing one). */
+  loginCoordinator?: LoginCoordinator;
+  env?: NodeJS.ProcessEnv;
+  backoff?: BackoffOptions;
+  stopGraceMs?: number;
+  /** Extra `chat/ask` parameters for the protocol's unknown fields. */
+  askDefaults?: Record<string, unknown>;
+  /** Provider name; `lingma` by default. */
+  name?: string;
+}
+
+/** Keys the spec names, used when no instance has listed models yet (nothing logged in so far). */
+const FALLBACK_MODELS: ModelInfo[] = [
+  { id: 'auto', displayName: 'Auto' },
+  { id: 'dashscope_qwen3_coder', displayName: 'Qwen3-Coder', aliases: ['Qwen3-Coder'] },
+  { id: 'dashscope_qwen_max_latest', displayName: 'Qwen-Max', aliases: ['Qwen-Max'] },
+];
+
+export interface LingmaProviderStats {
+  sessionCache: SessionCacheStats;
+  instances: InstanceSnapshot[];
+}
+
+export class LingmaProvider implements Provider {
+  readonly name: string;
+  readonly kind = 'lingma';
+  readonly capabilities: Capabilities = { tools: false, images: false, embeddings: false };
+  readonly events = new EventEmitter<ProviderEvents>();
+  readonly sessions: SessionCache;
+  readonly accounts: AccountStore;
+  readonly login: LoginCoordinator;
+  private readonly list: LingmaInstance[] = [];
+  private readonly modelsBy = new Map<string, ModelInfo[]>();
+  private knownModels: ModelInfo[] = [];
+  private readonly pids: PidRegistry;
+  private readonly log: Logger;
+  private initial: Promise<void> = Promise.resolve();
+  private started = false;
+
+  constructor(private readonly deps: LingmaProviderDeps) {
+    this.name = deps.name ?? 'lingma';
+    this.log = deps.log.child({ provider: this.name });
+    const cfg = this.config();
+    this.sessions = new SessionCache({
+      enabled: cfg.sessionCache.enabled,
+      maxEntries: cfg.sessionCache.maxEntries,
+      ttlSec: cfg.sessionCache.ttlSec,
+      onHit: () => deps.metrics?.sessionCacheHits.inc(),
+      onMiss: () => deps.metrics?.sessionCacheMisses.inc(),
+    });
+    this.accounts = new AccountStore(cfg.lingma.accounts, deps.dataDir, deps.secrets, this.log);
+    this.pids = new PidRegistry(join(deps.dataDir, 'lingma', 'pids.json'), this.log);
+    this.login =
+      deps.loginCoordinator ??
+      new LoginCoordinator({
+        driver: deps.loginDriver,
+        recipe: cfg.lingma.login.recipe ?? DEFAULT_LOGIN_RECIPE,
+        auto: cfg.lingma.login.auto,
+        timeoutMs: cfg.lingma.login.timeoutMs,
+        maxRetries: cfg.lingma.login.maxRetries,
+        log: this.log,
+      });
+    this.login.on('state', (instance, state) => this.find(instance)?.onLoginState(state));
+    this.loadModels();
+  }
+
+  private config(): Config {
+    return typeof this.deps.config === 'function' ? this.deps.config() : this.deps.config;
+  }
+
+  instances(): readonly Instance[] {
+    return this.list;
+  }
+
+  /** Typed access for tests and the admin API. */
+  lingmaInstances(): readonly LingmaInstance[] {
+    return this.list;
+  }
+
+  private find(name: string): LingmaInstance | undefined {
+    return this.list.find((i) => i.name === name);
+  }
+
+  private require(name: string): LingmaInstance {
+    if (typeof name !== 'string' || !name) throw errors.invalid('An instance name is required.', 'name');
+    const i = this.find(name);
+    if (!i) throw errors.notFound(`No Lingma instance named ${name}.`, 'instance_not_found');
+    return i;
+  }
+
+  // ------------------------------------------------------------------ models
+
+  models(): ModelInfo[] {
+    const base = this.knownModels.length ? this.knownModels : FALLBACK_MODELS;
+    const ids = new Set(base.map((m) => m.id.toLowerCase()));
+    const agents = this.config()
+      .lingma.agentModels.filter((a) => !ids.has(a.toLowerCase()))
+      .map((a): ModelInfo => ({ id: a, displayName: `Lingma agent (${a})` }));
+    return [...base, ...agents];
+  }
+
+  resolveModel(name: string): string | undefined {
+    if (typeof name !== 'string' || !name.trim()) return undefined;
+    let n = name.trim();
+    const prefix = `${this.name}/`;
+    if (n.toLowerCase().startsWith(prefix.toLowerCase())) n = n.slice(prefix.length);
+    const lower = n.toLowerCase();
+    const all = this.models();
+    const byId = all.find((m) => m.id.toLowerCase() === lower);
+    if (byId) return byId.id;
+    const byAlias = all.filter((m) => m.aliases?.some((a) => a.toLowerCase() === lower) || m.displayName?.toLowerCase() === lower);
+    return byAlias.length === 1 ? byAlias[0].id : undefined;
+  }
+
+  private onModels(instance: string, models: ModelInfo[]): void {
+    if (models.length) this.modelsBy.set(instance, models);
+    else this.modelsBy.delete(instance);
+    const merged = new Map<string, ModelInfo>();
+    for (const list of this.modelsBy.values()) for (const m of list) if (!merged.has(m.id)) merged.set(m.id, m);
+    if (!merged.size) return; // keep the last known list while nobody is logged in
+    const next = [...merged.values()];
+    if (JSON.stringify(next) === JSON.stringify(this.knownModels)) return;
+    this.knownModels = next;
+    this.saveModels();
+    this.events.emit('models');
+  }
+
+  private get modelsFile(): string {
+    return join(this.deps.dataDir, 'lingma', 'models.json');
+  }
+
+  private loadModels(): void {
+    try {
+      const raw = JSON.parse(readFileSync(this.modelsFile, 'utf8')) as { models?: ModelInfo[] };
+      if (Array.isArray(raw.models)) this.knownModels = raw.models.filter((m) => m && typeof m.id === 'string');
+    } catch {
+      /* none yet */
+    }
+  }
+
+  private saveModels(): void {
+    try {
+      mkdirSync(join(this.deps.dataDir, 'lingma'), { recursive: true });
+      writeFileSync(this.modelsFile, JSON.stringify({ models: this.knownModels }, null, 2));
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'could not save the Lingma model list');
+    }
+  }
+
+  // ------------------------------------------------------------------ routing
+
+  /** The instance owning the reusable upstream session of this conversation, if any. */
+  preferredInstance(req: ChatRequest, ctx: CallContext): string | undefined {
+    if (!this.sessions.enabled || req.messages.length < 2) return undefined;
+    const inst = this.list[0];
+    if (inst?.isAgent(req)) return undefined;
+    const e = this.sessions.peek(this.sessions.key(ctx.apiKeyId, req.messages.slice(0, -1)));
+    return e && this.find(e.instance) ? e.instance : undefined;
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  /**
+   * Kill orphans of an earlier run, create one instance per account and start them. Returns
+   * without waiting for the processes: start-up failure is not fatal and the gateway should come
+   * up at once. `whenStarted()` waits for the first start attempts.
+   */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const killed = await this.pids.cleanupLeftovers();
+    if (killed) this.log.warn({ killed }, 'stopped Lingma processes left over by an earlier run');
+    let accounts = this.accounts.all();
+    if (!accounts.length) {
+      // No account configured: one instance the user can log in to from the dashboard.
+      accounts = [{ name: 'lingma-1', username: '', source: 'default' }];
+    }
+    for (const a of accounts) this.list.push(this.createInstance(a));
+    this.initial = Promise.all(this.list.map((i) => i.start())).then(() => undefined);
+  }
+
+  whenStarted(): Promise<void> {
+    return this.initial;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled(this.list.map((i) => i.stop()));
+    if (!this.deps.loginCoordinator) await this.login.close();
+    this.started = false;
+    this.list.splice(0);
+  }
+
+  private createInstance(account: LingmaAccount): LingmaInstance {
+    return new LingmaInstance({
+      provider: this.name,
+      account,
+      config: () => this.config().lingma,
+      dataDir: this.deps.dataDir,
+      spawner: this.deps.spawner,
+      pids: this.pids,
+      sessions: this.sessions,
+      log: this.log,
+      hub: this.deps.hub,
+      metrics: this.deps.metrics,
+      login: this.login,
+      password: () => this.accounts.password(account.name),
+      onModels: (instance, models) => this.onModels(instance, models),
+      env: this.deps.env,
+      backoff: this.deps.backoff,
+      stopGraceMs: this.deps.stopGraceMs,
+      askDefaults: this.deps.askDefaults,
+    });
+  }
+
+  stats(): LingmaProviderStats {
+    return { sessionCache: this.sessions.stats(), instances: this.list.map((i) => i.snapshot()) };
+  }
+
+  // ------------------------------------------------------------------ admin operations
+
+  listAccounts(): Promise<PublicAccount[]> {
+    return this.accounts.list();
+  }
+
+  async addAccount(input: AccountInput): Promise<PublicAccount> {
+    const account = await this.accounts.add(input);
+    const inst = this.createInstance(account);
+    this.list.push(inst);
+    this.deps.hub?.emit('config', 'accounts');
+    if (this.started) void inst.start();
+    return (await this.accounts.list()).find((a) => a.name === account.name)!;
+  }
+
+  async updateAccount(name: string, patch: AccountPatch): Promise<PublicAccount> {
+    const { account, identityChanged } = await this.accounts.update(name, patch);
+    const inst = this.find(name);
+    if (inst) {
+      inst.setAccount(account);
+      if (identityChanged) {
+        // Another user (or domain) for this work dir: the old login must not serve it.
+        await inst.logout().catch(() => undefined);
+        if (this.started && !account.disabled) await inst.restart();
+      } else if (account.disabled) {
+        await inst.stop();
+      } else if (this.started && inst.state() === 'stopped') {
+        void inst.start();
+      }
+      if (patch.password && inst.loginState().state !== 'logged_in') this.login.cancel(name);
+    }
+    this.deps.hub?.emit('config', 'accounts');
+    return (await this.accounts.list()).find((a) => a.name === name)!;
+  }
+
+  async removeAccount(name: string): Promise<void> {
+    const inst = this.find(name);
+    await this.accounts.remove(name);
+    if (inst) {
+      await inst.close();
+      this.list.splice(this.list.indexOf(inst), 1);
+    }
+    this.onModels(name, []);
+    this.sessions.dropInstance(name);
+    // SECURITY: the work dir holds the account's login tokens; remove it with the account.
+    rmSync(join(this.deps.dataDir, 'lingma', name), { recursive: true, force: true });
+    this.deps.hub?.emit('config', 'accounts');
+  }
+
+  async loginInstance(name: string): Promise<InstanceSnapshot> {
+    const inst = this.require(name);
+    await inst.login();
+    return inst.snapshot();
+  }
+
+  async loginAll(): Promise<InstanceSnapshot[]> {
+    await Promise.allSettled(this.list.filter((i) => !i.account.disabled).map((i) => i.login()));
+    return this.list.map((i) => i.snapshot());
+  }
+
+  async logout(name: string): Promise<InstanceSnapshot> {
+    const inst = this.require(name);
+    await inst.logout();
+    return inst.snapshot();
+  }
+
+  async restart(name: string): Promise<InstanceSnapshot> {
+    const inst = this.require(name);
+    await inst.restart();
+    return inst.snapshot();
+  }
+}
