@@ -158,10 +158,10 @@ describe('pool', () => {
   it('no candidate at all is a retryable 503', async () => {
     const pool = createPool({ health: health() });
     const p = three();
-    const e = await pool.acquire(p, undefined, { exclude: new Set(['a', 'b', 'c']) }).catch((x) => x as RelayError);
+    const e = (await pool.acquire(p, undefined, { exclude: new Set(["a", "b", "c"]) }).catch((x) => x)) as RelayError;
     expect(e.status).toBe(503);
     expect(e.retryable).toBe(true);
     p.list.forEach((i) => i.setState('closed'));
-    expect((await pool.acquire(p, undefined).catch((x) => x as RelayError)).code).toBe('no_instance');
+    expect(((await pool.acquire(p, undefined).catch((x) => x)) as RelayError).code).toBe('no_instance');
   });
 });
