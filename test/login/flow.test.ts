@@ -1,0 +1,146 @@
+/**
+ * The whole login: the Lingma simulator (spawned like the real binary) issues the login URL over
+ * its JSON-RPC socket, the Playwright driver signs in on the simulated login site, the browser
+ * reaches the instance's callback, and `auth/status` reports logged in.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser } from 'playwright-core';
+import { createPlaywrightLoginDriver } from '../../src-main/cli/playwright-login';
+import { LoginCoordinator, type LoginTarget } from '../../src-main/core/backends/lingma/login/coordinator';
+import { buildRecipeScript, LOGIN_REASONS } from '../../src-main/core/backends/lingma/login/recipe';
+import { freePorts, waitForPort } from '../../src-main/core/backends/lingma/process';
+import { RpcConnection } from '../../src-main/core/backends/lingma/rpc';
+import type { LoginState } from '../../src-main/core/backends/types';
+import { DEFAULT_LOGIN_RECIPE } from '../../src-main/core/config/schema';
+import { startLoginSite, type LoginSite } from '../sim/login-site';
+import { captureLogger, waitFor } from './helpers';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SIM = fileURLToPath(new URL('../sim/Lingma', import.meta.url));
+const ready = existsSync(CHROMIUM) && existsSync(SIM);
+if (!ready) console.warn(`[login flow] ${existsSync(CHROMIUM) ? SIM : CHROMIUM} not found: the full login flow test is skipped`);
+
+const PASSWORD = 'flow-Pa55word';
+
+interface SimInstance {
+  name: string;
+  proc: ChildProcess;
+  rpc: RpcConnection;
+  httpPort: number;
+  target: LoginTarget;
+  status(): Promise<{ id?: string; name?: string }>;
+}
+
+describe.skipIf(!ready)('login flow: simulator + login site + headless Chromium', () => {
+  let site: LoginSite;
+  const work = mkdtempSync(join(tmpdir(), 'relay-login-flow-'));
+  const instances: SimInstance[] = [];
+  const logs = captureLogger();
+  let person: Browser | undefined;
+
+  async function startSim(name: string): Promise<SimInstance> {
+    const [socketPort, httpPort] = await freePorts();
+    const workDir = join(work, name);
+    const proc = spawn(SIM, ['start', `--workDir=${workDir}`, `--socketPort=${socketPort}`, `--httpPort=${httpPort}`], {
+      env: { ...process.env, LINGMA_SIM_LOGIN_BASE: site.baseUrl },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    proc.stderr?.on('data', (d) => (stderr += String(d)));
+    const exited = new Promise((r) => proc.once('exit', r));
+    try {
+      await waitForPort(socketPort, { timeoutMs: 30000, abort: exited });
+    } catch (e) {
+      proc.kill('SIGKILL');
+      throw new Error(`simulator did not start: ${(e as Error).message}\n${stderr}`);
+    }
+    const rpc = await RpcConnection.connect(`ws://127.0.0.1:${socketPort}/`, { timeoutMs: 10000 });
+    await rpc.initialize(workDir, 'login-test');
+    const status = () => rpc.request<{ id?: string; name?: string }>('auth/status', {});
+    const inst: SimInstance = {
+      name,
+      proc,
+      rpc,
+      httpPort,
+      status,
+      target: {
+        instance: name,
+        credentials: { username: 'alice', password: PASSWORD },
+        callbackUrl: `http://127.0.0.1:${httpPort}/auth/callback`,
+        generateUrl: async () => (await rpc.request<{ loginUrl: string }>('login/generateUrl', { loginDedicatedType: '' })).loginUrl,
+        isLoggedIn: async () => !!(await status()).id,
+      },
+    };
+    instances.push(inst);
+    return inst;
+  }
+
+  function coordinator(): LoginCoordinator {
+    const driver = createPlaywrightLoginDriver({ executablePath: CHROMIUM, log: logs.log, profilesDir: join(work, 'profiles'), formWaitMs: 5000, pollMs: 200 });
+    return new LoginCoordinator({ driver, recipe: DEFAULT_LOGIN_RECIPE, auto: true, timeoutMs: 45000, maxRetries: 1, log: logs.log, pollMs: 300, manualPollMs: 200, backoffMs: 200 });
+  }
+
+  beforeAll(async () => {
+    site = await startLoginSite({ users: { alice: PASSWORD } });
+  });
+
+  afterAll(async () => {
+    await person?.close();
+    for (const i of instances) {
+      i.rpc.close();
+      if (i.proc.exitCode === null && i.proc.signalCode === null) i.proc.kill('SIGINT');
+      const gone = new Promise((r) => (i.proc.exitCode !== null || i.proc.signalCode ? r(undefined) : i.proc.once('exit', r)));
+      const t = setTimeout(() => i.proc.kill('SIGKILL'), 5000);
+      await gone;
+      clearTimeout(t);
+    }
+    await site?.close();
+    rmSync(work, { recursive: true, force: true });
+    // SECURITY: no password, login-URL state or token in any log line.
+    const text = logs.text();
+    expect(text).not.toContain(PASSWORD);
+    expect(text).not.toMatch(/state=|token=|nonce=/);
+  }, 30000);
+
+  it('auto-login: generateUrl → Chromium signs in → callback → auth/status logged in', async () => {
+    const inst = await startSim('flow-a');
+    expect((await inst.status()).id).toBeFalsy();
+    const c = coordinator();
+    const seen: LoginState['state'][] = [];
+    c.on('state', (_i, s) => seen.push(s.state));
+    const state = await c.ensureLoggedIn(inst.target);
+    expect(state.state).toBe('logged_in');
+    const st = await inst.status();
+    expect(st.id).toBeTruthy();
+    expect(st.name).toBe('alice');
+    expect(seen).toEqual(['logging_in', 'logged_in']);
+    expect(site.hits().accepted).toBe(1);
+    await c.close();
+  }, 90000);
+
+  it('captcha: needs_manual with the login link; a person finishing it is detected', async () => {
+    site.setMode('captcha');
+    const inst = await startSim('flow-b');
+    const c = coordinator();
+    const state = await c.ensureLoggedIn(inst.target);
+    expect(state).toMatchObject({ state: 'needs_manual', reason: LOGIN_REASONS.captcha });
+    const url = state.state === 'needs_manual' ? state.url : '';
+    expect(url.startsWith(`${site.baseUrl}/lingma/login?`)).toBe(true);
+    // The person opens the link and signs in (after solving the "captcha").
+    site.setMode('normal');
+    person = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+    const page = await person.newPage();
+    await page.goto(url);
+    const frame = await (await page.waitForSelector('#alibaba-login-box')).contentFrame();
+    await frame!.waitForLoadState('domcontentloaded');
+    await frame!.evaluate(buildRecipeScript(DEFAULT_LOGIN_RECIPE, { username: 'alice', password: PASSWORD }));
+    await waitFor(() => c.state('flow-b').state === 'logged_in', 30000);
+    expect((await inst.status()).name).toBe('alice');
+    await c.close();
+  }, 90000);
+});
