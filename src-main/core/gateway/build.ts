@@ -1,0 +1,133 @@
+/**
+ * `buildGateway(deps)`: the fastify instance (never listening; hosts and tests call `listen` or
+ * `inject`). Core plugins in order: request id, guard (Host/Origin/CORS), auth decorators, the one
+ * error handler, WebSocket support, then `/healthz`, `/metrics`, the OpenAI front end, then
+ * `extraPlugins` (routing, ledger, admin, other protocols), each in its own encapsulated scope
+ * where `requireApiKey`/`requireAdmin`/`requireMetrics` are available.
+ */
+import websocket from '@fastify/websocket';
+import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyPluginCallback } from 'fastify';
+import type { Logger } from 'pino';
+import type { Provider } from '../backends/types';
+import type { Config } from '../config/schema';
+import type { EventHub } from '../events';
+import { openaiRoutes } from '../frontends/openai/routes';
+import type { Resolver } from '../routing/types';
+import { createLogger } from './logging';
+import type { Metrics } from './metrics';
+import { installAuth } from './plugins/auth';
+import { installErrorHandling } from './plugins/errors';
+import { installGuard } from './plugins/guard';
+import { installRequestId, requestIdFor } from './plugins/request-id';
+import type { Caller, ChatService } from './types';
+
+export type GatewayPlugin =
+  | FastifyPluginAsync<any>
+  | FastifyPluginCallback<any>
+  | { plugin: FastifyPluginAsync<any> | FastifyPluginCallback<any>; opts?: Record<string, unknown> };
+
+export interface GatewayDeps {
+  config: Config;
+  keys: { verify(presented: string | undefined): Caller | undefined };
+  /** The admin token (a getter so a rotated token applies at once). */
+  adminToken: string | (() => string | undefined);
+  metrics: Metrics;
+  chat: ChatService;
+  providers: () => readonly Provider[];
+  resolver?: () => Resolver | undefined;
+  /** Calls in flight per instance (the pool), for /healthz. */
+  inFlight?: (instance: string) => number;
+  hub?: EventHub;
+  /** A pino logger; default: JSON lines on stderr at `server.logLevel`, forwarded to `hub`. */
+  logger?: Logger;
+  /** Registered after the core routes, each in its own scope. */
+  extraPlugins?: GatewayPlugin[];
+  /** Origins the host allows besides `server.corsOrigins` (e.g. the desktop app's). */
+  extraOrigins?: string[];
+  version?: string;
+}
+
+export interface HealthzBody {
+  ok: boolean;
+  reason?: string;
+  version?: string;
+  uptimeSec: number;
+  instances: Array<{ name: string; provider: string; state: string; inFlight: number }>;
+}
+
+export function healthzBody(providers: readonly Provider[], inFlight: ((n: string) => number) | undefined, startedAt: number, version?: string): HealthzBody {
+  const instances = providers.flatMap((p) =>
+    p.instances().map((i) => ({ name: i.name, provider: p.name, state: i.state(), inFlight: inFlight?.(i.name) ?? 0 })),
+  );
+  const ready = instances.some((i) => i.state === 'ready');
+  const body: HealthzBody = { ok: ready, uptimeSec: Math.round((Date.now() - startedAt) / 1000), instances };
+  if (version) body.version = version;
+  if (!ready) {
+    body.reason = instances.length
+      ? `no backend is ready (${instances.map((i) => `${i.name}: ${i.state}`).join(', ')})`
+      : 'no backends configured: add a provider or a Lingma account';
+  }
+  return body;
+}
+
+export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const logger = deps.logger ?? createLogger({ level: config.server.logLevel, hub: deps.hub });
+  const app = Fastify({
+    loggerInstance: logger,
+    // Our own one line per request (onResponse below) replaces fastify's two.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
+    requestIdHeader: false,
+    genReqId: requestIdFor,
+    bodyLimit: config.limits.maxBodyBytes,
+    trustProxy: false,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 },
+  }) as unknown as FastifyInstance;
+  const startedAt = Date.now();
+
+  installRequestId(app);
+  installGuard(app, { allowedHosts: config.server.allowedHosts, corsOrigins: config.server.corsOrigins, extraOrigins: deps.extraOrigins });
+  const admin = deps.adminToken;
+  installAuth(app, {
+    keys: deps.keys,
+    adminToken: typeof admin === 'function' ? admin : () => admin,
+    metricsToken: () => config.server.metricsToken,
+  });
+  installErrorHandling(app, config.limits.maxBodyBytes);
+  await app.register(websocket, { options: { maxPayload: config.limits.maxBodyBytes } });
+
+  // One line per request, at its end (no per-chunk logging anywhere).
+  app.addHook('onResponse', (req, reply, done) => {
+    const q = req.url.indexOf('?');
+    req.log.info(
+      { method: req.method, url: q < 0 ? req.url : req.url.slice(0, q), status: reply.raw.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+      'request',
+    );
+    done();
+  });
+
+  app.get('/healthz', async (_req, reply) => {
+    const body = healthzBody(deps.providers(), deps.inFlight, startedAt, deps.version);
+    reply.code(body.ok ? 200 : 503);
+    return body;
+  });
+
+  app.get('/metrics', { onRequest: app.requireMetrics }, async (_req, reply) => {
+    reply.type(deps.metrics.contentType);
+    return deps.metrics.text();
+  });
+
+  await app.register(openaiRoutes, {
+    chat: deps.chat,
+    providers: deps.providers,
+    resolver: deps.resolver,
+    keepAliveMs: () => config.limits.keepAliveMs,
+  });
+
+  for (const p of deps.extraPlugins ?? []) {
+    if (typeof p === 'function') await app.register(p);
+    else await app.register(p.plugin, p.opts ?? {});
+  }
+  return app;
+}

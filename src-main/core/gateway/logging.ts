@@ -1,0 +1,97 @@
+/**
+ * The gateway's logger: pino, JSON lines, request id on every request-scoped line (`reqId`).
+ * SECURITY: credentials are redacted by pino before a line is written (headers carrying keys or
+ * tokens, and any `password`, `apiKey`, `token` field), so neither the log file nor the dashboard
+ * (which gets the same, already redacted, lines through the EventHub) ever sees one.
+ */
+import pino, { type Logger } from 'pino';
+import type { EventHub, LogLevel, LogLine } from '../events';
+
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers["x-api-key"]',
+  'req.headers["x-admin-token"]',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers["x-api-key"]',
+  'headers["x-admin-token"]',
+  'authorization',
+  'password',
+  'apiKey',
+  'token',
+  'adminToken',
+  'metricsToken',
+  '*.password',
+  '*.apiKey',
+  '*.token',
+  '*.adminToken',
+  '*.metricsToken',
+  '*.*.password',
+  '*.*.apiKey',
+  '*.*.token',
+];
+
+const LEVELS: Record<number, LogLevel> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+const OMIT = new Set(['level', 'time', 'msg', 'reqId', 'instance', 'pid', 'hostname']);
+
+/** One written JSON line -> the dashboard's LogLine. Only called when someone listens. */
+export function toLogLine(line: string): LogLine | undefined {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  let fields: Record<string, unknown> | undefined;
+  for (const k in o) {
+    if (OMIT.has(k)) continue;
+    (fields ??= {})[k] = o[k];
+  }
+  const out: LogLine = {
+    time: typeof o.time === 'number' ? o.time : Date.now(),
+    level: LEVELS[o.level as number] ?? 'info',
+    msg: typeof o.msg === 'string' ? o.msg : '',
+  };
+  if (typeof o.reqId === 'string') out.requestId = o.reqId;
+  if (typeof o.instance === 'string') out.instance = o.instance;
+  if (fields) out.fields = fields;
+  return out;
+}
+
+export interface LoggerOptions {
+  level?: string;
+  hub?: EventHub;
+  /** Where lines go (default: stderr; stdout is reserved for the CLI's one "listening" line). */
+  destination?: { write(s: string): unknown };
+}
+
+/** A pino logger that writes JSON lines and, while the dashboard listens, forwards them to the hub. */
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const dest = opts.destination ?? process.stderr;
+  const hub = opts.hub;
+  const stream = {
+    write(s: string) {
+      dest.write(s);
+      // Cheap when nobody watches: parsing happens only with a listener attached.
+      if (hub && hub.listenerCount('log') > 0) {
+        const line = toLogLine(s);
+        if (line) {
+          try {
+            hub.emit('log', line);
+          } catch {
+            /* a listener's failure must not break logging */
+          }
+        }
+      }
+    },
+  };
+  return pino(
+    {
+      level: opts.level ?? 'info',
+      base: undefined,
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.epochTime,
+    },
+    stream,
+  );
+}

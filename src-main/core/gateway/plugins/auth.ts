@@ -1,0 +1,118 @@
+/**
+ * SECURITY: authentication. Route scopes opt in with the decorators below, used as `onRequest`
+ * hooks (so nothing is parsed for a caller without credentials):
+ *   app.addHook('onRequest', app.requireApiKey)   or   { onRequest: app.requireApiKey } per route
+ * - `requireApiKey`: `Authorization: Bearer <key>` or `x-api-key: <key>`, checked in constant time
+ *   by the KeyStore; sets `request.caller`.
+ * - `requireAdmin`: the admin token (`Authorization: Bearer`, `x-admin-token`, or on a WebSocket
+ *   upgrade the `bearer.<token>` subprotocol, since browsers cannot set headers there). API keys
+ *   are NOT admin tokens.
+ * - `requireMetrics`: the metrics token, or any API key.
+ * Failures are 401s whose message never echoes what was presented.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { errors } from '../../errors';
+import type { Caller } from '../types';
+
+export type AuthHook = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    requireApiKey: AuthHook;
+    requireAdmin: AuthHook;
+    requireMetrics: AuthHook;
+  }
+  interface FastifyRequest {
+    /** Set by `requireApiKey` (and `requireMetrics` when an API key was used). */
+    caller?: Caller;
+  }
+}
+
+export interface AuthOptions {
+  keys: { verify(presented: string | undefined): Caller | undefined };
+  /** Read at request time so a rotated token takes effect at once. */
+  adminToken: () => string | undefined;
+  metricsToken?: () => string | undefined;
+}
+
+/** Constant-time token comparison: both sides hashed first, so neither content nor length leaks. */
+export function tokenEquals(presented: string | undefined, expected: string | undefined): boolean {
+  if (!presented || !expected) return false;
+  const a = createHash('sha256').update(presented).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+export function bearerOf(req: FastifyRequest): string | undefined {
+  const auth = req.headers.authorization;
+  if (typeof auth !== 'string') return undefined;
+  // "Bearer <token>", case-insensitive scheme
+  if (auth.length > 7 && (auth.charCodeAt(6) === 32) && auth.slice(0, 6).toLowerCase() === 'bearer') return auth.slice(7).trim();
+  return undefined;
+}
+
+/** The API key a client presents: Bearer first, then x-api-key. */
+export function presentedApiKey(req: FastifyRequest): string | undefined {
+  const b = bearerOf(req);
+  if (b) return b;
+  const x = req.headers['x-api-key'];
+  return typeof x === 'string' && x ? x.trim() : undefined;
+}
+
+export function presentedAdminToken(req: FastifyRequest): string | undefined {
+  const b = bearerOf(req);
+  if (b) return b;
+  const x = req.headers['x-admin-token'];
+  if (typeof x === 'string' && x) return x.trim();
+  if (String(req.headers.upgrade ?? '').toLowerCase() === 'websocket') {
+    const protos = req.headers['sec-websocket-protocol'];
+    if (typeof protos === 'string') {
+      for (const p of protos.split(',')) {
+        const t = p.trim();
+        if (t.startsWith('bearer.')) return t.slice(7);
+      }
+    }
+  }
+  return undefined;
+}
+
+export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
+  app.decorateRequest('caller', undefined);
+
+  const requireApiKey: AuthHook = async (req) => {
+    const presented = presentedApiKey(req);
+    const caller = opts.keys.verify(presented);
+    if (!caller) {
+      throw errors.unauthorized(
+        presented
+          ? 'Invalid API key.'
+          : 'Missing API key. Send it as "Authorization: Bearer <key>" or "x-api-key: <key>".',
+      );
+    }
+    req.caller = caller;
+  };
+
+  const requireAdmin: AuthHook = async (req) => {
+    const presented = presentedAdminToken(req);
+    if (!tokenEquals(presented, opts.adminToken())) {
+      const e = errors.unauthorized(
+        presented ? 'Invalid admin token.' : 'Missing admin token. Send it as "Authorization: Bearer <token>" or "x-admin-token: <token>".',
+      );
+      throw e;
+    }
+  };
+
+  const requireMetrics: AuthHook = async (req) => {
+    const presented = presentedApiKey(req);
+    const mt = opts.metricsToken?.();
+    if (mt && tokenEquals(presented, mt)) return;
+    const caller = opts.keys.verify(presented);
+    if (!caller) throw errors.unauthorized(presented ? 'Invalid metrics token or API key.' : 'Missing metrics token or API key.');
+    req.caller = caller;
+  };
+
+  app.decorate('requireApiKey', requireApiKey);
+  app.decorate('requireAdmin', requireAdmin);
+  app.decorate('requireMetrics', requireMetrics);
+}
