@@ -120,6 +120,8 @@ interface ReplyPlan {
 interface Faults {
   /** Split every outgoing frame into this many WebSocket messages. */
   split: number;
+  /** With `split`: send binary messages cut at byte boundaries (mid-character). */
+  splitBinary: boolean;
   /** Batch all frames of one streamed answer into a single WebSocket message. */
   batch: boolean;
   /** Exit after this many answer deltas of the next ask (`crashAfterDeltas: 0` = right after the ack). */
@@ -144,6 +146,7 @@ interface Faults {
 
 const faults: Faults = {
   split: 0,
+  splitBinary: false,
   batch: false,
   crashAfterDeltas: null,
   hang: null,
@@ -251,7 +254,11 @@ class Conn {
     this.write(f);
   }
 
-  /** Writes one frame, split into `faults.split` messages when asked (splits bytes, even mid-character). */
+  /**
+   * Writes one frame, split into `faults.split` messages when asked. Text messages must be valid
+   * UTF-8, so they split between characters; `splitBinary` sends binary messages split by bytes,
+   * even inside a character.
+   */
   private write(f: string): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
     const n = faults.split > 1 ? faults.split : 1;
@@ -259,9 +266,13 @@ class Conn {
       this.ws.send(f);
       return;
     }
-    const bytes = Buffer.from(f, 'utf8');
-    const size = Math.max(1, Math.ceil(bytes.length / n));
-    for (let i = 0; i < bytes.length; i += size) this.ws.send(bytes.subarray(i, i + size), { binary: false });
+    if (faults.splitBinary) {
+      const bytes = Buffer.from(f, 'utf8');
+      const size = Math.max(1, Math.ceil(bytes.length / n));
+      for (let i = 0; i < bytes.length; i += size) this.ws.send(bytes.subarray(i, i + size), { binary: true });
+      return;
+    }
+    for (const part of splitPieces(f, n)) this.ws.send(part);
   }
 
   beginBatch(): void {

@@ -484,10 +484,9 @@ export class LingmaInstance implements Instance {
 
   /** Open the socket, handshake, and hook close handling. */
   private async connect(): Promise<void> {
-    const cfg = this.deps.config();
     const port = this.ports?.socket;
     if (!port) throw new Error('no socket port');
-    const rpc = await RpcConnection.connect(`ws://127.0.0.1:${port}/`, { timeoutMs: cfg.rpcTimeoutMs, connectTimeoutMs: 5000 });
+    const rpc = await RpcConnection.connect(`ws://127.0.0.1:${port}/`, { timeoutMs: () => this.deps.config().rpcTimeoutMs, connectTimeoutMs: 5000 });
     try {
       const info = await rpc.initialize(this.workDir, this.deps.clientVersion ?? '0.1.0');
       if (info.name && info.name.toLowerCase() !== 'lingma') this.log.warn({ server: info.name }, 'the server does not call itself lingma');

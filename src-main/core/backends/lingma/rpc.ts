@@ -40,8 +40,8 @@ export interface RpcEvents {
 export type ServerRequestHandler = (params: unknown) => unknown;
 
 export interface RpcOptions {
-  /** Default per-call timeout. */
-  timeoutMs: number;
+  /** Default per-call timeout (a getter follows live settings). */
+  timeoutMs: number | (() => number);
   /** Connect timeout. */
   connectTimeoutMs?: number;
 }
@@ -114,7 +114,7 @@ export class RpcConnection extends EventEmitter<RpcEvents> {
     if (opts.signal?.aborted) return Promise.reject(new RpcError('aborted', `${method} aborted`, method));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs;
+      const timeoutMs = opts.timeoutMs ?? (typeof this.opts.timeoutMs === 'function' ? this.opts.timeoutMs() : this.opts.timeoutMs);
       const timer = setTimeout(() => {
         this.settle(id)?.reject(new RpcError('timeout', `${method} got no answer within ${timeoutMs} ms`, method));
       }, timeoutMs);
