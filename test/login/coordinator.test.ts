@@ -211,6 +211,21 @@ describe('LoginCoordinator', () => {
     expect(d.requests[0].timeoutMs).toBe(100);
   });
 
+  it('a driver that waits for a person in its own window may declare a longer bound', async () => {
+    const t = fakeTarget();
+    const d = fakeDriver(async (req) => {
+      // Longer than timeoutMs + grace: a person finishing in the shown window.
+      await new Promise((r) => setTimeout(r, 400));
+      if (req.signal.aborted) return { kind: 'failed', reason: 'aborted' };
+      t.loggedIn = true;
+      return { kind: 'success' };
+    });
+    // Completion comes from the driver here, not from polling.
+    const { c } = make({ driver: Object.assign(d.driver, { maxLoginMs: 5000 }), timeoutMs: 100, pollMs: 10_000 });
+    expect(await c.ensureLoggedIn(t.target)).toEqual({ state: 'logged_in' });
+    expect(d.calls).toBe(1);
+  });
+
   it('completes as soon as the instance reports logged in, and stops the driver', async () => {
     const t = fakeTarget();
     const d = fakeDriver(

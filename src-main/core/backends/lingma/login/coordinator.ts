@@ -38,6 +38,14 @@ export interface LoginTarget {
   prepare?(): Promise<void>;
 }
 
+/**
+ * A driver that may hand the sign-in to a person inside its own window (the desktop shell) says
+ * how long one `login()` may take in all; the coordinator then does not cut it off at `timeoutMs`.
+ */
+export interface LoginDriverLimits {
+  readonly maxLoginMs?: number;
+}
+
 export interface LoginCoordinatorOptions {
   /** No driver means no browser: logins end in `needs_manual`. */
   driver?: LoginDriver;
@@ -363,8 +371,11 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
         });
     };
     timers.push(this.clock.setTimeout(poll, this.o.pollMs));
-    // The driver gets the timeout too; this guard covers a driver that ignores it.
-    timers.push(this.clock.setTimeout(() => resolveWatch({ kind: 'failed', reason: LOGIN_REASONS.timeout }), this.timeoutMs + this.o.graceMs));
+    // The driver gets the timeout too; this guard covers a driver that ignores it. A driver that
+    // waits for a person in its own window declares a longer bound.
+    const declared = (driver as LoginDriver & LoginDriverLimits).maxLoginMs;
+    const bound = Math.max(this.timeoutMs, typeof declared === 'number' && Number.isFinite(declared) ? declared : 0);
+    timers.push(this.clock.setTimeout(() => resolveWatch({ kind: 'failed', reason: LOGIN_REASONS.timeout }), bound + this.o.graceMs));
     ac.signal.addEventListener('abort', () => resolveWatch({ kind: 'failed', reason: LOGIN_REASONS.cancelled }), { once: true });
 
     const run = Promise.resolve()

@@ -21,5 +21,6 @@ export {
   type EnsureLoginOptions,
   type LoginCoordinatorEvents,
   type LoginCoordinatorOptions,
+  type LoginDriverLimits,
   type LoginTarget,
 } from './coordinator';
