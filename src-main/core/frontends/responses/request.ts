@@ -268,6 +268,7 @@ export function responsesToChatRequest(body: unknown, previous: PreviousLookup):
   const instructions = optString(b.instructions, 'instructions') ?? null;
   const previousId = optString(b.previous_response_id, 'previous_response_id') || null;
   if (b.conversation !== undefined && b.conversation !== null) throw bad('conversation', 'conversations are not supported by this gateway; use previous_response_id.');
+  if (optBoolean(b.background, 'background')) throw bad('background', 'background responses are not supported by this gateway.');
 
   let history: ChatMessage[] = [];
   if (previousId) {
