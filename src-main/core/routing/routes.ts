@@ -1,0 +1,122 @@
+/**
+ * `GET /v1/aliases` and `GET /v1/health` (a fastify plugin for `buildGateway`'s `extraPlugins`,
+ * behind the API key), and `observeHealth`: health transitions → `relay_backend_healthy` and the
+ * event hub. The health cache itself knows neither.
+ */
+import type { FastifyPluginAsync, onRequestHookHandler } from 'fastify';
+import type { Provider } from '../backends/types';
+import type { EventHub } from '../events';
+import type { Metrics } from '../gateway/metrics';
+import type { AliasInfo, HealthCache, HealthSnapshot, ReloadOutcome, Resolver } from './types';
+
+export interface RoutingRoutesOptions {
+  resolver: () => Resolver | undefined;
+  health: HealthCache;
+  providers: () => readonly Provider[];
+  /** Calls in flight per instance (the pool). */
+  inFlight?: (instance: string) => number;
+}
+
+export interface HealthEntry {
+  instance: string;
+  provider: string;
+  kind: string;
+  state: string;
+  /** Why the instance is not ready, when it says. */
+  reason?: string;
+  healthy: boolean;
+  consecutiveFailures: number;
+  lastError?: string;
+  lastErrorAt?: number;
+  unhealthyUntil?: number;
+  inFlight: number;
+}
+
+/**
+ * SECURITY: defence in depth for text that reaches clients from backends (errors, state reasons):
+ * URLs (login links carry nonces and tokens), bearer tokens and key-like strings are masked even
+ * though backends are required never to put them there.
+ */
+export function redact(text: string): string {
+  return text
+    .replace(/\bhttps?:\/\/[^\s"'<>]+/gi, '[url]')
+    .replace(/\bbearer\s+[A-Za-z0-9._~+/=-]+/gi, 'Bearer [redacted]')
+    .replace(/\b(sk|pk|rk|key|token|secret)[-_][A-Za-z0-9._-]{6,}/gi, '[redacted]')
+    .replace(/\b(password|passwd|token|secret|api[_-]?key)\s*[=:]\s*\S+/gi, '$1=[redacted]');
+}
+
+export function healthEntries(opts: Pick<RoutingRoutesOptions, 'health' | 'providers' | 'inFlight'>): HealthEntry[] {
+  const out: HealthEntry[] = [];
+  for (const p of opts.providers()) {
+    for (const i of p.instances()) {
+      const h = opts.health.snapshot(i.name);
+      const snap = i.snapshot();
+      const e: HealthEntry = {
+        instance: i.name,
+        provider: p.name,
+        kind: i.kind,
+        state: i.state(),
+        healthy: h.healthy,
+        consecutiveFailures: h.consecutiveFailures,
+        inFlight: opts.inFlight?.(i.name) ?? 0,
+      };
+      if (snap.reason) e.reason = redact(snap.reason);
+      if (h.lastError !== undefined) e.lastError = redact(h.lastError);
+      if (h.lastErrorAt !== undefined) e.lastErrorAt = h.lastErrorAt;
+      if (h.unhealthyUntil !== undefined) e.unhealthyUntil = h.unhealthyUntil;
+      out.push(e);
+    }
+  }
+  return out;
+}
+
+export const routingRoutes: FastifyPluginAsync<RoutingRoutesOptions> = async (app, opts) => {
+  // `requireApiKey` is decorated by the gateway's auth plugin; refuse to expose these routes without it.
+  // SECURITY: these routes are for API-key holders only.
+  const requireApiKey = (app as unknown as { requireApiKey?: onRequestHookHandler }).requireApiKey;
+  if (typeof requireApiKey !== 'function') throw new Error('routingRoutes needs the gateway auth plugin (requireApiKey)');
+  app.addHook('onRequest', requireApiKey);
+
+  app.get('/v1/aliases', async (): Promise<{ object: 'list'; data: AliasInfo[]; lastReload: ReloadOutcome | null }> => {
+    const resolver = opts.resolver();
+    const lastReload = resolver?.lastReload();
+    return {
+      object: 'list',
+      data: resolver?.aliases() ?? [],
+      lastReload: lastReload ? { ...lastReload, ...(lastReload.error ? { error: redact(lastReload.error) } : {}) } : null,
+    };
+  });
+
+  app.get('/v1/health', async () => {
+    const data = healthEntries(opts);
+    return { object: 'list', healthy: data.filter((d) => d.healthy).length, total: data.length, data };
+  });
+};
+
+/**
+ * Publish health transitions: `relay_backend_healthy{backend}` and hub `health` events. Call
+ * `sync()` after instances are added. Returns a function that unsubscribes.
+ */
+export function observeHealth(opts: { health: HealthCache; metrics?: Metrics; hub?: EventHub; providers: () => readonly Provider[] }): { sync(): void; stop(): void } {
+  const sync = (): void => {
+    if (!opts.metrics) return;
+    for (const p of opts.providers()) {
+      for (const i of p.instances()) opts.metrics.backendHealthy.set({ backend: i.name }, opts.health.isHealthy(i.name) ? 1 : 0);
+    }
+  };
+  const onTransition = (s: HealthSnapshot): void => {
+    opts.metrics?.backendHealthy.set({ backend: s.instance }, s.healthy ? 1 : 0);
+    opts.hub?.emit('health', s.lastError === undefined ? s : { ...s, lastError: redact(s.lastError) });
+  };
+  const onConfig = (): void => sync();
+  opts.health.events.on('transition', onTransition);
+  opts.hub?.on('config', onConfig);
+  sync();
+  return {
+    sync,
+    stop() {
+      opts.health.events.off('transition', onTransition);
+      opts.hub?.off('config', onConfig);
+    },
+  };
+}
