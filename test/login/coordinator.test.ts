@@ -333,6 +333,19 @@ describe('LoginCoordinator', () => {
     expect(d.cleared).toEqual(['acct-1']);
   });
 
+  it('cancel keeps a settled state; clear (logout) resets it', async () => {
+    const t = fakeTarget();
+    t.loggedIn = true;
+    const d = fakeDriver(async () => ({ kind: 'success' }));
+    const { c } = make({ driver: d.driver });
+    await c.ensureLoggedIn(t.target);
+    c.cancel('acct-1');
+    expect(c.state('acct-1')).toEqual({ state: 'logged_in' });
+    await c.clear('acct-1');
+    expect(c.state('acct-1')).toEqual({ state: 'logged_out' });
+    expect(d.cleared).toEqual(['acct-1']);
+  });
+
   it('report() records states seen elsewhere; status check errors are a safe failure', async () => {
     const { c, states } = make({ driver: undefined });
     c.report('acct-2', { state: 'logged_in', user: 'bob' });

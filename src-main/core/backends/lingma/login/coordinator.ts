@@ -186,19 +186,25 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
     this.set(instance, state);
   }
 
-  /** Stop a running login and any manual-login watch. The state becomes logged out. */
+  /**
+   * Stop a running login and any manual-login watch (instance stopping). A login in progress
+   * becomes logged out; a settled state (logged in, failed) is kept.
+   */
   cancel(instance: string): void {
     const entry = this.entries.get(instance);
     if (!entry) return;
     entry.abort?.abort();
     this.stopWatch(entry);
-    entry.final = undefined;
-    this.set(instance, LOGGED_OUT);
+    const s = entry.state.state;
+    if (s === 'logging_in' || s === 'needs_manual' || entry.inflight) this.set(instance, LOGGED_OUT);
   }
 
-  /** On logout: cancel, forget the browser state for the instance. */
+  /** On logout: cancel, forget failures and the browser state for the instance. */
   async clear(instance: string): Promise<void> {
     this.cancel(instance);
+    const entry = this.entry(instance);
+    entry.final = undefined;
+    this.set(instance, LOGGED_OUT);
     await this.driver?.clear?.(instance).catch((e: unknown) => {
       this.log.warn({ instance, err: e instanceof Error ? e.message : String(e) }, 'login: clearing browser state failed');
     });
