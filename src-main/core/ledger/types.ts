@@ -37,3 +37,104 @@ export interface UsageRecord {
   ttftMs?: number;
   totalMs: number;
 }
+
+// ---- Added by the ledger: the Ledger interface and its query shapes. ----
+
+/** Dimensions usage can be grouped by. `model` is the resolved `provider/model` (the requested model when nothing resolved). */
+export type UsageGroup = 'model' | 'provider' | 'instance' | 'key' | 'status';
+
+/** Row filters shared by the usage queries. `status` is a code (`429`), a class (`5xx`), `ok` (< 400) or `error` (>= 400). */
+export interface UsageFilters {
+  model?: string;
+  provider?: string;
+  instance?: string;
+  key?: string;
+  status?: string;
+}
+
+export interface UsageRange {
+  /** Epoch ms, inclusive. */
+  from: number;
+  /** Epoch ms, exclusive. */
+  to: number;
+}
+
+export interface UsageAggregate {
+  requests: number;
+  errors: number;
+  promptTokens: number;
+  completionTokens: number;
+  reasoningTokens: number;
+  cachedTokens: number;
+  /** Sum over the rows with a known cost; null when no row had one. */
+  costUsd: number | null;
+  avgTotalMs: number | null;
+}
+
+export interface UsageTotals extends UsageRange {
+  group: UsageGroup | null;
+  total: UsageAggregate;
+  rows: Array<UsageAggregate & { key: string | null }>;
+}
+
+export interface UsageSeries extends UsageRange {
+  bucket: 'hour' | 'day';
+  group: UsageGroup | null;
+  /** Sorted by time, then key. `t` is the bucket start (epoch ms, UTC). */
+  points: Array<UsageAggregate & { t: number; key: string | null }>;
+}
+
+export interface Percentiles {
+  count: number;
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+}
+
+export interface UsageLatency extends UsageRange {
+  /** Per resolved model, successful requests only (status < 400); nearest-rank percentiles in ms. */
+  rows: Array<{ model: string; ttft: Percentiles; total: Percentiles }>;
+}
+
+/** A stored row as the admin API shows it. */
+export interface UsageRow extends UsageRecord {
+  id: number;
+  label: string;
+  costUsd: number | null;
+}
+
+export interface RecentQuery extends UsageFilters {
+  requestId?: string;
+  limit?: number;
+  /** Only rows with an id below this (the `nextBefore` of the previous page). */
+  before?: number;
+}
+
+export interface LedgerStatus {
+  state: 'ok' | 'degraded' | 'disabled';
+  reason?: string;
+  queued: number;
+  written: number;
+  dropped: number;
+  dbPath: string;
+}
+
+export interface Ledger {
+  /** Never blocks, never throws: queues the record for the background writer. */
+  record(rec: UsageRecord): void;
+  /** Throws a RelayError (401 expired, 429 over budget or ledger unavailable) or counts the request. */
+  checkBudget(keyId: string, limits: { rpm?: number; tokensPerDay?: number; expiresAt?: string } | undefined, now: number): void;
+  /** Resolves when everything queued so far is written (or dropped, if the database is unusable). */
+  flush(): Promise<void>;
+  /** Flushes, stops timers and closes the database. Idempotent. */
+  close(): Promise<void>;
+  status(): LedgerStatus;
+  /** Deletes rows older than retentionDays in small batches, yielding between them. Returns rows deleted. */
+  runRetention(): Promise<number>;
+  totals(q: UsageRange & UsageFilters & { group?: UsageGroup }): UsageTotals;
+  series(q: UsageRange & UsageFilters & { bucket: 'hour' | 'day'; group?: UsageGroup }): UsageSeries;
+  latency(q: UsageRange & UsageFilters): UsageLatency;
+  recent(q: RecentQuery): { rows: UsageRow[]; nextBefore: number | null };
+  /** CSV of a time range, header row first, produced in chunks (keyset pages) so it never holds a long read. */
+  exportCsv(q: UsageRange & UsageFilters): AsyncIterable<string>;
+}

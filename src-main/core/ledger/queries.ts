@@ -1,0 +1,369 @@
+/**
+ * Read side of the ledger: SQL for totals, time series, latency percentiles, recent requests and
+ * CSV export. Runs on a read-only connection of its own (WAL lets it read while the writer writes).
+ * Statements are prepared once per distinct SQL text and reused.
+ */
+import type Database from 'better-sqlite3';
+import type {
+  Percentiles, RecentQuery, UsageAggregate, UsageFilters, UsageGroup, UsageLatency, UsageRange, UsageRow,
+  UsageSeries, UsageTotals,
+} from './types';
+
+const GROUP_COLUMN: Record<UsageGroup, string> = {
+  model: 'label',
+  provider: 'provider',
+  instance: 'instance',
+  key: 'api_key_id',
+  status: 'status',
+};
+
+export const USAGE_GROUPS = Object.keys(GROUP_COLUMN) as UsageGroup[];
+
+/** Sums over raw rows and over rollup rows, with the same output names. */
+const AGG_RAW = `COUNT(*) AS requests, SUM(status >= 400) AS errors,
+  TOTAL(prompt_tokens) AS promptTokens, TOTAL(completion_tokens) AS completionTokens,
+  TOTAL(reasoning_tokens) AS reasoningTokens, TOTAL(cached_tokens) AS cachedTokens,
+  SUM(cost_usd) AS costUsd, TOTAL(total_ms) AS totalMs`;
+const AGG_ROLLUP = `SUM(requests) AS requests, SUM(errors) AS errors,
+  SUM(prompt_tokens) AS promptTokens, SUM(completion_tokens) AS completionTokens,
+  SUM(reasoning_tokens) AS reasoningTokens, SUM(cached_tokens) AS cachedTokens,
+  SUM(cost_usd) AS costUsd, SUM(total_ms) AS totalMs`;
+
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+
+type Table = 'usage' | 'usage_hourly' | 'usage_daily';
+
+interface Span {
+  table: Table;
+  from: number;
+  to: number;
+}
+
+const floorTo = (t: number, size: number): number => Math.floor(t / size) * size;
+const ceilTo = (t: number, size: number): number => Math.ceil(t / size) * size;
+
+/**
+ * Split [from, to) into pieces each answered by the cheapest table: whole UTC days from the daily
+ * rollup (when allowed), whole hours from the hourly rollup, and the sub-hour edges from raw rows.
+ */
+export function spans(from: number, to: number, allowDaily: boolean): Span[] {
+  const h1 = ceilTo(from, HOUR);
+  const h2 = floorTo(to, HOUR);
+  if (h1 >= h2) return [{ table: 'usage', from, to }];
+  const out: Span[] = [];
+  if (from < h1) out.push({ table: 'usage', from, to: h1 });
+  const d1 = ceilTo(h1, DAY);
+  const d2 = floorTo(h2, DAY);
+  if (allowDaily && d1 < d2) {
+    if (h1 < d1) out.push({ table: 'usage_hourly', from: h1, to: d1 });
+    out.push({ table: 'usage_daily', from: d1, to: d2 });
+    if (d2 < h2) out.push({ table: 'usage_hourly', from: d2, to: h2 });
+  } else {
+    out.push({ table: 'usage_hourly', from: h1, to: h2 });
+  }
+  if (h2 < to) out.push({ table: 'usage', from: h2, to });
+  return out;
+}
+
+/** A status filter: `429`, `5xx`, `ok` (< 400) or `error` (>= 400). Returns null when unreadable. */
+export function statusClause(s: string): string | null {
+  const v = s.trim().toLowerCase();
+  if (v === 'ok') return 'status < 400';
+  if (v === 'error') return 'status >= 400';
+  let m = /^([1-5])xx$/.exec(v);
+  if (m) return `status BETWEEN ${m[1]}00 AND ${m[1]}99`;
+  m = /^([1-5]\d\d)$/.exec(v);
+  if (m) return `status = ${m[1]}`;
+  return null;
+}
+
+interface Where {
+  sql: string;
+  params: Record<string, unknown>;
+}
+
+function where(f: UsageFilters, range?: UsageRange, extra: string[] = [], timeCol = 'received_at'): Where {
+  const parts: string[] = [];
+  const params: Record<string, unknown> = {};
+  if (range) {
+    parts.push(`${timeCol} >= @from AND ${timeCol} < @to`);
+    params.from = range.from;
+    params.to = range.to;
+  }
+  if (f.model !== undefined) {
+    parts.push('label = @model');
+    params.model = f.model;
+  }
+  if (f.provider !== undefined) {
+    parts.push('provider = @provider');
+    params.provider = f.provider;
+  }
+  if (f.instance !== undefined) {
+    parts.push('instance = @instance');
+    params.instance = f.instance;
+  }
+  if (f.key !== undefined) {
+    parts.push('api_key_id = @key');
+    params.key = f.key;
+  }
+  if (f.status !== undefined) {
+    const c = statusClause(f.status);
+    if (!c) throw new Error(`bad status filter '${f.status}'`);
+    parts.push(c);
+  }
+  parts.push(...extra);
+  return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
+}
+
+interface Sums {
+  requests: number;
+  errors: number;
+  promptTokens: number;
+  completionTokens: number;
+  reasoningTokens: number;
+  cachedTokens: number;
+  costUsd: number | null;
+  totalMs: number;
+}
+
+const zero = (): Sums => ({
+  requests: 0, errors: 0, promptTokens: 0, completionTokens: 0, reasoningTokens: 0, cachedTokens: 0, costUsd: null, totalMs: 0,
+});
+
+function addInto(a: Sums, r: Record<string, unknown>): void {
+  a.requests += Number(r.requests ?? 0);
+  a.errors += Number(r.errors ?? 0);
+  a.promptTokens += Number(r.promptTokens ?? 0);
+  a.completionTokens += Number(r.completionTokens ?? 0);
+  a.reasoningTokens += Number(r.reasoningTokens ?? 0);
+  a.cachedTokens += Number(r.cachedTokens ?? 0);
+  if (r.costUsd !== null && r.costUsd !== undefined) a.costUsd = (a.costUsd ?? 0) + Number(r.costUsd);
+  a.totalMs += Number(r.totalMs ?? 0);
+}
+
+function agg(s: Sums): UsageAggregate {
+  return {
+    requests: s.requests,
+    errors: s.errors,
+    promptTokens: s.promptTokens,
+    completionTokens: s.completionTokens,
+    reasoningTokens: s.reasoningTokens,
+    cachedTokens: s.cachedTokens,
+    // Rounded to a micro-dollar: sums of floats otherwise show noise like 0.30000000000000004.
+    costUsd: s.costUsd === null ? null : Math.round(s.costUsd * 1e6) / 1e6,
+    avgTotalMs: s.requests ? Math.round((s.totalMs / s.requests) * 10) / 10 : null,
+  };
+}
+
+/** Rollups store '' for "no provider / instance"; the API shows null for both. */
+const keyOf = (v: unknown): string | null => (v === null || v === undefined || v === '' ? null : String(v));
+
+const ROW_COLUMNS = `id, request_id, received_at, first_byte_at, finished_at, api_key_id, user_agent, endpoint,
+  protocol, requested_model, alias, provider, instance, model, label, stream, status, error_type, switches,
+  switch_reasons, session_reuse, prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens,
+  tokens_estimated, ttft_ms, total_ms, cost_usd`;
+
+type Raw = Record<string, unknown>;
+
+const opt = <T>(v: unknown): T | undefined => (v === null || v === undefined ? undefined : (v as T));
+
+function toRow(r: Raw): UsageRow {
+  return {
+    id: r.id as number,
+    requestId: r.request_id as string,
+    receivedAt: r.received_at as number,
+    firstByteAt: opt<number>(r.first_byte_at),
+    finishedAt: r.finished_at as number,
+    apiKeyId: r.api_key_id as string,
+    userAgent: opt<string>(r.user_agent),
+    endpoint: r.endpoint as string,
+    protocol: r.protocol as string,
+    requestedModel: r.requested_model as string,
+    alias: opt<string>(r.alias),
+    provider: opt<string>(r.provider),
+    instance: opt<string>(r.instance),
+    model: opt<string>(r.model),
+    label: r.label as string,
+    stream: r.stream === 1,
+    status: r.status as number,
+    errorType: opt<string>(r.error_type),
+    switches: r.switches as number,
+    switchReasons: r.switch_reasons ? (JSON.parse(r.switch_reasons as string) as string[]) : [],
+    sessionReuse: r.session_reuse === 1,
+    promptTokens: opt<number>(r.prompt_tokens),
+    completionTokens: opt<number>(r.completion_tokens),
+    reasoningTokens: opt<number>(r.reasoning_tokens),
+    cachedTokens: opt<number>(r.cached_tokens),
+    tokensEstimated: r.tokens_estimated === 1,
+    ttftMs: opt<number>(r.ttft_ms),
+    totalMs: r.total_ms as number,
+    costUsd: r.cost_usd === null || r.cost_usd === undefined ? null : (r.cost_usd as number),
+  };
+}
+
+const CSV_COLUMNS = [
+  'id', 'request_id', 'received_at', 'first_byte_at', 'finished_at', 'api_key_id', 'user_agent', 'endpoint',
+  'protocol', 'requested_model', 'alias', 'provider', 'instance', 'model', 'label', 'stream', 'status', 'error_type',
+  'switches', 'switch_reasons', 'session_reuse', 'prompt_tokens', 'completion_tokens', 'reasoning_tokens',
+  'cached_tokens', 'tokens_estimated', 'ttft_ms', 'total_ms', 'cost_usd',
+];
+const CSV_TIME = new Set([2, 3, 4]);
+const CSV_REASONS = CSV_COLUMNS.indexOf('switch_reasons');
+
+/** One CSV field (RFC 4180 quoting). */
+export function csvField(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  let s = String(v);
+  // SECURITY: text that a spreadsheet would run as a formula (client-chosen user agents, model
+  // names) is prefixed with a quote so opening the export cannot execute it.
+  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** One CSV line from a raw row in CSV_COLUMNS order: times as ISO 8601 UTC, switch reasons joined by `;`. */
+function csvLine(r: unknown[]): string {
+  let line = '';
+  for (let i = 0; i < r.length; i++) {
+    let v = r[i];
+    if (v !== null && CSV_TIME.has(i)) v = new Date(v as number).toISOString();
+    else if (i === CSV_REASONS && v) v = (JSON.parse(v as string) as string[]).join(';');
+    line += (i ? ',' : '') + csvField(v);
+  }
+  return line + '\r\n';
+}
+
+const CSV_PAGE = 2000;
+
+/** Nearest-rank percentiles (the value at rank ceil(p * n)) of a list of numbers. */
+export function percentiles(values: number[]): Percentiles {
+  const n = values.length;
+  if (!n) return { count: 0, p50: null, p90: null, p99: null };
+  const a = Float64Array.from(values).sort();
+  const at = (p: number): number => a[Math.max(0, Math.ceil((p * n) / 100) - 1)];
+  return { count: n, p50: at(50), p90: at(90), p99: at(99) };
+}
+
+export class UsageQueries {
+  private readonly stmts = new Map<string, Database.Statement>();
+
+  constructor(private readonly db: Database.Database) {}
+
+  private stmt(sql: string): Database.Statement {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  /**
+   * Sums per (bucket, group) over a range, answered span by span (rollups for whole hours/days,
+   * raw rows for the edges) and merged here.
+   */
+  private sums(q: UsageRange & UsageFilters, group: UsageGroup | undefined, bucket: number | null): Map<string, { t: number; k: string | null; s: Sums }> {
+    const col = group ? GROUP_COLUMN[group] : null;
+    const out = new Map<string, { t: number; k: string | null; s: Sums }>();
+    for (const sp of spans(q.from, q.to, bucket === null || bucket === DAY)) {
+      const timeCol = sp.table === 'usage' ? 'received_at' : 't';
+      const w = where(q, sp, [], timeCol);
+      const tExpr = bucket === null ? '0' : `(${timeCol} / ${bucket}) * ${bucket}`;
+      const kExpr = col ?? 'NULL';
+      const sql = `SELECT ${tExpr} AS b, ${kExpr} AS k, ${sp.table === 'usage' ? AGG_RAW : AGG_ROLLUP}
+        FROM ${sp.table} ${w.sql} GROUP BY b, k`;
+      for (const r of this.stmt(sql).all(w.params) as Raw[]) {
+        const k = keyOf(r.k);
+        const id = `${r.b}|${k ?? ''}`;
+        let e = out.get(id);
+        if (!e) {
+          e = { t: Number(r.b), k, s: zero() };
+          out.set(id, e);
+        }
+        addInto(e.s, r);
+      }
+    }
+    return out;
+  }
+
+  totals(q: UsageRange & UsageFilters & { group?: UsageGroup }): UsageTotals {
+    const total = zero();
+    const rows: UsageTotals['rows'] = [];
+    for (const e of this.sums(q, q.group, null).values()) {
+      addInto(total, e.s as unknown as Record<string, unknown>);
+      if (q.group) rows.push({ key: e.k, ...agg(e.s) });
+    }
+    rows.sort((a, b) => b.requests - a.requests || String(a.key).localeCompare(String(b.key)));
+    return { from: q.from, to: q.to, group: q.group ?? null, total: agg(total), rows };
+  }
+
+  series(q: UsageRange & UsageFilters & { bucket: 'hour' | 'day'; group?: UsageGroup }): UsageSeries {
+    const size = q.bucket === 'hour' ? HOUR : DAY;
+    const points = [...this.sums(q, q.group, size).values()]
+      .sort((a, b) => a.t - b.t || String(a.k).localeCompare(String(b.k)))
+      .map((e) => ({ t: e.t, key: e.k, ...agg(e.s) }));
+    return { from: q.from, to: q.to, bucket: q.bucket, group: q.group ?? null, points };
+  }
+
+  /**
+   * Nearest-rank percentiles per resolved model over successful requests: an ordered scan of the
+   * covering time index limited to the range, values sorted per model in typed arrays.
+   */
+  latency(q: UsageRange & UsageFilters): UsageLatency {
+    const w = where(q, q, ['status < 400']);
+    const perModel = new Map<string, { total: number[]; ttft: number[] }>();
+    const it = this.stmt(`SELECT label, total_ms, ttft_ms FROM usage ${w.sql}`).raw(true).iterate(w.params) as IterableIterator<[string, number, number | null]>;
+    for (const [label, total, ttft] of it) {
+      let e = perModel.get(label);
+      if (!e) {
+        e = { total: [], ttft: [] };
+        perModel.set(label, e);
+      }
+      e.total.push(total);
+      if (ttft !== null) e.ttft.push(ttft);
+    }
+    const rows = [...perModel.entries()]
+      .map(([model, e]) => ({ model, ttft: percentiles(e.ttft), total: percentiles(e.total) }))
+      .sort((a, b) => b.total.count - a.total.count || a.model.localeCompare(b.model));
+    return { from: q.from, to: q.to, rows };
+  }
+
+  recent(q: RecentQuery): { rows: UsageRow[]; nextBefore: number | null } {
+    const limit = q.limit ?? 50;
+    const extra: string[] = [];
+    if (q.requestId !== undefined) extra.push('request_id = @requestId');
+    if (q.before !== undefined) extra.push('id < @before');
+    const w = where(q, undefined, extra);
+    if (q.requestId !== undefined) w.params.requestId = q.requestId;
+    if (q.before !== undefined) w.params.before = q.before;
+    w.params.limit = limit + 1;
+    const raw = this.stmt(`SELECT ${ROW_COLUMNS} FROM usage ${w.sql} ORDER BY id DESC LIMIT @limit`).all(w.params) as Raw[];
+    const more = raw.length > limit;
+    const rows = raw.slice(0, limit).map(toRow);
+    return { rows, nextBefore: more ? rows[rows.length - 1].id : null };
+  }
+
+  /**
+   * Rows of a range in id order, one page per call: rows are inserted roughly in time order, so
+   * the range's rows lie between the smallest and largest id found through the time index; pages
+   * then walk the primary key (no sort, no long-lived cursor).
+   */
+  async *exportCsv(q: UsageRange & UsageFilters): AsyncGenerator<string> {
+    yield CSV_COLUMNS.join(',') + '\r\n';
+    const bounds = this.stmt('SELECT MIN(id) AS lo, MAX(id) AS hi FROM usage WHERE received_at >= @from AND received_at < @to')
+      .get({ from: q.from, to: q.to }) as { lo: number | null; hi: number | null };
+    if (bounds.lo === null || bounds.hi === null) return;
+    const w = where(q, q, ['id >= @cursor AND id <= @hi']);
+    const page = this.stmt(`SELECT ${CSV_COLUMNS.join(', ')} FROM usage ${w.sql} ORDER BY id LIMIT ${CSV_PAGE}`).raw(true);
+    let cursor = bounds.lo;
+    for (;;) {
+      const rows = page.all({ ...w.params, cursor, hi: bounds.hi }) as unknown[][];
+      if (rows.length) yield rows.map(csvLine).join('');
+      if (rows.length < CSV_PAGE) return;
+      cursor = (rows[rows.length - 1][0] as number) + 1;
+      // Let other work run between pages.
+      await new Promise<void>((r) => setImmediate(r));
+    }
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * Ledger schema and its versioned migrations. `PRAGMA user_version` holds the version; every
+ * migration that a database lacks runs at open, all of them in ONE transaction (an interrupted
+ * upgrade leaves the file at its old version, never half-upgraded).
+ *
+ * Version history:
+ *  1. `usage` table with the first columns (as shipped in the first builds).
+ *  2. reasoning/cached tokens, estimated flag, session reuse, switch reasons, alias, user agent,
+ *     cost, the `label` column (`provider/model`, or the requested model when nothing resolved),
+ *     the indexes the usage queries need, and the hourly/daily rollups (backfilled from the rows).
+ *
+ * Rollups: `usage_hourly` and `usage_daily` hold sums per (period start, label, provider,
+ * instance, key, status), updated in the same transaction as the rows they sum, so totals and
+ * time series over long ranges read a few thousand rollup rows instead of every request.
+ */
+import type Database from 'better-sqlite3';
+
+export const SCHEMA_VERSION = 2;
+
+const MIGRATIONS: Record<number, string> = {
+  1: `
+    CREATE TABLE usage (
+      id INTEGER PRIMARY KEY,
+      request_id TEXT NOT NULL,
+      received_at INTEGER NOT NULL,
+      first_byte_at INTEGER,
+      finished_at INTEGER NOT NULL,
+      api_key_id TEXT NOT NULL,
+      endpoint TEXT NOT NULL,
+      protocol TEXT NOT NULL,
+      requested_model TEXT NOT NULL,
+      provider TEXT,
+      instance TEXT,
+      model TEXT,
+      stream INTEGER NOT NULL,
+      status INTEGER NOT NULL,
+      error_type TEXT,
+      switches INTEGER NOT NULL DEFAULT 0,
+      prompt_tokens INTEGER,
+      completion_tokens INTEGER,
+      ttft_ms INTEGER,
+      total_ms INTEGER NOT NULL
+    );
+    CREATE INDEX usage_received ON usage(received_at);
+  `,
+  2: `
+    ALTER TABLE usage ADD COLUMN label TEXT NOT NULL DEFAULT '';
+    ALTER TABLE usage ADD COLUMN alias TEXT;
+    ALTER TABLE usage ADD COLUMN user_agent TEXT;
+    ALTER TABLE usage ADD COLUMN switch_reasons TEXT;
+    ALTER TABLE usage ADD COLUMN session_reuse INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE usage ADD COLUMN reasoning_tokens INTEGER;
+    ALTER TABLE usage ADD COLUMN cached_tokens INTEGER;
+    ALTER TABLE usage ADD COLUMN tokens_estimated INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE usage ADD COLUMN cost_usd REAL;
+    UPDATE usage SET label = CASE WHEN provider IS NOT NULL AND model IS NOT NULL
+      THEN provider || '/' || model ELSE requested_model END;
+    DROP INDEX usage_received;
+    -- Range scans for totals, series and percentiles read only this index (covering).
+    CREATE INDEX usage_range ON usage(received_at, label, status, total_ms, ttft_ms);
+    -- Recent-request filters (newest first, keyset on id).
+    CREATE INDEX usage_status_id ON usage(status, id);
+    CREATE INDEX usage_label_id ON usage(label, id);
+    CREATE INDEX usage_instance_id ON usage(instance, id);
+    CREATE INDEX usage_key_id ON usage(api_key_id, id);
+    CREATE INDEX usage_request_id ON usage(request_id);
+    CREATE TABLE usage_hourly (
+      t INTEGER NOT NULL,
+      label TEXT NOT NULL,
+      provider TEXT NOT NULL,
+      instance TEXT NOT NULL,
+      api_key_id TEXT NOT NULL,
+      status INTEGER NOT NULL,
+      requests INTEGER NOT NULL,
+      errors INTEGER NOT NULL,
+      prompt_tokens INTEGER NOT NULL,
+      completion_tokens INTEGER NOT NULL,
+      reasoning_tokens INTEGER NOT NULL,
+      cached_tokens INTEGER NOT NULL,
+      cost_usd REAL,
+      total_ms INTEGER NOT NULL,
+      PRIMARY KEY (t, label, provider, instance, api_key_id, status)
+    ) WITHOUT ROWID;
+    INSERT INTO usage_hourly
+      SELECT (received_at / 3600000) * 3600000, label, COALESCE(provider, ''), COALESCE(instance, ''), api_key_id, status,
+        COUNT(*), SUM(status >= 400), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0),
+        COALESCE(SUM(reasoning_tokens), 0), COALESCE(SUM(cached_tokens), 0), SUM(cost_usd), COALESCE(SUM(total_ms), 0)
+      FROM usage GROUP BY 1, 2, 3, 4, 5, 6;
+    CREATE TABLE usage_daily (
+      t INTEGER NOT NULL,
+      label TEXT NOT NULL,
+      provider TEXT NOT NULL,
+      instance TEXT NOT NULL,
+      api_key_id TEXT NOT NULL,
+      status INTEGER NOT NULL,
+      requests INTEGER NOT NULL,
+      errors INTEGER NOT NULL,
+      prompt_tokens INTEGER NOT NULL,
+      completion_tokens INTEGER NOT NULL,
+      reasoning_tokens INTEGER NOT NULL,
+      cached_tokens INTEGER NOT NULL,
+      cost_usd REAL,
+      total_ms INTEGER NOT NULL,
+      PRIMARY KEY (t, label, provider, instance, api_key_id, status)
+    ) WITHOUT ROWID;
+    INSERT INTO usage_daily
+      SELECT (received_at / 86400000) * 86400000, label, COALESCE(provider, ''), COALESCE(instance, ''), api_key_id, status,
+        COUNT(*), SUM(status >= 400), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0),
+        COALESCE(SUM(reasoning_tokens), 0), COALESCE(SUM(cached_tokens), 0), SUM(cost_usd), COALESCE(SUM(total_ms), 0)
+      FROM usage GROUP BY 1, 2, 3, 4, 5, 6;
+  `,
+};
+
+/** Bring the database to SCHEMA_VERSION. Throws when the file is newer than this build. */
+export function migrate(db: Database.Database): { from: number; to: number } {
+  const from = db.pragma('user_version', { simple: true }) as number;
+  if (from > SCHEMA_VERSION) {
+    throw new Error(`usage database is schema version ${from}, newer than this build understands (${SCHEMA_VERSION})`);
+  }
+  if (from === SCHEMA_VERSION) return { from, to: from };
+  db.transaction(() => {
+    for (let v = from + 1; v <= SCHEMA_VERSION; v++) {
+      db.exec(MIGRATIONS[v]);
+    }
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+  return { from, to: SCHEMA_VERSION };
+}
