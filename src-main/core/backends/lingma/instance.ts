@@ -672,7 +672,8 @@ export class LingmaInstance implements Instance {
           const promptTokens = estimateTokens(fullPrompt);
           const cachedTokens = reuse ? Math.max(0, promptTokens - estimateTokens(prompt)) : undefined;
           yield* this.askOnce(req, ctx, { prompt, sessionId, reuse, agent, promptTokens, cachedTokens }, out);
-          if (eligible && out.sessionId && lookupKey !== undefined) {
+          // Written after a clean finish only, for the conversation as it now stands.
+          if (cache.enabled && !agent && out.sessionId) {
             const answered: ChatMessage = { role: 'assistant', content: [{ type: 'text', text: out.answer }] };
             cache.put(cache.key(ctx.apiKeyId, [...req.messages, answered]), out.sessionId, this.name);
           }
