@@ -1,0 +1,254 @@
+/**
+ * The admin API's wire types, shared by the gateway (src-main/core/admin) and the dashboard
+ * (src-renderer). Pure types: no Node imports, because the renderer compiles this file with DOM
+ * libs only. Shapes mirror core types (InstanceSnapshot, LogLine, LiveRequest, HealthSnapshot)
+ * but are declared here so the renderer never pulls in Node modules.
+ *
+ * No field ever carries a password, an upstream API key or a login-automation detail. The only
+ * secret in a snapshot is `apiKey` (the first client API key, for the copy button), which the
+ * admin token holder may see anyway.
+ */
+
+export type InstanceState = 'stopped' | 'starting' | 'ready' | 'reconnecting' | 'failed' | 'closed';
+
+export type LoginState =
+  | { state: 'not_applicable' }
+  | { state: 'logged_out' }
+  | { state: 'logging_in' }
+  | { state: 'logged_in'; user?: string; quotaExceeded?: boolean }
+  | { state: 'needs_manual'; url: string; reason: string }
+  | { state: 'failed'; reason: string };
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+export interface AdminLogLine {
+  time: number;
+  level: LogLevel;
+  msg: string;
+  requestId?: string;
+  instance?: string;
+  fields?: Record<string, unknown>;
+}
+
+export interface AdminLiveRequest {
+  requestId: string;
+  protocol: string;
+  endpoint: string;
+  model: string;
+  stream: boolean;
+  apiKeyId: string;
+  startedAt: number;
+  provider?: string;
+  instance?: string;
+  resolved?: string;
+  firstByteAt?: number;
+  finishedAt?: number;
+  status?: number;
+  errorCode?: string;
+}
+
+export interface AdminHealth {
+  instance: string;
+  healthy: boolean;
+  consecutiveFailures: number;
+  lastError?: string;
+  lastErrorAt?: number;
+  unhealthyUntil?: number;
+}
+
+export interface AdminInstance {
+  name: string;
+  provider: string;
+  kind: string;
+  state: InstanceState;
+  reason?: string;
+  login: LoginState;
+  inFlight: number;
+  limit: number;
+  lastError?: string;
+  startedAt?: number;
+  restarts: number;
+  health?: AdminHealth;
+  /** Which actions this instance supports. */
+  actions: { login: boolean; logout: boolean; restart: boolean };
+  extra?: Record<string, unknown>;
+}
+
+export interface AdminAliasTarget {
+  /** `provider/model` */
+  label: string;
+  provider: string;
+  /** Instances of that provider that are ready and healthy / total. */
+  ready: number;
+  total: number;
+  status: 'ok' | 'degraded' | 'down' | 'unknown';
+}
+
+export interface AdminAlias {
+  name: string;
+  description?: string;
+  chain: string[];
+  expanded: string[];
+  pattern: boolean;
+  targets: AdminAliasTarget[];
+}
+
+export interface AdminReloadOutcome {
+  at: number;
+  ok: boolean;
+  source: string;
+  error?: string;
+  aliases: number;
+}
+
+export interface AdminAccount {
+  /** Instance name. */
+  name: string;
+  username: string;
+  dedicatedDomain?: string;
+  maxConcurrency?: number;
+  disabled?: boolean;
+  hasPassword: boolean;
+  /** `config` accounts are read-only here (edit the config file). */
+  source: 'config' | 'runtime' | string;
+}
+
+export interface AdminApiKey {
+  id: string;
+  name?: string;
+  /** Like `sk-relay-ab…`: never the whole key. */
+  prefix: string;
+  source: string;
+  revocable: boolean;
+  createdAt?: number;
+}
+
+export interface AdminCounters {
+  time: number;
+  /** Requests finished in the last second. */
+  rps: number;
+  /** Failed requests finished in the last second. */
+  errors: number;
+  inFlight: number;
+  queued: number;
+}
+
+export interface AdminSettings {
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  maxInFlight: number;
+  queueTimeoutMs: number;
+  perKeyConcurrency: number;
+  firstByteTimeoutMs: number;
+  loginAuto: boolean;
+}
+
+export interface AdminLedgerStatus {
+  state: 'ok' | 'degraded' | 'disabled' | string;
+  reason?: string;
+  queued?: number;
+  written?: number;
+  dropped?: number;
+}
+
+export interface AdminSnapshot {
+  now: number;
+  startedAt: number;
+  version: string;
+  /** Base URL clients use, e.g. `http://127.0.0.1:8420/v1`. */
+  endpoint: string;
+  /** The first client API key, for the copy button; absent when none can be shown. */
+  apiKey?: string;
+  instances: AdminInstance[];
+  providers: { name: string; kind: string; models: string[] }[];
+  aliases: AdminAlias[];
+  aliasesReload?: AdminReloadOutcome;
+  /** Where an alias edit is written. */
+  aliasesPath?: string;
+  /** The raw alias config as last written/loaded (for the editor). */
+  aliasesRaw?: Record<string, unknown>;
+  sessionCache: { enabled: boolean; hits: number; misses: number; entries: number; maxEntries: number };
+  admission: { inFlight: number; queued: number; rejected: number; max: number };
+  ledger?: AdminLedgerStatus;
+  accounts: AdminAccount[];
+  /** False when no provider supports runtime accounts (no Lingma binary wired). */
+  accountsEditable: boolean;
+  keys: AdminApiKey[];
+  settings: AdminSettings;
+  secretProtection?: 'os' | 'basic' | 'file';
+  live: AdminLiveRequest[];
+  /** Per-second counters, oldest first (up to 120 s). */
+  counters: AdminCounters[];
+  /** Recent log lines, oldest first. */
+  logs: AdminLogLine[];
+}
+
+/** Messages on `GET /admin/events` (server → client, JSON text frames). */
+export type AdminEvent =
+  | { type: 'snapshot'; snapshot: AdminSnapshot }
+  | { type: 'instance'; instance: AdminInstance }
+  | { type: 'log'; line: AdminLogLine }
+  | { type: 'request'; phase: 'start' | 'update' | 'end'; request: AdminLiveRequest }
+  | { type: 'health'; health: AdminHealth }
+  | { type: 'aliases'; outcome?: AdminReloadOutcome; aliases: AdminAlias[] }
+  /** Accounts, keys, providers or settings changed: refetch `/admin/state`. */
+  | { type: 'config'; what: string }
+  | { type: 'tick'; counters: AdminCounters };
+
+/** WebSocket subprotocols: browsers cannot send headers, so the token rides in the protocol list. */
+export const ADMIN_WS_PROTOCOL = 'relay-admin';
+export const ADMIN_WS_TOKEN_PREFIX = 'bearer.';
+
+// ---- actions ----
+
+export interface AccountInput {
+  username: string;
+  /** Write-only. On edit, omitted or empty = unchanged. */
+  password?: string;
+  name?: string;
+  dedicatedDomain?: string;
+  maxConcurrency?: number;
+  disabled?: boolean;
+}
+
+export interface CreateKeyInput {
+  name: string;
+  rpm?: number;
+  tokensPerDay?: number;
+  expiresAt?: string;
+}
+
+export interface CreateKeyResult {
+  id: string;
+  /** Shown once. */
+  key: string;
+}
+
+export type SettingsPatch = Partial<AdminSettings>;
+
+export interface ActionResult {
+  ok: true;
+  message?: string;
+}
+
+export interface AdminErrorBody {
+  error: { message: string; type: string; code: string; param: string | null };
+}
+
+// ---- usage (ledger routes under /admin/usage) ----
+
+export interface UsageRecentRow {
+  requestId: string;
+  receivedAt: number;
+  requestedModel: string;
+  model?: string;
+  provider?: string;
+  instance?: string;
+  status: number;
+  errorType?: string;
+  stream: boolean;
+  promptTokens?: number;
+  completionTokens?: number;
+  ttftMs?: number;
+  totalMs: number;
+  [k: string]: unknown;
+}

@@ -1,0 +1,100 @@
+/**
+ * Keeps what the dashboard needs between snapshots: requests in flight, the recent log, per-second
+ * counters. Fed by the EventHub; every listener is O(1) and never throws, so the gateway is never
+ * slowed by the dashboard.
+ */
+import type { EventHub, LiveRequest, LogLine } from '../events';
+import type { AdminCounters, AdminLiveRequest, AdminLogLine } from './api-types';
+
+const MAX_LIVE = 5000;
+const STALE_MS = 60 * 60 * 1000;
+
+export interface LiveTrackerOptions {
+  logLines?: number;
+  history?: number;
+  now?: () => number;
+}
+
+export class LiveTracker {
+  readonly live = new Map<string, AdminLiveRequest>();
+  readonly logs: AdminLogLine[] = [];
+  readonly counters: AdminCounters[] = [];
+  private endedThisSecond = 0;
+  private errorsThisSecond = 0;
+  private readonly maxLogs: number;
+  private readonly maxHistory: number;
+  private readonly now: () => number;
+  private readonly unsubscribe: () => void;
+
+  constructor(hub: EventHub, opts: LiveTrackerOptions = {}) {
+    this.maxLogs = opts.logLines ?? 1000;
+    this.maxHistory = opts.history ?? 120;
+    this.now = opts.now ?? Date.now;
+    const onLog = (l: LogLine) => this.addLog(l);
+    const onStart = (r: LiveRequest) => this.upsert(r);
+    const onUpdate = (r: LiveRequest) => this.upsert(r);
+    const onEnd = (r: LiveRequest) => this.end(r);
+    hub.on('log', onLog);
+    hub.on('requestStart', onStart);
+    hub.on('requestUpdate', onUpdate);
+    hub.on('requestEnd', onEnd);
+    this.unsubscribe = () => {
+      hub.off('log', onLog);
+      hub.off('requestStart', onStart);
+      hub.off('requestUpdate', onUpdate);
+      hub.off('requestEnd', onEnd);
+    };
+  }
+
+  close(): void {
+    this.unsubscribe();
+  }
+
+  private addLog(l: LogLine): void {
+    this.logs.push(toAdminLog(l));
+    if (this.logs.length > this.maxLogs) this.logs.splice(0, this.logs.length - this.maxLogs);
+  }
+
+  private upsert(r: LiveRequest): void {
+    if (!this.live.has(r.requestId) && this.live.size >= MAX_LIVE) return;
+    this.live.set(r.requestId, toAdminRequest(r));
+  }
+
+  private end(r: LiveRequest): void {
+    this.live.delete(r.requestId);
+    this.endedThisSecond++;
+    if ((r.status ?? 200) >= 400 || r.errorCode) this.errorsThisSecond++;
+  }
+
+  /** Per-instance in-flight count from live requests (fallback when the pool gives none). */
+  inFlightOf(instance: string): number {
+    let n = 0;
+    for (const r of this.live.values()) if (r.instance === instance && !r.finishedAt) n++;
+    return n;
+  }
+
+  /** Close the current second; returns its counters. */
+  tick(inFlight: number, queued: number): AdminCounters {
+    const now = this.now();
+    const c: AdminCounters = { time: now, rps: this.endedThisSecond, errors: this.errorsThisSecond, inFlight, queued };
+    this.endedThisSecond = 0;
+    this.errorsThisSecond = 0;
+    this.counters.push(c);
+    if (this.counters.length > this.maxHistory) this.counters.splice(0, this.counters.length - this.maxHistory);
+    // A request whose end event was lost must not stay "live" forever.
+    for (const [id, r] of this.live) if (now - r.startedAt > STALE_MS) this.live.delete(id);
+    return c;
+  }
+}
+
+export function toAdminLog(l: LogLine): AdminLogLine {
+  const out: AdminLogLine = { time: l.time, level: l.level, msg: String(l.msg ?? '') };
+  if (l.requestId) out.requestId = l.requestId;
+  if (l.instance) out.instance = l.instance;
+  if (l.fields && Object.keys(l.fields).length) out.fields = l.fields;
+  return out;
+}
+
+export function toAdminRequest(r: LiveRequest): AdminLiveRequest {
+  return { ...r };
+}

@@ -1,0 +1,77 @@
+/**
+ * Serves the built dashboard at `/ui/` (no auth: the page holds no data; the admin API it calls
+ * needs the token). Strict CSP: only our own scripts, styles and the gateway's own origin.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+
+export function defaultRendererDir(): string {
+  // import.meta.url is absent when main is bundled to CJS for Electron (which uses its own protocol).
+  const url = (import.meta as { url?: string }).url;
+  if (typeof url === 'string' && url.startsWith('file:')) {
+    return resolve(dirname(fileURLToPath(url)), '../../../dist/renderer');
+  }
+  return resolve(process.cwd(), 'dist/renderer');
+}
+
+// SECURITY: no inline scripts or styles, no eval, nothing remote; connect only back to this gateway.
+export function dashboardCsp(host: string | undefined): string {
+  const ws = host && /^[A-Za-z0-9.\-[\]:]+$/.test(host) ? ` ws://${host}` : '';
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    `connect-src 'self'${ws}`,
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+function secureHeaders(reply: FastifyReply, host: string | undefined): void {
+  reply.header('content-security-policy', dashboardCsp(host));
+  reply.header('x-content-type-options', 'nosniff');
+  reply.header('referrer-policy', 'no-referrer');
+  reply.header('x-frame-options', 'DENY');
+  reply.header('cross-origin-opener-policy', 'same-origin');
+}
+
+const NOT_BUILT = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Lingma Relay</title></head>
+<body><h1>The dashboard is not built</h1>
+<p>Run <code>npm run build:renderer</code> in the Lingma Relay folder, then reload this page.</p>
+<p>The gateway itself is running; the API works without the dashboard.</p></body></html>`;
+
+export async function registerDashboard(app: FastifyInstance, dir: string): Promise<void> {
+  app.get('/ui', (req, reply) => {
+    secureHeaders(reply, req.headers.host);
+    return reply.redirect('/ui/', 301);
+  });
+  const built = existsSync(join(dir, 'index.html'));
+  if (!built) {
+    app.get('/ui/*', (req, reply) => {
+      secureHeaders(reply, req.headers.host);
+      return reply.code(503).type('text/html; charset=utf-8').send(NOT_BUILT);
+    });
+    return;
+  }
+  await app.register(async (scope) => {
+    scope.addHook('onSend', async (req, reply) => {
+      secureHeaders(reply, req.headers.host);
+    });
+    await scope.register(fastifyStatic, {
+      root: dir,
+      prefix: '/ui/',
+      decorateReply: false,
+      index: ['index.html'],
+      wildcard: true,
+      cacheControl: true,
+      maxAge: 0,
+    });
+  });
+}
