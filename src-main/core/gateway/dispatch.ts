@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import type { CallContext, Instance, Provider } from '../backends/types';
 import type { ChatEvent, ChatRequest, EmbeddingsRequest, EmbeddingsResult, Usage } from '../chat/model';
 import { textOf } from '../chat/model';
+import { estimatePromptTokens, estimateTokens } from '../chat/tokens';
 import { applyToolEmulation, requestUsesTools } from '../chat/tool-emulation';
 import type { ErrorRule } from '../config/schema';
 import { RelayError, errors, toRelayError } from '../errors';
@@ -52,13 +53,11 @@ export interface DispatcherDeps {
   checkBudget?: (caller: Caller, req: { model: string; endpoint: string }) => void | Promise<void>;
   /** Exactly one record per request. Must not throw (errors are logged and swallowed). */
   recordUsage?: (rec: UsageRecord) => void;
-  /** Token estimate for backends that report no usage. Default: about 4 characters a token. */
+  /** Token estimate for backends that report no usage. Default: `core/chat/tokens`. */
   estimateTokens?: (text: string) => number;
   clock?: Clock;
   log?: Logger;
 }
-
-export const defaultEstimateTokens = (text: string): number => (text.length === 0 ? 0 : Math.max(1, Math.ceil(text.length / 4)));
 
 interface Failure {
   err: RelayError;
@@ -81,7 +80,7 @@ class Tracker {
   firstByteAt?: number;
   sessionReuse = false;
   reported?: Usage;
-  outChars = 0;
+  private readonly out: string[] = [];
   sawFinish = false;
   private finished = false;
 
@@ -90,7 +89,8 @@ class Tracker {
     private readonly ctx: RequestContext,
     readonly requestedModel: string,
     readonly stream: boolean,
-    private readonly promptText: () => string,
+    /** Estimated prompt tokens, computed only when the backend reports none. */
+    private readonly promptEstimate: (est: (text: string) => number) => number,
   ) {
     this.live = {
       requestId: ctx.requestId,
@@ -117,8 +117,8 @@ class Tracker {
   }
 
   observe(ev: ChatEvent): void {
-    if (ev.type === 'text' || ev.type === 'reasoning') this.outChars += ev.text.length;
-    else if (ev.type === 'tool_call') this.outChars += ev.argumentsDelta.length + (ev.name?.length ?? 0);
+    if (ev.type === 'text' || ev.type === 'reasoning') this.out.push(ev.text);
+    else if (ev.type === 'tool_call') this.out.push(ev.name ?? '', ev.argumentsDelta);
     else if (ev.type === 'usage') this.reported = ev.usage;
     else if (ev.type === 'finish') this.sawFinish = true;
   }
@@ -128,7 +128,7 @@ class Tracker {
     this.finished = true;
     const deps = this.deps;
     const now = (deps.clock ?? systemClock).now();
-    const est = deps.estimateTokens ?? defaultEstimateTokens;
+    const est = deps.estimateTokens ?? estimateTokens;
     let promptTokens: number | undefined;
     let completionTokens: number | undefined;
     let reasoningTokens: number | undefined;
@@ -141,8 +141,8 @@ class Tracker {
       ({ promptTokens, completionTokens, reasoningTokens, cachedTokens } = this.reported);
     } else if (this.resolved) {
       // Something was generated (or at least routed): estimate what the backend did not report.
-      promptTokens = this.reported?.promptTokens ?? est(this.promptText());
-      completionTokens = this.reported?.completionTokens ?? Math.ceil(this.outChars / 4);
+      promptTokens = this.reported?.promptTokens ?? this.promptEstimate(est);
+      completionTokens = this.reported?.completionTokens ?? est(this.out.join(''));
       reasoningTokens = this.reported?.reasoningTokens;
       estimated = true;
     }
@@ -209,16 +209,6 @@ function emitHub(deps: DispatcherDeps, event: 'requestStart' | 'requestUpdate' |
   } catch {
     // Listeners must not throw; if one does, the request still goes on.
   }
-}
-
-function promptTextOf(req: ChatRequest): string {
-  let s = '';
-  for (const m of req.messages) {
-    s += textOf(m.content);
-    if (m.toolCalls) for (const c of m.toolCalls) s += c.name + c.arguments;
-  }
-  if (req.tools) s += JSON.stringify(req.tools);
-  return s;
 }
 
 const hasImages = (req: ChatRequest): boolean => req.messages.some((m) => m.content.some((p) => p.type === 'image'));
@@ -434,7 +424,9 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
   };
 
   async function execute(req: ChatRequest, ctx: RequestContext): Promise<ChatExecution> {
-    const tracker = new Tracker(deps, ctx, req.model, req.stream, () => promptTextOf(req));
+    const tracker = new Tracker(deps, ctx, req.model, req.stream, (est) =>
+      deps.estimateTokens ? est(req.messages.map((m) => textOf(m.content)).join('\n')) : estimatePromptTokens(req),
+    );
     let permit: Permit | undefined;
     let inWalk = false;
     active++;
@@ -552,7 +544,9 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
   }
 
   async function embed(req: EmbeddingsRequest, ctx: RequestContext): Promise<{ resolved: Resolved; result: EmbeddingsResult }> {
-    const tracker = new Tracker(deps, ctx, req.model, false, () => (req.input as unknown[]).map((x) => (typeof x === 'string' ? x : '')).join(''));
+    const tracker = new Tracker(deps, ctx, req.model, false, (est) =>
+      est((req.input as unknown[]).map((x) => (typeof x === 'string' ? x : '')).join('')),
+    );
     let permit: Permit | undefined;
     let inWalk = false;
     active++;
