@@ -383,3 +383,25 @@ describe('dispatcher', () => {
     t.idle();
   });
 });
+
+describe('dispatcher circuit breaking across the chain', () => {
+  it('a target whose instances are all unhealthy is tried after healthy targets, and still tried last', async () => {
+    const a1 = fakeInstance('a1', 'pa');
+    const b1 = fakeInstance('b1', 'pb');
+    const pa = fakeProvider('pa', { models: ['m'], instances: [a1] });
+    const pb = fakeProvider('pb', { models: ['n'], instances: [b1] });
+    const t = setup([pa, pb], chain);
+    t.health.recordFailure('a1', new RelayError({ status: 502, type: 'upstream_error', code: 'upstream_error', message: 'x' }));
+    const ex = await t.dispatcher.execute(req('coder'), t.ctx());
+    expect(ex.resolved.instance).toBe('b1');
+    await drain(ex.events);
+    expect(a1.calls).toHaveLength(0);
+    // When the healthy target fails too, the sick one still gets its chance.
+    b1.behaviour = fail(500);
+    const ex2 = await t.dispatcher.execute(req('coder'), t.ctx());
+    expect(ex2.resolved.instance).toBe('a1');
+    await drain(ex2.events);
+    expect(t.health.isHealthy('a1')).toBe(true);
+    t.idle();
+  });
+});

@@ -302,6 +302,21 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
   };
 
   /**
+   * Circuit breaking across the chain: a target whose instances are all unhealthy goes after the
+   * targets that have a healthy one (it is still tried last, so a request never fails untried).
+   */
+  const orderByHealth = (targets: Target[]): Target[] => {
+    const healthy: Target[] = [];
+    const sick: Target[] = [];
+    for (const t of targets) {
+      const p = providerNamed(t.provider);
+      const ok = !p || p.instances().some((i) => i.state() !== 'closed' && i.state() !== 'failed' && deps.health.isHealthy(i.name));
+      (ok ? healthy : sick).push(t);
+    }
+    return sick.length && healthy.length ? [...healthy, ...sick] : targets;
+  };
+
+  /**
    * Walk the chain. `run` makes one call on one instance and resolves at its first result;
    * it throws on failure. Returns the successful attempt, with its lease still held.
    */
@@ -319,7 +334,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
     let pending: { from: string; reason: string } | undefined;
     let instanceSwitches = 0;
 
-    for (const target of resolution.targets) {
+    for (const target of orderByHealth(resolution.targets)) {
       const provider = providerNamed(target.provider);
       const issue = provider ? capabilityIssue(provider, target, needs) : 'provider_removed';
       if (!provider || issue) {
