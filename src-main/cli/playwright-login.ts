@@ -205,15 +205,18 @@ export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions):
     let frame: Frame | null = page.mainFrame();
     if (req.recipe.frame) {
       const handle = await page.waitForSelector(req.recipe.frame, { state: 'attached', timeout: formWait }).catch(() => null);
-      if (!handle) {
+      if (handle) {
+        frame = await handle.contentFrame();
+        if (!frame) return { kind: 'manual', reason: LOGIN_REASONS.unknownPage, url: req.loginUrl };
+        await frame.waitForLoadState('domcontentloaded', { timeout: formWait }).catch(() => undefined);
+      } else {
+        // No frame: some variants put the form straight in the page.
         const facts = await inspect(page.mainFrame(), req);
-        ilog.info({ page: facts ? classifyPage(facts) : 'gone' }, 'auto-login: the sign-in frame was not found');
-        if (facts && facts.captcha) return { kind: 'manual', reason: LOGIN_REASONS.captcha, url: req.loginUrl };
-        return { kind: 'manual', reason: LOGIN_REASONS.unknownPage, url: req.loginUrl };
+        const kind = facts ? classifyPage(facts) : 'unknown';
+        ilog.info({ page: kind }, 'auto-login: the sign-in frame was not found');
+        if (kind === 'captcha') return { kind: 'manual', reason: LOGIN_REASONS.captcha, url: req.loginUrl };
+        if (kind !== 'form') return { kind: 'manual', reason: LOGIN_REASONS.unknownPage, url: req.loginUrl };
       }
-      frame = await handle.contentFrame();
-      if (!frame) return { kind: 'manual', reason: LOGIN_REASONS.unknownPage, url: req.loginUrl };
-      await frame.waitForLoadState('domcontentloaded', { timeout: formWait }).catch(() => undefined);
     }
     ilog.info({ frame: safeUrl(frame.url()) }, 'auto-login: running the sign-in recipe');
     // SECURITY: the script holds the password; it is passed straight to the browser, never logged.

@@ -142,6 +142,20 @@ describe.skipIf(!haveChromium)('playwright login driver', () => {
     expect(cb.loggedInAs()).toBe('alice');
   }, 60000);
 
+  it('a form in the page itself (no frame in the recipe, or the frame missing) is used too', async () => {
+    site.setMode('normal');
+    const state = `direct-${++n}`;
+    // The sign-in page opened directly: its form is in the top document.
+    const direct = `${site.signinUrl}/signin?state=${state}&port=${cb.port}`;
+    const before = site.hits().attempts;
+    const { frame: _omit, ...noFrame } = DEFAULT_LOGIN_RECIPE;
+    const bad = { username: 'alice', password: 'not-it' };
+    expect(await driver.login(request({ loginUrl: direct, recipe: noFrame, credentials: bad }))).toEqual({ kind: 'failed', reason: LOGIN_REASONS.rejected });
+    const missingFrame = { ...DEFAULT_LOGIN_RECIPE, frame: '#no-such-frame' };
+    expect(await driver.login(request({ loginUrl: direct, recipe: missingFrame, credentials: bad }))).toEqual({ kind: 'failed', reason: LOGIN_REASONS.rejected });
+    expect(site.hits().attempts - before).toBe(2);
+  }, 60000);
+
   it('an abort stops the login and closes the browser', async () => {
     site.setMode('unknown');
     const ac = new AbortController();
