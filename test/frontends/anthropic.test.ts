@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEY, startHarness, type Harness } from './harness';
 
 let h: Harness;
+const json = (r: Response): Promise<any> => r.json();
 let client: Anthropic;
 
 beforeAll(async () => {
@@ -128,17 +129,17 @@ describe('Anthropic Messages with @anthropic-ai/sdk', () => {
   it('answers errors in Anthropic shape with the right status', async () => {
     const noKey = await post('/v1/messages', { model: 'claude-x', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }, {});
     expect(noKey.status).toBe(401);
-    expect(await noKey.json()).toMatchObject({ type: 'error', error: { type: 'authentication_error' } });
+    expect(await json(noKey)).toMatchObject({ type: 'error', error: { type: 'authentication_error' } });
 
     const bad = await post('/v1/messages', { model: 'claude-x', messages: [{ role: 'user', content: 'x' }] });
     expect(bad.status).toBe(400);
-    const badBody = await bad.json();
+    const badBody = await json(bad);
     expect(badBody).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
     expect(badBody.error.message).toContain('max_tokens');
 
     const badJson = await post('/v1/messages', '{not json');
     expect(badJson.status).toBe(400);
-    expect(await badJson.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+    expect(await json(badJson)).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
 
     await expect(client.messages.create({ model: 'no-such-model', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] })).rejects.toMatchObject({
       status: 404,
@@ -148,7 +149,7 @@ describe('Anthropic Messages with @anthropic-ai/sdk', () => {
     h.fake.enqueue({ status: 400, message: 'upstream says no' });
     const up = await post('/v1/messages', { model: 'claude-x', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] });
     expect(up.status).toBeGreaterThanOrEqual(400);
-    expect((await up.json()).type).toBe('error');
+    expect((await json(up)).type).toBe('error');
   });
 
   it('refuses images for a text-only backend with a clear 400', async () => {
@@ -158,7 +159,7 @@ describe('Anthropic Messages with @anthropic-ai/sdk', () => {
       messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } }, { type: 'text', text: 'what?' }] }],
     });
     expect(r.status).toBe(400);
-    const body = await r.json();
+    const body = await json(r);
     expect(body.type).toBe('error');
     expect(body.error.message.toLowerCase()).toContain('image');
   });
@@ -171,7 +172,7 @@ describe('Anthropic Messages with @anthropic-ai/sdk', () => {
       messages: [{ role: 'user', content: 'x' }],
     });
     expect(r.status).toBe(400);
-    expect((await r.json()).error.message.toLowerCase()).toContain('tool');
+    expect((await json(r)).error.message.toLowerCase()).toContain('tool');
   });
 
   it('sends an in-stream error event when the upstream fails mid-stream', async () => {

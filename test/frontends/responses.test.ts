@@ -4,6 +4,7 @@ import { WebSocket } from 'ws';
 import { KEY, OTHER_KEY, startHarness, type Harness } from './harness';
 
 let h: Harness;
+const json = (r: Response): Promise<any> => r.json();
 let client: OpenAI;
 
 beforeAll(async () => {
@@ -97,7 +98,7 @@ describe('Responses over HTTP with the openai SDK', () => {
     // Another API key cannot continue it.
     const other = await post({ model: 'gpt-5', input: 'x', previous_response_id: first.id }, OTHER_KEY);
     expect(other.status).toBe(400);
-    expect((await other.json()).error).toMatchObject({ code: 'previous_response_not_found', param: 'previous_response_id', type: 'invalid_request_error' });
+    expect((await json(other)).error).toMatchObject({ code: 'previous_response_not_found', param: 'previous_response_id', type: 'invalid_request_error' });
 
     const unstored = await client.responses.create({ model: 'gpt-5', input: 'forget me', store: false });
     await expect(client.responses.create({ model: 'gpt-5', input: 'x', previous_response_id: unstored.id })).rejects.toMatchObject({
@@ -109,14 +110,14 @@ describe('Responses over HTTP with the openai SDK', () => {
   it('answers errors in the OpenAI shape', async () => {
     const r = await post({ input: 'no model' });
     expect(r.status).toBe(400);
-    expect((await r.json()).error).toMatchObject({ type: 'invalid_request_error', param: 'model' });
+    expect((await json(r)).error).toMatchObject({ type: 'invalid_request_error', param: 'model' });
     const unauth = await post({ model: 'gpt-5', input: 'x' }, 'sk-wrong-key-123');
     expect(unauth.status).toBe(401);
-    expect((await unauth.json()).error.type).toBe('authentication_error');
+    expect((await json(unauth)).error.type).toBe('authentication_error');
     await expect(client.responses.create({ model: 'nope-model', input: 'x' })).rejects.toMatchObject({ status: 404 });
     const img = await post({ model: 'textonly', input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'https://example.com/a.png' }] }] });
     expect(img.status).toBe(400);
-    expect((await img.json()).error.message.toLowerCase()).toContain('image');
+    expect((await json(img)).error.message.toLowerCase()).toContain('image');
   });
 
   it('sends response.failed when the upstream breaks mid-stream', async () => {
@@ -235,7 +236,7 @@ describe('Responses over WebSocket', () => {
     await expect(connect('sk-bad-key-xyz')).rejects.toThrow('HTTP 401');
     const r = await fetch(`${h.url}/v1/responses`, { headers: { authorization: `Bearer ${KEY}` } });
     expect(r.status).toBe(426);
-    expect((await r.json()).error.code).toBe('upgrade_required');
+    expect((await json(r)).error.code).toBe('upgrade_required');
   });
 
   it('works with the openai SDK ResponsesWS client', async () => {
