@@ -60,7 +60,7 @@ function range(q: Query, now: number, defaultSpan: number): UsageRange {
   const toS = one(q, 'to');
   const fromS = one(q, 'from');
   const to = toS === undefined ? now + 1 : parseTime(toS, 'to');
-  const from = fromS === undefined ? to - defaultSpan : parseTime(fromS, 'from');
+  const from = fromS === undefined ? (toS === undefined ? now : to) - defaultSpan : parseTime(fromS, 'from');
   if (from >= to) throw errors.invalid(`'from' (${new Date(from).toISOString()}) must be before 'to' (${new Date(to).toISOString()}).`, 'from');
   return { from, to };
 }
