@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -265,5 +265,30 @@ describe('admin API', () => {
     expect(page.statusCode).toBe(503);
     expect(page.body).toContain('npm run build:renderer');
     expect(page.headers['content-security-policy']).toContain("script-src 'self'");
+  });
+});
+
+describe('dashboard static files', () => {
+  it('serves the built renderer at /ui/ with a strict CSP, also with a trailing-slash-ignoring router', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relay-ui-'));
+    dirs.push(dir);
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><title>dash</title><script type="module" src="./assets/a.js"></script>');
+    mkdirSync(join(dir, 'assets'));
+    writeFileSync(join(dir, 'assets', 'a.js'), 'console.log(1)');
+    for (const ignoreTrailingSlash of [false, true]) {
+      const a = Fastify({ routerOptions: { ignoreTrailingSlash } });
+      await a.register(adminPlugin(fakeRelay({ rendererDir: dir })));
+      const r = await a.inject({ url: '/ui' });
+      expect(r.statusCode).toBe(301);
+      const page = await a.inject({ url: '/ui/' });
+      expect(page.statusCode).toBe(200);
+      expect(page.body).toContain('<title>dash</title>');
+      expect(page.headers['content-security-policy']).toMatch(/default-src 'self'.*script-src 'self'/);
+      const js = await a.inject({ url: '/ui/assets/a.js' });
+      expect(js.statusCode).toBe(200);
+      expect(js.headers['content-type']).toMatch(/javascript/);
+      expect((await a.inject({ url: '/ui/../package.json' })).statusCode).not.toBe(200);
+      await a.close();
+    }
   });
 });

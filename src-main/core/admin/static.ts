@@ -2,7 +2,7 @@
  * Serves the built dashboard at `/ui/` (no auth: the page holds no data; the admin API it calls
  * needs the token). Strict CSP: only our own scripts, styles and the gateway's own origin.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
@@ -47,23 +47,24 @@ const NOT_BUILT = `<!doctype html><html lang="en"><head><meta charset="utf-8"><t
 <p>Run <code>npm run build:renderer</code> in the Lingma Relay folder, then reload this page.</p>
 <p>The gateway itself is running; the API works without the dashboard.</p></body></html>`;
 
+/** `/ui` → `/ui/`, so relative asset URLs resolve under `/ui/`. */
+function isBareUi(url: string): boolean {
+  const path = url.split('?')[0];
+  return path === '/ui';
+}
+
 export async function registerDashboard(app: FastifyInstance, dir: string): Promise<void> {
-  app.get('/ui', (req, reply) => {
-    secureHeaders(reply, req.headers.host);
-    return reply.redirect('/ui/', 301);
-  });
   const built = existsSync(join(dir, 'index.html'));
-  if (!built) {
-    app.get('/ui/*', (req, reply) => {
-      secureHeaders(reply, req.headers.host);
-      return reply.code(503).type('text/html; charset=utf-8').send(NOT_BUILT);
-    });
-    return;
-  }
   await app.register(async (scope) => {
-    scope.addHook('onSend', async (req, reply) => {
+    // The gateway's router may ignore trailing slashes (then `/ui` reaches these routes): redirect here.
+    scope.addHook('onRequest', async (req, reply) => {
       secureHeaders(reply, req.headers.host);
+      if (isBareUi(req.url)) return reply.redirect('/ui/', 301);
     });
+    if (!built) {
+      scope.get('/ui/*', (_req, reply) => reply.code(503).type('text/html; charset=utf-8').send(NOT_BUILT));
+      return;
+    }
     await scope.register(fastifyStatic, {
       root: dir,
       prefix: '/ui/',
@@ -74,4 +75,13 @@ export async function registerDashboard(app: FastifyInstance, dir: string): Prom
       maxAge: 0,
     });
   });
+  if (!app.hasRoute({ method: 'GET', url: '/ui' })) {
+    app.get('/ui', (req, reply) => {
+      secureHeaders(reply, req.headers.host);
+      if (isBareUi(req.url)) return reply.redirect('/ui/', 301);
+      // A router that ignores trailing slashes sends `/ui/` here too: serve the page itself.
+      if (!built) return reply.code(503).type('text/html; charset=utf-8').send(NOT_BUILT);
+      return reply.type('text/html; charset=utf-8').send(readFileSync(join(dir, 'index.html')));
+    });
+  }
 }
