@@ -2,7 +2,7 @@
  * The tray: a pure model (snapshots + flags → state, icon, tooltip, menu) and a thin binder that
  * applies it to a real `Tray`, refreshing on hub `instance` events (throttled).
  */
-import type { MenuItemConstructorOptions, NativeImage, Tray } from 'electron';
+import type { Menu, MenuItemConstructorOptions, NativeImage, Tray } from 'electron';
 import type { InstanceSnapshot } from '../core/backends/types';
 
 export type TrayState = 'ready' | 'degraded' | 'down' | 'login' | 'paused';
@@ -32,6 +32,8 @@ export interface TrayInput {
   endpointUrl: string;
   /** Is there an API key to copy? */
   hasApiKey: boolean;
+  /** Set when the gateway is not running because it failed to start (client-safe text). */
+  gatewayError?: string;
 }
 
 export interface TrayModel {
@@ -67,23 +69,28 @@ const STATE_TEXT: Record<TrayState, string> = {
 };
 
 export function buildTrayModel(input: TrayInput): TrayModel {
-  const state = trayState(input.instances, input.paused);
+  const failed = !input.paused && !!input.gatewayError;
+  const state = failed ? 'down' : trayState(input.instances, input.paused);
   const ready = input.instances.filter((s) => s.state === 'ready').length;
   const loginCount = input.instances.filter(needsLogin).length;
-  const lines = [`Lingma Relay: ${STATE_TEXT[state]}`];
-  if (input.instances.length > 0) lines.push(`${ready}/${input.instances.length} ready`);
-  if (loginCount > 0) lines.push(`${loginCount} need${loginCount === 1 ? 's' : ''} sign-in`);
-  if (!input.paused) lines.push(input.endpointUrl);
+  const lines = [failed ? 'Lingma Relay: gateway not running' : `Lingma Relay: ${STATE_TEXT[state]}`];
+  if (failed) lines.push(input.gatewayError!.slice(0, 80));
+  else {
+    if (input.instances.length > 0) lines.push(`${ready}/${input.instances.length} ready`);
+    if (loginCount > 0) lines.push(`${loginCount} need${loginCount === 1 ? 's' : ''} sign-in`);
+    if (!input.paused) lines.push(input.endpointUrl);
+  }
+  const running = !input.paused && !failed;
   const hasLoginable = input.instances.some((s) => s.login.state !== 'not_applicable');
   const menu: TrayMenuItem[] = [
     { id: 'status', label: lines.slice(0, 2).join(' · '), enabled: false },
     { id: 'separator', label: '', type: 'separator' },
     { id: 'open-dashboard', label: 'Open Dashboard' },
-    { id: 'copy-endpoint', label: 'Copy Endpoint URL', enabled: !input.paused },
+    { id: 'copy-endpoint', label: 'Copy Endpoint URL', enabled: running },
     { id: 'copy-api-key', label: 'Copy API Key', enabled: input.hasApiKey },
-    { id: 'login-all', label: 'Log In All Accounts', enabled: !input.paused && hasLoginable },
+    { id: 'login-all', label: 'Log In All Accounts', enabled: running && hasLoginable },
     { id: 'separator', label: '', type: 'separator' },
-    { id: 'toggle-pause', label: input.paused ? 'Resume Gateway' : 'Pause Gateway' },
+    { id: 'toggle-pause', label: input.paused ? 'Resume Gateway' : failed ? 'Start Gateway Again' : 'Pause Gateway' },
     { id: 'toggle-start-at-login', label: 'Start at Login', type: 'checkbox', checked: input.startAtLogin },
     { id: 'separator', label: '', type: 'separator' },
     { id: 'quit', label: 'Quit Lingma Relay' },
@@ -108,7 +115,7 @@ export function toMenuTemplate(items: readonly TrayMenuItem[], onAction: (a: Tra
 
 export interface TrayBinderDeps {
   tray: Pick<Tray, 'setImage' | 'setToolTip' | 'setContextMenu'>;
-  buildMenu(template: MenuItemConstructorOptions[]): Electron.Menu;
+  buildMenu(template: MenuItemConstructorOptions[]): Menu;
   /** Icon for a model icon name (platform picks template images on macOS). */
   image(name: string): NativeImage | string;
   input(): TrayInput;

@@ -60,6 +60,15 @@ describe('tray model', () => {
     expect(buildTrayModel(input({ hasApiKey: false })).menu.find((i) => i.id === 'copy-api-key')!.enabled).toBe(false);
   });
 
+  it('a gateway that failed to start shows down, the reason and a retry', () => {
+    const m = buildTrayModel(input({ gatewayError: 'port 8420 is already in use; choose another port in the settings' }));
+    expect(m.state).toBe('down');
+    expect(m.tooltip).toContain('gateway not running');
+    expect(m.tooltip).toContain('port 8420 is already in use');
+    expect(m.menu.find((i) => i.id === 'toggle-pause')!.label).toBe('Start Gateway Again');
+    expect(m.menu.find((i) => i.id === 'copy-endpoint')!.enabled).toBe(false);
+  });
+
   it('menu template routes clicks to actions', () => {
     const onAction = vi.fn();
     const t = toMenuTemplate(buildTrayModel(input()).menu, onAction);

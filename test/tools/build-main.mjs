@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+/**
+ * Bundles the Electron main process and the preload (`npm run build:main`):
+ *   src-main/electron/main.ts    → dist/electron/main.cjs     (platform node, CJS)
+ *   src-main/electron/preload.ts → dist/electron/preload.cjs  (sandboxed preload: only `electron`)
+ * and copies the tray/app icons to dist/assets/ (the installer ships `dist/**` only).
+ *
+ * `electron` and the runtime dependencies stay external (installed in node_modules, native
+ * modules rebuilt for Electron by electron-builder); ESM-only packages are bundled in so the
+ * CJS main can load them. No Electron binary is needed to build.
+ */
+import { build } from 'esbuild';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const outDir = join(root, 'dist', 'electron');
+
+// ESM-only packages: bundled (a CJS main cannot `require` them on every Electron version).
+const BUNDLED = new Set(['electron-store']);
+const external = ['electron', ...Object.keys(pkg.dependencies ?? {}).filter((d) => !BUNDLED.has(d))];
+// Dependencies of dependencies that core imports directly (pino comes with fastify).
+external.push('pino');
+
+rmSync(outDir, { recursive: true, force: true });
+mkdirSync(outDir, { recursive: true });
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+  legalComments: 'none',
+  define: { 'process.env.NODE_ENV': '"production"' },
+  // core/admin/static.ts reads import.meta.url only when it exists (ESM); in this CJS bundle the
+  // desktop passes rendererDir instead.
+  logOverride: { 'empty-import-meta': 'silent' },
+};
+
+await build({
+  ...common,
+  entryPoints: [join(root, 'src-main', 'electron', 'main.ts')],
+  outfile: join(outDir, 'main.cjs'),
+  external,
+});
+
+// SECURITY: the preload runs in a sandboxed renderer: it may require only `electron`. Nothing
+// else is external, so any accidental Node import fails the check below instead of at runtime.
+const preload = await build({
+  ...common,
+  entryPoints: [join(root, 'src-main', 'electron', 'preload.ts')],
+  outfile: join(outDir, 'preload.cjs'),
+  external: ['electron'],
+  metafile: true,
+});
+const preloadImports = Object.values(preload.metafile.outputs)
+  .flatMap((o) => o.imports ?? [])
+  .filter((i) => i.external)
+  .map((i) => i.path);
+const bad = preloadImports.filter((p) => p !== 'electron');
+if (bad.length) {
+  console.error(`preload must only import electron, found: ${bad.join(', ')}`);
+  process.exit(1);
+}
+
+const assets = join(root, 'assets');
+if (existsSync(assets)) {
+  const dest = join(root, 'dist', 'assets');
+  rmSync(dest, { recursive: true, force: true });
+  mkdirSync(dest, { recursive: true });
+  cpSync(join(assets, 'tray'), join(dest, 'tray'), { recursive: true });
+  cpSync(join(assets, 'icon.png'), join(dest, 'icon.png'));
+}
+console.log('built dist/electron/main.cjs and dist/electron/preload.cjs');
