@@ -10,7 +10,7 @@ import { RelayError, errors } from '../errors';
 export interface KeyLimits {
   rpm?: number;
   tokensPerDay?: number;
-  /** ISO date (`2026-12-31`: valid through that UTC day) or date-time (exact instant). */
+  /** ISO date (`2026-12-31` = 00:00 UTC that day) or date-time. */
   expiresAt?: string;
 }
 
@@ -21,17 +21,11 @@ const DAY = 86_400_000;
 export const utcDay = (t: number): number => Math.floor(t / DAY);
 
 /**
- * The instant a key stops working, or NaN when the text is not a date. A bare date means the key
- * is valid through the end of that UTC day.
+ * The instant a key stops working, or NaN when the text is not a date. Same reading as the key
+ * store and config validation (`Date.parse`): a bare date (`2026-12-31`) is that day's 00:00 UTC.
  */
 export function parseExpiry(text: string): number {
-  if (/^\d{4}-\d{2}-\d{2}$/.test(text)) {
-    const start = Date.parse(`${text}T00:00:00Z`);
-    return Number.isNaN(start) ? NaN : start + DAY;
-  }
-  // Date-time without a zone would be read as local time; require an explicit one.
-  if (!/(Z|[+-]\d{2}:?\d{2})$/i.test(text)) return NaN;
-  return Date.parse(text);
+  return typeof text === 'string' && text.length >= 10 ? Date.parse(text) : NaN;
 }
 
 export class BudgetCounters {
