@@ -144,7 +144,7 @@ describe('failover through the real gateway', () => {
     const r = await chat('coder');
     expect(r.status).toBe(200);
     expect(r.headers.get('x-relay-resolved')).toBe(LINGMA);
-    expect((await r.json()).choices[0].message.content).toBe('from lingma');
+    expect(((await r.json()) as any).choices[0].message.content).toBe('from lingma');
 
     const s = await chat('coder', true);
     expect(s.headers.get('content-type')).toMatch(/text\/event-stream/);
@@ -161,7 +161,7 @@ describe('failover through the real gateway', () => {
     const r = await chat('coder');
     expect(r.status).toBe(200);
     expect(r.headers.get('x-relay-resolved')).toBe('up/m1');
-    expect((await r.json()).choices[0].message.content).toBe('from up');
+    expect(((await r.json()) as any).choices[0].message.content).toBe('from up');
     expect(up.requests.length).toBe(before + 1);
     const h = await getJson('/v1/health');
     const entry = h.data.find((d: { instance: string }) => d.instance === lingma.name);
@@ -186,7 +186,7 @@ describe('failover through the real gateway', () => {
     const all = await chat('http-first');
     expect(all.status).toBe(429);
     expect(all.headers.get('retry-after')).toBe('7');
-    const body = await all.json();
+    const body = (await all.json()) as any;
     expect(body.error.type).toBe('rate_limit_error');
 
     await allHealthy();
@@ -194,7 +194,7 @@ describe('failover through the real gateway', () => {
     up2.enqueue({ status: 503 });
     const down = await chat('http-first', true);
     expect(down.status).toBeGreaterThanOrEqual(500);
-    expect((await down.json()).error.message).toBeTruthy();
+    expect(((await down.json()) as any).error.message).toBeTruthy();
   });
 
   it('a hanging upstream hits the first-byte timeout, is cancelled, and the next target serves', async () => {
@@ -223,7 +223,7 @@ describe('failover through the real gateway', () => {
     await sim(lingma, { reset: true, reply: { mode: 'fixed', text: 'back again' } });
     const again = await chat('coder');
     expect(again.headers.get('x-relay-resolved')).toBe(LINGMA);
-    expect((await again.json()).choices[0].message.content).toBe('back again');
+    expect(((await again.json()) as any).choices[0].message.content).toBe('back again');
   });
 
   it('a stream that fails after its first byte ends with one error event and [DONE], without retry', async () => {
@@ -302,7 +302,7 @@ describe('failover through the real gateway', () => {
   it('unknown models get a 404 naming valid ones', async () => {
     const r = await chat('no-such-model');
     expect(r.status).toBe(404);
-    const body = await r.json();
+    const body = (await r.json()) as any;
     expect(body.error.code).toBe('model_not_found');
     expect(body.error.message).toMatch(/Try one of/);
   });
