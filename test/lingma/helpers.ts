@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FormatRegistry } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import pino, { type Logger } from 'pino';
 import type { ChatEvent, ChatMessage, ChatRequest } from '../../src-main/core/chat/model';
@@ -39,6 +40,18 @@ export class MemorySecrets implements SecretStore {
 
 export function tmpDir(prefix = 'lingma-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+// The config loader registers formats in the app; tests check configs on their own.
+if (!FormatRegistry.Has('uri')) {
+  FormatRegistry.Set('uri', (v) => {
+    try {
+      new URL(v);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 export function makeConfig(lingma: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Config {

@@ -60,7 +60,7 @@ export class LingmaProvider implements Provider {
   readonly events = new EventEmitter<ProviderEvents>();
   readonly sessions: SessionCache;
   readonly accounts: AccountStore;
-  readonly login: LoginCoordinator;
+  readonly loginCoordinator: LoginCoordinator;
   private readonly list: LingmaInstance[] = [];
   private readonly modelsBy = new Map<string, ModelInfo[]>();
   private knownModels: ModelInfo[] = [];
@@ -82,7 +82,7 @@ export class LingmaProvider implements Provider {
     });
     this.accounts = new AccountStore(cfg.lingma.accounts, deps.dataDir, deps.secrets, this.log);
     this.pids = new PidRegistry(join(deps.dataDir, 'lingma', 'pids.json'), this.log);
-    this.login =
+    this.loginCoordinator =
       deps.loginCoordinator ??
       new LoginCoordinator({
         driver: deps.loginDriver,
@@ -92,7 +92,7 @@ export class LingmaProvider implements Provider {
         maxRetries: cfg.lingma.login.maxRetries,
         log: this.log,
       });
-    this.login.on('state', (instance, state) => this.find(instance)?.onLoginState(state));
+    this.loginCoordinator.on('state', (instance, state) => this.find(instance)?.onLoginState(state));
     this.loadModels();
   }
 
@@ -217,7 +217,7 @@ export class LingmaProvider implements Provider {
 
   async stop(): Promise<void> {
     await Promise.allSettled(this.list.map((i) => i.stop()));
-    if (!this.deps.loginCoordinator) await this.login.close();
+    if (!this.deps.loginCoordinator) await this.loginCoordinator.close();
     this.started = false;
     this.list.splice(0);
   }
@@ -234,7 +234,7 @@ export class LingmaProvider implements Provider {
       log: this.log,
       hub: this.deps.hub,
       metrics: this.deps.metrics,
-      login: this.login,
+      login: this.loginCoordinator,
       password: () => this.accounts.password(account.name),
       onModels: (instance, models) => this.onModels(instance, models),
       env: this.deps.env,
@@ -277,7 +277,7 @@ export class LingmaProvider implements Provider {
       } else if (this.started && inst.state() === 'stopped') {
         void inst.start();
       }
-      if (patch.password && inst.loginState().state !== 'logged_in') this.login.cancel(name);
+      if (patch.password && inst.loginState().state !== 'logged_in') this.loginCoordinator.cancel(name);
     }
     this.deps.hub?.emit('config', 'accounts');
     return (await this.accounts.list()).find((a) => a.name === name)!;
@@ -297,7 +297,13 @@ export class LingmaProvider implements Provider {
     this.deps.hub?.emit('config', 'accounts');
   }
 
-  async loginInstance(name: string): Promise<InstanceSnapshot> {
+  /** Session-reuse counters for the admin state. */
+  sessionCacheStats(): SessionCacheStats {
+    return this.sessions.stats();
+  }
+
+  /** Dashboard "log in" for one account: auto-login with its password, else a manual link. */
+  async login(name: string): Promise<InstanceSnapshot> {
     const inst = this.require(name);
     await inst.login();
     return inst.snapshot();
