@@ -158,6 +158,8 @@ export function createPool(opts: PoolOptions): Pool {
       const hit = want === undefined ? undefined : free.find((i) => i.name === want);
       if (hit) return lease(hit);
     }
+    // One choice left: skip hashing the prompt (the common single-instance provider).
+    if (free.length === 1) return lease(free[0]);
     const key = affinityKey(req);
     if (key !== undefined) {
       let best = free[0];
