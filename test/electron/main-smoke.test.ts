@@ -1,0 +1,169 @@
+/**
+ * Runs the real main process (src-main/electron/main.ts, bundled like `npm run build:main`) in
+ * Node against a fake `electron` module: security setup, the app protocol, the gateway on a real
+ * loopback port, IPC, the tray, closing to the tray and the quit sequence.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import Module from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { electronModule, fake, FakeBrowserWindow, FakeEvent, FakeTray } from './fake-electron';
+
+const root = path.resolve(__dirname, '..', '..');
+let base: string;
+let userData: string;
+let electronPath: string;
+
+const M = Module as unknown as {
+  _cache: Record<string, unknown>;
+  _nodeModulePaths(dir: string): string[];
+  new (id: string): { filename: string; paths: string[]; exports: unknown; loaded: boolean; _compile(code: string, filename: string): void };
+};
+
+beforeAll(async () => {
+  base = mkdtempSync(path.join(tmpdir(), 'relay-main-'));
+  userData = path.join(base, 'userData');
+  const appRoot = path.join(base, 'app');
+  mkdirSync(path.join(appRoot, 'dist', 'renderer'), { recursive: true });
+  writeFileSync(path.join(appRoot, 'dist', 'renderer', 'index.html'), '<!doctype html><title>dash</title>');
+  mkdirSync(userData, { recursive: true });
+  // Port 0: a free port; quiet logs.
+  writeFileSync(path.join(userData, 'settings.json'), JSON.stringify({ port: 0 }));
+  writeFileSync(path.join(userData, 'config.yaml'), 'server:\n  logLevel: error\n');
+  fake.app.paths = { userData, home: base };
+  fake.app.appPath = appRoot;
+
+  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+  const external = ['electron', 'pino', ...Object.keys(pkg.dependencies).filter((d) => d !== 'electron-store')];
+  const out = await build({
+    entryPoints: [path.join(root, 'src-main', 'electron', 'main.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    write: false,
+    external,
+    logLevel: 'silent',
+  });
+  const code = out.outputFiles[0].text;
+
+  // `require('electron')` inside the bundle gets the fake.
+  electronPath = require.resolve('electron', { paths: [root] });
+  const em = new M(electronPath);
+  em.exports = electronModule;
+  em.loaded = true;
+  M._cache[electronPath] = em;
+
+  const filename = path.join(root, 'dist', 'electron', 'main.cjs');
+  const m = new M(filename);
+  m.filename = filename;
+  m.paths = M._nodeModulePaths(path.dirname(filename));
+  m._compile(code, filename);
+}, 120_000);
+
+afterAll(async () => {
+  if (fake.app.exitCode === undefined) {
+    fake.app.quit();
+    await vi.waitFor(() => expect(fake.app.exitCode).toBe(0), { timeout: 30_000 });
+  }
+  delete M._cache[electronPath];
+  rmSync(base, { recursive: true, force: true });
+}, 60_000);
+
+const tray = () => FakeTray.all[0];
+const mainWindow = () => FakeBrowserWindow.all.find((w) => w.options.webPreferences?.preload)!;
+
+describe('desktop main process (fake electron)', () => {
+  it('registers the app scheme before ready, then starts the gateway and the tray', async () => {
+    expect(fake.calls.indexOf('registerSchemesAsPrivileged')).toBeLessThan(fake.calls.indexOf('ready'));
+    expect(fake.privileged).toEqual([expect.objectContaining({ scheme: 'app', privileges: expect.objectContaining({ standard: true, secure: true }) })]);
+    await vi.waitFor(() => expect(tray()?.tooltip ?? '').toMatch(/http:\/\/127\.0\.0\.1:\d+\/v1/), { timeout: 60_000, interval: 100 });
+    expect(electronModule.session.defaultSession.handlers.request).toBeTypeOf('function');
+    // electron-store's sync IPC channel is removed.
+    expect(fake.ipcMain.listenerCount('electron-store-get-data')).toBe(0);
+  }, 90_000);
+
+  it('opens the dashboard window from the app protocol with the security flags', async () => {
+    await vi.waitFor(() => expect(mainWindow()?.visible).toBe(true), { timeout: 10_000 });
+    const w = mainWindow();
+    expect(w.webContents.mainFrame.url).toBe('app://relay/index.html');
+    expect(w.options.webPreferences).toMatchObject({ sandbox: true, contextIsolation: true, nodeIntegration: false, webSecurity: true, webviewTag: false });
+    expect(w.options.webPreferences.preload).toBe(path.join(root, 'dist', 'electron', 'preload.cjs'));
+    // Navigation away is blocked; window.open is denied (the link goes to the browser).
+    const nav = Object.assign(new FakeEvent(), { url: 'https://evil.example/' });
+    w.webContents.emit('will-navigate', nav);
+    expect(nav.defaultPrevented).toBe(true);
+    expect(w.webContents.openHandler!({ url: 'https://docs.example.com/' })).toEqual({ action: 'deny' });
+    expect(fake.opened).toContain('https://docs.example.com/');
+  });
+
+  it('serves the renderer with a CSP naming the gateway', async () => {
+    const handler = fake.protocolHandlers.get('app')!;
+    const res = await handler(new Request('app://relay/index.html'));
+    expect(res.status).toBe(200);
+    const url = /http:\/\/127\.0\.0\.1:\d+/.exec(tray().tooltip)![0];
+    expect(res.headers.get('content-security-policy')).toContain(`connect-src 'self' ${url} ${url.replace('http', 'ws')}`);
+    expect((await handler(new Request('app://relay/..%2f..%2fsecrets.json'))).status).toBe(403);
+  });
+
+  it('IPC gives our window the admin endpoint and refuses others', async () => {
+    const w = mainWindow();
+    const admin = fake.ipcMain.handlers.get('relay:admin')!;
+    const info = (await admin({ sender: w.webContents, senderFrame: w.webContents.mainFrame })) as { url: string; token: string };
+    expect(info.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(info.token.length).toBeGreaterThanOrEqual(16);
+    const res = await fetch(`${info.url}/healthz`, { headers: { Origin: 'app://relay' } });
+    expect([200, 503]).toContain(res.status);
+    const other = new FakeBrowserWindow({});
+    await expect(Promise.resolve().then(() => admin({ sender: other.webContents, senderFrame: { url: 'app://relay/index.html', parent: null } }))).rejects.toThrow(
+      /unexpected sender/,
+    );
+    other.destroy();
+    expect(await fake.ipcMain.handlers.get('relay:secret-protection')!({ sender: w.webContents, senderFrame: w.webContents.mainFrame })).toBe('os');
+  });
+
+  it('tray: copy API key works against the gateway; the key is encrypted at rest', async () => {
+    tray().click('Copy API Key');
+    const key = fake.clipboardText;
+    expect(key).toMatch(/^sk-relay-/);
+    const url = /http:\/\/127\.0\.0\.1:\d+/.exec(tray().tooltip)![0];
+    const ok = await fetch(`${url}/v1/models`, { headers: { Authorization: `Bearer ${key}` } });
+    expect(ok.status).toBe(200);
+    const bad = await fetch(`${url}/v1/models`, { headers: { Authorization: 'Bearer sk-wrong-key-123' } });
+    expect(bad.status).toBe(401);
+    const stored = readFileSync(path.join(userData, 'secrets.json'), 'utf8');
+    expect(stored).not.toContain(key);
+    tray().click('Copy Endpoint URL');
+    expect(fake.clipboardText).toBe(`${url}/v1`);
+  });
+
+  it('closing the window keeps the app in the tray', () => {
+    const w = mainWindow();
+    w.close();
+    expect(w.destroyed).toBe(false);
+    expect(w.visible).toBe(false);
+    expect(fake.app.exitCode).toBeUndefined();
+    tray().click('Open Dashboard');
+    expect(w.visible).toBe(true);
+  });
+
+  it('pause stops the gateway, resume starts it again', async () => {
+    const url = /http:\/\/127\.0\.0\.1:\d+/.exec(tray().tooltip)![0];
+    tray().click('Pause Gateway');
+    await vi.waitFor(() => expect(tray().tooltip).toContain('gateway paused'), { timeout: 30_000 });
+    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+    tray().click('Resume Gateway');
+    await vi.waitFor(() => expect(tray().tooltip).toMatch(/http:\/\/127\.0\.0\.1:\d+\/v1/), { timeout: 60_000, interval: 100 });
+  }, 90_000);
+
+  it('quit: held until the gateway stopped, then exits 0', async () => {
+    const url = /http:\/\/127\.0\.0\.1:\d+/.exec(tray().tooltip)![0];
+    tray().click('Quit Lingma Relay');
+    await vi.waitFor(() => expect(fake.app.exitCode).toBe(0), { timeout: 30_000 });
+    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+    expect(tray().destroyed).toBe(true);
+    expect(fake.ipcMain.handlers.size).toBe(0);
+  }, 60_000);
+});
