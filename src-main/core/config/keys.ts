@@ -20,7 +20,8 @@ export const KEYS_FILE = 'keys.json';
 
 export type KeySource = 'config' | 'generated' | 'created';
 
-export interface KeyInfo {
+// A type alias (not an interface) so it fits index-signature shapes such as the admin API's.
+export type KeyInfo = {
   id: string;
   name?: string;
   /** Enough to recognise a key (`sk-relay-ab…`), never enough to use it. */
@@ -30,7 +31,7 @@ export interface KeyInfo {
   createdAt?: number;
   /** Config keys cannot be revoked here. */
   revocable: boolean;
-}
+};
 
 interface Entry extends KeyInfo {
   digest: Buffer;

@@ -1,0 +1,69 @@
+/**
+ * Backend kinds -> Providers. The only place that knows which folders exist under
+ * `core/backends/`: `openai` (one provider per `providers[]` entry) and `lingma` (one provider
+ * over all Lingma accounts). Routing and the pool see only the resulting `Provider`s.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema';
+import type { EventHub } from '../events';
+import type { Metrics } from '../gateway/metrics';
+import type { LoginDriver, ProcessSpawner, SecretStore } from '../ports';
+import { createLingmaProvider } from './lingma/index';
+import { createOpenAIProvider } from './openai/index';
+import type { Provider } from './types';
+
+/** Node's child_process, piped stdio, no console window on Windows. */
+export const nodeSpawner: ProcessSpawner = {
+  spawn: (command, args, options) => spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true }),
+};
+
+/**
+ * When to run the Lingma pool: `auto` = when accounts are configured (config, LINGMA_ACCOUNTS, or
+ * added in the dashboard earlier) or a binary is named explicitly; `always` (the desktop app, so a
+ * new user can add an account); `never`.
+ */
+export type LingmaMode = 'auto' | 'always' | 'never';
+
+export interface RegistryDeps {
+  config: Config;
+  dataDir: string;
+  secrets: SecretStore;
+  log: Logger;
+  hub?: EventHub;
+  metrics?: Metrics;
+  spawner?: ProcessSpawner;
+  loginDriver?: LoginDriver;
+  lingma?: LingmaMode;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function wantsLingma(config: Config, dataDir: string, mode: LingmaMode = 'auto'): boolean {
+  if (mode !== 'auto') return mode === 'always';
+  return config.lingma.accounts.length > 0 || config.lingma.binary !== 'auto' || existsSync(join(dataDir, 'accounts.json'));
+}
+
+export function createProviders(deps: RegistryDeps): Provider[] {
+  const out: Provider[] = [];
+  if (wantsLingma(deps.config, deps.dataDir, deps.lingma)) {
+    out.push(
+      createLingmaProvider({
+        config: () => deps.config,
+        dataDir: deps.dataDir,
+        spawner: deps.spawner ?? nodeSpawner,
+        secrets: deps.secrets,
+        log: deps.log.child({ provider: 'lingma' }),
+        hub: deps.hub,
+        metrics: deps.metrics,
+        loginDriver: deps.loginDriver,
+        env: deps.env,
+      }),
+    );
+  }
+  for (const p of deps.config.providers) {
+    out.push(createOpenAIProvider(p, { log: deps.log.child({ provider: p.name }) }));
+  }
+  return out;
+}

@@ -1,0 +1,322 @@
+/**
+ * `createRelay(opts)`: wires config -> keys -> providers -> health/pool/admission -> routing ->
+ * dispatch -> ledger -> gateway. Both hosts (CLI, Electron) use it; they inject the ports.
+ *
+ * Lifecycle: `createRelay` builds everything (no process started, nothing listening);
+ * `start()` starts the backends and the health prober; `listen()` opens the socket;
+ * `stop()` stops accepting, lets in-flight requests finish (up to `limits.shutdownGraceMs`),
+ * flushes the ledger and stops the backends.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { createProviders, type LingmaMode } from './backends/registry';
+import type { Instance, InstanceSnapshot, InstanceState, Provider } from './backends/types';
+import { estimateTokens } from './chat/tokens';
+import { ensureAdminToken, ensureDataDir } from './config/datadir';
+import { KeyStore } from './config/keys';
+import type { AliasConfig, Config } from './config/schema';
+import { EventHub } from './events';
+import { adminPlugin } from './admin/index';
+import { anthropicRoutes } from './frontends/anthropic/routes';
+import { responsesRoutes } from './frontends/responses/routes';
+import { createAdmission, type Admission } from './gateway/admission';
+import { buildGateway, type GatewayPlugin } from './gateway/build';
+import { createDispatcher } from './gateway/dispatch';
+import { createLogger } from './gateway/logging';
+import { Metrics } from './gateway/metrics';
+import { createLedger, type Ledger } from './ledger/index';
+import { ledgerRoutes } from './ledger/routes';
+import { createPool, type Pool } from './pool/pool';
+import type { Clock, LoginDriver, ProcessSpawner, SecretStore } from './ports';
+import { systemClock } from './ports';
+import { parseAliases, createResolver, type RelayResolver } from './routing/aliases';
+import { createHealthCache, type Prober, type RelayHealthCache } from './routing/health';
+import { createAliasSource, type AliasSource } from './routing/reload';
+import { observeHealth, routingRoutes } from './routing/routes';
+import type { ReloadOutcome } from './routing/types';
+
+export interface RelayOptions {
+  config: Config;
+  dataDir: string;
+  secrets: SecretStore;
+  loginDriver?: LoginDriver;
+  spawner?: ProcessSpawner;
+  clock?: Clock;
+  /** Default: JSON lines on stderr at `server.logLevel`, forwarded to the hub. */
+  logger?: Logger;
+  /** The event hub (pass the one your logger forwards to); default: a new one. */
+  hub?: EventHub;
+  /** Run the Lingma pool: `auto` (default: when accounts exist), `always` (desktop), `never`. */
+  lingma?: LingmaMode;
+  /** Extra allowed origins (e.g. the desktop app's custom protocol). */
+  extraOrigins?: string[];
+  /** More fastify plugins, registered after the built-in ones. */
+  extraPlugins?: GatewayPlugin[];
+  /** Where the built dashboard lives (default `<repo>/dist/renderer`). */
+  rendererDir?: string;
+  /** Process metrics (`relay_process_*`) on /metrics. Default true. */
+  processMetrics?: boolean;
+  version?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface Relay {
+  readonly config: Config;
+  readonly dataDir: string;
+  readonly hub: EventHub;
+  readonly metrics: Metrics;
+  readonly keys: KeyStore;
+  readonly providers: readonly Provider[];
+  readonly resolver: RelayResolver;
+  readonly health: RelayHealthCache;
+  readonly admission: Admission;
+  readonly pool: Pool;
+  readonly ledger?: Ledger;
+  readonly secrets: SecretStore;
+  readonly app: FastifyInstance;
+  readonly log: Logger;
+  readonly version?: string;
+  readonly rendererDir?: string;
+  /** The admin token in force. */
+  adminToken(): string;
+  /** Secrets generated on this start (first run only): the host shows them once. */
+  readonly firstRun: { apiKey?: string; adminToken?: string };
+  start(): Promise<void>;
+  /** Listen; resolves with the base URL (real port when 0 was asked for). */
+  listen(opts?: { host?: string; port?: number }): Promise<string>;
+  /** Base URL once listening (`http://127.0.0.1:8420`); empty before. */
+  url(): string;
+  stop(): Promise<void>;
+  reloadAliases(): ReloadOutcome | undefined;
+  /** Validate an aliases table (throws with a message naming the alias and problem). */
+  validateAliases(raw: Record<string, AliasConfig>): void;
+  /** Apply live settings already written into `config` (admission limits). */
+  applySettings(): void;
+}
+
+/** `http://host:port` with IPv6 hosts in brackets. */
+export function baseUrl(host: string, port: number): string {
+  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return `http://${h}:${port}`;
+}
+
+const ALIASES_STUB = '# Aliases edited in the dashboard. Same shape as `aliases:` in the config file; entries here win.\n';
+
+export async function createRelay(opts: RelayOptions): Promise<Relay> {
+  const { config, dataDir } = opts;
+  const clock = opts.clock ?? systemClock;
+  const hub = opts.hub ?? new EventHub();
+  const log = opts.logger ?? createLogger({ level: config.server.logLevel, hub });
+  ensureDataDir(dataDir);
+  const metrics = new Metrics({ processMetrics: opts.processMetrics ?? true });
+
+  // SECURITY: keys and the admin token come from config or 0600 files in the data dir.
+  const keys = KeyStore.open({ config, dataDir, clock });
+  const admin = ensureAdminToken(config, dataDir);
+  const firstRun = { apiKey: keys.generated, adminToken: admin.generated };
+
+  const providers = createProviders({
+    config, dataDir, secrets: opts.secrets, log, hub, metrics, spawner: opts.spawner, loginDriver: opts.loginDriver, lingma: opts.lingma, env: opts.env,
+  });
+  const allInstances = (): Instance[] => providers.flatMap((p) => [...p.instances()]);
+
+  // Aliases: the configured file, else a data-dir file the dashboard edits (created empty).
+  let aliasesFile = config.aliasesFile;
+  if (!aliasesFile) {
+    aliasesFile = join(dataDir, 'aliases.yaml');
+    if (!existsSync(aliasesFile)) writeFileSync(aliasesFile, ALIASES_STUB, { mode: 0o600 });
+  }
+  const aliasSource: AliasSource = createAliasSource({ inline: config.aliases, file: aliasesFile, log, hub });
+  const resolver = createResolver({ providers: () => providers, aliases: aliasSource, log });
+
+  const health = createHealthCache({ ...config.health, clock, log });
+  const healthObserver = observeHealth({ health, metrics, hub, providers: () => providers });
+  const pool = createPool({ health, metrics, waitMs: config.limits.queueTimeoutMs });
+  const limits = config.limits;
+  const admission = createAdmission(
+    { maxInFlight: limits.maxInFlight, queueTimeoutMs: limits.queueTimeoutMs, perKeyConcurrency: limits.perKeyConcurrency, perKeyQueue: limits.perKeyQueue },
+    metrics,
+  );
+
+  let ledger: Ledger | undefined;
+  if (config.ledger.enabled) {
+    ledger = createLedger({ dbPath: join(dataDir, 'usage.db'), config: config.ledger, log: log.child({ module: 'ledger' }), registry: metrics.registry, clock });
+  }
+
+  const chat = createDispatcher({
+    resolver,
+    providers: () => providers,
+    pool,
+    admission,
+    health,
+    limits,
+    metrics,
+    hub,
+    errorRules: () => config.errorRules,
+    checkBudget: ledger ? (caller) => ledger!.checkBudget(caller.keyId, caller.limits, clock.now()) : undefined,
+    recordUsage: ledger ? (rec) => ledger!.record(rec) : undefined,
+    estimateTokens,
+    clock,
+    log,
+  });
+
+  // Instance state -> relay_backend_ready and hub events (Lingma instances emit their own hub events).
+  const watched = new WeakSet<Instance>();
+  const known = new Set<string>();
+  const onState = (snap: InstanceSnapshot, _prev: InstanceState, inst: Instance) => {
+    metrics.backendReady.set({ backend: snap.name }, snap.state === 'ready' ? 1 : 0);
+    if (inst.kind !== 'lingma') hub.emit('instance', snap);
+  };
+  const watchInstances = () => {
+    const now = new Set<string>();
+    for (const inst of allInstances()) {
+      now.add(inst.name);
+      metrics.backendReady.set({ backend: inst.name }, inst.state() === 'ready' ? 1 : 0);
+      if (watched.has(inst)) continue;
+      watched.add(inst);
+      inst.events.on('state', (snap, prev) => onState(snap, prev, inst));
+    }
+    for (const name of known) if (!now.has(name)) metrics.backendReady.remove({ backend: name });
+    known.clear();
+    for (const n of now) known.add(n);
+  };
+  const onConfigEvent = () => {
+    watchInstances();
+    healthObserver.sync();
+  };
+  hub.on('config', onConfigEvent);
+
+  let listening: { host: string; port: number } | undefined;
+  let prober: Prober | undefined;
+  let started = false;
+  let stopping: Promise<void> | undefined;
+
+  const relay: Relay = {
+    config,
+    dataDir,
+    hub,
+    metrics,
+    keys,
+    providers,
+    resolver,
+    health,
+    admission,
+    pool,
+    ledger,
+    secrets: opts.secrets,
+    app: undefined as unknown as FastifyInstance,
+    log,
+    version: opts.version,
+    rendererDir: opts.rendererDir,
+    firstRun,
+    adminToken: () => admin.token,
+    async start() {
+      if (started) return;
+      started = true;
+      const results = await Promise.allSettled(providers.map((p) => p.start()));
+      results.forEach((r, i) => {
+        if (r.status === 'rejected') log.error({ provider: providers[i].name, err: String((r.reason as Error)?.message ?? r.reason) }, 'provider failed to start');
+      });
+      watchInstances();
+      healthObserver.sync();
+      prober = health.startProbing(allInstances, config.health.probeIntervalMs);
+    },
+    async listen(o = {}) {
+      const host = o.host ?? config.server.host;
+      const port = o.port ?? config.server.port;
+      try {
+        await relay.app.listen({ host, port });
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE') throw new Error(`Port ${port} on ${host} is already in use (is another Lingma Relay running?). Pick another with --port.`);
+        if (code === 'EADDRNOTAVAIL') throw new Error(`Cannot listen on ${host}: no such address on this machine.`);
+        if (code === 'EACCES') throw new Error(`Not allowed to listen on ${host}:${port} (ports below 1024 need privileges).`);
+        throw e;
+      }
+      const addr = relay.app.server.address() as AddressInfo;
+      listening = { host, port: addr.port };
+      return relay.url();
+    },
+    url() {
+      return listening ? baseUrl(listening.host, listening.port) : '';
+    },
+    stop() {
+      stopping ??= (async () => {
+        // 1. Stop accepting; in-flight requests continue.
+        const closed = relay.app.close();
+        // 2. Let them finish, bounded.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          admission.idle(),
+          new Promise<void>((r) => {
+            timer = setTimeout(r, config.limits.shutdownGraceMs);
+            timer.unref?.();
+          }),
+        ]);
+        clearTimeout(timer);
+        relay.app.server.closeAllConnections?.();
+        await closed.catch((e) => log.warn({ err: String(e) }, 'gateway close failed'));
+        // 3. Persist usage, stop background work and backends.
+        prober?.stop();
+        aliasSource.close();
+        healthObserver.stop();
+        hub.off('config', onConfigEvent);
+        if (ledger) await ledger.close().catch((e) => log.warn({ err: String(e) }, 'ledger close failed'));
+        await Promise.allSettled(providers.map((p) => p.stop()));
+        listening = undefined;
+      })();
+      return stopping;
+    },
+    reloadAliases() {
+      return aliasSource.reload('reload');
+    },
+    validateAliases(raw) {
+      parseAliases(raw);
+    },
+    applySettings() {
+      admission.setLimits({
+        maxInFlight: config.limits.maxInFlight,
+        queueTimeoutMs: config.limits.queueTimeoutMs,
+        perKeyConcurrency: config.limits.perKeyConcurrency,
+        perKeyQueue: config.limits.perKeyQueue,
+      });
+    },
+  };
+
+  const keepAliveMs = () => config.limits.keepAliveMs;
+  const plugins: GatewayPlugin[] = [
+    { plugin: routingRoutes, opts: { resolver: () => resolver, health, providers: () => providers, inFlight: (n: string) => pool.inFlight(n) } },
+    { plugin: anthropicRoutes, opts: { chat, keepAliveMs, maxBodyBytes: config.limits.maxBodyBytes } },
+    { plugin: responsesRoutes, opts: { chat, keepAliveMs } },
+    adminPlugin(relay),
+  ];
+  if (ledger) {
+    const l = ledger;
+    // SECURITY: usage queries are admin-only.
+    plugins.push(async (scope: FastifyInstance) => {
+      scope.addHook('onRequest', scope.requireAdmin);
+      await scope.register(ledgerRoutes, { ledger: l });
+    });
+  }
+  plugins.push(...(opts.extraPlugins ?? []));
+
+  (relay as { app: FastifyInstance }).app = await buildGateway({
+    config,
+    keys,
+    adminToken: () => admin.token,
+    metrics,
+    chat,
+    providers: () => providers,
+    resolver: () => resolver,
+    inFlight: (n) => pool.inFlight(n),
+    hub,
+    logger: log,
+    extraPlugins: plugins,
+    extraOrigins: opts.extraOrigins,
+    version: opts.version,
+  });
+  return relay;
+}
