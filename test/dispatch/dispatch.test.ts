@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import pino from 'pino';
 import type { ChatEvent, ChatRequest } from '../../src-main/core/chat/model';
 import { RelayError } from '../../src-main/core/errors';
 import { EventHub, type LiveRequest } from '../../src-main/core/events';
@@ -402,6 +403,31 @@ describe('dispatcher circuit breaking across the chain', () => {
     expect(ex2.resolved.instance).toBe('a1');
     await drain(ex2.events);
     expect(t.health.isHealthy('a1')).toBe(true);
+    t.idle();
+  });
+});
+
+describe('dispatcher observability', () => {
+  it('one structured log line per switch with the request id, and live-request events', async () => {
+    const lines: any[] = [];
+    const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+    const { pa, pb, a1, a2, b1 } = twoProviders();
+    a1.behaviour = fail(500);
+    a2.behaviour = fail(502);
+    b1.behaviour = answer('ok');
+    pa.preferred = 'a1';
+    const t = setup([pa, pb], chain);
+    const live: string[] = [];
+    t.hub.on('requestStart', (r) => live.push(`start:${r.model}`));
+    t.hub.on('requestUpdate', (r) => live.push(`update:${r.resolved}:${r.instance}`));
+    t.hub.on('requestEnd', (r) => live.push(`end:${r.status}`));
+    const ex = await t.dispatcher.execute(req('coder'), { ...t.ctx(), requestId: 'rid-42', log });
+    await drain(ex.events);
+    const switches = lines.filter((l) => l.msg === 'backend switch');
+    expect(switches).toHaveLength(2);
+    expect(switches.every((l) => l.requestId === 'rid-42')).toBe(true);
+    expect(switches.map((l) => `${l.from}->${l.to}`)).toEqual(['a1->a2', 'a2->b1']);
+    expect(live).toEqual(['start:coder', 'update:pb/n:b1', 'end:200']);
     t.idle();
   });
 });
