@@ -48,7 +48,7 @@ export class FakeWebContents extends EventEmitter {
   async loadURL(url: string) {
     this.mainFrame.url = url;
   }
-  async insertCSS() {
+  async insertCSS(_css: string): Promise<string> {
     return 'key';
   }
 }
