@@ -94,6 +94,24 @@ describe('health cache', () => {
     }
   });
 
+  it('an instance that just became ready is probed at once, whatever its backoff', async () => {
+    const clock = manualClock();
+    const h = createHealthCache({ failureThreshold: 1, baseBackoffMs: 60_000, maxBackoffMs: 60_000, clock, random: () => 0 });
+    const a = fakeInstance('a', 'p', { state: 'reconnecting' });
+    h.recordFailure('a', errors.upstream('down'));
+    const prober = h.startProbing(() => [a], 50);
+    try {
+      await prober.tick();
+      expect(a.probes).toBe(0);
+      a.setState('ready');
+      await prober.tick();
+      expect(a.probes).toBe(1);
+      expect(h.isHealthy('a')).toBe(true);
+    } finally {
+      prober.stop();
+    }
+  });
+
   it('the prober runs on its own timer', async () => {
     const h = createHealthCache({ failureThreshold: 1, baseBackoffMs: 100, maxBackoffMs: 100, random: () => 0 });
     const a = fakeInstance('a', 'p');

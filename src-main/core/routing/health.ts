@@ -134,11 +134,17 @@ export function createHealthCache(opts: HealthOptions): RelayHealthCache {
         probing.delete(inst.name);
       }
     };
+    const lastState = new Map<string, string>();
     const tick = async (): Promise<void> => {
       const now = clock.now();
       const due = instances().filter((i) => {
+        const state = i.state();
+        const was = lastState.get(i.name);
+        lastState.set(i.name, state);
         const e = entries.get(i.name);
-        return e && !e.healthy && (e.unhealthyUntil ?? 0) <= now && !probing.has(i.name) && i.state() !== 'closed';
+        if (!e || e.healthy || probing.has(i.name) || state === 'closed') return false;
+        // An instance that just became ready (restarted, logged in) is probed at once, whatever its backoff.
+        return (e.unhealthyUntil ?? 0) <= now || (state === 'ready' && was !== undefined && was !== 'ready');
       });
       await Promise.all(due.map(probeOne));
     };
