@@ -385,7 +385,8 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
           const value = await run(instance, target, callCtx);
           return { value, lease, target, instance, ctrl, unlink, callCtx };
         } catch (e) {
-          ctrl.abort();
+          // The failure is the abort reason, so the backend can tell a timeout from a disconnect.
+          ctrl.abort(e);
           unlink();
           lease.release();
           if (ctx.signal.aborted) throw errors.cancelled();
