@@ -209,6 +209,20 @@ describe('Responses over WebSocket', () => {
     await c.closed;
   });
 
+  it('answers a generate:false warm-up without calling the backend, and chains from it', async () => {
+    const before = h.fake.requests.length;
+    const c = await connect();
+    c.ws.send(JSON.stringify({ type: 'response.create', model: 'gpt-5', generate: false, instructions: 'sys', input: [{ role: 'user', content: [{ type: 'input_text', text: 'warm' }] }] }));
+    const warm = await c.next((m) => m.type === 'response.completed');
+    expect(warm.response.output).toEqual([]);
+    expect(h.fake.requests.length).toBe(before);
+    c.ws.send(JSON.stringify({ type: 'response.create', model: 'gpt-5', previous_response_id: warm.response.id, input: [] }));
+    const done = await c.next((m) => m.type === 'response.completed' && m.response.id !== warm.response.id);
+    expect(done.response.output[0].content[0].text).toBe('Echo: warm');
+    expect(h.fake.requests.length).toBe(before + 1);
+    c.ws.close();
+  });
+
   it('reports turn failures as error events with status and code', async () => {
     const c = await connect();
     c.ws.send(JSON.stringify({ type: 'response.create', model: 'gpt-5', input: 'x', previous_response_id: 'resp_unknown' }));

@@ -178,6 +178,7 @@ class ResponsesSocket {
   }
 
   private onClose(): void {
+    if (!this.closed || this.turn > 0) this.req.log.info({ url: ENDPOINT, transport: 'websocket', turns: this.turn }, 'responses websocket closed');
     this.closed = true;
     if (this.firstTimer) clearTimeout(this.firstTimer);
     this.current?.abort();
@@ -224,9 +225,15 @@ class ResponsesSocket {
     this.queue = this.queue.then(() => this.runTurn(body)).catch((e) => this.req.log.warn({ err: String(e) }, 'responses websocket turn crashed'));
   }
 
+  private remember(id: string, conversation: ChatMessage[], store: boolean, keyId: string): void {
+    this.local.set(id, conversation);
+    if (this.local.size > WS_LOCAL_RESPONSES) this.local.delete(this.local.keys().next().value as string);
+    if (store) this.store.put(id, keyId, conversation);
+  }
+
   private async runTurn(msg: Record<string, unknown>): Promise<void> {
     if (this.closed) return;
-    const { type: _type, stream: _stream, ...body } = msg;
+    const { type: _type, stream: _stream, generate, ...body } = msg;
     if (body.model === undefined || body.model === null) body.model = this.model;
     const keyId = this.req.caller!.keyId;
     let parsed: ParsedResponsesRequest;
@@ -234,6 +241,14 @@ class ResponsesSocket {
       parsed = prepare(body, this.req, (id) => this.local.get(id) ?? this.store.get(id, keyId));
     } catch (e) {
       return this.send(wsErrorEvent(isRelayError(e) ? e : toRelayError(e)));
+    }
+    if (generate === false) {
+      // A warm-up (Codex sends one per connection): no model call, just a response id that the
+      // next turn can chain from with previous_response_id.
+      const enc = new ResponsesEncoder(String(body.model), parsed.echo, parsed.customTools, 0);
+      for (const ev of [...enc.start(), ...enc.end()]) this.send(ev);
+      this.remember(enc.id, parsed.conversation, parsed.store, keyId);
+      return;
     }
     parsed.request.stream = true;
     const ac = new AbortController();
@@ -259,10 +274,7 @@ class ResponsesSocket {
       }
       if (this.closed) return;
       for (const out of enc.end()) this.send(out);
-      const conversation = [...parsed.conversation, enc.assistantMessage()];
-      this.local.set(enc.id, conversation);
-      if (this.local.size > WS_LOCAL_RESPONSES) this.local.delete(this.local.keys().next().value as string);
-      if (parsed.store) this.store.put(enc.id, keyId, conversation);
+      this.remember(enc.id, [...parsed.conversation, enc.assistantMessage()], parsed.store, keyId);
     } catch (e) {
       const err = isRelayError(e) ? e : toRelayError(e);
       if (err.code !== 'client_closed') for (const out of enc.fail(err)) this.send(out);
