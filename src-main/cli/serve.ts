@@ -99,13 +99,16 @@ async function main(): Promise<void> {
   if (relay.firstRun.adminToken) out += `first run: generated admin token ${relay.firstRun.adminToken} (kept in ${join(dataDir, 'admin-token')}); dashboard: ${url}/ui/\n`;
   process.stdout.write(out);
 
-  let stopping = false;
+  let stoppingAt = 0;
   const shutdown = (signal: string) => {
-    if (stopping) {
+    if (stoppingAt) {
+      // A process-group signal often arrives twice (terminal/npm/tsx each pass it on): only a
+      // deliberate second signal, a moment later, cuts the graceful stop short.
+      if (Date.now() - stoppingAt < 1000) return;
       log.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
-    stopping = true;
+    stoppingAt = Date.now();
     log.info({ signal }, 'stopping: finishing in-flight requests');
     relay
       .stop()
