@@ -22,6 +22,7 @@ import {
   type PageFacts,
   type RecipeResult,
 } from '../core/backends/lingma/login/recipe';
+import type { LoginDriverLimits } from '../core/backends/lingma/login/coordinator';
 import {
   DEFAULT_LOGIN_ORIGINS,
   denyAllPermissions,
@@ -75,7 +76,10 @@ export interface WindowLoginDriverOptions {
   /** Allowed login/sign-in origins (defaults: DEFAULT_LOGIN_ORIGINS). */
   origins?: readonly string[];
   log?: Log;
-  /** How long a person gets once the window is shown. Default 5 minutes. */
+  /**
+   * Bound of a whole sign-in that needed a person (from opening the window to the end), at least
+   * the request's `timeoutMs`. Default 10 minutes. Declared to the coordinator as `maxLoginMs`.
+   */
   manualTimeoutMs?: number;
   /** How long to look for the sign-in form (frame and fields). Default 20 s. */
   formWaitMs?: number;
@@ -124,11 +128,15 @@ function sameDocument(a: string, b: string): boolean {
 
 class Finished extends Error {}
 
-export class WindowLoginDriver implements LoginDriver {
+export class WindowLoginDriver implements LoginDriver, LoginDriverLimits {
   readonly name = 'electron-window';
+  /** Tells the login coordinator that a sign-in may wait this long for a person in the window. */
+  readonly maxLoginMs: number;
   private readonly active = new Map<string, { promise: Promise<LoginOutcome>; cancel: () => void }>();
 
-  constructor(private readonly opts: WindowLoginDriverOptions) {}
+  constructor(private readonly opts: WindowLoginDriverOptions) {
+    this.maxLoginMs = opts.manualTimeoutMs ?? 600_000;
+  }
 
   /** A second call for an instance already signing in joins the first. */
   login(req: LoginRequest): Promise<LoginOutcome> {
@@ -185,7 +193,8 @@ export class WindowLoginDriver implements LoginDriver {
       return () => undefined;
     }
 
-    const manualTimeoutMs = this.opts.manualTimeoutMs ?? 300_000;
+    const startedAt = Date.now();
+    const manualUntil = startedAt + Math.max(req.timeoutMs, this.maxLoginMs);
     const formWaitMs = this.opts.formWaitMs ?? 20_000;
     const pollMs = this.opts.pollMs ?? 500;
     const submitSettleMs = this.opts.submitSettleMs ?? 20_000;
@@ -243,7 +252,7 @@ export class WindowLoginDriver implements LoginDriver {
       phase = 'manual';
       for (const wake of sleepers) wake();
       log?.('info', `${tag}: a person must finish the sign-in (${why})`);
-      setDeadline(manualTimeoutMs, LOGIN_REASONS.timeout);
+      setDeadline(Math.max(0, manualUntil - Date.now()), LOGIN_REASONS.timeout);
       try {
         page.showWithBanner(banner);
       } catch {

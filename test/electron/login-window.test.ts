@@ -294,6 +294,19 @@ describe('WindowLoginDriver', () => {
     await expect(driver.login(s.req())).resolves.toEqual({ kind: 'failed', reason: 'The sign-in page could not be loaded.' });
   });
 
+  it('declares how long a sign-in may wait for a person, and gives up after it', async () => {
+    const s = setup();
+    expect(s.driver.maxLoginMs).toBe(60_000);
+    const driver = new WindowLoginDriver({
+      createPage: ({ partition }) => Object.assign(new FakePage(partition), { behaviour: { frameSrc: SIGNIN_SRC, recipe: { status: 'captcha' }, inspect: { captcha: true, form: true } } }),
+      clearPartition: async () => undefined,
+      pollMs: 10,
+      manualTimeoutMs: 300,
+    });
+    expect(driver.maxLoginMs).toBe(300);
+    await expect(driver.login(s.req({ timeoutMs: 100 }))).resolves.toEqual({ kind: 'failed', reason: LOGIN_REASONS.timeout });
+  });
+
   it('partition names and banner CSS are safe', () => {
     expect(partitionFor('a/b c')).toBe('persist:login-a_b_c');
     expect(bannerCss('say "hi" \\ now\nplease')).toContain('content:"say \\"hi\\" \\\\ now please"');
