@@ -164,7 +164,10 @@ describe('opening', () => {
     expect(totals.total.requests).toBe(3);
     expect(totals.rows.find((r) => r.key === 'lingma/qwen3-coder')?.requests).toBe(2);
     await ledger.close();
-    expect(raw(d.path()).pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    const db = raw(d.path());
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    // Latency histograms hold the successful rows, old and new.
+    expect((db.prepare('SELECT SUM(n) AS n FROM latency_daily WHERE kind = 0').get() as { n: number }).n).toBe(2);
   });
 
   it('a corrupt database file → degraded with a clear reason, no throw; records are counted as dropped', async () => {

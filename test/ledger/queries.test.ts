@@ -174,3 +174,50 @@ describe('indexes', () => {
     db.close();
   });
 });
+
+describe('percentiles over long ranges (daily histograms)', () => {
+  it('bucket midpoints stay within 1.6% and buckets are monotonic', async () => {
+    const { bucketOf, bucketValue } = await import('../../src-main/core/ledger/histogram');
+    let prev = -1;
+    for (let v = 0; v < 300_000; v += 7) {
+      const b = bucketOf(v);
+      expect(b >= prev).toBe(true);
+      prev = b;
+      expect(Math.abs(bucketValue(b) - v)).toBeLessThanOrEqual(Math.max(0, v * 0.0157));
+    }
+  });
+
+  it('approximate percentiles from histograms + raw edge days agree with the exact ones', async () => {
+    const d = tempDir();
+    const approx = createLedger({ dbPath: d.path(), log: silent, config: ledgerConfig({ batchSize: 500 }), exactPercentileRows: 10 });
+    let x = 12345;
+    const rand = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const start = D0 + 7 * HOUR; // partial first day
+    for (let i = 0; i < 3000; i++) {
+      const model = i % 3 ? 'qwen3-coder' : 'kimi-k2';
+      approx.record(rec({ receivedAt: start + i * 100_000, model, totalMs: Math.round(50 + rand() * rand() * 30_000), ttftMs: Math.round(20 + rand() * 2000) }));
+    }
+    await approx.flush();
+    const range = { from: start, to: start + 3000 * 100_000 }; // ~3.5 days, partial at both ends
+    const a = approx.latency(range);
+    expect(a.approximate).toBe(true);
+    // A filter the histograms do not have (instance) falls back to the exact scan.
+    expect(approx.latency({ ...range, instance: 'lingma-a' }).approximate).toBe(false);
+    await approx.close();
+    const exact = createLedger({ dbPath: d.path(), log: silent, config: ledgerConfig() });
+    const e = exact.latency(range);
+    expect(e.approximate).toBe(false);
+    expect(a.rows.map((r) => r.model)).toEqual(e.rows.map((r) => r.model));
+    for (const [i, row] of a.rows.entries()) {
+      const ex = e.rows[i];
+      expect(row.total.count).toBe(ex.total.count);
+      expect(row.ttft.count).toBe(ex.ttft.count);
+      for (const p of ['p50', 'p90', 'p99'] as const) {
+        expect(Math.abs(row.total[p]! - ex.total[p]!)).toBeLessThanOrEqual(ex.total[p]! * 0.016 + 1);
+        expect(Math.abs(row.ttft[p]! - ex.ttft[p]!)).toBeLessThanOrEqual(ex.ttft[p]! * 0.016 + 1);
+      }
+    }
+    await exact.close();
+    d.cleanup();
+  });
+});

@@ -21,6 +21,7 @@ import type { Config } from '../config/schema';
 import { errors } from '../errors';
 import { systemClock, type Clock } from '../ports';
 import { BudgetCounters, utcDay, type KeyLimits } from './budget';
+import { bucketOf } from './histogram';
 import { PriceTable } from './prices';
 import { UsageQueries } from './queries';
 import { migrate } from './schema';
@@ -44,6 +45,8 @@ export interface LedgerOptions {
   retentionIntervalMs?: number;
   /** Retry delay after a failed write or a locked database at start (ms). Default 5000. */
   retryMs?: number;
+  /** Ranges with more successful requests than this get histogram percentiles. Default 100000. */
+  exactPercentileRows?: number;
 }
 
 const DAY = 86_400_000;
@@ -117,15 +120,37 @@ export function rollUp(rows: Array<Record<string, unknown>>, size: number): Roll
   return [...out.values()];
 }
 
-/** Prepared statements that write one batch: the rows and both rollups, in one transaction. */
+/** Per-day latency histogram counts of a batch's successful rows: [t, label, kind, bucket, n]. */
+export function latencyBins(rows: Array<Record<string, unknown>>): Array<[number, string, number, number, number]> {
+  const out = new Map<string, [number, string, number, number, number]>();
+  const add = (t: number, label: string, kind: number, v: number): void => {
+    const b = bucketOf(v);
+    const key = `${t}\u0000${label}\u0000${kind}\u0000${b}`;
+    const e = out.get(key);
+    if (e) e[4] += 1;
+    else out.set(key, [t, label, kind, b, 1]);
+  };
+  for (const p of rows) {
+    if ((p.status as number) >= 400) continue;
+    const t = Math.floor((p.receivedAt as number) / DAY) * DAY;
+    add(t, p.label as string, 0, p.totalMs as number);
+    if (p.ttftMs !== null) add(t, p.label as string, 1, p.ttftMs as number);
+  }
+  return [...out.values()];
+}
+
+/** Prepared statements that write one batch: the rows, both rollups and the latency histograms, in one transaction. */
 export function batchWriter(db: Database.Database): (params: Array<Record<string, unknown>>) => void {
   const ins = db.prepare(INSERT_SQL);
   const hourly = db.prepare(rollupSql('usage_hourly'));
   const daily = db.prepare(rollupSql('usage_daily'));
+  const latency = db.prepare(`INSERT INTO latency_daily (t, label, kind, bucket, n) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (t, label, kind, bucket) DO UPDATE SET n = n + excluded.n`);
   return db.transaction((params: Array<Record<string, unknown>>) => {
     for (const p of params) ins.run(p);
     for (const r of rollUp(params, 3_600_000)) hourly.run(r);
     for (const r of rollUp(params, DAY)) daily.run(r);
+    for (const b of latencyBins(params)) latency.run(b);
   });
 }
 
@@ -292,7 +317,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
       const r = new Database(opts.dbPath, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
       reader = r;
       r.pragma(`busy_timeout = ${busyTimeoutMs}`);
-      queries = new UsageQueries(r);
+      queries = new UsageQueries(r, opts.exactPercentileRows);
       seedBudgets(w);
       setOk();
       log.debug({ dbPath: opts.dbPath }, 'usage ledger open');
@@ -410,10 +435,10 @@ export function createLedger(opts: LedgerOptions): Ledger {
       try {
         // Cut at a UTC day boundary so the rows and the hourly/daily rollups always cover the same time.
         const cutoff = Math.floor((clock.now() - cfg.retentionDays * DAY) / DAY) * DAY;
-        for (const table of ['usage', 'usage_hourly', 'usage_daily']) {
+        for (const table of ['usage', 'usage_hourly', 'usage_daily', 'latency_daily']) {
           const sql = table === 'usage'
             ? 'DELETE FROM usage WHERE id IN (SELECT id FROM usage WHERE received_at < ? LIMIT ?)'
-            // Rollups: one period (hour or day) per statement, a few hundred rows at most.
+            // Rollups and histograms: one period (hour or day) per statement, a few thousand rows at most.
             : `DELETE FROM ${table} WHERE t = (SELECT MIN(t) FROM ${table} WHERE t < ?)`;
           const del = db?.prepare(sql);
           for (;;) {

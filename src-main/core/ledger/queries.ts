@@ -4,6 +4,7 @@
  * Statements are prepared once per distinct SQL text and reused.
  */
 import type Database from 'better-sqlite3';
+import { bucketOf, histogramPercentiles } from './histogram';
 import type {
   Percentiles, RecentQuery, UsageAggregate, UsageFilters, UsageGroup, UsageLatency, UsageRange, UsageRow,
   UsageSeries, UsageTotals,
@@ -236,6 +237,13 @@ function csvLine(r: unknown[]): string {
 
 const CSV_PAGE = 2000;
 
+/** Above this many successful requests in a range, percentiles come from the daily histograms. */
+export const EXACT_PERCENTILE_ROWS = 100_000;
+
+function sortLatency<T extends { model: string; total: Percentiles }>(rows: T[]): T[] {
+  return rows.sort((a, b) => b.total.count - a.total.count || a.model.localeCompare(b.model));
+}
+
 /** Nearest-rank percentiles (the value at rank ceil(p * n)) of a list of numbers. */
 export function percentiles(values: number[]): Percentiles {
   const n = values.length;
@@ -248,7 +256,10 @@ export function percentiles(values: number[]): Percentiles {
 export class UsageQueries {
   private readonly stmts = new Map<string, Database.Statement>();
 
-  constructor(private readonly db: Database.Database) {}
+  constructor(
+    private readonly db: Database.Database,
+    private readonly exactPercentileRows = EXACT_PERCENTILE_ROWS,
+  ) {}
 
   private stmt(sql: string): Database.Statement {
     let s = this.stmts.get(sql);
@@ -263,12 +274,12 @@ export class UsageQueries {
    * Sums per (bucket, group) over a range, answered span by span (rollups for whole hours/days,
    * raw rows for the edges) and merged here.
    */
-  private sums(q: UsageRange & UsageFilters, group: UsageGroup | undefined, bucket: number | null): Map<string, { t: number; k: string | null; s: Sums }> {
+  private sums(q: UsageRange & UsageFilters, group: UsageGroup | undefined, bucket: number | null, extra: string[] = []): Map<string, { t: number; k: string | null; s: Sums }> {
     const col = group ? GROUP_COLUMN[group] : null;
     const out = new Map<string, { t: number; k: string | null; s: Sums }>();
     for (const sp of spans(q.from, q.to, bucket === null || bucket === DAY)) {
       const timeCol = sp.table === 'usage' ? 'received_at' : 't';
-      const w = where(q, sp, [], timeCol);
+      const w = where(q, sp, extra, timeCol);
       const tExpr = bucket === null ? '0' : `(${timeCol} / ${bucket}) * ${bucket}`;
       const kExpr = col ?? 'NULL';
       const sql = `SELECT ${tExpr} AS b, ${kExpr} AS k, ${sp.table === 'usage' ? AGG_RAW : AGG_ROLLUP}
@@ -307,14 +318,22 @@ export class UsageQueries {
   }
 
   /**
-   * Nearest-rank percentiles per resolved model over successful requests: an ordered scan of the
-   * covering time index limited to the range, values sorted per model in typed arrays.
+   * Nearest-rank percentiles per resolved model over successful requests. Exact when the range
+   * holds at most EXACT_PERCENTILE_ROWS of them (or filters other than model are set): an ordered
+   * scan of the covering time index limited to the range, values sorted per model. Longer ranges
+   * read whole days from the daily latency histograms and only the edge days from rows.
    */
   latency(q: UsageRange & UsageFilters): UsageLatency {
-    const w = where(q, q, ['status < 400']);
+    const histogramUsable = q.provider === undefined && q.instance === undefined && q.key === undefined && q.status === undefined;
+    const d1 = ceilTo(q.from, DAY);
+    const d2 = floorTo(q.to, DAY);
+    if (histogramUsable && d1 < d2) {
+      let n = 0;
+      for (const e of this.sums(q, undefined, null, ['status < 400']).values()) n += e.s.requests;
+      if (n > this.exactPercentileRows) return this.latencyFromHistograms(q, d1, d2);
+    }
     const perModel = new Map<string, { total: number[]; ttft: number[] }>();
-    const it = this.stmt(`SELECT label, total_ms, ttft_ms FROM usage ${w.sql}`).raw(true).iterate(w.params) as IterableIterator<[string, number, number | null]>;
-    for (const [label, total, ttft] of it) {
+    for (const [label, total, ttft] of this.latencyRows(q, q)) {
       let e = perModel.get(label);
       if (!e) {
         e = { total: [], ttft: [] };
@@ -323,10 +342,48 @@ export class UsageQueries {
       e.total.push(total);
       if (ttft !== null) e.ttft.push(ttft);
     }
-    const rows = [...perModel.entries()]
-      .map(([model, e]) => ({ model, ttft: percentiles(e.ttft), total: percentiles(e.total) }))
-      .sort((a, b) => b.total.count - a.total.count || a.model.localeCompare(b.model));
-    return { from: q.from, to: q.to, rows };
+    const rows = [...perModel.entries()].map(([model, e]) => ({ model, ttft: percentiles(e.ttft), total: percentiles(e.total) }));
+    return { from: q.from, to: q.to, rows: sortLatency(rows), approximate: false };
+  }
+
+  private latencyRows(f: UsageFilters, r: UsageRange): IterableIterator<[string, number, number | null]> {
+    const w = where(f, r, ['status < 400']);
+    return this.stmt(`SELECT label, total_ms, ttft_ms FROM usage ${w.sql}`).raw(true).iterate(w.params) as IterableIterator<[string, number, number | null]>;
+  }
+
+  private latencyFromHistograms(q: UsageRange & UsageFilters, d1: number, d2: number): UsageLatency {
+    const bins = new Map<string, { total: Map<number, number>; ttft: Map<number, number> }>();
+    const binsOf = (label: string) => {
+      let e = bins.get(label);
+      if (!e) {
+        e = { total: new Map(), ttft: new Map() };
+        bins.set(label, e);
+      }
+      return e;
+    };
+    const add = (m: Map<number, number>, b: number, n: number) => m.set(b, (m.get(b) ?? 0) + n);
+    const params: Record<string, unknown> = { from: d1, to: d2 };
+    let sql = 'SELECT label, kind, bucket, SUM(n) AS n FROM latency_daily WHERE t >= @from AND t < @to';
+    if (q.model !== undefined) {
+      sql += ' AND label = @model';
+      params.model = q.model;
+    }
+    sql += ' GROUP BY label, kind, bucket';
+    for (const [label, kind, bucket, n] of this.stmt(sql).raw(true).all(params) as Array<[string, number, number, number]>) {
+      const e = binsOf(label);
+      add(kind === 0 ? e.total : e.ttft, bucket, n);
+    }
+    // The partial days at both ends come from rows, binned the same way.
+    for (const edge of [{ from: q.from, to: d1 }, { from: d2, to: q.to }]) {
+      if (edge.from >= edge.to) continue;
+      for (const [label, total, ttft] of this.latencyRows(q, edge)) {
+        const e = binsOf(label);
+        add(e.total, bucketOf(total), 1);
+        if (ttft !== null) add(e.ttft, bucketOf(ttft), 1);
+      }
+    }
+    const rows = [...bins.entries()].map(([model, e]) => ({ model, ttft: histogramPercentiles(e.ttft), total: histogramPercentiles(e.total) }));
+    return { from: q.from, to: q.to, rows: sortLatency(rows), approximate: true };
   }
 
   recent(q: RecentQuery): { rows: UsageRow[]; nextBefore: number | null } {

@@ -12,12 +12,15 @@
  * Rollups: `usage_hourly` and `usage_daily` hold sums per (period start, label, provider,
  * instance, key, status), updated in the same transaction as the rows they sum, so totals and
  * time series over long ranges read a few thousand rollup rows instead of every request.
+ * `latency_daily` holds per-day, per-label histograms of TTFB and total time (successful requests)
+ * for percentiles over long ranges (see histogram.ts).
  */
 import type Database from 'better-sqlite3';
+import { bucketOf } from './histogram';
 
 export const SCHEMA_VERSION = 2;
 
-const MIGRATIONS: Record<number, string> = {
+const MIGRATIONS: Record<number, string | ((db: Database.Database) => void)> = {
   1: `
     CREATE TABLE usage (
       id INTEGER PRIMARY KEY,
@@ -43,7 +46,8 @@ const MIGRATIONS: Record<number, string> = {
     );
     CREATE INDEX usage_received ON usage(received_at);
   `,
-  2: `
+  2: (db) => {
+    db.exec(`
     ALTER TABLE usage ADD COLUMN label TEXT NOT NULL DEFAULT '';
     ALTER TABLE usage ADD COLUMN alias TEXT;
     ALTER TABLE usage ADD COLUMN user_agent TEXT;
@@ -108,8 +112,40 @@ const MIGRATIONS: Record<number, string> = {
         COUNT(*), SUM(status >= 400), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0),
         COALESCE(SUM(reasoning_tokens), 0), COALESCE(SUM(cached_tokens), 0), SUM(cost_usd), COALESCE(SUM(total_ms), 0)
       FROM usage GROUP BY 1, 2, 3, 4, 5, 6;
-  `,
+    CREATE TABLE latency_daily (
+      t INTEGER NOT NULL,
+      label TEXT NOT NULL,
+      kind INTEGER NOT NULL, -- 0 total time, 1 time to first byte
+      bucket INTEGER NOT NULL,
+      n INTEGER NOT NULL,
+      PRIMARY KEY (t, label, kind, bucket)
+    ) WITHOUT ROWID;`);
+    backfillLatency(db);
+  },
 };
+
+const DAY = 86_400_000;
+
+/** Fill latency_daily from existing rows (upgrades from v1). */
+function backfillLatency(db: Database.Database): void {
+  const bins = new Map<string, number>();
+  const rows = db.prepare('SELECT received_at, label, total_ms, ttft_ms FROM usage WHERE status < 400').raw(true);
+  for (const [at, label, total, ttft] of rows.iterate() as IterableIterator<[number, string, number, number | null]>) {
+    const t = Math.floor(at / DAY) * DAY;
+    const k0 = `${t}\u0000${label}\u00000\u0000${bucketOf(total)}`;
+    bins.set(k0, (bins.get(k0) ?? 0) + 1);
+    if (ttft !== null) {
+      const k1 = `${t}\u0000${label}\u00001\u0000${bucketOf(ttft)}`;
+      bins.set(k1, (bins.get(k1) ?? 0) + 1);
+    }
+  }
+  const ins = db.prepare('INSERT INTO latency_daily (t, label, kind, bucket, n) VALUES (?, ?, ?, ?, ?)');
+  for (const [k, n] of bins) {
+    const [t, label, kind, bucket] = k.split('\u0000');
+    ins.run(Number(t), label, Number(kind), Number(bucket), n);
+  }
+}
+
 
 /** Bring the database to SCHEMA_VERSION. Throws when the file is newer than this build. */
 export function migrate(db: Database.Database): { from: number; to: number } {
@@ -120,7 +156,9 @@ export function migrate(db: Database.Database): { from: number; to: number } {
   if (from === SCHEMA_VERSION) return { from, to: from };
   db.transaction(() => {
     for (let v = from + 1; v <= SCHEMA_VERSION; v++) {
-      db.exec(MIGRATIONS[v]);
+      const m = MIGRATIONS[v];
+      if (typeof m === 'string') db.exec(m);
+      else m(db);
     }
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();

@@ -94,6 +94,11 @@ export interface Percentiles {
 export interface UsageLatency extends UsageRange {
   /** Per resolved model, successful requests only (status < 400); nearest-rank percentiles in ms. */
   rows: Array<{ model: string; ttft: Percentiles; total: Percentiles }>;
+  /**
+   * false: exact (every request of the range was ranked). true: long range read from the daily
+   * latency histograms; each percentile is within about 1.6% of the exact value.
+   */
+  approximate: boolean;
 }
 
 /** A stored row as the admin API shows it. */
