@@ -717,7 +717,9 @@ export class LingmaInstance implements Instance {
     const onAbort = () => queue.fail(errors.cancelled(), true);
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const modelKey = a.agent ? String(req.options?.lingmaModel ?? AGENT_FALLBACK_MODEL) : req.model;
+      // An agent model name is not a Lingma key: the alias may name one, else Lingma picks (`auto`).
+      const agentName = this.deps.config().agentModels.some((m) => m.toLowerCase() === req.model.toLowerCase());
+      const modelKey = agentName ? String(req.options?.lingmaModel ?? AGENT_FALLBACK_MODEL) : req.model;
       const params = {
         requestId,
         chatTask: 'FREE_INPUT',
