@@ -234,21 +234,77 @@ export interface AdminErrorBody {
   error: { message: string; type: string; code: string; param: string | null };
 }
 
-// ---- usage (ledger routes under /admin/usage) ----
+// ---- usage (ledger routes under /admin/usage; shapes of core/ledger/types.ts) ----
 
-export interface UsageRecentRow {
+export type UsageGroup = 'model' | 'provider' | 'instance' | 'key' | 'status';
+
+export interface UsageAggregate {
+  requests: number;
+  errors: number;
+  promptTokens: number;
+  completionTokens: number;
+  reasoningTokens: number;
+  cachedTokens: number;
+  costUsd: number | null;
+  avgTotalMs: number | null;
+}
+
+export interface UsageTotals {
+  from: number;
+  to: number;
+  group: UsageGroup | null;
+  total: UsageAggregate;
+  rows: Array<UsageAggregate & { key: string | null }>;
+}
+
+export interface UsageSeries {
+  from: number;
+  to: number;
+  bucket: 'hour' | 'day';
+  group: UsageGroup | null;
+  points: Array<UsageAggregate & { t: number; key: string | null }>;
+}
+
+export interface Percentiles {
+  count: number;
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+}
+
+export interface UsageLatency {
+  from: number;
+  to: number;
+  rows: Array<{ model: string; ttft: Percentiles; total: Percentiles }>;
+}
+
+export interface UsageRow {
+  id: number;
   requestId: string;
   receivedAt: number;
+  finishedAt: number;
   requestedModel: string;
-  model?: string;
+  label: string;
+  alias?: string;
   provider?: string;
   instance?: string;
+  model?: string;
+  stream: boolean;
   status: number;
   errorType?: string;
-  stream: boolean;
+  switches: number;
+  sessionReuse: boolean;
   promptTokens?: number;
   completionTokens?: number;
+  tokensEstimated: boolean;
   ttftMs?: number;
   totalMs: number;
-  [k: string]: unknown;
+  costUsd: number | null;
+  apiKeyId: string;
+  endpoint: string;
+}
+
+export interface UsageRecent {
+  rows: UsageRow[];
+  nextBefore: number | null;
 }

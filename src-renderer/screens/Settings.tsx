@@ -1,0 +1,140 @@
+import { useState } from 'react';
+import type { AdminSettings, AdminSnapshot, CreateKeyResult } from '../../src-main/core/admin/api-types';
+import { desktop, storeToken } from '../api/connection';
+import { Badge, Card, ConfirmButton, CopyButton, Field } from '../components/ui';
+import { fmtDateTime } from '../lib/format';
+import { act, useDash } from '../store';
+
+function num(v: string): number | undefined {
+  return v.trim() === '' ? undefined : Number(v);
+}
+
+function SettingsForm({ s }: { s: AdminSettings }) {
+  const [form, setForm] = useState({ ...s, maxInFlight: String(s.maxInFlight), queueTimeoutMs: String(s.queueTimeoutMs), perKeyConcurrency: String(s.perKeyConcurrency), firstByteTimeoutMs: String(s.firstByteTimeoutMs) });
+  const [errs, setErrs] = useState<Record<string, string>>({});
+  const save = async (ev: { preventDefault(): void }) => {
+    ev.preventDefault();
+    const e: Record<string, string> = {};
+    const check = (k: string, min: number) => {
+      const v = num((form as unknown as Record<string, string>)[k]);
+      if (v === undefined || !Number.isInteger(v) || v < min) e[k] = `A whole number, at least ${min}.`;
+      return v;
+    };
+    const maxInFlight = check('maxInFlight', 1);
+    const queueTimeoutMs = check('queueTimeoutMs', 0);
+    const perKeyConcurrency = check('perKeyConcurrency', 1);
+    const firstByteTimeoutMs = check('firstByteTimeoutMs', 100);
+    setErrs(e);
+    if (Object.keys(e).length) return;
+    await act('Save settings', (c) => c.updateSettings({ logLevel: form.logLevel, loginAuto: form.loginAuto, maxInFlight, queueTimeoutMs, perKeyConcurrency, firstByteTimeoutMs }), 'Settings applied');
+  };
+  return (
+    <form className="form" onSubmit={save} noValidate data-testid="settings-form">
+      <div className="form-grid">
+        <Field label="Log level" htmlFor="set-level">
+          <select id="set-level" value={form.logLevel} onChange={(e) => setForm({ ...form, logLevel: e.target.value as AdminSettings['logLevel'] })}>
+            {['trace', 'debug', 'info', 'warn', 'error', 'silent'].map((l) => <option key={l} value={l}>{l}</option>)}
+          </select>
+        </Field>
+        <Field label="Max requests in flight" htmlFor="set-mif" error={errs.maxInFlight} hint="Beyond this, requests wait in a queue.">
+          <input id="set-mif" inputMode="numeric" value={form.maxInFlight} onChange={(e) => setForm({ ...form, maxInFlight: e.target.value })} />
+        </Field>
+        <Field label="Queue timeout (ms)" htmlFor="set-qt" error={errs.queueTimeoutMs} hint="How long a request may wait for a slot before a 429.">
+          <input id="set-qt" inputMode="numeric" value={form.queueTimeoutMs} onChange={(e) => setForm({ ...form, queueTimeoutMs: e.target.value })} />
+        </Field>
+        <Field label="Concurrency per API key" htmlFor="set-pk" error={errs.perKeyConcurrency}>
+          <input id="set-pk" inputMode="numeric" value={form.perKeyConcurrency} onChange={(e) => setForm({ ...form, perKeyConcurrency: e.target.value })} />
+        </Field>
+        <Field label="First-byte timeout (ms)" htmlFor="set-fb" error={errs.firstByteTimeoutMs} hint="A backend slower than this is skipped for the next one.">
+          <input id="set-fb" inputMode="numeric" value={form.firstByteTimeoutMs} onChange={(e) => setForm({ ...form, firstByteTimeoutMs: e.target.value })} />
+        </Field>
+        <Field label="Automatic sign-in" htmlFor="set-auto" hint="Sign Lingma accounts in by themselves when they are found signed out.">
+          <label className="switch"><input id="set-auto" type="checkbox" checked={form.loginAuto} onChange={(e) => setForm({ ...form, loginAuto: e.target.checked })} /> <span>{form.loginAuto ? 'On' : 'Off'}</span></label>
+        </Field>
+      </div>
+      <p className="muted small">Changes apply at once and last until Lingma Relay restarts; to keep them, put them in the config file.</p>
+      <div className="form-actions"><button type="submit" className="btn btn-primary">Apply</button></div>
+    </form>
+  );
+}
+
+function Keys({ snap }: { snap: AdminSnapshot }) {
+  const [name, setName] = useState('');
+  const [err, setErr] = useState<string>();
+  const [created, setCreated] = useState<CreateKeyResult & { name: string }>();
+  const create = async (ev: { preventDefault(): void }) => {
+    ev.preventDefault();
+    if (!name.trim()) { setErr('Name the key after where it is used, e.g. "laptop" or "cursor".'); return; }
+    setErr(undefined);
+    const client = useDash.getState().client;
+    try {
+      const r = await client!.createKey({ name: name.trim() });
+      setCreated({ ...r, name: name.trim() });
+      setName('');
+    } catch (e) {
+      setErr(e instanceof Error ? e.message : String(e));
+    }
+  };
+  return (
+    <Card title={<>API keys <span className="count">{snap.keys.length}</span></>}>
+      {created && (
+        <div className="banner banner-ok" data-testid="new-key">
+          <div><strong>Key “{created.name}” created.</strong> Copy it now: it is not shown again.</div>
+          <div className="kv-line"><code className="mono">{created.key}</code><CopyButton text={created.key} /><button type="button" className="btn btn-ghost btn-small" onClick={() => setCreated(undefined)}>Done</button></div>
+        </div>
+      )}
+      <ul className="list">
+        {snap.keys.map((k) => (
+          <li key={k.id} className="list-item">
+            <div className="list-row">
+              <div className="list-main">
+                <div className="strong">{k.name ?? 'unnamed'}</div>
+                <div className="muted small mono">{k.prefix} · id {k.id}{k.createdAt ? ` · created ${fmtDateTime(k.createdAt)}` : ''}</div>
+              </div>
+              <div className="list-side">
+                <Badge tone="muted">{k.source}</Badge>
+                {k.revocable ? <ConfirmButton small label="Revoke" confirm="Revoke key" onConfirm={() => act('Revoke key', (c) => c.revokeKey(k.id), 'Key revoked')} /> : <span className="muted small" title="Keys from the config file or environment are changed there.">read-only</span>}
+              </div>
+            </div>
+          </li>
+        ))}
+      </ul>
+      <form className="inline-form" onSubmit={create} noValidate>
+        <Field label="New key" htmlFor="key-name" error={err}>
+          <input id="key-name" placeholder="Name, e.g. laptop" value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" />
+        </Field>
+        <button type="submit" className="btn btn-primary">Create key</button>
+      </form>
+    </Card>
+  );
+}
+
+export function Settings({ snap }: { snap: AdminSnapshot }) {
+  const prot = snap.secretProtection;
+  return (
+    <div className="screen" data-testid="screen-settings">
+      {(prot === 'basic' || prot === 'file') && (
+        <div className="banner banner-warn" data-testid="secret-warning">
+          {prot === 'basic'
+            ? 'Passwords are only obfuscated on this machine: the system offers no keyring (on Linux, install and unlock GNOME Keyring or KWallet for real encryption).'
+            : 'Passwords are kept in a file readable only by your user account (headless mode); they are not encrypted. Protect this machine and its backups.'}
+        </div>
+      )}
+      <Card title="Live settings"><SettingsForm key={JSON.stringify(snap.settings)} s={snap.settings} /></Card>
+      <Keys snap={snap} />
+      <Card title="About">
+        <dl className="kv">
+          <dt>Version</dt><dd>{snap.version}</dd>
+          <dt>Endpoint</dt><dd className="mono">{snap.endpoint}</dd>
+          <dt>Usage ledger</dt><dd>{snap.ledger ? <Badge tone={snap.ledger.state === 'ok' ? 'ok' : snap.ledger.state === 'disabled' ? 'muted' : 'warn'}>{snap.ledger.state}</Badge> : '–'} {snap.ledger?.written !== undefined && <span className="muted small">{snap.ledger.written} rows written{snap.ledger.dropped ? `, ${snap.ledger.dropped} dropped` : ''}</span>}</dd>
+          <dt>Secret storage</dt><dd>{prot === 'os' ? 'system keychain' : prot === 'basic' ? 'obfuscated (no keyring)' : prot === 'file' ? 'file, user-only' : '–'}</dd>
+        </dl>
+        {desktop()?.revealDataFolder ? (
+          <button type="button" className="btn btn-ghost" onClick={() => desktop()!.revealDataFolder!()}>Open data folder</button>
+        ) : (
+          <button type="button" className="btn btn-ghost" onClick={() => { storeToken(undefined); window.location.reload(); }}>Sign out of this dashboard</button>
+        )}
+      </Card>
+    </div>
+  );
+}

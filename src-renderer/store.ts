@@ -1,0 +1,144 @@
+/**
+ * The dashboard's state: the last snapshot, patched by live events. `reduce` is pure (tested
+ * directly); the zustand store wraps it with connection status and toasts.
+ */
+import { create } from 'zustand';
+import type {
+  AdminAlias, AdminEvent, AdminInstance, AdminLiveRequest, AdminSnapshot,
+} from '../src-main/core/admin/api-types';
+import type { AdminClient } from './api/client';
+import type { SocketStatus } from './api/socket';
+
+export const MAX_LOGS = 2000;
+export const MAX_COUNTERS = 120;
+export const MAX_FINISHED = 25;
+
+export interface LiveData {
+  snap?: AdminSnapshot;
+  /** Recently finished requests, newest first (the Live screen shows them fading out). */
+  finished: AdminLiveRequest[];
+  /** Set by a `config` event: the app refetches `/admin/state`. */
+  stale: boolean;
+}
+
+function retarget(aliases: AdminAlias[], instances: AdminInstance[]): AdminAlias[] {
+  return aliases.map((a) => ({
+    ...a,
+    targets: a.targets.map((t) => {
+      const mine = instances.filter((i) => i.provider === t.provider);
+      if (!mine.length) return t;
+      const ready = mine.filter((i) => i.state === 'ready' && i.health?.healthy !== false).length;
+      return { ...t, ready, total: mine.length, status: ready === mine.length ? 'ok' : ready > 0 ? 'degraded' : 'down' };
+    }),
+  }));
+}
+
+function withInstances(snap: AdminSnapshot, instances: AdminInstance[]): AdminSnapshot {
+  return { ...snap, instances, aliases: retarget(snap.aliases, instances) };
+}
+
+export function reduce(data: LiveData, ev: AdminEvent): LiveData {
+  if (ev.type === 'snapshot') return { snap: ev.snapshot, finished: data.finished, stale: false };
+  const snap = data.snap;
+  if (!snap) return data;
+  switch (ev.type) {
+    case 'instance': {
+      const i = snap.instances.findIndex((x) => x.name === ev.instance.name);
+      const next = [...snap.instances];
+      if (i >= 0) next[i] = { ...ev.instance, health: ev.instance.health ?? snap.instances[i].health };
+      else next.push(ev.instance);
+      return { ...data, snap: withInstances(snap, next) };
+    }
+    case 'health': {
+      const next = snap.instances.map((x) => (x.name === ev.health.instance ? { ...x, health: ev.health } : x));
+      return { ...data, snap: withInstances(snap, next) };
+    }
+    case 'log': {
+      const logs = snap.logs.length >= MAX_LOGS ? [...snap.logs.slice(snap.logs.length - MAX_LOGS + 1), ev.line] : [...snap.logs, ev.line];
+      return { ...data, snap: { ...snap, logs } };
+    }
+    case 'request': {
+      const r = ev.request;
+      const others = snap.live.filter((x) => x.requestId !== r.requestId);
+      if (ev.phase === 'end') {
+        const finished = [{ ...r, finishedAt: r.finishedAt ?? Date.now() }, ...data.finished.filter((x) => x.requestId !== r.requestId)].slice(0, MAX_FINISHED);
+        return { ...data, finished, snap: { ...snap, live: others } };
+      }
+      return { ...data, snap: { ...snap, live: [...others, r].sort((a, b) => a.startedAt - b.startedAt) } };
+    }
+    case 'aliases':
+      return {
+        ...data,
+        snap: { ...snap, aliases: retarget(ev.aliases, snap.instances), aliasesReload: ev.outcome ?? snap.aliasesReload },
+      };
+    case 'config':
+      return { ...data, stale: true };
+    case 'tick': {
+      const counters = [...snap.counters, ev.counters].slice(-MAX_COUNTERS);
+      return {
+        ...data,
+        snap: { ...snap, counters, admission: { ...snap.admission, inFlight: ev.counters.inFlight, queued: ev.counters.queued } },
+      };
+    }
+    default:
+      return data;
+  }
+}
+
+export interface Toast {
+  id: number;
+  kind: 'ok' | 'error' | 'info';
+  text: string;
+}
+
+export type AuthState = 'checking' | 'needed' | 'ok';
+
+export interface DashStore extends LiveData {
+  client?: AdminClient;
+  auth: AuthState;
+  authError?: string;
+  socket: SocketStatus;
+  toasts: Toast[];
+  setClient(c: AdminClient | undefined): void;
+  setAuth(a: AuthState, error?: string): void;
+  setSocket(s: SocketStatus): void;
+  setSnapshot(s: AdminSnapshot): void;
+  apply(ev: AdminEvent): void;
+  toast(kind: Toast['kind'], text: string): void;
+  dismiss(id: number): void;
+}
+
+let toastId = 0;
+
+export const useDash = create<DashStore>((set) => ({
+  finished: [],
+  stale: false,
+  auth: 'checking',
+  socket: 'closed',
+  toasts: [],
+  setClient: (client) => set({ client }),
+  setAuth: (auth, authError) => set({ auth, authError }),
+  setSocket: (socket) => set({ socket }),
+  setSnapshot: (s) => set((st) => reduce(st, { type: 'snapshot', snapshot: s })),
+  apply: (ev) => set((st) => reduce(st, ev)),
+  toast: (kind, text) => {
+    const id = ++toastId;
+    set((st) => ({ toasts: [...st.toasts.slice(-3), { id, kind, text }] }));
+    setTimeout(() => set((st) => ({ toasts: st.toasts.filter((t) => t.id !== id) })), kind === 'error' ? 8000 : 4000);
+  },
+  dismiss: (id) => set((st) => ({ toasts: st.toasts.filter((t) => t.id !== id) })),
+}));
+
+/** Run an admin action with a toast for its outcome. Returns true on success. */
+export async function act(label: string, fn: (c: AdminClient) => Promise<unknown>, okText?: string): Promise<boolean> {
+  const { client, toast } = useDash.getState();
+  if (!client) return false;
+  try {
+    await fn(client);
+    if (okText) toast('ok', okText);
+    return true;
+  } catch (e) {
+    toast('error', `${label}: ${e instanceof Error ? e.message : String(e)}`);
+    return false;
+  }
+}
