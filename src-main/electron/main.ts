@@ -65,8 +65,8 @@ function loopbackUrl(url: string): string {
 
 async function main(): Promise<void> {
   if (process.platform === 'win32') app.setAppUserModelId('dev.lingma.relay');
-  const hidden = startedHidden(process.argv, app.getLoginItemSettings().wasOpenedAsHidden);
   await app.whenReady();
+  const hidden = startedHidden(process.argv, app.getLoginItemSettings().wasOpenedAsHidden);
 
   installGlobalGuards(app, log);
   denyAllPermissions(session.defaultSession);
@@ -152,10 +152,15 @@ async function main(): Promise<void> {
       title: 'Lingma Relay',
       icon: appIcon,
       autoHideMenuBar: true,
-      webPreferences: mainWindowWebPreferences(path.join(__dirname, 'preload.cjs')),
+      webPreferences: mainWindowWebPreferences(path.join(__dirname, 'preload.cjs'), { devTools: !app.isPackaged }),
     });
     guardAppWebContents(w.webContents, { openExternal: (u) => void shell.openExternal(u), log });
     w.once('ready-to-show', () => w.show());
+    // A crashed dashboard reloads itself (the gateway is unaffected: it lives in this process).
+    w.webContents.on('render-process-gone', (_e, details) => {
+      log('warn', `dashboard renderer gone (${details.reason}); reloading`);
+      if (details.reason !== 'clean-exit' && !w.isDestroyed()) w.webContents.reload();
+    });
     // Closing the window keeps the app in the tray.
     w.on('close', (e) => {
       if (quit?.quitting) return;

@@ -24,8 +24,11 @@ export function appSchemePrivileges(): CustomScheme {
   };
 }
 
-/** SECURITY: the dashboard window's webPreferences. Every flag explicit, even the defaults. */
-export function mainWindowWebPreferences(preloadPath: string): WebPreferences {
+/**
+ * SECURITY: the dashboard window's webPreferences. Every flag explicit, even the defaults.
+ * DevTools only in development builds (`!app.isPackaged`).
+ */
+export function mainWindowWebPreferences(preloadPath: string, opts: { devTools?: boolean } = {}): WebPreferences {
   return {
     preload: preloadPath,
     sandbox: true,
@@ -40,7 +43,7 @@ export function mainWindowWebPreferences(preloadPath: string): WebPreferences {
     experimentalFeatures: false,
     navigateOnDragDrop: false,
     safeDialogs: true,
-    devTools: true,
+    devTools: opts.devTools ?? false,
   };
 }
 

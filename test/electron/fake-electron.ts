@@ -48,6 +48,10 @@ export class FakeWebContents extends EventEmitter {
   async loadURL(url: string) {
     this.mainFrame.url = url;
   }
+  reloads = 0;
+  reload() {
+    this.reloads++;
+  }
   async insertCSS(_css: string): Promise<string> {
     return 'key';
   }
@@ -133,6 +137,7 @@ class FakeApp extends EventEmitter {
   appPath = '';
   exitCode: number | undefined;
   loginItem: unknown;
+  isPackaged = true;
   requestSingleInstanceLock() {
     return true;
   }

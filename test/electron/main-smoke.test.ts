@@ -91,6 +91,9 @@ describe('desktop main process (fake electron)', () => {
     expect(w.webContents.mainFrame.url).toBe('app://relay/index.html');
     expect(w.options.webPreferences).toMatchObject({ sandbox: true, contextIsolation: true, nodeIntegration: false, webSecurity: true, webviewTag: false });
     expect(w.options.webPreferences.preload).toBe(path.join(root, 'dist', 'electron', 'preload.cjs'));
+    expect(w.options.webPreferences.devTools).toBe(false);
+    w.webContents.emit('render-process-gone', new FakeEvent(), { reason: 'crashed', exitCode: 1 });
+    expect(w.webContents.reloads).toBe(1);
     // Navigation away is blocked; window.open is denied (the link goes to the browser).
     const nav = Object.assign(new FakeEvent(), { url: 'https://evil.example/' });
     w.webContents.emit('will-navigate', nav);

@@ -35,7 +35,9 @@ describe('window options', () => {
       webviewTag: false,
       spellcheck: false,
       experimentalFeatures: false,
+      devTools: false,
     });
+    expect(mainWindowWebPreferences('/p', { devTools: true }).devTools).toBe(true);
   });
 
   it('login windows are sandboxed, without preload, on their partition', () => {
