@@ -4,6 +4,7 @@
  * faults injected on each; clients speak plain HTTP.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +29,7 @@ fast:
     - { target: up/m1, firstByteTimeoutMs: 400 }
     - up2/m2
 "claude-*": { chain: [http-first] }
+dead-first: { chain: [dead/x, up/m1] }
 `;
 
 let up: FakeUpstream;
@@ -75,7 +77,8 @@ async function getJson(path: string): Promise<any> {
 async function allHealthy(): Promise<void> {
   await waitFor(async () => {
     const h = await getJson('/v1/health');
-    return h.data.every((d: { healthy: boolean; state: string }) => d.healthy && d.state === 'ready');
+    // `dead` points at a closed port on purpose: it never recovers.
+    return h.data.every((d: { instance: string; healthy: boolean; state: string }) => d.instance === 'dead' || (d.healthy && d.state === 'ready'));
   }, 'every instance healthy and ready', 30_000);
 }
 
@@ -95,6 +98,11 @@ beforeAll(async () => {
   up = await startFakeOpenAI({ models: ['m1'], reply: 'from up' });
   up2 = await startFakeOpenAI({ models: ['m2'], reply: 'from up2' });
   dir = mkdtempSync(join(tmpdir(), 'relay-failover-'));
+  // A port nobody listens on: connection refused.
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+  const deadPort = (probe.address() as AddressInfo).port;
+  await new Promise<void>((r) => probe.close(() => r()));
   aliasesFile = join(dir, 'aliases.yaml');
   writeFileSync(aliasesFile, ALIASES_V1);
   const config = validateConfig({
@@ -103,6 +111,7 @@ beforeAll(async () => {
     providers: [
       { name: 'up', type: 'openai', baseUrl: up.url, models: ['m1'] },
       { name: 'up2', type: 'openai', baseUrl: up2.url, models: ['m2'] },
+      { name: 'dead', type: 'openai', baseUrl: `http://127.0.0.1:${deadPort}/v1`, models: ['x'] },
     ],
     aliasesFile,
     limits: { maxSwitches: 3, firstByteTimeoutMs: 15_000, queueTimeoutMs: 5_000 },
@@ -195,6 +204,22 @@ describe('failover through the real gateway', () => {
     const down = await chat('http-first', true);
     expect(down.status).toBeGreaterThanOrEqual(500);
     expect(((await down.json()) as any).error.message).toBeTruthy();
+  });
+
+  it('a refused connection fails over to the next target', async () => {
+    await allHealthy();
+    const r = await chat('dead-first', true);
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-relay-resolved')).toBe('up/m1');
+    expect(contentOf(await sseData(r))).toBe('from up');
+    const h = await getJson('/v1/health');
+    const dead = h.data.find((d: { instance: string }) => d.instance === 'dead');
+    expect(dead.healthy).toBe(false);
+    expect(dead.lastError).toMatch(/Could not reach dead/);
+    // Unhealthy now: the next request goes to the healthy target first, without trying `dead`.
+    const again = await chat('dead-first');
+    expect(again.headers.get('x-relay-resolved')).toBe('up/m1');
+    await again.text();
   });
 
   it('a hanging upstream hits the first-byte timeout, is cancelled, and the next target serves', async () => {
