@@ -1,6 +1,6 @@
 /**
- * Rendering a neutral conversation into the one prompt text Lingma takes, and token estimates.
- * Lingma reports no token counts, so the gateway estimates them (usage.estimated = true).
+ * Rendering a neutral conversation into the one prompt text Lingma takes. Lingma reports no token
+ * counts, so the gateway estimates them (usage.estimated = true).
  */
 import { textOf, type ChatMessage } from '../../chat/model';
 import { errors } from '../../errors';
@@ -46,18 +46,5 @@ export function renderTurn(last: ChatMessage): string {
   return renderMessage(last);
 }
 
-/**
- * Rough token estimate: CJK characters count one each, other text about four characters per
- * token. Good enough for budgets and dashboards; always reported as estimated.
- */
-export function estimateTokens(text: string): number {
-  if (!text) return 0;
-  let cjk = 0;
-  let other = 0;
-  for (const ch of text) {
-    const c = ch.codePointAt(0)!;
-    if ((c >= 0x3000 && c <= 0x9fff) || (c >= 0xac00 && c <= 0xd7af) || (c >= 0xf900 && c <= 0xfaff) || c >= 0x20000) cjk++;
-    else other++;
-  }
-  return cjk + Math.ceil(other / 4);
-}
+/** The gateway-wide estimate (core/chat/tokens), so Lingma usage matches what the dispatcher counts. */
+export { estimateTokens } from '../../chat/tokens';

@@ -207,7 +207,7 @@ export class LingmaProvider implements Provider {
       // No account configured: one instance the user can log in to from the dashboard.
       accounts = [{ name: 'lingma-1', username: '', source: 'default' }];
     }
-    for (const a of accounts) this.list.push(this.createInstance(a));
+    for (const a of accounts) if (!this.find(a.name)) this.list.push(this.createInstance(a));
     this.initial = Promise.all(this.list.map((i) => i.start())).then(() => undefined);
   }
 
