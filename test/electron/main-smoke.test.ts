@@ -3,64 +3,19 @@
  * Node against a fake `electron` module: security setup, the app protocol, the gateway on a real
  * loopback port, IPC, the tray, closing to the tray and the quit sequence.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import Module from 'node:module';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { electronModule, fake, FakeBrowserWindow, FakeEvent, FakeTray } from './fake-electron';
+import { loadMain, root, type Harness } from './main-harness';
 
-const root = path.resolve(__dirname, '..', '..');
-let base: string;
+let h: Harness;
 let userData: string;
-let electronPath: string;
-
-const M = Module as unknown as {
-  _cache: Record<string, unknown>;
-  _nodeModulePaths(dir: string): string[];
-  new (id: string): { filename: string; paths: string[]; exports: unknown; loaded: boolean; _compile(code: string, filename: string): void };
-};
 
 beforeAll(async () => {
-  base = mkdtempSync(path.join(tmpdir(), 'relay-main-'));
-  userData = path.join(base, 'userData');
-  const appRoot = path.join(base, 'app');
-  mkdirSync(path.join(appRoot, 'dist', 'renderer'), { recursive: true });
-  writeFileSync(path.join(appRoot, 'dist', 'renderer', 'index.html'), '<!doctype html><title>dash</title>');
-  mkdirSync(userData, { recursive: true });
-  // Port 0: a free port; quiet logs.
-  writeFileSync(path.join(userData, 'settings.json'), JSON.stringify({ port: 0 }));
-  writeFileSync(path.join(userData, 'config.yaml'), 'server:\n  logLevel: error\n');
-  fake.app.paths = { userData, home: base };
-  fake.app.appPath = appRoot;
-
-  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
-  const external = ['electron', 'pino', ...Object.keys(pkg.dependencies).filter((d) => d !== 'electron-store')];
-  const out = await build({
-    entryPoints: [path.join(root, 'src-main', 'electron', 'main.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    write: false,
-    external,
-    logLevel: 'silent',
-  });
-  const code = out.outputFiles[0].text;
-
-  // `require('electron')` inside the bundle gets the fake.
-  electronPath = require.resolve('electron', { paths: [root] });
-  const em = new M(electronPath);
-  em.exports = electronModule;
-  em.loaded = true;
-  M._cache[electronPath] = em;
-
-  const filename = path.join(root, 'dist', 'electron', 'main.cjs');
-  const m = new M(filename);
-  m.filename = filename;
-  m.paths = M._nodeModulePaths(path.dirname(filename));
-  m._compile(code, filename);
+  process.env.XDG_CONFIG_HOME = '';
+  h = await loadMain();
+  userData = h.userData;
 }, 120_000);
 
 afterAll(async () => {
@@ -68,8 +23,7 @@ afterAll(async () => {
     fake.app.quit();
     await vi.waitFor(() => expect(fake.app.exitCode).toBe(0), { timeout: 30_000 });
   }
-  delete M._cache[electronPath];
-  rmSync(base, { recursive: true, force: true });
+  h.cleanup();
 }, 60_000);
 
 const tray = () => FakeTray.all[0];
@@ -150,6 +104,23 @@ describe('desktop main process (fake electron)', () => {
     expect(fake.app.exitCode).toBeUndefined();
     tray().click('Open Dashboard');
     expect(w.visible).toBe(true);
+  });
+
+  it('a second launch shows the window', () => {
+    const w = mainWindow();
+    w.hide();
+    fake.app.emit('second-instance', new FakeEvent(), ['lingma-relay'], '/');
+    expect(w.visible).toBe(true);
+  });
+
+  it('start at login (Linux: XDG autostart entry), toggled from the tray', async () => {
+    const file = path.join(h.base, '.config', 'autostart', 'lingma-relay.desktop');
+    tray().click('Start at Login');
+    await vi.waitFor(() => expect(existsSync(file)).toBe(process.platform === 'linux'));
+    expect(tray().menu!.items.find((i) => i.label === 'Start at Login')!.checked).toBe(true);
+    tray().click('Start at Login');
+    await vi.waitFor(() => expect(existsSync(file)).toBe(false));
+    expect(JSON.parse(readFileSync(path.join(userData, 'settings.json'), 'utf8')).startAtLogin).toBe(false);
   });
 
   it('pause stops the gateway, resume starts it again', async () => {
