@@ -4,7 +4,7 @@ import { errors, RelayError } from '../../src-main/core/errors';
 import { anthropicErrorType, toAnthropicError } from '../../src-main/core/frontends/anthropic/errors';
 import { anthropicToChatRequest } from '../../src-main/core/frontends/anthropic/request';
 import { AnthropicEncoder, type SseEvent } from '../../src-main/core/frontends/anthropic/response';
-import { estimateRequestTokens } from '../../src-main/core/frontends/anthropic/tokens';
+import { estimatePromptTokens } from '../../src-main/core/chat/tokens';
 
 const base = { model: 'claude-sonnet-4-5', max_tokens: 100 };
 
@@ -158,8 +158,8 @@ describe('Anthropic request → ChatRequest', () => {
   it('count_tokens bodies need no max_tokens and estimate grows with content', () => {
     const small = anthropicToChatRequest({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }, { forCountTokens: true });
     const big = anthropicToChatRequest({ model: 'm', messages: [{ role: 'user', content: 'hello world '.repeat(200) }] }, { forCountTokens: true });
-    expect(estimateRequestTokens(small)).toBeGreaterThan(0);
-    expect(estimateRequestTokens(big)).toBeGreaterThan(estimateRequestTokens(small) + 400);
+    expect(estimatePromptTokens(small)).toBeGreaterThan(0);
+    expect(estimatePromptTokens(big)).toBeGreaterThan(estimatePromptTokens(small) + 400);
   });
 });
 

@@ -11,7 +11,7 @@ import type { ChatEvent, FinishReason, Usage } from '../../chat/model';
 import type { RelayError } from '../../errors';
 import { argumentsObject, newId, type Json } from './check';
 import { toAnthropicError } from './errors';
-import { estimateTextTokens } from './tokens';
+import { estimateTokens } from '../../chat/tokens';
 
 export interface SseEvent {
   event: string;
@@ -182,7 +182,7 @@ export class AnthropicEncoder {
     }
     return {
       input_tokens: this.inputTokensEstimate,
-      output_tokens: estimateTextTokens(this.outputChars),
+      output_tokens: estimateTokens(this.outputChars),
       cache_creation_input_tokens: 0,
       cache_read_input_tokens: 0,
     };

@@ -19,7 +19,7 @@ import { toAnthropicError } from './errors';
 import { clientSignal, contextOf, sessionHeader, withHeartbeat } from './http';
 import { anthropicToChatRequest } from './request';
 import { AnthropicEncoder, PING_EVENT, type SseEvent } from './response';
-import { estimateRequestTokens } from './tokens';
+import { estimatePromptTokens } from '../../chat/tokens';
 
 export interface AnthropicRoutesOptions {
   chat: ChatService;
@@ -59,7 +59,7 @@ export async function anthropicRoutes(app: FastifyInstance, opts: AnthropicRoute
     const request = anthropicToChatRequest(req.body);
     const session = sessionHeader(req);
     if (session) request.sessionKey = session;
-    const inputEstimate = estimateRequestTokens(request);
+    const inputEstimate = estimatePromptTokens(request);
 
     if (!request.stream) {
       const exec = await opts.chat.execute(request, contextOf(req, 'anthropic', ENDPOINT, clientSignal(reply), receivedAt));
@@ -107,6 +107,6 @@ export async function anthropicRoutes(app: FastifyInstance, opts: AnthropicRoute
 
   app.post(`${ENDPOINT}/count_tokens`, async (req) => {
     const request = anthropicToChatRequest(req.body, { forCountTokens: true });
-    return { input_tokens: estimateRequestTokens(request) };
+    return { input_tokens: estimatePromptTokens(request) };
   });
 }

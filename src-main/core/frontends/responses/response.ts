@@ -17,7 +17,7 @@
 import type { ChatEvent, ChatMessage, FinishReason, Usage } from '../../chat/model';
 import type { RelayError } from '../../errors';
 import { isObject, newId, type Json } from '../anthropic/check';
-import { estimateTextTokens } from '../anthropic/tokens';
+import { estimateTokens } from '../../chat/tokens';
 import type { ResponsesEcho } from './request';
 
 export interface ResponsesEvent extends Json {
@@ -194,7 +194,7 @@ export class ResponsesEncoder {
 
   private finalUsage(): ResponsesUsage {
     const input = this.usage ? this.usage.promptTokens : this.inputTokensEstimate;
-    const output = this.usage ? this.usage.completionTokens : estimateTextTokens(this.outputChars);
+    const output = this.usage ? this.usage.completionTokens : estimateTokens(this.outputChars);
     return {
       input_tokens: input,
       input_tokens_details: { cached_tokens: this.usage?.cachedTokens ?? 0 },

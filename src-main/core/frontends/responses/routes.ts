@@ -22,7 +22,7 @@ import { keepAliveWhile, SseWriter } from '../../gateway/sse';
 import type { ChatService } from '../../gateway/types';
 import { isObject } from '../anthropic/check';
 import { clientSignal, contextOf, sessionHeader, withHeartbeat } from '../anthropic/http';
-import { estimateRequestTokens } from '../anthropic/tokens';
+import { estimatePromptTokens } from '../../chat/tokens';
 import { responsesToChatRequest, type ParsedResponsesRequest } from './request';
 import { ResponsesEncoder, responsesErrorCode, type ResponsesEvent } from './response';
 import { ResponseStore } from './store';
@@ -78,7 +78,7 @@ export async function responsesRoutes(app: FastifyInstance, opts: ResponsesRoute
     const keyId = req.caller!.keyId;
     const parsed = prepare(req.body, req, (id) => store.get(id, keyId));
     const { request } = parsed;
-    const inputEstimate = estimateRequestTokens(request);
+    const inputEstimate = estimatePromptTokens(request);
     const remember = (enc: ResponsesEncoder) => {
       if (parsed.store) store.put(enc.id, keyId, [...parsed.conversation, enc.assistantMessage()]);
     };
@@ -256,7 +256,7 @@ class ResponsesSocket {
     const n = ++this.turn;
     const ctx = contextOf(this.req, 'responses-ws', ENDPOINT, ac.signal, Date.now());
     ctx.requestId = `${this.req.id}.${n}`;
-    const inputEstimate = estimateRequestTokens(parsed.request);
+    const inputEstimate = estimatePromptTokens(parsed.request);
     let exec;
     try {
       exec = await this.chat.execute(parsed.request, ctx);
