@@ -24,6 +24,13 @@ export function silentLog(): Logger {
   return pino({ level: process.env.LINGMA_TEST_LOG ?? 'silent' });
 }
 
+/** A logger at trace level whose output is kept, to check that no secret reaches it. */
+export function captureLog(): { log: Logger; text: () => string } {
+  const lines: string[] = [];
+  const log = pino({ level: 'trace' }, { write: (s: string) => void lines.push(s) });
+  return { log, text: () => lines.join('') };
+}
+
 export class MemorySecrets implements SecretStore {
   readonly protection = 'file' as const;
   readonly map = new Map<string, string>();

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { LoginDriver, LoginRequest } from '../../src-main/core/ports';
 import { createPlaywrightLoginDriver } from '../../src-main/cli/playwright-login';
 import { startLoginSite } from '../sim/login-site';
-import { chatReq, collect, ctx, makeProvider, sim, silentLog, tmpDir, user, waitFor, type Harness } from './helpers';
+import { captureLog, chatReq, collect, ctx, makeProvider, sim, silentLog, tmpDir, user, waitFor, type Harness } from './helpers';
 
 const harnesses: Harness[] = [];
 const track = (h: Harness) => (harnesses.push(h), h);
@@ -54,6 +54,24 @@ describe('Lingma login integration', () => {
     expect(existsSync(join(h.dataDir, 'lingma', inst.name, 'cache', 'user'))).toBe(true);
     await waitFor(() => h.provider.models().some((m) => m.id === 'dashscope_qwq'), 'models after login');
     expect((await collect(inst.chat(chatReq([user('hi')]), ctx()))).finish).toBe('stop');
+  }, 60_000);
+
+  it('never logs the password, the login URL or tokens', async () => {
+    const driver = fakeDriver();
+    const cap = captureLog();
+    const h = track(makeProvider({ lingma: { accounts: [{ username: 'lou', password: 'Sup3r-Secret-PW' }] }, deps: { loginDriver: driver, log: cap.log } }));
+    await h.provider.start();
+    await h.provider.whenStarted();
+    const inst = h.provider.lingmaInstances()[0];
+    await waitFor(() => inst.loginState().state === 'logged_in', 'logged in');
+    await collect(inst.chat(chatReq([user('hello')]), ctx()));
+    await h.provider.logout(inst.name);
+    const text = cap.text();
+    expect(text).toContain('instance'); // the log is really captured
+    expect(text).not.toContain('Sup3r-Secret-PW');
+    expect(text).not.toMatch(/state=|nonce=|token=|tok-[0-9a-f]/);
+    expect(JSON.stringify(await h.provider.listAccounts())).not.toContain('Sup3r-Secret-PW');
+    expect(JSON.stringify(inst.snapshot())).not.toContain('Sup3r-Secret-PW');
   }, 60_000);
 
   it('a login survives a restart of the process (same work dir)', async () => {
