@@ -22,7 +22,8 @@ export interface IpcDeps {
  * window, a destroyed frame or a page that navigated away is refused.
  */
 export function isTrustedSender(event: IpcMainInvokeEvent, main: WebContents | undefined): boolean {
-  if (!main || event.sender !== main) return false;
+  // Compare WebContents ids (stable for the life of the window), not wrapper identity.
+  if (!main || !event.sender || event.sender.id !== main.id) return false;
   const frame = event.senderFrame;
   if (!frame || frame.parent !== null) return false;
   // Node's URL gives `null` as the origin of custom schemes: compare scheme and host instead.

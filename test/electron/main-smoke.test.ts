@@ -96,6 +96,23 @@ describe('desktop main process (fake electron)', () => {
     expect(fake.clipboardText).toBe(`${url}/v1`);
   });
 
+  it('an account password added in the dashboard is stored encrypted by safeStorage', async () => {
+    const w = mainWindow();
+    const info = (await fake.ipcMain.handlers.get('relay:admin')!({ sender: w.webContents, senderFrame: w.webContents.mainFrame })) as { url: string; token: string };
+    const res = await fetch(`${info.url}/admin/accounts`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${info.token}`, 'Content-Type': 'application/json', Origin: 'app://relay' },
+      body: JSON.stringify({ username: 'alice@example.com', password: 'Very-Secret-Pa55', name: 'alice' }),
+    });
+    expect(res.status).toBe(201);
+    const stored = JSON.parse(readFileSync(path.join(userData, 'secrets.json'), 'utf8'));
+    expect(Object.keys(stored.entries)).toContain('lingma:alice:password');
+    expect(stored.entries['lingma:alice:password']).toMatchObject({ f: 'safeStorage', level: 'os' });
+    expect(JSON.stringify(stored)).not.toContain('Very-Secret-Pa55');
+    const state = await fetch(`${info.url}/admin/accounts`, { headers: { Authorization: `Bearer ${info.token}` } });
+    expect(await state.text()).not.toContain('Very-Secret-Pa55');
+  });
+
   it('closing the window keeps the app in the tray', () => {
     const w = mainWindow();
     w.close();
