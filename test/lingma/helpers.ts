@@ -153,6 +153,7 @@ export interface SimStats {
   endpoint: string;
   endpointUpdates: string[];
   logouts: number;
+  connections: number;
 }
 
 export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 20000, intervalMs = 50): Promise<NonNullable<T>> {

@@ -85,6 +85,22 @@ describe('Lingma process supervision', () => {
     expect(isAlive(pid1)).toBe(false);
   }, 60_000);
 
+  it('a dropped socket or garbage on the wire reconnects to the same live process', async () => {
+    const h = track(makeProvider({ lingma: { accounts: [{ username: 'd' }] }, env: { LINGMA_SIM_LOGGED_IN_AS: 'd' } }));
+    const inst = await readyInstance(h);
+    const pid = inst.snapshot().extra!.pid;
+    const states: InstanceState[] = [];
+    inst.events.on('state', (s) => states.push(s.state));
+    for (const fault of [{ dropSockets: true }, { garbage: true }]) {
+      states.length = 0;
+      await sim(inst, fault);
+      await waitFor(() => states.includes('reconnecting') && inst.state() === 'ready', `reconnected after ${Object.keys(fault)[0]}`, 30_000);
+      expect(inst.snapshot().extra!.pid).toBe(pid);
+      expect((await collect(inst.chat(chatReq([user('still here?')]), ctx()))).finish).toBe('stop');
+    }
+    expect((await sim(inst)).connections).toBe(3);
+  }, 60_000);
+
   it('a request during reconnecting waits for the instance (ensureReady)', async () => {
     const h = track(makeProvider({ lingma: { accounts: [{ username: 'w' }] }, env: { LINGMA_SIM_LOGGED_IN_AS: 'w' } }));
     const inst = await readyInstance(h);

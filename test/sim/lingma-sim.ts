@@ -168,6 +168,14 @@ function applyControl(c: Record<string, unknown>): void {
       writeUser(workDir, v);
     } else if (k === 'logout' && v) {
       rmSync(userFile(workDir), { force: true });
+    } else if (k === 'dropSockets' && v) {
+      // Close every client connection; the process keeps running.
+      setTimeout(() => {
+        for (const c of conns) c.ws.terminate();
+      }, 10);
+    } else if (k === 'garbage' && v) {
+      // Send bytes that are no frame at all.
+      for (const c of conns) c.ws.send('%%% not a frame %%%\r\n\r\n');
     } else if (k === 'crashNow' && v) {
       log('simulated crash');
       process.exit(3);
@@ -575,6 +583,7 @@ function splitPieces(s: string, n: number): string[] {
 }
 
 const sessions = new Map<string, { turns: number }>();
+const conns = new Set<Conn>();
 const issuedStates = new Set<string>();
 
 // ---------------------------------------------------------------- HTTP: callback + control
@@ -647,7 +656,9 @@ async function main(): Promise<void> {
   });
   wss.on('connection', (ws) => {
     stats.connections++;
-    new Conn(ws);
+    const c = new Conn(ws);
+    conns.add(c);
+    ws.on('close', () => conns.delete(c));
   });
   log(`listening socketPort=${socketPort} httpPort=${httpPort} workDir=${workDir}`);
   process.stdout.write(`Lingma ${VERSION} started\n`);
