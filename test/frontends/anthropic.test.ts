@@ -152,6 +152,17 @@ describe('Anthropic Messages with @anthropic-ai/sdk', () => {
     expect((await json(up)).type).toBe('error');
   });
 
+  it('passes images to a backend that accepts them', async () => {
+    const msg = await client.messages.create({
+      model: 'claude-x',
+      max_tokens: 20,
+      messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } }, { type: 'text', text: 'describe' }] }],
+    });
+    expect(msg.content[0]).toMatchObject({ type: 'text' });
+    const user = h.fake.requests.at(-1).messages.find((m: any) => m.role === 'user');
+    expect(user.content).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'image_url', image_url: expect.objectContaining({ url: 'data:image/png;base64,iVBORw0KGgo=' }) })]));
+  });
+
   it('refuses images for a text-only backend with a clear 400', async () => {
     const r = await post('/v1/messages', {
       model: 'textonly',

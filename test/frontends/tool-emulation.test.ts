@@ -142,6 +142,15 @@ describe('tool emulation: parsing the answer', () => {
     expect(ev).toEqual([expect.objectContaining({ type: 'tool_call', name: 'get_weather', argumentsDelta: '{"city":"Oslo"}' })]);
   });
 
+  it('signals the first byte with one empty text event when the answer opens with a call', async () => {
+    const { transform } = applyToolEmulation(req());
+    const out = await collect(transform(from([...chunks('<tool_call>{"name":"get_weather","arguments":{"city":"Rome"}}</tool_call>', 5), { type: 'finish', reason: 'stop' }])));
+    expect(out[0]).toEqual({ type: 'text', text: '' });
+    expect(out.filter((e) => e.type === 'text')).toHaveLength(1);
+    expect(out[1]).toMatchObject({ type: 'tool_call', name: 'get_weather', argumentsDelta: '{"city":"Rome"}' });
+    expect(out[2]).toEqual({ type: 'finish', reason: 'tool_calls' });
+  });
+
   it('keeps reasoning and usage events and flushes held text before them', async () => {
     const { transform } = applyToolEmulation(req());
     const out = await collect(

@@ -264,15 +264,31 @@ export function applyToolEmulation(req: ChatRequest): ToolEmulation {
 
   async function* transform(events: AsyncIterable<ChatEvent>): AsyncIterable<ChatEvent> {
     const parser = new ToolCallParser(toolNames);
+    let yielded = false;
     for await (const ev of events) {
       if (ev.type === 'text') {
-        if (toolNames.size === 0) yield ev;
-        else yield* parser.feed(ev.text);
+        if (toolNames.size === 0) {
+          yielded = true;
+          yield ev;
+          continue;
+        }
+        const out = parser.feed(ev.text);
+        if (out.length === 0 && !yielded) {
+          // The backend answered but everything is held back (an answer that opens with a call):
+          // one empty text event tells the dispatcher the first byte arrived, so a long call
+          // block is not mistaken for a silent backend. Encoders skip empty text.
+          yielded = true;
+          yield { type: 'text', text: '' };
+          continue;
+        }
+        if (out.length) yielded = true;
+        yield* out;
       } else if (ev.type === 'finish') {
         yield* parser.end();
         yield { type: 'finish', reason: parser.callCount > 0 && ev.reason === 'stop' ? 'tool_calls' : ev.reason };
       } else {
         if (ev.type === 'usage') yield* parser.end();
+        yielded = true;
         yield ev;
       }
     }
