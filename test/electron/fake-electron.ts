@@ -197,6 +197,23 @@ export const fake = {
   messages: [] as unknown[],
 };
 
+/** Forget everything recorded (in case two harness files share a worker process). */
+export function resetFake(): void {
+  fake.calls.length = 0;
+  fake.clipboardText = '';
+  fake.opened.length = 0;
+  fake.privileged.length = 0;
+  fake.protocolHandlers.clear();
+  fake.messages.length = 0;
+  fake.app.removeAllListeners();
+  fake.app.exitCode = undefined;
+  fake.ipcMain.removeAllListeners();
+  fake.ipcMain.handlers.clear();
+  FakeBrowserWindow.all.length = 0;
+  FakeTray.all.length = 0;
+  sessions.clear();
+}
+
 /** The object the bundled main process gets for `require('electron')`. */
 export const electronModule = {
   app: fake.app,

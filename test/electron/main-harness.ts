@@ -7,7 +7,7 @@ import Module from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
-import { electronModule, fake } from './fake-electron';
+import { electronModule, fake, resetFake } from './fake-electron';
 
 export const root = path.resolve(__dirname, '..', '..');
 
@@ -24,6 +24,7 @@ export interface Harness {
 }
 
 export async function loadMain(files: { settings?: unknown; configYaml?: string } = {}): Promise<Harness> {
+  resetFake();
   const base = mkdtempSync(path.join(tmpdir(), 'relay-main-'));
   const userData = path.join(base, 'userData');
   const appRoot = path.join(base, 'app');
