@@ -11,6 +11,7 @@
  */
 import { build } from 'esbuild';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -41,12 +42,41 @@ const common = {
   logOverride: { 'empty-import-meta': 'silent' },
 };
 
-await build({
+const main = await build({
   ...common,
   entryPoints: [join(root, 'src-main', 'electron', 'main.ts')],
   outfile: join(outDir, 'main.cjs'),
   external,
+  metafile: true,
 });
+
+// The installer ships production dependencies only: every package the bundle requires must be
+// one of them or come with one (a devDependency imported by core would crash the packaged app).
+const pkgName = (spec) => (spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]);
+const shipped = new Set();
+const queue = Object.keys(pkg.dependencies ?? {});
+while (queue.length) {
+  const name = queue.pop();
+  if (shipped.has(name)) continue;
+  shipped.add(name);
+  try {
+    const p = JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8'));
+    queue.push(...Object.keys(p.dependencies ?? {}), ...Object.keys(p.optionalDependencies ?? {}));
+  } catch {
+    /* not installed at the top level: nested under its parent, shipped with it */
+  }
+}
+const required = new Set(
+  Object.values(main.metafile.outputs)
+    .flatMap((o) => o.imports ?? [])
+    .filter((i) => i.external && !i.path.startsWith('node:') && !builtinModules.includes(i.path))
+    .map((i) => pkgName(i.path)),
+);
+const missing = [...required].filter((n) => n !== 'electron' && !shipped.has(n));
+if (missing.length) {
+  console.error(`main bundle requires packages that are not production dependencies: ${missing.join(', ')}`);
+  process.exit(1);
+}
 
 // SECURITY: the preload runs in a sandboxed renderer: it may require only `electron`. Nothing
 // else is external, so any accidental Node import fails the check below instead of at runtime.
