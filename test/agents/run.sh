@@ -154,6 +154,14 @@ else
   else fail "codex" "gateway did not start"; fi
 
   if start_gateway '[{"toolCalls":[{"name":"exec_command","arguments":"{\"cmd\":\"echo '"$TOOL_MARKER"'\"}"}]}]'; then
+    out=$(codex_run false "Run the marker command" -s danger-full-access 2>"$WORK/codex-tool-http.err"); code=$?
+    stop_gateway
+    if [ $code -eq 0 ] && [[ "$out" == *"$MARKER"* ]] && stat_has_tool_output "$stats"; then
+      pass "codex exec: function call round trip over POST /v1/responses"
+    else fail "codex exec (HTTP, tool)" "exit $code, output: ${out:0:300}, stats: ${stats:0:300} $(tail -3 "$WORK/codex-tool-http.err")"; fi
+  else fail "codex" "gateway did not start"; fi
+
+  if start_gateway '[{"toolCalls":[{"name":"exec_command","arguments":"{\"cmd\":\"echo '"$TOOL_MARKER"'\"}"}]}]'; then
     out=$(codex_run true "Run the marker command" -s danger-full-access 2>"$WORK/codex-tool.err"); code=$?
     stop_gateway
     ws=$(grep -c '"transport":"websocket"' "$WORK/gw.err" 2>/dev/null || true)
