@@ -134,6 +134,7 @@ export function Aliases({ snap }: { snap: AdminSnapshot }) {
                           <Badge tone={TONE[t.status]} title={t.total ? `${t.ready} of ${t.total} instances ready` : 'no instance of this provider'}>
                             <span className="mono">{t.label}</span>
                           </Badge>
+                          {t.total > 0 && <span className="muted small">{t.ready}/{t.total}</span>}
                           {idx < a.targets.length - 1 && <span className="chain-arrow" aria-hidden="true">→</span>}
                         </li>
                       ))}

@@ -1,5 +1,5 @@
 import type { AdminInstance, AdminSnapshot } from '../../src-main/core/admin/api-types';
-import { Card, Empty, ExternalLink, LoadBar, LoginBadge, StateBadge } from '../components/ui';
+import { Card, Empty, ExternalLink, isUsable, LoadBar, LoginBadge, StateBadge } from '../components/ui';
 import { fmtDuration } from '../lib/format';
 import { act } from '../store';
 
@@ -27,7 +27,7 @@ function InstanceRow({ i, now }: { i: AdminInstance; now: number }) {
         {i.startedAt && i.state === 'ready' ? fmtDuration(now - i.startedAt) : '–'}
         {i.restarts > 0 && <div className="muted">{i.restarts} restart{i.restarts === 1 ? '' : 's'}</div>}
       </td>
-      <td className="small err-cell">{err ? <span className="text-bad" title={err}>{err}</span> : <span className="muted">–</span>}</td>
+      <td className="small err-cell">{err ? <span className={isUsable(i) ? 'muted' : 'text-bad'} title={err}>{err}</span> : <span className="muted">–</span>}</td>
       <td className="actions-cell">
         {i.actions.login && i.login.state !== 'logged_in' && (
           <button type="button" className="btn btn-small btn-primary" disabled={i.login.state === 'logging_in'} onClick={() => act(`Sign in ${i.name}`, (c) => c.login(i.name), `Signing in ${i.name}…`)}>Log in</button>

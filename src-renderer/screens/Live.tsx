@@ -19,7 +19,7 @@ function Row({ r, now, done }: { r: AdminLiveRequest; now: number; done?: boolea
     <tr className={done ? 'row-done' : ''}>
       <td className="mono small">{fmtTime(r.startedAt)}</td>
       <td><span className="strong">{r.model}</span>{r.resolved && r.resolved !== r.model && <div className="muted small mono">→ {r.resolved}</div>}</td>
-      <td className="mono">{r.instance ?? <span className="muted">waiting…</span>}</td>
+      <td className="mono">{r.instance ?? <span className="muted">{done ? '–' : 'waiting…'}</span>}</td>
       <td className="num">{fmtMs(end - r.startedAt)}</td>
       <td className="num">{r.firstByteAt ? fmtMs(r.firstByteAt - r.startedAt) : <span className="muted">–</span>}</td>
       <td>{r.stream ? <Badge tone="info">stream</Badge> : <Badge tone="muted">single</Badge>}</td>
@@ -46,6 +46,9 @@ export function Live({ snap, finished }: { snap: AdminSnapshot; finished: AdminL
                 <tr><th>Started</th><th>Model</th><th>Instance</th><th className="num">Elapsed</th><th className="num">TTFT</th><th>Mode</th><th>State</th><th>Request</th></tr>
               </thead>
               <tbody>
+                {live.length === 0 && (
+                  <tr className="row-note"><td colSpan={8}>Nothing in flight right now.</td></tr>
+                )}
                 {live.map((r) => <Row key={r.requestId} r={r} now={now} />)}
                 {finished.length > 0 && (
                   <tr className="row-sep"><td colSpan={8}>Recently finished</td></tr>

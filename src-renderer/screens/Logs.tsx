@@ -8,6 +8,8 @@ const SHOWN = 600;
 
 export interface LogFilter {
   level: LogLevel;
+  /** Show the dashboard's own admin API calls (hidden by default: they are noise). */
+  admin?: boolean;
   instance: string;
   requestId: string;
   text: string;
@@ -21,7 +23,13 @@ export function filterLogs(lines: AdminLogLine[], f: LogFilter): AdminLogLine[] 
     LEVELS.indexOf(l.level) >= min &&
     (!f.instance || l.instance === f.instance) &&
     (!rid || (l.requestId ?? '').includes(rid)) &&
-    (!text || l.msg.toLowerCase().includes(text)));
+    (!text || l.msg.toLowerCase().includes(text)) &&
+    (f.admin || !isDashboardCall(l)));
+}
+
+export function isDashboardCall(l: AdminLogLine): boolean {
+  const url = l.fields?.url;
+  return l.msg === 'request' && typeof url === 'string' && (url.startsWith('/admin/') || url.startsWith('/ui'));
 }
 
 function fieldsText(f: Record<string, unknown> | undefined): string {
@@ -75,6 +83,7 @@ export function Logs({ snap }: { snap: AdminSnapshot }) {
           </select>
           <input aria-label="Request id" placeholder="Request id" value={f.requestId} onChange={(e) => setF({ ...f, requestId: e.target.value })} spellCheck={false} />
           <input aria-label="Search" placeholder="Search messages" value={f.text} onChange={(e) => setF({ ...f, text: e.target.value })} spellCheck={false} />
+          <label className="switch small"><input type="checkbox" checked={!!f.admin} onChange={(e) => setF({ ...f, admin: e.target.checked })} /> dashboard calls</label>
         </div>
         {lines.length === 0 ? (
           <Empty title={snap.logs.length ? 'No line matches these filters' : 'No log lines yet'}>

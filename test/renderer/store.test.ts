@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { MAX_COUNTERS, MAX_FINISHED, MAX_LOGS, reduce, type LiveData } from '../../src-renderer/store';
+import { instance, snapshot } from './fixtures';
+
+const base = (): LiveData => reduce({ finished: [], stale: false }, { type: 'snapshot', snapshot: snapshot() });
+const req = (id: string, extra = {}) => ({ requestId: id, protocol: 'openai-chat', endpoint: '/v1/chat/completions', model: 'coder', stream: true, apiKeyId: 'k', startedAt: 1, ...extra });
+
+describe('event reducer', () => {
+  it('ignores events before the first snapshot, then takes the snapshot whole', () => {
+    const empty: LiveData = { finished: [], stale: true };
+    expect(reduce(empty, { type: 'log', line: { time: 1, level: 'info', msg: 'x' } })).toBe(empty);
+    const d = base();
+    expect(d.snap?.instances).toHaveLength(1);
+    expect(d.stale).toBe(false);
+  });
+
+  it('replaces or adds instances and recomputes alias target health', () => {
+    let d = base();
+    d = reduce(d, { type: 'instance', instance: instance({ state: 'failed', reason: 'crashed' }) });
+    expect(d.snap!.instances[0]).toMatchObject({ state: 'failed', reason: 'crashed' });
+    expect(d.snap!.aliases[0].targets[0]).toMatchObject({ status: 'down', ready: 0, total: 1 });
+    d = reduce(d, { type: 'instance', instance: instance({ name: 'bob' }) });
+    expect(d.snap!.instances.map((i) => i.name)).toEqual(['alice', 'bob']);
+    expect(d.snap!.aliases[0].targets[0]).toMatchObject({ status: 'degraded', ready: 1, total: 2 });
+  });
+
+  it('applies health transitions to the instance', () => {
+    let d = base();
+    d = reduce(d, { type: 'health', health: { instance: 'alice', healthy: false, consecutiveFailures: 2, lastError: 'boom' } });
+    expect(d.snap!.instances[0].health).toMatchObject({ healthy: false, lastError: 'boom' });
+    expect(d.snap!.aliases[0].targets[0].status).toBe('down');
+  });
+
+  it('keeps the log bounded', () => {
+    let d = base();
+    for (let i = 0; i < MAX_LOGS + 10; i++) d = reduce(d, { type: 'log', line: { time: i, level: 'info', msg: `l${i}` } });
+    expect(d.snap!.logs).toHaveLength(MAX_LOGS);
+    expect(d.snap!.logs.at(-1)!.msg).toBe(`l${MAX_LOGS + 9}`);
+  });
+
+  it('tracks live requests and moves finished ones to a bounded recent list', () => {
+    let d = base();
+    d = reduce(d, { type: 'request', phase: 'start', request: req('r1') });
+    d = reduce(d, { type: 'request', phase: 'update', request: req('r1', { instance: 'alice', firstByteAt: 5 }) });
+    expect(d.snap!.live).toEqual([expect.objectContaining({ requestId: 'r1', instance: 'alice', firstByteAt: 5 })]);
+    d = reduce(d, { type: 'request', phase: 'end', request: req('r1', { status: 200, finishedAt: 9 }) });
+    expect(d.snap!.live).toEqual([]);
+    expect(d.finished[0]).toMatchObject({ requestId: 'r1', status: 200 });
+    for (let i = 0; i < MAX_FINISHED + 5; i++) d = reduce(d, { type: 'request', phase: 'end', request: req(`x${i}`) });
+    expect(d.finished).toHaveLength(MAX_FINISHED);
+  });
+
+  it('ticks update counters and admission; config marks the state stale', () => {
+    let d = base();
+    for (let i = 0; i < MAX_COUNTERS + 3; i++) d = reduce(d, { type: 'tick', counters: { time: i, rps: i, errors: 0, inFlight: 2, queued: 1 } });
+    expect(d.snap!.counters).toHaveLength(MAX_COUNTERS);
+    expect(d.snap!.admission).toMatchObject({ inFlight: 2, queued: 1, max: 64 });
+    d = reduce(d, { type: 'config', what: 'accounts' });
+    expect(d.stale).toBe(true);
+    d = reduce(d, { type: 'snapshot', snapshot: snapshot() });
+    expect(d.stale).toBe(false);
+  });
+
+  it('replaces aliases on reload events, keeping the outcome', () => {
+    let d = base();
+    d = reduce(d, { type: 'aliases', outcome: { at: 1, ok: false, source: 'file', error: 'bad alias', aliases: 1 }, aliases: [] });
+    expect(d.snap!.aliases).toEqual([]);
+    expect(d.snap!.aliasesReload).toMatchObject({ ok: false, error: 'bad alias' });
+  });
+});
