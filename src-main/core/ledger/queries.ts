@@ -209,8 +209,10 @@ const CSV_COLUMNS = [
   'switches', 'switch_reasons', 'session_reuse', 'prompt_tokens', 'completion_tokens', 'reasoning_tokens',
   'cached_tokens', 'tokens_estimated', 'ttft_ms', 'total_ms', 'cost_usd',
 ];
-const CSV_TIME = new Set([2, 3, 4]);
 const CSV_REASONS = CSV_COLUMNS.indexOf('switch_reasons');
+/** ISO 8601 UTC with milliseconds, formatted by SQLite (cheaper than a Date per value in JS). */
+const isoSql = (col: string): string => `strftime('%Y-%m-%dT%H:%M:%fZ', ${col} / 1000.0, 'unixepoch')`;
+const CSV_SELECT = CSV_COLUMNS.map((c) => (c === 'received_at' || c === 'first_byte_at' || c === 'finished_at' ? isoSql(c) : c)).join(', ');
 
 /** One CSV field (RFC 4180 quoting). */
 export function csvField(v: unknown): string {
@@ -228,8 +230,7 @@ function csvLine(r: unknown[]): string {
   let line = '';
   for (let i = 0; i < r.length; i++) {
     let v = r[i];
-    if (v !== null && CSV_TIME.has(i)) v = new Date(v as number).toISOString();
-    else if (i === CSV_REASONS && v) v = (JSON.parse(v as string) as string[]).join(';');
+    if (i === CSV_REASONS && v) v = (JSON.parse(v as string) as string[]).join(';');
     line += (i ? ',' : '') + csvField(v);
   }
   return line + '\r\n';
@@ -412,7 +413,7 @@ export class UsageQueries {
       .get({ from: q.from, to: q.to }) as { lo: number | null; hi: number | null };
     if (bounds.lo === null || bounds.hi === null) return;
     const w = where(q, q, ['id >= @cursor AND id <= @hi']);
-    const page = this.stmt(`SELECT ${CSV_COLUMNS.join(', ')} FROM usage ${w.sql} ORDER BY id LIMIT ${CSV_PAGE}`).raw(true);
+    const page = this.stmt(`SELECT ${CSV_SELECT} FROM usage ${w.sql} ORDER BY id LIMIT ${CSV_PAGE}`).raw(true);
     let cursor = bounds.lo;
     for (;;) {
       const rows = page.all({ ...w.params, cursor, hi: bounds.hi }) as unknown[][];

@@ -1,10 +1,11 @@
 /**
  * Ledger benchmark: bulk-load 1,000,000 usage rows (30 days, 8 models, 6 instances, 5 keys) into a
  * temp database, then time each admin query the dashboard uses. Target: < 200 ms each.
+ * `ms` is the median of 3 runs, `firstMs` the first (cold) run.
  * Run alone: `npx tsx test/bench/sections/ledger.ts` (LEDGER_BENCH_ROWS overrides the row count).
  */
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -33,10 +34,19 @@ function rng(seed: number): () => number {
   };
 }
 
+const round = (ms: number): number => Math.round(ms * 10) / 10;
+
 function time<T>(fn: () => T): { ms: number; value: T } {
   const t0 = performance.now();
   const value = fn();
-  return { ms: Math.round((performance.now() - t0) * 10) / 10, value };
+  return { ms: round(performance.now() - t0), value };
+}
+
+/** A query run 3 times: the median (what a dashboard refresh sees) and the first, cold run. */
+function query<T>(fn: () => T): { ms: number; firstMs: number; value: T } {
+  const runs = [time(fn), time(fn), time(fn)];
+  const sorted = runs.map((r) => r.ms).sort((a, b) => a - b);
+  return { ms: sorted[1], firstMs: runs[0].ms, value: runs[0].value };
 }
 
 async function timeAsync<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
@@ -47,7 +57,9 @@ async function timeAsync<T>(fn: () => Promise<T>): Promise<{ ms: number; value: 
 
 export async function run(): Promise<{ name: string; rows: Array<Record<string, string | number>>; json: unknown }> {
   const N = Number(process.env.LEDGER_BENCH_ROWS ?? 1_000_000);
-  const dir = mkdtempSync(join(tmpdir(), 'relay-ledger-bench-'));
+  // LEDGER_BENCH_DIR: keep the database there and reuse it on the next run (for tuning queries).
+  const keep = process.env.LEDGER_BENCH_DIR;
+  const dir = keep ?? mkdtempSync(join(tmpdir(), 'relay-ledger-bench-'));
   const dbPath = join(dir, 'usage.db');
   const log = pino({ level: 'silent' });
   const config = {
@@ -55,13 +67,20 @@ export async function run(): Promise<{ name: string; rows: Array<Record<string, 
     prices: { 'lingma/*': { input: 0, output: 0 }, 'openrouter/*': { input: 3, output: 15, cachedInput: 0.3 }, 'deepseek/*': { input: 0.27, output: 1.1 } },
   };
   try {
+    const reuse = keep !== undefined && existsSync(dbPath);
     // Schema through the real ledger, then the bulk load on a connection of our own.
-    await createLedger({ dbPath, config, log }).close();
-    const now = Date.now();
+    if (!reuse) await createLedger({ dbPath, config, log }).close();
+    const now = reuse ? (() => {
+      const db = new Database(dbPath, { readonly: true });
+      const t = (db.prepare('SELECT MAX(received_at) AS t FROM usage').get() as { t: number }).t;
+      db.close();
+      return t;
+    })() : Date.now();
     const start = now - 30 * DAY;
     const prices = new PriceTable(config.prices);
     const rand = rng(42);
     const load = time(() => {
+      if (reuse) return;
       const db = new Database(dbPath);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = OFF');
@@ -100,34 +119,34 @@ export async function run(): Promise<{ name: string; rows: Array<Record<string, 
     const lastDay = { from: now - DAY, to: now + 1 };
     const lastWeek = { from: now - 7 * DAY, to: now + 1 };
     const results: Array<Record<string, string | number>> = [];
-    const add = (query: string, ms: number, detail: string): void => {
-      results.push({ query, ms, target: TARGET_MS, ok: ms < TARGET_MS ? 'yes' : 'NO', detail });
+    const add = (name: string, r: { ms: number; firstMs?: number }, detail: string): void => {
+      results.push({ query: name, ms: r.ms, firstMs: r.firstMs ?? r.ms, target: TARGET_MS, ok: r.ms < TARGET_MS ? 'yes' : 'NO', detail });
     };
 
-    let t = time(() => ledger.totals({ ...lastDay, group: 'model' }));
-    add('totals by model, last day', t.ms, `${t.value.total.requests} rows in range, ${t.value.rows.length} groups`);
-    t = time(() => ledger.totals({ ...lastWeek, group: 'instance' }));
-    add('totals by instance, last week', t.ms, `${t.value.total.requests} rows in range`);
-    const s = time(() => ledger.series({ ...lastWeek, bucket: 'hour' }));
-    add('series by hour, last week', s.ms, `${s.value.points.length} points`);
-    const sd = time(() => ledger.series({ from: start, to: now + 1, bucket: 'day', group: 'model' }));
-    add('series by day per model, 30 days', sd.ms, `${sd.value.points.length} points`);
-    const t30 = time(() => ledger.totals({ from: start, to: now + 1, group: 'key' }));
-    add('totals by key, 30 days', t30.ms, `${t30.value.total.requests} rows in range`);
-    const sh = time(() => ledger.series({ from: start, to: now + 1, bucket: 'hour', group: 'status' }));
-    add('series by hour per status, 30 days', sh.ms, `${sh.value.points.length} points`);
-    const p = time(() => ledger.latency(lastDay));
-    add('percentiles per model, last day', p.ms, `${p.value.rows.length} models`);
-    const pw = time(() => ledger.latency(lastWeek));
-    add('percentiles per model, last week', pw.ms, `${pw.value.rows.length} models`);
-    const r1 = time(() => ledger.recent({ limit: 50 }));
-    add('recent 50', r1.ms, `${r1.value.rows.length} rows`);
-    const r2 = time(() => ledger.recent({ limit: 50, status: '502', instance: 'lingma-b' }));
-    add('recent 50, status=502 instance=lingma-b', r2.ms, `${r2.value.rows.length} rows`);
-    const r3 = time(() => ledger.recent({ limit: 50, model: 'deepseek/deepseek-chat', status: 'error', before: r1.value.rows[49]?.id }));
-    add('recent 50, model + error + cursor', r3.ms, `${r3.value.rows.length} rows`);
-    const r4 = time(() => ledger.recent({ requestId: `req_${(N - 10).toString(36)}` }));
-    add('recent by request id', r4.ms, `${r4.value.rows.length} rows`);
+    let t = query(() => ledger.totals({ ...lastDay, group: 'model' }));
+    add('totals by model, last day', t, `${t.value.total.requests} rows in range, ${t.value.rows.length} groups`);
+    t = query(() => ledger.totals({ ...lastWeek, group: 'instance' }));
+    add('totals by instance, last week', t, `${t.value.total.requests} rows in range`);
+    const s = query(() => ledger.series({ ...lastWeek, bucket: 'hour' }));
+    add('series by hour, last week', s, `${s.value.points.length} points`);
+    const sd = query(() => ledger.series({ from: start, to: now + 1, bucket: 'day', group: 'model' }));
+    add('series by day per model, 30 days', sd, `${sd.value.points.length} points`);
+    const t30 = query(() => ledger.totals({ from: start, to: now + 1, group: 'key' }));
+    add('totals by key, 30 days', t30, `${t30.value.total.requests} rows in range`);
+    const sh = query(() => ledger.series({ from: start, to: now + 1, bucket: 'hour', group: 'status' }));
+    add('series by hour per status, 30 days', sh, `${sh.value.points.length} points`);
+    const p = query(() => ledger.latency(lastDay));
+    add('percentiles per model, last day', p, `${p.value.rows.length} models, ${p.value.approximate ? 'from daily histograms + edge rows' : 'exact'}`);
+    const pw = query(() => ledger.latency(lastWeek));
+    add('percentiles per model, last week', pw, `${pw.value.rows.length} models, ${pw.value.approximate ? 'from daily histograms + edge rows' : 'exact'}`);
+    const r1 = query(() => ledger.recent({ limit: 50 }));
+    add('recent 50', r1, `${r1.value.rows.length} rows`);
+    const r2 = query(() => ledger.recent({ limit: 50, status: '502', instance: 'lingma-b' }));
+    add('recent 50, status=502 instance=lingma-b', r2, `${r2.value.rows.length} rows`);
+    const r3 = query(() => ledger.recent({ limit: 50, model: 'deepseek/deepseek-chat', status: 'error', before: r1.value.rows[49]?.id }));
+    add('recent 50, model + error + cursor', r3, `${r3.value.rows.length} rows`);
+    const r4 = query(() => ledger.recent({ requestId: `req_${(N - 10).toString(36)}` }));
+    add('recent by request id', r4, `${r4.value.rows.length} rows`);
     let firstChunkMs = 0;
     const csvStart = performance.now();
     const csv = await timeAsync(async () => {
@@ -136,21 +155,21 @@ export async function run(): Promise<{ name: string; rows: Array<Record<string, 
       for await (const chunk of ledger.exportCsv(lastDay)) {
         if (lines > 0 && !firstChunkMs) firstChunkMs = Math.round((performance.now() - csvStart) * 10) / 10;
         bytes += chunk.length;
-        lines += chunk.split('\r\n').length - 1;
+        for (let i = chunk.indexOf('\n'); i >= 0; i = chunk.indexOf('\n', i + 1)) lines++;
       }
       return { bytes, lines };
     });
-    add('CSV export, last day (first rows)', firstChunkMs, 'time to the first page of rows (streamed)');
-    add('CSV export, last day (whole)', csv.ms, `${csv.value.lines - 1} rows, ${(csv.value.bytes / 1e6).toFixed(1)} MB`);
+    add('CSV export, last day (first rows)', { ms: firstChunkMs }, 'time to the first page of rows (streamed)');
+    add('CSV export, last day (whole)', csv, `${csv.value.lines - 1} rows, ${(csv.value.bytes / 1e6).toFixed(1)} MB`);
     await ledger.close();
 
     return {
       name: 'ledger',
-      rows: [{ query: `bulk load ${N} rows (one transaction)`, ms: load.ms, target: '-', ok: '-', detail: `${Math.round(N / (load.ms / 1000))} rows/s` }, ...results],
+      rows: [{ query: `bulk load ${N} rows (one transaction)`, ms: load.ms, firstMs: load.ms, target: '-', ok: '-', detail: reuse ? `reused the database in ${dir}` : `${Math.round(N / (load.ms / 1000))} rows/s, rows + rollups + histograms` }, ...results],
       json: { rows: N, loadMs: load.ms, targetMs: TARGET_MS, queries: results },
     };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (!keep) rmSync(dir, { recursive: true, force: true });
   }
 }
 
