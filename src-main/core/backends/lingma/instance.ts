@@ -14,7 +14,6 @@ import type { ChatEvent, ChatMessage, ChatRequest, FinishReason } from '../../ch
 import type { Config } from '../../config/schema';
 import { errors, RelayError, toRelayError } from '../../errors';
 import type { EventHub } from '../../events';
-import type { Metrics } from '../../gateway/metrics';
 import type { LoginCredentials, ProcessSpawner } from '../../ports';
 import type { CallContext, Instance, InstanceEvents, InstanceSnapshot, InstanceState, LoginState, ModelInfo } from '../types';
 import { findLingmaBinary } from './binary';
@@ -56,7 +55,6 @@ export interface LingmaInstanceDeps {
   sessions: SessionCache;
   log: Logger;
   hub?: EventHub;
-  metrics?: Metrics;
   login?: LoginCoordinator;
   password: () => Promise<string | undefined>;
   /** Called with this instance's model list whenever it is (re)read. */
@@ -497,9 +495,9 @@ export class LingmaInstance implements Instance {
     }
     this.rpc = rpc;
     rpc.on('close', (closeInfo) => this.onSocketClose(rpc, closeInfo.detail));
-    rpc.on('message', (method, params) => {
+    rpc.on('message', (method) => {
+      // A token refresh pushed by the binary: re-read the login (expiry, quota).
       if (method === 'auth/syncTokenUpdate') void this.refreshAuth().catch(() => undefined);
-      void params;
     });
   }
 
@@ -648,10 +646,9 @@ export class LingmaInstance implements Instance {
     const last = req.messages[req.messages.length - 1];
     // Session reuse applies to chat mode, multi-turn, ending with a new user/tool turn.
     const eligible = cache.enabled && !agent && req.messages.length >= 2 && last.role !== 'assistant';
-    let lookupKey: string | undefined;
     let sessionId = '';
     if (eligible) {
-      lookupKey = cache.key(ctx.apiKeyId, req.messages.slice(0, -1));
+      const lookupKey = cache.key(ctx.apiKeyId, req.messages.slice(0, -1));
       const entry = cache.peek(lookupKey);
       if (entry && entry.instance === this.name) sessionId = entry.sessionId;
       else if (entry) cache.delete(lookupKey); // owned by an instance that is not serving: the session is useless here

@@ -233,7 +233,6 @@ export class LingmaProvider implements Provider {
       sessions: this.sessions,
       log: this.log,
       hub: this.deps.hub,
-      metrics: this.deps.metrics,
       login: this.loginCoordinator,
       password: () => this.accounts.password(account.name),
       onModels: (instance, models) => this.onModels(instance, models),
