@@ -253,3 +253,22 @@ describe('retention', () => {
     expect(totals.total.requests).toBe((db.prepare('SELECT COUNT(*) AS n FROM usage').get() as { n: number }).n);
   });
 });
+
+describe('hostile input', () => {
+  it('a malformed record is dropped alone, long client text is capped, the rest is written', async () => {
+    const d = tmp();
+    const ledger = open({ dbPath: d.path(), log: silent, config: ledgerConfig() });
+    const bad = rec({ requestId: 'bad' });
+    Object.defineProperty(bad, 'status', { get: () => { throw new Error('boom'); } });
+    ledger.record(rec({ requestId: 'before' }));
+    ledger.record(bad);
+    ledger.record(rec({ requestId: 'after', userAgent: 'x'.repeat(10_000), switchReasons: Array.from({ length: 100 }, () => 'r'.repeat(1000)) }));
+    await ledger.flush();
+    expect(ledger.status()).toMatchObject({ state: 'ok', written: 2, dropped: 1 });
+    const rows = ledger.recent({}).rows;
+    expect(rows.map((r) => r.requestId)).toEqual(['after', 'before']);
+    expect(rows[0].userAgent!.length).toBe(512);
+    expect(rows[0].switchReasons).toHaveLength(32);
+    expect(rows[0].switchReasons[0].length).toBe(200);
+  });
+});

@@ -160,30 +160,34 @@ export function labelOf(rec: Pick<UsageRecord, 'provider' | 'model' | 'requested
 }
 
 const int = (v: number | undefined): number | null => (typeof v === 'number' && Number.isFinite(v) ? Math.round(v) : null);
-const str = (v: string | undefined): string | null => (typeof v === 'string' ? v : null);
+/** Text columns are capped: a client-chosen user agent or model name cannot bloat the database. */
+const str = (v: string | undefined, max = 256): string | null => (typeof v === 'string' ? v.slice(0, max) : null);
+const text = (v: unknown, max = 256): string => String(v ?? '').slice(0, max);
 
 /** The INSERT parameters for one record (cost priced here, at write time). Exported for the benchmark's bulk load. */
 export function toRowParams(r: UsageRecord, prices: PriceTable, now: number): Record<string, unknown> {
   return {
-    requestId: String(r.requestId),
+    requestId: text(r.requestId, 128),
     receivedAt: int(r.receivedAt) ?? now,
     firstByteAt: int(r.firstByteAt),
     finishedAt: int(r.finishedAt) ?? int(r.receivedAt) ?? now,
-    apiKeyId: String(r.apiKeyId ?? ''),
-    userAgent: str(r.userAgent),
-    endpoint: String(r.endpoint ?? ''),
-    protocol: String(r.protocol ?? ''),
-    requestedModel: String(r.requestedModel ?? ''),
+    apiKeyId: text(r.apiKeyId, 64),
+    userAgent: str(r.userAgent, 512),
+    endpoint: text(r.endpoint),
+    protocol: text(r.protocol, 32),
+    requestedModel: text(r.requestedModel),
     alias: str(r.alias),
     provider: str(r.provider),
     instance: str(r.instance),
     model: str(r.model),
-    label: labelOf(r),
+    label: text(labelOf(r), 300),
     stream: r.stream ? 1 : 0,
     status: int(r.status) ?? 0,
-    errorType: str(r.errorType),
+    errorType: str(r.errorType, 64),
     switches: int(r.switches) ?? 0,
-    switchReasons: r.switchReasons?.length ? JSON.stringify(r.switchReasons) : null,
+    switchReasons: Array.isArray(r.switchReasons) && r.switchReasons.length
+      ? JSON.stringify(r.switchReasons.slice(0, 32).map((x) => text(x, 200)))
+      : null,
     sessionReuse: r.sessionReuse ? 1 : 0,
     promptTokens: int(r.promptTokens),
     completionTokens: int(r.completionTokens),
@@ -232,7 +236,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
   const mWritten = metric(opts.registry, 'relay_ledger_written_total', (registers) =>
     new Counter({ name: 'relay_ledger_written_total', help: 'Usage records written to the ledger.', registers }));
   const mDropped = metric(opts.registry, 'relay_ledger_dropped_total', (registers) =>
-    new Counter({ name: 'relay_ledger_dropped_total', help: 'Usage records not written, by reason (overflow, unavailable).', labelNames: ['reason'] as const, registers }));
+    new Counter({ name: 'relay_ledger_dropped_total', help: 'Usage records not written, by reason (overflow, unavailable, invalid).', labelNames: ['reason'] as const, registers }));
   const mDegraded = metric(opts.registry, 'relay_ledger_degraded', (registers) =>
     new Gauge({ name: 'relay_ledger_degraded', help: '1 when the usage ledger cannot write (see the admin status for the reason).', registers }));
   const mQueued = metric(opts.registry, 'relay_ledger_queued', (registers) =>
@@ -247,7 +251,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
 
   let db: Database.Database | null = null;
   let reader: Database.Database | null = null;
-  let insertBatch: ((rows: UsageRecord[]) => void) | null = null;
+  let insertBatch: ((rows: UsageRecord[]) => number) | null = null;
   let queries: UsageQueries | null = null;
 
   let flushTimer: NodeJS.Timeout | null = null;
@@ -271,7 +275,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
     mDegraded.set(0);
   };
 
-  const drop = (n: number, why: 'overflow' | 'unavailable'): void => {
+  const drop = (n: number, why: 'overflow' | 'unavailable' | 'invalid'): void => {
     if (n <= 0) return;
     dropped += n;
     mDropped.inc({ reason: why }, n);
@@ -312,7 +316,18 @@ export function createLedger(opts: LedgerOptions): Ledger {
       const write = batchWriter(w);
       insertBatch = (rows: UsageRecord[]) => {
         const now = clock.now();
-        write(rows.map((r) => toRowParams(r, prices, now)));
+        const params: Array<Record<string, unknown>> = [];
+        for (const r of rows) {
+          try {
+            params.push(toRowParams(r, prices, now));
+          } catch (e) {
+            // A malformed record is dropped alone; it must not block the batch forever.
+            drop(1, 'invalid');
+            log.warn({ err: e instanceof Error ? e.message : String(e) }, 'usage ledger: malformed record dropped');
+          }
+        }
+        if (params.length) write(params);
+        return params.length;
       };
       const r = new Database(opts.dbPath, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
       reader = r;
@@ -340,8 +355,9 @@ export function createLedger(opts: LedgerOptions): Ledger {
   const seedBudgets = (w: Database.Database): void => {
     const now = clock.now();
     const day = utcDay(now);
+    // From the hourly rollup: a few rows per hour of today rather than every request.
     const rows = w
-      .prepare('SELECT api_key_id AS k, TOTAL(prompt_tokens) + TOTAL(completion_tokens) AS t FROM usage WHERE received_at >= ? GROUP BY api_key_id')
+      .prepare('SELECT api_key_id AS k, SUM(prompt_tokens + completion_tokens) AS t FROM usage_hourly WHERE t >= ? GROUP BY api_key_id')
       .all(day * DAY) as Array<{ k: string; t: number }>;
     const seeded = new Map<string, number>();
     for (const r of rows) seeded.set(r.k, Math.max(r.t, budgets.tokensToday(r.k, now)));
@@ -352,8 +368,9 @@ export function createLedger(opts: LedgerOptions): Ledger {
   const writeBatch = (): boolean => {
     if (!insertBatch || !queue.length) return true;
     const batch = queue.length <= cfg.batchSize ? queue : queue.slice(0, cfg.batchSize);
+    let n: number;
     try {
-      insertBatch(batch);
+      n = insertBatch(batch);
     } catch (e) {
       const d = describe(e);
       setDegraded(d.reason);
@@ -361,8 +378,8 @@ export function createLedger(opts: LedgerOptions): Ledger {
       return false;
     }
     queue = batch === queue ? [] : queue.slice(batch.length);
-    written += batch.length;
-    mWritten.inc(batch.length);
+    written += n;
+    mWritten.inc(n);
     mQueued.set(queue.length);
     if (state === 'degraded') setOk();
     return true;
