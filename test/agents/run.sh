@@ -60,7 +60,7 @@ ensure_cli() { # name pkg
 start_gateway() { # [E2E_SCRIPT json]
   cleanup
   : >"$WORK/gw.out"
-  TEST_LOG=1 E2E_SCRIPT=${1:-} "$ROOT/node_modules/.bin/tsx" "$AGENTS/gateway.ts" >"$WORK/gw.out" 2>"$WORK/gw.err" &
+  TEST_LOG=1 E2E_SCRIPT=${1:-} E2E_PLAIN_SCRIPT=${E2E_PLAIN_SCRIPT:-} "$ROOT/node_modules/.bin/tsx" "$AGENTS/gateway.ts" >"$WORK/gw.out" 2>"$WORK/gw.err" &
   GW_PID=$!
   for _ in $(seq 1 120); do
     grep -q '^READY ' "$WORK/gw.out" && break
@@ -85,15 +85,18 @@ stop_gateway() {
 stat_has_tool_output() { # stats-json
   node -e 'const s=JSON.parse(process.argv[1]||"{}");process.exit((s.toolOutputs||[]).some(o=>o.includes(process.argv[2]))?0:1)' "$1" "$TOOL_MARKER"
 }
+stat_has_emulated_result() { # stats-json
+  node -e 'const s=JSON.parse(process.argv[1]||"{}");process.exit((s.plainToolResults||[]).some(o=>o.includes(process.argv[2]))&&s.plainWithTools===0?0:1)' "$1" "$TOOL_MARKER"
+}
 stat_requests() { # stats-json
   node -e 'const s=JSON.parse(process.argv[1]||"{}");console.log(s.upstreamRequests||0)' "$1"
 }
 
-claude_run() { # prompt [extra args...]
-  local prompt=$1; shift
+claude_run() { # model prompt [extra args...]
+  local model=$1 prompt=$2; shift 2
   (cd "$WORK" && HOME=$WORK/home ANTHROPIC_BASE_URL=$GW_URL ANTHROPIC_API_KEY=$GW_KEY \
     DISABLE_AUTOUPDATER=1 DISABLE_TELEMETRY=1 DISABLE_ERROR_REPORTING=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 \
-    timeout "$CLI_TIMEOUT" "$TOOLS/node_modules/.bin/claude" -p "$prompt" --model claude-sonnet-4-5 "$@" </dev/null)
+    timeout "$CLI_TIMEOUT" "$TOOLS/node_modules/.bin/claude" -p "$prompt" --model "$model" "$@" </dev/null)
 }
 
 codex_run() { # websockets(true|false) prompt [extra args...]
@@ -123,17 +126,26 @@ elif [ $rc -eq 3 ]; then
 else
   echo "== claude $("$TOOLS/node_modules/.bin/claude" --version 2>/dev/null)"
   if start_gateway; then
-    out=$(claude_run "Say hello" 2>"$WORK/claude-text.err"); code=$?
+    out=$(claude_run claude-sonnet-4-5 "Say hello" 2>"$WORK/claude-text.err"); code=$?
     stop_gateway
     if [ $code -eq 0 ] && [[ "$out" == *"$MARKER"* ]] && [ "$(stat_requests "$stats")" -ge 1 ]; then pass "claude -p: text answer through /v1/messages"
     else fail "claude -p: text answer" "exit $code, output: ${out:0:300} $(tail -3 "$WORK/claude-text.err")"; fi
   else fail "claude" "gateway did not start"; fi
 
   if start_gateway '[{"toolCalls":[{"name":"Bash","arguments":"{\"command\":\"echo '"$TOOL_MARKER"'\",\"description\":\"Print the marker\"}"}]}]'; then
-    out=$(claude_run "Run the marker command" --allowedTools Bash 2>"$WORK/claude-tool.err"); code=$?
+    out=$(claude_run claude-sonnet-4-5 "Run the marker command" --allowedTools Bash 2>"$WORK/claude-tool.err"); code=$?
     stop_gateway
     if [ $code -eq 0 ] && [[ "$out" == *"$MARKER"* ]] && stat_has_tool_output "$stats"; then pass "claude -p: tool_use round trip (Bash ran, its result reached the upstream)"
     else fail "claude -p: tool round trip" "exit $code, output: ${out:0:300}, stats: ${stats:0:300}"; fi
+  else fail "claude" "gateway did not start"; fi
+
+  # Tool emulation: alias `emu` routes to a text-only backend with options.toolEmulation.
+  EMU_CALL='[{"reply":"I will run it.\n<tool_call>\n{\"name\":\"Bash\",\"arguments\":{\"command\":\"echo '"$TOOL_MARKER"'\",\"description\":\"Print the marker\"}}\n</tool_call>"}]'
+  if E2E_PLAIN_SCRIPT=$EMU_CALL start_gateway; then
+    out=$(claude_run emu "Run the marker command" --allowedTools Bash 2>"$WORK/claude-emu.err"); code=$?
+    stop_gateway
+    if [ $code -eq 0 ] && [[ "$out" == *"$MARKER"* ]] && stat_has_emulated_result "$stats"; then pass "claude -p: tool round trip through prompt-based tool emulation on a text-only backend"
+    else fail "claude -p: emulated tool round trip" "exit $code, output: ${out:0:300}, stats: ${stats:0:400}"; fi
   else fail "claude" "gateway did not start"; fi
 fi
 
@@ -168,6 +180,14 @@ else
     if [ $code -eq 0 ] && [[ "$out" == *"$MARKER"* ]] && stat_has_tool_output "$stats" && [ "${ws:-0}" -ge 1 ]; then
       pass "codex exec: function call round trip over the Responses WebSocket (exec_command ran, its output reached the upstream)"
     else fail "codex exec (WebSocket, tool)" "exit $code, websocket sessions: ${ws:-0}, output: ${out:0:300}, stats: ${stats:0:300} $(tail -3 "$WORK/codex-tool.err")"; fi
+  else fail "codex" "gateway did not start"; fi
+
+  CODEX_EMU_CALL='[{"reply":"<tool_call>{\"name\":\"exec_command\",\"arguments\":{\"cmd\":\"echo '"$TOOL_MARKER"'\"}}</tool_call>"}]'
+  if E2E_PLAIN_SCRIPT=$CODEX_EMU_CALL start_gateway; then
+    out=$(codex_run false "Run the marker command" -m emu -s danger-full-access 2>"$WORK/codex-emu.err"); code=$?
+    stop_gateway
+    if [ $code -eq 0 ] && [[ "$out" == *"$MARKER"* ]] && stat_has_emulated_result "$stats"; then pass "codex exec: function call round trip through prompt-based tool emulation on a text-only backend"
+    else fail "codex exec: emulated tool round trip" "exit $code, output: ${out:0:300}, stats: ${stats:0:400} $(tail -3 "$WORK/codex-emu.err")"; fi
   else fail "codex" "gateway did not start"; fi
 fi
 

@@ -52,6 +52,19 @@ describe('Anthropic request → ChatRequest', () => {
     });
   });
 
+  it('keeps mid-conversation system messages (Claude Code sends them to non-Claude models)', () => {
+    const req = anthropicToChatRequest({
+      ...base,
+      messages: [
+        { role: 'user', content: 'hi' },
+        { role: 'system', content: 'reminder' },
+        { role: 'system', content: [{ type: 'text', text: 'more' }] },
+      ],
+    });
+    expect(req.messages.map((m) => m.role)).toEqual(['user', 'system', 'system']);
+    expect(req.messages[2].content).toEqual([{ type: 'text', text: 'more' }]);
+  });
+
   it('joins system blocks and ignores cache_control', () => {
     const req = anthropicToChatRequest({
       ...base,
@@ -139,13 +152,16 @@ describe('Anthropic request → ChatRequest', () => {
     expect(anthropicToChatRequest({ ...base, tools, messages: msgs, tool_choice: { type: 'none' } }).toolChoice).toBe('none');
     expect(anthropicToChatRequest({ ...base, messages: msgs, thinking: { type: 'enabled', budget_tokens: 2048 } }).reasoning).toEqual({ budgetTokens: 2048 });
     expect(anthropicToChatRequest({ ...base, messages: msgs, thinking: { type: 'disabled' } }).reasoning).toBeUndefined();
+    expect(anthropicToChatRequest({ ...base, messages: msgs, thinking: { type: 'adaptive' }, output_config: { effort: 'max' } }).reasoning).toEqual({ effort: 'high' });
+    expect(anthropicToChatRequest({ ...base, messages: msgs, thinking: { type: 'adaptive' } }).reasoning).toEqual({ effort: 'medium' });
   });
 
   it('rejects bad input with errors naming the field', () => {
     expectBad({ messages: [{ role: 'user', content: 'x' }], max_tokens: 5 }, 'model');
     expectBad({ model: 'm', messages: [{ role: 'user', content: 'x' }] }, 'max_tokens');
     expectBad({ ...base, messages: [] }, 'messages', 'at least one');
-    expectBad({ ...base, messages: [{ role: 'system', content: 'x' }] }, 'messages[0].role');
+    expectBad({ ...base, messages: [{ role: 'robot', content: 'x' }] }, 'messages[0].role');
+    expectBad({ ...base, messages: [{ role: 'system', content: [{ type: 'image' }] }] }, 'messages[0].content[0].type');
     expectBad({ ...base, messages: [{ role: 'user', content: [{ type: 'video' }] }] }, 'messages[0].content[0].type', 'video');
     expectBad({ ...base, messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'file', file_id: 'f' } }] }] }, 'messages[0].content[0].source.type');
     expectBad({ ...base, messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'web_search_20250305', name: 'web_search' }] }, 'tools[0].type');

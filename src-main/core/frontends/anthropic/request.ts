@@ -91,6 +91,17 @@ function convertMessage(raw: unknown, i: number, toolNames: Map<string, string>)
   const path = `messages[${i}]`;
   const msg = requireObject(raw, path);
   const role = msg.role;
+  if (role === 'system') {
+    // Not in Anthropic's API, but Claude Code sends mid-conversation system messages to
+    // non-Claude model names; keep them where they stand.
+    if (typeof msg.content === 'string') return [{ role: 'system', content: [{ type: 'text', text: msg.content }] }];
+    const parts = requireArray(msg.content, `${path}.content`).map((b, j): ContentPart => {
+      const block = requireObject(b, `${path}.content[${j}]`);
+      if (block.type !== 'text') throw bad(`${path}.content[${j}].type`, "system messages may only hold 'text' blocks.");
+      return { type: 'text', text: requireString(block.text, `${path}.content[${j}].text`) };
+    });
+    return [{ role: 'system', content: parts }];
+  }
   if (role !== 'user' && role !== 'assistant') throw bad(`${path}.role`, "must be 'user' or 'assistant'.");
   if (typeof msg.content === 'string') return [{ role, content: [{ type: 'text', text: msg.content }] }];
   const blocks = requireArray(msg.content, `${path}.content`);
@@ -269,7 +280,15 @@ export function anthropicToChatRequest(body: unknown, opts: AnthropicParseOption
   if (topK !== undefined) req.topK = topK;
   if (stop) req.stop = stop;
   const reasoning = convertThinking(b.thinking);
-  if (reasoning) req.reasoning = reasoning;
+  if (reasoning) {
+    // `output_config.effort` (sent with adaptive thinking) says how hard to think.
+    const oc = b.output_config;
+    if (isObject(oc) && typeof oc.effort === 'string') {
+      const effort = ({ low: 'low', medium: 'medium', high: 'high', max: 'high' } as const)[oc.effort as 'low' | 'medium' | 'high' | 'max'];
+      if (effort && reasoning.budgetTokens === undefined) reasoning.effort = effort;
+    }
+    req.reasoning = reasoning;
+  }
   if (user) req.user = user;
   return req;
 }
