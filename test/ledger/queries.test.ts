@@ -221,3 +221,40 @@ describe('percentiles over long ranges (daily histograms)', () => {
     d.cleanup();
   });
 });
+
+describe('recent by requested model', () => {
+  it('the model filter of the request list also matches the name the client sent', () => {
+    expect(ledger.recent({ model: 'ghost' }).rows.map((r) => r.requestId)).toEqual(['x1']);
+    expect(ledger.recent({ model: 'coder', limit: 100 }).rows.length).toBe(16); // alias `coder` was requested for all resolved rows
+  });
+});
+
+describe('recent with several filters (windowed search)', () => {
+  it('pages through every match exactly once, newest first', async () => {
+    const { UsageQueries } = await import('../../src-main/core/ledger/queries');
+    const d = tempDir();
+    const l = createLedger({ dbPath: d.path(), log: silent, config: ledgerConfig() });
+    const all: UsageRecord[] = [];
+    for (let i = 0; i < 300; i++) {
+      const r = rec({ requestId: `w${i}`, instance: i % 3 ? 'lingma-a' : 'lingma-b', status: i % 7 ? 200 : 502, receivedAt: D0 + i });
+      all.push(r);
+      l.record(r);
+    }
+    await l.flush();
+    await l.close();
+    const db = new Database(d.path(), { readonly: true });
+    const q = new UsageQueries(db, undefined, 10); // windows of 10 ids
+    const expected = all.filter((r) => r.instance === 'lingma-b' && r.status >= 400).map((r) => r.requestId).reverse();
+    const seen: string[] = [];
+    let before: number | undefined;
+    for (let pages = 0; pages < 100; pages++) {
+      const page = q.recent({ instance: 'lingma-b', status: 'error', limit: 4, before });
+      seen.push(...page.rows.map((r) => r.requestId));
+      if (page.nextBefore === null) break;
+      before = page.nextBefore;
+    }
+    expect(seen).toEqual(expected);
+    db.close();
+    d.cleanup();
+  });
+});

@@ -84,7 +84,7 @@ interface Where {
   params: Record<string, unknown>;
 }
 
-function where(f: UsageFilters, range?: UsageRange, extra: string[] = [], timeCol = 'received_at'): Where {
+function where(f: UsageFilters, range?: UsageRange, extra: string[] = [], timeCol = 'received_at', modelMatchesRequested = false): Where {
   const parts: string[] = [];
   const params: Record<string, unknown> = {};
   if (range) {
@@ -93,7 +93,7 @@ function where(f: UsageFilters, range?: UsageRange, extra: string[] = [], timeCo
     params.to = range.to;
   }
   if (f.model !== undefined) {
-    parts.push('label = @model');
+    parts.push(modelMatchesRequested ? '(label = @model OR requested_model = @model)' : 'label = @model');
     params.model = f.model;
   }
   if (f.provider !== undefined) {
@@ -237,6 +237,9 @@ function csvLine(r: unknown[]): string {
 }
 
 const CSV_PAGE = 2000;
+/** First id window of a request-list search, and the time after which it stops widening. */
+const RECENT_WINDOW = 50_000;
+const RECENT_BUDGET_MS = 80;
 
 /** Above this many successful requests in a range, percentiles come from the daily histograms. */
 export const EXACT_PERCENTILE_ROWS = 100_000;
@@ -260,6 +263,7 @@ export class UsageQueries {
   constructor(
     private readonly db: Database.Database,
     private readonly exactPercentileRows = EXACT_PERCENTILE_ROWS,
+    private readonly recentWindow = RECENT_WINDOW,
   ) {}
 
   private stmt(sql: string): Database.Statement {
@@ -387,19 +391,50 @@ export class UsageQueries {
     return { from: q.from, to: q.to, rows: sortLatency(rows), approximate: true };
   }
 
+  /**
+   * Newest first, keyset-paged on id. A single filter (or a request id) is one index range. Several
+   * filters together are searched in windows of ids going back in time, growing until the page is
+   * full, the oldest row is reached, or about RECENT_BUDGET_MS passed; so a combination that
+   * matches nothing answers quickly instead of walking the whole table. `nextBefore` continues
+   * further back; null once the oldest row was searched.
+   */
   recent(q: RecentQuery): { rows: UsageRow[]; nextBefore: number | null } {
     const limit = q.limit ?? 50;
-    const extra: string[] = [];
+    const filterCount = (['model', 'provider', 'instance', 'key', 'status'] as const).filter((k) => q[k] !== undefined).length;
+    const exactStatus = q.status === undefined || /^\s*\d{3}\s*$/.test(q.status);
+    const direct = q.requestId !== undefined || filterCount === 0 || (filterCount === 1 && q.provider === undefined && exactStatus);
+    const extra: string[] = ['id < @before'];
+    if (!direct) extra.push('id >= @floor');
     if (q.requestId !== undefined) extra.push('request_id = @requestId');
-    if (q.before !== undefined) extra.push('id < @before');
-    const w = where(q, undefined, extra);
+    // In the request list, `model` also finds requests by the name the client sent (an alias, say).
+    const w = where(q, undefined, extra, 'received_at', true);
     if (q.requestId !== undefined) w.params.requestId = q.requestId;
-    if (q.before !== undefined) w.params.before = q.before;
-    w.params.limit = limit + 1;
-    const raw = this.stmt(`SELECT ${ROW_COLUMNS} FROM usage ${w.sql} ORDER BY id DESC LIMIT @limit`).all(w.params) as Raw[];
-    const more = raw.length > limit;
-    const rows = raw.slice(0, limit).map(toRow);
-    return { rows, nextBefore: more ? rows[rows.length - 1].id : null };
+    const page = this.stmt(`SELECT ${ROW_COLUMNS} FROM usage ${w.sql} ORDER BY id DESC LIMIT @limit`);
+    const before0 = q.before ?? Number.MAX_SAFE_INTEGER;
+    const finish = (raw: Raw[], more: number | null) => {
+      if (raw.length > limit) {
+        const rows = raw.slice(0, limit).map(toRow);
+        return { rows, nextBefore: rows[rows.length - 1].id };
+      }
+      return { rows: raw.map(toRow), nextBefore: more };
+    };
+    if (direct) return finish(page.all({ ...w.params, before: before0, limit: limit + 1 }) as Raw[], null);
+
+    const bounds = this.stmt('SELECT MIN(id) AS lo, MAX(id) AS hi FROM usage').get() as { lo: number | null; hi: number | null };
+    if (bounds.lo === null || bounds.hi === null) return { rows: [], nextBefore: null };
+    let before = Math.min(before0, bounds.hi + 1);
+    const started = performance.now();
+    let window = this.recentWindow;
+    const out: Raw[] = [];
+    while (before > bounds.lo) {
+      const floor = Math.max(bounds.lo, before - window);
+      out.push(...(page.all({ ...w.params, before, floor, limit: limit + 1 - out.length }) as Raw[]));
+      if (out.length > limit) return finish(out, null);
+      before = floor;
+      window = Math.min(window * 2, this.recentWindow * 4);
+      if (performance.now() - started > RECENT_BUDGET_MS) break;
+    }
+    return finish(out, before > bounds.lo ? before : null);
   }
 
   /**

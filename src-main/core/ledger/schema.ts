@@ -12,13 +12,15 @@
  * Rollups: `usage_hourly` and `usage_daily` hold sums per (period start, label, provider,
  * instance, key, status), updated in the same transaction as the rows they sum, so totals and
  * time series over long ranges read a few thousand rollup rows instead of every request.
+ *  3. index on the requested model, for the request list's model filter.
+ *
  * `latency_daily` holds per-day, per-label histograms of TTFB and total time (successful requests)
  * for percentiles over long ranges (see histogram.ts).
  */
 import type Database from 'better-sqlite3';
 import { bucketOf } from './histogram';
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const MIGRATIONS: Record<number, string | ((db: Database.Database) => void)> = {
   1: `
@@ -122,6 +124,7 @@ const MIGRATIONS: Record<number, string | ((db: Database.Database) => void)> = {
     ) WITHOUT ROWID;`);
     backfillLatency(db);
   },
+  3: `CREATE INDEX usage_requested_id ON usage(requested_model, id);`,
 };
 
 const DAY = 86_400_000;

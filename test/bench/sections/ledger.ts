@@ -145,6 +145,8 @@ export async function run(): Promise<{ name: string; rows: Array<Record<string, 
     add('recent 50, status=502 instance=lingma-b', r2, `${r2.value.rows.length} rows`);
     const r3 = query(() => ledger.recent({ limit: 50, model: 'deepseek/deepseek-chat', status: 'error', before: r1.value.rows[49]?.id }));
     add('recent 50, model + error + cursor', r3, `${r3.value.rows.length} rows`);
+    const r5 = query(() => ledger.recent({ limit: 50, model: 'deepseek/deepseek-chat', instance: 'lingma-a' }));
+    add('recent 50, two filters matching nothing', r5, `${r5.value.rows.length} rows, search bounded by time (nextBefore ${r5.value.nextBefore === null ? 'null' : 'set'})`);
     const r4 = query(() => ledger.recent({ requestId: `req_${(N - 10).toString(36)}` }));
     add('recent by request id', r4, `${r4.value.rows.length} rows`);
     let firstChunkMs = 0;
