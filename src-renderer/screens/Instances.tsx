@@ -8,12 +8,13 @@ function InstanceRow({ i, now }: { i: AdminInstance; now: number }) {
   const err = i.reason ?? i.lastError ?? (i.health && !i.health.healthy ? i.health.lastError : undefined);
   return (
     <tr data-testid={`instance-${i.name}`}>
-      <td>
+      <td className="col-name">
         <div className="strong">{i.name}</div>
-        <div className="muted small">{i.provider} · {i.kind}</div>
+        <div className="muted small">{i.kind === i.provider ? i.provider : `${i.provider} · ${i.kind}`}</div>
+        {err && <div className={`small err-line ${isUsable(i) ? 'muted' : 'text-bad'}`} title={err}>{err}</div>}
       </td>
       <td><StateBadge state={i.state} reason={i.reason} /></td>
-      <td>
+      <td className="col-login">
         <LoginBadge login={i.login} />
         {manual && (
           <div className="manual">
@@ -23,11 +24,10 @@ function InstanceRow({ i, now }: { i: AdminInstance; now: number }) {
         )}
       </td>
       <td className="col-load"><LoadBar value={i.inFlight} max={i.limit} /></td>
-      <td className="small">
+      <td className="small nowrap">
         {i.startedAt && i.state === 'ready' ? fmtDuration(now - i.startedAt) : '–'}
         {i.restarts > 0 && <div className="muted">{i.restarts} restart{i.restarts === 1 ? '' : 's'}</div>}
       </td>
-      <td className="small err-cell">{err ? <span className={isUsable(i) ? 'muted' : 'text-bad'} title={err}>{err}</span> : <span className="muted">–</span>}</td>
       <td className="actions-cell">
         {i.actions.login && i.login.state !== 'logged_in' && (
           <button type="button" className="btn btn-small btn-primary" disabled={i.login.state === 'logging_in'} onClick={() => act(`Sign in ${i.name}`, (c) => c.login(i.name), `Signing in ${i.name}…`)}>Log in</button>
@@ -60,7 +60,7 @@ export function Instances({ snap }: { snap: AdminSnapshot }) {
           <div className="table-wrap">
             <table className="table" data-testid="instances-table">
               <thead>
-                <tr><th>Instance</th><th>State</th><th>Sign-in</th><th>Load</th><th>Uptime</th><th>Last error</th><th /></tr>
+                <tr><th>Instance</th><th>State</th><th>Sign-in</th><th>Load</th><th>Uptime</th><th /></tr>
               </thead>
               <tbody>
                 {snap.instances.map((i) => <InstanceRow key={i.name} i={i} now={now} />)}

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
+import WebSocket from 'ws';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src-main/core/config/validate';
@@ -182,6 +183,23 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium against a
     await page.waitForSelector(`[data-testid=alias-coder] >> text=${MODEL}`);
     expect(relay.resolver.aliases().map((a) => a.name)).toContain('coder');
   }, 60_000);
+
+  it('the events socket needs the token; foreign origins are refused (gateway guard)', async () => {
+    const wsUrl = `${url.replace('http', 'ws')}/admin/events`;
+    const status = (protocols: string[], origin?: string) => new Promise<number>((resolve) => {
+      const ws = new WebSocket(wsUrl, protocols, origin ? { origin } : {});
+      ws.on('error', () => undefined);
+      ws.on('open', () => { resolve(101); ws.close(); });
+      ws.on('unexpected-response', (req, res) => { resolve(res.statusCode ?? 0); req.destroy(); });
+    });
+    expect(await status(['relay-admin', 'bearer.wrong-token-0000000'])).toBe(401);
+
+    expect(await status(['relay-admin', `bearer.${ADMIN}`], url)).toBe(101);
+    // Foreign origins are refused by the gateway's guard before any admin route runs. (Checked over
+    // plain HTTP: a refused WebSocket upgrade currently leaves its socket open, which would block stop.)
+    const foreign = await fetch(`${url}/admin/state`, { headers: { authorization: `Bearer ${ADMIN}`, origin: 'http://evil.example' } });
+    expect(foreign.status).toBe(403);
+  });
 
   it('screenshots every screen in light and dark at 1280×800 and 900×600', async () => {
     mkdirSync(SHOTS, { recursive: true });

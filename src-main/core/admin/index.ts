@@ -189,13 +189,16 @@ export function adminPlugin(relay: RelayLike, opts: AdminOptions = {}): FastifyP
       clients.clear();
     });
 
+    // buildGateway's auth plugin decorates requireAdmin next to its Host/Origin guard.
+    const guarded = app.hasDecorator('requireAdmin');
     const baseUrlOf = (req: FastifyRequest): string => `${req.protocol}://${req.headers.host ?? `127.0.0.1:${relay.config.server.port}`}`;
 
     app.get('/admin/events', { websocket: true }, (socket, req) => {
-      // SECURITY: defence in depth next to the gateway's Host/Origin guard: a browser page from
-      // another origin cannot open this socket even if it somehow had the token.
+      // SECURITY: inside buildGateway the guard plugin already refused foreign Origins (it also
+      // knows the desktop app's origin). Registered on its own, apply the same rule here, so a
+      // page from another origin cannot open this socket even if it somehow had the token.
       const origin = req.headers.origin;
-      if (origin && origin !== baseUrlOf(req) && !relay.config.server.corsOrigins.includes(origin)) {
+      if (!guarded && origin && origin !== baseUrlOf(req) && !relay.config.server.corsOrigins.includes(origin)) {
         socket.close(1008, 'origin not allowed');
         return;
       }
