@@ -113,6 +113,25 @@ describe('tool emulation: parsing the answer', () => {
     });
   }
 
+  for (const size of [1, 2, 5, 1000]) {
+    it(`strips a code fence around a call block and accepts batched calls (chunks of ${size})`, async () => {
+      const { transform } = applyToolEmulation(req());
+      const answer = 'Sure:\n```xml\n<tool_call>\n[{"name":"get_weather","arguments":{"city":"A"}},{"name":"get_weather","arguments":{"city":"B"}}]\n</tool_call>\n```\n';
+      const out = await collect(transform(from([...chunks(answer, size), { type: 'finish', reason: 'stop' }])));
+      expect(textOf(out)).toBe('Sure:');
+      const calls = out.filter((e) => e.type === 'tool_call');
+      expect(calls.map((c) => (c as { argumentsDelta: string }).argumentsDelta)).toEqual(['{"city":"A"}', '{"city":"B"}']);
+      expect(calls.map((c) => (c as { index: number }).index)).toEqual([0, 1]);
+    });
+  }
+
+  it('keeps code fences that are not around a call', async () => {
+    const { transform } = applyToolEmulation(req());
+    const text = 'Example:\n```js\nconsole.log(1)\n```\nDone.';
+    const out = await collect(transform(from([...chunks(text, 3), { type: 'finish', reason: 'stop' }])));
+    expect(textOf(out)).toBe(text);
+  });
+
   it('passes plain answers through unchanged (including a lone "<")', async () => {
     const { transform } = applyToolEmulation(req());
     const text = 'x < y and <b>bold</b> and <tool_ but not a call';
@@ -140,6 +159,10 @@ describe('tool emulation: parsing the answer', () => {
     const p = new ToolCallParser(new Set(['get_weather']));
     const ev = [...p.feed('<tool_call>\n```json\n{"name":"get_weather","arguments":"{\\"city\\":\\"Oslo\\"}"}\n```'), ...p.end()];
     expect(ev).toEqual([expect.objectContaining({ type: 'tool_call', name: 'get_weather', argumentsDelta: '{"city":"Oslo"}' })]);
+    // A batch with one bad element is not a call at all: it stays text.
+    const q = new ToolCallParser(new Set(['get_weather']));
+    const bad = [...q.feed('<tool_call>[{"name":"get_weather","arguments":{}},{"name":"nope","arguments":{}}]</tool_call>'), ...q.end()];
+    expect(bad.every((e) => e.type === 'text')).toBe(true);
   });
 
   it('signals the first byte with one empty text event when the answer opens with a call', async () => {

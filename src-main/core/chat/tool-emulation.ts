@@ -135,17 +135,7 @@ interface ParsedCall {
   arguments: string;
 }
 
-/** Parse one block's content; undefined when it is not a well-formed call of a declared tool. */
-export function parseCallBlock(body: string, toolNames: Set<string>): ParsedCall | undefined {
-  let text = body.trim();
-  const fence = /^```[a-zA-Z]*\s*\n?([\s\S]*?)\n?```$/.exec(text);
-  if (fence) text = fence[1].trim();
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
+function parseOneCall(v: unknown, toolNames: Set<string>): ParsedCall | undefined {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
   const o = v as Record<string, unknown>;
   const name = o.name;
@@ -161,6 +151,34 @@ export function parseCallBlock(body: string, toolNames: Set<string>): ParsedCall
   if (typeof args !== 'object' || args === null || Array.isArray(args)) return undefined;
   return { name, arguments: JSON.stringify(args) };
 }
+
+/**
+ * Parse one block's content: a call object, or an array of them (some models batch calls).
+ * Undefined when it is not entirely well-formed calls of declared tools.
+ */
+export function parseCallBlock(body: string, toolNames: Set<string>): ParsedCall[] | undefined {
+  let text = body.trim();
+  const fence = /^```[\w-]*\s*\n?([\s\S]*?)\n?```$/.exec(text);
+  if (fence) text = fence[1].trim();
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const list = Array.isArray(v) ? v : [v];
+  if (list.length === 0) return undefined;
+  const calls: ParsedCall[] = [];
+  for (const item of list) {
+    const c = parseOneCall(item, toolNames);
+    if (!c) return undefined;
+    calls.push(c);
+  }
+  return calls;
+}
+
+/** A code fence that opens right before a call block (models like to wrap calls in one). */
+const TRAILING_FENCE = /(^|\n)[ \t]*`{1,3}[\w-]*[ \t]*$/;
 
 /** Length of the longest suffix of `s` that is a proper prefix of `marker`. */
 function partialMarkerSuffix(s: string, marker: string): number {
@@ -187,8 +205,8 @@ export class ToolCallParser {
   }
 
   private text(t: string, out: ChatEvent[]): void {
-    // Once calls were made, whitespace between/after blocks is noise.
-    if (!t || (this.calls > 0 && t.trim() === '')) return;
+    // Once calls were made, whitespace and code fences between/after blocks are noise.
+    if (!t || (this.calls > 0 && /^[\s`]*$/.test(t))) return;
     out.push({ type: 'text', text: t });
   }
 
@@ -200,7 +218,7 @@ export class ToolCallParser {
       this.text(gap + CALL_OPEN + body + (closed ? CALL_CLOSE : ''), out);
       return;
     }
-    out.push({ type: 'tool_call', index: this.calls++, id: newCallId(), name: parsed.name, argumentsDelta: parsed.arguments });
+    for (const c of parsed) out.push({ type: 'tool_call', index: this.calls++, id: newCallId(), name: c.name, argumentsDelta: c.arguments });
   }
 
   feed(chunk: string): ChatEvent[] {
@@ -218,7 +236,9 @@ export class ToolCallParser {
       const start = this.pending.indexOf(CALL_OPEN);
       if (start >= 0) {
         const before = this.pending.slice(0, start);
-        const trimmed = before.replace(/\s+$/, '');
+        let trimmed = before.replace(/\s+$/, '');
+        const fence = TRAILING_FENCE.exec(trimmed);
+        if (fence) trimmed = trimmed.slice(0, fence.index).replace(/\s+$/, '');
         this.gap = before.slice(trimmed.length);
         this.text(trimmed, out);
         this.pending = this.pending.slice(start + CALL_OPEN.length);
@@ -229,6 +249,12 @@ export class ToolCallParser {
       // Trailing whitespace may precede a marker: hold it too, so it can be trimmed.
       let emitEnd = this.pending.length - hold;
       while (emitEnd > 0 && /\s/.test(this.pending[emitEnd - 1])) emitEnd--;
+      // A fence opening at the end may belong to a call block that follows: hold it too.
+      const fence = TRAILING_FENCE.exec(this.pending.slice(0, emitEnd));
+      if (fence) {
+        emitEnd = fence.index;
+        while (emitEnd > 0 && /\s/.test(this.pending[emitEnd - 1])) emitEnd--;
+      }
       this.text(this.pending.slice(0, emitEnd), out);
       this.pending = this.pending.slice(emitEnd);
       break;
