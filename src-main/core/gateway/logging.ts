@@ -66,8 +66,32 @@ export interface LoggerOptions {
 }
 
 /** A pino logger that writes JSON lines and, while the dashboard listens, forwards them to the hub. */
+/**
+ * stderr through a buffered writer: lines are written in batches (at most ~4 KB or 200 ms late),
+ * so a busy gateway makes one syscall per many log lines instead of one per line. Flushed on exit.
+ */
+function bufferedStderr(): { write(s: string): unknown } {
+  const dest = pino.destination({ dest: 2, minLength: 4096, sync: false });
+  const timer = setInterval(() => {
+    try {
+      dest.flush();
+    } catch {
+      /* not ready yet: next tick */
+    }
+  }, 200);
+  timer.unref();
+  process.once('exit', () => {
+    try {
+      dest.flushSync();
+    } catch {
+      /* nothing we can do this late */
+    }
+  });
+  return dest;
+}
+
 export function createLogger(opts: LoggerOptions = {}): Logger {
-  const dest = opts.destination ?? process.stderr;
+  const dest = opts.destination ?? bufferedStderr();
   const hub = opts.hub;
   const stream = {
     write(s: string) {

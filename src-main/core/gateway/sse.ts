@@ -66,9 +66,9 @@ export class SseWriter {
     headers['connection'] = 'keep-alive';
     if (extra) Object.assign(headers, extra);
     this.raw.socket?.setNoDelay(true);
+    // The headers leave with the first frame (or keep-alive comment), written right after: one
+    // syscall instead of two.
     this.raw.writeHead(200, headers);
-    // Push the headers out now: clients show "connected" and proxies stop waiting.
-    this.raw.flushHeaders();
   }
 
   /** Write an already formatted frame (must end with a blank line). False when the client is gone. */
@@ -94,12 +94,14 @@ export class SseWriter {
     return this.write(text === 'keep-alive' ? KEEP_ALIVE_FRAME : `: ${text.replace(/[\r\n]+/g, ' ')}\n\n`);
   }
 
-  /** End the response cleanly (idempotent). */
-  end(): void {
+  /** End the response cleanly (idempotent), optionally with last frames (sent with the end: one write). */
+  end(last?: string): void {
     if (this.isEnded) return;
     this.isEnded = true;
     if (!this.isCommitted) this.commit();
-    if (!this.raw.writableEnded) this.raw.end();
+    if (this.raw.writableEnded) return;
+    if (last && !this.closed) this.raw.end(last);
+    else this.raw.end();
   }
 }
 

@@ -111,8 +111,7 @@ export async function openaiRoutes(app: FastifyInstance, opts: OpenAIFrontendOpt
       if (!sse.committed) throw e; // nothing sent yet: a plain HTTP error
       const err = isRelayError(e) ? e : toRelayError(e);
       if (err.code !== 'client_closed') req.log.warn({ code: err.code, detail: err.detail }, 'stream failed before the first event');
-      sse.write(ChunkRenderer.error(toOpenAIError(err)));
-      sse.end();
+      sse.end(ChunkRenderer.error(toOpenAIError(err)));
       return reply;
     }
     sse.commit({ 'x-relay-resolved': exec.resolved.label });
@@ -136,13 +135,13 @@ export async function openaiRoutes(app: FastifyInstance, opts: OpenAIFrontendOpt
       } else {
         let usage = r.usage;
         if (!usage && includeUsage) usage = { promptTokens: estimatePromptTokens(request), completionTokens: completion, estimated: true };
-        sse.write(r.end(usage));
+        sse.end(r.end(usage));
       }
     } catch (e) {
       const err = isRelayError(e) ? e : toRelayError(e);
       if (!sse.closed && err.code !== 'client_closed') {
         req.log.warn({ code: err.code, status: err.status, detail: err.detail }, 'stream failed after it started');
-        sse.write(ChunkRenderer.error(toOpenAIError(err)));
+        sse.end(ChunkRenderer.error(toOpenAIError(err)));
       }
     } finally {
       sse.end();
