@@ -15,6 +15,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src-main/core/config/validate';
 import { createRelay, type Relay } from '../../src-main/core/relay';
+import { EventHub } from '../../src-main/core/events';
+import { createLogger } from '../../src-main/core/gateway/logging';
 import type { LoginDriver } from '../../src-main/core/ports';
 import { MemorySecrets, SIM_BIN, nodeSpawner, tmpDir, waitFor } from '../lingma/helpers';
 
@@ -58,8 +60,13 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium against a
       lingma: { binary: SIM_BIN, login: { auto: false } },
       ledger: { flushIntervalMs: 50 },
     });
+    // Quiet logs that still reach the dashboard: the logger forwards to a hub of ours, piped into
+    // the relay's hub once it exists.
+    const logHub = new EventHub();
+    const logger = createLogger({ level: 'info', hub: logHub, destination: { write: () => true } });
     relay = await createRelay({
       config,
+      logger,
       dataDir,
       secrets: new MemorySecrets(),
       spawner: nodeSpawner,
@@ -69,6 +76,7 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium against a
       rendererDir: RENDERER,
       env: { ...process.env, LINGMA_BIN: '' },
     });
+    logHub.on('log', (line) => relay.hub.emit('log', line));
     await relay.start();
     url = await relay.listen({ host: '127.0.0.1', port: 0 });
     browser = await chromium.launch({
