@@ -1,5 +1,6 @@
 /** The whole relay (createRelay: real dispatcher, pool, admission, ledger) over the fake OpenAI upstream. */
 import OpenAI from 'openai';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src-main/core/config/validate';
 import { createLogger } from '../../src-main/core/gateway/logging';
@@ -142,5 +143,51 @@ describe('relay end to end', () => {
     expect((await fetch(`${relay.url()}/admin/state`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(401);
     const admin = await fetch(`${relay.url()}/admin/usage/status`, { headers: { authorization: `Bearer ${relay.adminToken()}` } });
     expect(admin.status).toBe(200);
+  });
+});
+
+describe('graceful stop', () => {
+  it('lets an in-flight stream finish, refuses new connections, and flushes the ledger', async () => {
+    const slow = await startFakeOpenAI({ models: ['m1'], chunks: 8, chunkDelayMs: 60 });
+    const dataDir = tempDir();
+    const config = validateConfig({
+      server: { apiKeys: ['sk-relay-stop-test-0001'] },
+      providers: [{ name: 'up', type: 'openai', baseUrl: slow.url, models: ['m1'] }],
+      limits: { shutdownGraceMs: 10_000 },
+    });
+    const r = await createRelay({ config, dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never', processMetrics: false, logger: createLogger({ level: 'silent' }) });
+    try {
+      await r.start();
+      const url = await r.listen({ host: '127.0.0.1', port: 0 });
+      const res = await fetch(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer sk-relay-stop-test-0001', 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'up/m1', stream: true, messages: [{ role: 'user', content: 'finish me please' }] }),
+      });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      await reader.read(); // the stream is under way
+      const stopped = r.stop();
+      let text = '';
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      expect(text).toContain('data: [DONE]');
+      await stopped;
+      await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+      const Database = (await import('better-sqlite3')).default;
+      const db = new Database(join(dataDir, 'usage.db'), { readonly: true });
+      try {
+        const n = (db.prepare('SELECT COUNT(*) AS n FROM usage').get() as { n: number }).n;
+        expect(n).toBe(1);
+      } finally {
+        db.close();
+      }
+    } finally {
+      await r.stop();
+      await slow.close();
+    }
   });
 });
