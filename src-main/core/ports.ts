@@ -67,6 +67,8 @@ export interface LoginDriver {
 export interface SpawnOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /** No console window on Windows (Lingma must start without one). */
+  windowsHide?: boolean;
 }
 
 /** Starts backend processes (Lingma). Desktop and CLI both use node's child_process, but tests inject fakes. */

@@ -57,6 +57,18 @@ describe('Lingma pool through the OpenAI endpoint', () => {
     expect(ids).toEqual(expect.arrayContaining(['lingma/dashscope_qwen3_coder']));
   });
 
+  it('a non-streaming answer may take longer than the first-byte timeout', async () => {
+    // 6 deltas 700 ms apart: the whole answer takes ~4 s, the first delta comes at once.
+    relay.config.limits.firstByteTimeoutMs = 2000;
+    try {
+      await askAll({ reset: true, reply: { mode: 'fixed', text: 'slow but steady answer', deltas: 6, delayMs: 700 } });
+      const r = await client.chat.completions.create({ model: 'lingma/dashscope_qwen3_coder', messages: [{ role: 'user', content: 'take your time' }] });
+      expect(r.choices[0].message.content).toBe('slow but steady answer');
+    } finally {
+      relay.config.limits.firstByteTimeoutMs = 60_000;
+    }
+  });
+
   it('answers non-streaming and streaming requests', async () => {
     await askAll({ reset: true, reply: { mode: 'echo', deltas: 4 } });
     const r = await client.chat.completions.create({ model: 'lingma/dashscope_qwen3_coder', messages: [{ role: 'user', content: 'ping' }] });

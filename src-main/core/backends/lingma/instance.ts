@@ -759,7 +759,6 @@ export class LingmaInstance implements Instance {
       let sent = '';
       let reasoningText = '';
       let filtered = false;
-      const stream = req.stream;
       for (;;) {
         const msg = await queue.next(cfg.answerIdleTimeoutMs);
         if (msg === 'idle') {
@@ -788,12 +787,13 @@ export class LingmaInstance implements Instance {
             upstream += t;
             add = t;
           }
+          // Deltas go out as they arrive even when the client asked for one whole answer: the
+          // front end collects them, and the dispatcher's first-byte timeout then bounds the wait
+          // for the first token, not the length of the whole answer.
           if (add) {
             sent += add;
-            if (stream) {
-              out.emitted = true;
-              yield { type: 'text', text: add };
-            }
+            out.emitted = true;
+            yield { type: 'text', text: add };
           }
         } else if (msg.method === 'chat/finish') {
           finished = true;
@@ -801,19 +801,16 @@ export class LingmaInstance implements Instance {
           if (typeof p.sessionId === 'string' && p.sessionId) out.sessionId = p.sessionId;
           if (status !== 200) throw finishError(status, String(p.reason ?? ''));
           const full = typeof p.fullAnswer === 'string' ? p.fullAnswer : '';
-          if (stream) {
-            // Catch a tail the deltas missed; never contradict what was sent.
-            if (full && full.length > sent.length && full.startsWith(sent)) {
-              const tail = full.slice(sent.length);
-              sent = full;
-              yield { type: 'text', text: tail };
-            }
-            out.answer = sent;
-          } else {
-            // Non-streaming prefers fullAnswer (spec §4).
-            out.answer = full || upstream || sent;
-            if (out.answer) yield { type: 'text', text: out.answer };
+          // fullAnswer (spec §4) completes a tail the deltas missed; it never contradicts text
+          // already sent, so an answer rewritten by an overwrite keeps what the client has seen.
+          if (full && full.length > sent.length && full.startsWith(sent)) {
+            const tail = full.slice(sent.length);
+            sent = full;
+            yield { type: 'text', text: tail };
+          } else if (full && full !== sent) {
+            ctx.log.debug({ instance: this.name, sent: sent.length, full: full.length }, 'lingma fullAnswer differs from the streamed deltas; keeping the deltas');
           }
+          out.answer = sent;
           const completion = estimateTokens(out.answer);
           const reasoningTokens = reasoningText ? estimateTokens(reasoningText) : undefined;
           yield {

@@ -61,9 +61,8 @@ export interface SpawnLingmaOptions {
 export function spawnLingma(o: SpawnLingmaOptions): LingmaProcess {
   mkdirSync(o.workDir, { recursive: true });
   const args = ['start', `--workDir=${o.workDir}`, `--socketPort=${o.socketPort}`, `--httpPort=${o.httpPort}`, ...o.extraArgs];
-  // windowsHide: no console window on Windows (spec §2). SpawnOptions does not declare it; the
-  // node child_process spawner passes options through.
-  const options: SpawnOptions & { windowsHide: boolean } = { cwd: o.workDir, env: o.env ?? process.env, windowsHide: true };
+  // No console window on Windows (spec §2).
+  const options: SpawnOptions = { cwd: o.workDir, env: o.env ?? process.env, windowsHide: true };
   const child: ChildProcess = o.spawner.spawn(o.binary, args, options);
   let exitInfo: ExitInfo | undefined;
   const exited = new Promise<ExitInfo>((resolve) => {
