@@ -409,7 +409,17 @@ export class UsageQueries {
     // In the request list, `model` also finds requests by the name the client sent (an alias, say).
     const w = where(q, undefined, extra, 'received_at', true);
     if (q.requestId !== undefined) w.params.requestId = q.requestId;
-    const page = this.stmt(`SELECT ${ROW_COLUMNS} FROM usage ${w.sql} ORDER BY id DESC LIMIT @limit`);
+    // Windowed: walk the index of the most selective equality filter inside each id window (the
+    // planner would otherwise scan the window by rowid).
+    let hint = '';
+    if (!direct) {
+      const code = q.status !== undefined && exactStatus ? Number(q.status) : 0;
+      if (code >= 300) hint = 'INDEXED BY usage_status_id';
+      else if (q.instance !== undefined) hint = 'INDEXED BY usage_instance_id';
+      else if (q.key !== undefined) hint = 'INDEXED BY usage_key_id';
+      else if (code) hint = 'INDEXED BY usage_status_id';
+    }
+    const page = this.stmt(`SELECT ${ROW_COLUMNS} FROM usage ${hint} ${w.sql} ORDER BY id DESC LIMIT @limit`);
     const before0 = q.before ?? Number.MAX_SAFE_INTEGER;
     const finish = (raw: Raw[], more: number | null) => {
       if (raw.length > limit) {
@@ -420,7 +430,7 @@ export class UsageQueries {
     };
     if (direct) return finish(page.all({ ...w.params, before: before0, limit: limit + 1 }) as Raw[], null);
 
-    const bounds = this.stmt('SELECT MIN(id) AS lo, MAX(id) AS hi FROM usage').get() as { lo: number | null; hi: number | null };
+    const bounds = this.stmt('SELECT (SELECT MIN(id) FROM usage) AS lo, (SELECT MAX(id) FROM usage) AS hi').get() as { lo: number | null; hi: number | null };
     if (bounds.lo === null || bounds.hi === null) return { rows: [], nextBefore: null };
     let before = Math.min(before0, bounds.hi + 1);
     const started = performance.now();
