@@ -25,6 +25,7 @@ export function GettingStarted({ snap }: { snap: AdminSnapshot }) {
   }
   const needLogin = lingma.filter((i) => ['logged_out', 'needs_manual', 'failed'].includes(i.login.state));
   const ready = snap.instances.filter(isUsable);
+  const signedIn = snap.instances.filter((i) => i.login.state === 'logged_in' || i.login.state === 'not_applicable');
   if (needLogin.length) {
     return (
       <Empty
@@ -37,7 +38,13 @@ export function GettingStarted({ snap }: { snap: AdminSnapshot }) {
           </>
         }
       >
-        <p>{ready.length ? 'Other backends are serving meanwhile.' : 'No backend can serve requests until an account is signed in.'}</p>
+        <p>
+          {ready.length
+            ? 'Other backends are serving meanwhile.'
+            : signedIn.length
+              ? 'The signed-in backends are not serving right now (recent errors, retried shortly); see Instances.'
+              : 'No backend can serve requests until an account is signed in.'}
+        </p>
       </Empty>
     );
   }
