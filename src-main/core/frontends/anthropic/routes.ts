@@ -52,6 +52,7 @@ export async function anthropicRoutes(app: FastifyInstance, opts: AnthropicRoute
 
   // Everything in this scope (auth failures, bad JSON, routing errors) answers in Anthropic's shape.
   app.setErrorHandler((err, req, reply) => sendAnthropicError(req, reply, normalizeError(err, opts.maxBodyBytes)));
+  // SECURITY: every route here needs an API key (x-api-key or Bearer), checked before the body is read.
   app.addHook('onRequest', app.requireApiKey);
 
   app.post(ENDPOINT, async (req, reply) => {

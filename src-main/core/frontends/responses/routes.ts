@@ -71,6 +71,8 @@ function prepare(body: unknown, req: FastifyRequest, lookup: (id: string) => Cha
 export async function responsesRoutes(app: FastifyInstance, opts: ResponsesRoutesOptions): Promise<void> {
   const keepAliveMs = (): number => (typeof opts.keepAliveMs === 'function' ? opts.keepAliveMs() : (opts.keepAliveMs ?? 5000));
   const store = opts.store ?? new ResponseStore();
+  // SECURITY: every route here needs an API key; for the WebSocket the check runs on the upgrade
+  // request, before any socket exists. previous_response_id lookups are scoped to that key.
   app.addHook('onRequest', app.requireApiKey);
 
   app.post(ENDPOINT, async (req, reply) => {
