@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLedger, type Ledger } from '../../src-main/core/ledger/index';
@@ -211,12 +211,30 @@ describe('opening', () => {
     expect(ledger.status().written).toBe(1);
   });
 
+  it('writes refused at runtime (lock held elsewhere) → degraded, records kept and written once the lock goes', async () => {
+    const d = tmp();
+    const ledger = open({ dbPath: d.path(), log: silent, config: ledgerConfig({ flushIntervalMs: 5 }), busyTimeoutMs: 20, retryMs: 30 });
+    ledger.record(rec());
+    await ledger.flush();
+    const other = raw(d.path());
+    other.exec('BEGIN IMMEDIATE; INSERT INTO usage_daily (t, label, provider, instance, api_key_id, status, requests, errors, prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, total_ms) VALUES (0, \'x\', \'\', \'\', \'k\', 200, 0, 0, 0, 0, 0, 0, 0);');
+    for (let i = 0; i < 5; i++) ledger.record(rec());
+    await until(() => ledger.status().state === 'degraded');
+    expect(ledger.status()).toMatchObject({ reason: expect.stringMatching(/locked/), queued: 5, dropped: 0 });
+    // Budgets keep working meanwhile (onDegraded: open).
+    expect(() => ledger.checkBudget('key1', { rpm: 100 }, Date.now())).not.toThrow();
+    other.exec('ROLLBACK');
+    await until(() => ledger.status().state === 'ok' && ledger.status().queued === 0);
+    expect(ledger.status()).toMatchObject({ written: 6, dropped: 0 });
+  });
+
   it('disabled: no file, no rows, queries refuse clearly', () => {
     const d = tmp();
     const ledger = open({ dbPath: d.path(), log: silent, config: ledgerConfig({ enabled: false }) });
     ledger.record(rec());
     expect(ledger.status()).toMatchObject({ state: 'disabled', written: 0, dropped: 0 });
     expect(() => ledger.recent({})).toThrow(/disabled/);
+    expect(existsSync(d.path())).toBe(false);
   });
 });
 

@@ -2,11 +2,15 @@
  * The usage ledger: one SQLite row per client request, written off the hot path.
  *
  * `record()` only pushes onto a bounded in-memory queue. A flusher writes the queue in batches of
- * `batchSize`, each batch in one transaction, every `flushIntervalMs` or as soon as a full batch
- * waits. A crash therefore loses at most what was queued and not yet written: at most `batchSize`
- * records, or `flushIntervalMs` worth of requests, whichever is smaller. A graceful stop
- * (`flush()`/`close()`) loses nothing. WAL + synchronous=NORMAL: a committed batch survives a
- * process crash; an OS crash or power cut can lose the last committed batches too.
+ * `batchSize`, each batch in one transaction (rows + hourly/daily rollups + latency histograms),
+ * every `flushIntervalMs` or on the next event-loop turn once a full batch waits.
+ *
+ * What a crash can lose: only records not yet committed, i.e. those queued since the last batch:
+ * normally fewer than `batchSize` (plus whatever arrived in the same event-loop turn) and never
+ * older than `flushIntervalMs` (defaults: 500 records / 250 ms). While the disk refuses writes the
+ * queue keeps up to `queueMax` records for retry. A graceful stop (`flush()`/`close()`, called on
+ * SIGTERM and app quit) loses nothing. WAL + synchronous=NORMAL: a committed batch survives a
+ * process crash; an OS crash or power cut can also lose the last committed batches.
  *
  * A database that cannot be opened (corrupt, locked, newer schema) or stops accepting writes makes
  * the ledger `degraded` with a reason; the gateway keeps serving, records are counted as dropped,
