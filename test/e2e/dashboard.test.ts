@@ -51,6 +51,7 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium against a
   let browser: Browser;
   let page: Page;
   const driver = callbackDriver();
+  const logText: string[] = [];
 
   beforeAll(async () => {
     if (!existsSync(join(RENDERER, 'index.html'))) execFileSync('npx', ['vite', 'build'], { cwd: ROOT, stdio: 'ignore' });
@@ -63,7 +64,7 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium against a
     // Quiet logs that still reach the dashboard: the logger forwards to a hub of ours, piped into
     // the relay's hub once it exists.
     const logHub = new EventHub();
-    const logger = createLogger({ level: 'info', hub: logHub, destination: { write: () => true } });
+    const logger = createLogger({ level: 'debug', hub: logHub, destination: { write: (line: string) => logText.push(line) } });
     relay = await createRelay({
       config,
       logger,
@@ -176,6 +177,9 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium against a
     const accounts = (await res.json()) as { name: string; username: string; hasPassword: boolean }[];
     expect(accounts).toEqual([expect.objectContaining({ name: 'alice', username: 'alice.renamed', hasPassword: true })]);
     expect(JSON.stringify(accounts)).not.toContain('alice-pw-123');
+    // SECURITY: the password was never logged either (debug level included).
+    expect(logText.length).toBeGreaterThan(10);
+    expect(logText.join('\n')).not.toContain('alice-pw-123');
   }, 60_000);
 
   it('creates an alias from the UI and shows its chain health', async () => {
