@@ -186,6 +186,32 @@ describe('Lingma instance against the simulator', () => {
     } finally {
       h.config.lingma.rpcTimeoutMs = before;
       await sim(inst, { hang: null });
+      // Two silent calls in a row (this test and the previous one) make the instance recover itself.
+      await waitFor(() => inst.state() === 'ready' || undefined, 'ready again', 30_000);
+    }
+  });
+
+  it('a wedged process that answers nothing is recovered, then restarted', async () => {
+    const before = h.config.lingma.rpcTimeoutMs;
+    h.config.lingma.rpcTimeoutMs = 600;
+    const { pid } = await sim(inst, { reset: true });
+    const restarts = inst.snapshot().restarts;
+    try {
+      await sim(inst, { hang: 'all' });
+      for (let i = 0; i < 2; i++) {
+        const err = await inst.probe(new AbortController().signal).catch((e) => e);
+        expect(err).toBeInstanceOf(Error);
+      }
+      // Two silent probes: it leaves 'ready' (the health probe alone would never restart it).
+      expect(inst.state()).not.toBe('ready');
+      await waitFor(() => inst.state() === 'ready' || undefined, 'ready again', 30_000);
+      const after = await sim(inst);
+      expect(after.pid).not.toBe(pid);
+      expect(inst.snapshot().restarts).toBeGreaterThan(restarts);
+      const r = await collect(inst.chat(chatReq([user('alive?')]), ctx()));
+      expect(r.finish).toBe('stop');
+    } finally {
+      h.config.lingma.rpcTimeoutMs = before;
     }
   });
 

@@ -126,8 +126,8 @@ interface Faults {
   batch: boolean;
   /** Exit after this many answer deltas of the next ask (`crashAfterDeltas: 0` = right after the ack). */
   crashAfterDeltas: number | null;
-  /** `no_ack`: never answer chat/ask; `no_stream`: ack, then nothing. */
-  hang: 'no_ack' | 'no_stream' | null;
+  /** `no_ack`: never answer chat/ask; `no_stream`: ack, then nothing; `all`: wedged, answers no request at all. */
+  hang: 'no_ack' | 'no_stream' | 'all' | null;
   /** Status codes for the next asks' `chat/finish` (each used once, in order); 80408 = answer timeout. */
   finishStatus: number[];
   /** Next ask ends without `chat/finish`. */
@@ -212,6 +212,7 @@ const stats = {
   asks: [] as AskRecord[],
   stops: [] as string[],
   initializes: 0,
+  ignoredWhileWedged: 0,
   workspacePathEmpty: 0,
   unknownHeaders: 0,
   unknownMethods: [] as string[],
@@ -363,6 +364,10 @@ class Conn {
       if (msg.id !== undefined) this.send({ jsonrpc: '2.0', id: msg.id, error: { code, message } });
     };
     const p = (msg.params ?? {}) as Record<string, unknown>;
+    if (faults.hang === 'all') {
+      stats.ignoredWhileWedged++;
+      return;
+    }
     switch (msg.method) {
       case 'initialize': {
         stats.initializes++;

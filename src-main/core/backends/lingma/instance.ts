@@ -80,6 +80,8 @@ interface StreamMsg {
 }
 
 const AGENT_FALLBACK_MODEL = 'auto';
+/** Silent calls in a row before a 'ready' process is treated as wedged and recovered. */
+const UNRESPONSIVE_LIMIT = 2;
 
 export class LingmaInstance implements Instance {
   readonly kind = 'lingma';
@@ -91,6 +93,8 @@ export class LingmaInstance implements Instance {
   private lastError: string | undefined;
   private startedAt: number | undefined;
   private restarts = 0;
+  /** Consecutive calls the process accepted but never answered (see noteUnresponsive). */
+  private unresponsive = 0;
   private proc: LingmaProcess | undefined;
   private rpc: RpcConnection | undefined;
   private ports: { socket: number; http: number } | undefined;
@@ -226,8 +230,30 @@ export class LingmaInstance implements Instance {
 
   async probe(signal: AbortSignal): Promise<void> {
     if (this._state !== 'ready' || !this.rpc) throw errors.unavailable(`Lingma instance ${this.name} is ${this._state}.`);
-    await this.refreshAuth(signal);
+    try {
+      await this.refreshAuth(signal);
+    } catch (e) {
+      if (e instanceof RpcError && e.kind === 'timeout') this.noteUnresponsive('auth/status timed out');
+      throw e;
+    }
+    this.unresponsive = 0;
     if (!this.auth.loggedIn) throw this.notLoggedInError();
+  }
+
+  /**
+   * A process that keeps its socket open but stops answering is wedged: after a few silent calls
+   * in a row it goes through recovery (reconnect, then restart if it stays silent), instead of
+   * staying "ready" and unhealthy for ever.
+   */
+  private noteUnresponsive(detail: string): void {
+    if (++this.unresponsive < UNRESPONSIVE_LIMIT || this._state !== 'ready' || this.stopping) return;
+    this.unresponsive = 0;
+    this.log.warn({ detail }, 'Lingma stopped answering; recovering it');
+    const rpc = this.rpc;
+    this.rpc = undefined;
+    rpc?.close();
+    this.setState('reconnecting', `not answering: ${detail}`);
+    this.scheduleRecover();
   }
 
   // ------------------------------------------------------------------ login
@@ -741,6 +767,7 @@ export class LingmaInstance implements Instance {
       try {
         ack = await rpc.request('chat/ask', params, { signal: ctx.signal });
       } catch (e) {
+        if (e instanceof RpcError && e.kind === 'timeout') this.noteUnresponsive('chat/ask timed out');
         throw this.rpcToRelay(e, 'chat/ask');
       }
       if (ack && ack.success === false) {
@@ -765,6 +792,7 @@ export class LingmaInstance implements Instance {
           if (upstream || sent) {
             throw errors.upstream('The Lingma answer stream ended without finishing.', { retryable: true, detail: 'idle after content without chat/finish' });
           }
+          this.noteUnresponsive('no answer after chat/ask');
           throw errors.timeout(`Lingma sent nothing for ${Math.round(cfg.answerIdleTimeoutMs / 1000)} s.`, { retryable: true });
         }
         const p = msg.params;
@@ -797,6 +825,7 @@ export class LingmaInstance implements Instance {
           }
         } else if (msg.method === 'chat/finish') {
           finished = true;
+          this.unresponsive = 0;
           const status = Number(p.statusCode ?? 200);
           if (typeof p.sessionId === 'string' && p.sessionId) out.sessionId = p.sessionId;
           if (status !== 200) throw finishError(status, String(p.reason ?? ''));
