@@ -297,6 +297,18 @@ describe('dispatcher', () => {
     t.idle();
   });
 
+  it('tool emulation leaves native tools alone on a provider that has them', async () => {
+    const native = fakeProvider('ol', { models: ['y'] });
+    const tools = [{ name: 'get_weather', parameters: { type: 'object' } }];
+    const t = setup([native], { emu: { chain: [{ target: 'ol/y', options: { toolEmulation: true } }] } });
+    const ex = await t.dispatcher.execute(req('emu', { tools }), t.ctx());
+    await drain(ex.events);
+    const sent = native.list[0].calls[0].req;
+    expect(sent.tools).toEqual(tools);
+    expect(JSON.stringify(sent.messages)).not.toContain('<tool_call>');
+    t.idle();
+  });
+
   it('passes the upstream id and merged options to the instance', async () => {
     const pa = fakeProvider('pa', { models: [{ id: 'real-id', displayName: 'Pretty' }] });
     const t = setup([pa], { nice: { chain: [{ target: 'pa/Pretty', options: { lingmaMode: 'agent' } }] } });

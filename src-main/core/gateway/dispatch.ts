@@ -456,7 +456,8 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
         const options = { ...req.options, ...target.options };
         let upstreamReq: ChatRequest = { ...req, model: target.model, options: Object.keys(options).length ? options : undefined };
         let transform: ((ev: AsyncIterable<ChatEvent>) => AsyncIterable<ChatEvent>) | undefined;
-        if (options.toolEmulation === true && needs.tools) {
+        // Emulation stands in for native tools only: a provider that has them gets them as they are.
+        if (options.toolEmulation === true && needs.tools && !providerNamed(target.provider)?.capabilities.tools) {
           const emu = applyToolEmulation(upstreamReq);
           upstreamReq = emu.request;
           transform = emu.transform;
