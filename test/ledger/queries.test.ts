@@ -258,3 +258,25 @@ describe('recent with several filters (windowed search)', () => {
     d.cleanup();
   });
 });
+
+describe('series in local time', () => {
+  it('day and hour buckets aligned to a UTC offset (whole-hour and half-hour) match a brute-force count', () => {
+    for (const tz of [0, 120, -300, 330, -570]) {
+      for (const bucket of ['day', 'hour'] as const) {
+        const size = bucket === 'day' ? DAY : HOUR;
+        const off = tz * 60_000;
+        const from = D0 - DAY + 1234;
+        const to = D0 + 3 * DAY - 77;
+        const expected = new Map<number, number>();
+        for (const r of records) {
+          if (r.receivedAt < from || r.receivedAt >= to) continue;
+          const b = Math.floor((r.receivedAt + off) / size) * size - off;
+          expected.set(b, (expected.get(b) ?? 0) + 1);
+        }
+        const got = ledger.series({ from, to, bucket, tzOffsetMinutes: tz });
+        expect(got.tzOffsetMinutes).toBe(tz);
+        expect(got.points.map((p) => [p.t, p.requests]), `tz ${tz} ${bucket}`).toEqual([...expected.entries()].sort((a, b) => a[0] - b[0]));
+      }
+    }
+  });
+});

@@ -61,6 +61,10 @@ describe('admin usage routes', () => {
   it('series, latency, recent', async () => {
     const s = await get(`/admin/usage/series?from=${D0}&to=${D0 + 2 * DAY}&bucket=day&group=status`);
     expect(s.body.points.map((p: { key: string; requests: number }) => `${p.key}:${p.requests}`)).toEqual(['200:21', '502:3', '200:6']);
+    const local = await get(`/admin/usage/series?from=${D0 - DAY}&to=${D0 + 2 * DAY}&bucket=day&tz=-300`);
+    expect(local.body.tzOffsetMinutes).toBe(-300);
+    // New York days start at 05:00 UTC: hours 0-4 of D0 belong to the day before.
+    expect(local.body.points.map((p: { t: number; requests: number }) => [(p.t - D0) / HOUR, p.requests])).toEqual([[-19, 5], [5, 24], [29, 1]]);
     const l = await get(`/admin/usage/latency?from=${D0}&to=${D0 + 2 * DAY}`);
     expect(l.body.rows[0]).toMatchObject({ model: 'lingma/qwen3-coder', total: { count: 27 } });
     const rc = await get('/admin/usage/recent?status=error&limit=2');
@@ -93,6 +97,8 @@ describe('admin usage routes', () => {
       ['/admin/usage/recent?status=teapot', /'status' must be a status code/],
       ['/admin/usage/recent?colour=red', /Unknown query parameter 'colour'/],
       ['/admin/usage/totals?model=a&model=b', /'model' must be given once/],
+      ['/admin/usage/series?tz=abc', /'tz' must be the UTC offset in minutes/],
+      ['/admin/usage/series?tz=900', /from -840 to 840/],
     ];
     for (const [path, msg] of cases) {
       const r = await get(path);

@@ -279,13 +279,36 @@ export class UsageQueries {
    * Sums per (bucket, group) over a range, answered span by span (rollups for whole hours/days,
    * raw rows for the edges) and merged here.
    */
-  private sums(q: UsageRange & UsageFilters, group: UsageGroup | undefined, bucket: number | null, extra: string[] = []): Map<string, { t: number; k: string | null; s: Sums }> {
+  /**
+   * Sums per (bucket, group). `offset` (ms east of UTC) shifts bucket starts to local hours/days.
+   * When the offset is not a whole hour, hourly rollup rows straddle bucket edges, so each bucket
+   * is summed on its own (rollups inside, rows at its edges).
+   */
+  private sums(
+    q: UsageRange & UsageFilters, group: UsageGroup | undefined, bucket: number | null, extra: string[] = [], offset = 0,
+  ): Map<string, { t: number; k: string | null; s: Sums }> {
+    const out = new Map<string, { t: number; k: string | null; s: Sums }>();
+    if (bucket !== null && offset % HOUR !== 0) {
+      for (let b = Math.floor((q.from + offset) / bucket) * bucket - offset; b < q.to; b += bucket) {
+        const part = { ...q, from: Math.max(q.from, b), to: Math.min(q.to, b + bucket) };
+        for (const e of this.sumSpans(part, group, null, extra, 0, false).values()) {
+          out.set(`${b}|${e.k ?? ''}`, { ...e, t: b });
+        }
+      }
+      return out;
+    }
+    return this.sumSpans(q, group, bucket, extra, offset, bucket === null || (bucket === DAY && offset === 0));
+  }
+
+  private sumSpans(
+    q: UsageRange & UsageFilters, group: UsageGroup | undefined, bucket: number | null, extra: string[], offset: number, allowDaily: boolean,
+  ): Map<string, { t: number; k: string | null; s: Sums }> {
     const col = group ? GROUP_COLUMN[group] : null;
     const out = new Map<string, { t: number; k: string | null; s: Sums }>();
-    for (const sp of spans(q.from, q.to, bucket === null || bucket === DAY)) {
+    for (const sp of spans(q.from, q.to, allowDaily)) {
       const timeCol = sp.table === 'usage' ? 'received_at' : 't';
       const w = where(q, sp, extra, timeCol);
-      const tExpr = bucket === null ? '0' : `(${timeCol} / ${bucket}) * ${bucket}`;
+      const tExpr = bucket === null ? '0' : `((${timeCol} + ${offset}) / ${bucket}) * ${bucket} - ${offset}`;
       const kExpr = col ?? 'NULL';
       const sql = `SELECT ${tExpr} AS b, ${kExpr} AS k, ${sp.table === 'usage' ? AGG_RAW : AGG_ROLLUP}
         FROM ${sp.table} ${w.sql} GROUP BY b, k`;
@@ -314,12 +337,13 @@ export class UsageQueries {
     return { from: q.from, to: q.to, group: q.group ?? null, total: agg(total), rows };
   }
 
-  series(q: UsageRange & UsageFilters & { bucket: 'hour' | 'day'; group?: UsageGroup }): UsageSeries {
+  series(q: UsageRange & UsageFilters & { bucket: 'hour' | 'day'; group?: UsageGroup; tzOffsetMinutes?: number }): UsageSeries {
     const size = q.bucket === 'hour' ? HOUR : DAY;
-    const points = [...this.sums(q, q.group, size).values()]
+    const offset = Math.round(q.tzOffsetMinutes ?? 0) * 60_000;
+    const points = [...this.sums(q, q.group, size, [], offset).values()]
       .sort((a, b) => a.t - b.t || String(a.k).localeCompare(String(b.k)))
       .map((e) => ({ t: e.t, key: e.k, ...agg(e.s) }));
-    return { from: q.from, to: q.to, bucket: q.bucket, group: q.group ?? null, points };
+    return { from: q.from, to: q.to, bucket: q.bucket, group: q.group ?? null, tzOffsetMinutes: Math.round(q.tzOffsetMinutes ?? 0), points };
   }
 
   /**

@@ -4,7 +4,8 @@
  *
  *   GET /admin/usage/status                 ledger state, queue, written/dropped counts
  *   GET /admin/usage/totals                 totals, optionally grouped (group=model|provider|instance|key|status)
- *   GET /admin/usage/series                 time series (bucket=hour|day), optionally grouped
+ *   GET /admin/usage/series                 time series (bucket=hour|day), optionally grouped; tz=<minutes east
+ *                                           of UTC> aligns buckets to local hours/days (e.g. 120, -300, 330)
  *   GET /admin/usage/latency                TTFB and total p50/p90/p99 per model (successful requests)
  *   GET /admin/usage/recent                 newest requests first; filters; limit; before=<id> cursor
  *   GET /admin/usage/export.csv             CSV of a time range (streamed)
@@ -128,13 +129,17 @@ export const ledgerRoutes: FastifyPluginAsync<LedgerRoutesOptions> = async (app,
 
   app.get(`${base}/series`, async (req) => {
     const q = req.query as Query;
-    allowOnly(q, ['from', 'to', 'bucket', 'group', ...FILTERS]);
+    allowOnly(q, ['from', 'to', 'bucket', 'group', 'tz', ...FILTERS]);
     const b = bucket(q);
+    const tzS = one(q, 'tz');
+    if (tzS !== undefined && (!/^[+-]?\d{1,3}$/.test(tzS) || Math.abs(Number(tzS)) > 14 * 60)) {
+      throw errors.invalid(`Query parameter 'tz' must be the UTC offset in minutes, from -840 to 840 (e.g. 120 for UTC+2), got '${tzS.slice(0, 20)}'.`, 'tz');
+    }
     const r = range(q, now(), b === 'day' ? 30 * DAY : DAY);
     if (b === 'hour' && r.to - r.from > MAX_HOURLY_RANGE) {
       throw errors.invalid(`An hourly series may span at most ${MAX_HOURLY_RANGE / DAY} days (${Math.ceil((r.to - r.from) / HOUR)} hours asked); use bucket=day.`, 'bucket');
     }
-    return ledger.series({ ...r, ...filters(q), bucket: b, group: group(q) });
+    return ledger.series({ ...r, ...filters(q), bucket: b, group: group(q), tzOffsetMinutes: tzS === undefined ? 0 : Number(tzS) });
   });
 
   app.get(`${base}/latency`, async (req) => {

@@ -80,7 +80,9 @@ export interface UsageTotals extends UsageRange {
 export interface UsageSeries extends UsageRange {
   bucket: 'hour' | 'day';
   group: UsageGroup | null;
-  /** Sorted by time, then key. `t` is the bucket start (epoch ms, UTC). */
+  /** Minutes east of UTC the buckets are aligned to (0: UTC hours/days). */
+  tzOffsetMinutes: number;
+  /** Sorted by time, then key. `t` is the bucket start (epoch ms): a UTC hour/day, or a local one with tzOffsetMinutes. */
   points: Array<UsageAggregate & { t: number; key: string | null }>;
 }
 
@@ -137,7 +139,7 @@ export interface Ledger {
   /** Deletes rows older than retentionDays in small batches, yielding between them. Returns rows deleted. */
   runRetention(): Promise<number>;
   totals(q: UsageRange & UsageFilters & { group?: UsageGroup }): UsageTotals;
-  series(q: UsageRange & UsageFilters & { bucket: 'hour' | 'day'; group?: UsageGroup }): UsageSeries;
+  series(q: UsageRange & UsageFilters & { bucket: 'hour' | 'day'; group?: UsageGroup; tzOffsetMinutes?: number }): UsageSeries;
   latency(q: UsageRange & UsageFilters): UsageLatency;
   recent(q: RecentQuery): { rows: UsageRow[]; nextBefore: number | null };
   /** CSV of a time range, header row first, produced in chunks (keyset pages) so it never holds a long read. */
