@@ -131,6 +131,10 @@ export async function run(): Promise<{ name: string; rows: Array<Record<string, 
     add('series by hour, last week', s, `${s.value.points.length} points`);
     const sd = query(() => ledger.series({ from: start, to: now + 1, bucket: 'day', group: 'model' }));
     add('series by day per model, 30 days', sd, `${sd.value.points.length} points`);
+    const sl = query(() => ledger.series({ from: start, to: now + 1, bucket: 'day', group: 'model', tzOffsetMinutes: -300 }));
+    add('series by local day per model, 30 days, UTC-5', sl, `${sl.value.points.length} points (hourly rollups)`);
+    const si = query(() => ledger.series({ from: start, to: now + 1, bucket: 'day', group: 'model', tzOffsetMinutes: 330 }));
+    add('series by local day per model, 30 days, UTC+5:30', si, `${si.value.points.length} points (per-bucket spans)`);
     const t30 = query(() => ledger.totals({ from: start, to: now + 1, group: 'key' }));
     add('totals by key, 30 days', t30, `${t30.value.total.requests} rows in range`);
     const sh = query(() => ledger.series({ from: start, to: now + 1, bucket: 'hour', group: 'status' }));
