@@ -2,7 +2,8 @@
  * Ledger benchmark: bulk-load 1,000,000 usage rows (30 days, 8 models, 6 instances, 5 keys) into a
  * temp database, then time each admin query the dashboard uses. Target: < 200 ms each.
  * `ms` is the median of 3 runs, `firstMs` the first (cold) run.
- * Run alone: `npx tsx test/bench/sections/ledger.ts` (LEDGER_BENCH_ROWS overrides the row count).
+ * Run alone: `npx tsx test/bench/sections/ledger.ts`. LEDGER_BENCH_ROWS overrides the row count
+ * (BENCH_QUICK=1: 100,000); LEDGER_BENCH_DIR keeps and reuses the database.
  */
 import Database from 'better-sqlite3';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -56,7 +57,7 @@ async function timeAsync<T>(fn: () => Promise<T>): Promise<{ ms: number; value: 
 }
 
 export async function run(): Promise<{ name: string; rows: Array<Record<string, string | number>>; json: unknown }> {
-  const N = Number(process.env.LEDGER_BENCH_ROWS ?? 1_000_000);
+  const N = Number(process.env.LEDGER_BENCH_ROWS ?? (process.env.BENCH_QUICK === '1' ? 100_000 : 1_000_000));
   // LEDGER_BENCH_DIR: keep the database there and reuse it on the next run (for tuning queries).
   const keep = process.env.LEDGER_BENCH_DIR;
   const dir = keep ?? mkdtempSync(join(tmpdir(), 'relay-ledger-bench-'));
