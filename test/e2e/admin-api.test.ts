@@ -292,3 +292,20 @@ describe('dashboard static files', () => {
     }
   });
 });
+
+describe('snapshot details', () => {
+  it('reports a disabled ledger and an unavailable accounts feature', async () => {
+    const relay = fakeRelay({ providers: [] });
+    relay.config.ledger.enabled = false;
+    const a = Fastify();
+    await a.register(adminPlugin(relay));
+    const s = (await a.inject({ url: '/admin/state', headers: auth })).json() as AdminSnapshot;
+    expect(s.ledger).toEqual({ state: 'disabled' });
+    expect(s.accountsEditable).toBe(false);
+    expect(s.instances).toEqual([]);
+    const add = await a.inject({ method: 'POST', url: '/admin/accounts', headers: auth, payload: { username: 'x', password: 'y' } });
+    expect(add.statusCode).toBe(400);
+    expect(add.json().error.message).toMatch(/Lingma backend is not set up/);
+    await a.close();
+  });
+});

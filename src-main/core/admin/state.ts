@@ -223,7 +223,7 @@ export function endpointOf(ctx: StateContext): string {
 export async function buildSnapshot(ctx: StateContext): Promise<AdminSnapshot> {
   const { relay, tracker } = ctx;
   const instances = instancesView(ctx);
-  let ledger: AdminSnapshot['ledger'];
+  let ledger: AdminSnapshot['ledger'] = relay.ledger || relay.config.ledger.enabled ? undefined : { state: 'disabled' };
   try {
     const s = relay.ledger?.status();
     if (s) ledger = { state: s.state, reason: s.reason, queued: s.queued, written: s.written, dropped: s.dropped };
