@@ -99,6 +99,30 @@ describe('serve CLI', () => {
     expect(f.stderr()).toContain('--prot: unknown flag');
   });
 
+  it('reloads the aliases on SIGHUP', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'aliases.yaml'), 'first: up/m1\n');
+    writeFileSync(
+      join(dir, 'relay.yaml'),
+      'server:\n  apiKeys: [sk-relay-hup-test-0001]\nproviders:\n  - { name: up, type: openai, baseUrl: "http://127.0.0.1:9/v1", models: [m1] }\naliasesFile: aliases.yaml\n',
+    );
+    const r = serveDirect(['--config', join(dir, 'relay.yaml'), '--data-dir', join(dir, 'data'), '--port', '0']);
+    const url = (await r.line).slice('relay listening on '.length);
+    const names = async () => {
+      const res = await fetch(`${url}/v1/aliases`, { headers: { authorization: 'Bearer sk-relay-hup-test-0001' } });
+      return ((await res.json()) as { data: Array<{ name: string }> }).data.map((a) => a.name);
+    };
+    expect(await names()).toContain('first');
+    writeFileSync(join(dir, 'aliases.yaml'), 'second: up/m1\n');
+    r.child.kill('SIGHUP');
+    for (let i = 0; i < 100 && !(await names()).includes('second'); i++) await new Promise((res) => setTimeout(res, 50));
+    expect(await names()).toEqual(['second']);
+    for (let i = 0; i < 100 && !r.stderr().includes('SIGHUP: aliases reloaded'); i++) await new Promise((res) => setTimeout(res, 50));
+    expect(r.stderr()).toContain('SIGHUP: aliases reloaded');
+    r.child.kill('SIGTERM');
+    expect((await r.exited).code).toBe(0);
+  });
+
   it('works as `npm run serve`, and a process-group SIGTERM stops it gracefully', async () => {
     const dataDir = join(tempDir(), 'data');
     const r = run('npm', ['run', '-s', 'serve', '--', '--port', '0', '--data-dir', dataDir], { RELAY_API_KEYS: 'sk-relay-from-env-0001' });
