@@ -75,9 +75,17 @@ export function reduce(data: LiveData, ev: AdminEvent): LiveData {
       return { ...data, stale: true };
     case 'tick': {
       const counters = [...snap.counters, ev.counters].slice(-MAX_COUNTERS);
+      const per = ev.inFlight;
+      const instances = per ? snap.instances.map((i) => (per[i.name] !== undefined && per[i.name] !== i.inFlight ? { ...i, inFlight: per[i.name] } : i)) : snap.instances;
       return {
         ...data,
-        snap: { ...snap, counters, admission: { ...snap.admission, inFlight: ev.counters.inFlight, queued: ev.counters.queued } },
+        snap: {
+          ...snap,
+          counters,
+          instances,
+          sessionCache: ev.sessionCache ? { ...snap.sessionCache, ...ev.sessionCache } : snap.sessionCache,
+          admission: { ...snap.admission, inFlight: ev.counters.inFlight, queued: ev.counters.queued },
+        },
       };
     }
     default:

@@ -228,7 +228,7 @@ describe('admin API', () => {
 
     const tick = nextEvent(ws, (e) => e.type === 'tick' && e.counters.rps === 1);
     relay.hub.emit('requestEnd', { requestId: 'r2', protocol: 'openai-chat', endpoint: '/v1/chat/completions', model: 'coder', stream: true, apiKeyId: 'k', startedAt: Date.now(), status: 200 });
-    expect(await tick).toMatchObject({ type: 'tick' });
+    expect(await tick).toMatchObject({ type: 'tick', inFlight: { alice: 0, bob: 0 }, sessionCache: { hits: 3, misses: 1, entries: 2 } });
   });
 
   it('drops a client that does not read, and keeps serving others', async () => {

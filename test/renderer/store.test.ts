@@ -55,6 +55,9 @@ describe('event reducer', () => {
     for (let i = 0; i < MAX_COUNTERS + 3; i++) d = reduce(d, { type: 'tick', counters: { time: i, rps: i, errors: 0, inFlight: 2, queued: 1 } });
     expect(d.snap!.counters).toHaveLength(MAX_COUNTERS);
     expect(d.snap!.admission).toMatchObject({ inFlight: 2, queued: 1, max: 64 });
+    d = reduce(d, { type: 'tick', counters: { time: 9, rps: 0, errors: 0, inFlight: 1, queued: 0 }, inFlight: { alice: 1 }, sessionCache: { hits: 7, misses: 2, entries: 5 } });
+    expect(d.snap!.instances[0].inFlight).toBe(1);
+    expect(d.snap!.sessionCache).toMatchObject({ hits: 7, misses: 2, entries: 5, enabled: true, maxEntries: 1024 });
     d = reduce(d, { type: 'config', what: 'accounts' });
     expect(d.stale).toBe(true);
     d = reduce(d, { type: 'snapshot', snapshot: snapshot() });

@@ -192,7 +192,8 @@ export type AdminEvent =
   | { type: 'aliases'; outcome?: AdminReloadOutcome; aliases: AdminAlias[] }
   /** Accounts, keys, providers or settings changed: refetch `/admin/state`. */
   | { type: 'config'; what: string }
-  | { type: 'tick'; counters: AdminCounters };
+  /** Once a second: counters, per-instance calls in flight, session-cache figures. */
+  | { type: 'tick'; counters: AdminCounters; inFlight?: Record<string, number>; sessionCache?: { hits: number; misses: number; entries: number } };
 
 /** WebSocket subprotocols: browsers cannot send headers, so the token rides in the protocol list. */
 export const ADMIN_WS_PROTOCOL = 'relay-admin';

@@ -174,7 +174,23 @@ export function adminPlugin(relay: RelayLike, opts: AdminOptions = {}): FastifyP
         // keep the tracker's numbers
       }
       const counters = tracker.tick(inFlight, queued);
-      broadcast({ type: 'tick', counters });
+      broadcast(() => {
+        const perInstance: Record<string, number> = {};
+        for (const p of providersOf(relay)) {
+          for (const i of p.instances()) {
+            const n = relay.pool?.inFlight?.(i.name);
+            perInstance[i.name] = typeof n === 'number' ? n : tracker.inFlightOf(i.name);
+          }
+        }
+        let sessionCache: { hits: number; misses: number; entries: number } | undefined;
+        try {
+          const s = accountsProvider(relay)?.sessionCacheStats?.();
+          if (s) sessionCache = { hits: s.hits ?? 0, misses: s.misses ?? 0, entries: s.entries ?? 0 };
+        } catch {
+          sessionCache = undefined;
+        }
+        return { type: 'tick', counters, inFlight: perInstance, sessionCache };
+      });
     }, tickMs);
     timer.unref();
 
