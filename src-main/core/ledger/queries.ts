@@ -4,6 +4,7 @@
  * Statements are prepared once per distinct SQL text and reused.
  */
 import type Database from 'better-sqlite3';
+import { errors } from '../errors';
 import { bucketOf, histogramPercentiles } from './histogram';
 import type {
   Percentiles, RecentQuery, UsageAggregate, UsageFilters, UsageGroup, UsageLatency, UsageRange, UsageRow,
@@ -110,7 +111,7 @@ function where(f: UsageFilters, range?: UsageRange, extra: string[] = [], timeCo
   }
   if (f.status !== undefined) {
     const c = statusClause(f.status);
-    if (!c) throw new Error(`bad status filter '${f.status}'`);
+    if (!c) throw errors.invalid(`Status filter must be a status code (429), a class (5xx), 'ok' or 'error', got '${String(f.status).slice(0, 20)}'.`, 'status');
     parts.push(c);
   }
   parts.push(...extra);
