@@ -20,7 +20,8 @@ import { EventHub } from '../../src-main/core/events';
 import { createLogger } from '../../src-main/core/gateway/logging';
 import { createPlaywrightLoginDriver } from '../../src-main/cli/playwright-login';
 import { startLoginSite, type LoginSite } from '../sim/login-site';
-import { MemorySecrets, SIM_BIN, nodeSpawner, silentLog, tmpDir, waitFor } from '../lingma/helpers';
+import { MemorySecrets, SIM_BIN, nodeSpawner, silentLog, sim, tmpDir, waitFor } from '../lingma/helpers';
+import type { LingmaProvider } from '../../src-main/core/backends/lingma';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RENDERER = join(ROOT, 'dist/renderer');
@@ -152,6 +153,25 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium against a
     await page.waitForSelector(`[data-testid=usage-recent] >> text=${rid.slice(0, 12)}`, { timeout: 30_000 });
     expect(await page.textContent('[data-testid=usage-recent]')).toContain('alice');
   }, 90_000);
+
+  it('a streaming request in flight shows in Live requests with its instance, then finishes', async () => {
+    const lingma = relay.providers.find((p) => p.name === 'lingma') as LingmaProvider;
+    const alice = lingma.lingmaInstances().find((i) => i.name === 'alice')!;
+    await sim(alice, { reply: { mode: 'fixed', text: 'a slow and steady answer', deltas: 12, delayMs: 150 } });
+    await go('live');
+    const client = new OpenAI({ apiKey: KEY, baseURL: `${url}/v1`, maxRetries: 0 });
+    const stream = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'take your time' }], stream: true });
+    const done = (async () => { let t = ''; for await (const c of stream) t += c.choices[0]?.delta?.content ?? ''; return t; })();
+    const row = await page.waitForSelector('[data-testid=live-table] tbody tr:has-text("answering")');
+    const text = await row.textContent();
+    expect(text).toContain(MODEL);
+    expect(text).toContain('alice');
+    expect(text).toContain('stream');
+    expect(await done).toBe('a slow and steady answer');
+    await page.waitForSelector('text=Recently finished');
+    await page.waitForSelector('[data-testid=live-table] >> text=Nothing in flight right now.');
+    await sim(alice, { reply: { mode: 'default' } });
+  }, 60_000);
 
   it('an account edit persists across a reload', async () => {
     await go('accounts');
