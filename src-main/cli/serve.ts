@@ -47,6 +47,8 @@ async function loginDriverFor(relayLog: import('pino').Logger, browser: string):
 }
 
 async function main(): Promise<void> {
+  // A reader that went away (`... | head`) must not crash the gateway.
+  process.stdout.on('error', () => undefined);
   let flags;
   try {
     flags = parseServeArgs(process.argv.slice(2));

@@ -72,6 +72,8 @@ export interface LoggerOptions {
  */
 function bufferedStderr(): { write(s: string): unknown } {
   const dest = pino.destination({ dest: 2, minLength: 4096, sync: false });
+  // A closed stderr (a pipe whose reader went away) must not bring the gateway down.
+  dest.on('error', () => undefined);
   const timer = setInterval(() => {
     try {
       dest.flush();
