@@ -1,13 +1,13 @@
 import { useMemo, useState } from 'react';
 import type { AdminSnapshot } from '../../src-main/core/admin/api-types';
 import { Sparkline } from '../components/charts';
-import { Badge, Card, Code, CopyButton, Empty, isUsable, Stat } from '../components/ui';
+import { Badge, Card, Code, CopyButton, Empty, isUsable, LoginBadge, Stat, StateBadge } from '../components/ui';
 import { fmtInt, fmtPercent } from '../lib/format';
 import { snippets } from '../lib/snippets';
 import { act } from '../store';
 
 function maskKey(k: string): string {
-  return k.length > 14 ? `${k.slice(0, 11)}${'•'.repeat(12)}${k.slice(-4)}` : '•'.repeat(k.length);
+  return k.length > 14 ? `${k.slice(0, 11)}${'•'.repeat(8)}${k.slice(-4)}` : '•'.repeat(k.length);
 }
 
 export function GettingStarted({ snap }: { snap: AdminSnapshot }) {
@@ -112,6 +112,23 @@ export function Overview({ snap }: { snap: AdminSnapshot }) {
         <Stat label="Errors (1 min)" value={fmtInt(errors60)} tone={errors60 ? 'bad' : undefined} sub={reqs60 ? `${fmtPercent(errors60 / reqs60)} of ${fmtInt(reqs60)}` : `${fmtInt(snap.admission.rejected)} rejected since start`} />
         <Stat label="Session reuse" value={fmtPercent(hitRate)} sub={snap.sessionCache.enabled ? `${fmtInt(snap.sessionCache.hits)} hits · ${fmtInt(snap.sessionCache.entries)} cached` : 'turned off'} />
       </div>
+
+      {snap.instances.length > 0 && (
+        <Card title="Backends" actions={<a className="small" href="#/instances">Manage</a>} testId="backends-glance">
+          <ul className="glance">
+            {snap.instances.map((i) => (
+              <li key={i.name} className="glance-item">
+                <span className={`health-dot ${isUsable(i) ? 'hd-ok' : i.state === 'failed' ? 'hd-bad' : 'hd-warn'}`} aria-hidden="true" />
+                <span className="strong">{i.name}</span>
+                <span className="muted small">{i.provider}</span>
+                <StateBadge state={i.state} reason={i.reason} />
+                {i.login.state !== 'not_applicable' && <LoginBadge login={i.login} />}
+                <span className="muted small glance-load">{i.inFlight}/{i.limit} busy</span>
+              </li>
+            ))}
+          </ul>
+        </Card>
+      )}
 
       <Card title="Connect a client" actions={<Badge tone="muted">model: {model}</Badge>}>
         <div className="tabs" role="tablist">
