@@ -4,7 +4,7 @@
  */
 import { Value } from '@sinclair/typebox/value';
 import { AliasesSchema, type AliasConfig } from '../config/schema';
-import { errors, type RelayError } from '../errors';
+import { errors } from '../errors';
 import type { AccountInput, CreateKeyInput, SettingsPatch } from './api-types';
 
 const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -173,8 +173,4 @@ export function parseAliasesBody(body: unknown, knownProviders: string[]): Recor
   };
   for (const name of names) visit(name, []);
   return typed;
-}
-
-export function describe(e: RelayError): string {
-  return e.message;
 }
