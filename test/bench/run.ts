@@ -152,9 +152,11 @@ async function fixedRate(t: Target, rps: number, ms: number): Promise<{ lat: num
   const interval = 1000 / rps;
   const inflight: Promise<void>[] = [];
   for (let i = 0; i < total; i++) {
-    const due = start + i * interval;
+    let due = start + i * interval;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    // Timers fire on whole milliseconds: never count from a moment before the request really left.
+    due = Math.max(due, performance.now());
     inflight.push(
       t.pool
         .request({ path: t.path, method: 'POST', headers: t.headers, body })
