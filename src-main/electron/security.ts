@@ -86,7 +86,7 @@ export function gatewayOrigins(gatewayUrl: string): { http: string; ws: string }
 /**
  * SECURITY: the renderer's Content-Security-Policy. Scripts only from the app itself (no inline,
  * no eval); network only to the gateway's http and ws origin; no frames, no objects, no forms.
- * Inline styles stay allowed (React style attributes are not script).
+ * No inline styles either: the renderer styles everything from its CSS file and SVG attributes.
  */
 export function buildCsp(gatewayUrl: string | undefined): string {
   const connect = ["'self'"];
@@ -97,7 +97,7 @@ export function buildCsp(gatewayUrl: string | undefined): string {
   return [
     "default-src 'self'",
     "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'",
+    "style-src 'self'",
     "img-src 'self' data:",
     "font-src 'self' data:",
     `connect-src ${connect.join(' ')}`,

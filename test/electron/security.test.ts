@@ -71,6 +71,7 @@ describe('CSP', () => {
     expect(dirs['script-src']).toEqual(["'self'"]);
     expect(csp).not.toContain('unsafe-eval');
     expect(dirs['script-src']).not.toContain("'unsafe-inline'");
+    expect(dirs['style-src']).toEqual(["'self'"]);
     expect(dirs['connect-src']).toEqual(["'self'", 'http://127.0.0.1:8420', 'ws://127.0.0.1:8420']);
     expect(dirs['object-src']).toEqual(["'none'"]);
     expect(dirs['frame-ancestors']).toEqual(["'none'"]);

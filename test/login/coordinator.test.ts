@@ -305,6 +305,14 @@ describe('LoginCoordinator', () => {
     expect(d.calls).toBe(0);
   });
 
+  it('an instance without an account: needs_manual, saying how to add one', async () => {
+    const t = fakeTarget({ credentials: undefined, accountless: true });
+    const d = fakeDriver(async () => ({ kind: 'success' }));
+    const { c } = make({ driver: d.driver });
+    expect(await c.ensureLoggedIn(t.target)).toMatchObject({ state: 'needs_manual', reason: LOGIN_REASONS.noAccount });
+    expect(d.calls).toBe(0);
+  });
+
   it('generateUrl failures are retried, then reported without detail', async () => {
     const t = fakeTarget({
       generateUrl: async () => {

@@ -295,6 +295,7 @@ export class LingmaInstance implements Instance {
     return {
       instance: this.name,
       credentials,
+      accountless: !this.deps.account.username,
       callbackUrl: `http://127.0.0.1:${httpPort}/auth/callback`,
       generateUrl: async () => {
         const rpc = this.requireRpc();

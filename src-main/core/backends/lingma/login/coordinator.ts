@@ -28,6 +28,8 @@ import { LOGIN_REASONS, validateRecipe } from './recipe';
 export interface LoginTarget {
   instance: string;
   credentials?: LoginCredentials;
+  /** The instance has no account behind it (the default one created when none is configured). */
+  accountless?: boolean;
   /** `login/generateUrl` on the instance. */
   generateUrl(): Promise<string>;
   /** `http://127.0.0.1:<httpPort>/auth/callback`. */
@@ -283,11 +285,13 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
     const auto = opts.auto ?? this.auto;
     const manualReason = !auto
       ? LOGIN_REASONS.autoOff
-      : !target.credentials || !target.credentials.password
-        ? LOGIN_REASONS.noPassword
-        : !this.driver
-          ? LOGIN_REASONS.noBrowser
-          : undefined;
+      : target.accountless
+        ? LOGIN_REASONS.noAccount
+        : !target.credentials || !target.credentials.password
+          ? LOGIN_REASONS.noPassword
+          : !this.driver
+            ? LOGIN_REASONS.noBrowser
+            : undefined;
     if (manualReason) {
       // No automation possible: hand out a login link and watch for the person to finish.
       let url: string;

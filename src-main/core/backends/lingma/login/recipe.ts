@@ -53,6 +53,7 @@ export const LOGIN_REASONS = {
     'No Chromium-family browser was found for automatic login. Install Chromium, Google Chrome or Microsoft Edge, ' +
     'or set lingma.login.browser to its path; or log in by hand.',
   noPassword: 'No password is stored for this account. Log in by hand or add the password.',
+  noAccount: 'No account is set up for this instance. Sign in by hand with the link, or add an account with its password under Accounts.',
   autoOff: 'Automatic login is turned off. Log in by hand.',
   scriptError: 'The sign-in script failed on the login page.',
   callbackRejected: 'The Lingma process refused the login callback.',
