@@ -68,7 +68,7 @@ export class AdminClient {
   revokeKey(id: string) { return this.call<{ ok: true }>('DELETE', `/admin/keys/${encodeURIComponent(id)}`); }
   updateSettings(p: SettingsPatch) { return this.call<{ ok: true }>('PATCH', '/admin/settings', p); }
   usageTotals(q: Query & { group?: UsageGroup }) { return this.call<UsageTotals>('GET', `/admin/usage/totals${qs(q)}`); }
-  usageSeries(q: Query & { bucket: 'hour' | 'day'; group?: UsageGroup }) { return this.call<UsageSeries>('GET', `/admin/usage/series${qs(q)}`); }
+  usageSeries(q: Query & { bucket: 'hour' | 'day'; group?: UsageGroup; tz?: number }) { return this.call<UsageSeries>('GET', `/admin/usage/series${qs(q)}`); }
   usageLatency(q: Query) { return this.call<UsageLatency>('GET', `/admin/usage/latency${qs(q)}`); }
   usageRecent(q: Query) { return this.call<UsageRecent>('GET', `/admin/usage/recent${qs(q)}`); }
   /** CSV export needs the token header, so it is fetched and saved as a blob (no token in URLs). */

@@ -11,10 +11,12 @@ const RANGE_MS: Record<Range, number> = { '24h': 86_400_000, '7d': 7 * 86_400_00
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 
-export function bucketsFor(from: number, to: number, bucket: 'hour' | 'day'): number[] {
+/** Bucket starts covering [from, to), on the same grid as the ledger (local days when offset is given). */
+export function bucketsFor(from: number, to: number, bucket: 'hour' | 'day', tzOffsetMinutes = 0): number[] {
   const size = bucket === 'hour' ? HOUR : DAY;
+  const off = tzOffsetMinutes * 60_000;
   const out: number[] = [];
-  for (let t = Math.floor(from / size) * size; t < to; t += size) out.push(t);
+  for (let t = Math.floor((from + off) / size) * size - off; t < to; t += size) out.push(t);
   return out;
 }
 
@@ -70,7 +72,8 @@ export function Usage({ snap }: { snap: AdminSnapshot }) {
     setLoading(true);
     try {
       const [s, t, l, r] = await Promise.all([
-        client.usageSeries({ from, to, bucket, group }),
+        // Day buckets follow the user's local day, not the UTC one.
+        client.usageSeries({ from, to, bucket, group, tz: -new Date().getTimezoneOffset() }),
         client.usageTotals({ from, to }),
         client.usageLatency({ from, to }),
         client.usageRecent({ limit: 50, status: filters.status || undefined, model: filters.model || undefined, instance: filters.instance || undefined, requestId: filters.requestId.trim() || undefined }),
@@ -91,7 +94,7 @@ export function Usage({ snap }: { snap: AdminSnapshot }) {
   }, []);
 
   const chart = useMemo(() => (series ? toSeries(series, metric) : undefined), [series, metric]);
-  const buckets = series ? bucketsFor(series.from, series.to, bucket) : [];
+  const buckets = series ? bucketsFor(series.from, series.to, bucket, series.tzOffsetMinutes ?? 0) : [];
   const fmtBucket = (t: number) => {
     const d = new Date(t);
     return bucket === 'hour' ? `${String(d.getHours()).padStart(2, '0')}:00` : `${d.getMonth() + 1}/${d.getDate()}`;
@@ -153,7 +156,7 @@ export function Usage({ snap }: { snap: AdminSnapshot }) {
         <Card title={`${metric[0].toUpperCase()}${metric.slice(1)} over time`} actions={chart && <Legend keys={chart.keys} />}>
           <StackedBars series={chart?.series ?? []} buckets={buckets} formatTime={fmtBucket} label={`${metric} by ${group}`} empty="No requests in this range yet. Send one through the endpoint and it shows up here." />
         </Card>
-        <Card title="Latency by model" actions={<span className="muted small">p50 · p90 · p99</span>}>
+        <Card title="Latency by model" actions={<span className="muted small">p50 · p90 · p99{latency?.approximate ? ' · approximate (long range)' : ''}</span>}>
           {latency?.rows.length ? (
             <>
               <h3 className="sub">Time to first token</h3>

@@ -76,11 +76,15 @@ describe('usage series', () => {
   it('buckets a range and ranks series keys, folding the tail into "other"', () => {
     const H = 3_600_000;
     expect(bucketsFor(0, 3 * H, 'hour')).toEqual([0, H, 2 * H]);
+    // Local days (UTC+5:30): bucket starts sit at local midnight, i.e. 18:30 UTC the day before.
+    const D = 24 * H;
+    const off = 330;
+    expect(bucketsFor(D, 2 * D, 'day', off)).toEqual([D - off * 60_000, 2 * D - off * 60_000]);
     const agg = { errors: 0, promptTokens: 1, completionTokens: 2, reasoningTokens: 0, cachedTokens: 0, costUsd: null, avgTotalMs: null };
     const points = ['a', 'b', 'c'].flatMap((k, i) => [{ t: 0, key: k, requests: 10 - i, ...agg }]);
-    const { series, keys } = toSeries({ from: 0, to: H, bucket: 'hour', group: 'model', points }, 'requests', 2);
+    const { series, keys } = toSeries({ from: 0, to: H, bucket: 'hour', group: 'model', tzOffsetMinutes: 0, points }, 'requests', 2);
     expect(keys).toEqual(['a', 'b', 'other']);
     expect(series[2].points).toEqual([{ t: 0, v: 8 }]);
-    expect(toSeries({ from: 0, to: H, bucket: 'hour', group: 'model', points }, 'tokens').series[0].points[0].v).toBe(3);
+    expect(toSeries({ from: 0, to: H, bucket: 'hour', group: 'model', tzOffsetMinutes: 0, points }, 'tokens').series[0].points[0].v).toBe(3);
   });
 });

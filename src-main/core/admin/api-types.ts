@@ -263,6 +263,8 @@ export interface UsageSeries {
   to: number;
   bucket: 'hour' | 'day';
   group: UsageGroup | null;
+  /** Buckets follow this local offset (minutes east of UTC); `t` is each local bucket's start. */
+  tzOffsetMinutes: number;
   points: Array<UsageAggregate & { t: number; key: string | null }>;
 }
 
@@ -277,6 +279,8 @@ export interface UsageLatency {
   from: number;
   to: number;
   rows: Array<{ model: string; ttft: Percentiles; total: Percentiles }>;
+  /** true when computed from daily histograms (long ranges, within ~1.6%), false when exact. */
+  approximate: boolean;
 }
 
 export interface UsageRow {
