@@ -112,6 +112,27 @@ describe('health cache', () => {
     }
   });
 
+  it('an instance that just got logged in (while ready) is probed at once, whatever its backoff', async () => {
+    const clock = manualClock();
+    const h = createHealthCache({ failureThreshold: 1, baseBackoffMs: 60_000, maxBackoffMs: 60_000, clock, random: () => 0 });
+    const a = fakeInstance('a', 'p');
+    let login = 'logged_out';
+    const base = a.snapshot;
+    a.snapshot = () => ({ ...base(), login: { state: login } as never });
+    h.recordFailure('a', errors.unavailable('not logged in'));
+    const prober = h.startProbing(() => [a], 50);
+    try {
+      await prober.tick();
+      expect(a.probes).toBe(0);
+      login = 'logged_in';
+      await prober.tick();
+      expect(a.probes).toBe(1);
+      expect(h.isHealthy('a')).toBe(true);
+    } finally {
+      prober.stop();
+    }
+  });
+
   it('the prober runs on its own timer', async () => {
     const h = createHealthCache({ failureThreshold: 1, baseBackoffMs: 100, maxBackoffMs: 100, random: () => 0 });
     const a = fakeInstance('a', 'p');

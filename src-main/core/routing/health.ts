@@ -139,12 +139,14 @@ export function createHealthCache(opts: HealthOptions): RelayHealthCache {
       const now = clock.now();
       const due = instances().filter((i) => {
         const state = i.state();
+        // Process state and login state together: an instance that just became ready, or just got
+        // logged in while ready, is probed at once whatever its backoff.
+        const marker = `${state}:${state === 'ready' ? i.snapshot().login.state : ''}`;
         const was = lastState.get(i.name);
-        lastState.set(i.name, state);
+        lastState.set(i.name, marker);
         const e = entries.get(i.name);
         if (!e || e.healthy || probing.has(i.name) || state === 'closed') return false;
-        // An instance that just became ready (restarted, logged in) is probed at once, whatever its backoff.
-        return (e.unhealthyUntil ?? 0) <= now || (state === 'ready' && was !== undefined && was !== 'ready');
+        return (e.unhealthyUntil ?? 0) <= now || (state === 'ready' && was !== undefined && was !== marker);
       });
       await Promise.all(due.map(probeOne));
     };
