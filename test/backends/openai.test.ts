@@ -88,6 +88,16 @@ describe('OpenAI-compatible backend', () => {
     expect(up.headers.at(-1)?.authorization).toBe('Bearer sk-upstream-secret');
   });
 
+  it('reuses one keep-alive connection across sequential streamed answers', async () => {
+    await collect(inst.chat(req(), ctx()));
+    const before = up.connections();
+    for (let i = 0; i < 5; i++) {
+      const events = await collect(inst.chat(req(), ctx()));
+      expect(events.at(-1)).toEqual({ type: 'finish', reason: 'stop' });
+    }
+    expect(up.connections()).toBe(before);
+  });
+
   it('translates tools, tool calls, tool results and images to the wire format', async () => {
     const events = await collect(
       inst.chat(

@@ -63,6 +63,8 @@ export interface FakeUpstream {
   open(): number;
   /** Requests whose client went away before the answer was complete. */
   aborted(): number;
+  /** TCP connections accepted so far (keep-alive reuse shows as few connections). */
+  connections(): number;
   setOptions(o: Partial<FakeOptions>): void;
   close(): Promise<void>;
 }
@@ -96,6 +98,7 @@ export async function startFakeOpenAI(initial: FakeOptions = {}): Promise<FakeUp
   let openCount = 0;
   let abortedCount = 0;
   let seq = 0;
+  let connectionCount = 0;
   const sockets = new Set<Socket>();
 
   const sendError = (res: ServerResponse, status: number, message: string, code?: string, retryAfter?: number) => {
@@ -238,6 +241,7 @@ export async function startFakeOpenAI(initial: FakeOptions = {}): Promise<FakeUp
   }
 
   server.on('connection', (s) => {
+    connectionCount++;
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
@@ -253,6 +257,7 @@ export async function startFakeOpenAI(initial: FakeOptions = {}): Promise<FakeUp
     enqueue: (...f) => void faults.push(...f),
     open: () => openCount,
     aborted: () => abortedCount,
+    connections: () => connectionCount,
     setOptions: (o) => void (opts = { ...opts, ...o }),
     close: () =>
       new Promise<void>((resolve) => {

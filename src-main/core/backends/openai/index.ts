@@ -182,11 +182,15 @@ export class OpenAIInstance implements Instance {
     const reader = new ChunkReader();
     const out: ChatEvent[] = [];
     let sawDone = false;
+    let complete = false;
     try {
+      // Read to the body's natural end (the server closes it right after `[DONE]`): breaking out
+      // early would destroy the body, costing an AbortError per request and maybe the keep-alive socket.
       for await (const data of readSseData(res.body)) {
+        if (sawDone) continue;
         if (data === '[DONE]') {
           sawDone = true;
-          break;
+          continue;
         }
         let chunk: unknown;
         try {
@@ -200,6 +204,7 @@ export class OpenAIInstance implements Instance {
           out.length = 0;
         }
       }
+      complete = true;
     } catch (e) {
       if (ctx.signal.aborted) throw abortReason(ctx.signal);
       if (e instanceof RelayError) {
@@ -210,8 +215,8 @@ export class OpenAIInstance implements Instance {
       this.lastError = err.message;
       throw err;
     } finally {
-      // Ending early (client gone, first-byte timeout) must free the upstream request at once.
-      if (!res.body.destroyed) res.body.destroy();
+      // Ending early (client gone, first-byte timeout, consumer stopped) frees the upstream request at once.
+      if (!complete && !res.body.destroyed) res.body.destroy();
     }
     if (!sawDone && reader.finish === undefined) {
       throw errors.upstream(`${this.name} ended the stream without finishing the answer.`, { code: 'upstream_stream_closed', retryable: true });
