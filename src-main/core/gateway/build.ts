@@ -87,6 +87,10 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   const startedAt = Date.now();
 
   installRequestId(app);
+  // Before the guard and auth hooks: @fastify/websocket's own onRequest hook must see every upgrade,
+  // so that an upgrade those hooks refuse (403/401) has its socket closed, not left open for ever
+  // (which would also keep app.close() from finishing).
+  await app.register(websocket, { options: { maxPayload: config.limits.maxBodyBytes } });
   installGuard(app, { allowedHosts: config.server.allowedHosts, corsOrigins: config.server.corsOrigins, extraOrigins: deps.extraOrigins });
   const admin = deps.adminToken;
   installAuth(app, {
@@ -95,7 +99,6 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     metricsToken: () => config.server.metricsToken,
   });
   installErrorHandling(app, config.limits.maxBodyBytes);
-  await app.register(websocket, { options: { maxPayload: config.limits.maxBodyBytes } });
 
   // One line per request, at its end (no per-chunk logging anywhere).
   app.addHook('onResponse', (req, reply, done) => {
