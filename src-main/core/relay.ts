@@ -141,10 +141,9 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     metrics,
   );
 
-  let ledger: Ledger | undefined;
-  if (config.ledger.enabled) {
-    ledger = createLedger({ dbPath: join(dataDir, 'usage.db'), config: config.ledger, log: log.child({ module: 'ledger' }), registry: metrics.registry, clock });
-  }
+  // Always created: with `ledger.enabled: false` it writes no file, but per-key budgets (rpm,
+  // tokensPerDay, expiry) still count in memory and the usage routes answer "disabled".
+  const ledger: Ledger = createLedger({ dbPath: join(dataDir, 'usage.db'), config: config.ledger, log: log.child({ module: 'ledger' }), registry: metrics.registry, clock });
 
   const chat = createDispatcher({
     resolver,
@@ -156,8 +155,8 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     metrics,
     hub,
     errorRules: () => config.errorRules,
-    checkBudget: ledger ? (caller) => ledger!.checkBudget(caller.keyId, caller.limits, clock.now()) : undefined,
-    recordUsage: ledger ? (rec) => ledger!.record(rec) : undefined,
+    checkBudget: (caller) => ledger.checkBudget(caller.keyId, caller.limits, clock.now()),
+    recordUsage: (rec) => ledger.record(rec),
     estimateTokens,
     clock,
     log,
@@ -264,7 +263,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
         aliasSource.close();
         healthObserver.stop();
         hub.off('config', onConfigEvent);
-        if (ledger) await ledger.close().catch((e) => log.warn({ err: String(e) }, 'ledger close failed'));
+        await ledger.close().catch((e) => log.warn({ err: String(e) }, 'ledger close failed'));
         await Promise.allSettled(providers.map((p) => p.stop()));
         listening = undefined;
       })();
@@ -293,14 +292,11 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     { plugin: responsesRoutes, opts: { chat, keepAliveMs } },
     adminPlugin(relay),
   ];
-  if (ledger) {
-    const l = ledger;
-    // SECURITY: usage queries are admin-only.
-    plugins.push(async (scope: FastifyInstance) => {
-      scope.addHook('onRequest', scope.requireAdmin);
-      await scope.register(ledgerRoutes, { ledger: l });
-    });
-  }
+  // SECURITY: usage queries are admin-only.
+  plugins.push(async (scope: FastifyInstance) => {
+    scope.addHook('onRequest', scope.requireAdmin);
+    await scope.register(ledgerRoutes, { ledger });
+  });
   plugins.push(...(opts.extraPlugins ?? []));
 
   (relay as { app: FastifyInstance }).app = await buildGateway({

@@ -149,7 +149,8 @@ describe('data dir and keys', () => {
     expect(ks.verify('sk-config-key-1')).toMatchObject({ keyId: keyIdOf('sk-config-key-1') });
     expect(ks.verify('sk-config-key-2')).toBeUndefined();
     expect(ks.verify('')).toBeUndefined();
-    expect(ks.verify('sk-limited-key')).toBeUndefined(); // expired
+    // Expired: refused with a 401 that says so and names the date.
+    expect(() => ks.verify('sk-limited-key')).toThrow(expect.objectContaining({ status: 401, code: 'key_expired', message: 'This API key expired on 2000-01-01T00:00:00.000Z.' }));
     const { id, key } = ks.create('laptop', { rpm: 5 });
     expect(ks.verify(key)).toEqual({ keyId: id, keyName: 'laptop', limits: { rpm: 5 } });
     const listed = JSON.stringify(ks.list());

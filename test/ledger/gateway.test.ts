@@ -4,7 +4,7 @@
  * usage routes need the admin token; stop() flushes everything.
  */
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -127,5 +127,49 @@ describe('ledger through the gateway', () => {
     db.close();
     expect(n).toBe(s.written);
     expect(n).toBeGreaterThanOrEqual(3 + 3 + 5);
+  });
+});
+
+describe('per-key budgets with the ledger turned off', () => {
+  it('still enforces rpm and expiry, writes no database, and the usage routes say the ledger is disabled', async () => {
+    const off = await startFakeOpenAI({ models: ['m1'], reply: 'ok' });
+    const d = mkdtempSync(join(tmpdir(), 'relay-ledger-off-'));
+    const r = await createRelay({
+      config: validateConfig({
+        server: { apiKeys: [{ key: LIMITED, rpm: 1 }, { key: 'sk-relay-expired-key-0001', expiresAt: '2001-01-01' }], adminToken: ADMIN, logLevel: 'silent' },
+        providers: [{ name: 'up', type: 'openai', baseUrl: off.url, models: ['m1'] }],
+        ledger: { enabled: false },
+      }),
+      dataDir: join(d, 'data'), secrets: new MemorySecrets(), lingma: 'never', processMetrics: false,
+    });
+    try {
+      await r.start();
+      const base = await r.listen({ host: '127.0.0.1', port: 0 });
+      const call = () =>
+        fetch(`${base}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${LIMITED}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'up/m1', messages: [{ role: 'user', content: 'hi' }] }),
+        });
+      expect((await call()).status).toBe(200);
+      const second = await call();
+      expect(second.status).toBe(429);
+      expect(Number(second.headers.get('retry-after'))).toBeGreaterThan(0);
+      const expired = await fetch(`${base}/v1/models`, { headers: { authorization: 'Bearer sk-relay-expired-key-0001' } });
+      expect(expired.status).toBe(401);
+      expect(((await expired.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+        code: 'key_expired',
+        message: 'This API key expired on 2001-01-01T00:00:00.000Z.',
+      });
+      const usage = await fetch(`${base}/admin/usage/totals`, { headers: { authorization: `Bearer ${ADMIN}` } });
+      expect(usage.status).toBe(503);
+      expect(((await usage.json()) as { error: { message: string } }).error.message).toMatch(/disabled/);
+      expect(r.ledger!.status().state).toBe('disabled');
+    } finally {
+      await r.stop();
+      await off.close();
+      expect(existsSync(join(d, 'data', 'usage.db'))).toBe(false);
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 });

@@ -9,7 +9,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
-import { errors } from '../errors';
+import { errors, RelayError } from '../errors';
 import type { Caller, KeyLimits } from '../gateway/types';
 import type { Clock } from '../ports';
 import { systemClock } from '../ports';
@@ -139,7 +139,8 @@ export class KeyStore {
   }
 
   /**
-   * The caller for a presented key, or undefined (unknown or expired).
+   * The caller for a presented key, or undefined when no key matches. A key past its `expiresAt`
+   * throws 401 `key_expired` naming the date, so its owner learns why it stopped working.
    * SECURITY: constant time in the key's content: both sides hashed, every entry compared.
    */
   verify(presented: string | undefined): Caller | undefined {
@@ -150,7 +151,12 @@ export class KeyStore {
       if (timingSafeEqual(d, e.digest) && !hit) hit = e;
     }
     if (!hit) return undefined;
-    if (hit.expiresAtMs !== undefined && this.clock.now() >= hit.expiresAtMs) return undefined;
+    if (hit.expiresAtMs !== undefined && this.clock.now() >= hit.expiresAtMs) {
+      throw new RelayError({
+        status: 401, type: 'authentication_error', code: 'key_expired', retryable: false,
+        message: `This API key expired on ${new Date(hit.expiresAtMs).toISOString()}.`,
+      });
+    }
     return hit.name === undefined ? { keyId: hit.id, limits: hit.limits } : { keyId: hit.id, keyName: hit.name, limits: hit.limits };
   }
 
