@@ -138,6 +138,13 @@ class FakeApp extends EventEmitter {
   exitCode: number | undefined;
   loginItem: unknown;
   isPackaged = true;
+  /** Chromium command-line switches the main process set (name → value). */
+  switches = new Map<string, string | undefined>();
+  commandLine = {
+    appendSwitch: (name: string, value?: string) => {
+      this.switches.set(name, value);
+    },
+  };
   requestSingleInstanceLock() {
     return true;
   }

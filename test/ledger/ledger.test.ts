@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLedger, type Ledger } from '../../src-main/core/ledger/index';
@@ -168,6 +168,14 @@ describe('opening', () => {
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     // Latency histograms hold the successful rows, old and new.
     expect((db.prepare('SELECT SUM(n) AS n FROM latency_daily WHERE kind = 0').get() as { n: number }).n).toBe(2);
+  });
+
+  it.skipIf(process.platform === 'win32')('creates the database readable by its owner only (0600)', async () => {
+    const d = tmp();
+    const l = open({ dbPath: d.path(), log: silent, config: ledgerConfig({}) });
+    l.record(rec({ requestId: 'mode-check' }));
+    await l.flush();
+    expect(statSync(d.path()).mode & 0o777).toBe(0o600);
   });
 
   it('a corrupt database file → degraded with a clear reason, no throw; records are counted as dropped', async () => {

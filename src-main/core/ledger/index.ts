@@ -17,7 +17,7 @@
  * and budgets keep counting in memory (`ledger.onDegraded` decides whether they still admit).
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -307,7 +307,11 @@ export function createLedger(opts: LedgerOptions): Ledger {
   /** Open, configure and migrate. On failure: degraded, and a retry when the cause may pass. */
   const open = (): void => {
     try {
-      mkdirSync(dirname(opts.dbPath), { recursive: true });
+      mkdirSync(dirname(opts.dbPath), { recursive: true, mode: 0o700 });
+      // Usage history is private, like the other data-dir files: 0600 before SQLite opens it (the
+      // WAL and shared-memory files SQLite creates take the database file's mode).
+      if (!existsSync(opts.dbPath)) closeSync(openSync(opts.dbPath, 'a', 0o600));
+      else if (process.platform !== 'win32') chmodSync(opts.dbPath, 0o600);
       const w = new Database(opts.dbPath, { timeout: busyTimeoutMs });
       db = w;
       w.pragma('journal_mode = WAL');
