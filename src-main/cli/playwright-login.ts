@@ -7,6 +7,7 @@
  * are never logged. Login URLs carry nonces and states, callbacks carry tokens: logs get origin
  * and path only (`safeUrl`).
  */
+import { safeErrorText } from '../core/redact';
 import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
@@ -172,7 +173,7 @@ export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions):
 
       const automation = drive(page, req, left, ilog).catch((e: unknown): LoginOutcome | undefined => {
         if (finished) return undefined;
-        ilog.warn({ err: e instanceof Error ? e.message : String(e) }, 'auto-login: browser automation error');
+        ilog.warn({ err: safeErrorText(e) }, 'auto-login: browser automation error');
         return { kind: 'failed', reason: LOGIN_REASONS.scriptError };
       });
       // The automation only settles with an outcome when it knows the login cannot complete
@@ -184,7 +185,7 @@ export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions):
     } catch (e) {
       finished = true;
       // Launch failures name the binary and flags, not secrets.
-      ilog.warn({ err: e instanceof Error ? e.message.split('\n')[0] : String(e) }, 'auto-login: browser failed');
+      ilog.warn({ err: safeErrorText(e) }, 'auto-login: browser failed');
       return { kind: 'failed', reason: 'The browser for automatic login could not be started or failed.' };
     } finally {
       finished = true;
@@ -227,7 +228,7 @@ export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions):
     if (result.status === 'captcha') return { kind: 'manual', reason: LOGIN_REASONS.captcha, url: req.loginUrl };
     if (result.status === 'form_not_found') return { kind: 'manual', reason: LOGIN_REASONS.unknownPage, url: req.loginUrl };
     if (result.status === 'error') {
-      ilog.warn({ err: result.message }, 'auto-login: recipe error');
+      ilog.warn({ err: result.message ? safeErrorText(result.message) : undefined }, 'auto-login: recipe error');
       return { kind: 'failed', reason: LOGIN_REASONS.scriptError };
     }
 

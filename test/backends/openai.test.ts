@@ -141,6 +141,13 @@ describe('OpenAI-compatible backend', () => {
     expect(e.message).toContain('boom');
   });
 
+  it('masks the provider key when an upstream echoes it in an error', async () => {
+    up.enqueue({ status: 500, message: 'boom, key sk-upstream-secret was rejected' });
+    const e = await failure(collect(inst.chat(req(), ctx())));
+    expect(e.message).toContain('boom');
+    expect(JSON.stringify({ m: e.message, d: e.detail })).not.toContain('sk-upstream-secret');
+  });
+
   it('passes 429 on with its Retry-After', async () => {
     up.enqueue({ status: 429, retryAfter: 7, message: 'slow down' });
     const e = await failure(collect(inst.chat(req(), ctx())));

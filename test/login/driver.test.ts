@@ -97,6 +97,16 @@ describe.skipIf(!haveChromium)('playwright login driver', () => {
     expect(await readdir(profiles)).toEqual([]);
   }, 60000);
 
+  it('an unreachable login page fails, and its address is logged without the query string', async () => {
+    const out = await driver.login(request({ loginUrl: 'http://127.0.0.1:9/lingma/login?nonce=n0nce-secret-1&state=st4te-secret-2&challenge=c' }));
+    expect(out.kind).not.toBe('success');
+    const text = logs.text();
+    expect(text).toContain('auto-login');
+    expect(text).not.toContain('n0nce-secret-1');
+    expect(text).not.toContain('st4te-secret-2');
+    expect(text).not.toMatch(/\u001b\[/);
+  }, 60000);
+
   it('a refused password fails with the rejected reason (and is not submitted twice)', async () => {
     site.setMode('normal');
     const before = site.hits().attempts;

@@ -78,7 +78,7 @@ describe('routing routes', () => {
   });
 
   it('redacts URLs, bearer tokens and key-like strings', () => {
-    expect(redact('go to https://x.test/login?nonce=1 now')).toBe('go to [url] now');
+    expect(redact('go to https://x.test/login?nonce=1&state=abc now')).toBe('go to https://x.test/login?[redacted] now');
     expect(redact('Authorization: Bearer abc.def')).toBe('Authorization: Bearer [redacted]');
     expect(redact('password=hunter2 ok')).toBe('password=[redacted] ok');
     expect(redact('upstream said 500')).toBe('upstream said 500');

@@ -8,6 +8,7 @@ import type { Provider } from '../backends/types';
 import type { EventHub } from '../events';
 import type { Metrics } from '../gateway/metrics';
 import type { AliasInfo, HealthCache, HealthSnapshot, ReloadOutcome, Resolver } from './types';
+import { redactSecrets } from '../redact';
 
 export interface RoutingRoutesOptions {
   resolver: () => Resolver | undefined;
@@ -32,18 +33,8 @@ export interface HealthEntry {
   inFlight: number;
 }
 
-/**
- * SECURITY: defence in depth for text that reaches clients from backends (errors, state reasons):
- * URLs (login links carry nonces and tokens), bearer tokens and key-like strings are masked even
- * though backends are required never to put them there.
- */
-export function redact(text: string): string {
-  return text
-    .replace(/\bhttps?:\/\/[^\s"'<>]+/gi, '[url]')
-    .replace(/\bbearer\s+[A-Za-z0-9._~+/=-]+/gi, 'Bearer [redacted]')
-    .replace(/\b(sk|pk|rk|key|token|secret)[-_][A-Za-z0-9._-]{6,}/gi, '[redacted]')
-    .replace(/\b(password|passwd|token|secret|api[_-]?key)\s*[=:]\s*\S+/gi, '$1=[redacted]');
-}
+/** Health and reload texts are scrubbed before they leave (see core/redact.ts). */
+export const redact = (text: string): string => redactSecrets(text);
 
 export function healthEntries(opts: Pick<RoutingRoutesOptions, 'health' | 'providers' | 'inFlight'>): HealthEntry[] {
   const out: HealthEntry[] = [];

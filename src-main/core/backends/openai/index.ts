@@ -164,7 +164,7 @@ export class OpenAIInstance implements Instance {
 
   private async failFrom(res: Dispatcher.ResponseData): Promise<RelayError> {
     const text = await readLimited(res.body).catch(() => '');
-    const err = upstreamBodyError(res.statusCode, parseJson(text), parseRetryAfter(res.headers['retry-after']), this.name);
+    const err = upstreamBodyError(res.statusCode, parseJson(text), parseRetryAfter(res.headers['retry-after']), this.name, [this.cfg.apiKey]);
     this.lastError = err.message;
     return err;
   }

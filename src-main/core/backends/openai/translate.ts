@@ -4,6 +4,7 @@
  */
 import type { ChatEvent, ChatMessage, ChatRequest, ContentPart, FinishReason, Usage } from '../../chat/model';
 import { errors, RelayError } from '../../errors';
+import { redactSecrets } from '../../redact';
 
 type Json = Record<string, unknown>;
 
@@ -153,10 +154,14 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   return undefined;
 }
 
-/** Map an upstream error answer to a RelayError. `provider` names the upstream in messages. */
-export function upstreamBodyError(status: number, body: any, retryAfter: number | undefined, provider = 'the provider'): RelayError {
+/**
+ * Map an upstream error answer to a RelayError. `provider` names the upstream in messages;
+ * `secrets` (the provider key) are masked: upstreams do echo keys ("Incorrect API key provided: sk-…").
+ */
+export function upstreamBodyError(status: number, body: any, retryAfter: number | undefined, provider = 'the provider', secrets: ReadonlyArray<string | undefined> = []): RelayError {
   const e = body?.error ?? body;
-  const upstreamMsg = typeof e?.message === 'string' ? e.message : typeof e === 'string' ? e : '';
+  const rawMsg = typeof e?.message === 'string' ? e.message : typeof e === 'string' ? e : '';
+  const upstreamMsg = rawMsg ? redactSecrets(rawMsg, secrets) : '';
   const code = typeof e?.code === 'string' ? e.code : undefined;
   const msg = upstreamMsg ? `${provider}: ${upstreamMsg}`.slice(0, 1000) : `${provider} answered ${status}.`;
   const common = { upstreamStatus: status, detail: `upstream ${status} ${code ?? ''} ${upstreamMsg}`.slice(0, 2000) };

@@ -17,6 +17,7 @@
  * The URL appears only in the `needs_manual` state, which the dashboard shows as a link; client
  * errors come from `loginStateError`, which never includes it.
  */
+import { safeErrorText } from '../../../redact';
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
@@ -168,7 +169,7 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
     const p = this.run(target, entry, opts)
       .catch((e: unknown): LoginState => {
         // run() handles its own failures; this is a last resort that keeps callers safe.
-        this.log.error({ instance: target.instance, err: e instanceof Error ? e.message : String(e) }, 'login: unexpected error');
+        this.log.error({ instance: target.instance, err: safeErrorText(e) }, 'login: unexpected error');
         return this.set(target.instance, { state: 'failed', reason: 'Login failed unexpectedly.' });
       })
       .finally(() => {
@@ -208,7 +209,7 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
     entry.final = undefined;
     this.set(instance, LOGGED_OUT);
     await this.driver?.clear?.(instance).catch((e: unknown) => {
-      this.log.warn({ instance, err: e instanceof Error ? e.message : String(e) }, 'login: clearing browser state failed');
+      this.log.warn({ instance, err: safeErrorText(e) }, 'login: clearing browser state failed');
     });
   }
 
@@ -265,7 +266,7 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
         return this.loggedIn(name);
       }
     } catch (e) {
-      this.log.warn({ instance: name, err: e instanceof Error ? e.message : String(e) }, 'login: status check failed');
+      this.log.warn({ instance: name, err: safeErrorText(e) }, 'login: status check failed');
       return this.set(name, { state: 'failed', reason: 'Could not check the login status.' });
     }
 
@@ -322,7 +323,7 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
         url = await this.freshUrl(target);
       } catch (e) {
         lastReason = 'Could not get a login link from Lingma.';
-        this.log.warn({ instance: name, err: e instanceof Error ? e.message : String(e) }, 'login: generating the login link failed');
+        this.log.warn({ instance: name, err: safeErrorText(e) }, 'login: generating the login link failed');
         continue;
       }
       if (cancelled()) return entry.state;
@@ -402,7 +403,7 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
         }),
       )
       .catch((e: unknown): LoginOutcome => {
-        this.log.warn({ instance: target.instance, err: e instanceof Error ? e.message : String(e) }, 'login: driver error');
+        this.log.warn({ instance: target.instance, err: safeErrorText(e) }, 'login: driver error');
         return { kind: 'failed', reason: 'The login browser failed.' };
       });
     try {
@@ -441,7 +442,7 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
   }
 
   private fail(name: string, entry: Entry, key: string, rejected: boolean, reason: string, err?: unknown): LoginState {
-    if (err !== undefined) this.log.warn({ instance: name, err: err instanceof Error ? err.message : String(err) }, 'login: failed');
+    if (err !== undefined) this.log.warn({ instance: name, err: safeErrorText(err) }, 'login: failed');
     entry.final = { at: this.clock.now(), rejected, credKey: key };
     return this.set(name, { state: 'failed', reason });
   }
