@@ -21,6 +21,8 @@ export interface LogLine {
 
 /** One request in flight, as the "live requests" screen shows it. */
 export interface LiveRequest {
+  /** Unique per request (the client may reuse `requestId`); optional for older emitters. */
+  id?: string;
   requestId: string;
   protocol: string;
   endpoint: string;

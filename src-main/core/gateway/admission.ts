@@ -33,6 +33,11 @@ export interface Admission {
   idle(): Promise<void>;
   /** Change limits live (settings screen). Waiters are re-examined at once. */
   setLimits(limits: Partial<AdmissionLimits>): void;
+  /**
+   * Count requests waiting elsewhere (the pool's instance slots) in `stats().queued`, so the
+   * dashboard and `relay_queued` (which the pool feeds through `Metrics.setQueued`) agree.
+   */
+  addQueueSource?(waiting: () => number): void;
 }
 
 interface Waiter {
@@ -56,6 +61,7 @@ export function createAdmission(initial: AdmissionLimits, metrics?: Metrics): Ad
   const perKey = new Map<string, Gate>();
   let rejected = 0;
   let idleWaiters: Array<() => void> = [];
+  const sources: Array<() => number> = [];
 
   const queuedCount = (): number => {
     let n = global.queue.length;
@@ -64,7 +70,7 @@ export function createAdmission(initial: AdmissionLimits, metrics?: Metrics): Ad
   };
   const publish = (): void => {
     metrics?.inFlight.set(global.active);
-    metrics?.queued.set(queuedCount());
+    metrics?.setQueued('admission', queuedCount());
   };
   const reject = (reason: string, e: RelayError): RelayError => {
     rejected++;
@@ -187,7 +193,20 @@ export function createAdmission(initial: AdmissionLimits, metrics?: Metrics): Ad
 
   return {
     acquire,
-    stats: () => ({ inFlight: global.active, queued: queuedCount(), rejected, max: global.limit }),
+    stats: () => {
+      let queued = queuedCount();
+      for (const s of sources) {
+        try {
+          queued += s();
+        } catch {
+          // a broken source must not break the stats
+        }
+      }
+      return { inFlight: global.active, queued, rejected, max: global.limit };
+    },
+    addQueueSource(waiting) {
+      sources.push(waiting);
+    },
     idle: () => (global.active === 0 ? Promise.resolve() : new Promise<void>((r) => idleWaiters.push(r))),
     setLimits(next) {
       Object.assign(limits, next);

@@ -12,11 +12,11 @@ import type { Provider } from '../backends/types';
 import type { Config } from '../config/schema';
 import type { EventHub } from '../events';
 import { openaiRoutes } from '../frontends/openai/routes';
-import type { Resolver } from '../routing/types';
+import type { HealthCache, Resolver } from '../routing/types';
 import { createLogger } from './logging';
 import type { Metrics } from './metrics';
 import { installAuth } from './plugins/auth';
-import { installErrorHandling } from './plugins/errors';
+import { frameworkErrorHandler, installErrorHandling } from './plugins/errors';
 import { installGuard } from './plugins/guard';
 import { installRequestId, requestIdFor } from './plugins/request-id';
 import type { Caller, ChatService } from './types';
@@ -35,6 +35,8 @@ export interface GatewayDeps {
   chat: ChatService;
   providers: () => readonly Provider[];
   resolver?: () => Resolver | undefined;
+  /** The health cache, for /healthz (default: the chat service's `instanceHealth`). */
+  health?: HealthCache;
   /** Calls in flight per instance (the pool), for /healthz. */
   inFlight?: (instance: string) => number;
   hub?: EventHub;
@@ -47,24 +49,73 @@ export interface GatewayDeps {
   version?: string;
 }
 
+export interface HealthzInstance {
+  name: string;
+  provider: string;
+  state: string;
+  /** `snapshot().login.state`: `logged_in`, `not_applicable`, `logged_out`, `needs_manual`... */
+  login: string;
+  /** The health cache's view (recent failures put an instance in backoff). */
+  healthy: boolean;
+  /** Ready, logged in (or no login needed) and healthy: it can take a request now. */
+  serving: boolean;
+  inFlight: number;
+}
+
 export interface HealthzBody {
   ok: boolean;
   reason?: string;
   version?: string;
   uptimeSec: number;
-  instances: Array<{ name: string; provider: string; state: string; inFlight: number }>;
+  instances: HealthzInstance[];
 }
 
-export function healthzBody(providers: readonly Provider[], inFlight: ((n: string) => number) | undefined, startedAt: number, version?: string): HealthzBody {
+export interface HealthView {
+  healthy: boolean;
+  lastError?: string;
+}
+
+/** Why an instance cannot serve, for the 503 reason (short, client-safe: no URLs, no secrets). */
+function whyNot(i: HealthzInstance, lastError: string | undefined): string {
+  if (i.state !== 'ready') return `${i.name} is ${i.state}`;
+  if (i.login !== 'logged_in' && i.login !== 'not_applicable') {
+    return i.login === 'logging_in' ? `${i.name} is logging in` : `${i.name} needs login`;
+  }
+  const detail = lastError ? ` (${lastError.replace(/\s+/g, ' ').slice(0, 120)})` : '';
+  return `${i.name} unhealthy${detail}`;
+}
+
+export function healthzBody(
+  providers: readonly Provider[],
+  inFlight: ((n: string) => number) | undefined,
+  startedAt: number,
+  version?: string,
+  health?: (instance: string) => HealthView | undefined,
+): HealthzBody {
+  const why: string[] = [];
   const instances = providers.flatMap((p) =>
-    p.instances().map((i) => ({ name: i.name, provider: p.name, state: i.state(), inFlight: inFlight?.(i.name) ?? 0 })),
+    p.instances().map((inst): HealthzInstance => {
+      const state = inst.state();
+      let login = 'not_applicable';
+      try {
+        login = inst.snapshot().login?.state ?? 'not_applicable';
+      } catch {
+        login = 'unknown';
+      }
+      const h = health?.(inst.name);
+      const healthy = h ? h.healthy : true;
+      const serving = state === 'ready' && (login === 'logged_in' || login === 'not_applicable') && healthy;
+      const row: HealthzInstance = { name: inst.name, provider: p.name, state, login, healthy, serving, inFlight: inFlight?.(inst.name) ?? 0 };
+      if (!serving) why.push(whyNot(row, h?.lastError));
+      return row;
+    }),
   );
-  const ready = instances.some((i) => i.state === 'ready');
-  const body: HealthzBody = { ok: ready, uptimeSec: Math.round((Date.now() - startedAt) / 1000), instances };
+  const ok = instances.some((i) => i.serving);
+  const body: HealthzBody = { ok, uptimeSec: Math.round((Date.now() - startedAt) / 1000), instances };
   if (version) body.version = version;
-  if (!ready) {
+  if (!ok) {
     body.reason = instances.length
-      ? `no backend is ready (${instances.map((i) => `${i.name}: ${i.state}`).join(', ')})`
+      ? `no backend can serve: ${why.join('; ')}`
       : 'no backends configured: add a provider or a Lingma account';
   }
   return body;
@@ -83,6 +134,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     trustProxy: false,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 },
+    // Router errors (bad %-escapes) skip every hook: same error shape and x-request-id anyway.
+    frameworkErrors: frameworkErrorHandler(config.limits.maxBodyBytes),
   }) as unknown as FastifyInstance;
   const startedAt = Date.now();
 
@@ -111,7 +164,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   });
 
   app.get('/healthz', async (_req, reply) => {
-    const body = healthzBody(deps.providers(), deps.inFlight, startedAt, deps.version);
+    const health = deps.health ? (n: string) => deps.health!.snapshot(n) : deps.chat.instanceHealth?.bind(deps.chat);
+    const body = healthzBody(deps.providers(), deps.inFlight, startedAt, deps.version, health);
     reply.code(body.ok ? 200 : 503);
     return body;
   });

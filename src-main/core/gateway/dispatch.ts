@@ -12,6 +12,7 @@
  * Every request, whatever its outcome, releases its slots exactly once, ends its live-request
  * entry and hands exactly one UsageRecord to `recordUsage`.
  */
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CallContext, Instance, Provider } from '../backends/types';
 import type { ChatEvent, ChatRequest, EmbeddingsRequest, EmbeddingsResult, Usage } from '../chat/model';
@@ -27,7 +28,7 @@ import { applyErrorRules } from '../routing/error-rules';
 import type { HealthCache, Resolution, Resolver, Target } from '../routing/types';
 import { systemClock, type Clock } from '../ports';
 import type { Admission, Permit } from './admission';
-import type { Metrics } from './metrics';
+import { safeLabel, UNRESOLVED_MODEL, type Metrics } from './metrics';
 import type { Caller, ChatExecution, ChatService, RequestContext, Resolved } from './types';
 
 export interface DispatchLimits {
@@ -93,6 +94,8 @@ class Tracker {
     private readonly promptEstimate: (est: (text: string) => number) => number,
   ) {
     this.live = {
+      // Unique even when clients reuse an x-request-id (the dashboard keys live requests by it).
+      id: randomUUID(),
       requestId: ctx.requestId,
       protocol: ctx.protocol,
       endpoint: ctx.endpoint,
@@ -111,8 +114,8 @@ class Tracker {
     emitHub(this.deps, 'requestUpdate', { ...this.live });
     const m = this.deps.metrics;
     if (m) {
-      m.ttft.observe({ model: resolved.label }, Math.max(0, at - this.ctx.receivedAt) / 1000);
-      if (resolved.alias) m.aliasResolved.inc({ alias: resolved.alias, target: resolved.label });
+      m.ttft.observe({ model: safeLabel(resolved.label) }, Math.max(0, at - this.ctx.receivedAt) / 1000);
+      if (resolved.alias) m.aliasResolved.inc({ alias: safeLabel(resolved.alias), target: safeLabel(resolved.label) });
     }
   }
 
@@ -121,6 +124,23 @@ class Tracker {
     else if (ev.type === 'tool_call') this.out.push(ev.name ?? '', ev.argumentsDelta);
     else if (ev.type === 'usage') this.reported = ev.usage;
     else if (ev.type === 'finish') this.sawFinish = true;
+  }
+
+  /**
+   * The `model` label for the requested name: an alias or pattern's own name when one matched (a
+   * pattern or the `default` alias accept any string), the name itself when it routed directly,
+   * else a fixed value. Resolution is attempted when the request ended before it (e.g. refused).
+   */
+  private requestedLabel(): string {
+    let res = this.resolution;
+    if (!res) {
+      try {
+        res = this.deps.resolver.resolve(this.requestedModel);
+      } catch {
+        return UNRESOLVED_MODEL;
+      }
+    }
+    return safeLabel(res.alias ?? res.requested);
   }
 
   finish(status: number, err?: RelayError, embedUsage?: { promptTokens: number }): void {
@@ -146,10 +166,12 @@ class Tracker {
       reasoningTokens = this.reported?.reasoningTokens;
       estimated = true;
     }
-    const label = this.resolved?.label ?? this.requestedModel;
     const m = deps.metrics;
     if (m) {
-      m.requests.inc({ model: this.requestedModel, protocol: this.ctx.protocol, status: String(status) });
+      // SECURITY: labels never carry an unresolved client-chosen name (unbounded series, raw bytes).
+      const requested = this.requestedLabel();
+      const label = this.resolved ? safeLabel(this.resolved.label) : requested;
+      m.requests.inc({ model: requested, protocol: this.ctx.protocol, status: String(status) });
       m.duration.observe({ model: label, protocol: this.ctx.protocol }, Math.max(0, now - this.ctx.receivedAt) / 1000);
       if (this.resolved) {
         if (promptTokens) m.tokens.inc({ model: label, kind: 'prompt' }, promptTokens);
@@ -286,6 +308,8 @@ interface Attempt<T> {
 export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStats(): { active: number } } {
   const clock = deps.clock ?? systemClock;
   let active = 0;
+  // Calls waiting for an instance slot are queued requests too (dashboard and relay_queued agree).
+  deps.admission.addQueueSource?.(() => deps.pool.waiting());
 
   const mapError = (e: RelayError): RelayError => {
     const rules = typeof deps.errorRules === 'function' ? deps.errorRules() : deps.errorRules;
@@ -369,7 +393,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
         if (pending) {
           tracker.switches++;
           tracker.switchReasons.push(`${pending.from}:${pending.reason}`);
-          deps.metrics?.fallback.inc({ from: pending.from, to: instance.name, reason: pending.reason.split(':')[0] });
+          deps.metrics?.fallback.inc({ from: safeLabel(pending.from), to: safeLabel(instance.name), reason: pending.reason.split(':')[0] });
           ctx.log.warn(
             { requestId: ctx.requestId, from: pending.from, to: instance.name, target: target.label, reason: pending.reason, switches: tracker.switches },
             'backend switch',
@@ -598,5 +622,11 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
     }
   }
 
-  return { execute, embed, walkStats: () => ({ active }) };
+  return {
+    execute,
+    embed,
+    resolveModel: (model: string) => deps.resolver.resolve(model),
+    instanceHealth: (instance: string) => deps.health.snapshot(instance),
+    walkStats: () => ({ active }),
+  };
 }

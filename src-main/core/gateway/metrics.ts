@@ -5,6 +5,23 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** The `model` label of a request whose model did not resolve (unknown names must not add series). */
+export const UNRESOLVED_MODEL = '(unresolved)';
+
+const MAX_LABEL = 128;
+
+/**
+ * A label value derived from client input: control characters removed (a raw NUL or newline would
+ * break the exposition format) and capped in length.
+ */
+// SECURITY: client-chosen strings must not shape /metrics output or blow up label sizes.
+export function safeLabel(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = String(value).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '');
+  if (clean.length <= MAX_LABEL) return clean || UNRESOLVED_MODEL;
+  return `${clean.slice(0, MAX_LABEL - 1)}…`;
+}
+
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
 export class Metrics {
@@ -86,6 +103,17 @@ export class Metrics {
     labelNames: ['model', 'kind'] as const,
     registers: [this.registry],
   });
+
+  /** Waiting requests by source (admission queues, pool slot waits); `relay_queued` is their sum. */
+  private readonly queuedParts = new Map<string, number>();
+
+  /** Publish how many requests wait in one place; `relay_queued` shows the total. */
+  setQueued(part: string, n: number): void {
+    this.queuedParts.set(part, n);
+    let total = 0;
+    for (const v of this.queuedParts.values()) total += v;
+    this.queued.set(total);
+  }
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'relay_process_' });

@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { ChatEvent, ChatRequest, EmbeddingsRequest, EmbeddingsResult } from '../chat/model';
+import type { HealthSnapshot, Resolution } from '../routing/types';
 
 export type Protocol = 'openai-chat' | 'openai-embeddings' | 'anthropic' | 'responses' | 'responses-ws';
 
@@ -72,4 +73,8 @@ export interface ChatService {
    */
   execute(req: ChatRequest, ctx: RequestContext): Promise<ChatExecution>;
   embed(req: EmbeddingsRequest, ctx: RequestContext): Promise<{ resolved: Resolved; result: EmbeddingsResult }>;
+  /** Resolve a model name as `execute` would (throws 404 model_not_found); for routes that do not call a backend. */
+  resolveModel?(model: string): Resolution;
+  /** The health cache's view of an instance (for /healthz). */
+  instanceHealth?(instance: string): HealthSnapshot;
 }

@@ -111,6 +111,11 @@ export function createPool(opts: PoolOptions): Pool {
   const count = (name: string): number => inFlight.get(name) ?? 0;
   const hasSlot = (i: Instance): boolean => !(i.maxConcurrency > 0) || count(i.name) < i.maxConcurrency;
 
+  // Requests waiting for an instance slot count in `relay_queued` with the admission queues.
+  const publishWaiting = (): void => {
+    metrics?.setQueued('pool', waiters.length);
+  };
+
   const setGauge = (name: string): void => {
     metrics?.backendInFlight.set({ backend: name }, count(name));
   };
@@ -209,6 +214,7 @@ export function createPool(opts: PoolOptions): Pool {
       }
       k++;
     }
+    publishWaiting();
   };
 
   const acquire = (provider: Provider, req: ChatRequest | undefined, o: AcquireOptions = {}): Promise<Lease> => {
@@ -242,9 +248,11 @@ export function createPool(opts: PoolOptions): Pool {
         const i = waiters.indexOf(w);
         if (i >= 0) waiters.splice(i, 1);
         w.cleanup();
+        publishWaiting();
       };
       o.signal?.addEventListener('abort', onAbort, { once: true });
       waiters.push(w);
+      publishWaiting();
     });
   };
 

@@ -179,7 +179,7 @@ export class OpenAIInstance implements Instance {
       yield* completionToEvents(parseJson(text));
       return;
     }
-    const reader = new ChunkReader();
+    const reader = new ChunkReader(this.name, [this.cfg.apiKey]);
     const out: ChatEvent[] = [];
     let sawDone = false;
     let complete = false;

@@ -102,9 +102,15 @@ export class ChunkReader {
   finish: FinishReason | undefined;
   usage: Usage | undefined;
 
+  /** `provider` names the upstream in in-stream error messages; `secrets` are masked in them. */
+  constructor(
+    private readonly provider?: string,
+    private readonly secrets: ReadonlyArray<string | undefined> = [],
+  ) {}
+
   /** Translate one parsed chunk; pushes events into `out`. Throws RelayError on an in-stream error. */
   read(chunk: any, out: ChatEvent[]): void {
-    if (chunk?.error) throw upstreamBodyError(200, chunk, undefined);
+    if (chunk?.error) throw upstreamBodyError(200, chunk, undefined, this.provider, this.secrets);
     if (chunk?.usage) this.usage = mapUsage(chunk.usage);
     const choice = chunk?.choices?.[0];
     if (!choice) return;
