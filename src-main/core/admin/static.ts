@@ -7,6 +7,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { errors, RelayError } from '../errors';
+import { normalizeError, sendRelayError } from '../gateway/plugins/errors';
 
 export function defaultRendererDir(): string {
   // import.meta.url is absent when main is bundled to CJS for Electron (which uses its own protocol).
@@ -56,6 +58,21 @@ function isBareUi(url: string): boolean {
 export async function registerDashboard(app: FastifyInstance, dir: string): Promise<void> {
   const built = existsSync(join(dir, 'index.html'));
   await app.register(async (scope) => {
+    // @fastify/static's refusals (a `..` escaping the root: ForbiddenError) carry `status`, not
+    // `statusCode`: answer them as the 403/404 they are, quietly, instead of a logged 500.
+    scope.setErrorHandler((err, req, reply) => {
+      const e = err as { status?: number; statusCode?: number; name?: string };
+      const status = e.statusCode ?? e.status;
+      if (status === 403 || e.name === 'ForbiddenError') {
+        req.log.info({ url: req.url.split('?')[0].slice(0, 200) }, 'dashboard path refused');
+        return sendRelayError(req, reply, new RelayError({
+          status: 403, type: 'invalid_request_error', code: 'forbidden_path', retryable: false,
+          message: 'This path is outside the dashboard.',
+        }));
+      }
+      if (status === 404) return sendRelayError(req, reply, errors.notFound('No such dashboard file.', 'unknown_route'));
+      return sendRelayError(req, reply, normalizeError(err));
+    });
     // The gateway's router may ignore trailing slashes (then `/ui` reaches these routes): redirect here.
     scope.addHook('onRequest', async (req, reply) => {
       secureHeaders(reply, req.headers.host);

@@ -20,6 +20,7 @@ import { clientSignal, contextOf, sessionHeader, withHeartbeat } from './http';
 import { anthropicToChatRequest } from './request';
 import { AnthropicEncoder, PING_EVENT, type SseEvent } from './response';
 import { estimatePromptTokens } from '../../chat/tokens';
+import type { Resolver } from '../../routing/types';
 
 export interface AnthropicRoutesOptions {
   chat: ChatService;
@@ -27,6 +28,8 @@ export interface AnthropicRoutesOptions {
   keepAliveMs?: number | (() => number);
   /** Body limit, for the 413 message. */
   maxBodyBytes?: number;
+  /** Model resolution for count_tokens (default: the chat service's `resolveModel`). */
+  resolver?: () => Resolver | undefined;
 }
 
 const ENDPOINT = '/v1/messages';
@@ -108,6 +111,10 @@ export async function anthropicRoutes(app: FastifyInstance, opts: AnthropicRoute
 
   app.post(`${ENDPOINT}/count_tokens`, async (req) => {
     const request = anthropicToChatRequest(req.body, { forCountTokens: true });
+    // An unknown model is a 404 model_not_found here too, as on /v1/messages.
+    const resolver = opts.resolver?.();
+    if (resolver) resolver.resolve(request.model);
+    else opts.chat.resolveModel?.(request.model);
     return { input_tokens: estimatePromptTokens(request) };
   });
 }

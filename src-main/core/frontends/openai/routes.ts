@@ -3,6 +3,7 @@
  * `GET /v1/models/{id}` (ids contain slashes). It translates with ./translate.ts and talks only to
  * the ChatService; errors go through the gateway's one error handler (OpenAI shape).
  */
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Provider } from '../../backends/types';
@@ -76,8 +77,9 @@ function contextOf(req: FastifyRequest, protocol: Protocol, signal: AbortSignal,
   };
 }
 
-function completionId(requestId: string): string {
-  return `chatcmpl-${requestId.replace(/[^\w]/g, '').slice(0, 40)}`;
+/** Always fresh: clients reuse x-request-id values, completion ids must not repeat. */
+function completionId(): string {
+  return `chatcmpl-${randomBytes(12).toString('hex')}`;
 }
 
 export async function openaiRoutes(app: FastifyInstance, opts: OpenAIFrontendOptions): Promise<void> {
@@ -88,7 +90,7 @@ export async function openaiRoutes(app: FastifyInstance, opts: OpenAIFrontendOpt
     const session = req.headers['x-session-id'];
     const { request, includeUsage } = parseChatRequest(req.body, typeof session === 'string' ? session : undefined);
     const created = Math.floor(receivedAt / 1000);
-    const id = completionId(req.id);
+    const id = completionId();
 
     if (!request.stream) {
       const signal = clientSignal(reply);

@@ -20,7 +20,10 @@ const ImagePart = Type.Object({
   ]),
 });
 const OtherPart = Type.Object({ type: Type.String() });
-const ContentPart = Type.Union([TextPart, ImagePart, OtherPart]);
+// `hint`: our own keyword, the message when a value fits no member of a union.
+const ContentPart = Type.Union([TextPart, ImagePart, OtherPart], {
+  hint: 'must be a content part object, e.g. {"type":"text","text":"..."}',
+});
 
 const ToolCallSchema = Type.Object({
   id: Type.String(),
@@ -89,7 +92,7 @@ export const EmbeddingsSchema = Type.Object({
     Type.Array(Type.String(), { minItems: 1 }),
     Type.Array(Type.Integer(), { minItems: 1 }),
     Type.Array(Type.Array(Type.Integer(), { minItems: 1 }), { minItems: 1 }),
-  ]),
+  ], { hint: 'must be a string, an array of strings, an array of tokens, or an array of token arrays' }),
   encoding_format: Type.Optional(Type.Union([Type.Literal('float'), Type.Literal('base64')])),
   dimensions: Type.Optional(Type.Integer({ minimum: 1 })),
   user: Type.Optional(Type.String()),
@@ -127,7 +130,7 @@ export function firstProblem(check: Checker, body: unknown): RelayError {
   let path = e.path;
   // Inside a union, explain against the member that fits the value's type.
   for (let depth = 0; depth < 4 && e.type === ValueErrorType.Union; depth++) {
-    const members = ((schema as { anyOf?: TSchema[] }).anyOf ?? []).filter((m) => typeMatches(m, value));
+    const members = flatMembers(schema).filter((m) => typeMatches(m, value));
     if (members.length !== 1) break;
     const inner = TypeCompiler.Compile(members[0]).Errors(value).First();
     if (!inner) break;
@@ -141,9 +144,20 @@ export function firstProblem(check: Checker, body: unknown): RelayError {
   return problem(path, e.type, schema, value);
 }
 
+/** The leaf members of a union, nested unions (e.g. a nullable union) flattened. */
+function flatMembers(schema: TSchema): TSchema[] {
+  const any = (schema as { anyOf?: TSchema[] }).anyOf;
+  if (!any) return [schema];
+  return any.flatMap((m) => ((m as { anyOf?: TSchema[] }).anyOf ? flatMembers(m) : [m]));
+}
+
 function problem(pointer: string, type: ValueErrorType, schema: TSchema, value: unknown): RelayError {
   const param = keyPath(pointer);
   if (type === ValueErrorType.ObjectRequiredProperty || value === undefined) return errors.invalid(`${param}: required`, param, 'missing_required_parameter');
+  const hint = (schema as { hint?: unknown }).hint;
+  if (typeof hint === 'string' && (schema as { anyOf?: unknown }).anyOf) {
+    return errors.invalid(`${param} ${hint}; got ${showValue(value)}`, param);
+  }
   if (type === ValueErrorType.ArrayMinItems && (schema as { minItems?: number }).minItems === 1) {
     return errors.invalid(`${param}: must not be empty`, param);
   }

@@ -282,7 +282,8 @@ export function responsesToChatRequest(body: unknown, previous: PreviousLookup):
   let input: ChatMessage[];
   if (typeof b.input === 'string') input = [{ role: 'user', content: [{ type: 'text', text: b.input }] }];
   else if (b.input === undefined || b.input === null) input = [];
-  else input = convertItems(requireArray(b.input, 'input'), toolNames);
+  else if (!Array.isArray(b.input)) throw bad('input', 'must be a string or an array of items.');
+  else input = convertItems(b.input, toolNames);
   if (input.length === 0 && history.length === 0) throw bad('input', 'is required (a string or a non-empty array of items).');
 
   const customTools = new Set<string>();

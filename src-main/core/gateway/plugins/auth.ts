@@ -77,6 +77,18 @@ export function presentedAdminToken(req: FastifyRequest): string | undefined {
   return undefined;
 }
 
+/** The scheme of an Authorization header that is not Bearer (e.g. `Basic`), for a helpful 401. */
+function otherScheme(req: FastifyRequest): string | undefined {
+  const auth = req.headers.authorization;
+  if (typeof auth !== 'string' || !auth.trim() || bearerOf(req)) return undefined;
+  const scheme = auth.trim().split(/\s+/)[0];
+  // Only a plausible scheme name is echoed (never the credentials after it).
+  return /^[A-Za-z][\w-]{0,19}$/.test(scheme) && scheme.length < auth.trim().length ? scheme : undefined;
+}
+
+const WRONG_SCHEME = (scheme: string, what: string, alt: string): string =>
+  `Unsupported Authorization scheme '${scheme}': send the ${what} as "Authorization: Bearer <${what === 'API key' ? 'key' : 'token'}>" or "${alt}: <${what === 'API key' ? 'key' : 'token'}>".`;
+
 export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
   app.decorateRequest('caller', undefined);
 
@@ -84,6 +96,8 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
     const presented = presentedApiKey(req);
     const caller = opts.keys.verify(presented);
     if (!caller) {
+      const scheme = presented ? undefined : otherScheme(req);
+      if (scheme) throw errors.unauthorized(WRONG_SCHEME(scheme, 'API key', 'x-api-key'));
       throw errors.unauthorized(
         presented
           ? 'Invalid API key.'
@@ -96,6 +110,8 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
   const requireAdmin: AuthHook = async (req) => {
     const presented = presentedAdminToken(req);
     if (!tokenEquals(presented, opts.adminToken())) {
+      const scheme = presented ? undefined : otherScheme(req);
+      if (scheme) throw errors.unauthorized(WRONG_SCHEME(scheme, 'admin token', 'x-admin-token'));
       const e = errors.unauthorized(
         presented ? 'Invalid admin token.' : 'Missing admin token. Send it as "Authorization: Bearer <token>" or "x-admin-token: <token>".',
       );

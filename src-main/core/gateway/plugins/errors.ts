@@ -22,6 +22,10 @@ export function normalizeError(err: unknown, maxBodyBytes?: number): RelayError 
   const e = err as FastifyError & { statusCode?: number };
   const code = e?.code;
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE' || e?.statusCode === 413) return errors.tooLarge(maxBodyBytes ?? 0);
+  if (e instanceof SyntaxError && /forbidden (prototype|constructor) property/i.test(String(e.message))) {
+    // secure-json-parse refuses prototype-poisoning keys; say so instead of "malformed JSON".
+    return errors.invalid('JSON keys __proto__ and constructor.prototype are not allowed in the body.', undefined, 'invalid_json');
+  }
   if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (e instanceof SyntaxError && e.statusCode === 400)) {
     return errors.invalid(`Malformed JSON body: ${String(e.message).slice(0, 200)}`, undefined, 'invalid_json');
   }
@@ -31,6 +35,12 @@ export function normalizeError(err: unknown, maxBodyBytes?: number): RelayError 
       status: 415, type: 'invalid_request_error', code: 'unsupported_media_type', retryable: false,
       message: "Unsupported Content-Type; send 'Content-Type: application/json'.",
     });
+  }
+  if (code === 'FST_ERR_BAD_URL') {
+    return errors.invalid('The URL path is malformed (an invalid %-escape such as %ZZ); percent-encode it correctly.', undefined, 'invalid_url');
+  }
+  if (code === 'FST_ERR_ASYNC_CONSTRAINT') {
+    return errors.invalid('The request could not be routed (a route constraint failed).', undefined, 'invalid_request');
   }
   if (e?.validation) {
     const param = validationParam(e);
@@ -57,10 +67,35 @@ export function sendRelayError(req: FastifyRequest, reply: FastifyReply, err: Re
   return reply.send(toOpenAIError(err));
 }
 
+/**
+ * Errors raised by the router before any hook runs (bad %-escapes in the URL, failed async
+ * constraints): fastify's `frameworkErrors` option. Same OpenAI shape, plus the `x-request-id`
+ * the onRequest hook would have set.
+ */
+export function frameworkErrorHandler(maxBodyBytes?: number) {
+  return (err: FastifyError, req: FastifyRequest, reply: FastifyReply): void => {
+    if (req.id !== undefined) reply.header('x-request-id', String(req.id));
+    void sendRelayError(req, reply, normalizeError(err, maxBodyBytes));
+  };
+}
+
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+
 export function installErrorHandling(app: FastifyInstance, maxBodyBytes: number): void {
   app.setErrorHandler((err, req, reply) => sendRelayError(req, reply, normalizeError(err, maxBodyBytes)));
   app.setNotFoundHandler((req, reply) => {
-    const path = req.url.split('?')[0].slice(0, 200);
-    return sendRelayError(req, reply, errors.notFound(`Unknown route: ${req.method} ${path}.`, 'unknown_route'));
+    const path = req.url.split('?')[0];
+    // A known path with another method is a 405 naming the allowed ones (e.g. GET /v1/chat/completions).
+    if (path.length <= 200) {
+      const allowed = METHODS.filter((m) => m !== req.method && app.hasRoute({ method: m, url: path }));
+      if (allowed.length) {
+        reply.header('allow', allowed.join(', '));
+        return sendRelayError(req, reply, new RelayError({
+          status: 405, type: 'invalid_request_error', code: 'method_not_allowed', retryable: false,
+          message: `Method ${req.method} is not allowed on ${path}; use ${allowed.join(' or ')}.`,
+        }));
+      }
+    }
+    return sendRelayError(req, reply, errors.notFound(`Unknown route: ${req.method} ${path.slice(0, 200)}.`, 'unknown_route'));
   });
 }
