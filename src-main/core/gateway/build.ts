@@ -10,6 +10,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, 
 import type { Logger } from 'pino';
 import type { Provider } from '../backends/types';
 import type { Config } from '../config/schema';
+import { errors } from '../errors';
 import type { EventHub } from '../events';
 import { openaiRoutes } from '../frontends/openai/routes';
 import type { HealthCache, Resolver } from '../routing/types';
@@ -121,6 +122,35 @@ export function healthzBody(
   return body;
 }
 
+/**
+ * fastify's own JSON parser (secure-json-parse: `__proto__` / `constructor.prototype` refused), with
+ * a clear message for those keys: fastify reports them as "Body is not valid JSON". Only a failed
+ * parse costs a second look at the body.
+ */
+// SECURITY: prototype-poisoning keys stay refused; this only names them.
+function installJsonParser(app: FastifyInstance): void {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    parse(req, body as string, (err, value) => {
+      if (err && (err as { code?: string }).code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+        let valid = false;
+        try {
+          JSON.parse(body as string);
+          valid = true;
+        } catch {
+          // really malformed
+        }
+        if (valid) {
+          done(errors.invalid('JSON keys __proto__ and constructor.prototype are not allowed in the body.', undefined, 'invalid_json'), undefined);
+          return;
+        }
+      }
+      done(err as Error | null, value);
+    });
+  });
+}
+
 export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> {
   const { config } = deps;
   const logger = deps.logger ?? createLogger({ level: config.server.logLevel, hub: deps.hub });
@@ -152,6 +182,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     metricsToken: () => config.server.metricsToken,
   });
   installErrorHandling(app, config.limits.maxBodyBytes);
+  installJsonParser(app);
 
   // One line per request, at its end (no per-chunk logging anywhere).
   app.addHook('onResponse', (req, reply, done) => {
