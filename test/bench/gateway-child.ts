@@ -19,6 +19,8 @@ const config = validateConfig({
   server: { apiKeys: [KEY], logLevel: (process.env.BENCH_LOG_LEVEL as 'info') ?? 'info' },
   providers: [{ name: 'mock', type: 'openai', baseUrl: upstream, models: ['m'], maxConcurrency: 1024 }],
   limits: { maxInFlight: 2048, perKeyConcurrency: 2048, perKeyQueue: 4096, queueTimeoutMs: 60000 },
+  // BENCH_LEDGER=0 measures the gateway without its usage ledger (to see what the ledger costs).
+  ledger: { enabled: process.env.BENCH_LEDGER !== '0' },
 });
 const relay = await createRelay({ config, dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never' });
 await relay.start();

@@ -11,13 +11,21 @@
  * Env: BENCH_QUICK=1 for a short run; BENCH_SECTIONS=0 to skip the sections.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import pino from 'pino';
 import { Pool } from 'undici';
+import { FileSecretStore } from '../../src-main/cli/file-secrets';
+import { validateConfig } from '../../src-main/core/config/validate';
+import { createLogger } from '../../src-main/core/gateway/logging';
+import { createRelay } from '../../src-main/core/relay';
 import { startMockUpstream, type MockUpstream } from './mock-upstream';
+
+/** Progress on stderr (the tables and JSON go to stdout). */
+const progress = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -349,6 +357,7 @@ async function gatewaySection(): Promise<Section> {
   };
 
   try {
+    progress('cross-process: gateway in its own process (its RSS is measured), mock and client here');
     const rssStart = gw.rssMb();
     // Warm up both paths (JIT, keep-alive sockets, upstream pool).
     await sequential(direct, QUICK ? 200 : 1000);
@@ -374,6 +383,7 @@ async function gatewaySection(): Promise<Section> {
     rows.push({ metric: 'gateway CPU per request (sequential)', unit: 'us', direct: '', gateway: Math.round(cpuPerReq), added: '', ratio: '' });
     json['gateway CPU per request'] = { us: cpuPerReq, note: '10 ms clock-tick resolution, summed over the run' };
 
+    progress('fixed request rates');
     // 2. Fixed request rates (open loop).
     for (const rps of QUICK ? [200] : [200, 1000]) {
       const ms = QUICK ? 1500 : 3000;
@@ -385,6 +395,7 @@ async function gatewaySection(): Promise<Section> {
       if (d.errors || g.errors) json[`${rps} req/s errors`] = { direct: d.errors, gateway: g.errors };
     }
 
+    progress('max requests per second');
     // 3. Max requests per second (closed loop, 32 concurrent).
     const maxMs = QUICK ? 1500 : 3000;
     const md = await maxRps(direct, 32, maxMs);
@@ -394,6 +405,7 @@ async function gatewaySection(): Promise<Section> {
     rows.push({ metric: 'max req/s (32 concurrent)', unit: 'req/s', direct: Math.round(md), gateway: Math.round(mg), added: '', ratio: r3(mg / md) });
     json['max req/s'] = { direct: md, gateway: mg, ratio: mg / md };
 
+    progress('streaming');
     // 4. Streaming: time to first token, per-chunk latency and inter-chunk gap stretch.
     const streams = QUICK ? 30 : 100;
     const stD = await streaming(direct, mock, streams, 20, 2);
@@ -404,6 +416,7 @@ async function gatewaySection(): Promise<Section> {
     add('chunk latency p99', pct(stD.chunkLat, 99), pct(stG.chunkLat, 99), 'ms');
     add('inter-chunk gap stretch p99', pct(stD.stretch, 99), pct(stG.stretch, 99), 'ms', { max: 0.1, of: 'added' });
 
+    progress('512 concurrent streams');
     // 5. 512 concurrent streams, every frame checked.
     const conc = await concurrentStreams(gateway, mock, 512, 20, 10, sampleRss);
     const ok = conc.failed === 0 && conc.lost === 0 && conc.merged === 0 && conc.disordered === 0 && conc.notDone === 0 && conc.badFrames === 0;
@@ -413,6 +426,7 @@ async function gatewaySection(): Promise<Section> {
     });
     json['concurrent streams'] = { ...conc, met: ok };
 
+    progress('memory');
     // 6. Memory: with the recommended flags, and with node's defaults for comparison.
     sampleRss();
     let rssIdleDefaults = NaN;
@@ -440,7 +454,78 @@ async function gatewaySection(): Promise<Section> {
     await gw.stop();
     await mock.close();
   }
-  return { name: 'gateway overhead (direct call vs through the gateway)', rows, json };
+  return { name: 'gateway overhead, cross-process (direct call vs through the gateway)', rows, json };
+}
+
+/**
+ * The gateway's own cost: the same relay, mock and client in ONE process, so neither path pays
+ * for waking another process. Cross-process figures (above) add two OS wake-ups per request on
+ * the gateway path, which on a small shared VM dominate the tail; this section isolates what the
+ * gateway's code adds. Logging goes to /dev/null through the same batched writer as in production.
+ */
+async function inProcessSection(): Promise<Section> {
+  progress('in-process: gateway, mock and client in one process');
+  const mock = await startMockUpstream();
+  const dataDir = mkdtempSync(join(tmpdir(), 'relay-bench-inproc-'));
+  const KEY = 'sk-relay-bench-inprocess-000000';
+  const relay = await createRelay({
+    config: validateConfig({
+      server: { apiKeys: [KEY] },
+      providers: [{ name: 'mock', type: 'openai', baseUrl: mock.url, models: ['m'], maxConcurrency: 1024 }],
+      limits: { maxInFlight: 2048, perKeyConcurrency: 2048, perKeyQueue: 4096, queueTimeoutMs: 60000 },
+    }),
+    dataDir,
+    secrets: new FileSecretStore(dataDir),
+    lingma: 'never',
+    processMetrics: false,
+    logger: createLogger({ level: 'info', destination: pino.destination({ dest: '/dev/null', minLength: 4096, sync: false }) }),
+  });
+  const rows: Row[] = [];
+  const json: Record<string, unknown> = {};
+  const add = (metric: string, d: number, g: number, unit: string, max?: number) => {
+    const added = g - d;
+    const row: Row = { metric, unit, direct: r3(d), gateway: r3(g), added: r3(added), ratio: r3(g / d) };
+    if (max !== undefined) {
+      row.target = `added <= ${max}`;
+      row.ok = added <= max ? 'yes' : 'NO';
+    }
+    rows.push(row);
+    json[metric] = { unit, direct: d, gateway: g, added, ...(max !== undefined ? { target: max, met: added <= max } : {}) };
+  };
+  const mockUrl = new URL(mock.url);
+  const direct: Target = { name: 'direct', pool: new Pool(mockUrl.origin, { connections: 4 }), path: `${mockUrl.pathname}/chat/completions`, headers: { 'content-type': 'application/json' }, model: 'm' };
+  let gateway: Target | undefined;
+  try {
+    await relay.start();
+    const url = await relay.listen({ host: '127.0.0.1', port: 0 });
+    gateway = { name: 'gateway', pool: new Pool(url, { connections: 4 }), path: '/v1/chat/completions', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, model: 'mock/m' };
+    await sequential(direct, QUICK ? 300 : 1500);
+    await sequential(gateway, QUICK ? 300 : 1500);
+    for (let i = 0; i < 20; i++) await streamOnce(gateway, mock, 5, 0);
+    const blocks = QUICK ? 4 : 10;
+    const per = QUICK ? 150 : 500;
+    const sd: number[] = [];
+    const sg: number[] = [];
+    for (let b = 0; b < blocks; b++) {
+      sd.push(...(await sequential(direct, per)));
+      sg.push(...(await sequential(gateway, per)));
+    }
+    add('sequential p50', pct(sd, 50), pct(sg, 50), 'ms');
+    add('sequential p99', pct(sd, 99), pct(sg, 99), 'ms', 0.5);
+    const streams = QUICK ? 30 : 100;
+    const stD = await streaming(direct, mock, streams, 20, 2);
+    const stG = await streaming(gateway, mock, streams, 20, 2);
+    add('stream TTFT p50', pct(stD.ttft, 50), pct(stG.ttft, 50), 'ms');
+    add('chunk latency p99', pct(stD.chunkLat, 99), pct(stG.chunkLat, 99), 'ms');
+    add('inter-chunk gap stretch p99', pct(stD.stretch, 99), pct(stG.stretch, 99), 'ms', 0.1);
+  } finally {
+    await direct.pool.close();
+    await gateway?.pool.close();
+    await relay.stop();
+    await mock.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  return { name: "gateway overhead, in-process (the gateway's own added cost)", rows, json };
 }
 
 // ---------- output ----------
@@ -457,6 +542,8 @@ async function main(): Promise<void> {
   const sections: Section[] = [];
   sections.push(await gatewaySection());
   process.stdout.write(`${table(sections[0])}\n\n`);
+  sections.push(await inProcessSection());
+  process.stdout.write(`${table(sections[1])}\n\n`);
 
   if (process.env.BENCH_SECTIONS !== '0') {
     const dir = join(here, 'sections');
@@ -468,6 +555,7 @@ async function main(): Promise<void> {
     }
     for (const f of names) {
       try {
+        progress(`section ${f}`);
         const mod = (await import(pathToFileURL(join(dir, f)).href)) as { run?: () => Promise<Section> };
         if (typeof mod.run !== 'function') continue;
         const s = await mod.run();
