@@ -70,6 +70,9 @@ describe('metric labels from client input', () => {
     // A pattern accepts any string: the label is the pattern's own name.
     for (let i = 0; i < 5; i++) await drain((await dispatcher.execute(req(`gpt-${i}-random`), ctx(`g${i}`))).events);
     await drain((await dispatcher.execute(req('pa/m'), ctx('direct'))).events);
+    // Case variants of a real name collapse into its canonical label.
+    await drain((await dispatcher.execute(req('pa/M'), ctx('upper'))).events);
+    await drain((await dispatcher.execute(req('M'), ctx('bare'))).events);
 
     const text = await metrics.text();
     expect(text).not.toContain('\u0000');
@@ -81,7 +84,7 @@ describe('metric labels from client input', () => {
       expect.arrayContaining([
         'relay_requests_total{model="(unresolved)",protocol="openai-chat",status="404"} 31',
         'relay_requests_total{model="gpt-*",protocol="openai-chat",status="200"} 5',
-        'relay_requests_total{model="pa/m",protocol="openai-chat",status="200"} 1',
+        'relay_requests_total{model="pa/m",protocol="openai-chat",status="200"} 3',
       ]),
     );
     expect(series).toHaveLength(3);

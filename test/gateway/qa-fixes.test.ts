@@ -60,13 +60,20 @@ afterAll(async () => {
 });
 
 describe('router errors', () => {
-  it.each(['/v1/models/%ZZ', '/ui/%ZZ'])('answers a bad %%-escape (%s) in the OpenAI shape with x-request-id', async (path) => {
+  it.each(['/v1/models/%ZZ', '/ui/%ZZ'])('answers a bad percent-escape (%s) in the OpenAI shape with x-request-id', async (path) => {
     const r = await raw('GET', path, auth());
     expect(r.status).toBe(400);
     expect(r.headers['x-request-id']).toBeTruthy();
     const body = JSON.parse(r.body);
     expect(body.error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_url' });
     expect(body.error.message).toMatch(/%-escape/);
+  });
+
+  it('answers an over-long path parameter in the OpenAI shape with x-request-id', async () => {
+    const r = await raw('GET', `/v1/models/${'a'.repeat(1500)}`, auth());
+    expect(r.status).toBe(404);
+    expect(r.headers['x-request-id']).toBeTruthy();
+    expect(JSON.parse(r.body).error.type).toBe('invalid_request_error');
   });
 
   it('answers GET on a POST-only route with 405 and Allow', async () => {

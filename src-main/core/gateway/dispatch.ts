@@ -128,8 +128,8 @@ class Tracker {
 
   /**
    * The `model` label for the requested name: an alias or pattern's own name when one matched (a
-   * pattern or the `default` alias accept any string), the name itself when it routed directly,
-   * else a fixed value. Resolution is attempted when the request ended before it (e.g. refused).
+   * pattern or the `default` alias accept any string), the target's `provider/model` when it routed
+   * directly, else a fixed value. Resolution is attempted when the request ended before it (e.g. refused).
    */
   private requestedLabel(): string {
     let res = this.resolution;
@@ -140,7 +140,9 @@ class Tracker {
         return UNRESOLVED_MODEL;
       }
     }
-    return safeLabel(res.alias ?? res.requested);
+    // A direct name is labelled by its canonical `provider/model` (case variants add no series).
+    const direct = res.targets.length === 1 ? res.targets[0].label : res.requested;
+    return safeLabel(res.alias ?? direct);
   }
 
   finish(status: number, err?: RelayError, embedUsage?: { promptTokens: number }): void {
