@@ -8,6 +8,7 @@
  * secret in a snapshot is `apiKey` (the first client API key, for the copy button), which the
  * admin token holder may see anyway.
  */
+import type { UsageRow } from '../ledger/types';
 
 export type InstanceState = 'stopped' | 'starting' | 'ready' | 'reconnecting' | 'failed' | 'closed';
 
@@ -235,79 +236,10 @@ export interface AdminErrorBody {
   error: { message: string; type: string; code: string; param: string | null };
 }
 
-// ---- usage (ledger routes under /admin/usage; shapes of core/ledger/types.ts) ----
+// ---- usage (ledger routes under /admin/usage): the ledger's own shapes; core/ledger/types.ts is
+// pure types with no imports, so the renderer compiles it too. ----
 
-export type UsageGroup = 'model' | 'provider' | 'instance' | 'key' | 'status';
-
-export interface UsageAggregate {
-  requests: number;
-  errors: number;
-  promptTokens: number;
-  completionTokens: number;
-  reasoningTokens: number;
-  cachedTokens: number;
-  costUsd: number | null;
-  avgTotalMs: number | null;
-}
-
-export interface UsageTotals {
-  from: number;
-  to: number;
-  group: UsageGroup | null;
-  total: UsageAggregate;
-  rows: Array<UsageAggregate & { key: string | null }>;
-}
-
-export interface UsageSeries {
-  from: number;
-  to: number;
-  bucket: 'hour' | 'day';
-  group: UsageGroup | null;
-  /** Buckets follow this local offset (minutes east of UTC); `t` is each local bucket's start. */
-  tzOffsetMinutes: number;
-  points: Array<UsageAggregate & { t: number; key: string | null }>;
-}
-
-export interface Percentiles {
-  count: number;
-  p50: number | null;
-  p90: number | null;
-  p99: number | null;
-}
-
-export interface UsageLatency {
-  from: number;
-  to: number;
-  rows: Array<{ model: string; ttft: Percentiles; total: Percentiles }>;
-  /** true when computed from daily histograms (long ranges, within ~1.6%), false when exact. */
-  approximate: boolean;
-}
-
-export interface UsageRow {
-  id: number;
-  requestId: string;
-  receivedAt: number;
-  finishedAt: number;
-  requestedModel: string;
-  label: string;
-  alias?: string;
-  provider?: string;
-  instance?: string;
-  model?: string;
-  stream: boolean;
-  status: number;
-  errorType?: string;
-  switches: number;
-  sessionReuse: boolean;
-  promptTokens?: number;
-  completionTokens?: number;
-  tokensEstimated: boolean;
-  ttftMs?: number;
-  totalMs: number;
-  costUsd: number | null;
-  apiKeyId: string;
-  endpoint: string;
-}
+export type { Percentiles, UsageAggregate, UsageGroup, UsageLatency, UsageRow, UsageSeries, UsageTotals } from '../ledger/types';
 
 export interface UsageRecent {
   rows: UsageRow[];
