@@ -190,3 +190,37 @@ describe('validation messages', () => {
     expect(JSON.parse(r.body).error.message).toMatch(/__proto__/);
   });
 });
+
+describe('/healthz with a backend that cannot serve', () => {
+  it('turns 503 with a reason once a request found nothing listening', async () => {
+    // A port that was just free: nothing listens there.
+    const probe = http.createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+    const deadPort = (probe.address() as { port: number }).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const dataDir = tempDir();
+    const config = validateConfig({
+      providers: [{ name: 'dead', type: 'openai', baseUrl: `http://127.0.0.1:${deadPort}/v1`, models: ['m'] }],
+    });
+    const r2 = await createRelay({ config, dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never', processMetrics: false, logger: createLogger({ level: 'silent' }) });
+    try {
+      await r2.start();
+      const url = await r2.listen({ host: '127.0.0.1', port: 0 });
+      const chat = await fetch(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${r2.firstRun.apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'dead/m', messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      expect(chat.status).toBe(502);
+      // The failure put the instance in backoff; probes keep failing, so this stays 503.
+      const res = await fetch(`${url}/healthz`);
+      expect(res.status).toBe(503);
+      const b = await res.json();
+      expect(b.ok).toBe(false);
+      expect(b.reason).toMatch(/^no backend can serve: dead\S* unhealthy/);
+      expect(b.instances[0]).toMatchObject({ provider: 'dead', healthy: false, serving: false });
+    } finally {
+      await r2.stop();
+    }
+  }, 30_000);
+});
