@@ -215,7 +215,7 @@ describe('/healthz with a backend that cannot serve', () => {
       // The failure put the instance in backoff; probes keep failing, so this stays 503.
       const res = await fetch(`${url}/healthz`);
       expect(res.status).toBe(503);
-      const b = await res.json();
+      const b = (await res.json()) as { ok: boolean; reason: string; instances: unknown[] };
       expect(b.ok).toBe(false);
       expect(b.reason).toMatch(/^no backend can serve: dead\S* unhealthy/);
       expect(b.instances[0]).toMatchObject({ provider: 'dead', healthy: false, serving: false });
