@@ -9,6 +9,9 @@ import type {
 import type { AdminClient } from './api/client';
 import type { SocketStatus } from './api/socket';
 
+/** Live requests are keyed by their unique id; `requestId` comes from the client and may repeat. */
+export const liveKey = (r: AdminLiveRequest): string => r.id ?? r.requestId;
+
 export const MAX_LOGS = 2000;
 export const MAX_COUNTERS = 120;
 export const MAX_FINISHED = 25;
@@ -59,9 +62,9 @@ export function reduce(data: LiveData, ev: AdminEvent): LiveData {
     }
     case 'request': {
       const r = ev.request;
-      const others = snap.live.filter((x) => x.requestId !== r.requestId);
+      const others = snap.live.filter((x) => liveKey(x) !== liveKey(r));
       if (ev.phase === 'end') {
-        const finished = [{ ...r, finishedAt: r.finishedAt ?? Date.now() }, ...data.finished.filter((x) => x.requestId !== r.requestId)].slice(0, MAX_FINISHED);
+        const finished = [{ ...r, finishedAt: r.finishedAt ?? Date.now() }, ...data.finished.filter((x) => liveKey(x) !== liveKey(r))].slice(0, MAX_FINISHED);
         return { ...data, finished, snap: { ...snap, live: others } };
       }
       return { ...data, snap: { ...snap, live: [...others, r].sort((a, b) => a.startedAt - b.startedAt) } };

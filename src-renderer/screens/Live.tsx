@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { AdminLiveRequest, AdminSnapshot } from '../../src-main/core/admin/api-types';
 import { Badge, Card, Empty } from '../components/ui';
+import { liveKey } from '../store';
 import { fmtMs, fmtTime } from '../lib/format';
 
 function useNow(ms = 500): number {
@@ -49,11 +50,11 @@ export function Live({ snap, finished }: { snap: AdminSnapshot; finished: AdminL
                 {live.length === 0 && (
                   <tr className="row-note"><td colSpan={8}>Nothing in flight right now.</td></tr>
                 )}
-                {live.map((r) => <Row key={r.requestId} r={r} now={now} />)}
+                {live.map((r) => <Row key={liveKey(r)} r={r} now={now} />)}
                 {finished.length > 0 && (
                   <tr className="row-sep"><td colSpan={8}>Recently finished</td></tr>
                 )}
-                {finished.map((r) => <Row key={`f-${r.requestId}`} r={r} now={now} done />)}
+                {finished.map((r) => <Row key={`f-${liveKey(r)}`} r={r} now={now} done />)}
               </tbody>
             </table>
           </div>

@@ -50,6 +50,15 @@ describe('event reducer', () => {
     expect(d.finished).toHaveLength(MAX_FINISHED);
   });
 
+  it('keeps two live requests apart when a client reuses its request id', () => {
+    let d = base();
+    d = reduce(d, { type: 'request', phase: 'start', request: req('same', { id: 'a1' }) });
+    d = reduce(d, { type: 'request', phase: 'start', request: req('same', { id: 'a2' }) });
+    expect(d.snap!.live).toHaveLength(2);
+    d = reduce(d, { type: 'request', phase: 'end', request: req('same', { id: 'a1', status: 200, finishedAt: 9 }) });
+    expect(d.snap!.live).toEqual([expect.objectContaining({ id: 'a2' })]);
+  });
+
   it('ticks update counters and admission; config marks the state stale', () => {
     let d = base();
     for (let i = 0; i < MAX_COUNTERS + 3; i++) d = reduce(d, { type: 'tick', counters: { time: i, rps: i, errors: 0, inFlight: 2, queued: 1 } });

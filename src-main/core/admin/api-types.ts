@@ -32,6 +32,8 @@ export interface AdminLogLine {
 }
 
 export interface AdminLiveRequest {
+  /** Unique per request (the client's `requestId` may repeat). */
+  id?: string;
   requestId: string;
   protocol: string;
   endpoint: string;
