@@ -79,12 +79,14 @@ describe('health cache', () => {
     const prober = h.startProbing(() => [a, b, ok], 50);
     try {
       await prober.tick();
-      expect(a.probes + b.probes + ok.probes).toBe(0); // backoff not expired; healthy ones never probed
+      // Backoff not expired: a and b wait. A healthy HTTP-style instance is checked once, on sight.
+      expect(a.probes + b.probes).toBe(0);
+      expect(ok.probes).toBe(1);
       clock.advance(1000);
       await prober.tick();
       expect(a.probes).toBe(1);
       expect(b.probes).toBe(1);
-      expect(ok.probes).toBe(0);
+      expect(ok.probes).toBe(1); // never again while healthy
       expect(h.isHealthy('a')).toBe(true);
       expect(h.isHealthy('b')).toBe(false);
       expect(h.snapshot('b').consecutiveFailures).toBe(2);
@@ -128,6 +130,22 @@ describe('health cache', () => {
       await prober.tick();
       expect(a.probes).toBe(1);
       expect(h.isHealthy('a')).toBe(true);
+    } finally {
+      prober.stop();
+    }
+  });
+
+  it('a dead provider is found unhealthy by its first probe, before any request', async () => {
+    const clock = manualClock();
+    const h = createHealthCache({ failureThreshold: 1, baseBackoffMs: 1000, maxBackoffMs: 60000, clock, random: () => 0 });
+    const dead = fakeInstance('dead', 'p');
+    dead.probeResult = 'fail';
+    const prober = h.startProbing(() => [dead], 50);
+    try {
+      expect(h.isHealthy('dead')).toBe(true);
+      await prober.tick();
+      expect(dead.probes).toBe(1);
+      expect(h.isHealthy('dead')).toBe(false);
     } finally {
       prober.stop();
     }

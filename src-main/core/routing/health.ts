@@ -122,10 +122,11 @@ export function createHealthCache(opts: HealthOptions): RelayHealthCache {
       const ctrl = new AbortController();
       const t = clock.setTimeout(() => ctrl.abort(), probeTimeoutMs);
       try {
+        const wasHealthy = entries.get(inst.name)?.healthy ?? true;
         await inst.probe(ctrl.signal);
         if (!stopped) {
           recordSuccess(inst.name);
-          opts.log?.info({ instance: inst.name }, 'instance healthy again after probe');
+          if (!wasHealthy) opts.log?.info({ instance: inst.name }, 'instance healthy again after probe');
         }
       } catch (err) {
         if (!stopped) recordFailure(inst.name, toRelayError(err));
@@ -141,11 +142,17 @@ export function createHealthCache(opts: HealthOptions): RelayHealthCache {
         const state = i.state();
         // Process state and login state together: an instance that just became ready, or just got
         // logged in while ready, is probed at once whatever its backoff.
-        const marker = `${state}:${state === 'ready' ? i.snapshot().login.state : ''}`;
+        const login = state === 'ready' ? i.snapshot().login.state : '';
+        const marker = `${state}:${login}`;
         const was = lastState.get(i.name);
         lastState.set(i.name, marker);
+        if (probing.has(i.name) || state === 'closed') return false;
         const e = entries.get(i.name);
-        if (!e || e.healthy || probing.has(i.name) || state === 'closed') return false;
+        if (!e || e.healthy) {
+          // A backend that needs no login (an HTTP provider) is checked once as soon as it is
+          // ready, so a dead base URL shows as unhealthy before the first request hits it.
+          return state === 'ready' && login === 'not_applicable' && was !== marker;
+        }
         return (e.unhealthyUntil ?? 0) <= now || (state === 'ready' && was !== undefined && was !== marker);
       });
       await Promise.all(due.map(probeOne));
