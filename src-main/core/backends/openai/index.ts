@@ -176,7 +176,7 @@ export class OpenAIInstance implements Instance {
     if (!type.includes('text/event-stream')) {
       // The server ignored `stream: true` and sent one JSON body.
       const text = await readLimited(res.body);
-      yield* completionToEvents(parseJson(text));
+      yield* completionToEvents(parseJson(text), this.name, [this.cfg.apiKey]);
       return;
     }
     const reader = new ChunkReader(this.name, [this.cfg.apiKey]);

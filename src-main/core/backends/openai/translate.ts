@@ -133,9 +133,9 @@ export class ChunkReader {
 }
 
 /** A whole non-streamed completion body → events (some servers ignore `stream: true`). */
-export function completionToEvents(body: any): ChatEvent[] {
+export function completionToEvents(body: any, provider?: string, secrets: ReadonlyArray<string | undefined> = []): ChatEvent[] {
   const out: ChatEvent[] = [];
-  const r = new ChunkReader();
+  const r = new ChunkReader(provider, secrets);
   r.read(body, out);
   if (Array.isArray(body?.choices?.[0]?.message?.tool_calls)) {
     // `message.tool_calls` carry whole calls (no index): number them.
