@@ -1,4 +1,4 @@
-import { statSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdirSync, statSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, defaultDataDir, loadConfig, parseAccountsEnv, parseServeArgs } from '../../src-main/core/config/load';
@@ -97,6 +97,38 @@ describe('loadConfig', () => {
     writeFileSync(join(dir, 'bad.json'), '{"server": ');
     expect(issuesOf(() => loadConfig({ flags: { config: join(dir, 'bad.json') }, env: {} }))[0]).toMatch(/bad\.json: not valid JSON/);
   });
+  it('gives one clean line for broken YAML and JSON: file, line, column, problem', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'broken.yaml'), 'server:\n  port: 1\nlimits:\nfoo: [\n');
+    const [y] = issuesOf(() => loadConfig({ flags: { config: join(dir, 'broken.yaml') }, env: {} }));
+    expect(y).toMatch(/broken\.yaml: not valid YAML at line \d+, column \d+: \S.*[^:]$/);
+    expect(y).not.toContain('\n');
+    writeFileSync(join(dir, 'broken.json'), '{\n "a": 1,\n "b" 2\n}');
+    const [j] = issuesOf(() => loadConfig({ flags: { config: join(dir, 'broken.json') }, env: {} }));
+    expect(j).toMatch(/broken\.json: not valid JSON at line 3, column 6: Unexpected/);
+    expect(j).not.toContain('\n');
+  });
+  it("checks the file's own values before env and flags override them", () => {
+    const dir = tempDir();
+    const file = join(dir, 'relay.yaml');
+    writeFileSync(file, 'server:\n  port: "abc"\n');
+    let err: unknown;
+    try {
+      loadConfig({ flags: { config: file, port: '0' }, env: { RELAY_DATA_DIR: join(dir, 'd') } });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).issues).toEqual(['server.port: expected an integer from 0 to 65535, got "abc"']);
+    expect((err as Error).message).toContain(file);
+    // the same with the env override
+    expect(issuesOf(() => loadConfig({ flags: { config: file }, env: { RELAY_PORT: '0', RELAY_DATA_DIR: join(dir, 'd') } }))).toEqual([
+      'server.port: expected an integer from 0 to 65535, got "abc"',
+    ]);
+    // a good file value overridden by a flag still works
+    writeFileSync(file, 'server:\n  port: 9000\n');
+    expect(loadConfig({ flags: { config: file, port: '0' }, env: { RELAY_DATA_DIR: join(dir, 'd') } }).config.server.port).toBe(0);
+  });
   it('parses LINGMA_ACCOUNTS both ways and LINGMA_INSTANCE_COUNT', () => {
     expect(parseAccountsEnv('a:p1, b:p:2')).toEqual([
       { username: 'a', password: 'p1' },
@@ -122,6 +154,17 @@ describe('loadConfig', () => {
 });
 
 describe('data dir and keys', () => {
+  it.skipIf(process.platform === 'win32')('tightens an existing data dir to 0700 and says so once', () => {
+    const dir = join(tempDir(), 'data');
+    mkdirSync(dir, { mode: 0o755 });
+    chmodSync(dir, 0o755);
+    const seen: number[] = [];
+    expect(ensureDataDir(dir, { onTightened: (m) => seen.push(m) })).toBe(false);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(seen).toEqual([0o755]);
+    ensureDataDir(dir, { onTightened: (m) => seen.push(m) });
+    expect(seen).toHaveLength(1); // already tight: nothing to say
+  });
   it('generates an API key and admin token once, 0600 in a 0700 folder', () => {
     const dir = join(tempDir(), 'data');
     expect(ensureDataDir(dir)).toBe(true);

@@ -11,18 +11,36 @@ import type { Config } from './schema';
 export const ADMIN_TOKEN_FILE = 'admin-token';
 export const API_KEY_FILE = 'api-key';
 
-/** Create the data dir (0700) if missing. Returns true when it was created now. */
-export function ensureDataDir(dir: string): boolean {
+export interface EnsureDataDirOptions {
+  /** Called when an existing dir let group/others in and was chmod-ed to 0700 (old mode given). */
+  onTightened?: (oldMode: number) => void;
+  platform?: NodeJS.Platform;
+}
+
+/**
+ * Create the data dir (0700) if missing; an existing one that group or others can enter is
+ * tightened to 0700 (POSIX). Returns true when it was created now.
+ */
+export function ensureDataDir(dir: string, opts: EnsureDataDirOptions = {}): boolean {
+  const posix = (opts.platform ?? process.platform) !== 'win32';
   let existed = true;
+  let mode = 0;
   try {
-    if (!statSync(dir).isDirectory()) throw new Error(`data dir ${dir} exists and is not a folder`);
+    const st = statSync(dir);
+    if (!st.isDirectory()) throw new Error(`data dir ${dir} exists and is not a folder`);
+    mode = st.mode & 0o777;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     existed = false;
   }
   if (!existed) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    if (process.platform !== 'win32') chmodSync(dir, 0o700);
+    if (posix) chmodSync(dir, 0o700);
+  } else if (posix && (mode & 0o077) !== 0) {
+    // SECURITY: the ledger, keys and Lingma login tokens live here; an older or hand-made folder
+    // at 0755 would let other users read them.
+    chmodSync(dir, 0o700);
+    opts.onTightened?.(mode);
   }
   return !existed;
 }

@@ -90,9 +90,32 @@ export function parseConfigText(text: string, fileName: string): unknown {
     if (json) return JSON.parse(text);
     return parseYaml(text, { prettyErrors: true, uniqueKeys: true });
   } catch (e) {
-    const why = e instanceof YAMLParseError || e instanceof SyntaxError ? e.message.split('\n')[0] : String(e);
-    throw new ConfigError([`${fileName}: not valid ${json ? 'JSON' : 'YAML'}: ${why}`]);
+    throw new ConfigError([`${fileName}: not valid ${json ? 'JSON' : 'YAML'}${syntaxProblem(e, text)}`]);
   }
+}
+
+/**
+ * One clean line from a parser error: ` at line L, column C: problem`. The yaml library's message
+ * ends with "at line L, column C:" followed by a code frame on the next lines; JSON.parse gives a
+ * character position.
+ */
+function syntaxProblem(e: unknown, text: string): string {
+  if (e instanceof YAMLParseError) {
+    const problem = e.message.split('\n')[0].replace(/\s+at line \d+, column \d+:?\s*$/, '').trim();
+    const at = e.linePos?.[0];
+    return `${at ? ` at line ${at.line}, column ${at.col}` : ''}: ${problem || e.code}`;
+  }
+  if (e instanceof SyntaxError) {
+    const first = e.message.split('\n')[0];
+    const pos = /at position (\d+)/.exec(first);
+    const problem = first.replace(/\s+in JSON at position \d+.*$/, '').replace(/\s*\(line \d+ column \d+\)\s*$/, '').trim();
+    if (!pos) return `: ${problem}`;
+    const before = text.slice(0, Number(pos[1]));
+    const line = before.split('\n').length;
+    const col = Number(pos[1]) - before.lastIndexOf('\n');
+    return ` at line ${line}, column ${col}: ${problem}`;
+  }
+  return `: ${String(e)}`;
 }
 
 export function readConfigFile(path: string): unknown {
@@ -200,6 +223,17 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
     throw new ConfigError([`expected a mapping of settings at the top level, got ${showValue(raw)}`], configPath);
   }
   const merged = structuredClone(raw) as Record<string, any>;
+
+  // The file's own values are checked before anything overrides them: a bad `server.port` in the
+  // file is an error even when `--port` replaces it.
+  if (configPath) {
+    try {
+      validateConfig(merged, configPath);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      issues.push(...e.issues);
+    }
+  }
 
   // Paths in the file are relative to the file.
   const baseDir = configPath ? dirname(configPath) : cwd;
