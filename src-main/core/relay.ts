@@ -110,7 +110,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   const clock = opts.clock ?? systemClock;
   const hub = opts.hub ?? new EventHub();
   const log = opts.logger ?? createLogger({ level: config.server.logLevel, hub });
-  ensureDataDir(dataDir);
+  ensureDataDir(dataDir, { onTightened: (mode) => log.info({ dataDir, was: mode.toString(8), now: '700' }, 'data dir permissions tightened to owner-only') });
   const metrics = new Metrics({ processMetrics: opts.processMetrics ?? true });
 
   // SECURITY: keys and the admin token come from config or 0600 files in the data dir.
@@ -244,6 +244,9 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     },
     stop() {
       stopping ??= (async () => {
+        // 0. Backends that supervise processes (Lingma) restart nothing from now on: a Ctrl-C
+        // may have reached those processes too, and bringing them back while we drain is waste.
+        for (const p of providers) (p as Provider & { prepareStop?(): void }).prepareStop?.();
         // 1. Stop accepting; in-flight requests continue.
         const closed = relay.app.close();
         // 2. Let them finish, bounded.

@@ -15,9 +15,15 @@ import { createLingmaProvider } from './lingma/index';
 import { createOpenAIProvider } from './openai/index';
 import type { Provider } from './types';
 
-/** Node's child_process, piped stdio, no console window on Windows. */
+/**
+ * Node's child_process, piped stdio, no console window on Windows. On Unix each child gets its own
+ * process group (`detached`), so a Ctrl-C or a group signal meant for the gateway does not reach
+ * the Lingma processes: the gateway stops them itself, in order (orphans of a killed gateway are
+ * cleaned up at the next start through `lingma/pids.json`).
+ */
 export const nodeSpawner: ProcessSpawner = {
-  spawn: (command, args, options) => spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true }),
+  spawn: (command, args, options) =>
+    spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true, detached: process.platform !== 'win32' }),
 };
 
 /**
@@ -54,7 +60,8 @@ export function createProviders(deps: RegistryDeps): Provider[] {
         dataDir: deps.dataDir,
         spawner: deps.spawner ?? nodeSpawner,
         secrets: deps.secrets,
-        log: deps.log.child({ provider: 'lingma' }),
+        // The provider binds `provider` itself; binding it here too repeated the key in every line.
+        log: deps.log,
         hub: deps.hub,
         metrics: deps.metrics,
         loginDriver: deps.loginDriver,

@@ -104,6 +104,8 @@ export class LingmaInstance implements Instance {
   private recoverTimer: NodeJS.Timeout | undefined;
   private recoverAttempts = 0;
   private stopping = false;
+  /** The relay is stopping (prepareStop): never (re)start or reconnect until start(). */
+  private halted = false;
   private localLogin: LoginState = { state: 'logged_out' };
   private auth: AuthInfo = { loggedIn: false };
   private inFlight = 0;
@@ -183,8 +185,18 @@ export class LingmaInstance implements Instance {
       return;
     }
     this.stopping = false;
+    this.halted = false;
     if (this._state === 'ready') return;
     await this.boot('starting').catch(() => undefined);
+  }
+
+  /**
+   * The relay began stopping: in-flight answers may finish, but a process that exits from now on
+   * (e.g. it got the terminal's Ctrl-C too) is not restarted, and no request starts one.
+   */
+  prepareStop(): void {
+    this.halted = true;
+    this.clearRecoverTimer();
   }
 
   async stop(): Promise<void> {
@@ -214,6 +226,7 @@ export class LingmaInstance implements Instance {
     if (this._state === 'closed') throw errors.unavailable(`Lingma instance ${this.name} was removed.`);
     if (this.deps.account.disabled) throw errors.unavailable(`Lingma account ${this.name} is disabled.`);
     if (this._state === 'ready') return;
+    if (this.halted) throw errors.unavailable('The relay is stopping.', { retryAfter: 5 });
     this.stopping = false;
     if (this._state === 'reconnecting') {
       // A request is waiting: try now rather than at the end of the backoff.
@@ -246,7 +259,7 @@ export class LingmaInstance implements Instance {
    * staying "ready" and unhealthy for ever.
    */
   private noteUnresponsive(detail: string): void {
-    if (++this.unresponsive < UNRESPONSIVE_LIMIT || this._state !== 'ready' || this.stopping) return;
+    if (++this.unresponsive < UNRESPONSIVE_LIMIT || this._state !== 'ready' || this.stopping || this.halted) return;
     this.unresponsive = 0;
     this.log.warn({ detail }, 'Lingma stopped answering; recovering it');
     const rpc = this.rpc;
@@ -448,6 +461,7 @@ export class LingmaInstance implements Instance {
   /** Single-flight start: spawn, wait for the socket, handshake, auth, models. */
   private boot(as: 'starting' | 'reconnecting'): Promise<void> {
     if (this.booting) return this.booting;
+    if (this.halted) return Promise.reject(errors.unavailable('The relay is stopping.', { retryAfter: 5 }));
     this.booting = this.doBoot(as).finally(() => {
       this.booting = undefined;
     });
@@ -556,6 +570,12 @@ export class LingmaInstance implements Instance {
     this.proc = undefined;
     // A new process knows none of the old sessions.
     this.deps.sessions.dropInstance(this.name);
+    if (this.halted && !this.stopping && this._state === 'ready') {
+      this.rpc?.close();
+      this.rpc = undefined;
+      this.setState('stopped', `${why} while the relay was stopping`);
+      return;
+    }
     if (this.stopping || this._state !== 'ready') return;
     this.rpc?.close();
     this.rpc = undefined;
@@ -567,6 +587,10 @@ export class LingmaInstance implements Instance {
     if (rpc !== this.rpc) return;
     this.rpc = undefined;
     if (this.stopping || this._state !== 'ready') return;
+    if (this.halted) {
+      this.setState('stopped', `connection lost while the relay was stopping: ${detail}`);
+      return;
+    }
     this.log.warn({ detail }, 'Lingma connection lost');
     this.setState('reconnecting', `connection lost: ${detail}`);
     this.scheduleRecover();
@@ -574,6 +598,7 @@ export class LingmaInstance implements Instance {
 
   private scheduleRecover(): void {
     this.clearRecoverTimer();
+    if (this.halted) return;
     const b = this.deps.backoff ?? DEFAULT_BACKOFF;
     const base = Math.min(b.maxMs, b.baseMs * 2 ** this.recoverAttempts);
     const delay = Math.round(base * (0.75 + Math.random() * 0.5));
@@ -588,7 +613,7 @@ export class LingmaInstance implements Instance {
 
   /** One recovery attempt: reconnect to a live process, else restart it. */
   private async recover(): Promise<void> {
-    if (this.stopping || this._state !== 'reconnecting' || this.booting) return;
+    if (this.stopping || this.halted || this._state !== 'reconnecting' || this.booting) return;
     this.recoverAttempts++;
     this.restarts++;
     const b = this.deps.backoff ?? DEFAULT_BACKOFF;

@@ -4,7 +4,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, createConnection } from 'node:net';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -58,8 +58,15 @@ export interface SpawnLingmaOptions {
   platform?: NodeJS.Platform;
 }
 
+/** A line of the binary's output that deserves a warning. */
+export const LOOKS_LIKE_ERROR = /error|fatal|panic|exception/i;
+
 export function spawnLingma(o: SpawnLingmaOptions): LingmaProcess {
-  mkdirSync(o.workDir, { recursive: true });
+  // SECURITY: the work dir holds the account's login tokens: 0700, also when an older run made it 0755.
+  mkdirSync(o.workDir, { recursive: true, mode: 0o700 });
+  if ((o.platform ?? process.platform) !== 'win32') {
+    for (const d of [dirname(o.workDir), o.workDir]) tighten(d);
+  }
   const args = ['start', `--workDir=${o.workDir}`, `--socketPort=${o.socketPort}`, `--httpPort=${o.httpPort}`, ...o.extraArgs];
   // No console window on Windows (spec §2).
   const options: SpawnOptions = { cwd: o.workDir, env: o.env ?? process.env, windowsHide: true };
@@ -77,14 +84,18 @@ export function spawnLingma(o: SpawnLingmaOptions): LingmaProcess {
       done({ code: -1, signal: null });
     });
   });
-  for (const [stream, level] of [
-    [child.stdout, 'info'],
-    [child.stderr, 'warn'],
+  // The binary's own output: stdout at debug, stderr at info (it logs routine things there, e.g.
+  // "listening socketPort=..."); only lines that look like errors at warn.
+  for (const [stream, name] of [
+    [child.stdout, 'stdout'],
+    [child.stderr, 'stderr'],
   ] as const) {
     if (!stream) continue;
     const rl = createInterface({ input: stream, crlfDelay: Infinity });
     rl.on('line', (line) => {
-      if (line.trim()) o.log[level]({ stream: level === 'info' ? 'stdout' : 'stderr' }, line.length > 2000 ? `${line.slice(0, 2000)}…` : line);
+      if (!line.trim()) return;
+      const level = LOOKS_LIKE_ERROR.test(line) ? 'warn' : name === 'stdout' ? 'debug' : 'info';
+      o.log[level]({ stream: name }, line.length > 2000 ? `${line.slice(0, 2000)}…` : line);
     });
   }
   const win = (o.platform ?? process.platform) === 'win32';
@@ -119,6 +130,15 @@ export function spawnLingma(o: SpawnLingmaOptions): LingmaProcess {
       await exited;
     },
   };
+}
+
+/** chmod 0700 a folder that allows group/others any access (POSIX; errors ignored). */
+export function tighten(dir: string): void {
+  try {
+    if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
+  } catch {
+    /* not ours to fix, or gone */
+  }
 }
 
 /** Resolves once something accepts TCP connections on the port; polls every `intervalMs`. */
@@ -218,9 +238,9 @@ export class PidRegistry {
 
   private save(): void {
     try {
-      mkdirSync(dirname(this.file), { recursive: true });
+      mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
       const tmp = `${this.file}.${process.pid}.tmp`;
-      writeFileSync(tmp, JSON.stringify(this.entries, null, 2));
+      writeFileSync(tmp, JSON.stringify(this.entries, null, 2), { mode: 0o600 });
       renameSync(tmp, this.file);
     } catch (e) {
       this.log.warn({ err: (e as Error).message }, 'could not write the Lingma pid file');

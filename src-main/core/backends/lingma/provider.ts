@@ -3,7 +3,7 @@
  * reuse, and the account/login operations the admin API calls.
  */
 import { EventEmitter } from 'node:events';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ChatRequest } from '../../chat/model';
@@ -68,6 +68,8 @@ export class LingmaProvider implements Provider {
   private readonly log: Logger;
   private initial: Promise<void> = Promise.resolve();
   private started = false;
+  /** Set by prepareStop()/stop(): no (re)start until the next start(). */
+  private halting = false;
 
   constructor(private readonly deps: LingmaProviderDeps) {
     this.name = deps.name ?? 'lingma';
@@ -172,8 +174,10 @@ export class LingmaProvider implements Provider {
 
   private saveModels(): void {
     try {
-      mkdirSync(join(this.deps.dataDir, 'lingma'), { recursive: true });
-      writeFileSync(this.modelsFile, JSON.stringify({ models: this.knownModels }, null, 2));
+      mkdirSync(join(this.deps.dataDir, 'lingma'), { recursive: true, mode: 0o700 });
+      const tmp = `${this.modelsFile}.${process.pid}.tmp`;
+      writeFileSync(tmp, JSON.stringify({ models: this.knownModels }, null, 2), { mode: 0o600 });
+      renameSync(tmp, this.modelsFile);
     } catch (e) {
       this.log.warn({ err: (e as Error).message }, 'could not save the Lingma model list');
     }
@@ -200,6 +204,7 @@ export class LingmaProvider implements Provider {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
+    this.halting = false;
     const killed = await this.pids.cleanupLeftovers();
     if (killed) this.log.warn({ killed }, 'stopped Lingma processes left over by an earlier run');
     let accounts = this.accounts.all();
@@ -215,7 +220,17 @@ export class LingmaProvider implements Provider {
     return this.initial;
   }
 
+  /**
+   * The relay is about to stop: from now on no instance restarts or reconnects (a Ctrl-C in a
+   * terminal reaches the Lingma processes too; they must not be brought back while we drain).
+   */
+  prepareStop(): void {
+    this.halting = true;
+    for (const i of this.list) i.prepareStop();
+  }
+
   async stop(): Promise<void> {
+    this.halting = true;
     await Promise.allSettled(this.list.map((i) => i.stop()));
     if (!this.deps.loginCoordinator) await this.loginCoordinator.close();
     this.started = false;
@@ -258,7 +273,8 @@ export class LingmaProvider implements Provider {
     const inst = this.createInstance(account);
     this.list.push(inst);
     this.deps.hub?.emit('config', 'accounts');
-    if (this.started) void inst.start();
+    if (this.halting) inst.prepareStop();
+    else if (this.started) void inst.start();
     return (await this.accounts.list()).find((a) => a.name === account.name)!;
   }
 
