@@ -2,9 +2,11 @@
  * `npm run serve -- [flags]`: the gateway headless, no Electron.
  * stdout gets exactly one line, `relay listening on http://HOST:PORT` (plus, on first run only,
  * the generated API key and admin token). Logs are JSON lines on stderr.
- * SIGTERM/SIGINT: graceful stop, exit 0. SIGHUP: reload the aliases.
+ * SIGTERM/SIGINT: graceful stop, exit 0. SIGHUP: reload the aliases. The pid is kept in
+ * `<data dir>/relay.pid` while running (`kill -HUP $(cat relay.pid)`). Started by npm (or with
+ * RELAY_EXIT_WITH_PARENT=1), it stops gracefully when the process that launched it goes away.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig, parseServeArgs, SERVE_USAGE } from '../core/config/load';
@@ -13,6 +15,7 @@ import { createLogger } from '../core/gateway/logging';
 import { EventHub } from '../core/events';
 import { wantsLingma } from '../core/backends/registry';
 import { createRelay, type Relay } from '../core/relay';
+import { isAlive } from '../core/backends/lingma/process';
 import type { LoginDriver } from '../core/ports';
 import { FileSecretStore } from './file-secrets';
 
@@ -68,14 +71,16 @@ async function main(): Promise<void> {
     throw e;
   }
   const { config, dataDir } = loaded;
+  let tightened: number | undefined;
   try {
-    ensureDataDir(dataDir);
+    ensureDataDir(dataDir, { onTightened: (mode) => (tightened = mode) });
   } catch (e) {
     fail(`Cannot use the data dir ${dataDir}: ${(e as Error).message}`, 2);
   }
 
   const hub = new EventHub();
   const log = createLogger({ level: config.server.logLevel, hub });
+  if (tightened !== undefined) log.info({ dataDir, was: tightened.toString(8), now: '700' }, 'data dir permissions tightened to owner-only');
   const loginDriver =
     config.lingma.login.auto && wantsLingma(config, dataDir) ? await loginDriverFor(log, config.lingma.login.browser) : undefined;
 
@@ -94,7 +99,8 @@ async function main(): Promise<void> {
     await relay.stop().catch(() => undefined);
     fail(`Cannot start: ${(e as Error).message}`, 1);
   }
-  log.info({ url, dataDir, config: loaded.configPath ?? null, providers: relay.providers.map((p) => p.name) }, 'relay listening');
+  const pidFile = writePidFile(dataDir, log);
+  log.info({ url, dataDir, config: loaded.configPath ?? null, providers: relay.providers.map((p) => p.name), pid: process.pid, pidFile: pidFile ?? null }, 'relay listening');
   let out = `relay listening on ${url}\n`;
   // SECURITY: shown once, on the run that generated them; afterwards they live only in 0600 files.
   if (relay.firstRun.apiKey) out += `first run: generated API key ${relay.firstRun.apiKey} (kept in ${join(dataDir, 'api-key')})\n`;
@@ -111,25 +117,82 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     stoppingAt = Date.now();
+    parentWatch?.stop();
     log.info({ signal }, 'stopping: finishing in-flight requests');
     relay
       .stop()
       .then(() => {
+        removePidFile(pidFile);
         log.info('stopped');
         process.exit(0);
       })
       .catch((e) => {
+        removePidFile(pidFile);
         log.error({ err: (e as Error).message }, 'stop failed');
         process.exit(1);
       });
   };
+  process.on('exit', () => removePidFile(pidFile));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  const parentWatch = exitWithParent(process.env)
+    ? watchParent(() => {
+        log.warn({ parent: parentWatch?.parent }, 'the process that started the relay is gone; stopping');
+        shutdown('parent exited');
+      })
+    : undefined;
   if (process.platform !== 'win32') {
     process.on('SIGHUP', () => {
       const outcome = relay.reloadAliases();
       log.info({ ok: outcome?.ok, aliases: outcome?.aliases, error: outcome?.error }, 'SIGHUP: aliases reloaded');
     });
+  }
+}
+
+/**
+ * Follow the launcher's lifetime when run by npm (`npm_lifecycle_event` is set) or when
+ * RELAY_EXIT_WITH_PARENT is 1/true; RELAY_EXIT_WITH_PARENT=0 turns it off. npm dies on SIGHUP or
+ * SIGKILL without telling its child: the gateway must not live on, orphaned, holding the port.
+ */
+function exitWithParent(env: NodeJS.ProcessEnv): boolean {
+  const v = env.RELAY_EXIT_WITH_PARENT?.trim().toLowerCase();
+  if (v === '0' || v === 'false' || v === 'no') return false;
+  if (v === '1' || v === 'true' || v === 'yes') return true;
+  return !!env.npm_lifecycle_event;
+}
+
+/** Poll once a second: the parent pid changed (re-parented) or no longer runs -> `onGone` once. */
+function watchParent(onGone: () => void): { parent: number; stop(): void } {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid !== parent || !isAlive(parent)) {
+      clearInterval(timer);
+      onGone();
+    }
+  }, 1000);
+  timer.unref();
+  return { parent, stop: () => clearInterval(timer) };
+}
+
+/** `<dataDir>/relay.pid` with our pid (0600), so `kill -HUP $(cat relay.pid)` reaches the gateway. */
+function writePidFile(dataDir: string, log: import('pino').Logger): string | undefined {
+  const file = join(dataDir, 'relay.pid');
+  try {
+    writeFileSync(file, `${process.pid}\n`, { mode: 0o600 });
+    return file;
+  } catch (e) {
+    log.warn({ file, err: (e as Error).message }, 'could not write the pid file');
+    return undefined;
+  }
+}
+
+/** Remove the pid file if it still names us (another gateway on the same data dir may own it now). */
+function removePidFile(file: string | undefined): void {
+  if (!file) return;
+  try {
+    if (readFileSync(file, 'utf8').trim() === String(process.pid)) unlinkSync(file);
+  } catch {
+    /* already gone */
   }
 }
 

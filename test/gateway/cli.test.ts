@@ -1,14 +1,25 @@
 /** `npm run serve` as a child process: the listening line, first-run secrets once, config errors, signals. */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
+import { isAlive } from '../../src-main/core/backends/lingma/process';
 
 const root = join(__dirname, '..', '..');
+const SIM_BIN = join(root, 'test', 'sim', 'Lingma');
 const children: ChildProcess[] = [];
+/** Pids started outside the test's process groups (the gateway's Lingma children have their own). */
+const strays: number[] = [];
 
 afterEach(() => {
+  for (const pid of strays.splice(0)) {
+    try {
+      if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
   for (const c of children.splice(0)) {
     if (c.exitCode === null && c.signalCode === null) {
       try {
@@ -136,4 +147,104 @@ describe('serve CLI', () => {
     for (let i = 0; i < 100 && !r.stderr().includes('"msg":"stopped"'); i++) await new Promise((res) => setTimeout(res, 50));
     expect(r.stderr()).toContain('"msg":"stopped"');
   });
+});
+
+async function until<T>(fn: () => T, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('`npm run serve` and signals sent to the npm process only', () => {
+  /** npm in its own process group (like a service manager's child), with a Lingma simulator instance. */
+  async function startUnderNpm() {
+    const dir = tempDir();
+    const dataDir = join(dir, 'data');
+    writeFileSync(
+      join(dir, 'relay.yaml'),
+      `server:\n  apiKeys: [sk-relay-npm-signal-0001]\nlingma:\n  binary: ${JSON.stringify(SIM_BIN)}\n  login: { auto: false }\n`,
+    );
+    const r = run('npm', ['run', '-s', 'serve', '--', '--port', '0', '--data-dir', dataDir, '--config', join(dir, 'relay.yaml')], { LINGMA_BIN: '' });
+    expect(await r.line).toMatch(/^relay listening on http:\/\/127\.0\.0\.1:\d+$/);
+    const pidFile = join(dataDir, 'relay.pid');
+    const gateway = Number(readFileSync(pidFile, 'utf8').trim());
+    expect(gateway).toBeGreaterThan(0);
+    expect(gateway).not.toBe(r.child.pid); // npm is not the gateway
+    await until(() => r.stderr().includes(`"pidFile":${JSON.stringify(pidFile)}`), 'the pid file path in the log'); // logged
+    const sim = await until(() => {
+      try {
+        const entries = JSON.parse(readFileSync(join(dataDir, 'lingma', 'pids.json'), 'utf8')) as Record<string, { pid: number }>;
+        return Object.values(entries)[0]?.pid;
+      } catch {
+        return undefined;
+      }
+    }, 'the Lingma simulator to start');
+    strays.push(gateway, sim);
+    return { r, dataDir, pidFile, gateway, sim };
+  }
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`${signal} to npm: the gateway stops gracefully, npm exits 0, nothing is left running`, async () => {
+      const { r, pidFile, gateway, sim } = await startUnderNpm();
+      if (signal === 'SIGTERM') {
+        // SIGHUP to the gateway's pid (from relay.pid) reloads the aliases and keeps it running.
+        process.kill(gateway, 'SIGHUP');
+        await until(() => r.stderr().includes('SIGHUP: aliases reloaded'), 'the reload log');
+        expect(isAlive(gateway)).toBe(true);
+      }
+      process.kill(r.child.pid!, signal);
+      expect(await r.exited).toEqual({ code: 0, signal: null });
+      expect(r.stderr()).toContain('"msg":"stopping: finishing in-flight requests"');
+      expect(r.stderr()).toContain('"msg":"stopped"');
+      await until(() => !isAlive(gateway) && !isAlive(sim), 'the gateway and the simulator to be gone', 10_000);
+      expect(existsSync(pidFile)).toBe(false);
+    }, 60_000);
+  }
+
+  for (const signal of ['SIGHUP', 'SIGKILL'] as const) {
+    it(`${signal} kills npm: the gateway notices its launcher is gone and stops gracefully`, async () => {
+      const { r, pidFile, gateway, sim } = await startUnderNpm();
+      process.kill(r.child.pid!, signal);
+      expect((await r.exited).signal).toBe(signal); // npm itself does not survive this one
+      await until(() => r.stderr().includes('"msg":"stopped"'), 'the graceful stop', 20_000);
+      expect(r.stderr()).toContain('the process that started the relay is gone');
+      await until(() => !isAlive(gateway) && !isAlive(sim), 'the gateway and the simulator to be gone', 10_000);
+      expect(existsSync(pidFile)).toBe(false);
+    }, 60_000);
+  }
+});
+
+describe('preserve: the dashboard is built when missing', () => {
+  const ensure = (out: string) =>
+    spawnSync(process.execPath, [join(root, 'test', 'tools', 'ensure-renderer.mjs')], {
+      cwd: root,
+      env: { ...process.env, RELAY_RENDERER_OUT: out },
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+
+  it('builds once with one line on stderr, then does nothing; a failed build does not fail the start', () => {
+    const out = join(tempDir(), 'renderer');
+    const first = ensure(out);
+    expect(first.status).toBe(0);
+    expect(first.stdout).toBe(''); // stdout of `npm run serve` is the listening line only
+    expect(first.stderr.trim().split('\n')).toHaveLength(1);
+    expect(first.stderr).toContain('building it once');
+    expect(existsSync(join(out, 'index.html'))).toBe(true);
+
+    const again = ensure(out);
+    expect(again.status).toBe(0);
+    expect(again.stdout + again.stderr).toBe('');
+
+    const file = join(tempDir(), 'not-a-dir');
+    writeFileSync(file, 'x');
+    const failed = ensure(join(file, 'renderer'));
+    expect(failed.status).toBe(0);
+    expect(failed.stdout).toBe('');
+    expect(failed.stderr).toMatch(/dashboard build failed \(.+\); starting without it/);
+  }, 300_000);
 });
