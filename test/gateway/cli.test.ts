@@ -174,6 +174,11 @@ describe('`npm run serve` and signals sent to the npm process only', () => {
     const gateway = Number(readFileSync(pidFile, 'utf8').trim());
     expect(gateway).toBeGreaterThan(0);
     expect(gateway).not.toBe(r.child.pid); // npm is not the gateway
+    if (process.platform === 'linux') {
+      // `exec` in the script: npm -> node, no `sh -c` in between to swallow the forwarded signal.
+      const stat = readFileSync(`/proc/${gateway}/stat`, 'utf8');
+      expect(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])).toBe(r.child.pid);
+    }
     await until(() => r.stderr().includes(`"pidFile":${JSON.stringify(pidFile)}`), 'the pid file path in the log'); // logged
     const sim = await until(() => {
       try {
