@@ -246,7 +246,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
       stopping ??= (async () => {
         // 0. Backends that supervise processes (Lingma) restart nothing from now on: a Ctrl-C
         // may have reached those processes too, and bringing them back while we drain is waste.
-        for (const p of providers) (p as Provider & { prepareStop?(): void }).prepareStop?.();
+        for (const p of providers) p.prepareStop?.();
         // 1. Stop accepting; in-flight requests continue.
         const closed = relay.app.close();
         // 2. Let them finish, bounded.

@@ -136,5 +136,10 @@ export interface Provider {
    */
   preferredInstance?(req: ChatRequest, ctx: CallContext): string | undefined;
   start(): Promise<void>;
+  /**
+   * Optional: the gateway begins a graceful stop. From here on the provider must not restart or
+   * reconnect anything (in-flight calls finish; `stop()` follows).
+   */
+  prepareStop?(): void;
   stop(): Promise<void>;
 }
