@@ -25,6 +25,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     maxWorkers: 2,
-    reporters: ['default'],
+    // The JSON report feeds .ci/run's closing summary line.
+    reporters: ['default', 'json'],
+    outputFile: { json: `${here}test-artifacts/vitest.json` },
   },
 });
