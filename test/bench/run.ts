@@ -163,8 +163,9 @@ async function fixedRate(t: Target, rps: number, ms: number): Promise<{ lat: num
     let due = start + i * interval;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    // Timers fire on whole milliseconds: never count from a moment before the request really left.
-    due = Math.max(due, performance.now());
+    // Late (a slow timer, a busy loop): count from the scheduled time, so queueing shows. Early
+    // (waits under 1 ms are not slept): count from when the request really left.
+    due = Math.min(due, performance.now());
     inflight.push(
       t.pool
         .request({ path: t.path, method: 'POST', headers: t.headers, body })
