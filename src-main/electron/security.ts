@@ -24,47 +24,33 @@ export function appSchemePrivileges(): CustomScheme {
   };
 }
 
+/** SECURITY: the flags every window of ours gets, whatever it shows. Every one explicit, even the defaults. */
+const LOCKED_DOWN = Object.freeze({
+  sandbox: true,
+  contextIsolation: true,
+  nodeIntegration: false,
+  nodeIntegrationInWorker: false,
+  nodeIntegrationInSubFrames: false,
+  webSecurity: true,
+  allowRunningInsecureContent: false,
+  webviewTag: false,
+  spellcheck: false,
+  experimentalFeatures: false,
+  navigateOnDragDrop: false,
+  safeDialogs: true,
+} satisfies WebPreferences);
+
 /**
  * SECURITY: the dashboard window's webPreferences. Every flag explicit, even the defaults.
  * DevTools only in development builds (`!app.isPackaged`).
  */
 export function mainWindowWebPreferences(preloadPath: string, opts: { devTools?: boolean } = {}): WebPreferences {
-  return {
-    preload: preloadPath,
-    sandbox: true,
-    contextIsolation: true,
-    nodeIntegration: false,
-    nodeIntegrationInWorker: false,
-    nodeIntegrationInSubFrames: false,
-    webSecurity: true,
-    allowRunningInsecureContent: false,
-    webviewTag: false,
-    spellcheck: false,
-    experimentalFeatures: false,
-    navigateOnDragDrop: false,
-    safeDialogs: true,
-    devTools: opts.devTools ?? false,
-  };
+  return { ...LOCKED_DOWN, preload: preloadPath, devTools: opts.devTools ?? false };
 }
 
 /** SECURITY: the hidden login window: sandboxed, no preload, its own persistent partition. */
 export function loginWindowWebPreferences(partition: string): WebPreferences {
-  return {
-    partition,
-    sandbox: true,
-    contextIsolation: true,
-    nodeIntegration: false,
-    nodeIntegrationInWorker: false,
-    nodeIntegrationInSubFrames: false,
-    webSecurity: true,
-    allowRunningInsecureContent: false,
-    webviewTag: false,
-    spellcheck: false,
-    experimentalFeatures: false,
-    navigateOnDragDrop: false,
-    safeDialogs: true,
-    javascript: true,
-  };
+  return { ...LOCKED_DOWN, partition, javascript: true };
 }
 
 /**
