@@ -12,7 +12,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isRelayError, toRelayError, type RelayError } from '../../errors';
-import { normalizeError } from '../../gateway/plugins/errors';
+import { normalizeError, sendRelayError } from '../../gateway/plugins/errors';
 import { keepAliveWhile, SseWriter } from '../../gateway/sse';
 import type { ChatService } from '../../gateway/types';
 import { toAnthropicError } from './errors';
@@ -35,15 +35,7 @@ export interface AnthropicRoutesOptions {
 const ENDPOINT = '/v1/messages';
 
 function sendAnthropicError(req: FastifyRequest, reply: FastifyReply, err: RelayError): FastifyReply | void {
-  if (err.status >= 500) req.log.warn({ code: err.code, status: err.status, detail: err.detail }, err.message);
-  else req.log.debug({ code: err.code, status: err.status }, err.message);
-  if (reply.sent || reply.raw.headersSent) {
-    if (!reply.raw.writableEnded) reply.raw.end();
-    return;
-  }
-  if (err.retryAfter !== undefined && (err.status === 429 || err.status === 503)) reply.header('retry-after', String(err.retryAfter));
-  reply.code(err.status === 499 ? 400 : err.status);
-  return reply.send(toAnthropicError(err, req.id));
+  return sendRelayError(req, reply, err, (e) => toAnthropicError(e, req.id));
 }
 
 function frame(e: SseEvent): string {

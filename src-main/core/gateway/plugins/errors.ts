@@ -54,8 +54,16 @@ export function normalizeError(err: unknown, maxBodyBytes?: number): RelayError 
   return toRelayError(err);
 }
 
-/** Send an error reply (unless the response already started, in which case just end it). */
-export function sendRelayError(req: FastifyRequest, reply: FastifyReply, err: RelayError): FastifyReply | void {
+/**
+ * Send an error reply (unless the response already started, in which case just end it). `shape`
+ * builds the body: the OpenAI shape by default; a front end with its own (Anthropic) passes its own.
+ */
+export function sendRelayError(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  err: RelayError,
+  shape: (e: RelayError) => unknown = toOpenAIError,
+): FastifyReply | void {
   if (err.status >= 500) req.log.warn({ code: err.code, status: err.status, detail: err.detail }, err.message);
   else req.log.debug({ code: err.code, status: err.status }, err.message);
   if (reply.sent || reply.raw.headersSent) {
@@ -64,7 +72,7 @@ export function sendRelayError(req: FastifyRequest, reply: FastifyReply, err: Re
   }
   if (err.retryAfter !== undefined && (err.status === 429 || err.status === 503)) reply.header('retry-after', String(err.retryAfter));
   reply.code(err.status === 499 ? 400 : err.status);
-  return reply.send(toOpenAIError(err));
+  return reply.send(shape(err));
 }
 
 /**
