@@ -75,7 +75,9 @@ async function main(): Promise<void> {
   denyAllPermissions(session.defaultSession);
 
   const userData = app.getPath('userData');
-  ensureDataDir(userData);
+  ensureDataDir(userData, {
+    onTightened: (oldMode) => log('info', `data folder ${userData} was readable by others (mode ${oldMode.toString(8)}); tightened to 700`),
+  });
   const appRoot = app.getAppPath();
   const rendererRoot = path.join(appRoot, 'dist', 'renderer');
   const assetsRoot = path.join(appRoot, 'dist', 'assets');
