@@ -37,6 +37,8 @@ import { createHealthCache, type Prober, type RelayHealthCache } from './routing
 import { createAliasSource, type AliasSource } from './routing/reload';
 import { observeHealth, routingRoutes } from './routing/routes';
 import type { ReloadOutcome } from './routing/types';
+import { applyLiveSettings, LIVE_SETTINGS_FILE, readLiveSettingsFile, saveLiveSettings, type LiveSettings } from './config/live-settings';
+import { parseSettings } from './admin/validate';
 
 export interface RelayOptions {
   config: Config;
@@ -94,7 +96,8 @@ export interface Relay {
   /** Validate an aliases table (throws with a message naming the alias and problem). */
   validateAliases(raw: Record<string, AliasConfig>): void;
   /** Apply live settings already written into `config` (admission limits). */
-  applySettings(): void;
+  /** Apply a settings change at once and save it for the next start (`<data dir>/settings.json`). */
+  applySettings(change: LiveSettings): void;
 }
 
 /** `http://host:port` with IPv6 hosts in brackets. */
@@ -109,7 +112,19 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   const { config, dataDir } = opts;
   const clock = opts.clock ?? systemClock;
   const hub = opts.hub ?? new EventHub();
+  // Settings saved from the dashboard are newer than the config file: lay them over it first.
+  let savedSettings: LiveSettings = {};
+  let settingsProblem: string | undefined;
+  try {
+    const raw = readLiveSettingsFile(dataDir);
+    if (raw !== undefined) savedSettings = parseSettings(raw);
+  } catch (e) {
+    settingsProblem = e instanceof Error ? e.message : String(e);
+  }
+  applyLiveSettings(config, savedSettings);
   const log = opts.logger ?? createLogger({ level: config.server.logLevel, hub });
+  if (settingsProblem) log.warn({ file: join(dataDir, LIVE_SETTINGS_FILE), problem: settingsProblem }, 'saved dashboard settings ignored');
+  else if (Object.keys(savedSettings).length) log.info({ settings: Object.keys(savedSettings) }, 'settings saved from the dashboard applied over the config');
   ensureDataDir(dataDir, { onTightened: (mode) => log.info({ dataDir, was: mode.toString(8), now: '700' }, 'data dir permissions tightened to owner-only') });
   const metrics = new Metrics({ processMetrics: opts.processMetrics ?? true });
 
@@ -278,7 +293,13 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     validateAliases(raw) {
       parseAliases(raw);
     },
-    applySettings() {
+    applySettings(change) {
+      applyLiveSettings(config, change);
+      if (change.logLevel !== undefined) {
+        log.level = change.logLevel;
+        relay.app.log.level = change.logLevel;
+      }
+      savedSettings = saveLiveSettings(dataDir, change, savedSettings);
       admission.setLimits({
         maxInFlight: config.limits.maxInFlight,
         queueTimeoutMs: config.limits.queueTimeoutMs,

@@ -52,7 +52,7 @@ function SettingsForm({ s }: { s: AdminSettings }) {
           <label className="switch"><input id="set-auto" type="checkbox" checked={form.loginAuto} onChange={(e) => setForm({ ...form, loginAuto: e.target.checked })} /> <span>{form.loginAuto ? 'On' : 'Off'}</span></label>
         </Field>
       </div>
-      <p className="muted small">Changes apply at once and last until Lingma Relay restarts; to keep them, put them in the config file.</p>
+      <p className="muted small">Changes apply at once and are kept across restarts (saved in the data folder, over the config file).</p>
       <div className="form-actions"><button type="submit" className="btn btn-primary">Apply</button></div>
     </form>
   );

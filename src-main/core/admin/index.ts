@@ -30,6 +30,7 @@ import {
 } from './state';
 import { defaultRendererDir, registerDashboard } from './static';
 import { parseAccount, parseAliasesBody, parseCreateKey, parseSettings } from './validate';
+import { applyLiveSettings } from '../config/live-settings';
 
 export type { RelayLike } from './deps';
 
@@ -363,18 +364,14 @@ export function adminPlugin(relay: RelayLike, opts: AdminOptions = {}): FastifyP
     app.get('/admin/settings', async () => settingsView(relay));
     app.patch('/admin/settings', async (req) => {
       const patch = parseSettings(req.body);
-      const c = relay.config;
-      if (patch.logLevel !== undefined) {
-        c.server.logLevel = patch.logLevel;
+      if (relay.applySettings) {
+        // The relay applies it everywhere (config, loggers, admission) and saves it for the next start.
+        await relay.applySettings(patch);
+      } else {
+        applyLiveSettings(relay.config, patch);
         // Request loggers are children made per request, so new requests pick the level up.
-        app.log.level = patch.logLevel;
+        if (patch.logLevel !== undefined) app.log.level = patch.logLevel;
       }
-      if (patch.maxInFlight !== undefined) c.limits.maxInFlight = patch.maxInFlight;
-      if (patch.queueTimeoutMs !== undefined) c.limits.queueTimeoutMs = patch.queueTimeoutMs;
-      if (patch.perKeyConcurrency !== undefined) c.limits.perKeyConcurrency = patch.perKeyConcurrency;
-      if (patch.firstByteTimeoutMs !== undefined) c.limits.firstByteTimeoutMs = patch.firstByteTimeoutMs;
-      if (patch.loginAuto !== undefined) c.lingma.login.auto = patch.loginAuto;
-      await relay.applySettings?.(patch);
       req.log.info({ settings: Object.keys(patch) }, 'admin: settings changed');
       relay.hub.emit('config', 'settings');
       return { ok: true, settings: settingsView(relay) };
