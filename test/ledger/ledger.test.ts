@@ -170,6 +170,23 @@ describe('opening', () => {
     expect((db.prepare('SELECT SUM(n) AS n FROM latency_daily WHERE kind = 0').get() as { n: number }).n).toBe(2);
   });
 
+  it('writes a flush a chunk per event-loop turn, so requests are never held up by a whole batch', async () => {
+    const d = tmp();
+    const l = open({ dbPath: d.path(), log: silent, config: ledgerConfig({ flushIntervalMs: 5, batchSize: 1000 }), chunkRows: 10 });
+    for (let i = 0; i < 50; i++) l.record(rec({ requestId: `chunk-${i}` }));
+    const seen = [l.status().written];
+    const end = Date.now() + 10_000;
+    while (l.status().written < 50 && Date.now() < end) {
+      await new Promise<void>((r) => setImmediate(r));
+      const w = l.status().written;
+      if (w !== seen[seen.length - 1]) seen.push(w);
+    }
+    expect(seen[seen.length - 1]).toBe(50);
+    // One chunk (at most 10 rows) per turn: at least five separate steps.
+    for (let i = 1; i < seen.length; i++) expect(seen[i] - seen[i - 1]).toBeLessThanOrEqual(10);
+    expect(seen.length).toBeGreaterThanOrEqual(6);
+  });
+
   it.skipIf(process.platform === 'win32')('creates the database readable by its owner only (0600)', async () => {
     const d = tmp();
     const l = open({ dbPath: d.path(), log: silent, config: ledgerConfig({}) });

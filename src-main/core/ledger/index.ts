@@ -49,6 +49,11 @@ export interface LedgerOptions {
   retentionIntervalMs?: number;
   /** Retry delay after a failed write or a locked database at start (ms). Default 5000. */
   retryMs?: number;
+  /**
+   * Rows written per event-loop turn by the background writer (a batch is written as several
+   * such chunks, one per turn), so a large batch never holds requests up for milliseconds.
+   */
+  chunkRows?: number;
   /** Ranges with more successful requests than this get histogram percentiles. Default 100000. */
   exactPercentileRows?: number;
 }
@@ -234,6 +239,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
   const retentionBatch = opts.retentionBatch ?? 1000;
   const retentionIntervalMs = opts.retentionIntervalMs ?? 3_600_000;
   const retryMs = opts.retryMs ?? 5000;
+  const chunkRows = Math.max(1, opts.chunkRows ?? 64);
   const prices = new PriceTable(cfg.prices);
   const budgets = new BudgetCounters();
 
@@ -373,9 +379,9 @@ export function createLedger(opts: LedgerOptions): Ledger {
   };
 
   /** Write one batch. Returns false when the database refused it (the batch stays queued). */
-  const writeBatch = (): boolean => {
+  const writeBatch = (limit = cfg.batchSize): boolean => {
     if (!insertBatch || !queue.length) return true;
-    const batch = queue.length <= cfg.batchSize ? queue : queue.slice(0, cfg.batchSize);
+    const batch = queue.length <= limit ? queue : queue.slice(0, limit);
     let n: number;
     try {
       n = insertBatch(batch);
@@ -393,10 +399,16 @@ export function createLedger(opts: LedgerOptions): Ledger {
     return true;
   };
 
+  // Rows still to write in the flush under way: a flush takes the rows queued when it starts and
+  // writes them a chunk per event-loop turn; rows that arrive meanwhile wait for the next flush.
+  let due = 0;
+
   const tick = (): void => {
     flushTimer = null;
     immediate = null;
-    if (!writeBatch()) {
+    if (due <= 0) due = queue.length;
+    const before = queue.length;
+    if (!writeBatch(Math.min(chunkRows, Math.max(1, due)))) {
       if (!closed && !retryTimer) {
         retryTimer = clock.setTimeout(() => {
           retryTimer = null;
@@ -406,11 +418,17 @@ export function createLedger(opts: LedgerOptions): Ledger {
       }
       return;
     }
+    due -= before - queue.length;
+    if (due > 0 && queue.length && !closed) {
+      immediate = setImmediate(tick);
+      return;
+    }
+    due = 0;
     schedule();
   };
 
   const schedule = (): void => {
-    if (closed || !insertBatch || !queue.length || retryTimer) return;
+    if (closed || !insertBatch || !queue.length || retryTimer || due > 0) return;
     if (queue.length >= cfg.batchSize) {
       if (flushTimer) {
         clock.clearTimeout(flushTimer);
