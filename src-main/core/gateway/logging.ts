@@ -65,7 +65,6 @@ export interface LoggerOptions {
   destination?: { write(s: string): unknown };
 }
 
-/** A pino logger that writes JSON lines and, while the dashboard listens, forwards them to the hub. */
 /**
  * stderr through a buffered writer: lines are written in batches (at most ~4 KB or 200 ms late),
  * so a busy gateway makes one syscall per many log lines instead of one per line. Flushed on exit.
@@ -74,14 +73,6 @@ function bufferedStderr(): { write(s: string): unknown } {
   const dest = pino.destination({ dest: 2, minLength: 4096, sync: false });
   // A closed stderr (a pipe whose reader went away) must not bring the gateway down.
   dest.on('error', () => undefined);
-  const timer = setInterval(() => {
-    try {
-      dest.flush();
-    } catch {
-      /* not ready yet: next tick */
-    }
-  }, 200);
-  timer.unref();
   process.once('exit', () => {
     try {
       dest.flushSync();
@@ -89,9 +80,37 @@ function bufferedStderr(): { write(s: string): unknown } {
       /* nothing we can do this late */
     }
   });
-  return dest;
+  return flushingWriter(dest, 200);
 }
 
+/**
+ * A writer that flushes `dest` at most `delayMs` after a line arrives. The flush is armed only by
+ * a write: an idle gateway (a tray app on battery) never wakes up to write nothing.
+ */
+export function flushingWriter(dest: { write(s: string): unknown; flush(): void }, delayMs: number): { write(s: string): unknown } {
+  let timer: NodeJS.Timeout | undefined;
+  const flushSoon = (): void => {
+    if (timer) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      try {
+        dest.flush();
+      } catch {
+        flushSoon(); // not ready yet: try again shortly
+      }
+    }, delayMs);
+    timer.unref();
+  };
+  return {
+    write(line: string) {
+      const r = dest.write(line);
+      flushSoon();
+      return r;
+    },
+  };
+}
+
+/** A pino logger that writes JSON lines and, while the dashboard listens, forwards them to the hub. */
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const dest = opts.destination ?? bufferedStderr();
   const hub = opts.hub;

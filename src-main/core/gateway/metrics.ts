@@ -116,7 +116,9 @@ export class Metrics {
   }
 
   constructor(opts: { processMetrics?: boolean } = {}) {
-    if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'relay_process_' });
+    // Event-loop lag sampled once a second, not prom-client's every 10 ms: a tray app must not wake
+    // up 100 times a second when idle.
+    if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'relay_process_', eventLoopMonitoringPrecision: 1000 });
   }
 
   text(): Promise<string> {
