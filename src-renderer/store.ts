@@ -10,7 +10,7 @@ import type { AdminClient } from './api/client';
 import type { SocketStatus } from './api/socket';
 
 /** Live requests are keyed by their unique id; `requestId` comes from the client and may repeat. */
-export const liveKey = (r: AdminLiveRequest): string => r.id ?? r.requestId;
+export const liveKey = (r: AdminLiveRequest): string => r.id;
 
 export const MAX_LOGS = 2000;
 export const MAX_COUNTERS = 120;

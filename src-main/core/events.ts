@@ -5,41 +5,10 @@
  */
 import { EventEmitter } from 'node:events';
 import type { InstanceSnapshot } from './backends/types';
+import type { LiveRequest, LogLine } from './live-types';
 import type { HealthSnapshot, ReloadOutcome } from './routing/types';
 
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
-
-export interface LogLine {
-  time: number;
-  level: LogLevel;
-  msg: string;
-  requestId?: string;
-  instance?: string;
-  /** Other structured fields, already free of secrets. */
-  fields?: Record<string, unknown>;
-}
-
-/** One request in flight, as the "live requests" screen shows it. */
-export interface LiveRequest {
-  /** Unique per request (the client may reuse `requestId`); optional for older emitters. */
-  id?: string;
-  requestId: string;
-  protocol: string;
-  endpoint: string;
-  model: string;
-  stream: boolean;
-  apiKeyId: string;
-  startedAt: number;
-  /** Set once routed. */
-  provider?: string;
-  instance?: string;
-  resolved?: string;
-  firstByteAt?: number;
-  /** Set on end. */
-  finishedAt?: number;
-  status?: number;
-  errorCode?: string;
-}
+export type { LiveRequest, LogLevel, LogLine } from './live-types';
 
 export interface RelayEvents {
   instance: [snapshot: InstanceSnapshot];

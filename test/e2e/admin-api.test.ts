@@ -219,7 +219,7 @@ describe('admin API', () => {
     expect(await log).toMatchObject({ type: 'log', line: { msg: 'hello dashboard', requestId: 'r1' } });
 
     const start = nextEvent(ws, (e) => e.type === 'request');
-    relay.hub.emit('requestStart', { requestId: 'r2', protocol: 'openai-chat', endpoint: '/v1/chat/completions', model: 'coder', stream: true, apiKeyId: 'k', startedAt: Date.now() });
+    relay.hub.emit('requestStart', { id: 'live-r2', requestId: 'r2', protocol: 'openai-chat', endpoint: '/v1/chat/completions', model: 'coder', stream: true, apiKeyId: 'k', startedAt: Date.now() });
     expect(await start).toMatchObject({ type: 'request', phase: 'start', request: { requestId: 'r2' } });
 
     const inst = nextEvent(ws, (e) => e.type === 'instance');
@@ -227,7 +227,7 @@ describe('admin API', () => {
     expect(await inst).toMatchObject({ type: 'instance', instance: { name: 'alice', state: 'reconnecting', limit: 2 } });
 
     const tick = nextEvent(ws, (e) => e.type === 'tick' && e.counters.rps === 1);
-    relay.hub.emit('requestEnd', { requestId: 'r2', protocol: 'openai-chat', endpoint: '/v1/chat/completions', model: 'coder', stream: true, apiKeyId: 'k', startedAt: Date.now(), status: 200 });
+    relay.hub.emit('requestEnd', { id: 'live-r2', requestId: 'r2', protocol: 'openai-chat', endpoint: '/v1/chat/completions', model: 'coder', stream: true, apiKeyId: 'k', startedAt: Date.now(), status: 200 });
     expect(await tick).toMatchObject({ type: 'tick', inFlight: { alice: 0, bob: 0 }, sessionCache: { hits: 3, misses: 1, entries: 2 } });
   });
 

@@ -179,7 +179,7 @@ describe('Aliases', () => {
 describe('Live and Logs', () => {
   it('lists requests in flight with model, instance and TTFT', () => {
     const now = Date.now(); // one reading: two calls may straddle a millisecond tick
-    render(<Live snap={snapshot({ live: [{ requestId: 'req-abc', protocol: 'openai-chat', endpoint: '/v1/chat/completions', model: 'coder', stream: true, apiKeyId: 'k', startedAt: now - 1500, instance: 'alice', firstByteAt: now - 1200 }] })} finished={[]} />);
+    render(<Live snap={snapshot({ live: [{ id: 'live-abc', requestId: 'req-abc', protocol: 'openai-chat', endpoint: '/v1/chat/completions', model: 'coder', stream: true, apiKeyId: 'k', startedAt: now - 1500, instance: 'alice', firstByteAt: now - 1200 }] })} finished={[]} />);
     const t = screen.getByTestId('live-table').textContent!;
     expect(t).toContain('coder');
     expect(t).toContain('alice');

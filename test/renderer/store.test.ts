@@ -3,7 +3,7 @@ import { MAX_COUNTERS, MAX_FINISHED, MAX_LOGS, reduce, type LiveData } from '../
 import { instance, snapshot } from './fixtures';
 
 const base = (): LiveData => reduce({ finished: [], stale: false }, { type: 'snapshot', snapshot: snapshot() });
-const req = (id: string, extra = {}) => ({ requestId: id, protocol: 'openai-chat', endpoint: '/v1/chat/completions', model: 'coder', stream: true, apiKeyId: 'k', startedAt: 1, ...extra });
+const req = (id: string, extra = {}) => ({ id: `live-${id}`, requestId: id, protocol: 'openai-chat', endpoint: '/v1/chat/completions', model: 'coder', stream: true, apiKeyId: 'k', startedAt: 1, ...extra });
 
 describe('event reducer', () => {
   it('ignores events before the first snapshot, then takes the snapshot whole', () => {

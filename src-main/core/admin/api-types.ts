@@ -9,6 +9,7 @@
  * admin token holder may see anyway.
  */
 import type { UsageRow } from '../ledger/types';
+import type { LiveRequest, LogLine } from '../live-types';
 
 export type InstanceState = 'stopped' | 'starting' | 'ready' | 'reconnecting' | 'failed' | 'closed';
 
@@ -20,35 +21,9 @@ export type LoginState =
   | { state: 'needs_manual'; url: string; reason: string }
   | { state: 'failed'; reason: string };
 
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
-
-export interface AdminLogLine {
-  time: number;
-  level: LogLevel;
-  msg: string;
-  requestId?: string;
-  instance?: string;
-  fields?: Record<string, unknown>;
-}
-
-export interface AdminLiveRequest {
-  /** Unique per request (the client's `requestId` may repeat). */
-  id?: string;
-  requestId: string;
-  protocol: string;
-  endpoint: string;
-  model: string;
-  stream: boolean;
-  apiKeyId: string;
-  startedAt: number;
-  provider?: string;
-  instance?: string;
-  resolved?: string;
-  firstByteAt?: number;
-  finishedAt?: number;
-  status?: number;
-  errorCode?: string;
-}
+export type { LogLevel } from '../live-types';
+export type AdminLogLine = LogLine;
+export type AdminLiveRequest = LiveRequest;
 
 export interface AdminHealth {
   instance: string;

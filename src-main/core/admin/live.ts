@@ -57,13 +57,13 @@ export class LiveTracker {
 
   private upsert(r: LiveRequest): void {
     // Keyed by the unique per-request id: two requests sharing a client x-request-id stay apart.
-    const key = r.id ?? r.requestId;
+    const key = r.id;
     if (!this.live.has(key) && this.live.size >= MAX_LIVE) return;
     this.live.set(key, toAdminRequest(r));
   }
 
   private end(r: LiveRequest): void {
-    this.live.delete(r.id ?? r.requestId);
+    this.live.delete(r.id);
     this.endedThisSecond++;
     if ((r.status ?? 200) >= 400 || r.errorCode) this.errorsThisSecond++;
   }
