@@ -70,50 +70,8 @@ const MIGRATIONS: Record<number, string | ((db: Database.Database) => void)> = {
     CREATE INDEX usage_instance_id ON usage(instance, id);
     CREATE INDEX usage_key_id ON usage(api_key_id, id);
     CREATE INDEX usage_request_id ON usage(request_id);
-    CREATE TABLE usage_hourly (
-      t INTEGER NOT NULL,
-      label TEXT NOT NULL,
-      provider TEXT NOT NULL,
-      instance TEXT NOT NULL,
-      api_key_id TEXT NOT NULL,
-      status INTEGER NOT NULL,
-      requests INTEGER NOT NULL,
-      errors INTEGER NOT NULL,
-      prompt_tokens INTEGER NOT NULL,
-      completion_tokens INTEGER NOT NULL,
-      reasoning_tokens INTEGER NOT NULL,
-      cached_tokens INTEGER NOT NULL,
-      cost_usd REAL,
-      total_ms INTEGER NOT NULL,
-      PRIMARY KEY (t, label, provider, instance, api_key_id, status)
-    ) WITHOUT ROWID;
-    INSERT INTO usage_hourly
-      SELECT (received_at / 3600000) * 3600000, label, COALESCE(provider, ''), COALESCE(instance, ''), api_key_id, status,
-        COUNT(*), SUM(status >= 400), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0),
-        COALESCE(SUM(reasoning_tokens), 0), COALESCE(SUM(cached_tokens), 0), SUM(cost_usd), COALESCE(SUM(total_ms), 0)
-      FROM usage GROUP BY 1, 2, 3, 4, 5, 6;
-    CREATE TABLE usage_daily (
-      t INTEGER NOT NULL,
-      label TEXT NOT NULL,
-      provider TEXT NOT NULL,
-      instance TEXT NOT NULL,
-      api_key_id TEXT NOT NULL,
-      status INTEGER NOT NULL,
-      requests INTEGER NOT NULL,
-      errors INTEGER NOT NULL,
-      prompt_tokens INTEGER NOT NULL,
-      completion_tokens INTEGER NOT NULL,
-      reasoning_tokens INTEGER NOT NULL,
-      cached_tokens INTEGER NOT NULL,
-      cost_usd REAL,
-      total_ms INTEGER NOT NULL,
-      PRIMARY KEY (t, label, provider, instance, api_key_id, status)
-    ) WITHOUT ROWID;
-    INSERT INTO usage_daily
-      SELECT (received_at / 86400000) * 86400000, label, COALESCE(provider, ''), COALESCE(instance, ''), api_key_id, status,
-        COUNT(*), SUM(status >= 400), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0),
-        COALESCE(SUM(reasoning_tokens), 0), COALESCE(SUM(cached_tokens), 0), SUM(cost_usd), COALESCE(SUM(total_ms), 0)
-      FROM usage GROUP BY 1, 2, 3, 4, 5, 6;
+    ${rollupTableSql('usage_hourly', 3_600_000)}
+    ${rollupTableSql('usage_daily', 86_400_000)}
     CREATE TABLE latency_daily (
       t INTEGER NOT NULL,
       label TEXT NOT NULL,
@@ -126,6 +84,32 @@ const MIGRATIONS: Record<number, string | ((db: Database.Database) => void)> = {
   },
   3: `CREATE INDEX usage_requested_id ON usage(requested_model, id);`,
 };
+
+/** A rollup table (sums per period x label/provider/instance/key/status), filled from existing rows. */
+function rollupTableSql(name: string, periodMs: number): string {
+  return `CREATE TABLE ${name} (
+      t INTEGER NOT NULL,
+      label TEXT NOT NULL,
+      provider TEXT NOT NULL,
+      instance TEXT NOT NULL,
+      api_key_id TEXT NOT NULL,
+      status INTEGER NOT NULL,
+      requests INTEGER NOT NULL,
+      errors INTEGER NOT NULL,
+      prompt_tokens INTEGER NOT NULL,
+      completion_tokens INTEGER NOT NULL,
+      reasoning_tokens INTEGER NOT NULL,
+      cached_tokens INTEGER NOT NULL,
+      cost_usd REAL,
+      total_ms INTEGER NOT NULL,
+      PRIMARY KEY (t, label, provider, instance, api_key_id, status)
+    ) WITHOUT ROWID;
+    INSERT INTO ${name}
+      SELECT (received_at / ${periodMs}) * ${periodMs}, label, COALESCE(provider, ''), COALESCE(instance, ''), api_key_id, status,
+        COUNT(*), SUM(status >= 400), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0),
+        COALESCE(SUM(reasoning_tokens), 0), COALESCE(SUM(cached_tokens), 0), SUM(cost_usd), COALESCE(SUM(total_ms), 0)
+      FROM usage GROUP BY 1, 2, 3, 4, 5, 6;`;
+}
 
 const DAY = 86_400_000;
 
