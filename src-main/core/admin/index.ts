@@ -22,7 +22,7 @@ import { errors, isRelayError, toOpenAIError, toRelayError, RelayError } from '.
 import type { HealthSnapshot, ReloadOutcome } from '../routing/types';
 import type { LiveRequest, LogLine } from '../events';
 import type { AdminEvent, CreateKeyResult } from './api-types';
-import { presentedToken, tokenMatches } from './auth';
+import { presentedAdminToken, tokenEquals } from '../gateway/plugins/auth';
 import { accountsProvider, adminTokenOf, providersOf, type RelayLike } from './deps';
 import { LiveTracker, toAdminLog, toAdminRequest } from './live';
 import {
@@ -106,11 +106,13 @@ export function adminPlugin(relay: RelayLike, opts: AdminOptions = {}): FastifyP
     });
 
     // ---- auth for everything under /admin ----
+    // SECURITY: checked here too, with the gateway's own token functions, so the admin API is never
+    // open even if this plugin were registered somewhere without the gateway's requireAdmin.
     app.addHook('onRequest', async (req, reply) => {
       const path = req.url.split('?')[0];
       if (!path.startsWith('/admin')) return;
       const expected = adminTokenOf(relay);
-      if (!tokenMatches(presentedToken(req), expected)) {
+      if (!tokenEquals(presentedAdminToken(req), expected)) {
         return sendError(reply, errors.unauthorized('Invalid or missing admin token.'));
       }
     });

@@ -12,6 +12,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ADMIN_WS_TOKEN_PREFIX } from '../../admin/api-types';
 import { errors } from '../../errors';
 import type { Caller } from '../types';
 
@@ -70,7 +71,7 @@ export function presentedAdminToken(req: FastifyRequest): string | undefined {
     if (typeof protos === 'string') {
       for (const p of protos.split(',')) {
         const t = p.trim();
-        if (t.startsWith('bearer.')) return t.slice(7);
+        if (t.startsWith(ADMIN_WS_TOKEN_PREFIX)) return t.slice(ADMIN_WS_TOKEN_PREFIX.length);
       }
     }
   }
