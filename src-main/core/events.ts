@@ -5,10 +5,10 @@
  */
 import { EventEmitter } from 'node:events';
 import type { InstanceSnapshot } from './backends/types';
-import type { LiveRequest, LogLine } from './live-types';
+import type { LiveRequest, LogLine } from './state-types';
 import type { HealthSnapshot, ReloadOutcome } from './routing/types';
 
-export type { LiveRequest, LogLevel, LogLine } from './live-types';
+export type { LiveRequest, LogLevel, LogLine } from './state-types';
 
 export interface RelayEvents {
   instance: [snapshot: InstanceSnapshot];

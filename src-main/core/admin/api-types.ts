@@ -1,38 +1,22 @@
 /**
  * The admin API's wire types, shared by the gateway (src-main/core/admin) and the dashboard
  * (src-renderer). Pure types: no Node imports, because the renderer compiles this file with DOM
- * libs only. Shapes mirror core types (InstanceSnapshot, LogLine, LiveRequest, HealthSnapshot)
- * but are declared here so the renderer never pulls in Node modules.
+ * libs only. Shapes core also uses come from the import-free core/state-types.ts and
+ * core/ledger/types.ts; the rest are the admin API's own.
  *
  * No field ever carries a password, an upstream API key or a login-automation detail. The only
  * secret in a snapshot is `apiKey` (the first client API key, for the copy button), which the
  * admin token holder may see anyway.
  */
 import type { UsageRow } from '../ledger/types';
-import type { LiveRequest, LogLine } from '../live-types';
+import type { HealthSnapshot, InstanceState, LiveRequest, LoginState, LogLine, ReloadOutcome } from '../state-types';
 
-export type InstanceState = 'stopped' | 'starting' | 'ready' | 'reconnecting' | 'failed' | 'closed';
-
-export type LoginState =
-  | { state: 'not_applicable' }
-  | { state: 'logged_out' }
-  | { state: 'logging_in' }
-  | { state: 'logged_in'; user?: string; quotaExceeded?: boolean }
-  | { state: 'needs_manual'; url: string; reason: string }
-  | { state: 'failed'; reason: string };
-
-export type { LogLevel } from '../live-types';
+export type { InstanceState, LoginState } from '../state-types';
+export type { LogLevel } from '../state-types';
 export type AdminLogLine = LogLine;
 export type AdminLiveRequest = LiveRequest;
 
-export interface AdminHealth {
-  instance: string;
-  healthy: boolean;
-  consecutiveFailures: number;
-  lastError?: string;
-  lastErrorAt?: number;
-  unhealthyUntil?: number;
-}
+export type AdminHealth = HealthSnapshot;
 
 export interface AdminInstance {
   name: string;
@@ -71,13 +55,7 @@ export interface AdminAlias {
   targets: AdminAliasTarget[];
 }
 
-export interface AdminReloadOutcome {
-  at: number;
-  ok: boolean;
-  source: string;
-  error?: string;
-  aliases: number;
-}
+export type AdminReloadOutcome = ReloadOutcome;
 
 export interface AdminAccount {
   /** Instance name. */

@@ -11,16 +11,9 @@
 import type { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { ChatEvent, ChatRequest, EmbeddingsRequest, EmbeddingsResult } from '../chat/model';
+import type { InstanceState, LoginState } from '../state-types';
 
-export type InstanceState = 'stopped' | 'starting' | 'ready' | 'reconnecting' | 'failed' | 'closed';
-
-export type LoginState =
-  | { state: 'not_applicable' }
-  | { state: 'logged_out' }
-  | { state: 'logging_in' }
-  | { state: 'logged_in'; user?: string; quotaExceeded?: boolean }
-  | { state: 'needs_manual'; url: string; reason: string }
-  | { state: 'failed'; reason: string };
+export type { InstanceState, LoginState } from '../state-types';
 
 export interface ModelInfo {
   /** Upstream id (Lingma model key, or the provider's model id). Exposed as `<provider>/<id>`. */

@@ -5,6 +5,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { RelayError } from '../errors';
+import type { HealthSnapshot, ReloadOutcome } from '../state-types';
 
 export interface Target {
   /** Provider name (`lingma`, or a configured provider). */
@@ -36,13 +37,7 @@ export interface AliasInfo {
   pattern: boolean;
 }
 
-export interface ReloadOutcome {
-  at: number;
-  ok: boolean;
-  source: string;
-  error?: string;
-  aliases: number;
-}
+export type { HealthSnapshot, ReloadOutcome } from '../state-types';
 
 export interface Resolver {
   /** Throws RelayError 404 model_not_found (with suggestions) when nothing matches. */
@@ -51,14 +46,6 @@ export interface Resolver {
   lastReload(): ReloadOutcome | undefined;
 }
 
-export interface HealthSnapshot {
-  instance: string;
-  healthy: boolean;
-  consecutiveFailures: number;
-  lastError?: string;
-  lastErrorAt?: number;
-  unhealthyUntil?: number;
-}
 
 export interface HealthEvents {
   /** Fired only when healthy flips. */
