@@ -27,7 +27,7 @@ import { systemClock, type Clock } from '../ports';
 import { BudgetCounters, utcDay, type KeyLimits } from './budget';
 import { bucketOf } from './histogram';
 import { PriceTable } from './prices';
-import { UsageQueries } from './queries';
+import { UsageQueries, type Sums } from './queries';
 import { migrate } from './schema';
 import type { Ledger, LedgerStatus, UsageRecord } from './types';
 
@@ -84,21 +84,14 @@ ON CONFLICT (t, label, provider, instance, api_key_id, status) DO UPDATE SET
   cost_usd = CASE WHEN excluded.cost_usd IS NULL THEN cost_usd ELSE COALESCE(cost_usd, 0) + excluded.cost_usd END,
   total_ms = total_ms + excluded.total_ms`;
 
-interface RollupRow {
+/** One rollup row: its key (period start and dimensions) and the sums the queries read. */
+interface RollupRow extends Sums {
   t: number;
   label: string;
   provider: string;
   instance: string;
   apiKeyId: string;
   status: number;
-  requests: number;
-  errors: number;
-  promptTokens: number;
-  completionTokens: number;
-  reasoningTokens: number;
-  cachedTokens: number;
-  costUsd: number | null;
-  totalMs: number;
 }
 
 /** Sum a batch's rows per rollup key, so each batch does one upsert per key rather than per row. */

@@ -118,7 +118,7 @@ function where(f: UsageFilters, range?: UsageRange, extra: string[] = [], timeCo
   return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
 }
 
-interface Sums {
+export interface Sums {
   requests: number;
   errors: number;
   promptTokens: number;
