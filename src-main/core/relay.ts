@@ -14,7 +14,6 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createProviders, type LingmaMode } from './backends/registry';
 import type { Instance, InstanceSnapshot, InstanceState, Provider } from './backends/types';
-import { estimateTokens } from './chat/tokens';
 import { ensureAdminToken, ensureDataDir } from './config/datadir';
 import { KeyStore } from './config/keys';
 import type { AliasConfig, Config } from './config/schema';
@@ -172,7 +171,6 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     errorRules: () => config.errorRules,
     checkBudget: (caller) => ledger.checkBudget(caller.keyId, caller.limits, clock.now()),
     recordUsage: (rec) => ledger.record(rec),
-    estimateTokens,
     clock,
     log,
   });

@@ -16,7 +16,6 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CallContext, Instance, Provider } from '../backends/types';
 import type { ChatEvent, ChatRequest, EmbeddingsRequest, EmbeddingsResult, Usage } from '../chat/model';
-import { textOf } from '../chat/model';
 import { estimatePromptTokens, estimateTokens } from '../chat/tokens';
 import { applyToolEmulation, requestUsesTools } from '../chat/tool-emulation';
 import type { ErrorRule } from '../config/schema';
@@ -54,8 +53,6 @@ export interface DispatcherDeps {
   checkBudget?: (caller: Caller, req: { model: string; endpoint: string }) => void | Promise<void>;
   /** Exactly one record per request. Must not throw (errors are logged and swallowed). */
   recordUsage?: (rec: UsageRecord) => void;
-  /** Token estimate for backends that report no usage. Default: `core/chat/tokens`. */
-  estimateTokens?: (text: string) => number;
   clock?: Clock;
   log?: Logger;
 }
@@ -91,7 +88,8 @@ class Tracker {
     readonly requestedModel: string,
     readonly stream: boolean,
     /** Estimated prompt tokens, computed only when the backend reports none. */
-    private readonly promptEstimate: (est: (text: string) => number) => number,
+    /** Estimated prompt tokens, for when the backend reports none (computed only then). */
+    private readonly promptEstimate: () => number,
   ) {
     this.live = {
       // Unique even when clients reuse an x-request-id (the dashboard keys live requests by it).
@@ -150,7 +148,6 @@ class Tracker {
     this.finished = true;
     const deps = this.deps;
     const now = (deps.clock ?? systemClock).now();
-    const est = deps.estimateTokens ?? estimateTokens;
     let promptTokens: number | undefined;
     let completionTokens: number | undefined;
     let reasoningTokens: number | undefined;
@@ -163,8 +160,8 @@ class Tracker {
       ({ promptTokens, completionTokens, reasoningTokens, cachedTokens } = this.reported);
     } else if (this.resolved) {
       // Something was generated (or at least routed): estimate what the backend did not report.
-      promptTokens = this.reported?.promptTokens ?? this.promptEstimate(est);
-      completionTokens = this.reported?.completionTokens ?? est(this.out.join(''));
+      promptTokens = this.reported?.promptTokens ?? this.promptEstimate();
+      completionTokens = this.reported?.completionTokens ?? estimateTokens(this.out.join(''));
       reasoningTokens = this.reported?.reasoningTokens;
       estimated = true;
     }
@@ -466,9 +463,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
   };
 
   async function execute(req: ChatRequest, ctx: RequestContext): Promise<ChatExecution> {
-    const tracker = new Tracker(deps, ctx, req.model, req.stream, (est) =>
-      deps.estimateTokens ? est(req.messages.map((m) => textOf(m.content)).join('\n')) : estimatePromptTokens(req),
-    );
+    const tracker = new Tracker(deps, ctx, req.model, req.stream, () => estimatePromptTokens(req));
     let permit: Permit | undefined;
     let inWalk = false;
     active++;
@@ -587,8 +582,8 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
   }
 
   async function embed(req: EmbeddingsRequest, ctx: RequestContext): Promise<{ resolved: Resolved; result: EmbeddingsResult }> {
-    const tracker = new Tracker(deps, ctx, req.model, false, (est) =>
-      est((req.input as unknown[]).map((x) => (typeof x === 'string' ? x : '')).join('')),
+    const tracker = new Tracker(deps, ctx, req.model, false, () =>
+      estimateTokens((req.input as unknown[]).map((x) => (typeof x === 'string' ? x : '')).join('')),
     );
     let permit: Permit | undefined;
     let inWalk = false;
