@@ -61,6 +61,15 @@ export class RelayError extends Error {
   }
 }
 
+/** A RelayError that says the instance's account cannot serve until a reset (see `errors.quotaExceeded`). */
+export class QuotaError extends RelayError {
+  readonly resetsAt?: number;
+  constructor(init: RelayErrorInit & { resetsAt?: number }) {
+    super(init);
+    this.resetsAt = init.resetsAt;
+  }
+}
+
 export const isRelayError = (e: unknown): e is RelayError => e instanceof RelayError;
 
 /** Constructors for the contract's errors. */
@@ -92,6 +101,14 @@ export const errors = {
   },
   rateLimited(message: string, retryAfter: number, code = 'rate_limited'): RelayError {
     return new RelayError({ status: 429, type: 'rate_limit_error', code, message, retryAfter: Math.max(1, Math.ceil(retryAfter)) });
+  },
+  /**
+   * The account behind an instance is out of credits or rate-limited by its upstream (Lingma
+   * spec §8). Retryable elsewhere; the availability model cools the instance down until
+   * `resetsAt` (epoch ms) when given, else with an exponential cool-down.
+   */
+  quotaExceeded(message: string, init: Partial<RelayErrorInit> & { resetsAt?: number } = {}): QuotaError {
+    return new QuotaError({ status: 429, type: 'rate_limit_error', code: 'quota_exceeded', message, retryable: true, ...init });
   },
   upstream(message: string, init: Partial<RelayErrorInit> = {}): RelayError {
     return new RelayError({ status: 502, type: 'upstream_error', code: 'upstream_error', message, ...init });

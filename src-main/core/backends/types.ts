@@ -54,6 +54,12 @@ export interface CallMeta {
   promptBytes?: number;
 }
 
+export interface QuotaState {
+  exceeded: boolean;
+  /** Epoch ms when the account is expected to serve again, when known. */
+  resetsAt?: number;
+}
+
 /** Everything an instance tells the dashboard. No secrets. */
 export interface InstanceSnapshot {
   name: string;
@@ -66,6 +72,11 @@ export interface InstanceSnapshot {
   startedAt?: number;
   restarts: number;
   lastError?: string;
+  /**
+   * Account limits the backend knows of (Lingma credits / rate limits, spec §8). `exceeded`: the
+   * backend itself says the account cannot serve until `resetsAt` (ms since epoch, when known).
+   */
+  quota?: QuotaState;
   /** Kind-specific, JSON-safe extras (ports, pid, version, session-cache counts ...). */
   extra?: Record<string, unknown>;
 }

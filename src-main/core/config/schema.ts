@@ -154,9 +154,18 @@ export const ConfigSchema = Type.Object(
         /** Agent-mode model names (`agent`, `lingma-agent`). */
         agentModels: Type.Array(Type.String(), { default: ['agent', 'lingma-agent'] }),
         locale: Type.String({ default: 'en' }),
+        /** The runtime dialect (lingma-protocol.md §6): `auto` detects per process. */
+        protocol: Type.Union([Type.Literal('auto'), Type.Literal('chat'), Type.Literal('session')], { default: 'auto' }),
+        /** Also serve through a Lingma / Qoder CN app already running and signed in (§7). */
+        attach: Type.Union([Type.Literal('auto'), Type.Literal('off')], { default: 'auto' }),
         login: Type.Object(
           {
             auto: Type.Boolean({ default: true }),
+            /**
+             * Extra origins credentials may be typed into, besides the official https sign-in
+             * origins; `scheme://host:port`, a port `*` matches any port (`http://127.0.0.1:*`).
+             */
+            allowedOrigins: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
             timeoutMs: Type.Integer({ minimum: 5000, default: 90000 }),
             maxRetries: Type.Integer({ minimum: 0, maximum: 10, default: 2 }),
             /** Path to a Chromium-family browser for the headless login driver (`auto` searches). */
