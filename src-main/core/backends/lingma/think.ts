@@ -14,12 +14,24 @@ export interface Piece {
 export class ThinkSplitter {
   private inThink = false;
   private held = '';
+  /** A fence just ended the text seen so far: a newline at the start of what follows is dropped. */
+  private afterFence = false;
 
   push(chunk: string): Piece[] {
     let s = this.held + chunk;
     this.held = '';
     const out: Piece[] = [];
     for (;;) {
+      if (this.afterFence && s) {
+        if (s === '\r') {
+          this.held = s;
+          return merge(out);
+        }
+        // A newline right after a fence belongs to the fence.
+        if (s.startsWith('\r\n')) s = s.slice(2);
+        else if (s.startsWith('\n')) s = s.slice(1);
+        this.afterFence = false;
+      }
       const marker = this.inThink ? THINK_CLOSE : THINK_OPEN;
       const kind = this.inThink ? 'reasoning' : 'text';
       const at = s.indexOf(marker);
@@ -27,9 +39,7 @@ export class ThinkSplitter {
         if (at > 0) out.push({ kind, text: s.slice(0, at) });
         s = s.slice(at + marker.length);
         this.inThink = !this.inThink;
-        // A newline right after a fence belongs to the fence.
-        if (s.startsWith('\r\n')) s = s.slice(2);
-        else if (s.startsWith('\n')) s = s.slice(1);
+        this.afterFence = true;
         continue;
       }
       const keep = partialSuffix(s, marker);
