@@ -145,11 +145,17 @@ describe('session dialect against a session-only runtime', () => {
     await stats(inst, { noSessionCancel: false, reply: {} });
   });
 
-  it('errors in the stream: finish status, error push (at once), crash', async () => {
+  it('errors in the stream: finish status, error push (at once), 418, quota, content filter, crash', async () => {
     await stats(inst, { reset: true, finishStatus: [500] });
     expect(await collect(inst.chat(chatReq([user('x')]), ctx())).catch((e) => e)).toMatchObject({ code: 'upstream_error', upstreamStatus: 500, retryable: true });
     await stats(inst, { errorPush: { method: 'fatal_error', message: 'model backend unavailable', afterDeltas: 0 } });
     expect(await collect(inst.chat(chatReq([user('x')]), ctx())).catch((e) => e)).toMatchObject({ status: 502, retryable: true });
+    await stats(inst, { upstreamError: { status: 418, message: 'Unknown sse issue', where: 'stream' } });
+    expect(await collect(inst.chat(chatReq([user('x')]), ctx())).catch((e) => e)).toMatchObject({ upstreamStatus: 418, retryable: true });
+    await stats(inst, { upstreamError: { status: 429, message: 'usage exceeds frequency limit' } });
+    expect(await collect(inst.chat(chatReq([user('x')]), ctx())).catch((e) => e)).toMatchObject({ status: 429, code: 'quota_exceeded' });
+    await stats(inst, { upstreamError: { status: 400, message: 'InternalError.Algo.DataInspectionFailed' } });
+    expect((await collect(inst.chat(chatReq([user('x')]), ctx()))).finish).toBe('content_filter');
     await stats(inst, { reset: true, crashAfterDeltas: 1, reply: { deltas: 4 } });
     expect(await collect(inst.chat(chatReq([user('x')]), ctx())).catch((e) => e)).toMatchObject({ code: 'upstream_error', retryable: true });
     await waitFor(() => inst.state() === 'ready' || undefined, 'restarted', 30_000);

@@ -109,9 +109,16 @@ export function createSessionDialect(): Dialect {
         const u = (p.update ?? {}) as Record<string, unknown>;
         const content = (u.content ?? {}) as Record<string, unknown>;
         switch (u.sessionUpdate) {
-          case 'agent_message_chunk':
-            yield* answer.text(typeof content.text === 'string' ? content.text : '');
+          case 'agent_message_chunk': {
+            const txt = typeof content.text === 'string' ? content.text : '';
+            // A stream error reported as answer text before anything was sent (spec §8, 418).
+            if (!answer.started && /statusCodeValue\s*=\s*418/.test(txt)) {
+              finished = true;
+              yield* failureEvents({ message: txt }, answer, 418);
+            }
+            yield* answer.text(txt);
             break;
+          }
           case 'agent_thought_chunk':
             yield* answer.reason(typeof content.text === 'string' ? content.text : '');
             break;

@@ -374,27 +374,27 @@ export class LingmaInstance implements Instance {
 
   private makeTurnHost(): TurnHost {
     return {
-    name: this.name,
-    sessions: this.deps.sessions,
-    log: this.log,
-    config: () => this.deps.config(),
-    models: () => this.liveModels,
-    dialect: (signal) => this.sup.dialectFor(signal),
-    env: (ctx): DialectEnv => {
-      mkdirSync(this.sup.cwd, { recursive: true, mode: 0o700 });
-      return {
-        rpc: this.sup.requireRpc(),
-        signal: ctx.signal,
-        log: ctx.log.child({ instance: this.name }),
-        idleTimeoutMs: this.deps.config().answerIdleTimeoutMs,
-        cwd: this.sup.cwd,
-        askDefaults: this.deps.askDefaults,
-        onSilent: (d) => this.sup.noteUnresponsive(d),
-        onAnswered: () => this.sup.noteAnswered(),
-      };
-    },
-    expired: (err: RelayError) => this.signin.expired(err),
-    askDefaults: this.deps.askDefaults,
+      name: this.name,
+      sessions: this.deps.sessions,
+      log: this.log,
+      config: () => this.deps.config(),
+      models: () => this.liveModels,
+      dialect: (signal) => this.sup.dialectFor(signal),
+      env: (ctx): DialectEnv => {
+        mkdirSync(this.sup.cwd, { recursive: true, mode: 0o700 });
+        return {
+          rpc: this.sup.requireRpc(),
+          signal: ctx.signal,
+          log: ctx.log.child({ instance: this.name }),
+          idleTimeoutMs: this.deps.config().answerIdleTimeoutMs,
+          cwd: this.sup.cwd,
+          askDefaults: this.deps.askDefaults,
+          onSilent: (d) => this.sup.noteUnresponsive(d),
+          onAnswered: () => this.sup.noteAnswered(),
+        };
+      },
+      expired: (err: RelayError) => this.signin.expired(err),
+      askDefaults: this.deps.askDefaults,
     };
   }
 }
