@@ -31,7 +31,7 @@ describe('binary discovery', () => {
     const newest = fakeBin(join(root, '2.10.1', 'x86_64_linux', 'Lingma'));
     mkdirSync(join(root, '3.0.0', 'x86_64_linux'), { recursive: true }); // no binary inside: skipped
     const base = { setting: 'auto', env: {}, platform: 'linux' as const, arch: 'x64', home };
-    expect(findLingmaBinary(base)).toEqual({ found: true, path: newest, source: 'auto' });
+    expect(findLingmaBinary(base)).toMatchObject({ found: true, path: newest, source: 'auto', label: 'ide-plugin', version: '2.10.1' });
     writeFileSync(join(root, 'config.json'), JSON.stringify({ version: '2.9.0' }));
     expect(findLingmaBinary(base)).toMatchObject({ found: true, path: join(root, '2.9.0', 'x86_64_linux', 'Lingma') });
     // Platform folders per OS.
@@ -54,8 +54,8 @@ describe('binary discovery', () => {
     dirs.push(home);
     const custom = fakeBin(join(home, 'custom', 'Lingma'));
     fakeBin(join(home, '.lingma', 'bin', '1.0.0', 'x86_64_linux', 'Lingma'));
-    expect(findLingmaBinary({ setting: 'auto', env: { LINGMA_BIN: custom }, platform: 'linux', arch: 'x64', home })).toEqual({ found: true, path: custom, source: 'env' });
-    expect(findLingmaBinary({ setting: custom, env: {}, platform: 'linux', arch: 'x64', home })).toEqual({ found: true, path: custom, source: 'config' });
+    expect(findLingmaBinary({ setting: 'auto', env: { LINGMA_BIN: custom }, platform: 'linux', arch: 'x64', home })).toMatchObject({ found: true, path: custom, source: 'env' });
+    expect(findLingmaBinary({ setting: custom, env: {}, platform: 'linux', arch: 'x64', home })).toMatchObject({ found: true, path: custom, source: 'config' });
     const bad = findLingmaBinary({ setting: 'auto', env: { LINGMA_BIN: join(home, 'missing') }, platform: 'linux', arch: 'x64', home });
     expect(bad).toMatchObject({ found: false });
     expect(!bad.found && bad.reason).toMatch(/LINGMA_BIN points to .*missing/);

@@ -21,16 +21,19 @@ describe('Lingma instance against the simulator', () => {
     expect(inst.loginState()).toMatchObject({ state: 'logged_in', user: 'alice' });
     await waitFor(() => h.provider.models().some((m) => m.id === 'dashscope_qwq'), 'models');
     const ids = h.provider.models().map((m) => m.id);
-    expect(ids).toEqual(expect.arrayContaining(['auto', 'dashscope_qwen3_coder', 'dashscope_qwen_max_latest', 'dashscope_qwq', 'agent', 'lingma-agent']));
+    expect(ids).toEqual(expect.arrayContaining(['dashscope_qwen3_coder_default', 'dashscope_qwen3_coder', 'dashscope_qwen_max_latest', 'dashscope_qwq', 'agent', 'lingma-agent']));
     expect(new Set(ids).size).toBe(ids.length);
     expect(h.provider.resolveModel('qwen3-coder')).toBe('dashscope_qwen3_coder');
     expect(h.provider.resolveModel('DASHSCOPE_QWEN3_CODER')).toBe('dashscope_qwen3_coder');
     expect(h.provider.resolveModel('lingma/dashscope_qwq')).toBe('dashscope_qwq');
     expect(h.provider.resolveModel('nope')).toBeUndefined();
+    // The Auto entry is found by its display name; inline-only models are not chat models.
+    expect(h.provider.resolveModel('auto')).toBe('dashscope_qwen3_coder_default');
+    expect(ids).not.toContain('dashscope_qwen_coder_inline');
     const s = await sim(inst);
     expect(s.initializes).toBeGreaterThanOrEqual(1);
     expect(s.workspacePathEmpty).toBe(0);
-    expect(h.provider.capabilities).toEqual({ tools: false, images: false, embeddings: false });
+    expect(h.provider.capabilities).toEqual({ tools: false, images: true, embeddings: false });
   });
 
   it('streams an answer, applying the overwrite rule, and answers every id-carrying notification with null', async () => {
@@ -50,7 +53,7 @@ describe('Lingma instance against the simulator', () => {
       return st.unanswered === 0 && st.serverRequestsAnswered > 0 ? st : undefined;
     }, 'all server requests answered');
     expect(s.nonNullAnswers).toBe(0);
-    expect(s.asks[0]).toMatchObject({ model: 'dashscope_qwen3_coder', mode: 'normal', sessionType: 'chat', isReply: false, sessionIdIn: '' });
+    expect(s.asks[0]).toMatchObject({ model: 'dashscope_qwen3_coder', mode: 'chat', sessionType: 'chat', isReply: false, sessionIdIn: '' });
   });
 
   it('non-streaming requests get deltas as they arrive, consistent with fullAnswer', async () => {
@@ -94,7 +97,7 @@ describe('Lingma instance against the simulator', () => {
     expect(st.nonNullAnswers).toBe(0);
   });
 
-  it('renders a conversation as [role] lines and refuses images', async () => {
+  it('renders a conversation as [role] lines; images on a text model are a 400 naming a vision model', async () => {
     await sim(inst, { reset: true, reply: { mode: 'fixed', text: 'ok' } });
     const convo = [
       system('be brief'),
@@ -112,11 +115,13 @@ describe('Lingma instance against the simulator', () => {
     expect(s.asks[0].mode).toBe('agent');
     expect(s.asks[0].sessionType).toBe('assistant');
     // Agent mode: the simulator asked for a client tool and got "tools are not available".
-    expect(s.toolInvokeResults).toEqual([{ success: false, errorMessage: 'tools are not available' }]);
+    // Spec §4 verified values: the answer echoes the call's id and name.
+    expect(s.toolInvokeResults).toEqual([{ toolCallId: expect.any(String), name: 'read_file', success: false, errorMessage: 'tools are not available', result: null }]);
 
     const img = chatReq([{ role: 'user', content: [{ type: 'text', text: 'look' }, { type: 'image', url: 'data:image/png;base64,AAAA' }] }]);
     const err = await collect(inst.chat(img, ctx())).catch((e) => e);
     expect(isRelayError(err) && err.status).toBe(400);
+    expect(err.message).toMatch(/dashscope_qwen_max_latest/);
   });
 
   it('marks filtered answers content_filter', async () => {

@@ -62,7 +62,7 @@ describe('JSON-RPC driver', () => {
   it('answers id-carrying server messages with null, tool/invoke with "tools are not available", and emits them', async () => {
     const p = await peer((m, ws) => {
       if (m.method === 'go') {
-        ws.send(encodeFrame({ jsonrpc: '2.0', id: 900, method: 'chat/answer', params: { text: 'x' } }) + encodeFrame({ jsonrpc: '2.0', id: 901, method: 'tool/invoke', params: {} }));
+        ws.send(encodeFrame({ jsonrpc: '2.0', id: 900, method: 'chat/answer', params: { text: 'x' } }) + encodeFrame({ jsonrpc: '2.0', id: 901, method: 'tool/invoke', params: { toolCallId: 'tc-1', name: 'read_file' } }));
         ws.send(encodeFrame({ jsonrpc: '2.0', method: 'chat/think', params: { text: 'y' } }));
         ws.send(encodeFrame({ jsonrpc: '2.0', id: m.id, result: true }));
       }
@@ -76,7 +76,7 @@ describe('JSON-RPC driver', () => {
     const answers = p.got.filter((m) => m.method === undefined);
     expect(answers).toEqual([
       { jsonrpc: '2.0', id: 900, result: null },
-      { jsonrpc: '2.0', id: 901, result: { success: false, errorMessage: 'tools are not available' } },
+      { jsonrpc: '2.0', id: 901, result: { toolCallId: 'tc-1', name: 'read_file', success: false, errorMessage: 'tools are not available', result: null } },
     ]);
   });
 

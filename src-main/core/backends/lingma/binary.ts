@@ -1,13 +1,14 @@
 /**
  * Finding the Lingma binary (shared/spec/lingma-protocol.md §1).
- * Order: `LINGMA_BIN`, then `lingma.binary` when it is a path, then the known install locations.
+ * Order: `LINGMA_BIN`, then `lingma.binary` when it is a path, then the known install locations
+ * (IDE plugin, Lingma desktop app, Qoder CN, others); when several exist the newest version wins.
  */
 import { accessSync, constants, readFileSync, readdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 export type BinaryLookup =
-  | { found: true; path: string; source: 'env' | 'config' | 'auto' }
+  | { found: true; path: string; source: 'env' | 'config' | 'auto'; label: string; version?: string; installs?: number }
   | { found: false; reason: string; searched: string[] };
 
 export interface BinaryLookupOptions {
@@ -17,6 +18,8 @@ export interface BinaryLookupOptions {
   platform?: NodeJS.Platform;
   arch?: string;
   home?: string;
+  /** The system applications folder (macOS); tests point it elsewhere. */
+  systemApps?: string;
 }
 
 /** The platform folder names used inside Lingma installs. */
@@ -55,18 +58,30 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-/** The candidates under `~/.lingma/bin`: the version named by config.json first, then newest first. */
-function pluginCandidates(home: string, folder: string, exe: string): string[] {
-  const root = join(home, '.lingma', 'bin');
-  const out: string[] = [];
+/** One place a runtime may be installed, with its version when the install says it. */
+export interface Candidate {
+  path: string;
+  /** Which install: `ide-plugin`, `lingma-app`, `qoder-cn-app`, `other`. */
+  label: string;
+  version?: string;
+}
+
+function readJson(p: string): Record<string, unknown> | undefined {
   try {
-    const cfg = JSON.parse(readFileSync(join(root, 'config.json'), 'utf8')) as Record<string, unknown>;
-    // The field name differs between builds; accept the likely spellings.
-    const current = [cfg.version, cfg.current, cfg.currentVersion, cfg.cosyVersion].find((v) => typeof v === 'string' && v) as string | undefined;
-    if (current && !current.includes('/') && !current.includes('\\') && current !== '..') out.push(join(root, current, folder, exe));
+    const v = JSON.parse(readFileSync(p, 'utf8')) as unknown;
+    return v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined;
   } catch {
-    /* no config.json: fall back to the newest folder */
+    return undefined;
   }
+}
+
+/** The candidates under `~/.lingma/bin`: the version named by config.json first, then newest first. */
+function pluginCandidates(home: string, folders: string[], exe: string): Candidate[] {
+  const root = join(home, '.lingma', 'bin');
+  const out: Candidate[] = [];
+  const cfg = readJson(join(root, 'config.json'));
+  // The field name differs between builds; accept the likely spellings.
+  const current = cfg && ([cfg.version, cfg.current, cfg.currentVersion, cfg.cosyVersion].find((v) => typeof v === 'string' && v) as string | undefined);
   let versions: string[] = [];
   try {
     versions = readdirSync(root, { withFileTypes: true })
@@ -76,8 +91,73 @@ function pluginCandidates(home: string, folder: string, exe: string): string[] {
   } catch {
     /* no plugin install */
   }
-  for (const v of versions) out.push(join(root, v, folder, exe));
-  return [...new Set(out)];
+  if (current && !current.includes('/') && !current.includes('\\') && current !== '..') versions = [current, ...versions.filter((v) => v !== current)];
+  for (const v of versions) for (const f of folders) out.push({ path: join(root, v, f, exe), label: 'ide-plugin', version: v });
+  return out;
+}
+
+/** An Electron app's version: `resources/app/package.json` (a guess for Qoder CN; Lingma's is known to be an Electron app). */
+function appVersion(resourcesDir: string): string | undefined {
+  const pkg = readJson(join(resourcesDir, 'app', 'package.json'));
+  return typeof pkg?.version === 'string' ? pkg.version : undefined;
+}
+
+/**
+ * Desktop apps (spec §1). Lingma's locations are known; the Qoder CN ones ("formerly Lingma",
+ * same runtime layout) are GUESSES by analogy: `Qoder CN.app` / `QoderCN.app`, `Programs\Qoder CN`
+ * / `Programs\QoderCN`.
+ */
+function appCandidates(o: { platform: NodeJS.Platform; home: string; env: NodeJS.ProcessEnv; folders: string[]; exe: string; systemApps: string }): Candidate[] {
+  const out: Candidate[] = [];
+  const apps: Array<[string, string]> = [
+    ['Lingma.app', 'lingma-app'],
+    ['Qoder CN.app', 'qoder-cn-app'], // guess
+    ['QoderCN.app', 'qoder-cn-app'], // guess
+  ];
+  if (o.platform === 'darwin') {
+    for (const [app, label] of apps) {
+      for (const base of [o.systemApps, join(o.home, 'Applications')]) {
+        const res = join(base, app, 'Contents', 'Resources');
+        const version = appVersion(res);
+        for (const f of o.folders) out.push({ path: join(res, 'app', 'resources', 'bin', f, o.exe), label, version });
+      }
+    }
+  }
+  if (o.platform === 'win32') {
+    const roots: Array<[string | undefined, string]> = [
+      [o.env.LOCALAPPDATA && join(o.env.LOCALAPPDATA, 'Programs', 'Lingma'), 'lingma-app'],
+      [o.env.ProgramFiles && join(o.env.ProgramFiles, 'Lingma'), 'lingma-app'],
+      [o.env.LOCALAPPDATA && join(o.env.LOCALAPPDATA, 'Programs', 'Qoder CN'), 'qoder-cn-app'], // guess
+      [o.env.LOCALAPPDATA && join(o.env.LOCALAPPDATA, 'Programs', 'QoderCN'), 'qoder-cn-app'], // guess
+      [o.env.ProgramFiles && join(o.env.ProgramFiles, 'Qoder CN'), 'qoder-cn-app'], // guess
+    ];
+    for (const [r, label] of roots) {
+      if (!r) continue;
+      const res = join(r, 'resources');
+      out.push({ path: join(res, 'app', 'resources', 'bin', 'x86_64_windows', o.exe), label, version: appVersion(res) });
+    }
+  }
+  return out;
+}
+
+/** Also seen (spec §1): `~/.config/lingma/bin/<platform>/`, `/usr/local/bin/Lingma`. No version known. */
+function otherCandidates(home: string, platform: NodeJS.Platform, folders: string[], exe: string): Candidate[] {
+  const out = folders.map((f) => ({ path: join(home, '.config', 'lingma', 'bin', f, exe), label: 'other' }));
+  if (platform !== 'win32') out.push({ path: '/usr/local/bin/Lingma', label: 'other' });
+  return out;
+}
+
+/**
+ * Several installs: the newest version wins (an install whose version is unknown loses to one
+ * that says it); equal versions keep the search order (IDE plugin, desktop app, others).
+ */
+export function pickNewest(found: Candidate[]): Candidate | undefined {
+  let best: Candidate | undefined;
+  for (const c of found) {
+    if (!best) best = c;
+    else if (c.version && (!best.version || compareVersions(c.version, best.version) > 0)) best = c;
+  }
+  return best;
 }
 
 export function findLingmaBinary(opts: BinaryLookupOptions): BinaryLookup {
@@ -90,28 +170,31 @@ export function findLingmaBinary(opts: BinaryLookupOptions): BinaryLookup {
 
   const fromEnv = env.LINGMA_BIN?.trim();
   if (fromEnv) {
-    if (isFile(fromEnv, win)) return { found: true, path: fromEnv, source: 'env' };
+    if (isFile(fromEnv, win)) return { found: true, path: fromEnv, source: 'env', label: 'configured' };
     return { found: false, searched: [fromEnv], reason: `LINGMA_BIN points to ${fromEnv}, which is not an executable file.` };
   }
   const setting = opts.setting.trim();
   if (setting && setting !== 'auto') {
-    if (isFile(setting, win)) return { found: true, path: setting, source: 'config' };
+    if (isFile(setting, win)) return { found: true, path: setting, source: 'config', label: 'configured' };
     return { found: false, searched: [setting], reason: `lingma.binary is ${setting}, which is not an executable file.` };
   }
 
   const folder = platformFolder(platform, arch);
-  const searched: string[] = [];
-  if (folder) searched.push(...pluginCandidates(home, folder, exe));
-  if (platform === 'darwin' && folder) {
-    for (const app of ['/Applications/Lingma.app', join(home, 'Applications', 'Lingma.app')]) {
-      searched.push(join(app, 'Contents', 'Resources', 'app', 'resources', 'bin', folder, exe));
-    }
-  }
-  if (win) {
-    const roots = [env.LOCALAPPDATA && join(env.LOCALAPPDATA, 'Programs', 'Lingma'), env.ProgramFiles && join(env.ProgramFiles, 'Lingma')];
-    for (const r of roots) if (r) searched.push(join(r, 'resources', 'app', 'resources', 'bin', 'x86_64_windows', exe));
-  }
-  for (const c of searched) if (isFile(c, win)) return { found: true, path: c, source: 'auto' };
+  // On arm64 macOS the x86_64 build runs too (Rosetta): fall back to it.
+  const folders = folder ? (folder === 'aarch64_darwin' ? [folder, 'x86_64_darwin'] : [folder]) : [];
+  const candidates: Candidate[] = folder
+    ? [
+        ...pluginCandidates(home, folders, exe),
+        ...appCandidates({ platform, home, env, folders, exe, systemApps: opts.systemApps ?? '/Applications' }),
+        ...otherCandidates(home, platform, folders, exe),
+      ]
+    : [];
+  const searched = candidates.map((c) => c.path);
+  // The IDE plugin's current version (config.json, else the newest folder) stands for the plugin.
+  const present = candidates.filter((c) => isFile(c.path, win));
+  const pluginBest = present.find((c) => c.label === 'ide-plugin');
+  const best = pickNewest([...(pluginBest ? [pluginBest] : []), ...present.filter((c) => c.label !== 'ide-plugin')]);
+  if (best) return { found: true, path: best.path, source: 'auto', label: best.label, version: best.version, installs: present.length };
 
   const where = folder ? [join(home, '.lingma', 'bin', '<version>', folder, exe), ...searched.filter((s) => !s.startsWith(join(home, '.lingma')))] : [];
   return {
@@ -119,6 +202,6 @@ export function findLingmaBinary(opts: BinaryLookupOptions): BinaryLookup {
     searched,
     reason:
       `Lingma binary not found (looked in ${where.length ? where.join(', ') : `no known location for ${platform}`}). ` +
-      'Install the Lingma IDE plugin or desktop app, or set lingma.binary (or LINGMA_BIN) to its path.',
+      'Install the Lingma IDE plugin or desktop app (or Qoder CN), or set lingma.binary (or LINGMA_BIN) to its path.',
   };
 }

@@ -1,17 +1,33 @@
 /**
- * Rendering a neutral conversation into the one prompt text Lingma takes. Lingma reports no token
- * counts, so the gateway estimates them (usage.estimated = true).
+ * Rendering a neutral conversation into the one prompt text Lingma takes (plus its images as
+ * prompt items). Without the runtime's own figures the gateway estimates tokens.
  */
 import { textOf, type ChatMessage } from '../../chat/model';
 import { errors } from '../../errors';
+import type { PromptImage } from './dialect';
 
-/** Throws 400 when a message carries an image: Lingma takes text only. */
-export function assertTextOnly(messages: ChatMessage[]): void {
+/**
+ * The images of some messages as runtime prompt items (spec §6): a `data:` URL becomes
+ * `{type, mimeType, data}`, an http(s) URL `{type, uri}`. Anything else is a 400 naming the part.
+ */
+export function collectImages(messages: ChatMessage[], offset = 0): PromptImage[] {
+  const out: PromptImage[] = [];
   messages.forEach((m, i) => {
-    if (m.content.some((p) => p.type === 'image')) {
-      throw errors.invalid(`messages[${i}] contains an image, but Lingma models accept text only.`, `messages[${i}].content`, 'unsupported_content');
-    }
+    m.content.forEach((p, j) => {
+      if (p.type !== 'image') return;
+      const where = `messages[${i + offset}].content[${j}]`;
+      const data = /^data:([^;,]+)?(;[^,]*)?,(.*)$/s.exec(p.url);
+      if (data) {
+        if (!/;base64/i.test(data[2] ?? '')) throw errors.invalid(`${where}: an image data URL must be base64.`, where, 'unsupported_content');
+        out.push({ type: 'image', mimeType: data[1] || p.mediaType || 'image/png', data: data[3] });
+      } else if (/^https?:\/\//i.test(p.url)) {
+        out.push(p.mediaType ? { type: 'image', mimeType: p.mediaType, uri: p.url } : { type: 'image', uri: p.url });
+      } else {
+        throw errors.invalid(`${where}: an image must be a data: URL or an http(s) URL.`, where, 'unsupported_content');
+      }
+    });
   });
+  return out;
 }
 
 /** One message as readable text: its text, its tool calls, or its tool result. */

@@ -43,7 +43,8 @@ export interface LingmaProviderDeps {
 
 /** Keys the spec names, used when no instance has listed models yet (nothing logged in so far). */
 const FALLBACK_MODELS: ModelInfo[] = [
-  { id: 'auto', displayName: 'Auto' },
+  // The Auto entry of Lingma 2.11.1 (spec §4 verified values); instances map "auto" to the live one.
+  { id: 'dashscope_qwen3_coder_default', displayName: 'Auto', aliases: ['Auto'] },
   { id: 'dashscope_qwen3_coder', displayName: 'Qwen3-Coder', aliases: ['Qwen3-Coder'] },
   { id: 'dashscope_qwen_max_latest', displayName: 'Qwen-Max', aliases: ['Qwen-Max'] },
 ];
@@ -56,7 +57,8 @@ export interface LingmaProviderStats {
 export class LingmaProvider implements Provider {
   readonly name: string;
   readonly kind = 'lingma';
-  readonly capabilities: Capabilities = { tools: false, images: false, embeddings: false };
+  /** Images: yes on vision (`isVl`) models; the instance answers 400 naming one for the others. */
+  readonly capabilities: Capabilities = { tools: false, images: true, embeddings: false };
   readonly events = new EventEmitter<ProviderEvents>();
   readonly sessions: SessionCache;
   readonly accounts: AccountStore;
@@ -81,6 +83,7 @@ export class LingmaProvider implements Provider {
       ttlSec: cfg.sessionCache.ttlSec,
       onHit: () => deps.metrics?.sessionCacheHits.inc(),
       onMiss: () => deps.metrics?.sessionCacheMisses.inc(),
+      onEvict: (e) => this.find(e.instance)?.dropSession(e.sessionId),
     });
     this.accounts = new AccountStore(cfg.lingma.accounts, deps.dataDir, deps.secrets, this.log);
     this.pids = new PidRegistry(join(deps.dataDir, 'lingma', 'pids.json'), this.log);

@@ -9,6 +9,7 @@
  */
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
+import type { RpcChannel } from './channel';
 import { FrameReader, FramingError, encodeFrame } from './framing';
 
 export type RpcErrorKind = 'timeout' | 'closed' | 'remote' | 'protocol' | 'aborted';
@@ -48,6 +49,12 @@ export interface RpcOptions {
 
 export const TOOLS_UNAVAILABLE = { success: false, errorMessage: 'tools are not available' } as const;
 
+/** The `tool/invoke` answer (spec §4 verified values): echo the call's id and name, refuse it. */
+export function refuseToolInvoke(params: unknown): Record<string, unknown> {
+  const p = (params && typeof params === 'object' ? params : {}) as Record<string, unknown>;
+  return { toolCallId: p.toolCallId ?? null, name: p.name ?? null, ...TOOLS_UNAVAILABLE, result: null };
+}
+
 interface Pending {
   method: string;
   resolve: (v: unknown) => void;
@@ -56,7 +63,7 @@ interface Pending {
   cleanup?: () => void;
 }
 
-export class RpcConnection extends EventEmitter<RpcEvents> {
+export class RpcConnection extends EventEmitter<RpcEvents> implements RpcChannel {
   private readonly reader = new FrameReader();
   private readonly pending = new Map<number, Pending>();
   private readonly handlers = new Map<string, ServerRequestHandler>();
@@ -71,7 +78,7 @@ export class RpcConnection extends EventEmitter<RpcEvents> {
     // One listener per answer in flight.
     this.setMaxListeners(0);
     // Agent mode may call client tools; we have none to offer (spec §4 Chat).
-    this.handlers.set('tool/invoke', () => TOOLS_UNAVAILABLE);
+    this.handlers.set('tool/invoke', refuseToolInvoke);
     ws.on('message', (data: WebSocket.RawData) => this.onData(data));
     ws.on('close', (code, reason) => this.shutdown({ reason: 'remote', detail: `socket closed (${code}${reason.length ? ` ${reason.toString()}` : ''})` }));
     ws.on('error', (err) => this.shutdown({ reason: 'error', detail: `socket error: ${err.message}` }));

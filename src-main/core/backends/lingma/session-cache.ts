@@ -20,6 +20,8 @@ export interface SessionCacheOptions {
   clock?: Clock;
   onHit?: () => void;
   onMiss?: () => void;
+  /** An entry fell out (LRU or TTL): the runtime may drop the upstream session (`chat/deleteSessionById`). */
+  onEvict?: (entry: SessionEntry) => void;
 }
 
 export interface SessionCacheStats {
@@ -66,7 +68,11 @@ export class SessionCache {
   /** Apply new limits (live settings); shrinks at once when needed. */
   configure(opts: Partial<Pick<SessionCacheOptions, 'enabled' | 'maxEntries' | 'ttlSec'>>): void {
     this.opts = { ...this.opts, ...opts };
-    if (!this.enabled) this.map.clear();
+    if (!this.enabled) {
+      const all = [...this.map.values()];
+      this.map.clear();
+      for (const e of all) this.evicted(e);
+    }
     this.evict();
   }
 
@@ -80,6 +86,7 @@ export class SessionCache {
     if (!e) return undefined;
     if (e.expiresAt <= this.clock.now()) {
       this.map.delete(key);
+      this.evicted(e);
       return undefined;
     }
     return e;
@@ -139,10 +146,24 @@ export class SessionCache {
 
   private evict(): void {
     const now = this.clock.now();
-    for (const [k, e] of this.map) if (e.expiresAt <= now) this.map.delete(k);
+    for (const [k, e] of this.map) {
+      if (e.expiresAt > now) continue;
+      this.map.delete(k);
+      this.evicted(e);
+    }
     while (this.map.size > Math.max(0, this.opts.maxEntries)) {
       const oldest = this.map.keys().next().value as string;
+      const e = this.map.get(oldest)!;
       this.map.delete(oldest);
+      this.evicted(e);
+    }
+  }
+
+  private evicted(e: SessionEntry): void {
+    try {
+      this.opts.onEvict?.(e);
+    } catch {
+      /* best effort */
     }
   }
 }
