@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { listenIpc } from './ipc-listen';
 
 const VERSION = '2.5.0-sim';
 
@@ -665,6 +666,7 @@ async function main(): Promise<void> {
     conns.add(c);
     ws.on('close', () => conns.delete(c));
   });
+  await listenIpc(flags.ipcPath, (ws) => wss.emit('connection', ws)); // --ipcPath: the same frames on a Unix socket / pipe (ipc-listen.ts)
   log(`listening socketPort=${socketPort} httpPort=${httpPort} workDir=${workDir}`);
   process.stdout.write(`Lingma ${VERSION} started\n`);
   const stop = (sig: string) => {
