@@ -19,7 +19,7 @@ function InstanceRow({ i, now }: { i: AdminInstance; now: number }) {
         {manual && (
           <div className="manual">
             <span className="small">{manual.reason}</span>{' '}
-            <ExternalLink href={manual.url} className="btn btn-small btn-primary">Finish sign-in</ExternalLink>
+            {manual.url && <ExternalLink href={manual.url} className="btn btn-small btn-primary">Finish sign-in</ExternalLink>}
           </div>
         )}
       </td>

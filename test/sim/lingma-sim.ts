@@ -8,6 +8,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
+import { listenIpc } from './ipc-listen';
 import { Conn } from './sim-conn';
 import { env, faults, issuedStates, log, readUser, resetStats, sessions, stats, unanswered, userFile, VERSION, writeUser, type Faults, type ReplyPlan } from './sim-state';
 
@@ -192,6 +193,7 @@ async function main(): Promise<void> {
     conns.add(c);
     ws.on('close', () => conns.delete(c));
   });
+  await listenIpc(flags.ipcPath, (ws) => wss.emit('connection', ws)); // --ipcPath: the same frames on a Unix socket / pipe (ipc-listen.ts)
   log(`listening socketPort=${socketPort} httpPort=${httpPort} workDir=${workDir} dialect=${faults.dialect}`);
   process.stdout.write(`Lingma ${VERSION} started\n`);
   const stop = (sig: string) => {

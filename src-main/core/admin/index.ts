@@ -253,6 +253,8 @@ export function adminPlugin(relay: RelayLike, opts: AdminOptions = {}): FastifyP
       const found = findInstance(relay, name);
       if (!found) throw errors.notFound(`No instance named '${name}'.`, 'instance_not_found');
       const { provider, instance } = found;
+      // An app Relay attached to (spec §7) is not Relay's to sign in, out or restart.
+      if ((instance as { attached?: unknown }).attached === true) throw errors.invalid(`${name} is a running app Relay serves through but does not own: ${action === 'restart' ? 'restart' : action === 'login' ? 'sign in' : 'sign out'} inside the app.`, 'name', 'attached_instance');
       const p = provider as unknown as Record<string, unknown>;
       const viaProvider = typeof p[action] === 'function' && accountsProvider(relay) === (provider as unknown);
       if (action === 'login') {

@@ -11,6 +11,7 @@ import type { Config } from '../config/schema';
 import type { EventHub } from '../events';
 import type { Metrics } from '../gateway/metrics';
 import type { LoginDriver, ProcessSpawner, SecretStore } from '../ports';
+import { discoverAttach } from './lingma/attach/discover';
 import { createLingmaProvider } from './lingma/index';
 import { createOpenAIProvider } from './openai/index';
 import type { Provider } from './types';
@@ -46,14 +47,20 @@ export interface RegistryDeps {
   env?: NodeJS.ProcessEnv;
 }
 
-export function wantsLingma(config: Config, dataDir: string, mode: LingmaMode = 'auto'): boolean {
+export function wantsLingma(config: Config, dataDir: string, mode: LingmaMode = 'auto', env: NodeJS.ProcessEnv = process.env): boolean {
   if (mode !== 'auto') return mode === 'always';
-  return config.lingma.accounts.length > 0 || config.lingma.binary !== 'auto' || existsSync(join(dataDir, 'accounts.json'));
+  return (
+    config.lingma.accounts.length > 0 ||
+    config.lingma.binary !== 'auto' ||
+    existsSync(join(dataDir, 'accounts.json')) ||
+    // Zero configuration: a signed-in Lingma / Qoder CN app is already running (spec §7).
+    (config.lingma.attach === 'auto' && discoverAttach({ env }).target !== undefined)
+  );
 }
 
 export function createProviders(deps: RegistryDeps): Provider[] {
   const out: Provider[] = [];
-  if (wantsLingma(deps.config, deps.dataDir, deps.lingma)) {
+  if (wantsLingma(deps.config, deps.dataDir, deps.lingma, deps.env)) {
     out.push(
       createLingmaProvider({
         config: () => deps.config,

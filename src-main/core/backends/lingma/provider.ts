@@ -14,6 +14,10 @@ import type { Metrics } from '../../gateway/metrics';
 import type { LoginDriver, ProcessSpawner, SecretStore } from '../../ports';
 import type { CallContext, Capabilities, Instance, InstanceSnapshot, ModelInfo, Provider, ProviderEvents } from '../types';
 import { AccountStore, type AccountInput, type AccountPatch, type PublicAccount } from './accounts';
+import { AttachedInstance } from './attach/attached';
+import type { AttachTarget } from './attach/discover';
+import type { AttachedChatFactory } from './attach/seam';
+import { AttachWatcher, type AttachWatchOptions } from './attach/watch';
 import { LingmaInstance, type BackoffOptions, type LingmaAccount } from './instance';
 import { LoginCoordinator } from './login/coordinator';
 import { PidRegistry } from './process';
@@ -39,6 +43,19 @@ export interface LingmaProviderDeps {
   askDefaults?: Record<string, unknown>;
   /** Provider name; `lingma` by default. */
   name?: string;
+  /** Where and how often to look for a running Lingma / Qoder CN app (`lingma.attach: auto`). */
+  attach?: AttachWatchOptions;
+  /** Chat driver for an attached app (default: attach/seam.ts). */
+  attachedChat?: AttachedChatFactory;
+}
+
+/** Admin actions the relay never takes on an app it attached to (400, client-safe). */
+function attachedRefusal(inst: AttachedInstance): Error {
+  return errors.invalid(
+    `${inst.name} is the running ${inst.app.appName} app, which Relay serves through but does not own: sign in, sign out or restart it inside the app.`,
+    'name',
+    'attached_instance',
+  );
 }
 
 /** Keys the spec names, used when no instance has listed models yet (nothing logged in so far). */
@@ -64,6 +81,9 @@ export class LingmaProvider implements Provider {
   readonly accounts: AccountStore;
   readonly loginCoordinator: LoginCoordinator;
   private readonly list: LingmaInstance[] = [];
+  /** A running app served through (spec §7); never owned: never stopped, restarted or logged out. */
+  private attached: AttachedInstance | undefined;
+  private watcher: AttachWatcher | undefined;
   private readonly modelsBy = new Map<string, ModelInfo[]>();
   private knownModels: ModelInfo[] = [];
   private readonly pids: PidRegistry;
@@ -106,7 +126,12 @@ export class LingmaProvider implements Provider {
   }
 
   instances(): readonly Instance[] {
-    return this.list;
+    return this.attached ? [...this.list, this.attached] : this.list;
+  }
+
+  /** The attached app's instance, when one is served through. */
+  attachedInstance(): AttachedInstance | undefined {
+    return this.attached;
   }
 
   /** Typed access for tests and the admin API. */
@@ -120,6 +145,7 @@ export class LingmaProvider implements Provider {
 
   private require(name: string): LingmaInstance {
     if (typeof name !== 'string' || !name) throw errors.invalid('An instance name is required.', 'name');
+    if (this.attached?.name === name) throw attachedRefusal(this.attached);
     const i = this.find(name);
     if (!i) throw errors.notFound(`No Lingma instance named ${name}.`, 'instance_not_found');
     return i;
@@ -194,7 +220,7 @@ export class LingmaProvider implements Provider {
     const inst = this.list[0];
     if (inst?.isAgent(req)) return undefined;
     const e = this.sessions.peek(this.sessions.key(ctx.apiKeyId, req.messages.slice(0, -1)));
-    return e && this.find(e.instance) ? e.instance : undefined;
+    return e && this.instances().some((i) => i.name === e.instance) ? e.instance : undefined;
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -210,13 +236,68 @@ export class LingmaProvider implements Provider {
     this.halting = false;
     const killed = await this.pids.cleanupLeftovers();
     if (killed) this.log.warn({ killed }, 'stopped Lingma processes left over by an earlier run');
+    const attachedAtStart = this.startAttach();
     let accounts = this.accounts.all();
-    if (!accounts.length) {
+    // A signed-in app already running serves the zero-configuration first run: no extra process.
+    if (!accounts.length && !attachedAtStart) {
       // No account configured: one instance the user can log in to from the dashboard.
       accounts = [{ name: 'lingma-1', username: '', source: 'default' }];
     }
     for (const a of accounts) if (!this.find(a.name)) this.list.push(this.createInstance(a));
-    this.initial = Promise.all(this.list.map((i) => i.start())).then(() => undefined);
+    this.initial = Promise.all([...this.list, ...(this.attached ? [this.attached] : [])].map((i) => i.start())).then(() => undefined);
+  }
+
+  /** `lingma.attach: auto`: look for a running app now and follow it. Returns what was found. */
+  private startAttach(): AttachTarget | undefined {
+    if (this.config().lingma.attach !== 'auto' || this.watcher) return undefined;
+    const watcher = new AttachWatcher({ env: this.deps.env, log: this.log, ...this.deps.attach });
+    this.watcher = watcher;
+    watcher.on('found', (t) => {
+      this.attach(t);
+      void this.attached?.start();
+    });
+    watcher.on('moved', (t) => this.attached?.retarget(t));
+    watcher.on('gone', (prev) => {
+      this.log.info({ app: prev.appName }, `the ${prev.appName} app is no longer running`);
+      void this.detach();
+    });
+    const found = watcher.start();
+    if (found) this.attach(found);
+    return found;
+  }
+
+  private attach(target: AttachTarget): void {
+    if (this.attached) return;
+    // Named after the app, never colliding with an account's instance.
+    const taken = new Set([...this.list.map((i) => i.name), ...this.accounts.all().map((a) => a.name)]);
+    const base = `${target.app}-app`;
+    let name = base;
+    for (let n = 2; taken.has(name); n++) name = `${base}-${n}`;
+    this.attached = new AttachedInstance({
+      provider: this.name,
+      name,
+      target,
+      config: () => this.config().lingma,
+      dataDir: this.deps.dataDir,
+      sessions: this.sessions,
+      log: this.log,
+      hub: this.deps.hub,
+      onModels: (instance, models) => this.onModels(instance, models),
+      chat: this.deps.attachedChat,
+      backoff: this.deps.backoff,
+    });
+    this.log.info({ instance: name, app: target.appName, source: target.source }, `found a running ${target.appName} app; serving through it`);
+    this.deps.hub?.emit('instance', this.attached.snapshot());
+  }
+
+  /** Forget the attached app (it quit, or the relay stops): only our connection is closed. */
+  private async detach(): Promise<void> {
+    const inst = this.attached;
+    if (!inst) return;
+    this.attached = undefined;
+    await inst.stop();
+    this.onModels(inst.name, []);
+    this.deps.hub?.emit('config', 'accounts');
   }
 
   whenStarted(): Promise<void> {
@@ -230,10 +311,15 @@ export class LingmaProvider implements Provider {
   prepareStop(): void {
     this.halting = true;
     for (const i of this.list) i.prepareStop();
+    this.watcher?.stop();
+    this.attached?.prepareStop();
   }
 
   async stop(): Promise<void> {
     this.halting = true;
+    this.watcher?.stop();
+    this.watcher = undefined;
+    await this.detach();
     await Promise.allSettled(this.list.map((i) => i.stop()));
     if (!this.deps.loginCoordinator) await this.loginCoordinator.close();
     this.started = false;
@@ -275,6 +361,13 @@ export class LingmaProvider implements Provider {
     const account = await this.accounts.add(input);
     const inst = this.createInstance(account);
     this.list.push(inst);
+    if (this.attached?.name === account.name) {
+      // The account takes the name; the attached app is served on under a fresh one.
+      const target = this.attached.app;
+      await this.detach();
+      this.attach(target);
+      if (this.started && !this.halting) void this.attached?.start();
+    }
     this.deps.hub?.emit('config', 'accounts');
     if (this.halting) inst.prepareStop();
     else if (this.started) void inst.start();

@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import type { RpcChannel } from './channel';
 import { FrameReader, FramingError, encodeFrame } from './framing';
+import { connectStream, type FrameTransport } from './transport';
 
 export type RpcErrorKind = 'timeout' | 'closed' | 'remote' | 'protocol' | 'aborted';
 
@@ -71,7 +72,8 @@ export class RpcConnection extends EventEmitter<RpcEvents> implements RpcChannel
   private closedInfo: RpcCloseInfo | undefined;
 
   private constructor(
-    private readonly ws: WebSocket,
+    /** A `ws` WebSocket, or the same frames over a Unix socket / named pipe (transport.ts). */
+    private readonly ws: FrameTransport,
     private readonly opts: RpcOptions,
   ) {
     super();
@@ -102,9 +104,21 @@ export class RpcConnection extends EventEmitter<RpcEvents> implements RpcChannel
       ws.once('unexpected-response', (_req, res) => fail(new Error(`HTTP ${res.statusCode}`)));
       ws.once('open', () => {
         ws.off('error', fail);
-        resolve(new RpcConnection(ws, opts));
+        resolve(new RpcConnection(ws as unknown as FrameTransport, opts));
       });
     });
+  }
+
+  /**
+   * The same JSON-RPC over a Unix socket or Windows named pipe (an attached app's IPC path, spec
+   * §7); rejects with RpcError('closed') when nothing accepts.
+   */
+  static async connectIpc(path: string, opts: RpcOptions): Promise<RpcConnection> {
+    try {
+      return new RpcConnection(await connectStream(path, opts.connectTimeoutMs ?? 5000), opts);
+    } catch (e) {
+      throw new RpcError('closed', `cannot connect to ${path}: ${(e as Error).message}`);
+    }
   }
 
   get closed(): boolean {
