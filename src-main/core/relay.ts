@@ -312,13 +312,9 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     { plugin: routingRoutes, opts: { resolver: () => resolver, health, providers: () => providers, inFlight: (n: string) => pool.inFlight(n) } },
     { plugin: anthropicRoutes, opts: { chat, keepAliveMs, maxBodyBytes: config.limits.maxBodyBytes } },
     { plugin: responsesRoutes, opts: { chat, keepAliveMs } },
-    adminPlugin(relay),
+    // SECURITY: usage queries are admin-only: they live in the admin scope with every other admin route.
+    adminPlugin(relay, { routes: [{ plugin: ledgerRoutes, opts: { ledger } }] }),
   ];
-  // SECURITY: usage queries are admin-only.
-  plugins.push(async (scope: FastifyInstance) => {
-    scope.addHook('onRequest', scope.requireAdmin);
-    await scope.register(ledgerRoutes, { ledger });
-  });
   plugins.push(...(opts.extraPlugins ?? []));
 
   (relay as { app: FastifyInstance }).app = await buildGateway({

@@ -61,6 +61,16 @@ describe('admin API', () => {
     expect(ok.statusCode).toBe(200);
   });
 
+  it('registered on its own, checks the token on the matched route, however the path is spelled', async () => {
+    const { app } = await build();
+    for (const url of ['/%61dmin/state', '/admin/%73tate', '/%61%64%6D%69%6E/keys', '/admin/state?x=1']) {
+      const res = await app.inject({ method: url.endsWith('keys') ? 'POST' : 'GET', url, payload: url.endsWith('keys') ? { name: 'x' } : undefined });
+      expect(res.statusCode, url).toBe(401);
+      expect(Object.keys(res.json()), url).toEqual(['error']);
+      expect((await app.inject({ url: url.replace('keys', 'state'), headers: auth })).statusCode, url).toBe(200);
+    }
+  });
+
   it('refuses everything when no admin token is known (fails closed)', async () => {
     const relay = fakeRelay();
     relay.config.server.adminToken = undefined;

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { EventHub, type LogLine } from '../../src-main/core/events';
 import { createLogger } from '../../src-main/core/gateway/logging';
+import { guardScope } from '../../src-main/core/gateway/plugins/auth';
 import { startTestGateway, TEST_ADMIN, TEST_KEY, TEST_METRICS, type TestGateway } from '../helpers/gateway';
 
 const jsonOf = (r: Response): Promise<any> => r.json();
@@ -22,7 +23,7 @@ function raw(port: number, opts: { method?: string; path: string; headers?: Reco
 }
 
 const adminPlugin = async (app: FastifyInstance) => {
-  app.addHook('onRequest', app.requireAdmin);
+  guardScope(app, 'admin');
   app.get('/admin/ping', async () => ({ pong: true }));
 };
 

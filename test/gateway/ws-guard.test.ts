@@ -8,6 +8,7 @@ import { validateConfig } from '../../src-main/core/config/validate';
 import { createLogger } from '../../src-main/core/gateway/logging';
 import { createRelay, type Relay } from '../../src-main/core/relay';
 import { FileSecretStore } from '../../src-main/cli/file-secrets';
+import { rawRequest, upgradeHeaders } from '../helpers/raw-http';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 
 let relay: Relay | undefined;
@@ -65,6 +66,42 @@ describe('WebSocket upgrades refused before the route', () => {
     const ws = url.replace('http', 'ws');
     expect(await upgrade(`${ws}/v1/responses`, { headers: { host: 'evil.example:80' } })).toBe(403);
     expect(await upgrade(`${ws}/v1/responses`, {})).toBe(401);
+    expect(await stopsWithin(10_000)).toBe('stopped');
+  });
+});
+
+describe('WebSocket subprotocols (SECURITY: a token-bearing protocol is never echoed)', () => {
+  const head = async (url: string, path: string, headers: Record<string, string>) => {
+    const port = Number(new URL(url).port);
+    return rawRequest(port, { target: path, headers: upgradeHeaders(headers) });
+  };
+
+  it('the admin socket answers with relay-admin, never with bearer.<token>', async () => {
+    const { url, admin } = await start();
+    for (const offered of [`relay-admin, bearer.${admin}`, `bearer.${admin}, relay-admin`]) {
+      const r = await head(url, '/admin/events', { 'sec-websocket-protocol': offered });
+      expect(r.status, offered).toBe(101);
+      expect(r.headers['sec-websocket-protocol'], offered).toBe('relay-admin');
+    }
+    // Only the token offered: the upgrade is authorized, but no protocol (and so no token) comes back.
+    const only = await head(url, '/admin/events', { 'sec-websocket-protocol': `bearer.${admin}` });
+    expect(only.status).toBe(101);
+    expect(only.headers['sec-websocket-protocol']).toBeUndefined();
+    expect(JSON.stringify(only.headers)).not.toContain(admin);
+    // The dashboard's own client (ws) sees relay-admin selected.
+    const ws = new WebSocket(`${url.replace('http', 'ws')}/admin/events`, ['relay-admin', `bearer.${admin}`]);
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    expect(ws.protocol).toBe('relay-admin');
+    ws.terminate();
+    expect(await stopsWithin(10_000)).toBe('stopped');
+  });
+
+  it('the Responses socket does not echo a key-bearing subprotocol', async () => {
+    const { url, key } = await start();
+    const r = await head(url, '/v1/responses', { 'x-api-key': key, 'sec-websocket-protocol': `openai-insecure-api-key.${key}, openai-beta.responses-v1` });
+    expect(r.status).toBe(101);
+    expect(r.headers['sec-websocket-protocol']).toBeUndefined();
+    expect(JSON.stringify(r.headers)).not.toContain(key);
     expect(await stopsWithin(10_000)).toBe('stopped');
   });
 });

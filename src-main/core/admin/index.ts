@@ -1,6 +1,10 @@
 /**
  * The admin API for the dashboard: `adminPlugin(relay)` is a fastify plugin that `buildGateway`
- * registers through `extraPlugins`. Routes:
+ * registers through `extraPlugins`. SECURITY: every admin route, HTTP and WebSocket, is registered
+ * in ONE scope (`adminScope` below) guarded by `guardScope(app, 'admin')`: the gateway's
+ * `requireAdmin` is the `onRequest` hook of each matched route, however its path was spelled.
+ * More admin route files go in `AdminOptions.routes` or are registered inside that scope.
+ * Routes:
  *   GET  /admin/state                      full snapshot (AdminSnapshot)
  *   GET  /admin/events                     WebSocket of AdminEvent (first message: a fresh snapshot)
  *   POST /admin/instances/:name/{login,logout,restart}, POST /admin/instances/login-all
@@ -8,21 +12,24 @@
  *   GET/PUT /admin/aliases
  *   GET/POST /admin/keys, DELETE /admin/keys/:id
  *   GET/PATCH /admin/settings
- *   GET  /ui/...                           the built dashboard (no auth)
+ *   + AdminOptions.routes (the relay adds the usage routes, /admin/usage/...)
+ *   GET  /ui/...                           the built dashboard (no auth; outside the admin scope)
  */
 import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import websocket from '@fastify/websocket';
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import YAML from 'yaml';
 import type { InstanceSnapshot } from '../backends/types';
 import type { AliasConfig } from '../config/schema';
-import { errors, isRelayError, toOpenAIError, toRelayError, RelayError } from '../errors';
+import { errors, isRelayError, toRelayError } from '../errors';
+import type { GatewayPlugin } from '../gateway/build';
 import type { HealthSnapshot, ReloadOutcome } from '../routing/types';
 import type { LiveRequest, LogLine } from '../events';
 import type { AdminEvent, CreateKeyResult } from './api-types';
-import { presentedAdminToken, tokenEquals } from '../gateway/plugins/auth';
+import { adminTokenHook, guardScope, selectWsSubprotocol } from '../gateway/plugins/auth';
+import { normalizeError, sendRelayError } from '../gateway/plugins/errors';
 import { accountsProvider, adminTokenOf, providersOf, type RelayLike } from './deps';
 import { LiveTracker, toAdminLog, toAdminRequest } from './live';
 import {
@@ -39,6 +46,8 @@ export interface AdminOptions {
   maxBufferedBytes?: number;
   /** Per-second tick (tests may shorten it). */
   tickMs?: number;
+  /** More admin route plugins (e.g. the ledger's usage routes), registered inside the admin scope. */
+  routes?: GatewayPlugin[];
 }
 
 export const SLOW_CLIENT_CLOSE_CODE = 4001;
@@ -70,19 +79,18 @@ function writeAtomic(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
-function sendError(reply: FastifyReply, e: RelayError): FastifyReply {
-  if (e.retryAfter) reply.header('retry-after', String(e.retryAfter));
-  return reply.code(e.status).send(toOpenAIError(e));
-}
-
 export function adminPlugin(relay: RelayLike, opts: AdminOptions = {}): FastifyPluginAsync {
   const maxBuffered = opts.maxBufferedBytes ?? 4 * 1024 * 1024;
   const tickMs = opts.tickMs ?? 1000;
 
-  return async function admin(app: FastifyInstance) {
-    // Registered once per server: the gateway may have done it already (Responses WebSocket).
-    // Before our hooks, so a refused upgrade still has its socket cleaned up by the plugin.
-    if (!app.hasDecorator('websocketServer')) await app.register(websocket);
+  // buildGateway's auth plugin decorates requireAdmin next to its Host/Origin guard.
+  let guarded = false;
+
+  // SECURITY: the admin scope. Every admin route (HTTP and WebSocket) is registered in here, after
+  // guardScope, so requireAdmin runs for each of them on the matched route (never a test on the
+  // path); buildGateway's route guard refuses an /admin route registered anywhere else.
+  const adminScope = async function admin(app: FastifyInstance) {
+    guardScope(app, 'admin');
     const tracker = new LiveTracker(relay.hub);
     const clients = new Set<WebSocket>();
     const aliasesPath = aliasesPathOf(relay);
@@ -90,32 +98,6 @@ export function adminPlugin(relay: RelayLike, opts: AdminOptions = {}): FastifyP
       relay, tracker, startedAt: Date.now(), aliasesPath,
       aliasesRaw: () => readAliasesRaw(relay, aliasesPath),
     };
-
-    // ---- errors: OpenAI-shaped, as everywhere else ----
-    app.setErrorHandler((err, req, reply) => {
-      const e = err as { validation?: unknown; statusCode?: number; message?: string; code?: string };
-      let re: RelayError;
-      if (isRelayError(err)) re = err;
-      else if (e.validation) re = errors.invalid(e.message ?? 'Invalid request.');
-      else if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || e.statusCode === 415) re = errors.invalid('Send JSON (content-type: application/json).');
-      else if (e.statusCode === 400) re = errors.invalid(`Malformed request: ${e.message ?? 'bad body'}`);
-      else if (e.statusCode === 413) re = errors.tooLarge(relay.config.limits.maxBodyBytes);
-      else re = toRelayError(err);
-      if (re.status >= 500) req.log.warn({ code: re.code, detail: re.detail }, 'admin action failed');
-      return sendError(reply, re);
-    });
-
-    // ---- auth for everything under /admin ----
-    // SECURITY: checked here too, with the gateway's own token functions, so the admin API is never
-    // open even if this plugin were registered somewhere without the gateway's requireAdmin.
-    app.addHook('onRequest', async (req, reply) => {
-      const path = req.url.split('?')[0];
-      if (!path.startsWith('/admin')) return;
-      const expected = adminTokenOf(relay);
-      if (!tokenEquals(presentedAdminToken(req), expected)) {
-        return sendError(reply, errors.unauthorized('Invalid or missing admin token.'));
-      }
-    });
 
     // ---- live events ----
     const send = (ws: WebSocket, ev: AdminEvent): void => {
@@ -208,8 +190,6 @@ export function adminPlugin(relay: RelayLike, opts: AdminOptions = {}): FastifyP
       clients.clear();
     });
 
-    // buildGateway's auth plugin decorates requireAdmin next to its Host/Origin guard.
-    const guarded = app.hasDecorator('requireAdmin');
     const baseUrlOf = (req: FastifyRequest): string => `${req.protocol}://${req.headers.host ?? `127.0.0.1:${relay.config.server.port}`}`;
 
     app.get('/admin/events', { websocket: true }, (socket, req) => {
@@ -381,6 +361,26 @@ export function adminPlugin(relay: RelayLike, opts: AdminOptions = {}): FastifyP
       return { ok: true, settings: settingsView(relay) };
     });
 
+    // More admin route files (usage, ...) share this scope and its token check.
+    for (const r of opts.routes ?? []) {
+      if (typeof r === 'function') await app.register(r);
+      else await app.register(r.plugin, r.opts ?? {});
+    }
+  };
+
+  return async function adminWithDashboard(app: FastifyInstance) {
+    // Registered once per server: the gateway may have done it already (Responses WebSocket).
+    // Before our hooks, so a refused upgrade still has its socket cleaned up by the plugin.
+    if (!app.hasDecorator('websocketServer')) await app.register(websocket, { options: { handleProtocols: selectWsSubprotocol } });
+    guarded = app.hasDecorator('requireAdmin');
+    if (!guarded) {
+      // Registered on its own (tests, a bare fastify): the gateway's one token check and its one
+      // error mapping (OpenAI shape). Inside buildGateway both come from the gateway.
+      app.decorate('requireAdmin', adminTokenHook(() => adminTokenOf(relay)));
+      app.setErrorHandler((err, req, reply) => sendRelayError(req, reply, normalizeError(err, relay.config.limits.maxBodyBytes)));
+    }
+    await app.register(adminScope);
+    // The dashboard's files need no token (the page holds no data): outside the admin scope.
     await registerDashboard(app, relay.rendererDir ?? defaultRendererDir());
   };
 }

@@ -3,7 +3,8 @@
  * `inject`). Core plugins in order: request id, guard (Host/Origin/CORS), auth decorators, the one
  * error handler, WebSocket support, then `/healthz`, `/metrics`, the OpenAI front end, then
  * `extraPlugins` (routing, ledger, admin, other protocols), each in its own encapsulated scope
- * where `requireApiKey`/`requireAdmin`/`requireMetrics` are available.
+ * where `requireApiKey`/`requireAdmin`/`requireMetrics` are available. Before all of it, the route
+ * guard: a route under `/admin` or `/v1` outside its `guardScope` makes this function throw.
  */
 import websocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyPluginCallback } from 'fastify';
@@ -16,10 +17,11 @@ import { openaiRoutes } from '../frontends/openai/routes';
 import type { HealthCache, Resolver } from '../routing/types';
 import { createLogger } from './logging';
 import type { Metrics } from './metrics';
-import { installAuth } from './plugins/auth';
+import { installAuth, selectWsSubprotocol } from './plugins/auth';
 import { frameworkErrorHandler, installErrorHandling } from './plugins/errors';
 import { installGuard } from './plugins/guard';
 import { installRequestId, requestIdFor } from './plugins/request-id';
+import { installRouteGuard } from './plugins/route-guard';
 import type { Caller, ChatService } from './types';
 
 export type GatewayPlugin =
@@ -169,11 +171,13 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   }) as unknown as FastifyInstance;
   const startedAt = Date.now();
 
+  // SECURITY: first, so it sees every route of every scope.
+  installRouteGuard(app);
   installRequestId(app);
   // Before the guard and auth hooks: @fastify/websocket's own onRequest hook must see every upgrade,
   // so that an upgrade those hooks refuse (403/401) has its socket closed, not left open for ever
   // (which would also keep app.close() from finishing).
-  await app.register(websocket, { options: { maxPayload: config.limits.maxBodyBytes } });
+  await app.register(websocket, { options: { maxPayload: config.limits.maxBodyBytes, handleProtocols: selectWsSubprotocol } });
   installGuard(app, { allowedHosts: config.server.allowedHosts, corsOrigins: config.server.corsOrigins, extraOrigins: deps.extraOrigins });
   const admin = deps.adminToken;
   installAuth(app, {

@@ -3,12 +3,13 @@
  * behind the API key), and `observeHealth`: health transitions → `relay_backend_healthy` and the
  * event hub. The health cache itself knows neither.
  */
-import type { FastifyPluginAsync, onRequestHookHandler } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { Provider } from '../backends/types';
 import type { EventHub } from '../events';
 import type { Metrics } from '../gateway/metrics';
 import type { AliasInfo, HealthCache, HealthSnapshot, ReloadOutcome, Resolver } from './types';
 import { redactSecrets } from '../redact';
+import { guardScope } from '../gateway/plugins/auth';
 
 export interface RoutingRoutesOptions {
   resolver: () => Resolver | undefined;
@@ -62,11 +63,9 @@ export function healthEntries(opts: Pick<RoutingRoutesOptions, 'health' | 'provi
 }
 
 export const routingRoutes: FastifyPluginAsync<RoutingRoutesOptions> = async (app, opts) => {
-  // `requireApiKey` is decorated by the gateway's auth plugin; refuse to expose these routes without it.
-  // SECURITY: these routes are for API-key holders only.
-  const requireApiKey = (app as unknown as { requireApiKey?: onRequestHookHandler }).requireApiKey;
-  if (typeof requireApiKey !== 'function') throw new Error('routingRoutes needs the gateway auth plugin (requireApiKey)');
-  app.addHook('onRequest', requireApiKey);
+  // SECURITY: these routes are for API-key holders only (guardScope throws without the gateway's
+  // auth plugin, so they are never exposed unguarded).
+  guardScope(app, 'apiKey');
 
   app.get('/v1/aliases', async (): Promise<{ object: 'list'; data: AliasInfo[]; lastReload: ReloadOutcome | null }> => {
     const resolver = opts.resolver();

@@ -21,6 +21,7 @@ import { anthropicToChatRequest } from './request';
 import { AnthropicEncoder, PING_EVENT, type SseEvent } from './response';
 import { estimatePromptTokens } from '../../chat/tokens';
 import type { Resolver } from '../../routing/types';
+import { guardScope } from '../../gateway/plugins/auth';
 
 export interface AnthropicRoutesOptions {
   chat: ChatService;
@@ -48,7 +49,7 @@ export async function anthropicRoutes(app: FastifyInstance, opts: AnthropicRoute
   // Everything in this scope (auth failures, bad JSON, routing errors) answers in Anthropic's shape.
   app.setErrorHandler((err, req, reply) => sendAnthropicError(req, reply, normalizeError(err, opts.maxBodyBytes)));
   // SECURITY: every route here needs an API key (x-api-key or Bearer), checked before the body is read.
-  app.addHook('onRequest', app.requireApiKey);
+  guardScope(app, 'apiKey');
 
   app.post(ENDPOINT, async (req, reply) => {
     const receivedAt = Date.now();

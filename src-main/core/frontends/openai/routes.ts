@@ -15,6 +15,7 @@ import { keepAliveWhile, SseWriter } from '../../gateway/sse';
 import type { ChatService, Protocol, RequestContext } from '../../gateway/types';
 import type { Resolver } from '../../routing/types';
 import { ChunkRenderer, completionBody, embeddingsBody, parseChatRequest, parseEmbeddingsRequest } from './translate';
+import { guardScope } from '../../gateway/plugins/auth';
 
 export interface OpenAIFrontendOptions {
   chat: ChatService;
@@ -83,7 +84,7 @@ function completionId(): string {
 }
 
 export async function openaiRoutes(app: FastifyInstance, opts: OpenAIFrontendOptions): Promise<void> {
-  app.addHook('onRequest', app.requireApiKey);
+  guardScope(app, 'apiKey');
 
   app.post('/v1/chat/completions', async (req, reply) => {
     const receivedAt = Date.now();

@@ -26,6 +26,7 @@ import { estimatePromptTokens } from '../../chat/tokens';
 import { responsesToChatRequest, type ParsedResponsesRequest } from './request';
 import { ResponsesEncoder, responsesErrorCode, type ResponsesEvent } from './response';
 import { ResponseStore } from './store';
+import { guardScope } from '../../gateway/plugins/auth';
 
 export interface ResponsesRoutesOptions {
   chat: ChatService;
@@ -73,7 +74,7 @@ export async function responsesRoutes(app: FastifyInstance, opts: ResponsesRoute
   const store = opts.store ?? new ResponseStore();
   // SECURITY: every route here needs an API key; for the WebSocket the check runs on the upgrade
   // request, before any socket exists. previous_response_id lookups are scoped to that key.
-  app.addHook('onRequest', app.requireApiKey);
+  guardScope(app, 'apiKey');
 
   app.post(ENDPOINT, async (req, reply) => {
     const receivedAt = Date.now();

@@ -1,7 +1,9 @@
 /**
- * SECURITY: authentication. Route scopes opt in with the decorators below, used as `onRequest`
- * hooks (so nothing is parsed for a caller without credentials):
- *   app.addHook('onRequest', app.requireApiKey)   or   { onRequest: app.requireApiKey } per route
+ * SECURITY: authentication. A route scope opts in with `guardScope(scope, 'admin' | 'apiKey')`,
+ * which adds the decorator below as the scope's `onRequest` hook (so nothing is parsed for a caller
+ * without credentials, however the path was spelled: the hook belongs to the matched route) and
+ * marks the scope, so the gateway's route guard (`route-guard.ts`) can refuse an `/admin` or `/v1`
+ * route registered anywhere else. Authorization is never a test on `req.url`.
  * - `requireApiKey`: `Authorization: Bearer <key>` or `x-api-key: <key>`, checked in constant time
  *   by the KeyStore; sets `request.caller`.
  * - `requireAdmin`: the admin token (`Authorization: Bearer`, `x-admin-token`, or on a WebSocket
@@ -12,7 +14,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ADMIN_WS_TOKEN_PREFIX } from '../../admin/api-types';
+import { ADMIN_WS_PROTOCOL, ADMIN_WS_TOKEN_PREFIX } from '../../admin/api-types';
 import { errors } from '../../errors';
 import type { Caller } from '../types';
 
@@ -90,6 +92,52 @@ function otherScheme(req: FastifyRequest): string | undefined {
 const WRONG_SCHEME = (scheme: string, what: string, alt: string): string =>
   `Unsupported Authorization scheme '${scheme}': send the ${what} as "Authorization: Bearer <${what === 'API key' ? 'key' : 'token'}>" or "${alt}: <${what === 'API key' ? 'key' : 'token'}>".`;
 
+/** The admin-token check (`requireAdmin`): the one implementation, also for a standalone admin plugin. */
+export function adminTokenHook(adminToken: () => string | undefined): AuthHook {
+  return async function requireAdmin(req) {
+    const presented = presentedAdminToken(req);
+    if (!tokenEquals(presented, adminToken())) {
+      const scheme = presented ? undefined : otherScheme(req);
+      if (scheme) throw errors.unauthorized(WRONG_SCHEME(scheme, 'admin token', 'x-admin-token'));
+      throw errors.unauthorized(
+        presented ? 'Invalid admin token.' : 'Missing admin token. Send it as "Authorization: Bearer <token>" or "x-admin-token: <token>".',
+      );
+    }
+  };
+}
+
+export type ScopeGuard = 'admin' | 'apiKey';
+const SCOPE_GUARD = Symbol('relay.scopeGuard');
+
+/**
+ * SECURITY: the one way a route scope requires credentials. Adds `requireAdmin` / `requireApiKey`
+ * as the scope's `onRequest` hook (it runs for every route of the scope and its children) and marks
+ * the scope so the route guard can check every route as it is registered. Call it first in the
+ * scope, before its routes.
+ */
+export function guardScope(scope: FastifyInstance, kind: ScopeGuard): void {
+  const name = kind === 'admin' ? 'requireAdmin' : 'requireApiKey';
+  const hook = (scope as unknown as Partial<Record<string, AuthHook>>)[name];
+  if (typeof hook !== 'function') throw new Error(`guardScope('${kind}') needs the gateway's auth plugin (${name} is not decorated)`);
+  scope.addHook('onRequest', hook);
+  if (Object.prototype.hasOwnProperty.call(scope, SCOPE_GUARD)) throw new Error(`guardScope: this scope is already guarded (${String((scope as never)[SCOPE_GUARD])})`);
+  scope.decorate(SCOPE_GUARD, kind);
+}
+
+/** Which guard a scope (or a parent of it) put on its routes, if any. */
+export function scopeGuardOf(scope: FastifyInstance): ScopeGuard | undefined {
+  return (scope as unknown as Record<symbol, ScopeGuard | undefined>)[SCOPE_GUARD];
+}
+
+/**
+ * SECURITY: WebSocket subprotocol selection (ws `handleProtocols`). The server answers only with
+ * a protocol it speaks (`relay-admin`); an offered `bearer.<token>` (or any other protocol, such
+ * as one carrying an API key) is never echoed back in `Sec-WebSocket-Protocol`.
+ */
+export function selectWsSubprotocol(offered: Set<string>): string | false {
+  return offered.has(ADMIN_WS_PROTOCOL) ? ADMIN_WS_PROTOCOL : false;
+}
+
 export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
   app.decorateRequest('caller', undefined);
 
@@ -108,17 +156,7 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
     req.caller = caller;
   };
 
-  const requireAdmin: AuthHook = async (req) => {
-    const presented = presentedAdminToken(req);
-    if (!tokenEquals(presented, opts.adminToken())) {
-      const scheme = presented ? undefined : otherScheme(req);
-      if (scheme) throw errors.unauthorized(WRONG_SCHEME(scheme, 'admin token', 'x-admin-token'));
-      const e = errors.unauthorized(
-        presented ? 'Invalid admin token.' : 'Missing admin token. Send it as "Authorization: Bearer <token>" or "x-admin-token: <token>".',
-      );
-      throw e;
-    }
-  };
+  const requireAdmin = adminTokenHook(opts.adminToken);
 
   const requireMetrics: AuthHook = async (req) => {
     const presented = presentedApiKey(req);

@@ -7,6 +7,9 @@
  *   `server.corsOrigins` (or a host-supplied extra origin such as the desktop app's). Anything else:
  *   403, before any handler runs.
  * - CORS headers are sent only to configured origins; none are configured by default.
+ * - The request target must be a path (`GET /v1/models`). An absolute-form target
+ *   (`GET http://host/path`, which the router would still match by its path) is a 400 unless its
+ *   host passes the same Host rule; any other form (`*`, `host:port`, `admin/state`) is a 400.
  * The port is read from the live socket at request time, so `listen({ port: 0 })` works.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -31,6 +34,13 @@ function splitHost(host: string): { name: string; port: string } {
   }
   const colon = host.lastIndexOf(':');
   return colon < 0 ? { name: host, port: '' } : { name: host.slice(0, colon), port: host.slice(colon + 1) };
+}
+
+/** `http://host[:port]/...` -> `host[:port]`; undefined for any other form (or user info). */
+function absoluteFormAuthority(target: string): string | undefined {
+  const m = /^http:\/\/([^/?#]*)/i.exec(target);
+  if (!m || !m[1] || m[1].includes('@')) return undefined;
+  return m[1];
 }
 
 function clip(s: string): string {
@@ -66,6 +76,17 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): void {
   };
 
   app.addHook('onRequest', async (req, reply) => {
+    const target = req.raw.url ?? '';
+    if (!target.startsWith('/')) {
+      const authority = absoluteFormAuthority(target);
+      if (authority === undefined || !hostAllowed(authority, listeningPort(req))) {
+        throw errors.invalid(
+          'The request target must be a path such as /v1/models; an absolute URL is accepted only when it names this server\'s own host.',
+          undefined,
+          'invalid_request_target',
+        );
+      }
+    }
     const host = req.headers.host;
     if (!hostAllowed(host, listeningPort(req))) {
       throw errors.forbidden(
