@@ -155,13 +155,29 @@ describe('attaching to a running app', () => {
     expect(on.provider.instances().map((i) => i.name).sort()).toEqual(['lingma-app', 'lingma-app-2']);
   });
 
-  it('refuses to chat until a chat driver is wired, instead of pretending to serve', async () => {
-    const a = await app({ signedInAs: 'gina' });
-    const h = home();
-    advertise(h, a);
-    const inst = await attachedReady(provider(h));
-    expect(inst.snapshot().extra).toMatchObject({ chat: 'not wired' });
-    await expect(collect(inst.chat(chatReq([user('hi')]), ctx()))).rejects.toMatchObject({ status: 503, code: 'attach_chat_unavailable' });
-    expect(((await a.sim()).asks as unknown[]).length).toBe(0);
-  });
+  for (const dialect of ['chat', 'session'] as const) {
+    it(`chats through the attached app speaking the ${dialect} dialect, continuing its session with only the new turn`, async () => {
+      const a = await app({ signedInAs: 'gina' });
+      await a.sim({ dialect });
+      const h = home();
+      advertise(h, a);
+      const inst = await attachedReady(provider(h));
+      expect(inst.snapshot().extra).toMatchObject({ chat: 'ready' });
+
+      const first = await collect(inst.chat(chatReq([user('first question')]), ctx({ apiKeyId: 'k1' })));
+      expect(first.text.length).toBeGreaterThan(0);
+      expect(first.finish).toBe('stop');
+      const second = await collect(inst.chat(chatReq([user('first question'), { role: 'assistant', content: [{ type: 'text', text: first.text }] }, user('second question')]), ctx({ apiKeyId: 'k1' })));
+      expect(second.finish).toBe('stop');
+
+      const st = await a.sim();
+      const turns = (dialect === 'chat' ? st.asks : st.prompts) as Array<{ text: string; sessionIdIn: string }>;
+      expect(turns).toHaveLength(2);
+      // The second turn continues the runtime's session and carries only the new message.
+      expect(turns[1].sessionIdIn).not.toBe('');
+      expect(turns[1].text).toContain('second question');
+      expect(turns[1].text).not.toContain('first question');
+      expect(a.alive()).toBe(true);
+    });
+  }
 });

@@ -8,13 +8,14 @@
  * driver's dialect modules are wired here: an attached instance then shows as connected and
  * signed in, but refuses chats with a clear 503 (it never pretends to serve).
  *
- * LEAD: wire this after the driver split lands (see the attach report), e.g. with the driver's
- * `runChat(host, req, ctx)` over a `TurnHost` whose `dialect()` runs `detectDialect(rt.rpc(),
- * rt.config().protocol, rt.cwd, rt.log)` once per connection (forgotten on `reset()`), `env(ctx)`
- * is `{ rpc: rt.rpc(), signal: ctx.signal, log: ctx.log, idleTimeoutMs:
- * rt.config().answerIdleTimeoutMs, cwd: rt.cwd }`, and `expired(err)` is `rt.signedOut(err)`.
+ * The wiring: the driver's `runChat(host, req, ctx)` over a `TurnHost` whose dialect is detected
+ * once per connection (forgotten on `reset()`), so an attached runtime speaks whichever dialect
+ * it speaks, exactly like a spawned one, and session reuse works the same way.
  */
 import type { Logger } from 'pino';
+import { detectDialect, type ProtocolSetting } from '../dialects';
+import type { Dialect } from '../dialect';
+import { isAgentRequest, runChat, type TurnHost } from '../turns';
 import type { ChatEvent, ChatRequest } from '../../../chat/model';
 import type { RelayError } from '../../../errors';
 import type { CallContext, ModelInfo } from '../../types';
@@ -53,5 +54,43 @@ export interface AttachedChat {
 
 export type AttachedChatFactory = (rt: AttachedRuntime) => AttachedChat | undefined;
 
-/** LEAD: the dialect wiring goes here (see the file comment). Until then: no chat driver. */
-export const createAttachedChat: AttachedChatFactory = () => undefined;
+/** The chat driver of an attached runtime: the same dialects and turn runner as a spawned one. */
+export const createAttachedChat: AttachedChatFactory = (rt) => {
+  let dialect: { rpc: RpcConnection; value: Promise<Dialect> } | undefined;
+  const host: TurnHost = {
+    name: rt.name,
+    sessions: rt.sessions,
+    log: rt.log,
+    config: () => rt.config(),
+    models: () => rt.models(),
+    dialect(signal) {
+      const rpc = rt.rpc();
+      if (!dialect || dialect.rpc !== rpc) {
+        const setting = (rt.config().protocol ?? 'auto') as ProtocolSetting;
+        const value = detectDialect(rpc, setting, rt.cwd, rt.log, signal);
+        const entry = { rpc, value };
+        dialect = entry;
+        // A failed detection (aborted, connection dropped) is tried again on the next turn.
+        value.catch(() => {
+          if (dialect === entry) dialect = undefined;
+        });
+      }
+      return dialect.value;
+    },
+    env: (ctx) => ({
+      rpc: rt.rpc(),
+      signal: ctx.signal,
+      log: ctx.log.child({ instance: rt.name }),
+      idleTimeoutMs: rt.config().answerIdleTimeoutMs,
+      cwd: rt.cwd,
+    }),
+    expired: (err) => rt.signedOut(err),
+  };
+  return {
+    chat: (req, ctx) => runChat(host, req, ctx),
+    reset: () => {
+      dialect = undefined;
+    },
+    isAgent: (req) => isAgentRequest(req, rt.config()),
+  };
+};
