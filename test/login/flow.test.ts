@@ -138,7 +138,7 @@ describe.skipIf(!ready)('login flow: simulator + login site + headless Chromium'
     await page.goto(url);
     const frame = await (await page.waitForSelector('#alibaba-login-box')).contentFrame();
     await frame!.waitForLoadState('domcontentloaded');
-    await frame!.evaluate(buildRecipeScript(DEFAULT_LOGIN_RECIPE, { username: 'alice', password: PASSWORD }));
+    await frame!.evaluate(buildRecipeScript(DEFAULT_LOGIN_RECIPE, { username: 'alice', password: PASSWORD }, { origin: site.signinUrl }));
     await waitFor(() => c.state('flow-b').state === 'logged_in', 30000);
     expect((await inst.status()).name).toBe('alice');
     await c.close();

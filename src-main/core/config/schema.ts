@@ -43,7 +43,8 @@ export const AccountSchema = Type.Object(
     username: Type.String({ minLength: 1 }),
     password: Type.Optional(Type.String()),
     name: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' })),
-    dedicatedDomain: Type.Optional(Type.String({ format: 'uri' })),
+    /** Enterprise dedicated domain; https only (its origin receives the password at sign-in). */
+    dedicatedDomain: Type.Optional(Type.String({ format: 'https-uri' })),
     maxConcurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
     disabled: Type.Optional(Type.Boolean()),
   },

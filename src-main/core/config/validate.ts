@@ -5,6 +5,7 @@
  */
 import { FormatRegistry, Kind, type TSchema } from '@sinclair/typebox';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
+import { allowedOriginsIssues, isHttpsDedicatedDomain } from '../backends/lingma/login/origin-policy';
 import { ConfigSchema, type Config } from './schema';
 
 // TypeBox knows no string formats by default; the schema uses `uri`.
@@ -18,6 +19,9 @@ if (!FormatRegistry.Has('uri')) {
     }
   });
 }
+
+// SECURITY: an account's dedicated domain receives its password at sign-in: https only.
+if (!FormatRegistry.Has('https-uri')) FormatRegistry.Set('https-uri', (v) => isHttpsDedicatedDomain(v));
 
 export class ConfigError extends Error {
   /** One line per problem, each naming the key (or variable/flag) and the value. */
@@ -73,6 +77,7 @@ export function describeSchema(schema: TSchema): string {
     }
     case 'string':
       if (s.format === 'uri') return 'an http(s) URL';
+      if (s.format === 'https-uri') return 'an https URL';
       if (s.pattern) return `a string matching ${s.pattern}`;
       if (s.minLength) return `a string of at least ${s.minLength} characters`;
       return 'a string';
@@ -167,6 +172,8 @@ function semanticIssues(c: Config): string[] {
       out.push(`server.apiKeys[${i}].expiresAt: expected an ISO date such as 2026-12-31, got ${showValue(k.expiresAt)}`);
     }
   });
+  // SECURITY: origins credentials may be typed into; a malformed entry is refused, not skipped.
+  out.push(...allowedOriginsIssues(c.lingma.login.allowedOrigins));
   for (const [i, o] of c.server.corsOrigins.entries()) {
     // SECURITY: no wildcard: every allowed origin is named, so a random web page cannot call in.
     if (!/^[a-z][a-z0-9+.-]*:\/\/[^/*]+$/i.test(o)) {

@@ -321,6 +321,7 @@ export class LingmaInstance implements Instance {
         return this.auth.loggedIn;
       },
       prepare: this.deps.account.dedicatedDomain ? () => this.switchEndpoint() : undefined,
+      dedicatedDomain: this.deps.account.dedicatedDomain,
     };
   }
 
