@@ -3,7 +3,23 @@
  * names; the rest are ours. Unknown keys are errors (`additionalProperties: false` everywhere).
  * Defaults live here too: `loadConfig` fills them in, so the rest of core reads a complete `Config`.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { FormatRegistry, Type, type Static } from '@sinclair/typebox';
+import { isHttpsDedicatedDomain } from '../backends/lingma/login/origin-policy';
+
+// TypeBox knows no string formats by default; they are registered with the schema that uses them,
+// so every checker of `ConfigSchema` sees them.
+if (!FormatRegistry.Has('uri')) {
+  FormatRegistry.Set('uri', (v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  });
+}
+// SECURITY: an account's dedicated domain receives its password at sign-in: https only.
+if (!FormatRegistry.Has('https-uri')) FormatRegistry.Set('https-uri', (v) => isHttpsDedicatedDomain(v));
 
 const Strict = { additionalProperties: false } as const;
 

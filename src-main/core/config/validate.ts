@@ -3,25 +3,10 @@
  * bad value, e.g. `limits.maxInFlight: expected an integer >= 1, got "lots"` or
  * `server.hots: unknown key`. TypeBox does the checking; this file only words the result.
  */
-import { FormatRegistry, Kind, type TSchema } from '@sinclair/typebox';
+import { Kind, type TSchema } from '@sinclair/typebox';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
-import { allowedOriginsIssues, isHttpsDedicatedDomain } from '../backends/lingma/login/origin-policy';
+import { allowedOriginsIssues } from '../backends/lingma/login/origin-policy';
 import { ConfigSchema, type Config } from './schema';
-
-// TypeBox knows no string formats by default; the schema uses `uri`.
-if (!FormatRegistry.Has('uri')) {
-  FormatRegistry.Set('uri', (v) => {
-    try {
-      const u = new URL(v);
-      return u.protocol === 'http:' || u.protocol === 'https:';
-    } catch {
-      return false;
-    }
-  });
-}
-
-// SECURITY: an account's dedicated domain receives its password at sign-in: https only.
-if (!FormatRegistry.Has('https-uri')) FormatRegistry.Set('https-uri', (v) => isHttpsDedicatedDomain(v));
 
 export class ConfigError extends Error {
   /** One line per problem, each naming the key (or variable/flag) and the value. */
