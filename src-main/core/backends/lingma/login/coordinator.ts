@@ -32,13 +32,15 @@ import {
   type Clock,
   type LoginCredentials,
   type LoginDriver,
-  type LoginOutcome,
   type LoginRecipe,
   type SignInPolicy,
 } from '../../../ports';
 import type { LoginState } from '../../types';
+import { runAttempt } from './attempt';
 import { createSignInPolicy, originOf } from './origin-policy';
 import { LOGIN_REASONS, validateRecipe } from './recipe';
+
+export type { LoginDriverLimits } from './attempt';
 
 export interface LoginTarget {
   instance: string;
@@ -55,14 +57,6 @@ export interface LoginTarget {
   prepare?(): Promise<void>;
   /** The account's https dedicated domain: its origin is a sign-in origin for this target. */
   dedicatedDomain?: string;
-}
-
-/**
- * A driver that may hand the sign-in to a person inside its own window (the desktop shell) says
- * how long one `login()` may take in all; the coordinator then does not cut it off at `timeoutMs`.
- */
-export interface LoginDriverLimits {
-  readonly maxLoginMs?: number;
 }
 
 export interface LoginCoordinatorOptions {
@@ -419,7 +413,21 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
         handedOver = reason;
         this.set(name, { state: 'needs_manual', url, reason });
       };
-      const outcome = await this.attempt(driver, target, credentials, url, policy, needsPerson, abort.signal);
+      const outcome = await runAttempt({
+        driver,
+        target,
+        credentials,
+        url,
+        policy,
+        needsPerson,
+        outer: abort.signal,
+        recipe: this.recipe,
+        timeoutMs: this.timeoutMs,
+        pollMs: this.o.pollMs,
+        graceMs: this.o.graceMs,
+        clock: this.clock,
+        log: this.log,
+      });
       if (cancelled()) return entry.state;
       // Handed to a person during the attempt: never retried automatically.
       if (handedOver && outcome.kind === 'failed' && outcome.reason !== LOGIN_REASONS.rejected) {
@@ -447,77 +455,6 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
     const url = await target.generateUrl();
     if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) throw new Error('login/generateUrl returned no usable URL');
     return url;
-  }
-
-  /** One driver run, bounded by the timeout, ended early when `isLoggedIn` turns true. */
-  private async attempt(
-    driver: LoginDriver,
-    target: LoginTarget,
-    credentials: LoginCredentials,
-    url: string,
-    policy: SignInPolicy,
-    needsPerson: (reason: string) => void,
-    outer: AbortSignal,
-  ): Promise<LoginOutcome> {
-    const ac = new AbortController();
-    const onOuter = (): void => ac.abort();
-    outer.addEventListener('abort', onOuter, { once: true });
-    const timers: NodeJS.Timeout[] = [];
-    let settled = false;
-    let resolveWatch!: (o: LoginOutcome) => void;
-    const watch = new Promise<LoginOutcome>((r) => (resolveWatch = r));
-    const poll = (): void => {
-      if (settled) return;
-      target
-        .isLoggedIn()
-        .then((ok) => {
-          if (ok) resolveWatch({ kind: 'success' });
-        })
-        .catch(() => undefined)
-        .finally(() => {
-          if (!settled) timers.push(this.clock.setTimeout(poll, this.o.pollMs));
-        });
-    };
-    timers.push(this.clock.setTimeout(poll, this.o.pollMs));
-    // The driver gets the timeout too; this guard covers a driver that ignores it. A driver that
-    // waits for a person in its own window declares a longer bound.
-    const declared = (driver as LoginDriver & LoginDriverLimits).maxLoginMs;
-    const bound = Math.max(this.timeoutMs, typeof declared === 'number' && Number.isFinite(declared) ? declared : 0);
-    timers.push(this.clock.setTimeout(() => resolveWatch({ kind: 'failed', reason: LOGIN_REASONS.timeout }), bound + this.o.graceMs));
-    ac.signal.addEventListener('abort', () => resolveWatch({ kind: 'failed', reason: LOGIN_REASONS.cancelled }), { once: true });
-
-    const run = Promise.resolve()
-      .then(() =>
-        driver.login({
-          instance: target.instance,
-          loginUrl: url,
-          callbackUrl: target.callbackUrl,
-          credentials,
-          recipe: this.recipe,
-          timeoutMs: this.timeoutMs,
-          isLoggedIn: () => target.isLoggedIn(),
-          signal: ac.signal,
-          policy,
-          needsPerson,
-        }),
-      )
-      .catch((e: unknown): LoginOutcome => {
-        this.log.warn({ instance: target.instance, err: safeErrorText(e) }, 'login: driver error');
-        return { kind: 'failed', reason: 'The login browser failed.' };
-      });
-    try {
-      return await Promise.race([run, watch]);
-    } finally {
-      settled = true;
-      for (const t of timers) this.clock.clearTimeout(t);
-      outer.removeEventListener('abort', onOuter);
-      // Stop the driver if it is still going, and let it close its browser before anything else
-      // starts (bounded, so a stuck driver cannot hold the instance forever).
-      ac.abort();
-      let guard: NodeJS.Timeout | undefined;
-      await Promise.race([run, new Promise<void>((r) => (guard = this.clock.setTimeout(r, this.o.graceMs)))]);
-      if (guard) this.clock.clearTimeout(guard);
-    }
   }
 
   /** After a driver success: wait for the instance to agree it is logged in. */
