@@ -7,8 +7,9 @@
  * only into a frame the request's `SignInPolicy` allows (https official sign-in origins, the
  * account's dedicated domain, `lingma.login.allowedOrigins`); the script re-checks the origin in
  * the page before typing. The top window going off the policy stops the automation and hands the
- * login to a person. Chromium keeps its sandbox unless we run as root. Credentials are never logged. Login URLs carry nonces and states, callbacks carry tokens: logs get origin
- * and path only (`safeUrl`).
+ * login to a person. Chromium keeps its sandbox unless we run as root. Credentials are never
+ * logged. Login URLs carry nonces and states, callbacks carry tokens: logs get origin and path
+ * only (`safeUrl`).
  */
 import { safeErrorText } from '../core/redact';
 import { existsSync } from 'node:fs';
