@@ -3,9 +3,13 @@
  * (never a downloaded one). One browser per login, with a fresh profile directory for the
  * instance, always closed afterwards.
  *
- * SECURITY: credentials only travel inside the recipe script evaluated in the sign-in frame; they
- * are never logged. Login URLs carry nonces and states, callbacks carry tokens: logs get origin
- * and path only (`safeUrl`).
+ * SECURITY: credentials only travel inside the recipe script evaluated in the sign-in frame, and
+ * only into a frame the request's `SignInPolicy` allows (https official sign-in origins, the
+ * account's dedicated domain, `lingma.login.allowedOrigins`); the script re-checks the origin in
+ * the page before typing. The top window going off the policy stops the automation and hands the
+ * login to a person. Chromium keeps its sandbox unless we run as root. Credentials are never
+ * logged. Login URLs carry nonces and states, callbacks carry tokens: logs get origin and path
+ * only (`safeUrl`).
  */
 import { safeErrorText } from '../core/redact';
 import { existsSync } from 'node:fs';
@@ -13,7 +17,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { chromium, type BrowserContext, type Frame, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Frame, type Page, type Request, type Route } from 'playwright-core';
 import type { LoginDriver, LoginOutcome, LoginRequest } from '../core/ports';
 import {
   buildInspectScript,
@@ -25,6 +29,7 @@ import {
   type PageFacts,
   type RecipeResult,
 } from '../core/backends/lingma/login/recipe';
+import { originOf } from '../core/backends/lingma/login/origin-policy';
 
 export interface PlaywrightLoginDriverOptions {
   /** A browser path, or `auto` (default) to search the usual install locations. */
@@ -41,13 +46,20 @@ export interface PlaywrightLoginDriverOptions {
 }
 
 export const BROWSER_ARGS = [
-  '--no-sandbox',
   '--disable-gpu',
   '--disable-background-networking',
   '--disable-component-update',
   '--no-first-run',
   '--disable-sync',
 ];
+
+/**
+ * SECURITY: Chromium's sandbox stays on; it cannot start as root, so only then is it turned off
+ * (`chromiumSandbox: false` makes Playwright pass `--no-sandbox`).
+ */
+export function sandboxFor(isRoot: boolean = process.getuid?.() === 0): { chromiumSandbox: boolean } {
+  return { chromiumSandbox: !isRoot };
+}
 
 /** Known install locations of Chromium-family browsers, per OS. */
 export function browserCandidates(platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env): string[] {
@@ -93,6 +105,8 @@ export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions):
   const profilesDir = opts.profilesDir ?? join(tmpdir(), 'lingma-relay-login');
   const pollMs = opts.pollMs ?? 500;
   const profileDir = (instance: string): string => join(profilesDir, sanitizeName(instance));
+  const sandbox = sandboxFor();
+  if (!sandbox.chromiumSandbox) log.warn('running as root: the login browser runs without its sandbox (run Lingma Relay as a normal user to keep it)');
 
   async function login(req: LoginRequest): Promise<LoginOutcome> {
     const ilog = log.child({ instance: req.instance, driver: 'playwright' });
@@ -107,6 +121,11 @@ export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions):
       return { kind: 'failed', reason: (e as Error).message };
     }
     if (req.signal.aborted) return { kind: 'failed', reason: LOGIN_REASONS.cancelled };
+    // SECURITY: the login URL must be on the sign-in policy before a browser opens it.
+    if (req.policy.navigation(req.loginUrl) !== 'allow') {
+      ilog.warn({ origin: originOf(req.loginUrl) }, 'auto-login: the login link is off the sign-in origin policy');
+      return { kind: 'manual', reason: LOGIN_REASONS.loginUrlOffPolicy, url: req.loginUrl };
+    }
 
     const dir = profileDir(req.instance);
     const deadline = Date.now() + req.timeoutMs;
@@ -123,6 +142,7 @@ export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions):
         executablePath,
         headless,
         args: headless ? ['--headless', ...BROWSER_ARGS] : BROWSER_ARGS,
+        ...sandbox,
         timeout: Math.min(30000, Math.max(5000, left())),
         acceptDownloads: false,
       });
@@ -130,6 +150,34 @@ export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions):
       // Nothing but the sign-in needs a permission.
       await ctx.clearPermissions();
       const page = ctx.pages()[0] ?? (await ctx.newPage());
+      // The sign-in has one window: pop-ups are closed.
+      ctx.on('page', (p) => {
+        if (p !== page) void p.close().catch(() => undefined);
+      });
+
+      // SECURITY: the top window stays on the policy. A navigation off it is blocked (routed
+      // requests) or, for a redirect the route does not see, ends the attempt at once; either way
+      // a person takes over. Sub-frames off the policy that are not https are blocked too.
+      let offPolicy!: (o: LoginOutcome) => void;
+      const offPolicyOutcome = new Promise<LoginOutcome>((r) => (offPolicy = r));
+      const offPolicyNav = (r: Request): boolean => {
+        if (!r.isNavigationRequest()) return false;
+        let main: boolean;
+        try {
+          main = r.frame() === page.mainFrame();
+        } catch {
+          return false;
+        }
+        const url = r.url();
+        if (main ? req.policy.navigation(url) !== 'deny' : req.policy.subframeAllowed(url)) return false;
+        ilog.warn({ origin: originOf(url), mainFrame: main }, 'auto-login: blocked a navigation off the sign-in origin policy');
+        if (main) offPolicy({ kind: 'manual', reason: req.policy.refusal(url), url: req.loginUrl });
+        return true;
+      };
+      await ctx.route('**/*', (route: Route) => (offPolicyNav(route.request()) ? route.abort('blockedbyclient') : route.continue()).catch(() => undefined));
+      page.on('request', (r) => {
+        if (r.redirectedFrom()) offPolicyNav(r);
+      });
 
       // Completion, whichever comes first: the top window reaches the callback, or the instance
       // reports logged in.
@@ -171,14 +219,14 @@ export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions):
         cleanups.push(() => req.signal.removeEventListener('abort', onAbort));
       });
 
-      const automation = drive(page, req, left, ilog).catch((e: unknown): LoginOutcome | undefined => {
+      const automation = drive(page, req, left, ilog, () => finished).catch((e: unknown): LoginOutcome | undefined => {
         if (finished) return undefined;
         ilog.warn({ err: safeErrorText(e) }, 'auto-login: browser automation error');
         return { kind: 'failed', reason: LOGIN_REASONS.scriptError };
       });
       // The automation only settles with an outcome when it knows the login cannot complete
       // without help (captcha, unknown page, refused password); otherwise `done` decides.
-      const outcome = await Promise.race([done, automation.then((o) => o ?? done)]);
+      const outcome = await Promise.race([done, offPolicyOutcome, automation.then((o) => o ?? done)]);
       finished = true;
       ilog.info({ outcome: outcome.kind, reason: outcome.kind === 'success' ? undefined : outcome.reason }, 'auto-login: finished');
       return outcome.kind === 'manual' ? { ...outcome, url: req.loginUrl } : outcome;
@@ -196,20 +244,41 @@ export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions):
   }
 
   /**
-   * Open the page, find the form's frame, run the recipe, then watch the page for a refusal or a
-   * captcha. Resolves with an outcome only when it can tell the login needs help or failed;
-   * resolves undefined to leave the decision to the completion watcher.
+   * Open the page, fill the form (only in a frame the policy allows), and watch every frame of the
+   * page for the whole attempt: a captcha, slider, SMS or verification page before or after the
+   * submit, a refusal after it, or an unknown page. Resolves with an outcome only when the login
+   * needs a person or failed; undefined leaves the decision to the completion watcher.
    */
-  async function drive(page: Page, req: LoginRequest, left: () => number, ilog: Logger): Promise<LoginOutcome | undefined> {
+  async function drive(page: Page, req: LoginRequest, left: () => number, ilog: Logger, over: () => boolean): Promise<LoginOutcome | undefined> {
     await page.goto(req.loginUrl, { waitUntil: 'domcontentloaded', timeout: Math.max(1000, left()) });
+    let submitted = false;
+    const watcher = watchPage(page, req, left, ilog, () => submitted, over);
+    const filling = fill(page, req, left, ilog);
+    // The fill may still be running when the watcher decides (the browser then closes under it).
+    filling.catch(() => undefined);
+    const first = await Promise.race([
+      watcher.then((o) => ({ from: 'watch' as const, o })),
+      filling.then((r) => ({ from: 'fill' as const, r })),
+    ]);
+    if (first.from === 'watch') return first.o;
+    if (first.r !== 'submitted') return first.r;
+    submitted = true;
+    return watcher;
+  }
+
+  /** Finds the form's frame, checks it against the policy, runs the recipe. */
+  async function fill(page: Page, req: LoginRequest, left: () => number, ilog: Logger): Promise<LoginOutcome | 'submitted'> {
     const formWait = Math.max(1000, Math.min(opts.formWaitMs ?? 20000, left()));
-    let frame: Frame | null = page.mainFrame();
+    let frame: Frame = page.mainFrame();
+    let src: string | null = null;
     if (req.recipe.frame) {
       const handle = await page.waitForSelector(req.recipe.frame, { state: 'attached', timeout: formWait }).catch(() => null);
       if (handle) {
-        frame = await handle.contentFrame();
-        if (!frame) return { kind: 'manual', reason: LOGIN_REASONS.unknownPage, url: req.loginUrl };
-        await frame.waitForLoadState('domcontentloaded', { timeout: formWait }).catch(() => undefined);
+        src = await handle.getAttribute('src').catch(() => null);
+        const child = await handle.contentFrame();
+        if (!child) return { kind: 'manual', reason: LOGIN_REASONS.unknownPage, url: req.loginUrl };
+        await child.waitForLoadState('domcontentloaded', { timeout: formWait }).catch(() => undefined);
+        frame = child;
       } else {
         // No frame: some variants put the form straight in the page.
         const facts = await inspect(page.mainFrame(), req);
@@ -219,37 +288,72 @@ export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions):
         if (kind !== 'form') return { kind: 'manual', reason: LOGIN_REASONS.unknownPage, url: req.loginUrl };
       }
     }
-    ilog.info({ frame: safeUrl(frame.url()) }, 'auto-login: running the sign-in recipe');
+    // SECURITY: credentials only into a frame on the sign-in policy; the recipe re-checks the
+    // origin inside the page right before typing.
+    let url = frame.url();
+    if (!/^https?:/i.test(url) && src) {
+      // A blocked frame shows an error page: name what it was meant to load.
+      try {
+        url = new URL(src, page.url()).href;
+      } catch {
+        /* keep the frame's own URL */
+      }
+    }
+    if (!req.policy.credentialsAllowed(url)) {
+      ilog.warn({ origin: originOf(url) }, 'auto-login: the sign-in form is off the sign-in origin policy; nothing typed');
+      return { kind: 'manual', reason: req.policy.refusal(url), url: req.loginUrl };
+    }
+    ilog.info({ frame: safeUrl(url) }, 'auto-login: running the sign-in recipe');
     // SECURITY: the script holds the password; it is passed straight to the browser, never logged.
     const result = (await frame.evaluate(
-      buildRecipeScript(req.recipe, req.credentials, { waitMs: formWait, pollMs: Math.min(250, pollMs) }),
+      buildRecipeScript(req.recipe, req.credentials, { origin: new URL(url).origin, waitMs: formWait, pollMs: Math.min(250, pollMs) }),
     )) as RecipeResult;
     ilog.info({ status: result.status, missing: result.missing }, 'auto-login: recipe result');
-    if (result.status === 'captcha') return { kind: 'manual', reason: LOGIN_REASONS.captcha, url: req.loginUrl };
-    if (result.status === 'form_not_found') return { kind: 'manual', reason: LOGIN_REASONS.unknownPage, url: req.loginUrl };
-    if (result.status === 'error') {
-      ilog.warn({ err: result.message ? safeErrorText(result.message) : undefined }, 'auto-login: recipe error');
-      return { kind: 'failed', reason: LOGIN_REASONS.scriptError };
+    switch (result.status) {
+      case 'submitted':
+        return 'submitted';
+      case 'captcha':
+        return { kind: 'manual', reason: LOGIN_REASONS.captcha, url: req.loginUrl };
+      case 'form_not_found':
+        return { kind: 'manual', reason: LOGIN_REASONS.unknownPage, url: req.loginUrl };
+      case 'off_policy':
+        return { kind: 'manual', reason: LOGIN_REASONS.offPolicy, url: req.loginUrl };
+      default:
+        ilog.warn({ err: result.message ? safeErrorText(result.message) : undefined }, 'auto-login: recipe error');
+        return { kind: 'failed', reason: LOGIN_REASONS.scriptError };
     }
+  }
 
-    // Submitted: watch the sign-in frame until the callback (handled by the watcher) or a verdict.
-    const formFrame = frame;
+  /**
+   * Looks at every frame of the page every `pollMs` until the attempt ends. A human check anywhere
+   * (before or after the submit) hands over to a person; after the submit, a visible error is a
+   * refused password and a page with no form, check or error for a few looks is an unknown step.
+   */
+  async function watchPage(
+    page: Page,
+    req: LoginRequest,
+    left: () => number,
+    ilog: Logger,
+    submitted: () => boolean,
+    over: () => boolean,
+  ): Promise<LoginOutcome | undefined> {
     let unknownStreak = 0;
-    while (left() > 0 && !req.signal.aborted) {
+    while (left() > 0 && !req.signal.aborted && !over()) {
       await new Promise((r) => setTimeout(r, pollMs));
-      if (page.isClosed()) return undefined;
-      // Once the top window leaves the login page the frame is gone: the watcher decides.
-      if (formFrame.isDetached()) return undefined;
-      const facts = await inspect(formFrame, req);
-      if (!facts) continue;
-      const kind = classifyPage(facts);
-      if (kind === 'captcha') return { kind: 'manual', reason: LOGIN_REASONS.captcha, url: req.loginUrl };
-      if (kind === 'rejected') {
+      if (page.isClosed() || over()) return undefined;
+      const seen = (await Promise.all(page.frames().map((f) => inspect(f, req)))).filter((f): f is PageFacts => !!f);
+      if (!seen.length) continue; // navigating
+      if (seen.some((f) => f.captcha)) {
+        ilog.info({ afterSubmit: submitted() }, 'auto-login: the page asks for a human check');
+        return { kind: 'manual', reason: LOGIN_REASONS.captcha, url: req.loginUrl };
+      }
+      if (!submitted()) continue;
+      if (seen.some((f) => f.error)) {
         ilog.info('auto-login: the sign-in page refused the credentials');
         return { kind: 'failed', reason: LOGIN_REASONS.rejected };
       }
-      // An unknown page for a few checks in a row (2FA, organisation picker): a person must act.
-      unknownStreak = kind === 'unknown' ? unknownStreak + 1 : 0;
+      // A page with no form for a few looks in a row (2FA, organisation picker): a person must act.
+      unknownStreak = seen.some((f) => f.form) ? 0 : unknownStreak + 1;
       if (unknownStreak >= 6) return { kind: 'manual', reason: LOGIN_REASONS.unknownPage, url: req.loginUrl };
     }
     return undefined;

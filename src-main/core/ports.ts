@@ -37,6 +37,24 @@ export interface LoginRecipe {
   before?: string[];
 }
 
+export type SignInNavigation = 'callback' | 'allow' | 'deny';
+
+/**
+ * SECURITY: where one sign-in may go and where its credentials may be typed. Built only by
+ * `createSignInPolicy` (core/backends/lingma/login/origin-policy.ts); drivers ask it before every
+ * fill and on every top-window navigation.
+ */
+export interface SignInPolicy {
+  /** May a sign-in form in a document at `url` receive the credentials? */
+  credentialsAllowed(url: string): boolean;
+  /** The top window going to `url`: the instance's callback, an allowed page, or off the policy. */
+  navigation(url: string): SignInNavigation;
+  /** A sub-frame (captcha widget, CDN frame) going to `url`: https pages and blank frames; never credentials. */
+  subframeAllowed(url: string): boolean;
+  /** Client-safe reason for a page the policy refuses (origin only, never the path or query). */
+  refusal(url: string): string;
+}
+
 export interface LoginRequest {
   instance: string;
   loginUrl: string;
@@ -48,11 +66,19 @@ export interface LoginRequest {
   /** Resolves true once the backend reports logged in (`auth/status` polled by the caller). */
   isLoggedIn: () => Promise<boolean>;
   signal: AbortSignal;
+  /** Where this sign-in may go and type the credentials (the login URL already passed it). */
+  policy: SignInPolicy;
+  /**
+   * A driver that keeps watching while a person finishes in its own window (desktop) calls this
+   * the moment it hands over (captcha, verification, off-policy page): the account shows "needs a
+   * person" at once and the attempt is not retried, whatever the driver returns later.
+   */
+  needsPerson?(reason: string): void;
 }
 
 export type LoginOutcome =
   | { kind: 'success' }
-  /** A person must finish it (captcha, 2FA, unknown page). `url` is the page to open. */
+  /** A person must finish it (captcha, 2FA, unknown page, a page off the sign-in policy). `url` is the page to open. */
   | { kind: 'manual'; reason: string; url: string }
   | { kind: 'failed'; reason: string };
 

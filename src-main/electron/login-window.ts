@@ -1,15 +1,18 @@
 /**
  * SECURITY: the desktop `LoginDriver`. One hidden, sandboxed window per sign-in, without preload,
- * on its own persistent partition (`persist:login-<instance>`, cleared on logout). Main-frame
- * navigation may only go to the login/sign-in origins and the instance's loopback callback;
- * downloads and permissions are denied; certificate errors are never overridden (global guard).
+ * on its own persistent partition (`persist:login-<instance>`, cleared on logout). Where the
+ * window may go and where the password may be typed is the request's `SignInPolicy` (core's one
+ * origin policy, `core/backends/lingma/login/origin-policy.ts`): main-frame navigation off it is
+ * blocked and hands the sign-in to a person; the recipe runs only in a frame it allows.
+ * Downloads and permissions are denied; certificate errors are never overridden (global guard).
  *
  * The controller (`WindowLoginDriver`) holds every decision and works over a small `LoginPage`
  * port; `electronLoginPageFactory` adapts a real BrowserWindow to it.
  * Flow: load the login URL → run the recipe script in the sign-in frame → success when the main
- * frame reaches the callback URL or `isLoggedIn()` says so. A captcha, a second step or an unknown
- * page shows the window with a short banner; the person finishes and success is detected the same
- * way. Passwords live only inside the recipe script and are never logged.
+ * frame reaches the callback URL or `isLoggedIn()` says so. A captcha, a verification step or an
+ * unknown page (looked for during the whole attempt, before and after the submit) shows the window
+ * with a short banner and tells the coordinator at once (`needsPerson`); the person finishes and
+ * success is detected the same way. Passwords live only inside the recipe script, never logged.
  */
 import type { BrowserWindow as BrowserWindowT, Session } from 'electron';
 import type { LoginDriver, LoginOutcome, LoginRequest } from '../core/ports';
@@ -23,16 +26,7 @@ import {
   type RecipeResult,
 } from '../core/backends/lingma/login/recipe';
 import type { LoginDriverLimits } from '../core/backends/lingma/login/coordinator';
-import {
-  DEFAULT_LOGIN_ORIGINS,
-  denyAllPermissions,
-  denyDownloads,
-  loginNavigationVerdict,
-  loginSubframeAllowed,
-  loginWindowWebPreferences,
-  safeOrigin,
-  type Log,
-} from './security';
+import { denyAllPermissions, denyDownloads, loginWindowWebPreferences, safeOrigin, type Log } from './security';
 
 export interface LoginFrame {
   readonly url: string;
@@ -73,8 +67,6 @@ export interface WindowLoginDriverOptions {
   createPage: LoginPageFactory;
   /** Forgets cookies and storage of a partition. */
   clearPartition(partition: string): Promise<void>;
-  /** Allowed login/sign-in origins (defaults: DEFAULT_LOGIN_ORIGINS). */
-  origins?: readonly string[];
   log?: Log;
   /**
    * Bound of a whole sign-in that needed a person (from opening the window to the end), at least
@@ -95,6 +87,7 @@ export const BANNERS = {
   unknownPage: 'Lingma Relay needs you: this sign-in page was not recognised. Please sign in here.',
   afterSubmit: 'Lingma Relay needs you: sign-in did not finish by itself. Please complete it in this window.',
   scriptError: 'Lingma Relay needs you: automatic sign-in failed. Please sign in here.',
+  offPolicy: 'Lingma Relay stopped: this page is not an official sign-in page, so your password was not typed. Sign in only if you trust it.',
 } as const;
 
 /** `persist:login-<instance>`; instance names are already `[A-Za-z0-9._-]`, anything else is replaced. */
@@ -104,7 +97,7 @@ export function partitionFor(instance: string): string {
 
 function isRecipeResult(v: unknown): v is RecipeResult {
   const s = (v as { status?: unknown } | null)?.status;
-  return s === 'submitted' || s === 'captcha' || s === 'form_not_found' || s === 'error';
+  return s === 'submitted' || s === 'captcha' || s === 'form_not_found' || s === 'error' || s === 'off_policy';
 }
 
 function isPageFacts(v: unknown): v is PageFacts {
@@ -166,28 +159,19 @@ export class WindowLoginDriver implements LoginDriver, LoginDriverLimits {
   /** Runs one sign-in; returns a cancel function. */
   private run(req: LoginRequest, resolve: (o: LoginOutcome) => void): () => void {
     const log = this.opts.log;
-    const origins = [...(this.opts.origins ?? DEFAULT_LOGIN_ORIGINS)];
+    const policy = req.policy;
     try {
       validateRecipe(req.recipe);
     } catch (e) {
       resolve({ kind: 'failed', reason: (e as Error).message });
       return () => undefined;
     }
-    // The binary's own login URL (e.g. an enterprise dedicated domain) is trusted: it came from
-    // the local process, not from a page. It must still be https.
-    let loginUrl: URL;
-    try {
-      loginUrl = new URL(req.loginUrl);
-    } catch {
-      resolve({ kind: 'failed', reason: 'The login URL from the backend is not a valid URL.' });
+    // SECURITY: the login URL from the runtime is held to the policy like any page: its origin is
+    // not trusted because the runtime returned it (the endpoint can be switched).
+    if (policy.navigation(req.loginUrl) !== 'allow') {
+      resolve({ kind: 'manual', reason: LOGIN_REASONS.loginUrlOffPolicy, url: req.loginUrl });
       return () => undefined;
     }
-    if (loginUrl.protocol !== 'https:' || loginUrl.username || loginUrl.password) {
-      resolve({ kind: 'failed', reason: 'The login URL from the backend is not a plain https URL.' });
-      return () => undefined;
-    }
-    origins.push(loginUrl.origin);
-    const navOpts = { origins, callbackUrl: req.callbackUrl };
     if (req.signal.aborted) {
       resolve({ kind: 'failed', reason: LOGIN_REASONS.cancelled });
       return () => undefined;
@@ -246,12 +230,20 @@ export class WindowLoginDriver implements LoginDriver, LoginDriverLimits {
       if (done || phase !== 'auto') throw new Finished();
     };
 
-    /** Hands over to a person: show the window with a banner and wait (longer) for completion. */
-    const goManual = (banner: string, why: string) => {
+    /**
+     * Hands over to a person: show the window with a banner, tell the coordinator at once (the
+     * account shows "needs a person"), and wait (longer) for completion.
+     */
+    const goManual = (banner: string, why: string, reason: string) => {
       if (done || phase === 'manual') return;
       phase = 'manual';
       for (const wake of sleepers) wake();
       log?.('info', `${tag}: a person must finish the sign-in (${why})`);
+      try {
+        req.needsPerson?.(reason);
+      } catch {
+        /* the coordinator's bookkeeping must not stop the window */
+      }
       setDeadline(Math.max(0, manualUntil - Date.now()), LOGIN_REASONS.timeout);
       try {
         page.showWithBanner(banner);
@@ -283,6 +275,13 @@ export class WindowLoginDriver implements LoginDriver, LoginDriverLimits {
       const v = await run(frame, buildInspectScript(req.recipe));
       return isPageFacts(v) ? v : undefined;
     };
+    /** What every frame shows (no secrets in the inspection script). */
+    const inspectAll = async (): Promise<PageFacts[]> => {
+      const frames = page.frames().filter((f) => !f.detached);
+      const all = await Promise.all((frames.length ? frames : [page.mainFrame()]).map((f) => inspect(f)));
+      return all.filter((f): f is PageFacts => !!f);
+    };
+    const captchaReason = LOGIN_REASONS.captcha;
 
     const drive = async (): Promise<void> => {
       // 1. Find the sign-in frame (pages redirect and build their iframes late).
@@ -290,68 +289,75 @@ export class WindowLoginDriver implements LoginDriver, LoginDriverLimits {
       let frame: LoginFrame | undefined;
       for (;;) {
         alive();
+        // A human check may come before any form (a verification page first).
+        if ((await inspectAll()).some((f) => f.captcha)) return goManual(BANNERS.captcha, 'captcha before the form', captchaReason);
+        alive();
         frame = await findFormFrame();
         if (frame) break;
-        if (Date.now() >= until) {
-          const facts = await inspect(page.mainFrame());
-          if (facts?.captcha) return goManual(BANNERS.captcha, 'captcha before the form');
-          return goManual(BANNERS.unknownPage, 'sign-in frame not found');
-        }
+        if (Date.now() >= until) return goManual(BANNERS.unknownPage, 'sign-in frame not found', LOGIN_REASONS.unknownPage);
         await sleep(pollMs);
       }
       alive();
-      // 2. Fill and submit. SECURITY: the script carries the password; it goes to the sign-in
-      // frame only and is never logged.
+      // 2. Fill and submit. SECURITY: the script carries the password; it goes only to a frame the
+      // policy allows (and re-checks its origin in the page) and is never logged.
+      if (!policy.credentialsAllowed(frame.url)) {
+        log?.('warn', `${tag}: the sign-in form is on ${safeOrigin(frame.url)}, off the sign-in origin policy; nothing typed`);
+        return goManual(BANNERS.offPolicy, 'form off the origin policy', policy.refusal(frame.url));
+      }
       const left = Math.max(1000, until - Date.now());
-      const raw = await run(frame, buildRecipeScript(req.recipe, req.credentials, { waitMs: left, pollMs: Math.min(250, pollMs) }));
+      const origin = new URL(frame.url).origin;
+      const raw = await run(frame, buildRecipeScript(req.recipe, req.credentials, { origin, waitMs: left, pollMs: Math.min(250, pollMs) }));
       alive();
       const result: RecipeResult = isRecipeResult(raw) ? raw : { status: 'error', message: 'no answer from the sign-in frame' };
       log?.('info', `${tag}: recipe ${result.status}${result.missing?.length ? ` (missing ${result.missing.join(', ')})` : ''}`);
-      if (result.status === 'captcha') return goManual(BANNERS.captcha, 'captcha');
-      if (result.status === 'form_not_found') return goManual(BANNERS.unknownPage, 'sign-in form not found');
-      if (result.status === 'error') return goManual(BANNERS.scriptError, 'recipe error');
+      if (result.status === 'captcha') return goManual(BANNERS.captcha, 'captcha', captchaReason);
+      if (result.status === 'form_not_found') return goManual(BANNERS.unknownPage, 'sign-in form not found', LOGIN_REASONS.unknownPage);
+      if (result.status === 'off_policy') return goManual(BANNERS.offPolicy, 'form left the origin policy', LOGIN_REASONS.offPolicy);
+      if (result.status === 'error') return goManual(BANNERS.scriptError, 'recipe error', LOGIN_REASONS.scriptError);
 
       // 3. Submitted: watch for a verdict; the callback/isLoggedIn watchers decide success.
       const settleUntil = Date.now() + submitSettleMs;
       let unknownStreak = 0;
       for (;;) {
         await sleep(pollMs);
-        const f = (await findFormFrame()) ?? page.mainFrame();
+        // Every frame: a verification page may replace the form's frame or the whole page.
+        const seen = await inspectAll();
         alive();
-        const facts = await inspect(f);
-        alive();
-        if (!facts) continue;
-        const kind = classifyPage(facts);
-        if (kind === 'captcha') return goManual(BANNERS.captcha, 'captcha after submitting');
-        if (kind === 'rejected') return finish({ kind: 'failed', reason: LOGIN_REASONS.rejected });
+        if (!seen.length) continue;
+        const kinds = seen.map(classifyPage);
+        if (kinds.includes('captcha')) return goManual(BANNERS.captcha, 'captcha after submitting', captchaReason);
+        if (kinds.includes('rejected')) return finish({ kind: 'failed', reason: LOGIN_REASONS.rejected });
         // A second step (2FA, organisation picker) shows an unknown page for a while.
-        unknownStreak = kind === 'unknown' ? unknownStreak + 1 : 0;
-        if (unknownStreak >= 6) return goManual(BANNERS.unknownPage, 'unknown page after submitting');
-        if (kind === 'form' && Date.now() >= settleUntil) return goManual(BANNERS.afterSubmit, 'form still showing after submitting');
+        const form = kinds.includes('form');
+        unknownStreak = form ? 0 : unknownStreak + 1;
+        if (unknownStreak >= 6) return goManual(BANNERS.unknownPage, 'unknown page after submitting', LOGIN_REASONS.unknownPage);
+        if (form && Date.now() >= settleUntil) return goManual(BANNERS.afterSubmit, 'form still showing after submitting', LOGIN_REASONS.unknownPage);
       }
     };
 
     page.onNavigate((nav) => {
       if (done) return;
       if (!nav.isMainFrame) {
-        if (!loginSubframeAllowed(nav.url)) {
+        if (!policy.subframeAllowed(nav.url)) {
           nav.prevent();
           log?.('warn', `${tag}: blocked a frame navigation to ${safeOrigin(nav.url)}`);
         }
         return;
       }
-      if (loginNavigationVerdict(nav.url, navOpts) === 'deny') {
+      if (policy.navigation(nav.url) === 'deny') {
         nav.prevent();
         log?.('warn', `${tag}: blocked navigation to ${safeOrigin(nav.url)}`);
+        // SECURITY: off the policy the automation stops; a person decides.
+        goManual(BANNERS.offPolicy, 'navigation off the origin policy', policy.refusal(nav.url));
       }
       // `callback` is let through: the backend must receive it; success is taken on commit.
     });
     page.onNavigated((url, status) => {
-      if (done || loginNavigationVerdict(url, navOpts) !== 'callback') return;
+      if (done || policy.navigation(url) !== 'callback') return;
       finish(status > 0 && status < 400 ? { kind: 'success' } : { kind: 'failed', reason: LOGIN_REASONS.callbackRejected });
     });
     page.onLoadFailed((url) => {
-      if (!done && loginNavigationVerdict(url, navOpts) === 'callback') finish({ kind: 'failed', reason: LOGIN_REASONS.callbackUnreachable });
+      if (!done && policy.navigation(url) === 'callback') finish({ kind: 'failed', reason: LOGIN_REASONS.callbackUnreachable });
     });
     page.onClosed(() => {
       if (done) return;
@@ -382,7 +388,7 @@ export class WindowLoginDriver implements LoginDriver, LoginDriverLimits {
       .catch((e: unknown) => {
         if (e instanceof Finished || done) return;
         if (e instanceof PageLoadError) finish({ kind: 'failed', reason: 'The sign-in page could not be loaded.' });
-        else goManual(BANNERS.scriptError, 'automation error');
+        else goManual(BANNERS.scriptError, 'automation error', LOGIN_REASONS.scriptError);
       });
     return () => finish({ kind: 'failed', reason: LOGIN_REASONS.cancelled });
   }

@@ -100,7 +100,6 @@ async function main(): Promise<void> {
   const loginDriver = new WindowLoginDriver({
     createPage: electronLoginPageFactory({ BrowserWindow, fromPartition: (p) => session.fromPartition(p), log, icon: appIcon }),
     clearPartition: (p) => clearLoginPartition((x) => session.fromPartition(x), p),
-    origins: settings().loginOrigins,
     log,
   });
 

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from '../core/config/schema';
 import { validateConfig } from '../core/config/validate';
 import type { SecretStore } from '../core/ports';
-import { APP_ORIGIN, DEFAULT_LOGIN_ORIGINS } from './security';
+import { APP_ORIGIN } from './security';
 
 export interface DesktopSettings {
   /** Gateway port; unset = the config file's (default 8420). */
@@ -18,14 +18,11 @@ export interface DesktopSettings {
   startAtLogin: boolean;
   /** The gateway was paused from the tray; stays paused across restarts. */
   paused: boolean;
-  /** Origins the login window may visit (see security.ts DEFAULT_LOGIN_ORIGINS). */
-  loginOrigins: string[];
 }
 
 export const SETTINGS_DEFAULTS: DesktopSettings = {
   startAtLogin: false,
   paused: false,
-  loginOrigins: [...DEFAULT_LOGIN_ORIGINS],
 };
 
 /** JSON schema for electron-store (it refuses to write values that do not match). */
@@ -33,7 +30,6 @@ export const SETTINGS_SCHEMA = {
   port: { type: 'integer', minimum: 0, maximum: 65535 },
   startAtLogin: { type: 'boolean', default: false },
   paused: { type: 'boolean', default: false },
-  loginOrigins: { type: 'array', items: { type: 'string', pattern: '^https://(\\*\\.)?[A-Za-z0-9.-]+(:\\d+)?$' }, default: [...DEFAULT_LOGIN_ORIGINS] },
 } as const;
 
 /**
@@ -42,7 +38,7 @@ export const SETTINGS_SCHEMA = {
  */
 export function readSettings(raw: unknown, warn?: (msg: string) => void): DesktopSettings {
   const o = raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
-  const out: DesktopSettings = { ...SETTINGS_DEFAULTS, loginOrigins: [...SETTINGS_DEFAULTS.loginOrigins] };
+  const out: DesktopSettings = { ...SETTINGS_DEFAULTS };
   const bad = (key: string) => warn?.(`settings: ignoring invalid ${key}`);
   if (o.port !== undefined) {
     if (Number.isInteger(o.port) && (o.port as number) >= 0 && (o.port as number) <= 65535) out.port = o.port as number;
@@ -53,11 +49,8 @@ export function readSettings(raw: unknown, warn?: (msg: string) => void): Deskto
     if (typeof o[k] === 'boolean') out[k] = o[k] as boolean;
     else bad(k);
   }
-  if (o.loginOrigins !== undefined) {
-    if (Array.isArray(o.loginOrigins) && o.loginOrigins.every((x) => typeof x === 'string' && /^https:\/\/(\*\.)?[A-Za-z0-9.-]+(:\d+)?$/.test(x))) {
-      out.loginOrigins = [...(o.loginOrigins as string[])];
-    } else bad('loginOrigins');
-  }
+  // The login window's own origin list became core's one sign-in policy.
+  if (o.loginOrigins !== undefined) warn?.('settings: loginOrigins is no longer used; list extra sign-in origins in lingma.login.allowedOrigins');
   return out;
 }
 

@@ -15,7 +15,8 @@ export function validateAccount(a: AccountInput, isNew: boolean): Errors<Account
   if (a.dedicatedDomain) {
     try {
       const url = new URL(a.dedicatedDomain);
-      if (url.protocol !== 'https:' && url.protocol !== 'http:') e.dedicatedDomain = 'Must start with https://';
+      // The dedicated domain receives the password at sign-in: https only (the server refuses http too).
+      if (url.protocol !== 'https:') e.dedicatedDomain = 'Must start with https://';
     } catch {
       e.dedicatedDomain = 'Enter a full URL, e.g. https://lingma.example.com';
     }

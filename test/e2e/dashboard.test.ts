@@ -51,7 +51,8 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium against a
     const driver = createPlaywrightLoginDriver({ executablePath: CHROMIUM, log: silentLog(), profilesDir: profiles, formWaitMs: 20_000, pollMs: 200 });
     const config = validateConfig({
       server: { apiKeys: [KEY], adminToken: ADMIN, logLevel: 'info' },
-      lingma: { binary: SIM_BIN, login: { auto: false } },
+      // The simulated sign-in site is plain http on loopback: allowed as a user would for a test site.
+      lingma: { binary: SIM_BIN, login: { auto: false, allowedOrigins: ['http://127.0.0.1:*'] } },
       ledger: { flushIntervalMs: 50 },
     });
     // Quiet logs that still reach the dashboard: the logger forwards to a hub of ours, piped into

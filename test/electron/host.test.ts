@@ -53,13 +53,17 @@ describe('settings', () => {
   it('defaults and tolerance of hand-edited values', () => {
     expect(readSettings(undefined)).toEqual(SETTINGS_DEFAULTS);
     const warns: string[] = [];
-    const s = readSettings({ port: 'x', startAtLogin: true, paused: 'yes', loginOrigins: ['javascript:x'] }, (m) => warns.push(m));
+    const s = readSettings({ port: 'x', startAtLogin: true, paused: 'yes', loginOrigins: ['https://*.example.com'] }, (m) => warns.push(m));
     expect(s.port).toBeUndefined();
     expect(s.startAtLogin).toBe(true);
     expect(s.paused).toBe(false);
-    expect(s.loginOrigins).toEqual(SETTINGS_DEFAULTS.loginOrigins);
-    expect(warns).toEqual(['settings: ignoring invalid port', 'settings: ignoring invalid paused', 'settings: ignoring invalid loginOrigins']);
-    expect(readSettings({ port: 9000, loginOrigins: ['https://*.example.com'] })).toMatchObject({ port: 9000, loginOrigins: ['https://*.example.com'] });
+    expect(s).not.toHaveProperty('loginOrigins');
+    expect(warns).toEqual([
+      'settings: ignoring invalid port',
+      'settings: ignoring invalid paused',
+      'settings: loginOrigins is no longer used; list extra sign-in origins in lingma.login.allowedOrigins',
+    ]);
+    expect(readSettings({ port: 9000 })).toMatchObject({ port: 9000 });
   });
 
   it('desktop secrets are generated once and kept in the secret store', async () => {

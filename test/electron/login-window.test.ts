@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { LoginRequest } from '../../src-main/core/ports';
 import { DEFAULT_LOGIN_RECIPE } from '../../src-main/core/config/schema';
 import { LOGIN_REASONS, type PageFacts, type RecipeResult } from '../../src-main/core/backends/lingma/login/recipe';
+import { createSignInPolicy } from '../../src-main/core/backends/lingma/login/origin-policy';
 import {
   BANNERS,
   bannerCss,
@@ -111,7 +112,15 @@ afterEach(() => {
 });
 
 function setup(
-  opts: { timeoutMs?: number; isLoggedIn?: () => Promise<boolean>; formWaitMs?: number; submitSettleMs?: number; behaviour?: Partial<Behaviour> } = {},
+  opts: {
+    timeoutMs?: number;
+    isLoggedIn?: () => Promise<boolean>;
+    formWaitMs?: number;
+    submitSettleMs?: number;
+    behaviour?: Partial<Behaviour>;
+    /** Where the sign-in frame really is (default SIGNIN_SRC). */
+    subUrl?: string;
+  } = {},
 ) {
   const pages: FakePage[] = [];
   const cleared: string[] = [];
@@ -120,6 +129,7 @@ function setup(
     createPage: ({ partition }) => {
       const p = new FakePage(partition);
       Object.assign(p.behaviour, opts.behaviour ?? {});
+      if (opts.subUrl) p.sub.url = opts.subUrl;
       pages.push(p);
       return p;
     },
@@ -134,6 +144,8 @@ function setup(
   });
   const ac = new AbortController();
   cleanups.push(() => ac.abort());
+  /** Reasons the driver handed to the coordinator the moment a person was needed. */
+  const handedOver: string[] = [];
   const req = (over: Partial<LoginRequest> = {}): LoginRequest => ({
     instance: 'lingma-a',
     loginUrl: LOGIN_URL,
@@ -143,10 +155,12 @@ function setup(
     timeoutMs: opts.timeoutMs ?? 30_000,
     isLoggedIn: opts.isLoggedIn ?? (async () => false),
     signal: ac.signal,
+    policy: createSignInPolicy({ callbackUrl: CALLBACK }),
+    needsPerson: (reason) => handedOver.push(reason),
     ...over,
   });
   const page = () => pages[pages.length - 1];
-  return { driver, pages, page, cleared, logs, req, ac };
+  return { driver, pages, page, cleared, logs, req, ac, handedOver };
 }
 
 const recipeRan = (f: FakeFrame) => f.scripts.some((s) => s.includes('"waitMs"'));
@@ -177,6 +191,8 @@ describe('WindowLoginDriver', () => {
     const outcome = s.driver.login(s.req());
     await vi.waitFor(() => expect(s.page().banner).toBe(BANNERS.captcha), { timeout: 5000 });
     expect(s.page().destroyed).toBe(false);
+    // The coordinator hears it at once (the account shows "needs a person" while the window is up).
+    expect(s.handedOver).toEqual([LOGIN_REASONS.captcha]);
     s.page().navigate(`${CALLBACK}?state=s1&token=t`);
     await expect(outcome).resolves.toEqual({ kind: 'success' });
   });
@@ -187,6 +203,7 @@ describe('WindowLoginDriver', () => {
     await vi.waitFor(() => expect(recipeRan(s.page().sub)).toBe(true), { timeout: 5000 });
     s.page().behaviour.inspect = { captcha: true, form: true };
     await vi.waitFor(() => expect(s.page().banner).toBe(BANNERS.captcha), { timeout: 5000 });
+    expect(s.handedOver).toEqual([LOGIN_REASONS.captcha]);
     s.page().navigate(CALLBACK);
     await expect(outcome).resolves.toEqual({ kind: 'success' });
   });
@@ -213,6 +230,10 @@ describe('WindowLoginDriver', () => {
     expect(p.navigate('javascript:alert(1)', { isMainFrame: false })).toBe(true);
     expect(p.navigate('https://g.alicdn.com/captcha.html', { isMainFrame: false })).toBe(false);
     expect(s.logs.some((l) => l.includes('blocked navigation to https://lingma.alibabacloud.com.evil.com'))).toBe(true);
+    // SECURITY: off the policy the automation stops and a person is asked, with the reason.
+    expect(p.banner).toBe(BANNERS.offPolicy);
+    expect(s.handedOver).toHaveLength(1);
+    expect(s.handedOver[0]).toContain('https://lingma.alibabacloud.com.evil.com');
     p.navigate(CALLBACK);
     await expect(outcome).resolves.toEqual({ kind: 'success' });
   });
@@ -273,10 +294,38 @@ describe('WindowLoginDriver', () => {
     await expect(o).resolves.toEqual({ kind: 'failed', reason: LOGIN_REASONS.cancelled });
   });
 
-  it('refuses a non-https login URL and a bad recipe before opening a window', async () => {
+  it('SECURITY: a sign-in frame off the policy never gets the password; a person is asked', async () => {
+    const evil = 'https://login.collector.example/signin?state=s1';
+    const s = setup({ subUrl: evil, behaviour: { frameSrc: evil } });
+    const outcome = s.driver.login(s.req());
+    await vi.waitFor(() => expect(s.page().banner).toBe(BANNERS.offPolicy), { timeout: 5000 });
+    const p = s.page();
+    expect(p.sub.scripts.some((x) => x.includes(PASSWORD))).toBe(false);
+    expect(p.main.scripts.some((x) => x.includes(PASSWORD))).toBe(false);
+    expect(s.handedOver).toHaveLength(1);
+    expect(s.handedOver[0]).toContain('https://login.collector.example');
+    expect(s.handedOver[0]).not.toContain('state=s1');
+    p.close();
+    await expect(outcome).resolves.toMatchObject({ kind: 'manual', url: LOGIN_URL });
+  });
+
+  it('allowedOrigins let a plain-http test site in (the same policy as the headless driver)', async () => {
+    const local = 'http://127.0.0.1:40001/signin?state=s1';
+    const s = setup({ subUrl: local, behaviour: { frameSrc: local } });
+    const policy = createSignInPolicy({ callbackUrl: CALLBACK, allowedOrigins: ['http://127.0.0.1:*'] });
+    const outcome = s.driver.login(s.req({ policy, loginUrl: 'http://127.0.0.1:40000/lingma/login?state=s1' }));
+    await vi.waitFor(() => expect(recipeRan(s.page().sub)).toBe(true), { timeout: 5000 });
+    // The recipe is told the origin it may type into.
+    expect(s.page().sub.scripts.find((x) => x.includes('"waitMs"'))).toContain('"origin":"http://127.0.0.1:40001"');
+    s.page().navigate(CALLBACK);
+    await expect(outcome).resolves.toEqual({ kind: 'success' });
+  });
+
+  it('SECURITY: a login URL off the policy is not opened (plain http, foreign, invalid), nor is a bad recipe', async () => {
     const s = setup();
-    await expect(s.driver.login(s.req({ loginUrl: 'http://lingma.alibabacloud.com/login' }))).resolves.toMatchObject({ kind: 'failed' });
-    await expect(s.driver.login(s.req({ loginUrl: 'not a url' }))).resolves.toMatchObject({ kind: 'failed' });
+    for (const loginUrl of ['http://lingma.alibabacloud.com/login', 'https://collector.example/login', 'not a url']) {
+      await expect(s.driver.login(s.req({ loginUrl }))).resolves.toEqual({ kind: 'manual', reason: LOGIN_REASONS.loginUrlOffPolicy, url: loginUrl });
+    }
     await expect(s.driver.login(s.req({ recipe: { ...DEFAULT_LOGIN_RECIPE, username: '' } }))).resolves.toMatchObject({
       kind: 'failed',
       reason: expect.stringMatching(/recipe\.username/),

@@ -4,18 +4,14 @@ import {
   APP_ORIGIN,
   appSchemePrivileges,
   buildCsp,
-  DEFAULT_LOGIN_ORIGINS,
   denyAllPermissions,
   denyDownloads,
   gatewayOrigins,
   guardAppWebContents,
   installGlobalGuards,
   isAppUrl,
-  loginNavigationVerdict,
-  loginSubframeAllowed,
   loginWindowWebPreferences,
   mainWindowWebPreferences,
-  originMatches,
   validateExternalUrl,
 } from '../../src-main/electron/security';
 import { FakeEmitter } from './fakes';
@@ -118,56 +114,6 @@ describe('app URL', () => {
     expect(isAppUrl('app://other/index.html')).toBe(false);
     expect(isAppUrl('file:///index.html')).toBe(false);
     expect(isAppUrl('https://relay/')).toBe(false);
-  });
-});
-
-describe('login navigation allowlist', () => {
-  const opts = { origins: DEFAULT_LOGIN_ORIGINS, callbackUrl: 'http://127.0.0.1:37510/auth/callback' };
-  it.each([
-    'https://lingma.alibabacloud.com/lingma/login?nonce=1',
-    'https://devops.aliyun.com/lingma/login',
-    'https://signin.alibabacloud.com/login.htm',
-    'https://passport.alibabacloud.com/mini_login.htm',
-    'https://account.aliyun.com/login/login.htm',
-    'https://login.alibaba.com/',
-    'https://a.b.alibaba.com/x',
-  ])('allows %s', (u) => {
-    expect(loginNavigationVerdict(u, opts)).toBe('allow');
-  });
-  it('recognises the callback (with query)', () => {
-    expect(loginNavigationVerdict('http://127.0.0.1:37510/auth/callback?state=a&auth=b&token=c', opts)).toBe('callback');
-  });
-  it.each([
-    'https://lingma.alibabacloud.com.evil.com/',
-    'https://evilalibabacloud.com/',
-    'https://alibabacloud.com.evil.com/',
-    'http://lingma.alibabacloud.com/',
-    'https://lingma.alibabacloud.com:8443/',
-    'https://user:pw@lingma.alibabacloud.com/',
-    'javascript:alert(1)',
-    'file:///etc/passwd',
-    'data:text/html,x',
-    'http://127.0.0.1:37511/auth/callback',
-    'http://127.0.0.1:37510/other',
-    'https://127.0.0.1:37510/auth/callback',
-    'http://evil.com/auth/callback',
-    'about:blank',
-    '',
-  ])('denies %s', (u) => {
-    expect(loginNavigationVerdict(u, opts)).toBe('deny');
-  });
-  it('matches origin patterns on parsed parts', () => {
-    expect(originMatches('https://*.aliyun.com', new URL('https://aliyun.com/'))).toBe(true);
-    expect(originMatches('https://*.aliyun.com', new URL('https://x.aliyun.com.cn/'))).toBe(false);
-    expect(originMatches('https://host.example:8443', new URL('https://host.example:8443/'))).toBe(true);
-    expect(originMatches('garbage', new URL('https://x.com/'))).toBe(false);
-  });
-  it('sub-frames: https and blank only', () => {
-    expect(loginSubframeAllowed('https://g.alicdn.com/captcha')).toBe(true);
-    expect(loginSubframeAllowed('about:blank')).toBe(true);
-    expect(loginSubframeAllowed('javascript:alert(1)')).toBe(false);
-    expect(loginSubframeAllowed('http://example.com/')).toBe(false);
-    expect(loginSubframeAllowed('file:///x')).toBe(false);
   });
 });
 

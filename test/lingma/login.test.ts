@@ -157,7 +157,12 @@ describe('Lingma login integration', () => {
     try {
       const driver = createPlaywrightLoginDriver({ executablePath: CHROMIUM, log: silentLog(), profilesDir: profiles, formWaitMs: 10_000, pollMs: 200 });
       const h = track(
-        makeProvider({ lingma: { accounts: [{ username: 'ivy', password: 'ivy-Pa55' }] }, env: { LINGMA_SIM_LOGIN_BASE: site.baseUrl }, deps: { loginDriver: driver } }),
+        makeProvider({
+          // The simulated site is plain http on loopback: allowed as a user would for a test site.
+          lingma: { accounts: [{ username: 'ivy', password: 'ivy-Pa55' }], login: { allowedOrigins: ['http://127.0.0.1:*'] } },
+          env: { LINGMA_SIM_LOGIN_BASE: site.baseUrl },
+          deps: { loginDriver: driver },
+        }),
       );
       await h.provider.start();
       await h.provider.whenStarted();

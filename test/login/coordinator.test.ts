@@ -25,7 +25,7 @@ function fakeTarget(over: Partial<LoginTarget> = {}) {
     generateUrl: async () => {
       t.urls++;
       t.calls.push('generateUrl');
-      return `https://login.example/lingma/login?state=secret-state-${t.urls}`;
+      return `https://lingma.alibabacloud.com/lingma/login?state=secret-state-${t.urls}`;
     },
     prepare: async () => {
       t.prepares++;
@@ -118,7 +118,7 @@ describe('LoginCoordinator', () => {
     expect(t.calls).toEqual(['prepare', 'generateUrl']);
     expect(states.map((s) => s.state)).toEqual(['logging_in', 'logged_in']);
     const req = d.requests[0];
-    expect(req.loginUrl).toBe('https://login.example/lingma/login?state=secret-state-1');
+    expect(req.loginUrl).toBe('https://lingma.alibabacloud.com/lingma/login?state=secret-state-1');
     expect(req.callbackUrl).toBe(t.target.callbackUrl);
     expect(req.credentials.username).toBe('alice');
     expect(req.recipe).toEqual(DEFAULT_LOGIN_RECIPE);
@@ -170,7 +170,7 @@ describe('LoginCoordinator', () => {
     const d = fakeDriver(async (req) => ({ kind: 'manual', reason: LOGIN_REASONS.captcha, url: req.loginUrl }));
     const { c, states } = make({ driver: d.driver, maxRetries: 5 });
     const s = await c.ensureLoggedIn(t.target);
-    expect(s).toEqual({ state: 'needs_manual', reason: LOGIN_REASONS.captcha, url: 'https://login.example/lingma/login?state=secret-state-1' });
+    expect(s).toEqual({ state: 'needs_manual', reason: LOGIN_REASONS.captcha, url: 'https://lingma.alibabacloud.com/lingma/login?state=secret-state-1' });
     expect(d.calls).toBe(1);
     // Asking again while a person may be on it starts nothing.
     expect((await c.ensureLoggedIn(t.target)).state).toBe('needs_manual');
@@ -279,7 +279,7 @@ describe('LoginCoordinator', () => {
     const s = await c.ensureLoggedIn(t.target);
     expect(s.state).toBe('needs_manual');
     expect(s.state === 'needs_manual' && s.reason).toMatch(/Chromium/);
-    expect(s.state === 'needs_manual' && s.url).toMatch(/^https:\/\/login\.example\//);
+    expect(s.state === 'needs_manual' && s.url).toMatch(/^https:\/\/lingma\.alibabacloud\.com\//);
     t.loggedIn = true;
     await waitFor(() => c.state('acct-1').state === 'logged_in');
   });
@@ -379,5 +379,108 @@ describe('LoginCoordinator', () => {
     expect(e.message).not.toMatch(/secret-state|https?:|captcha/i);
     expect(loginStateError({ state: 'logging_in' }).retryAfter).toBe(5);
     expect(loginStateError({ state: 'failed', reason: LOGIN_REASONS.rejected }).message).not.toMatch(/password/i);
+  });
+
+  // ---- the sign-in origin policy ----
+
+  it('SECURITY: a login link off the sign-in policy is handed to a person, never to the driver', async () => {
+    const t = fakeTarget({ generateUrl: async () => 'http://collector.example/lingma/login?state=s1' });
+    const d = fakeDriver(async () => ({ kind: 'success' }));
+    const { c } = make({ driver: d.driver });
+    expect(await c.ensureLoggedIn(t.target)).toEqual({
+      state: 'needs_manual',
+      reason: LOGIN_REASONS.loginUrlOffPolicy,
+      url: 'http://collector.example/lingma/login?state=s1',
+    });
+    expect(d.calls).toBe(0);
+  });
+
+  it('the driver gets the policy: official origins, the https dedicated domain, allowedOrigins read at each attempt', async () => {
+    let allowed: string[] = [];
+    const t = fakeTarget({ dedicatedDomain: 'https://lingma.corp.example', generateUrl: async () => 'https://lingma.corp.example/login?state=s' });
+    const d = fakeDriver(async () => ({ kind: 'failed', reason: LOGIN_REASONS.rejected }));
+    const { c } = make({ driver: d.driver, allowedOrigins: () => allowed });
+    await c.ensureLoggedIn(t.target);
+    const p = d.requests[0].policy;
+    expect(p.credentialsAllowed('https://lingma.corp.example/signin')).toBe(true);
+    expect(p.credentialsAllowed('https://signin.alibabacloud.com/x')).toBe(true);
+    expect(p.credentialsAllowed('http://127.0.0.1:5000/signin')).toBe(false);
+    allowed = ['http://127.0.0.1:*'];
+    await c.ensureLoggedIn(t.target, { force: true });
+    expect(d.requests[1].policy.credentialsAllowed('http://127.0.0.1:5000/signin')).toBe(true);
+    // A plain-http dedicated domain grants nothing.
+    const h = fakeTarget({ instance: 'acct-h', dedicatedDomain: 'http://lingma.corp.example', generateUrl: async () => 'http://lingma.corp.example/login' });
+    expect(await c.ensureLoggedIn(h.target)).toMatchObject({ state: 'needs_manual', reason: LOGIN_REASONS.loginUrlOffPolicy });
+    expect(d.calls).toBe(2);
+  });
+
+  // ---- asking a person only when it must ----
+
+  it('a driver that hands over in its own window flags "needs a person" at once and is not retried', async () => {
+    const t = fakeTarget();
+    let handOver!: () => void;
+    const handedOver = new Promise<void>((r) => (handOver = r));
+    let finishDriver!: (o: LoginOutcome) => void;
+    const d = fakeDriver(
+      (req) =>
+        new Promise<LoginOutcome>((resolve) => {
+          finishDriver = resolve;
+          req.needsPerson?.(LOGIN_REASONS.captcha);
+          handOver();
+        }),
+    );
+    const { c, states } = make({ driver: d.driver, maxRetries: 3 });
+    const p = c.ensureLoggedIn(t.target);
+    await handedOver;
+    // Flagged while the window is still up (the driver has not returned).
+    expect(c.state('acct-1')).toMatchObject({ state: 'needs_manual', reason: LOGIN_REASONS.captcha });
+    finishDriver({ kind: 'failed', reason: LOGIN_REASONS.timeout });
+    expect(await p).toMatchObject({ state: 'needs_manual', reason: LOGIN_REASONS.captcha });
+    expect(d.calls).toBe(1);
+    expect(states.map((x) => x.state)).toEqual(['logging_in', 'needs_manual']);
+  });
+
+  // ---- login expiry ----
+
+  it('expired(): exactly one automatic re-login, joined by concurrent callers; requests see logging_in at once', async () => {
+    const t = fakeTarget();
+    t.loggedIn = false;
+    const { c, states } = make({
+      driver: fakeDriver(async () => {
+        t.loggedIn = true;
+        return { kind: 'success' };
+      }).driver,
+    });
+    c.report('acct-1', { state: 'logged_in', user: 'alice' });
+    t.loggedIn = false;
+    const calls = [c.expired(t.target, 'ExpiredTokenError'), c.expired(t.target, 'InvalidTokenError'), c.expired(t.target)];
+    expect(c.state('acct-1').state).toBe('logging_in');
+    const results = await Promise.all(calls);
+    expect(results.every((r) => r.state === 'logged_in')).toBe(true);
+    expect(t.urls).toBe(1);
+    expect(states.map((x) => x.state)).toEqual(['logged_in', 'logging_in', 'logged_in']);
+  });
+
+  it('expired(): a re-login that fails is not repeated; an expiry soon after a re-login goes to a person', async () => {
+    const t = fakeTarget();
+    const d = fakeDriver(async () => ({ kind: 'failed', reason: LOGIN_REASONS.rejected }));
+    const { c } = make({ driver: d.driver, maxRetries: 3 });
+    c.report('acct-1', { state: 'logged_in' });
+    expect(await c.expired(t.target)).toEqual({ state: 'failed', reason: LOGIN_REASONS.rejected });
+    expect(await c.expired(t.target)).toEqual({ state: 'failed', reason: LOGIN_REASONS.rejected });
+    expect(d.calls).toBe(1);
+
+    // A re-login that works, then the login expires again within the window: no loop.
+    const t2 = fakeTarget({ instance: 'acct-2' });
+    const ok = fakeDriver(async () => {
+      t2.loggedIn = true;
+      return { kind: 'success' };
+    });
+    c.configure({ driver: ok.driver });
+    c.report('acct-2', { state: 'logged_in' });
+    expect((await c.expired(t2.target)).state).toBe('logged_in');
+    t2.loggedIn = false;
+    expect(await c.expired(t2.target)).toMatchObject({ state: 'needs_manual', reason: LOGIN_REASONS.expiredAgain });
+    expect(ok.calls).toBe(1);
   });
 });

@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserCandidates, createPlaywrightLoginDriver, findBrowser } from '../../src-main/cli/playwright-login';
+import { BROWSER_ARGS, browserCandidates, createPlaywrightLoginDriver, findBrowser, sandboxFor } from '../../src-main/cli/playwright-login';
+import { createSignInPolicy } from '../../src-main/core/backends/lingma/login/origin-policy';
 import { LOGIN_REASONS } from '../../src-main/core/backends/lingma/login/recipe';
 import { DEFAULT_LOGIN_RECIPE } from '../../src-main/core/config/schema';
 import type { LoginRequest } from '../../src-main/core/ports';
@@ -41,9 +42,16 @@ describe('browser discovery', () => {
       instance: 'a', loginUrl: 'https://example.invalid/lingma/login?state=s', callbackUrl: 'http://127.0.0.1:1/auth/callback',
       credentials: { username: 'u', password: 'p' }, recipe: DEFAULT_LOGIN_RECIPE, timeoutMs: 5000,
       isLoggedIn: async () => false, signal: new AbortController().signal,
+      policy: createSignInPolicy({ callbackUrl: 'http://127.0.0.1:1/auth/callback' }),
     });
     expect(out).toEqual({ kind: 'manual', reason: LOGIN_REASONS.noBrowser, url: 'https://example.invalid/lingma/login?state=s' });
     expect(out.kind === 'manual' && out.reason).toMatch(/Chromium/);
+  });
+
+  it('SECURITY: Chromium keeps its sandbox unless running as root', () => {
+    expect(sandboxFor(false)).toEqual({ chromiumSandbox: true });
+    expect(sandboxFor(true)).toEqual({ chromiumSandbox: false });
+    expect(BROWSER_ARGS).not.toContain('--no-sandbox');
   });
 });
 
@@ -85,8 +93,21 @@ describe.skipIf(!haveChromium)('playwright login driver', () => {
       timeoutMs: 30000,
       isLoggedIn: async () => false,
       signal: new AbortController().signal,
+      policy: createSignInPolicy({ allowedOrigins: ['http://127.0.0.1:*'], callbackUrl: cb.callbackUrl }),
       ...over,
     };
+  }
+
+  /** Only the Lingma page and the sign-in frame are allowed: the foreign site (a third port) is not. */
+  const strict = (): LoginRequest['policy'] =>
+    createSignInPolicy({ allowedOrigins: [site.baseUrl, site.signinUrl], callbackUrl: cb.callbackUrl });
+
+  /** SECURITY: nothing the foreign site received carries the password. */
+  function foreignGotNoPassword(): void {
+    const got = site.foreignReceived().join('\n');
+    expect(got).not.toContain(PASSWORD);
+    expect(got).not.toContain(encodeURIComponent(PASSWORD));
+    expect(site.foreignReceived().some((r) => r.startsWith('POST'))).toBe(false);
   }
 
   it('signs in: success once the top window reaches the callback; the profile is removed', async () => {
@@ -129,6 +150,53 @@ describe.skipIf(!haveChromium)('playwright login driver', () => {
     const out = await driver.login(req);
     expect(out).toEqual({ kind: 'manual', reason: LOGIN_REASONS.captcha, url: req.loginUrl });
     expect(site.hits().attempts).toBe(before);
+  }, 60000);
+
+  it('captcha after submitting (a verification page replaces the sign-in): manual at once, submitted once', async () => {
+    site.setMode('captcha-after-submit');
+    const before = site.hits();
+    const req = request();
+    const out = await driver.login(req);
+    expect(out).toEqual({ kind: 'manual', reason: LOGIN_REASONS.captcha, url: req.loginUrl });
+    expect(site.hits().attempts - before.attempts).toBe(1);
+    expect(site.hits().verifyPage - before.verifyPage).toBe(1);
+  }, 60000);
+
+  it('SECURITY: a redirect of the top window to a foreign origin stops the login; that origin never gets the password', async () => {
+    site.setMode('foreign-redirect');
+    const req = request({ policy: strict() });
+    const out = await driver.login(req);
+    expect(out.kind).toBe('manual');
+    expect(out.kind === 'manual' && out.reason).toContain(site.foreignUrl);
+    expect(out.kind === 'manual' && out.reason).toMatch(/not an official sign-in origin/);
+    foreignGotNoPassword();
+  }, 60000);
+
+  it('SECURITY: a sign-in frame on a foreign origin gets nothing typed', async () => {
+    site.setMode('foreign-frame');
+    const req = request({ policy: strict() });
+    const out = await driver.login(req);
+    expect(out.kind).toBe('manual');
+    expect(out.kind === 'manual' && out.reason).toContain(site.foreignUrl);
+    foreignGotNoPassword();
+  }, 60000);
+
+  it('SECURITY: a login URL off the policy is not opened', async () => {
+    site.setMode('normal');
+    const before = site.foreignReceived().length;
+    const state = `foreign-${++n}`;
+    const req = request({ policy: strict(), loginUrl: `${site.foreignUrl}/signin?state=${state}&port=${cb.port}` });
+    expect(await driver.login(req)).toEqual({ kind: 'manual', reason: LOGIN_REASONS.loginUrlOffPolicy, url: req.loginUrl });
+    expect(site.foreignReceived().length).toBe(before);
+  }, 60000);
+
+  it('SECURITY: plain http sign-in pages are refused by the default policy (no allowedOrigins)', async () => {
+    site.setMode('normal');
+    const before = site.hits();
+    const req = request({ policy: createSignInPolicy({ callbackUrl: cb.callbackUrl }) });
+    expect(await driver.login(req)).toMatchObject({ kind: 'manual', reason: LOGIN_REASONS.loginUrlOffPolicy });
+    expect(site.hits().loginPage).toBe(before.loginPage);
+    expect(site.hits().attempts).toBe(before.attempts);
   }, 60000);
 
   it('unknown page: manual login', async () => {

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import { createPlaywrightLoginDriver } from '../../src-main/cli/playwright-login';
-import { LoginCoordinator, type LoginTarget } from '../../src-main/core/backends/lingma/login/coordinator';
+import { LoginCoordinator, type LoginCoordinatorOptions, type LoginTarget } from '../../src-main/core/backends/lingma/login/coordinator';
 import { buildRecipeScript, LOGIN_REASONS } from '../../src-main/core/backends/lingma/login/recipe';
 import { freePorts, waitForPort } from '../../src-main/core/backends/lingma/process';
 import { RpcConnection } from '../../src-main/core/backends/lingma/rpc';
@@ -80,9 +80,34 @@ describe.skipIf(!ready)('login flow: simulator + login site + headless Chromium'
     return inst;
   }
 
-  function coordinator(): LoginCoordinator {
+  // The simulated sites are plain http on loopback: allowed the way a user would for a test site.
+  function coordinator(over: Partial<LoginCoordinatorOptions> = {}): LoginCoordinator {
     const driver = createPlaywrightLoginDriver({ executablePath: CHROMIUM, log: logs.log, profilesDir: join(work, 'profiles'), formWaitMs: 5000, pollMs: 200 });
-    return new LoginCoordinator({ driver, recipe: DEFAULT_LOGIN_RECIPE, auto: true, timeoutMs: 45000, maxRetries: 1, log: logs.log, pollMs: 300, manualPollMs: 200, backoffMs: 200 });
+    return new LoginCoordinator({
+      driver,
+      recipe: DEFAULT_LOGIN_RECIPE,
+      auto: true,
+      timeoutMs: 45000,
+      maxRetries: 1,
+      allowedOrigins: ['http://127.0.0.1:*'],
+      log: logs.log,
+      pollMs: 300,
+      manualPollMs: 200,
+      backoffMs: 200,
+      ...over,
+    });
+  }
+
+  /** Resolves with the first state of an instance matching `want`, as the coordinator emits it. */
+  function nextState(c: LoginCoordinator, instance: string, want: LoginState['state']): Promise<LoginState> {
+    return new Promise((resolve) => {
+      const on = (i: string, s: LoginState): void => {
+        if (i !== instance || s.state !== want) return;
+        c.off('state', on);
+        resolve(s);
+      };
+      c.on('state', on);
+    });
   }
 
   beforeAll(async () => {
@@ -138,9 +163,75 @@ describe.skipIf(!ready)('login flow: simulator + login site + headless Chromium'
     await page.goto(url);
     const frame = await (await page.waitForSelector('#alibaba-login-box')).contentFrame();
     await frame!.waitForLoadState('domcontentloaded');
-    await frame!.evaluate(buildRecipeScript(DEFAULT_LOGIN_RECIPE, { username: 'alice', password: PASSWORD }));
+    await frame!.evaluate(buildRecipeScript(DEFAULT_LOGIN_RECIPE, { username: 'alice', password: PASSWORD }, { origin: site.signinUrl }));
     await waitFor(() => c.state('flow-b').state === 'logged_in', 30000);
     expect((await inst.status()).name).toBe('alice');
+    await c.close();
+  }, 90000);
+
+  it('captcha after submit: flagged "needs a person" within 5 s of the verification page, tried once, password not retried', async () => {
+    site.setMode('captcha-after-submit');
+    const before = site.hits();
+    const inst = await startSim('flow-c');
+    const c = coordinator({ maxRetries: 3 });
+    const flagged = nextState(c, 'flow-c', 'needs_manual');
+    // The 5 s bound starts when the site serves the verification page (an event, not a sleep).
+    const withinFiveSeconds = new Promise<LoginState>((resolve, reject) => {
+      site.onVerifyPage(() => {
+        const t = setTimeout(() => reject(new Error('not flagged within 5 s of the verification page')), 5000);
+        void flagged.then((s) => {
+          clearTimeout(t);
+          resolve(s);
+        });
+      });
+    });
+    const result = c.ensureLoggedIn(inst.target);
+    expect(await withinFiveSeconds).toMatchObject({ state: 'needs_manual', reason: LOGIN_REASONS.captcha });
+    const state = await result;
+    expect(state).toMatchObject({ state: 'needs_manual', reason: LOGIN_REASONS.captcha });
+    expect(state.state === 'needs_manual' && state.url.startsWith(`${site.baseUrl}/lingma/login?`)).toBe(true);
+    const after = site.hits();
+    expect(after.loginPage - before.loginPage).toBe(1);
+    expect(after.attempts - before.attempts).toBe(1);
+    expect(after.verifyPage - before.verifyPage).toBe(1);
+    // Asking again (the instance's next request) does not start automation behind the person.
+    expect((await c.ensureLoggedIn(inst.target)).state).toBe('needs_manual');
+    expect(site.hits().attempts - before.attempts).toBe(1);
+    await c.close();
+  }, 90000);
+
+  it('a refused password is shown as such and not retried', async () => {
+    site.setMode('normal');
+    const before = site.hits();
+    const inst = await startSim('flow-d');
+    inst.target.credentials = { username: 'alice', password: 'not-the-password' };
+    const c = coordinator({ maxRetries: 3 });
+    expect(await c.ensureLoggedIn(inst.target)).toEqual({ state: 'failed', reason: LOGIN_REASONS.rejected });
+    expect(LOGIN_REASONS.rejected).not.toBe(LOGIN_REASONS.captcha);
+    expect(site.hits().attempts - before.attempts).toBe(1);
+    expect(await c.ensureLoggedIn(inst.target)).toEqual({ state: 'failed', reason: LOGIN_REASONS.rejected });
+    expect(site.hits().attempts - before.attempts).toBe(1);
+    await c.close();
+  }, 90000);
+
+  it('SECURITY: a sign-in that goes off the policy never gives that origin the password; the account needs a person with the reason', async () => {
+    site.setMode('foreign-redirect');
+    const inst = await startSim('flow-e');
+    // Only the two sites of the sign-in are allowed; the foreign site is a third loopback port.
+    const c = coordinator({ allowedOrigins: [site.baseUrl, site.signinUrl], maxRetries: 2 });
+    const state = await c.ensureLoggedIn(inst.target);
+    expect(state.state).toBe('needs_manual');
+    expect(state.state === 'needs_manual' && state.reason).toContain(site.foreignUrl);
+    expect(state.state === 'needs_manual' && state.reason).toMatch(/password was not typed/);
+    site.setMode('foreign-frame');
+    const inst2 = await startSim('flow-f');
+    const state2 = await c.ensureLoggedIn(inst2.target);
+    expect(state2.state).toBe('needs_manual');
+    const got = site.foreignReceived().join('\n');
+    expect(got).not.toContain(PASSWORD);
+    expect(got).not.toContain(encodeURIComponent(PASSWORD));
+    expect(site.foreignReceived().some((r) => r.startsWith('POST'))).toBe(false);
+    expect((await inst.status()).id).toBeFalsy();
     await c.close();
   }, 90000);
 });

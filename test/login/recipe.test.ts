@@ -48,10 +48,15 @@ describe('recipe helpers (pure)', () => {
   });
 
   it('builds a self-contained expression (no references to compiled helpers)', () => {
-    const script = buildRecipeScript(recipe, creds);
+    const script = buildRecipeScript(recipe, creds, { origin: 'https://signin.alibabacloud.com' });
     // Evaluates in a bare function scope: it only needs `document` and `window`.
     expect(() => new Function('document', 'window', `return ${script}`)).not.toThrow();
     expect(buildInspectScript(recipe)).not.toContain(creds.password);
+  });
+
+  it('SECURITY: refuses to build a script without the approved origin', () => {
+    expect(() => buildRecipeScript(recipe, creds, undefined as never)).toThrow(/approved origin/);
+    expect(() => buildRecipeScript(recipe, creds, { origin: 'https://x.example/path' })).toThrow(/approved origin/);
   });
 });
 
@@ -101,7 +106,7 @@ describe.skipIf(!haveChromium)('recipe runner in Chromium', () => {
   it('normal: fills like typing, submits, and the top window reaches the callback', async () => {
     const { frame } = await open();
     const callback = page.waitForURL((u) => u.href.startsWith(cb.callbackUrl), { timeout: 20000 });
-    const result = (await frame.evaluate(buildRecipeScript(recipe, creds))) as RecipeResult;
+    const result = (await frame.evaluate(buildRecipeScript(recipe, creds, { origin: site.signinUrl }))) as RecipeResult;
     expect(result).toEqual({ status: 'submitted' });
     await callback;
     expect(await page.content()).toContain('Login successful');
@@ -129,7 +134,7 @@ describe.skipIf(!haveChromium)('recipe runner in Chromium', () => {
 
   it('wrong password: submitted, then the frame shows the refusal', async () => {
     const { frame } = await open();
-    const result = (await frame.evaluate(buildRecipeScript(recipe, { username: 'bob', password: 'wrong' }))) as RecipeResult;
+    const result = (await frame.evaluate(buildRecipeScript(recipe, { username: 'bob', password: 'wrong' }, { origin: site.signinUrl }))) as RecipeResult;
     expect(result.status).toBe('submitted');
     const facts = await waitFor(async () => {
       const f = (await frame.evaluate(buildInspectScript(recipe))) as PageFacts;
@@ -141,11 +146,20 @@ describe.skipIf(!haveChromium)('recipe runner in Chromium', () => {
     expect(cb.loggedInAs()).toBeUndefined();
   }, 30000);
 
+  it('SECURITY: a document on another origin than the approved one gets nothing typed', async () => {
+    const before = site.hits().attempts;
+    const { frame } = await open();
+    const result = (await frame.evaluate(buildRecipeScript(recipe, creds, { origin: site.foreignUrl }))) as RecipeResult;
+    expect(result).toEqual({ status: 'off_policy' });
+    expect(await frame.evaluate(`document.querySelector('#fm-login-password').value`)).toBe('');
+    expect(site.hits().attempts).toBe(before);
+  }, 30000);
+
   it('captcha: reports the captcha and does not submit', async () => {
     site.setMode('captcha');
     const before = site.hits().attempts;
     const { frame } = await open();
-    const result = (await frame.evaluate(buildRecipeScript(recipe, creds))) as RecipeResult;
+    const result = (await frame.evaluate(buildRecipeScript(recipe, creds, { origin: site.signinUrl }))) as RecipeResult;
     expect(result.status).toBe('captcha');
     expect(site.hits().attempts).toBe(before);
   }, 30000);
@@ -153,7 +167,7 @@ describe.skipIf(!haveChromium)('recipe runner in Chromium', () => {
   it('unknown page: form_not_found naming what is missing', async () => {
     site.setMode('unknown');
     const { frame } = await open();
-    const result = (await frame.evaluate(buildRecipeScript(recipe, creds, { waitMs: 1000, pollMs: 100 }))) as RecipeResult;
+    const result = (await frame.evaluate(buildRecipeScript(recipe, creds, { origin: site.signinUrl, waitMs: 1000, pollMs: 100 }))) as RecipeResult;
     expect(result).toEqual({ status: 'form_not_found', missing: ['username', 'password'] });
     const facts = (await frame.evaluate(buildInspectScript(recipe))) as PageFacts;
     expect(classifyPage(facts)).toBe('unknown');
@@ -163,7 +177,7 @@ describe.skipIf(!haveChromium)('recipe runner in Chromium', () => {
     site.setMode('slow');
     const { frame } = await open();
     const callback = page.waitForURL((u) => u.href.startsWith(cb.callbackUrl), { timeout: 20000 });
-    const result = (await frame.evaluate(buildRecipeScript(recipe, creds, { waitMs: 10000, pollMs: 100 }))) as RecipeResult;
+    const result = (await frame.evaluate(buildRecipeScript(recipe, creds, { origin: site.signinUrl, waitMs: 10000, pollMs: 100 }))) as RecipeResult;
     expect(result.status).toBe('submitted');
     await callback;
     expect(cb.loggedInAs()).toBe('alice');
@@ -177,11 +191,11 @@ describe.skipIf(!haveChromium)('recipe runner in Chromium', () => {
       document.body.prepend(b);
     })()`);
     const r1 = (await frame.evaluate(
-      buildRecipeScript({ ...recipe, before: ['#pw-tab'], submit: '#does-not-exist' }, creds, { waitMs: 300, pollMs: 50 }),
+      buildRecipeScript({ ...recipe, before: ['#pw-tab'], submit: '#does-not-exist' }, creds, { origin: site.signinUrl, waitMs: 300, pollMs: 50 }),
     )) as RecipeResult;
     expect(r1).toEqual({ status: 'form_not_found', missing: ['submit'] });
     expect(await frame.evaluate('document.body.dataset.tab')).toBe('clicked');
-    const r2 = (await frame.evaluate(buildRecipeScript({ ...recipe, username: '##bad[' }, creds))) as RecipeResult;
+    const r2 = (await frame.evaluate(buildRecipeScript({ ...recipe, username: '##bad[' }, creds, { origin: site.signinUrl }))) as RecipeResult;
     expect(r2.status).toBe('error');
     expect(r2.message).not.toContain(creds.password);
   }, 30000);

@@ -31,6 +31,7 @@ describe('form validation', () => {
     expect(validateAccount({ username: 'a', password: '', name: 'bad name' }, false)).toEqual({ name: expect.stringMatching(/letters/) });
     expect(validateAccount({ username: 'a', dedicatedDomain: 'nope' }, false).dedicatedDomain).toMatch(/full URL/);
     expect(validateAccount({ username: 'a', password: 'p', dedicatedDomain: 'https://x.example' }, true)).toEqual({});
+    expect(validateAccount({ username: 'a', password: 'p', dedicatedDomain: 'http://x.example' }, true).dedicatedDomain).toBe('Must start with https://');
   });
   it('aliases: name, duplicates, self reference', () => {
     expect(validateAlias({ name: '', description: '', chain: '' }, [])).toMatchObject({ name: expect.any(String), chain: expect.any(String) });

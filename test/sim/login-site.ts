@@ -11,15 +11,31 @@
  *   plain `el.value = ...` assignments (the React value-tracker behaviour), and posts the values
  *   with `fetch` to `POST /api/login`.
  *
+ * - a foreign site (a third port, so a third origin): the same form, for pages that must never
+ *   get a password; it records everything it receives (`foreignReceived()`).
+ *
  * Modes: `normal`; `captcha` (a slider `#nc_1_wrapper` that automation never passes);
+ * `captcha-after-submit` (the form is plain, but a correct submit sends the top window to a
+ * verification page with the slider; `verifyPage` counts it and `onVerifyPage` reports it);
  * `unknown` (an organisation picker, no form); `slow` (the form appears after `slowMs`);
- * `wrong-password-page` (every sign-in ends on a full-page error instead of the form).
+ * `wrong-password-page` (every sign-in ends on a full-page error instead of the form);
+ * `foreign-frame` (the Lingma page embeds the sign-in frame from the foreign origin);
+ * `foreign-redirect` (the Lingma login page redirects the top window to the foreign form).
  */
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type LoginSiteMode = 'normal' | 'captcha' | 'unknown' | 'slow' | 'wrong-password-page';
+export type LoginSiteMode =
+  | 'normal'
+  | 'captcha'
+  | 'captcha-after-submit'
+  | 'unknown'
+  | 'slow'
+  | 'wrong-password-page'
+  | 'foreign-frame'
+  | 'foreign-redirect';
 
 export interface LoginSiteOptions {
   /** user name → password */
@@ -40,6 +56,8 @@ export interface LoginSiteHits {
   rejected: number;
   /** `POST /api/login` refused because the captcha was not solved. */
   captchaBlocked: number;
+  /** `GET /verify` (the verification page of `captcha-after-submit`). */
+  verifyPage: number;
   /** User names that signed in, in order. */
   users: string[];
   /** The last user name submitted (never the password), to check what the form really sent. */
@@ -51,6 +69,12 @@ export interface LoginSite {
   baseUrl: string;
   /** Origin of the sign-in frame (a different port, so a different origin). */
   signinUrl: string;
+  /** Origin of the foreign site (a third port). */
+  foreignUrl: string;
+  /** Every request the foreign site received: `METHOD path?query` and the body, verbatim. */
+  foreignReceived(): string[];
+  /** Called each time the verification page is served (`captcha-after-submit`). */
+  onVerifyPage(listener: () => void): void;
   setMode(mode: LoginSiteMode): void;
   hits(): LoginSiteHits;
   close(): Promise<void>;
@@ -102,6 +126,9 @@ function lingmaPage(signinSrc: string, signinOrigin: string): string {
     var data = ev.data || {};
     if (data.type === 'login-success' && typeof data.redirect === 'string') {
       window.location.href = data.redirect;
+    }
+    if (data.type === 'verify' && typeof data.url === 'string' && data.url.indexOf(${JSON.stringify(signinOrigin + '/')}) === 0) {
+      window.location.href = data.url;
     }
   });
 </script>
@@ -177,6 +204,7 @@ function signinPage(mode: LoginSiteMode, state: string, port: string, slowMs: nu
           slider: document.getElementById('nc_1_wrapper') ? 'untouched' : 'none' })
       }).then(function (r) { return r.json(); }).then(function (res) {
         if (res.ok) { window.parent.postMessage({ type: 'login-success', redirect: res.redirect }, '*'); }
+        else if (res.verify) { window.parent.postMessage({ type: 'verify', url: location.origin + res.verify }, '*'); }
         else if (res.page) { window.location.href = res.page; }
         else { showError(res.message || 'Sign-in failed.'); }
       }, function () { showError('Network error, please try again.'); });
@@ -193,12 +221,22 @@ const ERROR_PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>Sign
 <p class="login-error" role="alert">The account name or password is incorrect.</p>
 <a href="javascript:history.back()">Back</a></div></body></html>`;
 
+const VERIFY_PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>Security verification</title></head>
+<body><h2>Verify it's you</h2>
+<div id="nc_1_wrapper" class="nc-container" style="width:300px;height:34px;background:#eee">
+  <span class="nc_iconfont btn_slide" style="display:inline-block;width:40px;height:34px;background:#ccc"></span>
+  <span class="nc-lang-cnt">Please slide to verify</span></div>
+</body></html>`;
+
 export async function startLoginSite(opts: LoginSiteOptions): Promise<LoginSite> {
   let mode: LoginSiteMode = opts.mode ?? 'normal';
   const slowMs = opts.slowMs ?? 1500;
-  const hits: LoginSiteHits = { loginPage: 0, signinForm: 0, attempts: 0, accepted: 0, rejected: 0, captchaBlocked: 0, users: [] };
+  const hits: LoginSiteHits = { loginPage: 0, signinForm: 0, attempts: 0, accepted: 0, rejected: 0, captchaBlocked: 0, verifyPage: 0, users: [] };
   let signinOrigin = '';
   let lingmaOrigin = '';
+  let foreignOrigin = '';
+  const foreignReceived: string[] = [];
+  const events = new EventEmitter();
 
   const lingma = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -209,8 +247,14 @@ export async function startLoginSite(opts: LoginSiteOptions): Promise<LoginSite>
       const port = url.searchParams.get('port') as string;
       if (!/^\d{1,5}$/.test(port)) return html(res, 400, '<p class="error">Invalid port</p>');
       hits.loginPage++;
-      const src = `${signinOrigin}/signin?${new URLSearchParams({ state: url.searchParams.get('state') as string, port })}`;
-      return html(res, 200, lingmaPage(src, signinOrigin));
+      const q = new URLSearchParams({ state: url.searchParams.get('state') as string, port });
+      if (mode === 'foreign-redirect') {
+        res.writeHead(302, { location: `${foreignOrigin}/signin?${q}`, 'cache-control': 'no-store' });
+        res.end();
+        return;
+      }
+      const frameOrigin = mode === 'foreign-frame' ? foreignOrigin : signinOrigin;
+      return html(res, 200, lingmaPage(`${frameOrigin}/signin?${q}`, frameOrigin));
     }
     return html(res, 404, '<p>Not found</p>');
   });
@@ -227,6 +271,12 @@ export async function startLoginSite(opts: LoginSiteOptions): Promise<LoginSite>
       return html(res, 200, signinPage(mode, state, port, slowMs));
     }
     if (req.method === 'GET' && url.pathname === '/signin/error') return html(res, 200, ERROR_PAGE);
+    if (req.method === 'GET' && url.pathname === '/verify') {
+      hits.verifyPage++;
+      html(res, 200, VERIFY_PAGE);
+      events.emit('verify');
+      return;
+    }
     if (req.method === 'POST' && url.pathname === '/api/login') {
       void (async () => {
         let body: { account?: unknown; password?: unknown; state?: unknown; port?: unknown; slider?: unknown };
@@ -247,6 +297,11 @@ export async function startLoginSite(opts: LoginSiteOptions): Promise<LoginSite>
           return json(res, 200, { ok: false, message: 'Please slide to verify.' });
         }
         const known = Object.prototype.hasOwnProperty.call(opts.users, account) ? opts.users[account] : undefined;
+        if (mode === 'captcha-after-submit' && known === password) {
+          // Risk control: a correct password still needs a human check, on a page of its own.
+          hits.captchaBlocked++;
+          return json(res, 200, { ok: false, verify: `/verify?${new URLSearchParams({ state, port })}` });
+        }
         if (mode === 'wrong-password-page' || known === undefined || known !== password) {
           hits.rejected++;
           if (mode === 'wrong-password-page') return json(res, 200, { ok: false, page: '/signin/error' });
@@ -266,32 +321,53 @@ export async function startLoginSite(opts: LoginSiteOptions): Promise<LoginSite>
     return html(res, 404, '<p>Not found</p>');
   });
 
-  const lingmaPort = await listen(lingma);
-  let signinPort: number;
-  try {
-    signinPort = await listen(signin);
-  } catch (e) {
-    await new Promise<void>((r) => lingma.close(() => r()));
-    throw e;
-  }
-  lingmaOrigin = `http://127.0.0.1:${lingmaPort}`;
-  signinOrigin = `http://127.0.0.1:${signinPort}`;
+  // The foreign site: a copy of the sign-in form on an origin no policy should allow. It keeps
+  // every request verbatim, so a test can prove the password never reached it.
+  const foreign = createServer((req, res) => {
+    void (async () => {
+      const body = await readBody(req).catch(() => '');
+      foreignReceived.push(`${req.method} ${req.url ?? ''}\n${body}`);
+      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      if (req.method === 'GET' && url.pathname === '/signin') {
+        return html(res, 200, signinPage('normal', url.searchParams.get('state') ?? 'x', url.searchParams.get('port') ?? '1', 0));
+      }
+      if (req.method === 'POST' && url.pathname === '/api/login') return json(res, 200, { ok: false, message: 'Thanks.' });
+      return html(res, 404, '<p>Not found</p>');
+    })();
+  });
 
+  const servers: Server[] = [];
   const closeServer = (s: Server): Promise<void> =>
     new Promise((resolve) => {
       s.close(() => resolve());
       s.closeAllConnections();
     });
+  const ports: number[] = [];
+  try {
+    for (const s of [lingma, signin, foreign]) {
+      ports.push(await listen(s));
+      servers.push(s);
+    }
+  } catch (e) {
+    await Promise.all(servers.map(closeServer));
+    throw e;
+  }
+  lingmaOrigin = `http://127.0.0.1:${ports[0]}`;
+  signinOrigin = `http://127.0.0.1:${ports[1]}`;
+  foreignOrigin = `http://127.0.0.1:${ports[2]}`;
 
   return {
     baseUrl: lingmaOrigin,
     signinUrl: signinOrigin,
+    foreignUrl: foreignOrigin,
+    foreignReceived: () => [...foreignReceived],
+    onVerifyPage: (l) => void events.on('verify', l),
     setMode(m) {
       mode = m;
     },
     hits: () => ({ ...hits, users: [...hits.users] }),
     close: async () => {
-      await Promise.all([closeServer(lingma), closeServer(signin)]);
+      await Promise.all(servers.map(closeServer));
     },
   };
 }

@@ -3,6 +3,7 @@
  * the problem, and never repeats a submitted password.
  */
 import { Value } from '@sinclair/typebox/value';
+import { isHttpsDedicatedDomain } from '../backends/lingma/login/origin-policy';
 import { AliasesSchema, type AliasConfig } from '../config/schema';
 import { errors } from '../errors';
 import type { AccountInput, CreateKeyInput, SettingsPatch } from './api-types';
@@ -54,16 +55,10 @@ export function parseAccount(body: unknown, partial: boolean): AccountInput {
     out.name = o.name;
   }
   if (o.dedicatedDomain !== undefined && o.dedicatedDomain !== null && o.dedicatedDomain !== '') {
-    let ok = false;
-    if (typeof o.dedicatedDomain === 'string') {
-      try {
-        const u = new URL(o.dedicatedDomain);
-        ok = u.protocol === 'https:' || u.protocol === 'http:';
-      } catch {
-        ok = false;
-      }
+    // SECURITY: the dedicated domain's origin receives the password at sign-in: https only.
+    if (typeof o.dedicatedDomain !== 'string' || !isHttpsDedicatedDomain(o.dedicatedDomain)) {
+      throw errors.invalid('dedicatedDomain: must be an https URL, e.g. https://lingma.example.com.', 'dedicatedDomain');
     }
-    if (!ok) throw errors.invalid('dedicatedDomain: must be an http(s) URL, e.g. https://lingma.example.com.', 'dedicatedDomain');
     out.dedicatedDomain = o.dedicatedDomain as string;
   }
   const mc = int(o, 'maxConcurrency', 1, 64);

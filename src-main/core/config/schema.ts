@@ -3,7 +3,23 @@
  * names; the rest are ours. Unknown keys are errors (`additionalProperties: false` everywhere).
  * Defaults live here too: `loadConfig` fills them in, so the rest of core reads a complete `Config`.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { FormatRegistry, Type, type Static } from '@sinclair/typebox';
+import { isHttpsDedicatedDomain } from '../backends/lingma/login/origin-policy';
+
+// TypeBox knows no string formats by default; they are registered with the schema that uses them,
+// so every checker of `ConfigSchema` sees them.
+if (!FormatRegistry.Has('uri')) {
+  FormatRegistry.Set('uri', (v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  });
+}
+// SECURITY: an account's dedicated domain receives its password at sign-in: https only.
+if (!FormatRegistry.Has('https-uri')) FormatRegistry.Set('https-uri', (v) => isHttpsDedicatedDomain(v));
 
 const Strict = { additionalProperties: false } as const;
 
@@ -43,7 +59,8 @@ export const AccountSchema = Type.Object(
     username: Type.String({ minLength: 1 }),
     password: Type.Optional(Type.String()),
     name: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' })),
-    dedicatedDomain: Type.Optional(Type.String({ format: 'uri' })),
+    /** Enterprise dedicated domain; https only (its origin receives the password at sign-in). */
+    dedicatedDomain: Type.Optional(Type.String({ format: 'https-uri' })),
     maxConcurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
     disabled: Type.Optional(Type.Boolean()),
   },

@@ -3,21 +3,10 @@
  * bad value, e.g. `limits.maxInFlight: expected an integer >= 1, got "lots"` or
  * `server.hots: unknown key`. TypeBox does the checking; this file only words the result.
  */
-import { FormatRegistry, Kind, type TSchema } from '@sinclair/typebox';
+import { Kind, type TSchema } from '@sinclair/typebox';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
+import { allowedOriginsIssues } from '../backends/lingma/login/origin-policy';
 import { ConfigSchema, type Config } from './schema';
-
-// TypeBox knows no string formats by default; the schema uses `uri`.
-if (!FormatRegistry.Has('uri')) {
-  FormatRegistry.Set('uri', (v) => {
-    try {
-      const u = new URL(v);
-      return u.protocol === 'http:' || u.protocol === 'https:';
-    } catch {
-      return false;
-    }
-  });
-}
 
 export class ConfigError extends Error {
   /** One line per problem, each naming the key (or variable/flag) and the value. */
@@ -73,6 +62,7 @@ export function describeSchema(schema: TSchema): string {
     }
     case 'string':
       if (s.format === 'uri') return 'an http(s) URL';
+      if (s.format === 'https-uri') return 'an https URL';
       if (s.pattern) return `a string matching ${s.pattern}`;
       if (s.minLength) return `a string of at least ${s.minLength} characters`;
       return 'a string';
@@ -167,6 +157,8 @@ function semanticIssues(c: Config): string[] {
       out.push(`server.apiKeys[${i}].expiresAt: expected an ISO date such as 2026-12-31, got ${showValue(k.expiresAt)}`);
     }
   });
+  // SECURITY: origins credentials may be typed into; a malformed entry is refused, not skipped.
+  out.push(...allowedOriginsIssues(c.lingma.login.allowedOrigins));
   for (const [i, o] of c.server.corsOrigins.entries()) {
     // SECURITY: no wildcard: every allowed origin is named, so a random web page cannot call in.
     if (!/^[a-z][a-z0-9+.-]*:\/\/[^/*]+$/i.test(o)) {

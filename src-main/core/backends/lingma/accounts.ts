@@ -13,6 +13,7 @@ import type { AccountConfig } from '../../config/schema';
 import { errors } from '../../errors';
 import type { SecretStore } from '../../ports';
 import type { LingmaAccount } from './instance';
+import { isHttpsDedicatedDomain } from './login/origin-policy';
 
 const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -81,14 +82,8 @@ function validateInput(input: Partial<AccountInput & AccountPatch>, creating: bo
     if (input.password.length > 1024) throw errors.invalid('password is too long.', 'password');
   }
   if (input.dedicatedDomain !== undefined && input.dedicatedDomain !== null && input.dedicatedDomain !== '') {
-    let ok = false;
-    try {
-      const u = new URL(String(input.dedicatedDomain));
-      ok = u.protocol === 'https:' || u.protocol === 'http:';
-    } catch {
-      ok = false;
-    }
-    if (!ok) throw errors.invalid('dedicatedDomain must be an http(s) URL.', 'dedicatedDomain');
+    // SECURITY: the dedicated domain's origin receives the password at sign-in: https only.
+    if (!isHttpsDedicatedDomain(String(input.dedicatedDomain))) throw errors.invalid('dedicatedDomain must be an https URL.', 'dedicatedDomain');
   }
   if (input.maxConcurrency !== undefined && input.maxConcurrency !== null) {
     if (!Number.isInteger(input.maxConcurrency) || input.maxConcurrency < 1 || input.maxConcurrency > 64) {

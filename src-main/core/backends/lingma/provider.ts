@@ -115,6 +115,7 @@ export class LingmaProvider implements Provider {
         auto: cfg.lingma.login.auto,
         timeoutMs: cfg.lingma.login.timeoutMs,
         maxRetries: cfg.lingma.login.maxRetries,
+        allowedOrigins: () => this.config().lingma.login.allowedOrigins,
         log: this.log,
       });
     this.loginCoordinator.on('state', (instance, state) => this.find(instance)?.onLoginState(state));

@@ -100,6 +100,7 @@ export class Signin {
       generateUrl: () => this.generateUrl(),
       isLoggedIn: async () => (await this.refresh()).loggedIn,
       prepare: this.deps.dedicatedDomain() ? () => this.switchEndpoint() : undefined,
+      dedicatedDomain: this.deps.dedicatedDomain(),
     };
   }
 
@@ -133,17 +134,23 @@ export class Signin {
   }
 
   /**
-   * The runtime said the login expired (401). If `auth/status` now says logged out, this is an
-   * ordinary "not logged in"; otherwise the coordinator gets the expiry (one re-login) and the
-   * request fails over with a retryable 503.
+   * The runtime said the login expired (401), or `auth/status` turned logged out. The coordinator
+   * gets the expiry (exactly one automatic re-login, single flight) and the request fails over
+   * with a retryable 503 meanwhile. A runtime that still reports the expired login is logged out
+   * first (spec §8: a refused refresh needs a new login), so the re-login is a real one.
    */
   async expired(err: RelayError): Promise<RelayError> {
     const now = await this.refresh().catch(() => undefined);
-    if (now && !now.loggedIn) return this.notLoggedInError();
+    if (now?.loggedIn) {
+      await this.deps.rpc().request('auth/logout', {}).catch((e) => this.deps.log.debug({ err: (e as Error).message }, 'auth/logout after an expired login failed'));
+      await this.refresh().catch(() => undefined);
+    }
     this.deps.log.warn({ detail: err.detail }, 'the Lingma login expired; handing it to the login coordinator');
     try {
       const target = await this.target();
-      await (this.deps.login as (LoginCoordinator & ExpiryAware) | undefined)?.expired?.(target, err.detail ?? err.message);
+      // Not awaited: the re-login runs in the background while this request fails over.
+      const relogin = (this.deps.login as (LoginCoordinator & ExpiryAware) | undefined)?.expired?.(target, err.detail ?? err.message);
+      if (relogin instanceof Promise) relogin.catch((e: Error) => this.deps.log.warn({ err: e.message }, 'the re-login after an expiry failed'));
     } catch (e) {
       this.deps.log.warn({ err: (e as Error).message }, 'reporting the expired login failed');
     }

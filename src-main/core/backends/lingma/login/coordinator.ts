@@ -10,6 +10,11 @@
  *   `isLoggedIn()` in the background for a bounded time.
  * - Other failures are retried up to `maxRetries` with exponential backoff and jitter, then
  *   `failed` with a reason. A refused password is never retried (it can lock the account).
+ * - The login URL from `generateUrl()` must pass the sign-in origin policy (`origin-policy.ts`)
+ *   before any driver opens it; each driver gets the policy with the request and types the
+ *   credentials only where it allows.
+ * - `expired()` (login expiry seen by the instance) starts exactly one automatic re-login; a second
+ *   expiry soon after hands the login to a person instead of looping.
  * - After a final failure, automatic attempts pause for a cool-down (or until the credentials
  *   change); `ensureLoggedIn(target, { force: true })` (the dashboard's "log in") always tries.
  *
@@ -22,9 +27,20 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { errors, type RelayError } from '../../../errors';
-import { systemClock, type Clock, type LoginCredentials, type LoginDriver, type LoginOutcome, type LoginRecipe } from '../../../ports';
+import {
+  systemClock,
+  type Clock,
+  type LoginCredentials,
+  type LoginDriver,
+  type LoginRecipe,
+  type SignInPolicy,
+} from '../../../ports';
 import type { LoginState } from '../../types';
+import { runAttempt } from './attempt';
+import { createSignInPolicy, originOf } from './origin-policy';
 import { LOGIN_REASONS, validateRecipe } from './recipe';
+
+export type { LoginDriverLimits } from './attempt';
 
 export interface LoginTarget {
   instance: string;
@@ -39,14 +55,8 @@ export interface LoginTarget {
   isLoggedIn(): Promise<boolean>;
   /** Runs before each URL is generated (dedicated-domain accounts switch the endpoint here). */
   prepare?(): Promise<void>;
-}
-
-/**
- * A driver that may hand the sign-in to a person inside its own window (the desktop shell) says
- * how long one `login()` may take in all; the coordinator then does not cut it off at `timeoutMs`.
- */
-export interface LoginDriverLimits {
-  readonly maxLoginMs?: number;
+  /** The account's https dedicated domain: its origin is a sign-in origin for this target. */
+  dedicatedDomain?: string;
 }
 
 export interface LoginCoordinatorOptions {
@@ -58,6 +68,11 @@ export interface LoginCoordinatorOptions {
   /** Per attempt. */
   timeoutMs: number;
   maxRetries: number;
+  /**
+   * `lingma.login.allowedOrigins`: extra origins credentials may be typed into (validated at
+   * config load). A function is read at every attempt, so settings changes apply.
+   */
+  allowedOrigins?: readonly string[] | (() => readonly string[]);
   log: Logger;
   clock?: Clock;
   /** `isLoggedIn` polling during an attempt. Default 1000 ms. */
@@ -73,6 +88,8 @@ export interface LoginCoordinatorOptions {
   confirmMs?: number;
   /** Extra time a driver gets past the timeout, and to wind down once stopped. Default 5 s. */
   graceMs?: number;
+  /** A second expiry within this long of an automatic re-login goes to a person. Default 10 min. */
+  expiryWindowMs?: number;
 }
 
 export interface EnsureLoginOptions {
@@ -94,6 +111,15 @@ interface Entry {
   watch?: { timer?: NodeJS.Timeout; until: number; stopped: boolean };
   /** Final failure: when, why, and for which credentials. */
   final?: { at: number; rejected: boolean; credKey: string };
+  /** When the last automatic re-login after an expiry started. */
+  expiryAt?: number;
+}
+
+interface RunOptions extends EnsureLoginOptions {
+  /** Do not ask `isLoggedIn` first (an expired login may still look logged in to the runtime). */
+  skipStatusCheck?: boolean;
+  /** Skip automation: hand out a link with this reason. */
+  manualReason?: string;
 }
 
 const LOGGED_OUT: LoginState = { state: 'logged_out' };
@@ -106,6 +132,9 @@ function credKey(c?: LoginCredentials): string {
 
 const sameState = (a: LoginState, b: LoginState): boolean => JSON.stringify(a) === JSON.stringify(b);
 
+const originsGetter = (o: LoginCoordinatorOptions['allowedOrigins']): (() => readonly string[]) =>
+  typeof o === 'function' ? o : () => o ?? [];
+
 export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
   private readonly entries = new Map<string, Entry>();
   private readonly clock: Clock;
@@ -115,7 +144,10 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
   private auto: boolean;
   private timeoutMs: number;
   private maxRetries: number;
-  private readonly o: Required<Pick<LoginCoordinatorOptions, 'pollMs' | 'backoffMs' | 'manualWatchMs' | 'manualPollMs' | 'failedCooldownMs' | 'confirmMs' | 'graceMs'>>;
+  private allowedOrigins: () => readonly string[];
+  private readonly o: Required<
+    Pick<LoginCoordinatorOptions, 'pollMs' | 'backoffMs' | 'manualWatchMs' | 'manualPollMs' | 'failedCooldownMs' | 'confirmMs' | 'graceMs' | 'expiryWindowMs'>
+  >;
 
   constructor(opts: LoginCoordinatorOptions) {
     super();
@@ -127,6 +159,7 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
     this.auto = opts.auto;
     this.timeoutMs = opts.timeoutMs;
     this.maxRetries = opts.maxRetries;
+    this.allowedOrigins = originsGetter(opts.allowedOrigins);
     this.log = opts.log;
     this.clock = opts.clock ?? systemClock;
     this.o = {
@@ -137,17 +170,19 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
       failedCooldownMs: opts.failedCooldownMs ?? 5 * 60_000,
       confirmMs: opts.confirmMs ?? 15_000,
       graceMs: opts.graceMs ?? 5000,
+      expiryWindowMs: opts.expiryWindowMs ?? 10 * 60_000,
     };
   }
 
   /** Apply changed settings (config reload). Running logins keep their settings. */
-  configure(opts: Partial<Pick<LoginCoordinatorOptions, 'driver' | 'recipe' | 'auto' | 'timeoutMs' | 'maxRetries'>>): void {
+  configure(opts: Partial<Pick<LoginCoordinatorOptions, 'driver' | 'recipe' | 'auto' | 'timeoutMs' | 'maxRetries' | 'allowedOrigins'>>): void {
     if (opts.recipe) validateRecipe(opts.recipe);
     if ('driver' in opts) this.driver = opts.driver;
     if (opts.recipe) this.recipe = opts.recipe;
     if (opts.auto !== undefined) this.auto = opts.auto;
     if (opts.timeoutMs !== undefined) this.timeoutMs = opts.timeoutMs;
     if (opts.maxRetries !== undefined) this.maxRetries = opts.maxRetries;
+    if (opts.allowedOrigins !== undefined) this.allowedOrigins = originsGetter(opts.allowedOrigins);
   }
 
   state(instance: string): LoginState {
@@ -166,6 +201,10 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
   ensureLoggedIn(target: LoginTarget, opts: EnsureLoginOptions = {}): Promise<LoginState> {
     const entry = this.entry(target.instance);
     if (entry.inflight) return entry.inflight;
+    return this.start(target, entry, opts);
+  }
+
+  private start(target: LoginTarget, entry: Entry, opts: RunOptions): Promise<LoginState> {
     const p = this.run(target, entry, opts)
       .catch((e: unknown): LoginState => {
         // run() handles its own failures; this is a last resort that keeps callers safe.
@@ -177,6 +216,30 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
       });
     entry.inflight = p;
     return p;
+  }
+
+  /**
+   * The login expired: a 401 `ExpiredTokenError` / `InvalidTokenError`, or `auth/status` turned
+   * logged out while the account was logged in. Starts exactly one automatic re-login (joined by
+   * concurrent callers; the state turns `logging_in` at once, so requests fail over meanwhile).
+   * A re-login that fails ends like any login (`failed` / `needs_manual`) and is not repeated; an
+   * expiry again within `expiryWindowMs` of the last automatic re-login hands the login to a
+   * person (`needs_manual`, reason `LOGIN_REASONS.expiredAgain`) instead of looping.
+   * `reason` is for the log only (e.g. `ExpiredTokenError`).
+   */
+  expired(target: LoginTarget, reason = 'login expired'): Promise<LoginState> {
+    const name = target.instance;
+    const entry = this.entry(name);
+    if (entry.inflight) return entry.inflight;
+    const s = entry.state.state;
+    // Already handed over or failed: a person (or the cool-down) decides, not another expiry.
+    if (s === 'needs_manual' || s === 'failed') return Promise.resolve(entry.state);
+    const now = this.clock.now();
+    const again = entry.expiryAt !== undefined && now - entry.expiryAt < this.o.expiryWindowMs;
+    this.log.info({ instance: name, reason: reason.slice(0, 120), again }, again ? 'login: expired again; a person must log in' : 'login: expired; logging in again');
+    if (!again) entry.expiryAt = now;
+    this.set(name, { state: 'logging_in' });
+    return this.start(target, entry, { force: true, skipStatusCheck: true, manualReason: again ? LOGIN_REASONS.expiredAgain : undefined });
   }
 
   /** Record a state observed elsewhere (the instance's `auth/status`, a logout). */
@@ -253,14 +316,14 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
     return current.state === 'logged_in' ? current : this.set(instance, { state: 'logged_in' });
   }
 
-  private async run(target: LoginTarget, entry: Entry, opts: EnsureLoginOptions): Promise<LoginState> {
+  private async run(target: LoginTarget, entry: Entry, opts: RunOptions): Promise<LoginState> {
     const name = target.instance;
     const abort = new AbortController();
     entry.abort = abort;
     const cancelled = (): boolean => abort.signal.aborted;
 
     try {
-      if (await target.isLoggedIn()) {
+      if (!opts.skipStatusCheck && (await target.isLoggedIn())) {
         this.stopWatch(entry);
         entry.final = undefined;
         return this.loggedIn(name);
@@ -284,7 +347,9 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
     entry.final = undefined;
 
     const auto = opts.auto ?? this.auto;
-    const manualReason = !auto
+    const manualReason = opts.manualReason
+      ? opts.manualReason
+      : !auto
       ? LOGIN_REASONS.autoOff
       : target.accountless
         ? LOGIN_REASONS.noAccount
@@ -303,6 +368,15 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
       }
       if (cancelled()) return entry.state;
       return this.manual(target, entry, url, manualReason);
+    }
+
+    // SECURITY: the origin policy of this sign-in. Malformed settings stop here (config load
+    // refuses them; this covers settings changed at run time).
+    let policy: SignInPolicy;
+    try {
+      policy = createSignInPolicy({ allowedOrigins: this.allowedOrigins(), dedicatedDomain: target.dedicatedDomain, callbackUrl: target.callbackUrl });
+    } catch (e) {
+      return this.fail(name, entry, key, false, (e as Error).message);
     }
 
     const driver = this.driver as LoginDriver;
@@ -327,9 +401,38 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
         continue;
       }
       if (cancelled()) return entry.state;
+      // SECURITY: the runtime's login URL is held to the policy too (its endpoint can be switched).
+      if (policy.navigation(url) !== 'allow') {
+        this.log.warn({ instance: name, origin: originOf(url) }, 'login: the login link is off the sign-in origin policy; not opened');
+        return this.manual(target, entry, url, LOGIN_REASONS.loginUrlOffPolicy);
+      }
 
-      const outcome = await this.attempt(driver, target, credentials, url, abort.signal);
+      let handedOver: string | undefined;
+      const needsPerson = (reason: string): void => {
+        if (handedOver || cancelled()) return;
+        handedOver = reason;
+        this.set(name, { state: 'needs_manual', url, reason });
+      };
+      const outcome = await runAttempt({
+        driver,
+        target,
+        credentials,
+        url,
+        policy,
+        needsPerson,
+        outer: abort.signal,
+        recipe: this.recipe,
+        timeoutMs: this.timeoutMs,
+        pollMs: this.o.pollMs,
+        graceMs: this.o.graceMs,
+        clock: this.clock,
+        log: this.log,
+      });
       if (cancelled()) return entry.state;
+      // Handed to a person during the attempt: never retried automatically.
+      if (handedOver && outcome.kind === 'failed' && outcome.reason !== LOGIN_REASONS.rejected) {
+        return this.manual(target, entry, url, handedOver);
+      }
       if (outcome.kind === 'success') {
         if (await this.confirm(target, abort.signal)) {
           this.stopWatch(entry);
@@ -352,73 +455,6 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
     const url = await target.generateUrl();
     if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) throw new Error('login/generateUrl returned no usable URL');
     return url;
-  }
-
-  /** One driver run, bounded by the timeout, ended early when `isLoggedIn` turns true. */
-  private async attempt(
-    driver: LoginDriver,
-    target: LoginTarget,
-    credentials: LoginCredentials,
-    url: string,
-    outer: AbortSignal,
-  ): Promise<LoginOutcome> {
-    const ac = new AbortController();
-    const onOuter = (): void => ac.abort();
-    outer.addEventListener('abort', onOuter, { once: true });
-    const timers: NodeJS.Timeout[] = [];
-    let settled = false;
-    let resolveWatch!: (o: LoginOutcome) => void;
-    const watch = new Promise<LoginOutcome>((r) => (resolveWatch = r));
-    const poll = (): void => {
-      if (settled) return;
-      target
-        .isLoggedIn()
-        .then((ok) => {
-          if (ok) resolveWatch({ kind: 'success' });
-        })
-        .catch(() => undefined)
-        .finally(() => {
-          if (!settled) timers.push(this.clock.setTimeout(poll, this.o.pollMs));
-        });
-    };
-    timers.push(this.clock.setTimeout(poll, this.o.pollMs));
-    // The driver gets the timeout too; this guard covers a driver that ignores it. A driver that
-    // waits for a person in its own window declares a longer bound.
-    const declared = (driver as LoginDriver & LoginDriverLimits).maxLoginMs;
-    const bound = Math.max(this.timeoutMs, typeof declared === 'number' && Number.isFinite(declared) ? declared : 0);
-    timers.push(this.clock.setTimeout(() => resolveWatch({ kind: 'failed', reason: LOGIN_REASONS.timeout }), bound + this.o.graceMs));
-    ac.signal.addEventListener('abort', () => resolveWatch({ kind: 'failed', reason: LOGIN_REASONS.cancelled }), { once: true });
-
-    const run = Promise.resolve()
-      .then(() =>
-        driver.login({
-          instance: target.instance,
-          loginUrl: url,
-          callbackUrl: target.callbackUrl,
-          credentials,
-          recipe: this.recipe,
-          timeoutMs: this.timeoutMs,
-          isLoggedIn: () => target.isLoggedIn(),
-          signal: ac.signal,
-        }),
-      )
-      .catch((e: unknown): LoginOutcome => {
-        this.log.warn({ instance: target.instance, err: safeErrorText(e) }, 'login: driver error');
-        return { kind: 'failed', reason: 'The login browser failed.' };
-      });
-    try {
-      return await Promise.race([run, watch]);
-    } finally {
-      settled = true;
-      for (const t of timers) this.clock.clearTimeout(t);
-      outer.removeEventListener('abort', onOuter);
-      // Stop the driver if it is still going, and let it close its browser before anything else
-      // starts (bounded, so a stuck driver cannot hold the instance forever).
-      ac.abort();
-      let guard: NodeJS.Timeout | undefined;
-      await Promise.race([run, new Promise<void>((r) => (guard = this.clock.setTimeout(r, this.o.graceMs)))]);
-      if (guard) this.clock.clearTimeout(guard);
-    }
   }
 
   /** After a driver success: wait for the instance to agree it is logged in. */

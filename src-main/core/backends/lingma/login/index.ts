@@ -1,4 +1,4 @@
-/** Auto-login for Lingma instances: the recipe runner (browser side) and the login coordinator. */
+/** Auto-login for Lingma instances: the recipe runner (browser side), the sign-in origin policy and the login coordinator. */
 export {
   buildInspectScript,
   buildRecipeScript,
@@ -24,3 +24,14 @@ export {
   type LoginDriverLimits,
   type LoginTarget,
 } from './coordinator';
+export {
+  ALLOWED_ORIGINS_KEY,
+  allowedOriginsIssues,
+  createSignInPolicy,
+  isHttpsDedicatedDomain,
+  OFFICIAL_SIGNIN_DOMAINS,
+  originOf,
+  parseOriginPattern,
+  type OriginPattern,
+  type SignInPolicyOptions,
+} from './origin-policy';

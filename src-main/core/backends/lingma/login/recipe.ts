@@ -15,7 +15,8 @@ import type { LoginCredentials, LoginRecipe } from '../../../ports';
 
 /** What the recipe runner reports back. Never contains credentials. */
 export interface RecipeResult {
-  status: 'submitted' | 'captcha' | 'form_not_found' | 'error';
+  /** `off_policy`: the document is not on the origin the driver approved; nothing was typed. */
+  status: 'submitted' | 'captcha' | 'form_not_found' | 'error' | 'off_policy';
   /** Which recipe parts were not found (`username`, `password`, `submit`, `frame`). */
   missing?: string[];
   message?: string;
@@ -46,7 +47,12 @@ export const ERROR_MARKERS = ['.login-error', '.fm-error', '.error-msg', '.login
  */
 export const LOGIN_REASONS = {
   rejected: 'The sign-in page did not accept the user name or password.',
-  captcha: 'The sign-in page asks for a human check (captcha or verification). Finish the login by hand.',
+  captcha: 'The sign-in page asks for a human check (captcha, slider, SMS or verification). Finish the login by hand.',
+  offPolicy: 'The sign-in form is not on an official sign-in origin; the password was not typed. Finish the login by hand.',
+  loginUrlOffPolicy:
+    "Lingma's login link is not on an official sign-in origin (or one listed in lingma.login.allowedOrigins); it was not opened automatically. Open it by hand only if you trust it.",
+  expired: 'The login expired; signing in again.',
+  expiredAgain: 'The login expired again after an automatic re-login. Log in by hand.',
   unknownPage: 'The sign-in page did not look as expected (no sign-in form found). Finish the login by hand.',
   timeout: 'The login did not finish in time.',
   noBrowser:
@@ -90,6 +96,7 @@ interface DomWindow {
   Event: new (type: string, init?: { bubbles?: boolean; cancelable?: boolean }) => unknown;
   getComputedStyle(el: DomElement): { visibility: string; display: string };
   setTimeout(fn: () => void, ms: number): unknown;
+  location: { origin: string };
 }
 
 export interface RecipeArgs {
@@ -99,6 +106,11 @@ export interface RecipeArgs {
   /** How long to wait for the form (or a captcha) to appear. */
   waitMs: number;
   pollMs: number;
+  /**
+   * SECURITY: the origin the driver approved for this document (`SignInPolicy`). The runner types
+   * nothing anywhere else, so a frame that navigated between the check and the run gets nothing.
+   */
+  origin: string;
 }
 
 /**
@@ -132,7 +144,10 @@ export async function runRecipeInPage(doc: DomDocument, win: DomWindow, args: Re
     el.blur();
   };
 
+  const onOrigin = (): boolean => win.location.origin === args.origin;
+
   try {
+    if (!onOrigin()) return { status: 'off_policy' };
     const deadline = Date.now() + args.waitMs;
     const clicked: Record<string, boolean> = {};
     let user: DomElement | null = null;
@@ -150,6 +165,7 @@ export async function runRecipeInPage(doc: DomDocument, win: DomWindow, args: Re
       user = find(args.recipe.username);
       pass = find(args.recipe.password);
       if (user && pass) break;
+      if (!onOrigin()) return { status: 'off_policy' };
       if (Date.now() >= deadline) {
         const missing: string[] = [];
         if (!user) missing.push('username');
@@ -158,6 +174,7 @@ export async function runRecipeInPage(doc: DomDocument, win: DomWindow, args: Re
       }
       await sleep(args.pollMs);
     }
+    if (!onOrigin()) return { status: 'off_policy' };
     type(user, args.username);
     type(pass, args.password);
     // A captcha may appear once the fields are filled (risk checks on input).
@@ -235,6 +252,8 @@ function embed(fn: (...a: never[]) => unknown, args: unknown): string {
 }
 
 export interface RecipeScriptOptions {
+  /** SECURITY: the origin the policy approved for the document the script runs in (`new URL(frameUrl).origin`). */
+  origin: string;
   /** Wait this long for the form to appear. Default 15 s. */
   waitMs?: number;
   pollMs?: number;
@@ -245,14 +264,16 @@ export interface RecipeScriptOptions {
  * `Promise<RecipeResult>`.
  * SECURITY: the string contains the password: do not log it or keep it.
  */
-export function buildRecipeScript(recipe: LoginRecipe, credentials: LoginCredentials, opts: RecipeScriptOptions = {}): string {
+export function buildRecipeScript(recipe: LoginRecipe, credentials: LoginCredentials, opts: RecipeScriptOptions): string {
   validateRecipe(recipe);
+  if (!opts || typeof opts.origin !== 'string' || !/^https?:\/\/[^/]+$/.test(opts.origin)) throw new Error('buildRecipeScript: the approved origin is required');
   const args: RecipeArgs = {
     recipe: { username: recipe.username, password: recipe.password, submit: recipe.submit, captcha: recipe.captcha, before: recipe.before },
     username: credentials.username,
     password: credentials.password,
     waitMs: opts.waitMs ?? 15000,
     pollMs: opts.pollMs ?? 250,
+    origin: opts.origin,
   };
   return embed(runRecipeInPage as (...a: never[]) => unknown, args);
 }
