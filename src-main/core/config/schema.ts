@@ -4,15 +4,19 @@
  * Defaults live here too: `loadConfig` fills them in, so the rest of core reads a complete `Config`.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { NAME_PATTERN, NAME_RULE } from '../names';
 
 const Strict = { additionalProperties: false } as const;
+
+/** SECURITY: a name that may become a folder or a key (`core/names.ts`); `rule` words it in errors. */
+const SafeName = () => Type.String({ pattern: NAME_PATTERN, rule: NAME_RULE });
 
 export const ApiKeySchema = Type.Union([
   Type.String({ minLength: 8 }),
   Type.Object(
     {
       key: Type.String({ minLength: 8 }),
-      name: Type.Optional(Type.String()),
+      name: Type.Optional(SafeName()),
       /** Requests per minute for this key. */
       rpm: Type.Optional(Type.Integer({ minimum: 1 })),
       /** Prompt + completion tokens per UTC day. */
@@ -42,7 +46,7 @@ export const AccountSchema = Type.Object(
   {
     username: Type.String({ minLength: 1 }),
     password: Type.Optional(Type.String()),
-    name: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' })),
+    name: Type.Optional(SafeName()),
     dedicatedDomain: Type.Optional(Type.String({ format: 'uri' })),
     maxConcurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
     disabled: Type.Optional(Type.Boolean()),
@@ -52,7 +56,7 @@ export const AccountSchema = Type.Object(
 
 export const ProviderSchema = Type.Object(
   {
-    name: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' }),
+    name: SafeName(),
     type: Type.Literal('openai'),
     baseUrl: Type.String({ format: 'uri' }),
     apiKey: Type.Optional(Type.String()),
@@ -95,6 +99,7 @@ export const AliasSchema = Type.Union([
   ),
 ]);
 
+/** Alias names never become paths; they keep their pattern syntax (`claude-*`) under their own rule (`aliasNameProblem`, checked in `validate.ts`). */
 export const AliasesSchema = Type.Record(Type.String({ minLength: 1 }), AliasSchema);
 
 export const ErrorRuleSchema = Type.Object(

@@ -18,6 +18,7 @@ import type { LoginCredentials, ProcessSpawner } from '../../ports';
 import type { CallContext, Instance, InstanceEvents, InstanceSnapshot, InstanceState, LoginState, ModelInfo } from '../types';
 import { findLingmaBinary } from './binary';
 import type { LoginCoordinator, LoginTarget } from './login/coordinator';
+import { safeJoin } from '../../safe-path';
 import { freePorts, spawnLingma, waitForPort, type LingmaProcess, type PidRegistry } from './process';
 import { assertTextOnly, estimateTokens, renderConversation, renderTurn } from './prompt';
 import { RpcConnection, RpcError } from './rpc';
@@ -133,7 +134,7 @@ export class LingmaInstance implements Instance {
   }
 
   get workDir(): string {
-    return join(this.deps.dataDir, 'lingma', this.name);
+    return safeJoin(join(this.deps.dataDir, 'lingma'), this.name);
   }
 
   /** The simulator's / binary's HTTP port (login callback). */
