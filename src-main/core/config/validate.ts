@@ -56,12 +56,16 @@ export function showValue(v: unknown): string {
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
-const SECRET_KEY = /key|token|password|passwd|secret|headers/i;
+const SECRET_KEY = /key|token|password|passwd|secret/i;
 
-/** Does a key path (`providers[0].apiKey`, `server.apiKeys[1]`, `headers["X-Auth"]`) name a secret? */
+/**
+ * Does a key path name a secret? Its last named key looks like one (`providers[0].apiKey`,
+ * `server.apiKeys[1]`, `lingma.accounts[0].password`), or it lies under `headers`.
+ */
 export function isSecretPath(path: string): boolean {
   const names = [...path.matchAll(/(?:^|\.)([A-Za-z_$][\w$-]*)|\["((?:[^"\\]|\\.)*)"\]/g)].map((m) => m[1] ?? m[2] ?? '');
-  return names.some((n) => SECRET_KEY.test(n));
+  const last = names[names.length - 1] ?? '';
+  return SECRET_KEY.test(last) || names.some((n) => n.toLowerCase() === 'headers');
 }
 
 /** The type of a value, never the value: `a string`, `a number`, `a list`, ... */
@@ -190,7 +194,7 @@ function semanticIssues(c: Config): string[] {
   });
   (c.server.apiKeys ?? []).forEach((k, i) => {
     if (typeof k === 'object' && k.expiresAt !== undefined && Number.isNaN(Date.parse(k.expiresAt))) {
-      out.push(`server.apiKeys[${i}].expiresAt: expected an ISO date such as 2026-12-31, got ${showFor('server.apiKeys', k.expiresAt)}`);
+      out.push(`server.apiKeys[${i}].expiresAt: expected an ISO date such as 2026-12-31, got ${showFor(`server.apiKeys[${i}].expiresAt`, k.expiresAt)}`);
     }
   });
   for (const name of Object.keys(c.aliases ?? {})) {
