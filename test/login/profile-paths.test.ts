@@ -112,7 +112,9 @@ describe('login profiles: names and paths', () => {
       for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
         try {
           const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-          if (cmd.includes(`--user-data-dir=${dir}`)) return readFileSync(`/proc/${pid}/environ`, 'utf8');
+          // The browser process itself: its helpers (`--type=zygote`, renderers) rewrite their
+          // argv/environ area with a process title.
+          if (cmd.includes(`--user-data-dir=${dir}`) && !cmd.includes('--type=')) return readFileSync(`/proc/${pid}/environ`, 'utf8');
         } catch {
           /* gone or not ours */
         }
