@@ -1,7 +1,7 @@
 /**
  * The headless host's `LoginDriver`: playwright-core driving the system's Chromium-family browser
  * (never a downloaded one). One browser per login, with a fresh profile directory for the
- * instance, always closed afterwards.
+ * instance under `<dataDir>/login-profiles/` (0700), always closed and removed afterwards.
  *
  * SECURITY: credentials only travel inside the recipe script evaluated in the sign-in frame, and
  * only into a frame the request's `SignInPolicy` allows (https official sign-in origins, the
@@ -13,12 +13,15 @@
  */
 import { safeErrorText } from '../core/redact';
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { chmod, lstat, mkdir } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { chromium, type BrowserContext, type Frame, type Page, type Request, type Route } from 'playwright-core';
+import { childEnv } from '../core/child-env';
+import { nameProblem } from '../core/names';
 import type { LoginDriver, LoginOutcome, LoginRequest } from '../core/ports';
+import { removeTreeAsync, safeJoin } from '../core/safe-path';
 import {
   buildInspectScript,
   buildRecipeScript,
@@ -37,8 +40,11 @@ export interface PlaywrightLoginDriverOptions {
   log: Logger;
   /** Default true. */
   headless?: boolean;
-  /** Where per-instance browser profiles live during a login. Default: `<tmpdir>/lingma-relay-login`. */
-  profilesDir?: string;
+  /**
+   * Where per-instance browser profiles live during a login: `loginProfilesDir(dataDir)`, a 0700
+   * folder of ours (never a shared temp path another user could prepare).
+   */
+  profilesDir: string;
   /** How long the recipe waits for the sign-in form to appear. Default 20 s (bounded by the login timeout). */
   formWaitMs?: number;
   /** How often the page and `isLoggedIn` are checked after submitting. Default 500 ms. */
@@ -96,15 +102,29 @@ export function findBrowser(executablePath: string | 'auto' = 'auto', exists: (p
   return browserCandidates().find((p) => exists(p));
 }
 
-const sanitizeName = (instance: string): string => instance.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64) || 'instance';
+/** `<dataDir>/login-profiles`: the browser profiles of headless logins. */
+export const loginProfilesDir = (dataDir: string): string => join(dataDir, 'login-profiles');
+
+/**
+ * SECURITY: the profiles folder is created 0700; an existing one must be a real folder (not a
+ * symlink) owned by this user, else no login runs in it.
+ */
+async function ensureProfilesDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const st = await lstat(dir);
+  if (!st.isDirectory()) throw new Error(`the login profiles folder ${dir} is not a plain folder`);
+  if (process.platform !== 'win32') {
+    if (typeof process.getuid === 'function' && st.uid !== process.getuid()) throw new Error(`the login profiles folder ${dir} belongs to another user`);
+    if ((st.mode & 0o077) !== 0) await chmod(dir, 0o700);
+  }
+}
 
 export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions): LoginDriver & { readonly executablePath?: string } {
   const log = opts.log;
   const executablePath = findBrowser(opts.executablePath ?? 'auto');
   const headless = opts.headless ?? true;
-  const profilesDir = opts.profilesDir ?? join(tmpdir(), 'lingma-relay-login');
+  const profilesDir = opts.profilesDir;
   const pollMs = opts.pollMs ?? 500;
-  const profileDir = (instance: string): string => join(profilesDir, sanitizeName(instance));
   const sandbox = sandboxFor();
   if (!sandbox.chromiumSandbox) log.warn('running as root: the login browser runs without its sandbox (run Lingma Relay as a normal user to keep it)');
 
@@ -127,7 +147,17 @@ export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions):
       return { kind: 'manual', reason: LOGIN_REASONS.loginUrlOffPolicy, url: req.loginUrl };
     }
 
-    const dir = profileDir(req.instance);
+    // SECURITY: the instance name becomes a folder only through the name rule and safeJoin.
+    const badName = nameProblem(req.instance, 'instance name');
+    if (badName) return { kind: 'failed', reason: badName };
+    let dir: string;
+    try {
+      await ensureProfilesDir(profilesDir);
+      dir = safeJoin(profilesDir, req.instance);
+    } catch (e) {
+      ilog.warn({ err: safeErrorText(e) }, 'auto-login: no usable browser profile folder');
+      return { kind: 'failed', reason: `No usable browser profile folder: ${safeErrorText(e)}` };
+    }
     const deadline = Date.now() + req.timeoutMs;
     const left = (): number => Math.max(0, deadline - Date.now());
     let context: BrowserContext | undefined;
@@ -135,7 +165,7 @@ export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions):
     const cleanups: Array<() => void> = [];
     try {
       // A fresh profile per login: no cookies or storage carried over from an earlier attempt.
-      await rm(dir, { recursive: true, force: true });
+      await removeTreeAsync(profilesDir, req.instance);
       await mkdir(dir, { recursive: true, mode: 0o700 });
       ilog.info({ url: safeUrl(req.loginUrl) }, 'auto-login: opening the login page');
       context = await chromium.launchPersistentContext(dir, {
@@ -145,6 +175,8 @@ export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions):
         ...sandbox,
         timeout: Math.min(30000, Math.max(5000, left())),
         acceptDownloads: false,
+        // SECURITY: the browser gets the filtered environment, never LINGMA_ACCOUNTS or RELAY_*.
+        env: childEnv(),
       });
       const ctx = context;
       // Nothing but the sign-in needs a permission.
@@ -239,7 +271,7 @@ export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions):
       finished = true;
       for (const c of cleanups) c();
       if (context) await context.close().catch(() => undefined);
-      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      await removeTreeAsync(profilesDir, req.instance).catch(() => undefined);
     }
   }
 
@@ -373,7 +405,8 @@ export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions):
     executablePath,
     login,
     async clear(instance: string) {
-      await rm(profileDir(instance), { recursive: true, force: true });
+      if (nameProblem(instance)) return;
+      await removeTreeAsync(profilesDir, instance);
     },
   };
 }

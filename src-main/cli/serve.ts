@@ -38,11 +38,11 @@ function fail(message: string, code: number): never {
   process.exit(code);
 }
 
-async function loginDriverFor(relayLog: import('pino').Logger, browser: string): Promise<LoginDriver | undefined> {
+async function loginDriverFor(relayLog: import('pino').Logger, browser: string, dataDir: string): Promise<LoginDriver | undefined> {
   // The headless login driver (playwright-core + a system Chromium), loaded only when Lingma runs.
   try {
     const mod = await import('./playwright-login');
-    return mod.createPlaywrightLoginDriver({ executablePath: browser, log: relayLog.child({ module: 'login' }) });
+    return mod.createPlaywrightLoginDriver({ executablePath: browser, log: relayLog.child({ module: 'login' }), profilesDir: mod.loginProfilesDir(dataDir) });
   } catch (e) {
     relayLog.warn({ err: (e as Error).message }, 'headless login driver unavailable; logins must be completed by hand');
     return undefined;
@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   const log = createLogger({ level: config.server.logLevel, hub });
   if (tightened !== undefined) log.info({ dataDir, was: tightened.toString(8), now: '700' }, 'data dir permissions tightened to owner-only');
   const loginDriver =
-    config.lingma.login.auto && wantsLingma(config, dataDir) ? await loginDriverFor(log, config.lingma.login.browser) : undefined;
+    config.lingma.login.auto && wantsLingma(config, dataDir) ? await loginDriverFor(log, config.lingma.login.browser, dataDir) : undefined;
 
   let relay: Relay;
   try {

@@ -15,6 +15,7 @@
  * success is detected the same way. Passwords live only inside the recipe script, never logged.
  */
 import type { BrowserWindow as BrowserWindowT, Session } from 'electron';
+import { isSafeName } from '../core/names';
 import type { LoginDriver, LoginOutcome, LoginRequest } from '../core/ports';
 import {
   buildInspectScript,
@@ -90,9 +91,13 @@ export const BANNERS = {
   offPolicy: 'Lingma Relay stopped: this page is not an official sign-in page, so your password was not typed. Sign in only if you trust it.',
 } as const;
 
-/** `persist:login-<instance>`; instance names are already `[A-Za-z0-9._-]`, anything else is replaced. */
+/**
+ * `persist:login-<instance>` (Electron keeps it as a folder under `Partitions/`). SECURITY: names
+ * follow the name rule (`core/names.ts`) before they get here; anything else is hex-encoded, so it
+ * can neither leave that folder nor share another account's cookies.
+ */
 export function partitionFor(instance: string): string {
-  return `persist:login-${instance.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64) || 'instance'}`;
+  return `persist:login-${isSafeName(instance) ? instance : `~${Buffer.from(instance, 'utf8').toString('hex').slice(0, 128)}`}`;
 }
 
 function isRecipeResult(v: unknown): v is RecipeResult {

@@ -3,6 +3,7 @@ import type { AdminSettings, AdminSnapshot, CreateKeyResult } from '../../src-ma
 import { desktop, storeToken } from '../api/connection';
 import { Badge, Card, ConfirmButton, CopyButton, Field } from '../components/ui';
 import { fmtDateTime } from '../lib/format';
+import { validateKeyName } from '../lib/validate';
 import { act, useDash } from '../store';
 
 function num(v: string): number | undefined {
@@ -64,7 +65,8 @@ function Keys({ snap }: { snap: AdminSnapshot }) {
   const [created, setCreated] = useState<CreateKeyResult & { name: string }>();
   const create = async (ev: { preventDefault(): void }) => {
     ev.preventDefault();
-    if (!name.trim()) { setErr('Name the key after where it is used, e.g. "laptop" or "cursor".'); return; }
+    const problem = validateKeyName(name);
+    if (problem) { setErr(problem); return; }
     setErr(undefined);
     const client = useDash.getState().client;
     try {

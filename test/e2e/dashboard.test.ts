@@ -20,7 +20,7 @@ import { EventHub } from '../../src-main/core/events';
 import { createLogger } from '../../src-main/core/gateway/logging';
 import { createPlaywrightLoginDriver } from '../../src-main/cli/playwright-login';
 import { startLoginSite, type LoginSite } from '../sim/login-site';
-import { MemorySecrets, SIM_BIN, nodeSpawner, silentLog, sim, tmpDir, waitFor } from '../lingma/helpers';
+import { MemorySecrets, SIM_BIN, silentLog, sim, simSpawner, tmpDir, waitFor } from '../lingma/helpers';
 import type { LingmaProvider } from '../../src-main/core/backends/lingma';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -64,7 +64,7 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium against a
       logger,
       dataDir,
       secrets: new MemorySecrets(),
-      spawner: nodeSpawner,
+      spawner: simSpawner({ LINGMA_SIM_LOGIN_BASE: site.baseUrl }),
       loginDriver: driver,
       lingma: 'always',
       processMetrics: false,

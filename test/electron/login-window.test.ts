@@ -357,7 +357,11 @@ describe('WindowLoginDriver', () => {
   });
 
   it('partition names and banner CSS are safe', () => {
-    expect(partitionFor('a/b c')).toBe('persist:login-a_b_c');
+    expect(partitionFor('acct-1')).toBe('persist:login-acct-1');
+    // Names outside the rule never reach here; if one did, it is encoded, not merged with another.
+    expect(partitionFor('a/b c')).toBe('persist:login-~612f622063');
+    expect(partitionFor('..')).toBe('persist:login-~2e2e');
+    expect(partitionFor('a_b_c')).not.toBe(partitionFor('a/b c'));
     expect(bannerCss('say "hi" \\ now\nplease')).toContain('content:"say \\"hi\\" \\\\ now please"');
   });
 });

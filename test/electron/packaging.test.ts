@@ -62,6 +62,7 @@ describe('electron-builder.yml', () => {
       [FuseV1Options.EnableEmbeddedAsarIntegrityValidation]: true,
       [FuseV1Options.OnlyLoadAppFromAsar]: true,
       [FuseV1Options.EnableCookieEncryption]: true,
+      [FuseV1Options.GrantFileProtocolExtraPrivileges]: false,
     });
     const ctx = (p: string) => ({ appOutDir: '/out', electronPlatformName: p, packager: { appInfo: { productFilename: 'Lingma Relay' }, executableName: 'lingma-relay' } });
     expect(hook.electronBinary(ctx('darwin'))).toBe(path.join('/out', 'Lingma Relay.app'));

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LingmaProvider } from '../../src-main/core/backends/lingma';
 import { validateConfig } from '../../src-main/core/config/validate';
 import { createRelay, type Relay } from '../../src-main/core/relay';
-import { MemorySecrets, SIM_BIN, nodeSpawner, silentLog, sim, tmpDir, waitFor } from '../lingma/helpers';
+import { MemorySecrets, SIM_BIN, silentLog, sim, simSpawner, tmpDir, waitFor } from '../lingma/helpers';
 
 const KEY = 'sk-relay-lingma-tools-0001';
 const MODEL = 'lingma/dashscope_qwen3_coder';
@@ -47,7 +47,7 @@ beforeAll(async () => {
     config,
     dataDir,
     secrets: new MemorySecrets(),
-    spawner: nodeSpawner,
+    spawner: simSpawner({ LINGMA_SIM_LOGGED_IN_AS: 'tools-user' }),
     logger: silentLog(),
     processMetrics: false,
     env: { ...process.env, LINGMA_BIN: '', LINGMA_SIM_LOGGED_IN_AS: 'tools-user' },

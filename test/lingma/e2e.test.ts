@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src-main/core/config/validate';
 import { createRelay, type Relay } from '../../src-main/core/relay';
 import type { LingmaProvider } from '../../src-main/core/backends/lingma';
-import { MemorySecrets, SIM_BIN, nodeSpawner, silentLog, sim, tmpDir, waitFor } from './helpers';
+import { MemorySecrets, SIM_BIN, silentLog, sim, simSpawner, tmpDir, waitFor } from './helpers';
 
 const KEY = 'sk-relay-e2e-lingma-0001';
 
@@ -30,7 +30,7 @@ describe('Lingma pool through the OpenAI endpoint', () => {
       config,
       dataDir,
       secrets: new MemorySecrets(),
-      spawner: nodeSpawner,
+      spawner: simSpawner({ LINGMA_SIM_LOGGED_IN_AS: 'e2e-user' }),
       logger: silentLog(),
       processMetrics: false,
       env: { ...process.env, LINGMA_BIN: '', LINGMA_SIM_LOGGED_IN_AS: 'e2e-user' },

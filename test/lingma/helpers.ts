@@ -20,6 +20,20 @@ export const nodeSpawner: ProcessSpawner = {
   spawn: (command, args, options) => spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true }),
 };
 
+/**
+ * The real spawner, plus the simulator's test-only variables (`LINGMA_SIM_*` entries of `vars`,
+ * read at each spawn so a test may change them between starts) added to the options the relay
+ * passes. The relay itself gives children only the filtered environment (`core/child-env.ts`).
+ */
+export function simSpawner(vars: NodeJS.ProcessEnv | Record<string, string | undefined>, base: ProcessSpawner = nodeSpawner): ProcessSpawner {
+  return {
+    spawn: (command, args, options) => {
+      const extra = Object.fromEntries(Object.entries(vars).filter(([k, v]) => k.startsWith('LINGMA_SIM_') && v !== undefined));
+      return base.spawn(command, args, { ...options, env: { ...options.env, ...extra } });
+    },
+  };
+}
+
 export function silentLog(): Logger {
   return pino({ level: process.env.LINGMA_TEST_LOG ?? 'silent' });
 }
@@ -83,7 +97,7 @@ export function makeProvider(opts: { lingma?: Record<string, unknown>; extra?: R
   const provider = createLingmaProvider({
     config,
     dataDir,
-    spawner: nodeSpawner,
+    spawner: simSpawner(opts.env ?? {}),
     secrets,
     log: silentLog(),
     env: { ...process.env, LINGMA_BIN: '', ...opts.env },

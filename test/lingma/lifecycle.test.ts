@@ -13,7 +13,7 @@ import { isAlive } from '../../src-main/core/backends/lingma/process';
 import { AccountStore } from '../../src-main/core/backends/lingma/accounts';
 import type { LingmaProvider } from '../../src-main/core/backends/lingma';
 import type { ProcessSpawner } from '../../src-main/core/ports';
-import { MemorySecrets, SIM_BIN, captureLog, sim, silentLog, tmpDir, waitFor } from './helpers';
+import { MemorySecrets, SIM_BIN, captureLog, sim, silentLog, simSpawner, tmpDir, waitFor } from './helpers';
 
 const KEY = 'sk-relay-lifecycle-0001';
 const posix = process.platform !== 'win32';
@@ -53,7 +53,7 @@ async function startRelay(accounts: string[], logger = silentLog()): Promise<{ r
     config,
     dataDir,
     secrets: new MemorySecrets(),
-    spawner: countingSpawner(),
+    spawner: simSpawner({ LINGMA_SIM_LOGGED_IN_AS: 'lifecycle-user' }, countingSpawner()),
     logger,
     processMetrics: false,
     env: { ...process.env, LINGMA_BIN: '', LINGMA_SIM_LOGGED_IN_AS: 'lifecycle-user' },
@@ -167,7 +167,7 @@ describe('Lingma processes and a stopping relay', () => {
     const cap = captureLog();
     dataDir = tmpDir('lingma-lifecycle-');
     const p = spawnLingma({
-      spawner: countingSpawner(),
+      spawner: simSpawner({ LINGMA_SIM_FAIL_START: '1' }, countingSpawner()),
       binary: SIM_BIN,
       workDir: join(dataDir, 'lingma', 'x'),
       socketPort: 1,

@@ -6,7 +6,7 @@ import { EventHub } from '../../src-main/core/events';
 import type { InstanceSnapshot, InstanceState } from '../../src-main/core/backends/types';
 import { isAlive } from '../../src-main/core/backends/lingma/process';
 import { createLingmaProvider } from '../../src-main/core/backends/lingma';
-import { MemorySecrets, SIM_BIN, nodeSpawner, silentLog, chatReq, collect, ctx, makeProvider, readyInstance, sim, user, waitFor, type Harness } from './helpers';
+import { MemorySecrets, SIM_BIN, silentLog, simSpawner, chatReq, collect, ctx, makeProvider, readyInstance, sim, user, waitFor, type Harness } from './helpers';
 
 const harnesses: Harness[] = [];
 const track = (h: Harness) => (harnesses.push(h), h);
@@ -113,7 +113,7 @@ describe('Lingma process supervision', () => {
 
   it('start-up failure is not fatal: failed with a reason, and the next ensureReady retries', async () => {
     const env: NodeJS.ProcessEnv = { ...process.env, LINGMA_BIN: '', LINGMA_SIM_FAIL_START: '1', LINGMA_SIM_LOGGED_IN_AS: 'f' };
-    const h = track(makeProvider({ lingma: { accounts: [{ username: 'f' }] }, deps: { env } }));
+    const h = track(makeProvider({ lingma: { accounts: [{ username: 'f' }] }, deps: { env, spawner: simSpawner(env) } }));
     await h.provider.start();
     await h.provider.whenStarted();
     const inst = h.provider.lingmaInstances()[0];
@@ -186,7 +186,7 @@ describe('Lingma process supervision', () => {
       }),
     );
     // A new provider on the same data dir (the next run) reads the file at construction.
-    const p = createLingmaProvider({ config: h.config, dataDir: h.dataDir, spawner: nodeSpawner, secrets: new MemorySecrets(), log: silentLog(), env: { ...process.env, LINGMA_BIN: '', LINGMA_SIM_LOGGED_IN_AS: 'o' } });
+    const p = createLingmaProvider({ config: h.config, dataDir: h.dataDir, spawner: simSpawner({ LINGMA_SIM_LOGGED_IN_AS: 'o' }), secrets: new MemorySecrets(), log: silentLog(), env: { ...process.env, LINGMA_BIN: '', LINGMA_SIM_LOGGED_IN_AS: 'o' } });
     try {
       await p.start();
       await waitFor(() => !isAlive(orphan.pid!), 'orphan killed', 10_000);

@@ -36,7 +36,7 @@ describe('browser discovery', () => {
 
   it('without a browser the driver asks for a manual login with a clear reason', async () => {
     const { log } = captureLogger();
-    const driver = createPlaywrightLoginDriver({ executablePath: '/nope/chromium', log });
+    const driver = createPlaywrightLoginDriver({ executablePath: '/nope/chromium', log, profilesDir: join(tmpdir(), 'relay-no-browser-never-created') });
     expect(driver.executablePath).toBeUndefined();
     const out = await driver.login({
       instance: 'a', loginUrl: 'https://example.invalid/lingma/login?state=s', callbackUrl: 'http://127.0.0.1:1/auth/callback',

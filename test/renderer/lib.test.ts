@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { snippets } from '../../src-renderer/lib/snippets';
-import { validateAccount, validateAlias } from '../../src-renderer/lib/validate';
+import { validateAccount, validateAlias, validateKeyName } from '../../src-renderer/lib/validate';
+import { NAME_RULE } from '../../src-main/core/names';
 import { backoffDelay, wsUrl } from '../../src-renderer/api/socket';
 import { filterLogs } from '../../src-renderer/screens/Logs';
 import { toSeries, bucketsFor } from '../../src-renderer/screens/Usage';
@@ -32,6 +33,17 @@ describe('form validation', () => {
     expect(validateAccount({ username: 'a', dedicatedDomain: 'nope' }, false).dedicatedDomain).toMatch(/full URL/);
     expect(validateAccount({ username: 'a', password: 'p', dedicatedDomain: 'https://x.example' }, true)).toEqual({});
     expect(validateAccount({ username: 'a', password: 'p', dedicatedDomain: 'http://x.example' }, true).dedicatedDomain).toBe('Must start with https://');
+  });
+  it('names follow the engine\'s one rule (core/names.ts): path tricks refused, naming the rule', () => {
+    for (const name of ['..', '.', '.x', 'a/b', 'a\\b', '%2e%2e', 'x'.repeat(65)]) {
+      expect(validateAccount({ username: 'a', name }, false).name, name).toBe(`Use ${NAME_RULE}.`);
+      expect(validateKeyName(name), name).toBe(`Use ${NAME_RULE}.`);
+    }
+    for (const name of ['acct-1', 'a..b', 'x'.repeat(64)]) {
+      expect(validateAccount({ username: 'a', name }, false), name).toEqual({});
+      expect(validateKeyName(name), name).toBeUndefined();
+    }
+    for (const name of ['..', '.hidden', '/etc', 'a\\b']) expect(validateAlias({ name, description: '', chain: 'x/y' }, []).name, name).toMatch(/names must be/);
   });
   it('aliases: name, duplicates, self reference', () => {
     expect(validateAlias({ name: '', description: '', chain: '' }, [])).toMatchObject({ name: expect.any(String), chain: expect.any(String) });

@@ -13,7 +13,7 @@ import type { LingmaProvider } from '../../src-main/core/backends/lingma/provide
 import { validateConfig } from '../../src-main/core/config/validate';
 import { createRelay, type Relay } from '../../src-main/core/relay';
 import { startFakeOpenAI, type FakeUpstream } from '../fakes/openai-upstream';
-import { MemorySecrets, SIM_BIN, nodeSpawner, sim, waitFor } from '../lingma/helpers';
+import { MemorySecrets, SIM_BIN, sim, simSpawner, waitFor } from '../lingma/helpers';
 
 const KEY = 'sk-relay-failover-test-key';
 const LINGMA = 'lingma/dashscope_qwen3_coder';
@@ -122,8 +122,8 @@ beforeAll(async () => {
     config,
     dataDir: join(dir, 'data'),
     secrets: new MemorySecrets(),
-    spawner: nodeSpawner,
-    env: { ...process.env, LINGMA_BIN: '', LINGMA_SIM_LOGGED_IN_AS: 'alice' },
+    spawner: simSpawner({ LINGMA_SIM_LOGGED_IN_AS: 'alice' }),
+    env: { ...process.env, LINGMA_BIN: '' },
     processMetrics: false,
   });
   await relay.start();

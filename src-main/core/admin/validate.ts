@@ -1,14 +1,15 @@
 /**
  * Validation of admin action bodies. Every rejection is a 400 whose message names the field and
- * the problem, and never repeats a submitted password.
+ * the problem, and never repeats a submitted password. Account and key names follow the one name
+ * rule (`core/names.ts`); alias names their own.
  */
 import { Value } from '@sinclair/typebox/value';
 import { isHttpsDedicatedDomain } from '../backends/lingma/login/origin-policy';
 import { AliasesSchema, type AliasConfig } from '../config/schema';
 import { errors } from '../errors';
+import { aliasNameProblem, nameProblem } from '../names';
 import type { AccountInput, CreateKeyInput, SettingsPatch } from './api-types';
 
-const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const;
 
 function obj(body: unknown, what: string): Record<string, unknown> {
@@ -49,10 +50,9 @@ export function parseAccount(body: unknown, partial: boolean): AccountInput {
     throw errors.invalid('password: required for a new account.', 'password');
   }
   if (o.name !== undefined && o.name !== null && o.name !== '') {
-    if (typeof o.name !== 'string' || !NAME_RE.test(o.name)) {
-      throw errors.invalid('name: use 1-64 letters, digits, dots, dashes or underscores.', 'name');
-    }
-    out.name = o.name;
+    const bad = nameProblem(o.name);
+    if (bad) throw errors.invalid(bad, 'name');
+    out.name = o.name as string;
   }
   if (o.dedicatedDomain !== undefined && o.dedicatedDomain !== null && o.dedicatedDomain !== '') {
     // SECURITY: the dedicated domain's origin receives the password at sign-in: https only.
@@ -74,7 +74,8 @@ export function parseCreateKey(body: unknown): CreateKeyInput {
   const o = obj(body, 'key request');
   unknownKeys(o, ['name', 'rpm', 'tokensPerDay', 'expiresAt'], 'key request');
   if (typeof o.name !== 'string' || !o.name.trim()) throw errors.invalid('name: required (a label such as "laptop" or "cursor").', 'name');
-  if (o.name.length > 64) throw errors.invalid('name: at most 64 characters.', 'name');
+  const bad = nameProblem(o.name.trim());
+  if (bad) throw errors.invalid(bad, 'name');
   const out: CreateKeyInput = { name: o.name.trim() };
   const rpm = int(o, 'rpm', 1, 1_000_000);
   if (rpm !== undefined) out.rpm = rpm;
@@ -132,9 +133,8 @@ export function parseAliasesBody(body: unknown, knownProviders: string[]): Recor
   const typed = aliases as Record<string, AliasConfig>;
   const names = Object.keys(typed);
   for (const name of names) {
-    if (!/^[A-Za-z0-9._*:/-]{1,128}$/.test(name)) {
-      throw errors.invalid(`alias '${name}': names may use letters, digits and . _ - : / * only.`, 'aliases');
-    }
+    const bad = aliasNameProblem(name);
+    if (bad) throw errors.invalid(bad, 'aliases');
   }
   const chainOf = (name: string): string[] => {
     const a = typed[name];

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { childEnv } from '../child-env';
 import type { Config } from '../config/schema';
 import type { EventHub } from '../events';
 import type { Metrics } from '../gateway/metrics';
@@ -17,14 +18,15 @@ import { createOpenAIProvider } from './openai/index';
 import type { Provider } from './types';
 
 /**
- * Node's child_process, piped stdio, no console window on Windows. On Unix each child gets its own
+ * Node's child_process, piped stdio, no console window on Windows, a filtered environment. On Unix each child gets its own
  * process group (`detached`), so a Ctrl-C or a group signal meant for the gateway does not reach
  * the Lingma processes: the gateway stops them itself, in order (orphans of a killed gateway are
  * cleaned up at the next start through `lingma/pids.json`).
  */
 export const nodeSpawner: ProcessSpawner = {
+  // SECURITY: without an explicit environment a child gets the filtered one, never ours whole.
   spawn: (command, args, options) =>
-    spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true, detached: process.platform !== 'win32' }),
+    spawn(command, args, { ...options, env: options.env ?? childEnv(), stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true, detached: process.platform !== 'win32' }),
 };
 
 /**

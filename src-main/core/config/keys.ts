@@ -11,6 +11,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
 import { errors, RelayError } from '../errors';
 import type { Caller, KeyLimits } from '../gateway/types';
+import { nameProblem } from '../names';
 import type { Clock } from '../ports';
 import { systemClock } from '../ports';
 import { API_KEY_FILE, newApiKey, readSecretFile, writeSecretFile } from './datadir';
@@ -97,7 +98,7 @@ export class KeyStore {
     const ks = new KeyStore(opts, generated);
     configKeys.forEach((k, i) => {
       const c = typeof k === 'string' ? { key: k } : k;
-      ks.add({ key: c.key, name: (c as { name?: string }).name ?? `config key ${i + 1}`, limits: cleanLimits(c as KeyLimits), source: 'config' });
+      ks.add({ key: c.key, name: (c as { name?: string }).name ?? `config-key-${i + 1}`, limits: cleanLimits(c as KeyLimits), source: 'config' });
     });
     const gen = fileKey ?? generated;
     if (gen) ks.add({ key: gen, name: 'generated', limits: {}, source: 'generated' });
@@ -185,7 +186,8 @@ export class KeyStore {
   /** Create a key; the whole key is returned this once and only its hash is kept (file 0600). */
   create(name: string, limits: KeyLimits = {}): { id: string; key: string; info: KeyInfo } {
     const n = typeof name === 'string' ? name.trim() : '';
-    if (!n || n.length > 64) throw errors.invalid('Key name must be 1 to 64 characters.', 'name');
+    const bad = nameProblem(n);
+    if (bad) throw errors.invalid(bad, 'name');
     const l = validateLimits(limits);
     const key = newApiKey();
     const createdAt = this.clock.now();

@@ -8,7 +8,8 @@ import { homedir } from 'node:os';
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { Config } from './schema';
-import { ConfigError, showValue, validateConfig } from './validate';
+import { nameProblem } from '../names';
+import { ConfigError, showType, showValue, validateConfig } from './validate';
 
 export { ConfigError } from './validate';
 
@@ -106,7 +107,9 @@ function syntaxProblem(e: unknown, text: string): string {
     return `${at ? ` at line ${at.line}, column ${at.col}` : ''}: ${problem || e.code}`;
   }
   if (e instanceof SyntaxError) {
-    const first = e.message.split('\n')[0];
+    // SECURITY: V8 quotes the text around the problem (`Unexpected token 's', "{"adminToken": s3cr..." is
+    // not valid JSON`): the quote is dropped, the position kept.
+    const first = e.message.split('\n')[0].replace(/,\s*".*"\s+is not valid JSON\s*$/, '');
     const pos = /at position (\d+)/.exec(first);
     const problem = first.replace(/\s+in JSON at position \d+.*$/, '').replace(/\s*\(line \d+ column \d+\)\s*$/, '').trim();
     if (!pos) return `: ${problem}`;
@@ -130,8 +133,12 @@ export function readConfigFile(path: string): unknown {
   return parseConfigText(text, path);
 }
 
-/** `LINGMA_ACCOUNTS`: `user1:pass1,user2:pass2` or a JSON array of `{"username","password"}`. */
-export function parseAccountsEnv(value: string): Array<{ username: string; password?: string }> {
+/**
+ * `LINGMA_ACCOUNTS`: `user1:pass1,user2:pass2` or a JSON array of `{"username","password","name"?}`.
+ * Instance names are derived from user names (safe by construction) unless `name` is given, which
+ * must follow the name rule (`core/names.ts`).
+ */
+export function parseAccountsEnv(value: string): Array<{ username: string; password?: string; name?: string }> {
   const v = value.trim();
   if (!v) return [];
   if (v.startsWith('[')) {
@@ -149,7 +156,12 @@ export function parseAccountsEnv(value: string): Array<{ username: string; passw
       }
       const pw = (a as any).password;
       if (pw !== undefined && typeof pw !== 'string') throw new ConfigError([`LINGMA_ACCOUNTS[${i}].password: expected a string`]);
-      return pw === undefined ? { username: (a as any).username } : { username: (a as any).username, password: pw };
+      const name = (a as any).name;
+      if (name !== undefined) {
+        const bad = nameProblem(name, `LINGMA_ACCOUNTS[${i}].name`);
+        if (bad) throw new ConfigError([bad]);
+      }
+      return { username: (a as any).username, ...(pw === undefined ? {} : { password: pw }), ...(name === undefined ? {} : { name }) };
     });
   }
   return v.split(',').map((item, i) => {
@@ -220,7 +232,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   let raw: unknown = configPath ? readConfigFile(configPath) : {};
   if (raw === null || raw === undefined) raw = {};
   if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError([`expected a mapping of settings at the top level, got ${showValue(raw)}`], configPath);
+    throw new ConfigError([`expected a mapping of settings at the top level, got ${showType(raw)}`], configPath);
   }
   const merged = structuredClone(raw) as Record<string, any>;
 
@@ -256,7 +268,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
       if (k.length < 8) issues.push(`RELAY_API_KEYS: key ${i + 1} is shorter than 8 characters`);
     });
     const existing = Array.isArray(merged.server?.apiKeys) ? merged.server.apiKeys : [];
-    setIn(merged, ['server', 'apiKeys'], [...existing, ...keys.map((key, i) => ({ key, name: `RELAY_API_KEYS[${i}]` }))]);
+    setIn(merged, ['server', 'apiKeys'], [...existing, ...keys.map((key, i) => ({ key, name: `RELAY_API_KEYS-${i + 1}` }))]);
   }
   if (env.LINGMA_BIN) setIn(merged, ['lingma', 'binary'], resolve(cwd, env.LINGMA_BIN.trim()));
   if (env.LINGMA_ACCOUNTS !== undefined && env.LINGMA_ACCOUNTS.trim() !== '') {

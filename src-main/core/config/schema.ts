@@ -5,6 +5,7 @@
  */
 import { FormatRegistry, Type, type Static } from '@sinclair/typebox';
 import { isHttpsDedicatedDomain } from '../backends/lingma/login/origin-policy';
+import { NAME_PATTERN, NAME_RULE } from '../names';
 
 // TypeBox knows no string formats by default; they are registered with the schema that uses them,
 // so every checker of `ConfigSchema` sees them.
@@ -23,12 +24,15 @@ if (!FormatRegistry.Has('https-uri')) FormatRegistry.Set('https-uri', (v) => isH
 
 const Strict = { additionalProperties: false } as const;
 
+/** SECURITY: a name that may become a folder or a key (`core/names.ts`); `rule` words it in errors. */
+const SafeName = () => Type.String({ pattern: NAME_PATTERN, rule: NAME_RULE });
+
 export const ApiKeySchema = Type.Union([
   Type.String({ minLength: 8 }),
   Type.Object(
     {
       key: Type.String({ minLength: 8 }),
-      name: Type.Optional(Type.String()),
+      name: Type.Optional(SafeName()),
       /** Requests per minute for this key. */
       rpm: Type.Optional(Type.Integer({ minimum: 1 })),
       /** Prompt + completion tokens per UTC day. */
@@ -58,7 +62,7 @@ export const AccountSchema = Type.Object(
   {
     username: Type.String({ minLength: 1 }),
     password: Type.Optional(Type.String()),
-    name: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' })),
+    name: Type.Optional(SafeName()),
     /** Enterprise dedicated domain; https only (its origin receives the password at sign-in). */
     dedicatedDomain: Type.Optional(Type.String({ format: 'https-uri' })),
     maxConcurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
@@ -69,7 +73,7 @@ export const AccountSchema = Type.Object(
 
 export const ProviderSchema = Type.Object(
   {
-    name: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' }),
+    name: SafeName(),
     type: Type.Literal('openai'),
     baseUrl: Type.String({ format: 'uri' }),
     apiKey: Type.Optional(Type.String()),
@@ -112,6 +116,7 @@ export const AliasSchema = Type.Union([
   ),
 ]);
 
+/** Alias names never become paths; they keep their pattern syntax (`claude-*`) under their own rule (`aliasNameProblem`, checked in `validate.ts`). */
 export const AliasesSchema = Type.Record(Type.String({ minLength: 1 }), AliasSchema);
 
 export const ErrorRuleSchema = Type.Object(

@@ -2,10 +2,13 @@
  * Config validation with messages a person can act on: every problem names the key path and the
  * bad value, e.g. `limits.maxInFlight: expected an integer >= 1, got "lots"` or
  * `server.hots: unknown key`. TypeBox does the checking; this file only words the result.
+ * SECURITY: values under a secret-looking key (`*key*`, `*token*`, `*password*`, `*secret*`,
+ * `headers`) are reported by type only (`isSecretPath`, `showFor`).
  */
 import { Kind, type TSchema } from '@sinclair/typebox';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
 import { allowedOriginsIssues } from '../backends/lingma/login/origin-policy';
+import { aliasNameProblem } from '../names';
 import { ConfigSchema, type Config } from './schema';
 
 export class ConfigError extends Error {
@@ -42,6 +45,32 @@ export function showValue(v: unknown): string {
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
+const SECRET_KEY = /key|token|password|passwd|secret/i;
+
+/**
+ * Does a key path name a secret? Its last named key looks like one (`providers[0].apiKey`,
+ * `server.apiKeys[1]`, `lingma.accounts[0].password`), or it lies under `headers`.
+ */
+export function isSecretPath(path: string): boolean {
+  const names = [...path.matchAll(/(?:^|\.)([A-Za-z_$][\w$-]*)|\["((?:[^"\\]|\\.)*)"\]/g)].map((m) => m[1] ?? m[2] ?? '');
+  const last = names[names.length - 1] ?? '';
+  return SECRET_KEY.test(last) || names.some((n) => n.toLowerCase() === 'headers');
+}
+
+/** The type of a value, never the value: `a string`, `a number`, `a list`, ... */
+export function showType(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `${typeof v === 'string' ? 'a string' : typeof v === 'number' ? 'a number' : typeof v === 'boolean' ? 'true/false' : `a ${typeof v}`} (value hidden)`;
+}
+
+/** `showValue`, or only the type under a secret-looking key. */
+export function showFor(path: string, v: unknown): string {
+  return isSecretPath(path) ? showType(v) : showValue(v);
+}
+
 /** Words what a schema expects: "an integer >= 1", "one of \"a\", \"b\"", "a URL". */
 export function describeSchema(schema: TSchema): string {
   const s = schema as Record<string, any>;
@@ -61,6 +90,7 @@ export function describeSchema(schema: TSchema): string {
       return noun;
     }
     case 'string':
+      if (typeof s.rule === 'string') return s.rule;
       if (s.format === 'uri') return 'an http(s) URL';
       if (s.format === 'https-uri') return 'an https URL';
       if (s.pattern) return `a string matching ${s.pattern}`;
@@ -113,9 +143,9 @@ export function schemaIssues(schema: TSchema, value: unknown, prefix = ''): stri
           continue;
         }
       }
-      out.push(`${where}: expected ${describeSchema(e.schema)}, got ${showValue(e.value)}`);
+      out.push(`${where}: expected ${describeSchema(e.schema)}, got ${showFor(where, e.value)}`);
     } else {
-      out.push(`${where}: expected ${describeSchema(e.schema)}, got ${showValue(e.value)}`);
+      out.push(`${where}: expected ${describeSchema(e.schema)}, got ${showFor(where, e.value)}`);
     }
   }
   return out;
@@ -128,7 +158,7 @@ export function schemaIssues(schema: TSchema, value: unknown, prefix = ''): stri
 export function validateConfig(raw: unknown, source?: string): Config {
   if (raw === null || raw === undefined) raw = {};
   if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError([`expected a mapping of settings at the top level, got ${showValue(raw)}`], source);
+    throw new ConfigError([`expected a mapping of settings at the top level, got ${showType(raw)}`], source);
   }
   const value = Value.Default(ConfigSchema, structuredClone(raw)) as Config;
   const issues = schemaIssues(ConfigSchema, value);
@@ -154,11 +184,15 @@ function semanticIssues(c: Config): string[] {
   });
   (c.server.apiKeys ?? []).forEach((k, i) => {
     if (typeof k === 'object' && k.expiresAt !== undefined && Number.isNaN(Date.parse(k.expiresAt))) {
-      out.push(`server.apiKeys[${i}].expiresAt: expected an ISO date such as 2026-12-31, got ${showValue(k.expiresAt)}`);
+      out.push(`server.apiKeys[${i}].expiresAt: expected an ISO date such as 2026-12-31, got ${showFor(`server.apiKeys[${i}].expiresAt`, k.expiresAt)}`);
     }
   });
   // SECURITY: origins credentials may be typed into; a malformed entry is refused, not skipped.
   out.push(...allowedOriginsIssues(c.lingma.login.allowedOrigins));
+  for (const name of Object.keys(c.aliases ?? {})) {
+    const bad = aliasNameProblem(name);
+    if (bad) out.push(`aliases: ${bad}`);
+  }
   for (const [i, o] of c.server.corsOrigins.entries()) {
     // SECURITY: no wildcard: every allowed origin is named, so a random web page cannot call in.
     if (!/^[a-z][a-z0-9+.-]*:\/\/[^/*]+$/i.test(o)) {

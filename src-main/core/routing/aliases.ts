@@ -17,6 +17,7 @@
 import type { Logger } from 'pino';
 import type { Provider } from '../backends/types';
 import type { AliasesSchema } from '../config/schema';
+import { aliasNameProblem } from '../names';
 import type { Static } from '@sinclair/typebox';
 import { RelayError, errors } from '../errors';
 import type { AliasInfo, ReloadOutcome, Resolution, Resolver, Target } from './types';
@@ -176,7 +177,8 @@ export function parseAliases(raw: unknown): ParsedAliases {
     if (!isPlainObject(raw)) throw new AliasError(`aliases must be a mapping of alias name to definition (got ${describe(raw)})`);
     let order = 0;
     for (const [name, value] of Object.entries(raw)) {
-      if (name.trim() === '' || /\s/.test(name)) throw new AliasError(`alias '${name}': the name must be non-empty and contain no spaces`);
+      const bad = aliasNameProblem(name);
+      if (bad) throw new AliasError(bad);
       if (name === 'default' && typeof value === 'string' && value.includes('*')) {
         throw new AliasError(`alias 'default': target '${value}' must not be a pattern`);
       }

@@ -16,6 +16,8 @@ const FUSES = {
   [FuseV1Options.EnableEmbeddedAsarIntegrityValidation]: true,
   [FuseV1Options.OnlyLoadAppFromAsar]: true,
   [FuseV1Options.EnableCookieEncryption]: true,
+  // SECURITY: the app loads from app://relay/, never file://; file: pages get no extra powers.
+  [FuseV1Options.GrantFileProtocolExtraPrivileges]: false,
 };
 
 /** Path of the Electron executable inside the packed app, per platform. */

@@ -11,11 +11,11 @@ import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { AccountConfig } from '../../config/schema';
 import { errors } from '../../errors';
+import { deriveSafeName, isSafeName, nameProblem } from '../../names';
 import type { SecretStore } from '../../ports';
 import type { LingmaAccount } from './instance';
 import { isHttpsDedicatedDomain } from './login/origin-policy';
 
-const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
 
 export interface AccountInput {
   name?: string;
@@ -57,16 +57,7 @@ export const passwordKey = (name: string): string => `lingma:${name}:password`;
 
 /** An instance name from a user name: safe characters only, unique among `taken`. */
 export function deriveName(username: string, taken: Set<string>, fallbackIndex: number): string {
-  let base = username
-    .toLowerCase()
-    .replace(/@.*$/, '')
-    .replace(/[^a-z0-9._-]+/g, '-')
-    .replace(/^[-.]+|[-.]+$/g, '')
-    .slice(0, 56);
-  if (!base) base = `lingma-${fallbackIndex}`;
-  let name = base;
-  for (let i = 2; taken.has(name); i++) name = `${base}-${i}`;
-  return name;
+  return deriveSafeName(username, taken, `lingma-${fallbackIndex}`);
 }
 
 function validateInput(input: Partial<AccountInput & AccountPatch>, creating: boolean): void {
@@ -74,9 +65,7 @@ function validateInput(input: Partial<AccountInput & AccountPatch>, creating: bo
     if (typeof input.username !== 'string' || !input.username.trim()) throw errors.invalid('username is required.', 'username');
     if (input.username.length > 256) throw errors.invalid('username is too long (256 characters at most).', 'username');
   }
-  if (input.name !== undefined && (typeof input.name !== 'string' || !NAME_RE.test(input.name))) {
-    throw errors.invalid('name must be 1-64 characters of letters, digits, ".", "_" or "-".', 'name');
-  }
+  if (input.name !== undefined && !isSafeName(input.name)) throw errors.invalid(nameProblem(input.name)!, 'name');
   if (input.password !== undefined && input.password !== null) {
     if (typeof input.password !== 'string') throw errors.invalid('password must be a string.', 'password');
     if (input.password.length > 1024) throw errors.invalid('password is too long.', 'password');
@@ -107,7 +96,8 @@ export class AccountStore {
     this.file = join(dataDir, 'accounts.json');
     const taken = new Set<string>();
     configAccounts.forEach((a, i) => {
-      const name = a.name && !taken.has(a.name) ? a.name : deriveName(a.username, taken, i + 1);
+      // The schema already refused unsafe names; a derived name is safe by construction.
+      const name = a.name && isSafeName(a.name) && !taken.has(a.name) ? a.name : deriveName(a.username, taken, i + 1);
       taken.add(name);
       this.configAccounts.push({
         name,
@@ -134,7 +124,11 @@ export class AccountStore {
     const taken = new Set(this.configAccounts.map((a) => a.name));
     for (const item of list) {
       const a = item as StoredAccount;
-      if (!a || typeof a.name !== 'string' || !NAME_RE.test(a.name) || typeof a.username !== 'string' || taken.has(a.name)) continue;
+      if (a && typeof a.name === 'string' && !isSafeName(a.name)) {
+        this.log.warn({ file: this.file, name: String(a.name).slice(0, 80) }, `accounts.json: account ignored, its ${nameProblem(a.name)}`);
+        continue;
+      }
+      if (!a || typeof a.name !== 'string' || typeof a.username !== 'string' || taken.has(a.name)) continue;
       taken.add(a.name);
       this.runtime.push({ name: a.name, username: a.username, dedicatedDomain: a.dedicatedDomain, maxConcurrency: a.maxConcurrency, disabled: a.disabled });
     }

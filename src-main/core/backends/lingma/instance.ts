@@ -18,6 +18,7 @@ import type { LoginCoordinator } from './login/coordinator';
 import { flattenModels } from './models';
 import type { PidRegistry } from './process';
 import { RpcError } from './rpc';
+import { safeJoin } from '../../safe-path';
 import type { SessionCache } from './session-cache';
 import { Signin } from './signin';
 import { LingmaSupervisor, type BackoffOptions } from './supervisor';
@@ -131,7 +132,7 @@ export class LingmaInstance implements Instance {
   }
 
   get workDir(): string {
-    return join(this.deps.dataDir, 'lingma', this.name);
+    return safeJoin(join(this.deps.dataDir, 'lingma'), this.name);
   }
 
   /** The simulator's / binary's HTTP port (login callback). */

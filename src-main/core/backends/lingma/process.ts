@@ -4,12 +4,15 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, createConnection } from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
+import { childEnv } from '../../child-env';
 import type { ProcessSpawner, SpawnOptions } from '../../ports';
+import { redactSecrets } from '../../redact';
+import { isStrictlyInside } from '../../safe-path';
 
 /** A free loopback port: bind 0, read it, release it (spec §2). */
 export function freePort(): Promise<number> {
@@ -53,6 +56,7 @@ export interface SpawnLingmaOptions {
   socketPort: number;
   httpPort: number;
   extraArgs: string[];
+  /** The environment to filter for the child (`childEnv`): default `process.env`. */
   env?: NodeJS.ProcessEnv;
   log: Logger;
   platform?: NodeJS.Platform;
@@ -68,8 +72,9 @@ export function spawnLingma(o: SpawnLingmaOptions): LingmaProcess {
     for (const d of [dirname(o.workDir), o.workDir]) tighten(d);
   }
   const args = ['start', `--workDir=${o.workDir}`, `--socketPort=${o.socketPort}`, `--httpPort=${o.httpPort}`, ...o.extraArgs];
-  // No console window on Windows (spec §2).
-  const options: SpawnOptions = { cwd: o.workDir, env: o.env ?? process.env, windowsHide: true };
+  // No console window on Windows (spec §2). SECURITY: a filtered environment: LINGMA_ACCOUNTS
+  // (every password), RELAY_API_KEYS and the rest of ours never reach the runtime.
+  const options: SpawnOptions = { cwd: o.workDir, env: childEnv(o.env ?? process.env), windowsHide: true };
   const child: ChildProcess = o.spawner.spawn(o.binary, args, options);
   let exitInfo: ExitInfo | undefined;
   const exited = new Promise<ExitInfo>((resolve) => {
@@ -85,7 +90,8 @@ export function spawnLingma(o: SpawnLingmaOptions): LingmaProcess {
     });
   });
   // The binary's own output: stdout at debug, stderr at info (it logs routine things there, e.g.
-  // "listening socketPort=..."); only lines that look like errors at warn.
+  // "listening socketPort=..."); only lines that look like errors at warn. SECURITY: outside text:
+  // scrubbed (tokens, login URLs' queries, key-shaped strings) before any log or the dashboard.
   for (const [stream, name] of [
     [child.stdout, 'stdout'],
     [child.stderr, 'stderr'],
@@ -95,7 +101,9 @@ export function spawnLingma(o: SpawnLingmaOptions): LingmaProcess {
     rl.on('line', (line) => {
       if (!line.trim()) return;
       const level = LOOKS_LIKE_ERROR.test(line) ? 'warn' : name === 'stdout' ? 'debug' : 'info';
-      o.log[level]({ stream: name }, line.length > 2000 ? `${line.slice(0, 2000)}…` : line);
+      const clean = redactSecrets(line);
+      const text = clean.length > 2000 ? `${clean.slice(0, 2000)}…` : clean;
+      o.log[level]({ stream: name }, text);
     });
   }
   const win = (o.platform ?? process.platform) === 'win32';
@@ -203,34 +211,41 @@ export class PidRegistry {
   }
 
   /**
-   * Kill processes left by an earlier gateway that did not stop them (it was killed). A pid is
-   * only killed when it still runs with our work dir on its command line: pids get reused.
+   * Kill processes left by an earlier gateway that did not stop them (it was killed).
+   * SECURITY: pids get reused and pids.json is only a file: a pid is signalled only when its work
+   * dir lies inside `<dataDir>/lingma/` (the folder of pids.json) and the process still runs the
+   * Lingma `binary` with exactly `--workDir=<that dir>` on its command line. Anything else in the
+   * file is dropped (with a warning when the entry itself is wrong).
    */
-  async cleanupLeftovers(graceMs = 2000): Promise<number> {
+  async cleanupLeftovers(binary: string | undefined, graceMs = 2000): Promise<number> {
     let killed = 0;
+    const lingmaDir = resolvePath(dirname(this.file));
     for (const [instance, e] of Object.entries(this.entries)) {
       // Ours, or owned by another live gateway on the same data dir: not an orphan.
-      if (e.owner === process.pid || isAlive(e.owner)) continue;
-      if (isAlive(e.pid) && runsWithWorkDir(e.pid, e.workDir)) {
-        this.log.warn({ instance, pid: e.pid }, 'stopping a Lingma process left over by an earlier run');
-        // SECURITY: only signal a pid verified to be our binary with our work dir (pids are reused).
+      if (e && e.owner === process.pid) continue;
+      if (e && isAlive(e.owner)) continue;
+      delete this.entries[instance];
+      if (!e || typeof e.workDir !== 'string' || !e.workDir || !isAbsolute(e.workDir) || !isStrictlyInside(lingmaDir, resolvePath(e.workDir))) {
+        this.log.warn({ instance, workDir: typeof e?.workDir === 'string' ? e.workDir.slice(0, 300) : undefined }, 'pids.json: entry ignored (its work dir is empty or outside the Lingma folder)');
+        continue;
+      }
+      if (!binary || !isAlive(e.pid) || !runsWithWorkDir(e.pid, e.workDir, binary)) continue;
+      this.log.warn({ instance, pid: e.pid }, 'stopping a Lingma process left over by an earlier run');
+      try {
+        process.kill(e.pid, 'SIGINT');
+      } catch {
+        /* gone */
+      }
+      const deadline = Date.now() + graceMs;
+      while (isAlive(e.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      if (isAlive(e.pid)) {
         try {
-          process.kill(e.pid, 'SIGINT');
+          process.kill(e.pid, 'SIGKILL');
         } catch {
           /* gone */
         }
-        const deadline = Date.now() + graceMs;
-        while (isAlive(e.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-        if (isAlive(e.pid)) {
-          try {
-            process.kill(e.pid, 'SIGKILL');
-          } catch {
-            /* gone */
-          }
-        }
-        killed++;
       }
-      delete this.entries[instance];
+      killed++;
     }
     this.save();
     return killed;
@@ -258,21 +273,43 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** Is `pid` a process whose command line names `workDir`? Linux: /proc; macOS: ps; else unknown (false). */
-export function runsWithWorkDir(pid: number, workDir: string): boolean {
-  let cmdline = '';
+function realOr(p: string): string {
   try {
-    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\u0000/g, ' ');
+    return realpathSync(p);
   } catch {
-    if (process.platform === 'darwin') {
-      try {
-        cmdline = execFileSync('ps', ['-o', 'command=', '-p', String(pid)], { encoding: 'utf8', timeout: 2000 });
-      } catch {
-        return false;
-      }
-    } else {
-      return false;
+    return resolvePath(p);
+  }
+}
+
+/** The command line of `pid` as arguments. Linux: /proc; macOS: `ps` (one string); else undefined. */
+function commandLine(pid: number): { args: string[] } | { text: string } | undefined {
+  try {
+    return { args: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\u0000').filter((a, i, all) => a !== '' || i < all.length - 1) };
+  } catch {
+    if (process.platform !== 'darwin') return undefined;
+    try {
+      return { text: execFileSync('ps', ['-o', 'command=', '-p', String(pid)], { encoding: 'utf8', timeout: 2000 }).trim() };
+    } catch {
+      return undefined;
     }
   }
-  return cmdline.includes(` start `) && cmdline.includes(workDir);
+}
+
+/**
+ * Does `pid` run the Lingma `binary` with exactly `--workDir=<workDir>`? The executable is the
+ * first argument (as we spawn it) or the process image (`/proc/<pid>/exe`). Unknown platforms: false.
+ */
+export function runsWithWorkDir(pid: number, workDir: string, binary: string): boolean {
+  const cl = commandLine(pid);
+  if (!cl) return false;
+  const flag = `--workDir=${workDir}`;
+  if ('text' in cl) return cl.text.startsWith(`${binary} `) && (cl.text.endsWith(` ${flag}`) || cl.text.includes(` ${flag} `));
+  if (!cl.args.includes(flag)) return false;
+  const bin = realOr(binary);
+  if (cl.args[0] === binary || (isAbsolute(cl.args[0] ?? '') && realOr(cl.args[0]) === bin)) return true;
+  try {
+    return realpathSync(`/proc/${pid}/exe`) === bin;
+  } catch {
+    return false;
+  }
 }

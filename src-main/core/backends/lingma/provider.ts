@@ -3,7 +3,7 @@
  * reuse, and the account/login operations the admin API calls.
  */
 import { EventEmitter } from 'node:events';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ChatRequest } from '../../chat/model';
@@ -12,7 +12,9 @@ import { errors } from '../../errors';
 import type { EventHub } from '../../events';
 import type { Metrics } from '../../gateway/metrics';
 import type { LoginDriver, ProcessSpawner, SecretStore } from '../../ports';
+import { removeTree } from '../../safe-path';
 import type { CallContext, Capabilities, Instance, InstanceSnapshot, ModelInfo, Provider, ProviderEvents } from '../types';
+import { findLingmaBinary } from './binary';
 import { AccountStore, type AccountInput, type AccountPatch, type PublicAccount } from './accounts';
 import { AttachedInstance } from './attach/attached';
 import type { AttachTarget } from './attach/discover';
@@ -235,7 +237,8 @@ export class LingmaProvider implements Provider {
     if (this.started) return;
     this.started = true;
     this.halting = false;
-    const killed = await this.pids.cleanupLeftovers();
+    const bin = findLingmaBinary({ setting: this.config().lingma.binary, env: this.deps.env ?? process.env });
+    const killed = await this.pids.cleanupLeftovers(bin.found ? bin.path : undefined);
     if (killed) this.log.warn({ killed }, 'stopped Lingma processes left over by an earlier run');
     const attachedAtStart = this.startAttach();
     let accounts = this.accounts.all();
@@ -405,7 +408,7 @@ export class LingmaProvider implements Provider {
     this.onModels(name, []);
     this.sessions.dropInstance(name);
     // SECURITY: the work dir holds the account's login tokens; remove it with the account.
-    rmSync(join(this.deps.dataDir, 'lingma', name), { recursive: true, force: true });
+    removeTree(join(this.deps.dataDir, 'lingma'), name);
     this.deps.hub?.emit('config', 'accounts');
   }
 

@@ -16,6 +16,12 @@ function validationParam(e: FastifyError): string | undefined {
   return path.length ? path.map((p) => (/^\d+$/.test(p) ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[') : undefined;
 }
 
+/** "Malformed JSON body (position N)": never a fragment of the body. */
+export function malformedJson(parserMessage: unknown): RelayError {
+  const pos = /\bposition (\d+)/.exec(String(parserMessage ?? ''))?.[1];
+  return errors.invalid(`Malformed JSON body${pos ? ` (position ${pos})` : ''}; send a valid JSON object.`, undefined, 'invalid_json');
+}
+
 /** Anything thrown in a request -> a client-safe RelayError. */
 export function normalizeError(err: unknown, maxBodyBytes?: number): RelayError {
   if (err instanceof RelayError) return err;
@@ -27,7 +33,9 @@ export function normalizeError(err: unknown, maxBodyBytes?: number): RelayError 
     return errors.invalid('JSON keys __proto__ and constructor.prototype are not allowed in the body.', undefined, 'invalid_json');
   }
   if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (e instanceof SyntaxError && e.statusCode === 400)) {
-    return errors.invalid(`Malformed JSON body: ${String(e.message).slice(0, 200)}`, undefined, 'invalid_json');
+    // SECURITY: the parser's message quotes the body around the problem (a key, a password): only
+    // the position is kept, for the response and the log line alike.
+    return malformedJson(e?.message);
   }
   if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return errors.invalid('Request body is empty; expected a JSON object.', undefined, 'invalid_json');
   if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
