@@ -213,11 +213,14 @@ export function createAvailability(opts: AvailabilityModelOptions): Availability
       inst.events.off('state', onEvent);
       inst.events.off('login', onEvent);
     });
-    try {
-      noticeSnapshot(inst, inst.snapshot());
-    } catch {
-      // a broken snapshot shows up in `of`
-    }
+    // Not from inside `of` (the pool may be choosing right now): after this call.
+    queueMicrotask(() => {
+      try {
+        noticeSnapshot(inst, inst.snapshot());
+      } catch {
+        // a broken snapshot shows up in `of`
+      }
+    });
   };
 
   const onHealth = (s: { instance: string }): void => changed(s.instance, 'health');
@@ -226,7 +229,7 @@ export function createAvailability(opts: AvailabilityModelOptions): Availability
   const of = (inst: Instance): Availability => {
     watch(inst);
     const snap = inst.snapshot();
-    if (seenQuota.get(inst.name) !== quotaKey(snap)) {
+    if (seenQuota.has(inst.name) && seenQuota.get(inst.name) !== quotaKey(snap)) {
       // The backend changed its quota without an event: take note, tell listeners after this call.
       queueMicrotask(() => noticeSnapshot(inst, inst.snapshot()));
     }

@@ -243,8 +243,26 @@ export function createPool(opts: PoolOptions): Pool {
 
   const isLease = (t: Take): t is Lease => 'release' in t;
 
+  let draining = false;
+  let again = false;
   /** Serve waiters in FIFO order after a slot frees up or an instance's availability changes. */
   const drain = (): void => {
+    // A change announced while draining (e.g. a lease's release) runs one more round after this one.
+    if (draining) {
+      again = true;
+      return;
+    }
+    draining = true;
+    try {
+      do {
+        again = false;
+        drainOnce();
+      } while (again);
+    } finally {
+      draining = false;
+    }
+  };
+  const drainOnce = (): void => {
     for (let k = 0; k < waiters.length; ) {
       const w = waiters[k];
       let got: Take;
