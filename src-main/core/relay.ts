@@ -28,6 +28,7 @@ import { createLogger } from './gateway/logging';
 import { Metrics } from './gateway/metrics';
 import { createLedger, type Ledger } from './ledger/index';
 import { ledgerRoutes } from './ledger/routes';
+import { createAvailability, type AvailabilityModel } from './pool/availability-model';
 import { createPool, type Pool } from './pool/pool';
 import type { Clock, LoginDriver, ProcessSpawner, SecretStore } from './ports';
 import { systemClock } from './ports';
@@ -75,6 +76,8 @@ export interface Relay {
   readonly health: RelayHealthCache;
   readonly admission: Admission;
   readonly pool: Pool;
+  /** The one "can this instance serve?" answer and its credit cool-downs (`pool.availability`). */
+  readonly availability: AvailabilityModel;
   readonly ledger?: Ledger;
   readonly secrets: SecretStore;
   readonly app: FastifyInstance;
@@ -148,7 +151,17 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
 
   const health = createHealthCache({ ...config.health, clock, log });
   const healthObserver = observeHealth({ health, metrics, hub, providers: () => providers });
-  const pool = createPool({ health, metrics, waitMs: config.limits.queueTimeoutMs });
+  // A cool-down that ends is re-checked at once by a probe round (set once the prober runs).
+  let recheck: (() => void) | undefined;
+  const availability = createAvailability({ health, providers: () => providers, clock, metrics, log, onDue: () => recheck?.() });
+  // Changes the instance did not announce itself (health, credits, a person's clear) reach the
+  // dashboard and the tray as instance events too.
+  availability.events.on('change', (name, source) => {
+    if (source === 'instance') return;
+    const inst = allInstances().find((i) => i.name === name);
+    if (inst) hub.emit('instance', inst.snapshot());
+  });
+  const pool = createPool({ health, metrics, waitMs: config.limits.queueTimeoutMs, availability });
   const limits = config.limits;
   const admission = createAdmission(
     { maxInFlight: limits.maxInFlight, queueTimeoutMs: limits.queueTimeoutMs, perKeyConcurrency: limits.perKeyConcurrency, perKeyQueue: limits.perKeyQueue },
@@ -198,6 +211,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   const onConfigEvent = () => {
     watchInstances();
     healthObserver.sync();
+    availability.sync();
   };
   hub.on('config', onConfigEvent);
 
@@ -217,6 +231,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     health,
     admission,
     pool,
+    availability,
     ledger,
     secrets: opts.secrets,
     app: undefined as unknown as FastifyInstance,
@@ -234,7 +249,13 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
       });
       watchInstances();
       healthObserver.sync();
-      prober = health.startProbing(allInstances, config.health.probeIntervalMs);
+      availability.sync();
+      prober = health.startProbing(allInstances, config.health.probeIntervalMs, undefined, {
+        due: (i) => availability.due(i),
+        outcome: (i, err) => availability.probed(i, err),
+      });
+      const p = prober;
+      recheck = () => void p.tick();
     },
     async listen(o = {}) {
       const host = o.host ?? config.server.host;
@@ -276,6 +297,8 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
         await closed.catch((e) => log.warn({ err: String(e) }, 'gateway close failed'));
         // 3. Persist usage, stop background work and backends.
         prober?.stop();
+        recheck = undefined;
+        availability.stop();
         aliasSource.close();
         healthObserver.stop();
         hub.off('config', onConfigEvent);
@@ -326,6 +349,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     providers: () => providers,
     resolver: () => resolver,
     inFlight: (n) => pool.inFlight(n),
+    availability: (i) => availability.of(i),
     hub,
     logger: log,
     extraPlugins: plugins,

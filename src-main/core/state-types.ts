@@ -15,6 +15,37 @@ export type LoginState =
   | { state: 'needs_manual'; url: string; reason: string }
   | { state: 'failed'; reason: string };
 
+/**
+ * Can an instance serve, in one word (core/pool/availability.ts decides; /healthz, the pool, the
+ * dispatcher, the dashboard and the tray all read that one answer). Exactly one per instance:
+ * `serving`; `starting` (process starting or reconnecting); `signing_in` (an automatic sign-in is
+ * under way); `needs_person` (signed out, sign-in refused, or a captcha/verification page);
+ * `cooling_down` (health backoff after failures); `out_of_credits` (quota/credits used up until a
+ * reset); `failed` (the process could not start); `stopped` (stopped, disabled or removed).
+ */
+export type AvailabilityStatus =
+  | 'serving'
+  | 'starting'
+  | 'signing_in'
+  | 'needs_person'
+  | 'cooling_down'
+  | 'out_of_credits'
+  | 'failed'
+  | 'stopped';
+
+export interface AvailabilityView {
+  serving: boolean;
+  status: AvailabilityStatus;
+  /** One short, client-safe sentence naming the instance (no URLs, no secrets). */
+  reason: string;
+  /** Epoch ms when a health backoff or a credit cool-down is expected to end, when known. */
+  until?: number;
+  /** Account limits, for accounts with a known limit. */
+  quota?: { exceeded: boolean; resetsAt?: number };
+  /** A cool-down (health backoff or credits) a person may clear by hand. */
+  clearable: boolean;
+}
+
 export interface HealthSnapshot {
   instance: string;
   healthy: boolean;

@@ -4,6 +4,7 @@
  * waits for it. Instance snapshots for the tray are kept from the hub's `instance` events.
  */
 import type { InstanceSnapshot } from '../core/backends/types';
+import type { AvailabilityView } from '../core/state-types';
 import type { Config } from '../core/config/schema';
 import type { EventHub } from '../core/events';
 import type { Log } from './security';
@@ -15,6 +16,8 @@ export interface RelayLike {
   listen(opts: { host: string; port: number }): Promise<unknown>;
   url(): string;
   stop(): Promise<void>;
+  /** The one availability answer per instance (core/pool/availability-model.ts). */
+  readonly availability?: { view(name: string): AvailabilityView | undefined };
 }
 
 export interface GatewayHostDeps {
@@ -41,6 +44,16 @@ export class GatewayHost {
 
   snapshots(): InstanceSnapshot[] {
     return [...this.snaps.values()];
+  }
+
+  /** The relay's availability answer for an instance (serving, out of credits ...), while running. */
+  availabilityOf(name: string): AvailabilityView | undefined {
+    if (this.status !== 'running') return undefined;
+    try {
+      return this.relay?.availability?.view(name);
+    } catch {
+      return undefined;
+    }
   }
 
   /** The gateway's base URL for the dashboard and clients (`http://127.0.0.1:8420`). */

@@ -268,6 +268,7 @@ async function main(): Promise<void> {
         endpointUrl: url ? `${url}/v1` : '',
         hasApiKey: !!(host.config && firstApiKey(host.config)),
         gatewayError: host.status === 'stopped' ? host.lastError : undefined,
+        availability: (name: string) => host.availabilityOf(name),
       };
     },
   });

@@ -4,8 +4,9 @@
  */
 import type { Menu, MenuItemConstructorOptions, NativeImage, Tray } from 'electron';
 import type { InstanceSnapshot } from '../core/backends/types';
+import type { AvailabilityView } from '../core/state-types';
 
-export type TrayState = 'ready' | 'degraded' | 'down' | 'login' | 'paused';
+export type TrayState = 'ready' | 'degraded' | 'down' | 'login' | 'credits' | 'paused';
 
 export type TrayAction =
   | 'open-dashboard'
@@ -34,6 +35,8 @@ export interface TrayInput {
   hasApiKey: boolean;
   /** Set when the gateway is not running because it failed to start (client-safe text). */
   gatewayError?: string;
+  /** The relay's one availability answer per instance (core/pool/availability.ts), when running. */
+  availability?: (instance: string) => AvailabilityView | undefined;
 }
 
 export interface TrayModel {
@@ -47,17 +50,36 @@ export interface TrayModel {
 const needsLogin = (s: InstanceSnapshot) =>
   s.login.state === 'logged_out' || s.login.state === 'needs_manual' || s.login.state === 'failed';
 
+type AvailabilityOf = TrayInput['availability'];
+
+/** Serving per the relay's one answer; without it (no relay yet), ready. */
+const serving = (s: InstanceSnapshot, availability: AvailabilityOf): boolean => {
+  const a = availability?.(s.name);
+  return a ? a.serving : s.state === 'ready';
+};
+const outOfCredits = (s: InstanceSnapshot, availability: AvailabilityOf): boolean => availability?.(s.name)?.status === 'out_of_credits';
+
 /**
- * `paused` when the gateway is paused; `login` when some account needs a sign-in; `ready` when
- * every instance is ready; `down` when none is; `degraded` otherwise. No instances at all is `down`
- * (nothing can serve a request).
+ * `paused` when the gateway is paused; `login` when some account needs a sign-in; `credits` when
+ * some account is out of credits (the relay's availability status); `ready` when every instance
+ * serves; `down` when none does; `degraded` otherwise. No instances at all is `down` (nothing can
+ * serve a request).
  */
-export function trayState(instances: readonly InstanceSnapshot[], paused: boolean): TrayState {
+export function trayState(instances: readonly InstanceSnapshot[], paused: boolean, availability?: AvailabilityOf): TrayState {
   if (paused) return 'paused';
   if (instances.some(needsLogin)) return 'login';
-  const ready = instances.filter((s) => s.state === 'ready').length;
+  if (instances.some((s) => outOfCredits(s, availability))) return 'credits';
+  const ready = instances.filter((s) => serving(s, availability)).length;
   if (instances.length === 0 || ready === 0) return 'down';
   return ready === instances.length ? 'ready' : 'degraded';
+}
+
+/** `resets in 2h 5m` for the earliest reset among accounts out of credits. */
+function nextReset(instances: readonly InstanceSnapshot[], availability: AvailabilityOf, now: number): string | undefined {
+  const times = instances.map((s) => availability?.(s.name)).filter((a) => a?.status === 'out_of_credits' && a.until !== undefined && a.until > now).map((a) => a!.until!);
+  if (!times.length) return undefined;
+  const min = Math.ceil((Math.min(...times) - now) / 60_000);
+  return min >= 60 ? `resets in ${Math.floor(min / 60)}h ${min % 60}m` : `resets in ${min}m`;
 }
 
 const STATE_TEXT: Record<TrayState, string> = {
@@ -65,19 +87,25 @@ const STATE_TEXT: Record<TrayState, string> = {
   degraded: 'some backends unavailable',
   down: 'no backend available',
   login: 'an account needs to sign in',
+  credits: 'an account is out of credits',
   paused: 'gateway paused',
 };
 
 export function buildTrayModel(input: TrayInput): TrayModel {
   const failed = !input.paused && !!input.gatewayError;
-  const state = failed ? 'down' : trayState(input.instances, input.paused);
-  const ready = input.instances.filter((s) => s.state === 'ready').length;
+  const state = failed ? 'down' : trayState(input.instances, input.paused, input.availability);
+  const ready = input.instances.filter((s) => serving(s, input.availability)).length;
   const loginCount = input.instances.filter(needsLogin).length;
+  const creditCount = input.instances.filter((s) => outOfCredits(s, input.availability)).length;
   const lines = [failed ? 'Lingma Relay: gateway not running' : `Lingma Relay: ${STATE_TEXT[state]}`];
   if (failed) lines.push(input.gatewayError!.slice(0, 80));
   else {
     if (input.instances.length > 0) lines.push(`${ready}/${input.instances.length} ready`);
     if (loginCount > 0) lines.push(`${loginCount} need${loginCount === 1 ? 's' : ''} sign-in`);
+    if (creditCount > 0) {
+      const reset = nextReset(input.instances, input.availability, Date.now());
+      lines.push(`${creditCount} out of credits${reset ? `, ${reset}` : ''}`);
+    }
     if (!input.paused) lines.push(input.endpointUrl);
   }
   const running = !input.paused && !failed;

@@ -1,6 +1,7 @@
 import { useState, type ReactNode } from 'react';
-import type { AdminInstance, InstanceState, LoginState } from '../../src-main/core/admin/api-types';
+import type { AdminInstance, AvailabilityStatus, AvailabilityView, InstanceState, LoginState } from '../../src-main/core/admin/api-types';
 import { desktop } from '../api/connection';
+import { fmtDuration } from '../lib/format';
 
 export function Card(props: { title?: ReactNode; actions?: ReactNode; children: ReactNode; className?: string; testId?: string }) {
   return (
@@ -52,8 +53,40 @@ export function LoginBadge({ login }: { login: LoginState }) {
   return <Badge tone={tone} title={title}>{text}</Badge>;
 }
 
+/** Can it serve: the relay's one availability answer (an instance without one was just removed). */
 export function isUsable(i: AdminInstance): boolean {
-  return i.state === 'ready' && i.health?.healthy !== false && (i.login.state === 'logged_in' || i.login.state === 'not_applicable');
+  return i.availability?.serving === true;
+}
+
+/** The words and tone of each availability status (exactly one per instance, decided by the relay). */
+export const AVAILABILITY_LABEL: Record<AvailabilityStatus, { text: string; tone: Tone }> = {
+  serving: { text: 'serving', tone: 'ok' },
+  starting: { text: 'starting', tone: 'info' },
+  signing_in: { text: 'signing in', tone: 'info' },
+  needs_person: { text: 'needs you', tone: 'warn' },
+  cooling_down: { text: 'cooling down', tone: 'warn' },
+  out_of_credits: { text: 'out of credits', tone: 'bad' },
+  failed: { text: 'failed', tone: 'bad' },
+  stopped: { text: 'stopped', tone: 'muted' },
+};
+
+/** `resets in 1h 5m` for a cool-down that ends in the future, else undefined. */
+export function countdown(a: AvailabilityView | undefined, now: number): string | undefined {
+  if (!a || a.serving || a.until === undefined) return undefined;
+  if (a.until <= now) return a.status === 'out_of_credits' ? 'checking again' : 'retrying';
+  return `${a.status === 'out_of_credits' ? 'resets' : 'retry'} in ${fmtDuration(a.until - now)}`;
+}
+
+export function AvailabilityBadge({ a, now }: { a: AvailabilityView | undefined; now: number }) {
+  if (!a) return <Badge tone="muted">removed</Badge>;
+  const { text, tone } = AVAILABILITY_LABEL[a.status] ?? { text: a.status, tone: 'muted' };
+  const left = countdown(a, now);
+  return (
+    <span className="availability" data-testid="availability" data-status={a.status}>
+      <Badge tone={tone} title={a.reason}>{text}</Badge>
+      {left && <span className="muted small countdown"> {left}</span>}
+    </span>
+  );
 }
 
 async function copyText(text: string): Promise<boolean> {

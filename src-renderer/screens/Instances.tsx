@@ -1,5 +1,5 @@
 import type { AdminInstance, AdminSnapshot } from '../../src-main/core/admin/api-types';
-import { Card, Empty, ExternalLink, isUsable, LoadBar, LoginBadge, StateBadge } from '../components/ui';
+import { AvailabilityBadge, Card, Empty, ExternalLink, isUsable, LoadBar, LoginBadge, StateBadge } from '../components/ui';
 import { fmtDuration } from '../lib/format';
 import { act } from '../store';
 
@@ -13,6 +13,7 @@ function InstanceRow({ i, now }: { i: AdminInstance; now: number }) {
         <div className="muted small">{i.kind === i.provider ? i.provider : `${i.provider} · ${i.kind}`}</div>
         {err && <div className={`small err-line ${isUsable(i) ? 'muted' : 'text-bad'}`} title={err}>{err}</div>}
       </td>
+      <td><AvailabilityBadge a={i.availability} now={now} /></td>
       <td><StateBadge state={i.state} reason={i.reason} /></td>
       <td className="col-login">
         <LoginBadge login={i.login} />
@@ -29,6 +30,9 @@ function InstanceRow({ i, now }: { i: AdminInstance; now: number }) {
         {i.restarts > 0 && <div className="muted">{i.restarts} restart{i.restarts === 1 ? '' : 's'}</div>}
       </td>
       <td className="actions-cell">
+        {i.availability?.clearable && (
+          <button type="button" className="btn btn-small btn-ghost" title="Serve from it again now (forget the cool-down)" onClick={() => act(`Clear cool-down of ${i.name}`, (c) => c.clearCooldown(i.name), `${i.name} serves again`)}>Clear cool-down</button>
+        )}
         {i.actions.login && i.login.state !== 'logged_in' && (
           <button type="button" className="btn btn-small btn-primary" disabled={i.login.state === 'logging_in'} onClick={() => act(`Sign in ${i.name}`, (c) => c.login(i.name), `Signing in ${i.name}…`)}>Log in</button>
         )}
@@ -60,7 +64,7 @@ export function Instances({ snap }: { snap: AdminSnapshot }) {
           <div className="table-wrap">
             <table className="table" data-testid="instances-table">
               <thead>
-                <tr><th>Instance</th><th>State</th><th>Sign-in</th><th>Load</th><th>Uptime</th><th /></tr>
+                <tr><th>Instance</th><th>Status</th><th>Process</th><th>Sign-in</th><th>Load</th><th>Uptime</th><th /></tr>
               </thead>
               <tbody>
                 {snap.instances.map((i) => <InstanceRow key={i.name} i={i} now={now} />)}

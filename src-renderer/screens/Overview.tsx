@@ -1,7 +1,7 @@
 import { useMemo, useState } from 'react';
 import type { AdminSnapshot } from '../../src-main/core/admin/api-types';
 import { Sparkline } from '../components/charts';
-import { Badge, Card, Code, CopyButton, Empty, isUsable, LoginBadge, Stat, StateBadge } from '../components/ui';
+import { AvailabilityBadge, Badge, Card, Code, CopyButton, countdown, Empty, isUsable, LoginBadge, Stat } from '../components/ui';
 import { fmtInt, fmtPercent } from '../lib/format';
 import { snippets } from '../lib/snippets';
 import { act } from '../store';
@@ -48,8 +48,24 @@ export function GettingStarted({ snap }: { snap: AdminSnapshot }) {
       </Empty>
     );
   }
+  const outOfCredits = snap.instances.filter((i) => i.availability?.status === 'out_of_credits');
+  if (!ready.length && outOfCredits.length) {
+    const next = outOfCredits.map((i) => i.availability!).filter((a) => a.until !== undefined).sort((a, b) => a.until! - b.until!)[0];
+    return (
+      <Empty testId="empty-out-of-credits" title={outOfCredits.length === 1 ? `${outOfCredits[0].name} is out of credits` : `${outOfCredits.length} accounts are out of credits`} action={<a className="btn btn-ghost" href="#/instances">Open instances</a>}>
+        <p>Clients get 429 with Retry-After until the next reset{next ? ` (${countdown(next, Date.now())})` : ''}. A person can clear a cool-down on the Instances screen.</p>
+      </Empty>
+    );
+  }
   if (!ready.length) {
-    const why = snap.instances.find((i) => i.reason || i.lastError);
+    const why = snap.instances.find((i) => i.availability?.reason || i.reason || i.lastError);
+    if (why?.availability && !why.reason && !why.lastError) {
+      return (
+        <Empty testId="empty-none-ready" title="No backend is ready yet" action={<a className="btn btn-ghost" href="#/instances">Open instances</a>}>
+          <p>{why.availability.reason}</p>
+        </Empty>
+      );
+    }
     return (
       <Empty testId="empty-none-ready" title="No backend is ready yet" action={<a className="btn btn-ghost" href="#/instances">Open instances</a>}>
         <p>{why ? `${why.name}: ${why.reason ?? why.lastError}` : 'Backends are starting; this usually takes a few seconds.'}</p>
@@ -118,10 +134,10 @@ export function Overview({ snap }: { snap: AdminSnapshot }) {
           <ul className="glance">
             {snap.instances.map((i) => (
               <li key={i.name} className="glance-item">
-                <span className={`health-dot ${isUsable(i) ? 'hd-ok' : i.state === 'failed' ? 'hd-bad' : 'hd-warn'}`} aria-hidden="true" />
+                <span className={`health-dot ${isUsable(i) ? 'hd-ok' : i.availability?.status === 'failed' || i.availability?.status === 'out_of_credits' ? 'hd-bad' : 'hd-warn'}`} aria-hidden="true" />
                 <span className="strong">{i.name}</span>
                 <span className="muted small">{i.provider}</span>
-                <StateBadge state={i.state} reason={i.reason} />
+                <AvailabilityBadge a={i.availability} now={Date.now()} />
                 {i.login.state !== 'not_applicable' && <LoginBadge login={i.login} />}
                 <span className="muted small glance-load">{i.inFlight}/{i.limit} busy</span>
               </li>

@@ -1,7 +1,7 @@
 /** In-process fake providers and instances for routing, pool and dispatch unit tests. */
 import { EventEmitter } from 'node:events';
 import pino from 'pino';
-import type { Capabilities, CallContext, Instance, InstanceEvents, InstanceState, ModelInfo, Provider, ProviderEvents } from '../../src-main/core/backends/types';
+import type { Capabilities, CallContext, Instance, InstanceEvents, InstanceSnapshot, InstanceState, LoginState, ModelInfo, Provider, ProviderEvents, QuotaState } from '../../src-main/core/backends/types';
 import type { ChatEvent, ChatRequest, EmbeddingsRequest, EmbeddingsResult } from '../../src-main/core/chat/model';
 import { errors } from '../../src-main/core/errors';
 
@@ -16,7 +16,12 @@ export interface FakeInstance extends Instance {
   aborted: number;
   /** Calls currently inside `chat` (started, not finished). */
   active: number;
+  /** Changes the state and emits `state` (as real instances do). */
   setState(s: InstanceState): void;
+  /** Changes the login state and emits `login`. */
+  setLogin(l: LoginState): void;
+  /** Sets what the snapshot says about the account's limits and emits `login`. */
+  setQuota(q: QuotaState | undefined): void;
   probeResult: 'ok' | 'fail';
   probes: number;
   readyCalls: number;
@@ -68,9 +73,16 @@ export function slowStream(): Behaviour {
   };
 }
 
-export function fakeInstance(name: string, provider: string, opts: { maxConcurrency?: number; state?: InstanceState; behaviour?: Behaviour; embed?: boolean } = {}): FakeInstance {
+export function fakeInstance(
+  name: string,
+  provider: string,
+  opts: { maxConcurrency?: number; state?: InstanceState; login?: LoginState; behaviour?: Behaviour; embed?: boolean } = {},
+): FakeInstance {
   let state: InstanceState = opts.state ?? 'ready';
+  let login: LoginState = opts.login ?? { state: 'not_applicable' };
+  let quota: QuotaState | undefined;
   const events = new EventEmitter<InstanceEvents>();
+  const snapshot = (): InstanceSnapshot => ({ name, provider, kind: 'fake', state, login, restarts: 0, ...(quota ? { quota } : {}) });
   const inst: FakeInstance = {
     name,
     provider,
@@ -86,9 +98,19 @@ export function fakeInstance(name: string, provider: string, opts: { maxConcurre
     readyCalls: 0,
     state: () => state,
     setState(s) {
+      const prev = state;
       state = s;
+      events.emit('state', snapshot(), prev);
     },
-    snapshot: () => ({ name, provider, kind: 'fake', state, login: { state: 'not_applicable' }, restarts: 0 }),
+    setLogin(l) {
+      login = l;
+      events.emit('login', snapshot());
+    },
+    setQuota(q) {
+      quota = q;
+      events.emit('login', snapshot());
+    },
+    snapshot,
     async ensureReady() {
       inst.readyCalls++;
       if (state === 'failed') throw errors.unavailable(`${name} is not ready`);

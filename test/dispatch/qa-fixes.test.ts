@@ -152,8 +152,11 @@ describe('/healthz body', () => {
     expect(down.ok).toBe(false);
     expect(down.reason).toMatch(/^no backend can serve: lingma-1 needs login; ollama unhealthy \(Cannot reach ollama \(connection refused\)\.\)$/);
     expect(down.instances).toEqual([
-      { name: 'lingma-1', provider: 'lingma', state: 'ready', login: 'logged_out', healthy: true, serving: false, inFlight: 0 },
-      { name: 'ollama', provider: 'ollama', state: 'ready', login: 'not_applicable', healthy: false, serving: false, inFlight: 0 },
+      { name: 'lingma-1', provider: 'lingma', state: 'ready', login: 'logged_out', healthy: true, serving: false, status: 'needs_person', reason: 'lingma-1 needs login', inFlight: 0 },
+      {
+        name: 'ollama', provider: 'ollama', state: 'ready', login: 'not_applicable', healthy: false, serving: false, status: 'cooling_down',
+        reason: 'ollama unhealthy (Cannot reach ollama (connection refused).)', inFlight: 0,
+      },
     ]);
 
     const up = healthzBody([fakeProvider('lingma', { instances: [loggedOut] }), fakeProvider('good', { instances: [ok] })], () => 2, Date.now(), '1.0.0', health);

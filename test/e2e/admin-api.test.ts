@@ -88,7 +88,9 @@ describe('admin API', () => {
     expect(s.instances.map((i) => i.name)).toEqual(['alice', 'bob']);
     expect(s.instances[0]).toMatchObject({ state: 'ready', limit: 2, inFlight: 0, restarts: 0, login: { state: 'logged_in' } });
     expect(s.instances[1].login).toMatchObject({ state: 'needs_manual', reason: 'captcha' });
-    expect(s.aliases[0]).toMatchObject({ name: 'coder', targets: [{ label: 'lingma/qwen3-coder', status: 'ok', ready: 2, total: 2 }] });
+    // The one availability answer: bob waits for a person (his captcha), alice serves.
+    expect(s.instances.map((i) => i.availability?.status)).toEqual(['serving', 'needs_person']);
+    expect(s.aliases[0]).toMatchObject({ name: 'coder', targets: [{ label: 'lingma/qwen3-coder', status: 'degraded', ready: 1, total: 2 }] });
     expect(s.sessionCache).toMatchObject({ hits: 3, misses: 1, entries: 2 });
     expect(s.accounts).toEqual([
       expect.objectContaining({ name: 'alice', username: 'alice', hasPassword: true }),

@@ -108,7 +108,7 @@ describe('icons', () => {
   });
 
   it('tray icons exist for every state, 16 and 32 px, templates black-only', () => {
-    for (const state of ['ready', 'degraded', 'down', 'login', 'paused']) {
+    for (const state of ['ready', 'degraded', 'down', 'login', 'credits', 'paused']) {
       expect(pngInfo(read(`tray/tray-${state}.png`)).width).toBe(16);
       expect(pngInfo(read(`tray/tray-${state}@2x.png`)).width).toBe(32);
       const t = rgba(read(`tray/tray-${state}Template@2x.png`));

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { InstanceSnapshot, LoginState } from '../../src-main/core/backends/types';
+import type { AvailabilityView } from '../../src-main/core/state-types';
 import { buildTrayModel, toMenuTemplate, TrayBinder, trayState, type TrayInput } from '../../src-main/electron/tray';
 
 const snap = (name: string, state: InstanceSnapshot['state'], login: LoginState = { state: 'logged_in' }): InstanceSnapshot => ({
@@ -31,6 +32,31 @@ describe('tray state', () => {
     expect(trayState([snap('a', 'ready')], true)).toBe('paused');
     const http = { ...snap('o', 'ready'), provider: 'ollama', kind: 'openai', login: { state: 'not_applicable' as const } };
     expect(trayState([http], false)).toBe('ready');
+  });
+});
+
+describe('tray out-of-credits state (the relay\'s one availability answer)', () => {
+  const view = (status: AvailabilityView['status'], until?: number): AvailabilityView => ({
+    serving: status === 'serving', status, reason: `x ${status}`, clearable: status === 'out_of_credits', ...(until ? { until } : {}),
+  });
+
+  it('credits when an account is out of credits; serving counts come from the same answer', () => {
+    const instances = [snap('a', 'ready'), snap('b', 'ready')];
+    const avail: Record<string, AvailabilityView> = { a: view('serving'), b: view('out_of_credits', Date.now() + 2 * 3_600_000 + 10 * 60_000) };
+    expect(trayState(instances, false, (n) => avail[n])).toBe('credits');
+    const m = buildTrayModel(input({ instances, availability: (n) => avail[n] }));
+    expect(m.icon).toBe('tray-credits');
+    expect(m.tooltip).toContain('an account is out of credits');
+    expect(m.tooltip).toContain('1/2 ready');
+    expect(m.tooltip).toMatch(/1 out of credits, resets in 2h (9|10)m/);
+    expect(m.tooltip.length).toBeLessThanOrEqual(127);
+    // Sign-in still comes first; paused above all.
+    expect(trayState([snap('a', 'ready', { state: 'logged_out' }), snap('b', 'ready')], false, (n) => avail[n])).toBe('login');
+    expect(trayState(instances, true, (n) => avail[n])).toBe('paused');
+    // A ready process that is cooling down is not counted as serving.
+    const cooling: Record<string, AvailabilityView> = { a: view('serving'), b: view('cooling_down') };
+    expect(trayState(instances, false, (n) => cooling[n])).toBe('degraded');
+    expect(trayState(instances, false, () => view('serving'))).toBe('ready');
   });
 });
 

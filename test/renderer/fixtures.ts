@@ -1,11 +1,18 @@
 import type { AdminInstance, AdminSnapshot } from '../../src-main/core/admin/api-types';
+import { availabilityOf } from '../../src-main/core/pool/availability';
 
+/** An instance view; its `availability` comes from the relay's one function unless given. */
 export function instance(over: Partial<AdminInstance> = {}): AdminInstance {
-  return {
+  const i: AdminInstance = {
     name: 'alice', provider: 'lingma', kind: 'lingma', state: 'ready', login: { state: 'logged_in', user: 'alice' },
     inFlight: 0, limit: 1, restarts: 0, startedAt: Date.now() - 60_000, actions: { login: true, logout: true, restart: true },
     ...over,
   };
+  if (!('availability' in over)) {
+    const { wait: _wait, ...a } = availabilityOf({ name: i.name, state: i.state, stateReason: i.reason, login: i.login, health: i.health, now: Date.now() });
+    i.availability = a;
+  }
+  return i;
 }
 
 export function snapshot(over: Partial<AdminSnapshot> = {}): AdminSnapshot {

@@ -150,6 +150,7 @@ const STATES = {
   degraded: { color: '#d97706', hollow: [3] },
   down: { color: '#dc2626', hollow: [1, 2, 3] },
   login: { color: '#2563eb', hollow: [0] },
+  credits: { color: '#9333ea', hollow: [1] },
   paused: { color: '#6b7280', hollow: [0, 1, 2, 3] },
 };
 

@@ -9,9 +9,9 @@
  * admin token holder may see anyway.
  */
 import type { UsageRow } from '../ledger/types';
-import type { HealthSnapshot, InstanceState, LiveRequest, LoginState, LogLine, ReloadOutcome } from '../state-types';
+import type { AvailabilityView, HealthSnapshot, InstanceState, LiveRequest, LoginState, LogLine, ReloadOutcome } from '../state-types';
 
-export type { InstanceState, LoginState } from '../state-types';
+export type { AvailabilityStatus, AvailabilityView, InstanceState, LoginState } from '../state-types';
 export type { LogLevel } from '../state-types';
 export type AdminLogLine = LogLine;
 export type AdminLiveRequest = LiveRequest;
@@ -31,6 +31,11 @@ export interface AdminInstance {
   startedAt?: number;
   restarts: number;
   health?: AdminHealth;
+  /**
+   * Can it serve, and why not: the one answer (core/pool/availability.ts) the pool routes by.
+   * Absent only in the last event of an instance that was just removed.
+   */
+  availability?: AvailabilityView;
   /** Which actions this instance supports. */
   actions: { login: boolean; logout: boolean; restart: boolean };
   extra?: Record<string, unknown>;
@@ -40,7 +45,7 @@ export interface AdminAliasTarget {
   /** `provider/model` */
   label: string;
   provider: string;
-  /** Instances of that provider that are ready and healthy / total. */
+  /** Instances of that provider that are serving / total. */
   ready: number;
   total: number;
   status: 'ok' | 'degraded' | 'down' | 'unknown';

@@ -6,7 +6,8 @@
  */
 import type { Config, AliasConfig } from '../config/schema';
 import type { EventHub } from '../events';
-import type { Provider } from '../backends/types';
+import type { Instance, Provider } from '../backends/types';
+import type { AvailabilityView } from '../state-types';
 import type { HealthCache, Resolver, ReloadOutcome } from '../routing/types';
 import type { AdminLedgerStatus, AccountInput, SettingsPatch } from './api-types';
 
@@ -61,6 +62,11 @@ export interface RelayLike {
   resolver?: Resolver;
   health?: HealthCache;
   admission?: AdmissionLike;
+  /** The one availability answer and its cool-downs (core/pool/availability-model.ts). */
+  availability?: {
+    of(instance: Instance): AvailabilityView;
+    clear(name: string): void;
+  };
   /** Per-instance calls in flight (the pool). Without it, counted from live requests. */
   pool?: { inFlight?(instance: string): number };
   keys?: KeyStoreLike;

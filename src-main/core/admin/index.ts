@@ -35,6 +35,7 @@ import { LiveTracker, toAdminLog, toAdminRequest } from './live';
 import {
   accountsView, aliasesView, buildSnapshot, findInstance, instanceView, keysView, settingsView, type StateContext,
 } from './state';
+import { availabilityRoutes } from './availability-routes';
 import { defaultRendererDir, registerDashboard } from './static';
 import { parseAccount, parseAliasesBody, parseCreateKey, parseSettings } from './validate';
 import { applyLiveSettings } from '../config/live-settings';
@@ -264,6 +265,8 @@ export function adminPlugin(relay: RelayLike, opts: AdminOptions = {}): FastifyP
       }
       return reply.code(202).send({ ok: true, message: 'login started for every account' });
     });
+
+    await app.register(availabilityRoutes, { relay });
 
     // ---- accounts (passwords are write-only) ----
     const needAccounts = () => {

@@ -1,5 +1,6 @@
 /** Builds the admin snapshot from the relay. Never includes a password or an upstream key. */
 import type { Instance, InstanceSnapshot, Provider } from '../backends/types';
+import { availabilityOf, type AvailabilityView } from '../pool/availability';
 import type { AliasInfo, HealthSnapshot } from '../routing/types';
 import type {
   AdminAccount, AdminAlias, AdminAliasTarget, AdminApiKey, AdminHealth, AdminInstance, AdminSettings, AdminSnapshot, LoginState,
@@ -48,6 +49,23 @@ function toLogin(l: InstanceSnapshot['login'] | undefined): LoginState {
   }
 }
 
+/** The one availability answer (the relay's model; without one, the same function over what is known here). */
+function availabilityView(relay: RelayLike, instance: Instance, snap: InstanceSnapshot, health: AdminHealth | undefined): AvailabilityView {
+  let a: AvailabilityView & { wait?: unknown };
+  try {
+    a = relay.availability
+      ? relay.availability.of(instance)
+      : availabilityOf({
+        name: snap.name, state: snap.state, stateReason: snap.reason, login: snap.login, quota: snap.quota, now: Date.now(),
+        health: health ? { healthy: health.healthy, unhealthyUntil: health.unhealthyUntil, lastError: health.lastError } : undefined,
+      });
+  } catch {
+    a = { serving: false, status: 'stopped', reason: `${snap.name} cannot be read`, clearable: false };
+  }
+  const { wait: _wait, ...view } = a;
+  return view;
+}
+
 export function instanceView(ctx: StateContext, instance: Instance, snap: InstanceSnapshot = instance.snapshot()): AdminInstance {
   const { relay, tracker } = ctx;
   const poolCount = relay.pool?.inFlight?.(instance.name);
@@ -58,6 +76,7 @@ export function instanceView(ctx: StateContext, instance: Instance, snap: Instan
   } catch {
     health = undefined;
   }
+  const availability = availabilityView(relay, instance, snap, health);
   return {
     name: snap.name,
     provider: snap.provider,
@@ -71,6 +90,7 @@ export function instanceView(ctx: StateContext, instance: Instance, snap: Instan
     startedAt: snap.startedAt,
     restarts: snap.restarts ?? 0,
     health,
+    availability,
     actions: {
       login: typeof instance.login === 'function',
       logout: typeof instance.logout === 'function',
@@ -98,7 +118,7 @@ function targetView(label: string, instances: AdminInstance[], knownProviders: S
   const slash = label.indexOf('/');
   const provider = slash > 0 ? label.slice(0, slash) : label;
   const mine = instances.filter((i) => i.provider === provider);
-  const ready = mine.filter((i) => i.state === 'ready' && i.health?.healthy !== false).length;
+  const ready = mine.filter((i) => i.availability?.serving === true).length;
   let status: AdminAliasTarget['status'] = 'unknown';
   if (knownProviders.has(provider) && mine.length) status = ready === mine.length ? 'ok' : ready > 0 ? 'degraded' : 'down';
   else if (knownProviders.has(provider)) status = 'down';

@@ -9,7 +9,8 @@
 import websocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyPluginCallback } from 'fastify';
 import type { Logger } from 'pino';
-import type { Provider } from '../backends/types';
+import type { Instance, InstanceSnapshot, Provider } from '../backends/types';
+import { availabilityOf, type AvailabilityStatus, type AvailabilityView } from '../pool/availability';
 import type { Config } from '../config/schema';
 import { errors } from '../errors';
 import type { EventHub } from '../events';
@@ -42,6 +43,8 @@ export interface GatewayDeps {
   health?: HealthCache;
   /** Calls in flight per instance (the pool), for /healthz. */
   inFlight?: (instance: string) => number;
+  /** The pool's one availability answer, for /healthz. */
+  availability?: (instance: Instance) => AvailabilityView;
   hub?: EventHub;
   /** A pino logger; default: JSON lines on stderr at `server.logLevel`, forwarded to `hub`. */
   logger?: Logger;
@@ -60,9 +63,15 @@ export interface HealthzInstance {
   login: string;
   /** The health cache's view (recent failures put an instance in backoff). */
   healthy: boolean;
-  /** Ready, logged in (or no login needed) and healthy: it can take a request now. */
+  /** The one availability answer (core/pool/availability.ts): it can take a request now. */
   serving: boolean;
+  /** `serving`, `starting`, `signing_in`, `needs_person`, `cooling_down`, `out_of_credits`, `failed`, `stopped`. */
+  status: AvailabilityStatus;
+  /** Why (client-safe), from the same answer. */
+  reason: string;
   inFlight: number;
+  /** For accounts with a known limit. */
+  quota?: { exceeded: boolean; resetsAt?: number };
 }
 
 export interface HealthzBody {
@@ -76,40 +85,44 @@ export interface HealthzBody {
 export interface HealthView {
   healthy: boolean;
   lastError?: string;
+  unhealthyUntil?: number;
 }
 
-/** Why an instance cannot serve, for the 503 reason (short, client-safe: no URLs, no secrets). */
-function whyNot(i: HealthzInstance, lastError: string | undefined): string {
-  if (i.state !== 'ready') return `${i.name} is ${i.state}`;
-  if (i.login !== 'logged_in' && i.login !== 'not_applicable') {
-    return i.login === 'logging_in' ? `${i.name} is logging in` : `${i.name} needs login`;
-  }
-  const detail = lastError ? ` (${lastError.replace(/\s+/g, ' ').slice(0, 120)})` : '';
-  return `${i.name} unhealthy${detail}`;
-}
-
+/**
+ * The `/healthz` body. `availability` is the pool's one answer; without it (tests) the same pure
+ * function is fed from the instance snapshot and `health`.
+ */
 export function healthzBody(
   providers: readonly Provider[],
   inFlight: ((n: string) => number) | undefined,
   startedAt: number,
   version?: string,
   health?: (instance: string) => HealthView | undefined,
+  availability?: (instance: Instance) => AvailabilityView,
 ): HealthzBody {
   const why: string[] = [];
   const instances = providers.flatMap((p) =>
     p.instances().map((inst): HealthzInstance => {
       const state = inst.state();
-      let login = 'not_applicable';
+      let snap: InstanceSnapshot | undefined;
       try {
-        login = inst.snapshot().login?.state ?? 'not_applicable';
+        snap = inst.snapshot();
       } catch {
-        login = 'unknown';
+        snap = undefined;
       }
       const h = health?.(inst.name);
-      const healthy = h ? h.healthy : true;
-      const serving = state === 'ready' && (login === 'logged_in' || login === 'not_applicable') && healthy;
-      const row: HealthzInstance = { name: inst.name, provider: p.name, state, login, healthy, serving, inFlight: inFlight?.(inst.name) ?? 0 };
-      if (!serving) why.push(whyNot(row, h?.lastError));
+      const a = availability
+        ? availability(inst)
+        : availabilityOf({
+          name: inst.name, state, stateReason: snap?.reason, login: snap?.login ?? { state: 'not_applicable' }, quota: snap?.quota,
+          health: h, now: Date.now(),
+        });
+      const row: HealthzInstance = {
+        name: inst.name, provider: p.name, state, login: snap ? (snap.login?.state ?? 'not_applicable') : 'unknown',
+        healthy: h ? h.healthy : true, serving: a.serving, status: a.status, reason: a.reason, inFlight: inFlight?.(inst.name) ?? 0,
+      };
+      if (a.quota) row.quota = a.quota;
+      if (!a.serving) why.push(a.reason);
       return row;
     }),
   );
@@ -200,7 +213,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
 
   app.get('/healthz', async (_req, reply) => {
     const health = deps.health ? (n: string) => deps.health!.snapshot(n) : deps.chat.instanceHealth?.bind(deps.chat);
-    const body = healthzBody(deps.providers(), deps.inFlight, startedAt, deps.version, health);
+    const body = healthzBody(deps.providers(), deps.inFlight, startedAt, deps.version, health, deps.availability);
     reply.code(body.ok ? 200 : 503);
     return body;
   });

@@ -22,6 +22,8 @@ import type { ErrorRule } from '../config/schema';
 import { RelayError, errors, toRelayError } from '../errors';
 import type { EventHub, LiveRequest } from '../events';
 import type { UsageRecord } from '../ledger/types';
+import { mayServeSoon } from '../pool/availability';
+import { isQuotaError } from '../pool/availability-model';
 import type { Lease, Pool } from '../pool/pool';
 import { applyErrorRules } from '../routing/error-rules';
 import type { HealthCache, Resolution, Resolver, Target } from '../routing/types';
@@ -315,6 +317,16 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
     return applyErrorRules(rules, e);
   };
 
+  /** An account out of credits cools down (availability); any other failure counts against health. */
+  const recordFailure = (instance: string, err: RelayError): void => {
+    if (isQuotaError(err)) deps.pool.availability.recordQuota(instance, err);
+    else deps.health.recordFailure(instance, err);
+  };
+  const recordSuccess = (instance: string): void => {
+    deps.health.recordSuccess(instance);
+    deps.pool.availability.recordSuccess(instance);
+  };
+
   const providerNamed = (name: string): Provider | undefined => deps.providers().find((p) => p.name === name);
 
   const capabilityIssue = (provider: Provider, target: Target, needs: Needs): string | undefined => {
@@ -325,15 +337,16 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
   };
 
   /**
-   * Circuit breaking across the chain: a target whose instances are all unhealthy goes after the
-   * targets that have a healthy one (it is still tried last, so a request never fails untried).
+   * Circuit breaking across the chain: a target none of whose instances serves or is about to
+   * (the pool's one availability answer: failed, cooling down, out of credits, waiting for a
+   * person) goes after the other targets (it is still tried last, so a request never fails untried).
    */
   const orderByHealth = (targets: Target[]): Target[] => {
     const healthy: Target[] = [];
     const sick: Target[] = [];
     for (const t of targets) {
       const p = providerNamed(t.provider);
-      const ok = !p || p.instances().some((i) => i.state() !== 'closed' && i.state() !== 'failed' && deps.health.isHealthy(i.name));
+      const ok = !p || p.instances().some((i) => mayServeSoon(deps.pool.availability.of(i)));
       (ok ? healthy : sick).push(t);
     }
     return sick.length && healthy.length ? [...healthy, ...sick] : targets;
@@ -376,6 +389,8 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
             exclude,
             signal: ctx.signal,
             waitMs: limits.queueTimeoutMs,
+            // No instance serving yet: wait for the first that does, as long as a first byte may take.
+            readyWaitMs: target.firstByteTimeoutMs ?? limits.firstByteTimeoutMs,
             callCtx: { requestId: ctx.requestId, apiKeyId: ctx.caller.keyId, signal: ctx.signal, log: ctx.log, meta: {} },
           });
         } catch (e) {
@@ -415,7 +430,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
           if (ctx.signal.aborted) throw errors.cancelled();
           const err = toRelayError(e);
           if (!err.retryable) throw err;
-          deps.health.recordFailure(instance.name, err);
+          recordFailure(instance.name, err);
           failures.push({ err, instance: instance.name });
           exclude.add(instance.name);
           pending = { from: instance.name, reason: reasonOf(err) };
@@ -503,7 +518,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
       const { lease, ctrl, unlink, instance, target, callCtx } = attempt;
       const { iter, first } = attempt.value;
       const resolved = resolvedOf(resolution, target, instance);
-      deps.health.recordSuccess(instance.name);
+      recordSuccess(instance.name);
       tracker.routed(resolved, clock.now());
 
       let done = false;
@@ -546,7 +561,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
             throw errors.cancelled();
           }
           const err = mapError(toRelayError(e));
-          deps.health.recordFailure(instance.name, toRelayError(e));
+          recordFailure(instance.name, toRelayError(e));
           ctx.log.warn({ requestId: ctx.requestId, instance: instance.name, code: err.code, status: err.status }, 'stream failed after first byte');
           settle(req.stream ? 200 : err.status, err);
           throw err;
@@ -603,7 +618,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
       inWalk = false;
       attempt.unlink();
       attempt.lease.release();
-      deps.health.recordSuccess(attempt.instance.name);
+      recordSuccess(attempt.instance.name);
       const resolved = resolvedOf(resolution, attempt.target, attempt.instance);
       tracker.routed(resolved, clock.now());
       permit.release();

@@ -75,6 +75,13 @@ export class Metrics {
     labelNames: ['backend'] as const,
     registers: [this.registry],
   });
+  /** 1 while an account is out of credits or rate-limited (core/pool/availability-model.ts). */
+  readonly accountQuotaExceeded = new Gauge({
+    name: 'relay_account_quota_exceeded',
+    help: '1 while the account behind an instance is out of credits or rate-limited until its reset.',
+    labelNames: ['provider', 'instance'] as const,
+    registers: [this.registry],
+  });
   readonly sessionCacheHits = new Counter({
     name: 'relay_session_cache_hits_total',
     help: 'Lingma session reuse hits.',

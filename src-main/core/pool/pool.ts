@@ -1,15 +1,23 @@
 /**
  * The pool: which instance of a provider serves a call, and per-instance concurrency slots.
  *
- * Among usable instances (not closed, not excluded by the dispatcher, healthy per the health
- * cache, with a free slot):
+ * Only serving instances are picked (the one answer: ./availability.ts, through the model in
+ * ./availability-model.ts), among those not excluded by the dispatcher and with a free slot:
  *   1. the provider's preferred instance (e.g. the owner of a reusable Lingma session);
  *   2. sticky affinity: the client's session key, else `user`, else a hash of the system prompt,
  *      else of the first message, mapped by rendezvous hashing (adding or removing an instance
  *      only moves the keys that belonged to it); a busy favourite yields to the next in rank;
- *   3. least in-flight (requests with no messages, e.g. embeddings);
- * When no instance is healthy, round-robin over the others so that a request still tries.
- * When every candidate is busy, the call waits (FIFO per provider) for a slot.
+ *   3. least in-flight (requests with no messages, e.g. embeddings).
+ * A favourite (preferred or affinity) that cannot serve yields to one that can.
+ *
+ * When no instance of the provider serves:
+ *   - one is becoming serving on its own (starting, signing in): the call waits on the pool for
+ *     the first instance that becomes serving (any of them), up to `readyWaitMs`;
+ *   - else one a request may kick (stopped, failed, signed out, health backoff): round-robin over
+ *     those, so a request still tries (the dispatcher's `ensureReady` starts it);
+ *   - else every account is out of credits: a 429 with `Retry-After` until the earliest reset;
+ *     or they need a person: a retryable 503 naming why.
+ * When every serving candidate is busy, the call waits (FIFO per provider) for a slot.
  */
 import { createHash } from 'node:crypto';
 import type { CallContext, Instance, Provider } from '../backends/types';
@@ -17,6 +25,8 @@ import { textOf, type ChatRequest } from '../chat/model';
 import { RelayError, errors } from '../errors';
 import type { Metrics } from '../gateway/metrics';
 import type { HealthCache } from '../routing/types';
+import type { Availability } from './availability';
+import { createAvailability, type AvailabilityModel } from './availability-model';
 
 export interface Lease {
   readonly instance: Instance;
@@ -30,6 +40,11 @@ export interface AcquireOptions {
   signal?: AbortSignal;
   /** How long to wait for a free slot; then a 429 (retryable: the dispatcher may try the next target). */
   waitMs?: number;
+  /**
+   * How long to wait for an instance to become serving when none is (the first-byte timeout);
+   * then a retryable 503. Default: `waitMs`.
+   */
+  readyWaitMs?: number;
   /** For `preferredInstance`. */
   callCtx?: CallContext;
 }
@@ -41,9 +56,12 @@ export interface PoolInstanceStats {
   inFlight: number;
   maxConcurrency: number;
   healthy: boolean;
+  serving: boolean;
 }
 
 export interface Pool {
+  /** The one availability answer the pool picks by (the dispatcher, /healthz and admin read it too). */
+  readonly availability: AvailabilityModel;
   acquire(provider: Provider, req: ChatRequest | undefined, opts?: AcquireOptions): Promise<Lease>;
   inFlight(instance: string): number;
   /** Calls in flight across every instance. */
@@ -58,6 +76,8 @@ export interface PoolOptions {
   metrics?: Metrics;
   /** Default slot wait when `acquire` is not given one. */
   waitMs?: number;
+  /** The availability model; default: one over `health` alone. */
+  availability?: AvailabilityModel;
 }
 
 /** The affinity key of a request, hashed (never kept in clear: it may be a prompt). */
@@ -94,6 +114,8 @@ function weight(key: string, name: string): number {
 }
 
 interface Waiter {
+  /** What it waits for: a slot on a serving instance, or an instance to become serving. */
+  kind: 'slot' | 'serving';
   provider: Provider;
   req: ChatRequest | undefined;
   opts: AcquireOptions;
@@ -107,6 +129,7 @@ export function createPool(opts: PoolOptions): Pool {
   const rr = new Map<string, number>();
   const waiters: Waiter[] = [];
   const { health, metrics } = opts;
+  const availability = opts.availability ?? createAvailability({ health, metrics });
 
   const count = (name: string): number => inFlight.get(name) ?? 0;
   const hasSlot = (i: Instance): boolean => !(i.maxConcurrency > 0) || count(i.name) < i.maxConcurrency;
@@ -141,23 +164,8 @@ export function createPool(opts: PoolOptions): Pool {
   const candidates = (provider: Provider, exclude?: ReadonlySet<string>): Instance[] =>
     provider.instances().filter((i) => i.state() !== 'closed' && !exclude?.has(i.name));
 
-  /** Synchronous pick-and-take; undefined when every candidate is busy. Throws when there is no candidate. */
-  const tryTake = (provider: Provider, req: ChatRequest | undefined, o: AcquireOptions): Lease | undefined => {
-    const all = candidates(provider, o.exclude);
-    if (all.length === 0) {
-      throw errors.unavailable(`No instance of '${provider.name}' is available.`, { code: 'no_instance', retryable: true });
-    }
-    const healthy = all.filter((i) => health.isHealthy(i.name) && i.state() !== 'failed');
-    if (healthy.length === 0) {
-      // Nothing is healthy: round-robin over the rest so a request still gets a chance.
-      const free = all.filter(hasSlot);
-      if (free.length === 0) return undefined;
-      const n = rr.get(provider.name) ?? 0;
-      rr.set(provider.name, n + 1);
-      return lease(free[n % free.length]);
-    }
-    const free = healthy.filter(hasSlot);
-    if (free.length === 0) return undefined;
+  /** Picks among serving instances with a free slot (preferred, affinity, least in-flight). */
+  const pick = (provider: Provider, req: ChatRequest | undefined, o: AcquireOptions, free: Instance[]): Lease => {
     if (req && o.callCtx && provider.preferredInstance) {
       const want = provider.preferredInstance(req, o.callCtx);
       const hit = want === undefined ? undefined : free.find((i) => i.name === want);
@@ -178,26 +186,86 @@ export function createPool(opts: PoolOptions): Pool {
       }
       return lease(best);
     }
-    // Least in-flight; ties go to a ready instance, then round-robin.
+    // Least in-flight, round-robin among ties.
     const n = rr.get(provider.name) ?? 0;
     rr.set(provider.name, n + 1);
     let best: Instance | undefined;
     for (let k = 0; k < free.length; k++) {
       const i = free[(n + k) % free.length];
-      if (
-        !best ||
-        count(i.name) < count(best.name) ||
-        (count(i.name) === count(best.name) && i.state() === 'ready' && best.state() !== 'ready')
-      ) best = i;
+      if (!best || count(i.name) < count(best.name)) best = i;
     }
     return lease(best!);
   };
 
-  /** Serve waiters in FIFO order after a slot frees up. */
+  /** Nothing can serve and nothing will on its own: the error that says why. */
+  const cannotServe = (provider: Provider, views: Array<[Instance, Availability]>): RelayError => {
+    const now = Date.now();
+    if (views.every(([, a]) => a.status === 'out_of_credits')) {
+      const resets = views.map(([, a]) => a.until).filter((t): t is number => t !== undefined && t > now);
+      const earliest = resets.length ? Math.min(...resets) : undefined;
+      return errors.quotaExceeded(
+        `Every account of '${provider.name}' is out of credits or rate-limited${earliest ? ` until ${new Date(earliest).toISOString()}` : ''}.`,
+        { code: 'quota_exceeded', retryAfter: Math.max(1, Math.ceil(((earliest ?? now + 60_000) - now) / 1000)), resetsAt: earliest },
+      );
+    }
+    return errors.unavailable(`No instance of '${provider.name}' can serve: ${views.map(([, a]) => a.reason).join('; ')}.`, {
+      code: 'no_instance_serving', retryable: true, retryAfter: 5,
+    });
+  };
+
+  type Take = Lease | { wait: 'slot' | 'serving' };
+
+  /** Synchronous pick-and-take, or what to wait for. Throws when nothing can serve. */
+  const tryTake = (provider: Provider, req: ChatRequest | undefined, o: AcquireOptions): Take => {
+    const all = candidates(provider, o.exclude);
+    if (all.length === 0) {
+      throw errors.unavailable(`No instance of '${provider.name}' is available.`, { code: 'no_instance', retryable: true });
+    }
+    const views = all.map((i): [Instance, Availability] => [i, availability.of(i)]);
+    const serving = views.filter(([, a]) => a.serving).map(([i]) => i);
+    if (serving.length) {
+      const free = serving.filter(hasSlot);
+      return free.length ? pick(provider, req, o, free) : { wait: 'slot' };
+    }
+    // Nothing serves. Something that will on its own: wait on the pool for the first one.
+    if (views.some(([, a]) => a.wait === 'self')) return { wait: 'serving' };
+    // Something a request may kick (start, reconnect, sign in, retry after a backoff): try it.
+    const kick = views.filter(([, a]) => a.wait === 'kick').map(([i]) => i);
+    if (kick.length) {
+      const free = kick.filter(hasSlot);
+      if (free.length === 0) return { wait: 'slot' };
+      const n = rr.get(provider.name) ?? 0;
+      rr.set(provider.name, n + 1);
+      return lease(free[n % free.length]);
+    }
+    throw cannotServe(provider, views);
+  };
+
+  const isLease = (t: Take): t is Lease => 'release' in t;
+
+  let draining = false;
+  let again = false;
+  /** Serve waiters in FIFO order after a slot frees up or an instance's availability changes. */
   const drain = (): void => {
+    // A change announced while draining (e.g. a lease's release) runs one more round after this one.
+    if (draining) {
+      again = true;
+      return;
+    }
+    draining = true;
+    try {
+      do {
+        again = false;
+        drainOnce();
+      } while (again);
+    } finally {
+      draining = false;
+    }
+  };
+  const drainOnce = (): void => {
     for (let k = 0; k < waiters.length; ) {
       const w = waiters[k];
-      let got: Lease | undefined;
+      let got: Take;
       try {
         got = tryTake(w.provider, w.req, w.opts);
       } catch (e) {
@@ -206,27 +274,30 @@ export function createPool(opts: PoolOptions): Pool {
         w.reject(e as RelayError);
         continue;
       }
-      if (got) {
+      if (isLease(got)) {
         waiters.splice(k, 1);
         w.cleanup();
         w.resolve(got);
         continue;
       }
+      w.kind = got.wait;
       k++;
     }
     publishWaiting();
   };
+  availability.events.on('change', drain);
 
   const acquire = (provider: Provider, req: ChatRequest | undefined, o: AcquireOptions = {}): Promise<Lease> => {
     if (o.signal?.aborted) return Promise.reject(errors.cancelled());
-    let first: Lease | undefined;
+    let first: Take;
     try {
       first = tryTake(provider, req, o);
     } catch (e) {
       return Promise.reject(e);
     }
-    if (first) return Promise.resolve(first);
-    const waitMs = o.waitMs ?? opts.waitMs ?? 30_000;
+    if (isLease(first)) return Promise.resolve(first);
+    const slotMs = o.waitMs ?? opts.waitMs ?? 30_000;
+    const waitMs = first.wait === 'serving' ? (o.readyWaitMs ?? slotMs) : slotMs;
     return new Promise<Lease>((resolve, reject) => {
       const onAbort = (): void => {
         remove();
@@ -234,11 +305,18 @@ export function createPool(opts: PoolOptions): Pool {
       };
       const timer = setTimeout(() => {
         remove();
-        reject(errors.rateLimited(`Every instance of '${provider.name}' is busy.`, Math.max(1, waitMs / 1000), 'instances_busy'));
+        if (w.kind === 'slot') {
+          reject(errors.rateLimited(`Every instance of '${provider.name}' is busy.`, Math.max(1, waitMs / 1000), 'instances_busy'));
+          return;
+        }
+        const why = candidates(provider, o.exclude).map((i) => availability.of(i).reason).join('; ');
+        reject(errors.unavailable(`No instance of '${provider.name}' became ready within ${waitMs} ms (${why}).`, {
+          code: 'no_instance_ready', retryable: true, retryAfter: 5,
+        }));
       }, waitMs);
       timer.unref();
       const w: Waiter = {
-        provider, req, opts: o, resolve, reject,
+        kind: first.wait, provider, req, opts: o, resolve, reject,
         cleanup() {
           clearTimeout(timer);
           o.signal?.removeEventListener('abort', onAbort);
@@ -257,6 +335,7 @@ export function createPool(opts: PoolOptions): Pool {
   };
 
   return {
+    availability,
     acquire,
     inFlight: count,
     totalInFlight: () => {
@@ -274,6 +353,7 @@ export function createPool(opts: PoolOptions): Pool {
           inFlight: count(i.name),
           maxConcurrency: i.maxConcurrency,
           healthy: health.isHealthy(i.name),
+          serving: availability.of(i).serving,
         })),
       ),
   };

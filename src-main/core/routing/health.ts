@@ -30,14 +30,24 @@ export interface Prober {
   tick(): Promise<void>;
 }
 
+/** How the availability model (core/pool/availability-model.ts) takes part in probing. */
+export interface ProbeHooks {
+  /** Probe this instance now although it is healthy (e.g. its credit cool-down ended). */
+  due?(instance: Instance): boolean;
+  /** Sees every outcome first; returning true consumes a failure (a quota error is not ill health). */
+  outcome?(instance: Instance, error: RelayError | undefined): boolean;
+}
+
 export interface RelayHealthCache extends HealthCache {
   /**
    * Probe unhealthy instances whose backoff expired, every `intervalMs`. A success marks the
    * instance healthy; a failure extends its backoff.
    */
-  startProbing(instances: () => readonly Instance[], intervalMs: number, probeTimeoutMs?: number): Prober;
+  startProbing(instances: () => readonly Instance[], intervalMs: number, probeTimeoutMs?: number, hooks?: ProbeHooks): Prober;
   /** Forget an instance (removed account). */
   forget(instance: string): void;
+  /** A person cleared it: healthy, no failures, no backoff (listeners hear the flip). */
+  clear(instance: string): void;
 }
 
 interface Entry {
@@ -113,7 +123,7 @@ export function createHealthCache(opts: HealthOptions): RelayHealthCache {
     if (was && !e.healthy) emit(name, e);
   };
 
-  const startProbing = (instances: () => readonly Instance[], intervalMs: number, probeTimeoutMs = 10_000): Prober => {
+  const startProbing = (instances: () => readonly Instance[], intervalMs: number, probeTimeoutMs = 10_000, hooks: ProbeHooks = {}): Prober => {
     let stopped = false;
     let timer: NodeJS.Timeout | undefined;
     const probing = new Set<string>();
@@ -125,11 +135,15 @@ export function createHealthCache(opts: HealthOptions): RelayHealthCache {
         const wasHealthy = entries.get(inst.name)?.healthy ?? true;
         await inst.probe(ctrl.signal);
         if (!stopped) {
+          hooks.outcome?.(inst, undefined);
           recordSuccess(inst.name);
           if (!wasHealthy) opts.log?.info({ instance: inst.name }, 'instance healthy again after probe');
         }
       } catch (err) {
-        if (!stopped) recordFailure(inst.name, toRelayError(err));
+        if (!stopped) {
+          const e = toRelayError(err);
+          if (!hooks.outcome?.(inst, e)) recordFailure(inst.name, e);
+        }
       } finally {
         clock.clearTimeout(t);
         probing.delete(inst.name);
@@ -147,6 +161,7 @@ export function createHealthCache(opts: HealthOptions): RelayHealthCache {
         const was = lastState.get(i.name);
         lastState.set(i.name, marker);
         if (probing.has(i.name) || state === 'closed') return false;
+        if (state === 'ready' && hooks.due?.(i)) return true;
         const e = entries.get(i.name);
         if (!e || e.healthy) {
           // A backend that needs no login (an HTTP provider) is checked once as soon as it is
@@ -183,5 +198,10 @@ export function createHealthCache(opts: HealthOptions): RelayHealthCache {
     all: () => [...entries].map(([name, e]) => snap(name, e)),
     startProbing,
     forget: (name) => void entries.delete(name),
+    clear: (name) => {
+      const e = entries.get(name);
+      entries.delete(name);
+      if (e && !e.healthy) emit(name, { healthy: true, consecutiveFailures: 0 });
+    },
   };
 }
