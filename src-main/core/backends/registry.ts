@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema';
 import type { EventHub } from '../events';
-import type { Metrics } from '../gateway/metrics';
+import type { BackendMetrics } from '../metrics-port';
 import type { LoginDriver, ProcessSpawner, SecretStore } from '../ports';
 import { createLingmaProvider } from './lingma/index';
 import { createOpenAIProvider } from './openai/index';
@@ -39,7 +39,7 @@ export interface RegistryDeps {
   secrets: SecretStore;
   log: Logger;
   hub?: EventHub;
-  metrics?: Metrics;
+  metrics?: BackendMetrics;
   spawner?: ProcessSpawner;
   loginDriver?: LoginDriver;
   lingma?: LingmaMode;
