@@ -68,7 +68,8 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Run {
   return { child, stdout: () => out, stderr: () => err, exited, line };
 }
 
-const serveDirect = (args: string[], env?: NodeJS.ProcessEnv) => run(process.execPath, ['--import', 'tsx', 'src-main/cli/serve.ts', ...args], env);
+// The launcher npm runs, without npm: the compiled gateway (built once, shared by these tests).
+const serveDirect = (args: string[], env?: NodeJS.ProcessEnv) => run(process.execPath, ['bin/serve.mjs', ...args], env);
 
 describe('serve CLI', () => {
   it('prints the listening line, first-run secrets once, and stops with 0 on SIGTERM', async () => {
