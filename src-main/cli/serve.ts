@@ -86,7 +86,9 @@ async function main(): Promise<void> {
 
   let relay: Relay;
   try {
-    relay = await createRelay({ config, dataDir, secrets: new FileSecretStore(dataDir), loginDriver, logger: log, hub, version: packageVersion() });
+    // The dashboard next to this file's package, from src-main/cli/ (sources) and dist/cli/ (bundle) alike.
+    const rendererDir = join(here, '..', '..', 'dist', 'renderer');
+    relay = await createRelay({ config, dataDir, secrets: new FileSecretStore(dataDir), loginDriver, logger: log, hub, version: packageVersion(), rendererDir });
   } catch (e) {
     fail(`Cannot start: ${(e as Error).message}`, 2);
   }

@@ -263,6 +263,32 @@ describe('upstream SSE reader', () => {
     expect(await all(['data: a\ndata: b\n\ndata: tail'])).toEqual(['a\nb', 'tail']);
   });
 
+  it('ends lines on a bare CR as the SSE spec allows', async () => {
+    expect(await all(['data: a\r\rdata: b\r\r', 'data: [DONE]\r\r'])).toEqual(['a', 'b', '[DONE]']);
+    // A bare CR at the end of a chunk: the next chunk may or may not start with its LF.
+    expect(await all(['data: {"x":1}\r', '\r', 'data: y\r', '\n\r\n'])).toEqual(['{"x":1}', 'y']);
+  });
+
+  it('handles CRLF, multi-line data and comments in one stream', async () => {
+    const stream = ': hello\r\nevent: ignored\r\nid: 7\r\ndata: line 1\r\ndata: line 2\r\n\r\n:ping\n\ndata:no-space\n\n';
+    expect(await all([stream])).toEqual(['line 1\nline 2', 'no-space']);
+  });
+
+  it('gives the same events whatever the chunk boundaries, inside lines and line endings', async () => {
+    const stream = 'data: {"a":"é"}\r\n\r\n: c\rdata: one\rdata: two\r\rdata: x\n\ndata: [DONE]\n\n';
+    const expected = ['{"a":"é"}', 'one\ntwo', 'x', '[DONE]'];
+    const bytes = Buffer.from(stream);
+    for (let cut = 1; cut < bytes.length; cut++) {
+      expect(await all([bytes.subarray(0, cut), bytes.subarray(cut)])).toEqual(expected);
+    }
+    // One byte at a time.
+    expect(await all([...bytes].map((b) => Buffer.from([b])))).toEqual(expected);
+  });
+
+  it('delivers a last event ended by a bare CR at the end of the body', async () => {
+    expect(await all(['data: a\r\rdata: last\r'])).toEqual(['a', 'last']);
+  });
+
   it('parses Retry-After as seconds or a date', () => {
     expect(parseRetryAfter('12')).toBe(12);
     expect(parseRetryAfter(new Date(Date.now() + 30_000).toUTCString())).toBeGreaterThanOrEqual(29);

@@ -68,7 +68,8 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Run {
   return { child, stdout: () => out, stderr: () => err, exited, line };
 }
 
-const serveDirect = (args: string[], env?: NodeJS.ProcessEnv) => run(process.execPath, ['--import', 'tsx', 'src-main/cli/serve.ts', ...args], env);
+// The launcher npm runs, without npm: the compiled gateway (built once, shared by these tests).
+const serveDirect = (args: string[], env?: NodeJS.ProcessEnv) => run(process.execPath, ['bin/serve.mjs', ...args], env);
 
 describe('serve CLI', () => {
   it('prints the listening line, first-run secrets once, and stops with 0 on SIGTERM', async () => {
@@ -178,6 +179,10 @@ describe('`npm run serve` and signals sent to the npm process only', () => {
       // `exec` in the script: npm -> node, no `sh -c` in between to swallow the forwarded signal.
       const stat = readFileSync(`/proc/${gateway}/stat`, 'utf8');
       expect(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])).toBe(r.child.pid);
+      // Compiled JavaScript through the launcher (bin/serve.mjs), no TypeScript loader at run time.
+      const argv = readFileSync(`/proc/${gateway}/cmdline`, 'utf8').split('\0');
+      expect(argv.some((x) => x.endsWith('bin/serve.mjs'))).toBe(true);
+      expect(argv.join(' ')).not.toMatch(/tsx/);
     }
     await until(() => r.stderr().includes(`"pidFile":${JSON.stringify(pidFile)}`), 'the pid file path in the log'); // logged
     const sim = await until(() => {

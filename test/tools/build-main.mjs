@@ -22,8 +22,6 @@ const outDir = join(root, 'dist', 'electron');
 // ESM-only packages: bundled (a CJS main cannot `require` them on every Electron version).
 const BUNDLED = new Set(['electron-store']);
 const external = ['electron', ...Object.keys(pkg.dependencies ?? {}).filter((d) => !BUNDLED.has(d))];
-// Dependencies of dependencies that core imports directly (pino comes with fastify).
-external.push('pino');
 
 rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });

@@ -2,7 +2,7 @@
 /**
  * Generates the app and tray icons in assets/ with no dependencies and no network: shapes are
  * drawn as signed-distance functions with 4x4 supersampling and written as PNG with node's zlib;
- * `.ico` and `.icns` embed those PNGs. Outputs are committed; run again after changing a shape:
+ * `.ico` and `.icns` embed those PNGs; the dashboard's favicon too. Outputs are committed; run again after changing a shape:
  *   node test/tools/gen-icons.mjs
  *
  * The mark: one endpoint (left node) fanning out to a pool of three backends (right nodes).
@@ -238,4 +238,9 @@ for (const state of Object.keys(STATES)) {
   write(join('tray', `tray-${state}Template.png`), encodePng(16, 16, trayTemplate(16, state)));
   write(join('tray', `tray-${state}Template@2x.png`), encodePng(32, 32, trayTemplate(32, state)));
 }
-console.log(`icons written to ${out}`);
+// The dashboard's favicon: Vite copies src-renderer/public/ into dist/renderer/, served at
+// /ui/favicon.ico and /favicon.ico (core/admin/static.ts). Small sizes only (a tab, a bookmark).
+const favicon = join(root, 'src-renderer', 'public', 'favicon.ico');
+mkdirSync(dirname(favicon), { recursive: true });
+writeFileSync(favicon, encodeIco([16, 32, 48].map((size) => ({ size, png: app[size] }))));
+console.log(`icons written to ${out} and ${favicon}`);

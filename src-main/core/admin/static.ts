@@ -92,6 +92,17 @@ export async function registerDashboard(app: FastifyInstance, dir: string): Prom
       maxAge: 0,
     });
   });
+  // Browsers ask the origin's root for /favicon.ico whatever the page links: answer with the
+  // dashboard's (read once; a few KB), or a quiet 404 when the dashboard is not built.
+  const favicon = join(dir, 'favicon.ico');
+  const icon = existsSync(favicon) ? readFileSync(favicon) : undefined;
+  if (!app.hasRoute({ method: 'GET', url: '/favicon.ico' })) {
+    app.get('/favicon.ico', (req, reply) => {
+      secureHeaders(reply, req.headers.host);
+      if (!icon) return sendRelayError(req, reply, errors.notFound('No favicon: the dashboard is not built.', 'unknown_route'));
+      return reply.header('cache-control', 'public, max-age=86400').type('image/x-icon').send(icon);
+    });
+  }
   if (!app.hasRoute({ method: 'GET', url: '/ui' })) {
     app.get('/ui', (req, reply) => {
       secureHeaders(reply, req.headers.host);

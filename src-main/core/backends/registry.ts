@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { childEnv } from '../child-env';
 import type { Config } from '../config/schema';
 import type { EventHub } from '../events';
-import type { Metrics } from '../gateway/metrics';
+import type { BackendMetrics } from '../metrics-port';
 import type { LoginDriver, ProcessSpawner, SecretStore } from '../ports';
 import { discoverAttach } from './lingma/attach/discover';
 import { createLingmaProvider } from './lingma/index';
@@ -42,7 +42,7 @@ export interface RegistryDeps {
   secrets: SecretStore;
   log: Logger;
   hub?: EventHub;
-  metrics?: Metrics;
+  metrics?: BackendMetrics;
   spawner?: ProcessSpawner;
   loginDriver?: LoginDriver;
   lingma?: LingmaMode;

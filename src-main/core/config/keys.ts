@@ -10,7 +10,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
 import { errors, RelayError } from '../errors';
-import type { Caller, KeyLimits } from '../gateway/types';
+import type { Caller, KeyLimits } from '../caller';
 import { nameProblem } from '../names';
 import type { Clock } from '../ports';
 import { systemClock } from '../ports';

@@ -4,7 +4,7 @@
  * stops waiting and frees its place at once. Every permit is released exactly once.
  */
 import { errors, type RelayError } from '../errors';
-import type { Metrics } from './metrics';
+import type { AdmissionMetrics } from '../metrics-port';
 import type { Caller } from './types';
 
 export interface AdmissionLimits {
@@ -55,7 +55,7 @@ class Gate {
   }
 }
 
-export function createAdmission(initial: AdmissionLimits, metrics?: Metrics): Admission {
+export function createAdmission(initial: AdmissionLimits, metrics?: AdmissionMetrics): Admission {
   const limits = { ...initial };
   const global = new Gate(limits.maxInFlight);
   const perKey = new Map<string, Gate>();

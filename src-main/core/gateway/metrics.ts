@@ -4,6 +4,7 @@
  * register them on `metrics.registry`.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AdmissionMetrics, BackendMetrics, HealthMetrics, PoolMetrics } from '../metrics-port';
 
 /** The `model` label of a request whose model did not resolve (unknown names must not add series). */
 export const UNRESOLVED_MODEL = '(unresolved)';
@@ -24,7 +25,8 @@ export function safeLabel(value: string): string {
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
-export class Metrics {
+/** Implements every port of `metrics-port.ts`: the lower layers see only their part. */
+export class Metrics implements PoolMetrics, AdmissionMetrics, HealthMetrics, BackendMetrics {
   readonly registry = new Registry();
 
   /** Requests by the model the client asked for, protocol and final status. */

@@ -5,30 +5,12 @@
  */
 import type { Logger } from 'pino';
 import type { ChatEvent, ChatRequest, EmbeddingsRequest, EmbeddingsResult } from '../chat/model';
+import type { Caller } from '../caller';
 import type { HealthSnapshot, Resolution } from '../routing/types';
 
 export type Protocol = 'openai-chat' | 'openai-embeddings' | 'anthropic' | 'responses' | 'responses-ws';
 
-/** Per-key limits (from `server.apiKeys[]` objects or keys created in the dashboard). */
-export interface KeyLimits {
-  /** Requests per minute. */
-  rpm?: number;
-  /** Prompt + completion tokens per UTC day. */
-  tokensPerDay?: number;
-  /** ISO date/date-time after which the key is refused. */
-  expiresAt?: string;
-  /** Concurrent requests (defaults to limits.perKeyConcurrency). */
-  concurrency?: number;
-}
-
-/** The authenticated caller. */
-export interface Caller {
-  /** Short, stable, non-reversible id of the API key (e.g. first 12 hex of sha256). */
-  keyId: string;
-  keyName?: string;
-  /** The key's own limits, when it has any. */
-  limits?: KeyLimits;
-}
+export type { Caller, KeyLimits } from '../caller';
 
 export interface RequestContext {
   requestId: string;

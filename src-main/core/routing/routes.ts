@@ -6,7 +6,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Provider } from '../backends/types';
 import type { EventHub } from '../events';
-import type { Metrics } from '../gateway/metrics';
+import type { HealthMetrics } from '../metrics-port';
 import type { AliasInfo, HealthCache, HealthSnapshot, ReloadOutcome, Resolver } from './types';
 import { redactSecrets } from '../redact';
 import { guardScope } from '../gateway/plugins/auth';
@@ -87,7 +87,7 @@ export const routingRoutes: FastifyPluginAsync<RoutingRoutesOptions> = async (ap
  * Publish health transitions: `relay_backend_healthy{backend}` and hub `health` events. Call
  * `sync()` after instances are added. Returns a function that unsubscribes.
  */
-export function observeHealth(opts: { health: HealthCache; metrics?: Metrics; hub?: EventHub; providers: () => readonly Provider[] }): { sync(): void; stop(): void } {
+export function observeHealth(opts: { health: HealthCache; metrics?: HealthMetrics; hub?: EventHub; providers: () => readonly Provider[] }): { sync(): void; stop(): void } {
   const sync = (): void => {
     if (!opts.metrics) return;
     for (const p of opts.providers()) {

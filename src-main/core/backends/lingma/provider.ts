@@ -10,7 +10,7 @@ import type { ChatRequest } from '../../chat/model';
 import { DEFAULT_LOGIN_RECIPE, type Config } from '../../config/schema';
 import { errors } from '../../errors';
 import type { EventHub } from '../../events';
-import type { Metrics } from '../../gateway/metrics';
+import type { BackendMetrics } from '../../metrics-port';
 import type { LoginDriver, ProcessSpawner, SecretStore } from '../../ports';
 import { removeTree } from '../../safe-path';
 import type { CallContext, Capabilities, Instance, InstanceSnapshot, ModelInfo, Provider, ProviderEvents } from '../types';
@@ -33,7 +33,7 @@ export interface LingmaProviderDeps {
   secrets: SecretStore;
   log: Logger;
   hub?: EventHub;
-  metrics?: Metrics;
+  metrics?: BackendMetrics;
   /** Completes sign-ins in a browser (headless Chromium, or the desktop's hidden window). */
   loginDriver?: LoginDriver;
   /** Use this coordinator instead of building one (tests, or a host sharing one). */

@@ -1,36 +1,27 @@
+import { createParser } from 'eventsource-parser';
+
 /**
- * Incremental reader of an upstream `text/event-stream` body: yields the `data:` payload of each
- * event as soon as its terminating blank line arrives. Handles CRLF, events split across network
- * chunks, multi-line data, comments. Works on bytes until a line is complete, so a multibyte
- * character split across chunks is never corrupted.
+ * The `data:` payloads of an upstream `text/event-stream` body, each as soon as its event is
+ * complete. Parsing is `eventsource-parser`'s (the SSE spec's line endings: LF, CRLF and a bare
+ * CR; multi-line data; comments; lines split across chunks); this only adapts a byte stream to
+ * it. Bytes are decoded with a streaming decoder, so a multibyte character split across chunks
+ * stays intact.
+ *
+ * One leniency beyond the spec: an event the server did not end with a blank line before
+ * closing (`data: [DONE]` then EOF) is still delivered.
  */
 export async function* readSseData(body: AsyncIterable<Buffer | Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder('utf-8');
-  let buf = '';
-  let data: string[] = [];
+  // Filled by the parser during feed() and drained right after: one array for the whole stream.
+  const ready: string[] = [];
+  const parser = createParser({ onEvent: (ev) => void ready.push(ev.data) });
   for await (const chunk of body) {
-    buf += decoder.decode(chunk, { stream: true });
-    let start = 0;
-    for (;;) {
-      const nl = buf.indexOf('\n', start);
-      if (nl === -1) break;
-      let line = buf.slice(start, nl);
-      start = nl + 1;
-      if (line.endsWith('\r')) line = line.slice(0, -1);
-      if (line === '') {
-        if (data.length) {
-          yield data.length === 1 ? data[0] : data.join('\n');
-          data = [];
-        }
-        continue;
-      }
-      if (line.charCodeAt(0) === 58 /* ':' */) continue; // comment / keep-alive
-      if (line.startsWith('data:')) data.push(line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5));
-      // `event:`, `id:`, `retry:` fields carry nothing an OpenAI-compatible chat stream needs.
-    }
-    buf = start === 0 ? buf : buf.slice(start);
+    parser.feed(decoder.decode(chunk, { stream: true }));
+    if (ready.length === 0) continue;
+    for (let i = 0; i < ready.length; i++) yield ready[i]!;
+    ready.length = 0;
   }
-  buf += decoder.decode();
-  if (buf.startsWith('data:')) data.push(buf.slice(buf.charCodeAt(5) === 32 ? 6 : 5).replace(/\r?\n?$/, ''));
-  if (data.length) yield data.join('\n');
+  // End the last line and the last event (a no-op when the stream ended with a blank line).
+  parser.feed(`${decoder.decode()}\n\n`);
+  for (let i = 0; i < ready.length; i++) yield ready[i]!;
 }
