@@ -14,8 +14,8 @@ const CORE = '^src-main/core/';
 const LAYERS = [
   {
     name: 'base',
-    comment: 'the neutral chat model, config, errors, ports, shared state shapes',
-    path: `${CORE}(chat/|config/|(errors|ports|redact|state-types|caller|metrics-port)\\.ts$)`,
+    comment: 'the neutral chat model, config, errors, ports, shared state shapes, and the cross-cutting security rules (names, safe paths, child environment, sign-in origins)',
+    path: `${CORE}(chat/|config/|(errors|ports|redact|state-types|caller|metrics-port|names|safe-path|child-env|sign-in-policy)\\.ts$)`,
   },
   {
     name: 'services',
@@ -30,8 +30,8 @@ const LAYERS = [
   },
   {
     name: 'frontends',
-    comment: 'protocol front ends and the HTTP helpers they share (SSE writer, error mapping) that still live in gateway/',
-    path: `${CORE}(frontends/|gateway/sse\\.ts$|gateway/plugins/errors\\.ts$)`,
+    comment: 'protocol front ends and the HTTP helpers they share (SSE writer, error mapping, the auth hooks and guardScope) that still live in gateway/',
+    path: `${CORE}(frontends/|gateway/sse\\.ts$|gateway/plugins/(errors|auth)\\.ts$)`,
   },
   { name: 'gateway', comment: 'the fastify server, its plugins and metrics; the admin API', path: `${CORE}(gateway|admin)/` },
   { name: 'relay', comment: 'the engine wiring', path: `${CORE}relay\\.ts$` },
@@ -45,9 +45,6 @@ const LAYERS = [
  * metric helpers move with #13's RequestOutcome).
  */
 const EXCEPTIONS = [
-  // pool → gateway: the pool records slot waits and in-flight calls into the prom-client class;
-  // fix: `metrics?: PoolMetrics` from '../metrics-port'.
-  { from: 'src-main/core/pool/pool.ts', to: 'src-main/core/gateway/metrics.ts' },
   // dispatch → gateway: the dispatcher labels and records request metrics itself (safeLabel,
   // UNRESOLVED_MODEL, Metrics); fix: #13's RequestOutcome observed by metrics in relay.ts.
   { from: 'src-main/core/gateway/dispatch.ts', to: 'src-main/core/gateway/metrics.ts' },

@@ -32,7 +32,7 @@ import {
   type PageFacts,
   type RecipeResult,
 } from '../core/backends/lingma/login/recipe';
-import { originOf } from '../core/backends/lingma/login/origin-policy';
+import { originOf } from '../core/sign-in-policy';
 
 export interface PlaywrightLoginDriverOptions {
   /** A browser path, or `auto` (default) to search the usual install locations. */

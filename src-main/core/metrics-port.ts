@@ -4,6 +4,23 @@
  * `Metrics` there implements every port, so the relay passes the one instance to each.
  */
 
+/** The `model` label of a request whose model did not resolve (unknown names must not add series). */
+export const UNRESOLVED_MODEL = '(unresolved)';
+
+const MAX_LABEL = 128;
+
+/**
+ * A label value derived from client input: control characters removed (a raw NUL or newline would
+ * break the exposition format) and capped in length.
+ */
+// SECURITY: client-chosen strings must not shape /metrics output or blow up label sizes.
+export function safeLabel(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = String(value).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '');
+  if (clean.length <= MAX_LABEL) return clean || UNRESOLVED_MODEL;
+  return `${clean.slice(0, MAX_LABEL - 1)}…`;
+}
+
 /** A labelled gauge (prom-client `Gauge<L>` fits). */
 export interface LabelledGauge<L extends string> {
   set(labels: Partial<Record<L, string | number>>, value: number): void;
@@ -46,4 +63,11 @@ export interface HealthMetrics {
 export interface BackendMetrics {
   readonly sessionCacheHits: PlainCounter;
   readonly sessionCacheMisses: PlainCounter;
+}
+
+/** What the availability model records: one gauge per account that is out of credits. */
+export interface AvailabilityMetrics {
+  readonly accountQuotaExceeded: LabelledGauge<'provider' | 'instance'> & {
+    remove(labels: Partial<Record<'provider' | 'instance', string | number>>): void;
+  };
 }

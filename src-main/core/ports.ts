@@ -41,7 +41,7 @@ export type SignInNavigation = 'callback' | 'allow' | 'deny';
 
 /**
  * SECURITY: where one sign-in may go and where its credentials may be typed. Built only by
- * `createSignInPolicy` (core/backends/lingma/login/origin-policy.ts); drivers ask it before every
+ * `createSignInPolicy` (core/sign-in-policy.ts); drivers ask it before every
  * fill and on every top-window navigation.
  */
 export interface SignInPolicy {

@@ -96,3 +96,8 @@ export interface LiveRequest {
   status?: number;
   errorCode?: string;
 }
+
+/** The admin event socket's own subprotocol; the server selects it and never echoes another. */
+export const ADMIN_WS_PROTOCOL = 'relay-admin';
+/** Browsers cannot set headers on a WebSocket: the admin token rides as subprotocol `bearer.<token>`. */
+export const ADMIN_WS_TOKEN_PREFIX = 'bearer.';

@@ -2,7 +2,7 @@
  * SECURITY: the desktop `LoginDriver`. One hidden, sandboxed window per sign-in, without preload,
  * on its own persistent partition (`persist:login-<instance>`, cleared on logout). Where the
  * window may go and where the password may be typed is the request's `SignInPolicy` (core's one
- * origin policy, `core/backends/lingma/login/origin-policy.ts`): main-frame navigation off it is
+ * origin policy, `core/sign-in-policy.ts`): main-frame navigation off it is
  * blocked and hands the sign-in to a person; the recipe runs only in a frame it allows.
  * Downloads and permissions are denied; certificate errors are never overridden (global guard).
  *

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { LoginRequest } from '../../src-main/core/ports';
 import { DEFAULT_LOGIN_RECIPE } from '../../src-main/core/config/schema';
 import { LOGIN_REASONS, type PageFacts, type RecipeResult } from '../../src-main/core/backends/lingma/login/recipe';
-import { createSignInPolicy } from '../../src-main/core/backends/lingma/login/origin-policy';
+import { createSignInPolicy } from '../../src-main/core/sign-in-policy';
 import {
   BANNERS,
   bannerCss,

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROWSER_ARGS, browserCandidates, createPlaywrightLoginDriver, findBrowser, sandboxFor } from '../../src-main/cli/playwright-login';
-import { createSignInPolicy } from '../../src-main/core/backends/lingma/login/origin-policy';
+import { createSignInPolicy } from '../../src-main/core/sign-in-policy';
 import { LOGIN_REASONS } from '../../src-main/core/backends/lingma/login/recipe';
 import { DEFAULT_LOGIN_RECIPE } from '../../src-main/core/config/schema';
 import type { LoginRequest } from '../../src-main/core/ports';

@@ -7,7 +7,7 @@ import {
   createSignInPolicy,
   isHttpsDedicatedDomain,
   parseOriginPattern,
-} from '../../src-main/core/backends/lingma/login/origin-policy';
+} from '../../src-main/core/sign-in-policy';
 import { ConfigError, validateConfig } from '../../src-main/core/config/validate';
 
 const CALLBACK = 'http://127.0.0.1:37510/auth/callback';

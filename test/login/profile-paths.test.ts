@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPlaywrightLoginDriver, loginProfilesDir } from '../../src-main/cli/playwright-login';
-import { createSignInPolicy } from '../../src-main/core/backends/lingma/login/origin-policy';
+import { createSignInPolicy } from '../../src-main/core/sign-in-policy';
 import { DEFAULT_LOGIN_RECIPE } from '../../src-main/core/config/schema';
 import { NAME_RULE } from '../../src-main/core/names';
 import type { LoginRequest } from '../../src-main/core/ports';

@@ -5,7 +5,8 @@ import { EventHub } from '../../src-main/core/events';
 import { Metrics } from '../../src-main/core/gateway/metrics';
 import { createResolver } from '../../src-main/core/routing/aliases';
 import { createHealthCache } from '../../src-main/core/routing/health';
-import { observeHealth, redact, routingRoutes } from '../../src-main/core/routing/routes';
+import { redact, routingRoutes } from '../../src-main/core/frontends/routing/routes';
+import { observeHealth } from '../../src-main/core/routing/observe';
 import type { HealthSnapshot } from '../../src-main/core/routing/types';
 import { fakeInstance, fakeProvider } from '../dispatch/fakes';
 

@@ -157,8 +157,7 @@ export type AdminEvent =
   | { type: 'tick'; counters: AdminCounters; inFlight?: Record<string, number>; sessionCache?: { hits: number; misses: number; entries: number } };
 
 /** WebSocket subprotocols: browsers cannot send headers, so the token rides in the protocol list. */
-export const ADMIN_WS_PROTOCOL = 'relay-admin';
-export const ADMIN_WS_TOKEN_PREFIX = 'bearer.';
+export { ADMIN_WS_PROTOCOL, ADMIN_WS_TOKEN_PREFIX } from '../state-types';
 
 // ---- actions ----
 

@@ -4,7 +4,7 @@
  * rule (`core/names.ts`); alias names their own.
  */
 import { Value } from '@sinclair/typebox/value';
-import { isHttpsDedicatedDomain } from '../backends/lingma/login/origin-policy';
+import { isHttpsDedicatedDomain } from '../sign-in-policy';
 import { AliasesSchema, type AliasConfig } from '../config/schema';
 import { errors } from '../errors';
 import { aliasNameProblem, nameProblem } from '../names';

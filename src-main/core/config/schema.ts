@@ -4,7 +4,7 @@
  * Defaults live here too: `loadConfig` fills them in, so the rest of core reads a complete `Config`.
  */
 import { FormatRegistry, Type, type Static } from '@sinclair/typebox';
-import { isHttpsDedicatedDomain } from '../backends/lingma/login/origin-policy';
+import { isHttpsDedicatedDomain } from '../sign-in-policy';
 import { NAME_PATTERN, NAME_RULE } from '../names';
 
 // TypeBox knows no string formats by default; they are registered with the schema that uses them,

@@ -7,7 +7,7 @@
  */
 import { Kind, type TSchema } from '@sinclair/typebox';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
-import { allowedOriginsIssues } from '../backends/lingma/login/origin-policy';
+import { allowedOriginsIssues } from '../sign-in-policy';
 import { aliasNameProblem } from '../names';
 import { ConfigSchema, type Config } from './schema';
 

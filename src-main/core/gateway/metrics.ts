@@ -4,29 +4,15 @@
  * register them on `metrics.registry`.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { AdmissionMetrics, BackendMetrics, HealthMetrics, PoolMetrics } from '../metrics-port';
+import type { AdmissionMetrics, AvailabilityMetrics, BackendMetrics, HealthMetrics, PoolMetrics } from '../metrics-port';
 
-/** The `model` label of a request whose model did not resolve (unknown names must not add series). */
-export const UNRESOLVED_MODEL = '(unresolved)';
-
-const MAX_LABEL = 128;
-
-/**
- * A label value derived from client input: control characters removed (a raw NUL or newline would
- * break the exposition format) and capped in length.
- */
-// SECURITY: client-chosen strings must not shape /metrics output or blow up label sizes.
-export function safeLabel(value: string): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = String(value).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '');
-  if (clean.length <= MAX_LABEL) return clean || UNRESOLVED_MODEL;
-  return `${clean.slice(0, MAX_LABEL - 1)}…`;
-}
+// Label hygiene lives with the ports so lower layers can label safely without importing this file.
+export { safeLabel, UNRESOLVED_MODEL } from '../metrics-port';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
 /** Implements every port of `metrics-port.ts`: the lower layers see only their part. */
-export class Metrics implements PoolMetrics, AdmissionMetrics, HealthMetrics, BackendMetrics {
+export class Metrics implements PoolMetrics, AdmissionMetrics, HealthMetrics, BackendMetrics, AvailabilityMetrics {
   readonly registry = new Registry();
 
   /** Requests by the model the client asked for, protocol and final status. */

@@ -15,7 +15,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Instance, InstanceSnapshot, Provider } from '../backends/types';
 import { QuotaError, type RelayError } from '../errors';
-import { safeLabel, type Metrics } from '../gateway/metrics';
+import { safeLabel, type AvailabilityMetrics } from '../metrics-port';
 import { systemClock, type Clock } from '../ports';
 import type { HealthCache } from '../routing/types';
 import { availabilityOf, type Availability } from './availability';
@@ -35,7 +35,7 @@ export interface AvailabilityModelOptions {
   /** Where `view(name)` looks instances up (and what `sync` watches). */
   providers?: () => readonly Provider[];
   clock?: Clock;
-  metrics?: Metrics;
+  metrics?: AvailabilityMetrics;
   log?: Logger;
   /** A cool-down ended: re-check now (the relay runs a probe round). */
   onDue?: () => void;

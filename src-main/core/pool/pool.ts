@@ -23,7 +23,7 @@ import { createHash } from 'node:crypto';
 import type { CallContext, Instance, Provider } from '../backends/types';
 import { textOf, type ChatRequest } from '../chat/model';
 import { RelayError, errors } from '../errors';
-import type { Metrics } from '../gateway/metrics';
+import type { AvailabilityMetrics, PoolMetrics } from '../metrics-port';
 import type { HealthCache } from '../routing/types';
 import type { Availability } from './availability';
 import { createAvailability, type AvailabilityModel } from './availability-model';
@@ -73,7 +73,7 @@ export interface Pool {
 
 export interface PoolOptions {
   health: HealthCache;
-  metrics?: Metrics;
+  metrics?: PoolMetrics & AvailabilityMetrics;
   /** Default slot wait when `acquire` is not given one. */
   waitMs?: number;
   /** The availability model; default: one over `health` alone. */

@@ -14,7 +14,7 @@ import { errors } from '../../errors';
 import { deriveSafeName, isSafeName, nameProblem } from '../../names';
 import type { SecretStore } from '../../ports';
 import type { LingmaAccount } from './instance';
-import { isHttpsDedicatedDomain } from './login/origin-policy';
+import { isHttpsDedicatedDomain } from '../../sign-in-policy';
 
 
 export interface AccountInput {

@@ -14,7 +14,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ADMIN_WS_PROTOCOL, ADMIN_WS_TOKEN_PREFIX } from '../../admin/api-types';
+import { ADMIN_WS_PROTOCOL, ADMIN_WS_TOKEN_PREFIX } from '../../state-types';
 import { errors } from '../../errors';
 import type { Caller } from '../types';
 

@@ -10,7 +10,7 @@
  *   `isLoggedIn()` in the background for a bounded time.
  * - Other failures are retried up to `maxRetries` with exponential backoff and jitter, then
  *   `failed` with a reason. A refused password is never retried (it can lock the account).
- * - The login URL from `generateUrl()` must pass the sign-in origin policy (`origin-policy.ts`)
+ * - The login URL from `generateUrl()` must pass the sign-in origin policy (`core/sign-in-policy.ts`)
  *   before any driver opens it; each driver gets the policy with the request and types the
  *   credentials only where it allows.
  * - `expired()` (login expiry seen by the instance) starts exactly one automatic re-login; a second
@@ -37,7 +37,7 @@ import {
 } from '../../../ports';
 import type { LoginState } from '../../types';
 import { runAttempt } from './attempt';
-import { createSignInPolicy, originOf } from './origin-policy';
+import { createSignInPolicy, originOf } from '../../../sign-in-policy';
 import { LOGIN_REASONS, validateRecipe } from './recipe';
 
 export type { LoginDriverLimits } from './attempt';

@@ -34,4 +34,4 @@ export {
   parseOriginPattern,
   type OriginPattern,
   type SignInPolicyOptions,
-} from './origin-policy';
+} from '../../../sign-in-policy';

@@ -16,9 +16,9 @@
  * `https://lingma.alibabacloud.com.evil.example` and `https://evilalibabacloud.com` do not match.
  * Pure: no I/O, no electron.
  */
-import type { SignInPolicy } from '../../../ports';
+import type { SignInPolicy } from './ports';
 
-export type { SignInNavigation, SignInPolicy } from '../../../ports';
+export type { SignInNavigation, SignInPolicy } from './ports';
 
 /** Registrable domains whose https hosts (the domain and every subdomain) are official sign-in origins. */
 export const OFFICIAL_SIGNIN_DOMAINS: readonly string[] = ['alibabacloud.com', 'aliyun.com', 'alibaba.com'];

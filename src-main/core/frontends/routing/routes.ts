@@ -1,15 +1,13 @@
 /**
  * `GET /v1/aliases` and `GET /v1/health` (a fastify plugin for `buildGateway`'s `extraPlugins`,
- * behind the API key), and `observeHealth`: health transitions → `relay_backend_healthy` and the
- * event hub. The health cache itself knows neither.
+ * behind the API key). Health transitions reach metrics and the hub through
+ * `routing/observe.ts`.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import type { Provider } from '../backends/types';
-import type { EventHub } from '../events';
-import type { HealthMetrics } from '../metrics-port';
-import type { AliasInfo, HealthCache, HealthSnapshot, ReloadOutcome, Resolver } from './types';
-import { redactSecrets } from '../redact';
-import { guardScope } from '../gateway/plugins/auth';
+import type { Provider } from '../../backends/types';
+import type { AliasInfo, HealthCache, HealthSnapshot, ReloadOutcome, Resolver } from '../../routing/types';
+import { redactSecrets } from '../../redact';
+import { guardScope } from '../../gateway/plugins/auth';
 
 export interface RoutingRoutesOptions {
   resolver: () => Resolver | undefined;
@@ -87,26 +85,3 @@ export const routingRoutes: FastifyPluginAsync<RoutingRoutesOptions> = async (ap
  * Publish health transitions: `relay_backend_healthy{backend}` and hub `health` events. Call
  * `sync()` after instances are added. Returns a function that unsubscribes.
  */
-export function observeHealth(opts: { health: HealthCache; metrics?: HealthMetrics; hub?: EventHub; providers: () => readonly Provider[] }): { sync(): void; stop(): void } {
-  const sync = (): void => {
-    if (!opts.metrics) return;
-    for (const p of opts.providers()) {
-      for (const i of p.instances()) opts.metrics.backendHealthy.set({ backend: i.name }, opts.health.isHealthy(i.name) ? 1 : 0);
-    }
-  };
-  const onTransition = (s: HealthSnapshot): void => {
-    opts.metrics?.backendHealthy.set({ backend: s.instance }, s.healthy ? 1 : 0);
-    opts.hub?.emit('health', s.lastError === undefined ? s : { ...s, lastError: redact(s.lastError) });
-  };
-  const onConfig = (): void => sync();
-  opts.health.events.on('transition', onTransition);
-  opts.hub?.on('config', onConfig);
-  sync();
-  return {
-    sync,
-    stop() {
-      opts.health.events.off('transition', onTransition);
-      opts.hub?.off('config', onConfig);
-    },
-  };
-}
