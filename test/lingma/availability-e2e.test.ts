@@ -11,7 +11,7 @@ import type { ChatRequest } from '../../src-main/core/chat/model';
 import { validateConfig } from '../../src-main/core/config/validate';
 import type { LoginDriver, LoginOutcome } from '../../src-main/core/ports';
 import { createRelay, type Relay } from '../../src-main/core/relay';
-import { MemorySecrets, SIM_BIN, nodeSpawner, silentLog, sim, tmpDir, waitFor } from './helpers';
+import { MemorySecrets, SIM_BIN, silentLog, sim, simSpawner, tmpDir, waitFor } from './helpers';
 
 const KEY = 'sk-relay-e2e-availability-0001';
 
@@ -37,8 +37,8 @@ describe('no request waits on an account that cannot serve', () => {
       ledger: { enabled: false },
     });
     relay = await createRelay({
-      config, dataDir, secrets: new MemorySecrets(), spawner: nodeSpawner, logger: silentLog(), processMetrics: false, loginDriver: stuckDriver,
-      env: { ...process.env, LINGMA_BIN: '', LINGMA_SIM_LOGGED_IN_AS: 'e2e-user' },
+      config, dataDir, secrets: new MemorySecrets(), spawner: simSpawner({ LINGMA_SIM_LOGGED_IN_AS: 'e2e-user' }), logger: silentLog(), processMetrics: false, loginDriver: stuckDriver,
+      env: { ...process.env, LINGMA_BIN: '' },
     });
     await relay.start();
     const url = await relay.listen({ host: '127.0.0.1', port: 0 });
