@@ -101,6 +101,8 @@ export function buildTrayModel(input: TrayInput): TrayModel {
   if (failed) lines.push(input.gatewayError!.slice(0, 80));
   else {
     if (input.instances.length > 0) lines.push(`${ready}/${input.instances.length} ready`);
+    const attached = input.instances.find((s) => s.extra?.attached === true);
+    if (attached) lines.push(`attached to the ${String(attached.extra?.appName ?? 'Lingma')} app`);
     if (loginCount > 0) lines.push(`${loginCount} need${loginCount === 1 ? 's' : ''} sign-in`);
     if (creditCount > 0) {
       const reset = nextReset(input.instances, input.availability, Date.now());

@@ -10,7 +10,12 @@ function InstanceRow({ i, now }: { i: AdminInstance; now: number }) {
     <tr data-testid={`instance-${i.name}`}>
       <td className="col-name">
         <div className="strong">{i.name}</div>
-        <div className="muted small">{i.kind === i.provider ? i.provider : `${i.provider} · ${i.kind}`}</div>
+        <div className="muted small">
+          {i.kind === i.provider ? i.provider : `${i.provider} · ${i.kind}`}
+          {i.extra?.attached === true && (
+            <span className="badge badge-muted" data-testid={`attached-${i.name}`} title={`Served through the ${String(i.extra.appName ?? 'Lingma')} app already running on this computer; Relay never stops, restarts or signs it out.`}> · attached to the {String(i.extra.appName ?? 'Lingma')} app</span>
+          )}
+        </div>
         {err && <div className={`small err-line ${isUsable(i) ? 'muted' : 'text-bad'}`} title={err}>{err}</div>}
       </td>
       <td><AvailabilityBadge a={i.availability} now={now} /></td>

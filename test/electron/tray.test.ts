@@ -61,6 +61,14 @@ describe('tray out-of-credits state (the relay\'s one availability answer)', () 
 });
 
 describe('tray model', () => {
+  it('says when it serves through an app that was already running', () => {
+    const app = { ...snap('lingma-app', 'ready'), extra: { attached: true, appName: 'Qoder CN' } };
+    const m = buildTrayModel(input({ instances: [app] }));
+    expect(m.state).toBe('ready');
+    expect(m.tooltip).toContain('attached to the Qoder CN app');
+    expect(buildTrayModel(input({ instances: [snap('a', 'ready')] })).tooltip).not.toContain('attached');
+  });
+
   it('icon and tooltip follow the state', () => {
     const m = buildTrayModel(input({ instances: [snap('a', 'ready'), snap('b', 'failed')] }));
     expect(m.state).toBe('degraded');

@@ -57,7 +57,7 @@ describe('zero configuration: a running, signed-in Lingma app', () => {
 
     const hz = (await (await fetch(`${url}/healthz`)).json()) as { ok: boolean; instances: Array<{ name: string; serving: boolean }> };
     expect(hz.ok).toBe(true);
-    expect(hz.instances).toEqual([expect.objectContaining({ name: 'lingma-app', serving: true })]);
+    expect(hz.instances).toEqual([expect.objectContaining({ name: 'lingma-app', serving: true, attached: true })]);
   });
 
   it('stopping the relay leaves the app running and signed in', async () => {

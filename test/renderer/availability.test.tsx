@@ -108,6 +108,13 @@ describe('availability status mapping', () => {
     expect(screen.getByTestId('instance-alice').textContent).not.toContain('Clear cool-down');
   });
 
+  it('marks an instance served through an already running app as attached', () => {
+    const app = instance({ name: 'lingma-app', extra: { attached: true, appName: 'Lingma' } });
+    render(<Instances snap={snapshot({ instances: [instance(), app] })} />);
+    expect(screen.getByTestId('instance-lingma-app').textContent).toContain('attached to the Lingma app');
+    expect(screen.getByTestId('instance-alice').textContent).not.toContain('attached');
+  });
+
   it('the overview says when every account is out of credits, with the next reset', () => {
     const a = (name: string, until: number) => instance({
       name, availability: { serving: false, status: 'out_of_credits', reason: `${name} is out of credits`, until, quota: { exceeded: true, resetsAt: until }, clearable: true },

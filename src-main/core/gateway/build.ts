@@ -72,6 +72,8 @@ export interface HealthzInstance {
   inFlight: number;
   /** For accounts with a known limit. */
   quota?: { exceeded: boolean; resetsAt?: number };
+  /** Served through a Lingma / Qoder CN app that was already running (never stopped or signed out by the relay). */
+  attached?: true;
 }
 
 export interface HealthzBody {
@@ -122,6 +124,7 @@ export function healthzBody(
         healthy: h ? h.healthy : true, serving: a.serving, status: a.status, reason: a.reason, inFlight: inFlight?.(inst.name) ?? 0,
       };
       if (a.quota) row.quota = a.quota;
+      if (snap?.extra?.attached === true) row.attached = true;
       if (!a.serving) why.push(a.reason);
       return row;
     }),
