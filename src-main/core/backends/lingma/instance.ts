@@ -23,6 +23,7 @@ import type { SessionCache } from './session-cache';
 import { Signin } from './signin';
 import { LingmaSupervisor, type BackoffOptions } from './supervisor';
 import { isAgentRequest, runChat, type TurnHost } from './turns';
+import { abortable } from '../../abort';
 
 export type LingmaConfig = Config['lingma'];
 export { DEFAULT_BACKOFF, type BackoffOptions } from './supervisor';
@@ -398,23 +399,4 @@ export class LingmaInstance implements Instance {
       askDefaults: this.deps.askDefaults,
     };
   }
-}
-
-/** Resolves with `p`, or rejects with a cancel error when the signal aborts first. */
-function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(errors.cancelled());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(errors.cancelled());
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }

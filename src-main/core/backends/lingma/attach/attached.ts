@@ -22,6 +22,7 @@ import { RpcConnection } from '../rpc';
 import type { SessionCache } from '../session-cache';
 import { sameTarget, type AttachTarget } from './discover';
 import { createAttachedChat, type AttachedChat, type AttachedChatFactory, type AttachedRuntime } from './seam';
+import { abortable } from '../../../abort';
 
 export interface AttachedInstanceDeps {
   provider: string;
@@ -441,22 +442,3 @@ export class AttachedInstance implements Instance {
     this.deps.hub?.emit('instance', snap);
   }
 }
-
-function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(errors.cancelled());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(errors.cancelled());
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}
-
