@@ -13,7 +13,7 @@ import { ConfigError, loadConfig, parseServeArgs, SERVE_USAGE } from '../core/co
 import { ensureDataDir } from '../core/config/datadir';
 import { createLogger } from '../core/gateway/logging';
 import { EventHub } from '../core/events';
-import { wantsLingma } from '../core/backends/registry';
+import { wantsLingma } from '../core/backends/lingma/kind';
 import { createRelay, type Relay } from '../core/relay';
 import { isAlive } from '../core/backends/lingma/process';
 import type { LoginDriver } from '../core/ports';

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { createProviders, type LingmaMode } from './backends/registry';
+import { createProviders, hopOptionKinds, type LingmaMode } from './backends/registry';
 import type { Instance, InstanceSnapshot, InstanceState, Provider } from './backends/types';
 import { ensureAdminToken, ensureDataDir } from './config/datadir';
 import { KeyStore } from './config/keys';
@@ -147,7 +147,9 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     aliasesFile = join(dataDir, 'aliases.yaml');
     if (!existsSync(aliasesFile)) writeFileSync(aliasesFile, ALIASES_STUB, { mode: 0o600 });
   }
-  const aliasSource: AliasSource = createAliasSource({ inline: config.aliases, file: aliasesFile, log, hub });
+  // Hop options are checked against the kind of the provider each hop names, at every load.
+  const optionKinds = hopOptionKinds(config);
+  const aliasSource: AliasSource = createAliasSource({ inline: config.aliases, file: aliasesFile, optionKinds, log, hub });
   const resolver = createResolver({ providers: () => providers, aliases: aliasSource, log });
 
   const health = createHealthCache({ ...config.health, clock, log });
@@ -313,7 +315,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
       return aliasSource.reload('reload');
     },
     validateAliases(raw) {
-      parseAliases(raw);
+      parseAliases(raw, optionKinds);
     },
     applySettings(change) {
       applyLiveSettings(config, change);

@@ -1,21 +1,24 @@
 /**
- * Backend kinds -> Providers. The only place that knows which folders exist under
- * `core/backends/`: `openai` (one provider per `providers[]` entry) and `lingma` (one provider
- * over all Lingma accounts). Routing and the pool see only the resulting `Provider`s.
+ * Config → backend kinds → Providers. The only place that lists the kinds under `core/backends/`;
+ * each kind (its folder's `kind.ts`) says which config entries are its own, which hop options it
+ * takes and how to build its provider. Routing and the pool see only the resulting `Provider`s.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { childEnv } from '../child-env';
 import type { Config } from '../config/schema';
 import type { EventHub } from '../events';
 import type { BackendMetrics } from '../metrics-port';
 import type { LoginDriver, ProcessSpawner, SecretStore } from '../ports';
-import { discoverAttach } from './lingma/attach/discover';
-import { createLingmaProvider } from './lingma/index';
-import { createOpenAIProvider } from './openai/index';
-import type { Provider } from './types';
+import type { HopOptionKinds, OptionKind } from '../routing/hop-options';
+import { lingmaKind } from './lingma/kind';
+import { openaiKind } from './openai/kind';
+import type { BackendDeps, BackendKind, LingmaMode, Provider } from './types';
+
+export type { LingmaMode } from './types';
+
+/** Every backend kind, in the order their providers are created. */
+export const KINDS: readonly BackendKind[] = [lingmaKind, openaiKind];
 
 /**
  * Node's child_process, piped stdio, no console window on Windows, a filtered environment. On Unix each child gets its own
@@ -28,13 +31,6 @@ export const nodeSpawner: ProcessSpawner = {
   spawn: (command, args, options) =>
     spawn(command, args, { ...options, env: options.env ?? childEnv(), stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true, detached: process.platform !== 'win32' }),
 };
-
-/**
- * When to run the Lingma pool: `auto` = when accounts are configured (config, LINGMA_ACCOUNTS, or
- * added in the dashboard earlier) or a binary is named explicitly; `always` (the desktop app, so a
- * new user can add an account); `never`.
- */
-export type LingmaMode = 'auto' | 'always' | 'never';
 
 export interface RegistryDeps {
   config: Config;
@@ -49,37 +45,27 @@ export interface RegistryDeps {
   env?: NodeJS.ProcessEnv;
 }
 
-export function wantsLingma(config: Config, dataDir: string, mode: LingmaMode = 'auto', env: NodeJS.ProcessEnv = process.env): boolean {
-  if (mode !== 'auto') return mode === 'always';
-  return (
-    config.lingma.accounts.length > 0 ||
-    config.lingma.binary !== 'auto' ||
-    existsSync(join(dataDir, 'accounts.json')) ||
-    // Zero configuration: a signed-in Lingma / Qoder CN app is already running (spec §7).
-    (config.lingma.attach === 'auto' && discoverAttach({ env }).target !== undefined)
-  );
-}
-
-export function createProviders(deps: RegistryDeps): Provider[] {
+export function createProviders(deps: RegistryDeps, kinds: readonly BackendKind[] = KINDS): Provider[] {
+  const backendDeps: BackendDeps = { ...deps, spawner: deps.spawner ?? nodeSpawner };
   const out: Provider[] = [];
-  if (wantsLingma(deps.config, deps.dataDir, deps.lingma, deps.env)) {
-    out.push(
-      createLingmaProvider({
-        config: () => deps.config,
-        dataDir: deps.dataDir,
-        spawner: deps.spawner ?? nodeSpawner,
-        secrets: deps.secrets,
-        // The provider binds `provider` itself; binding it here too repeated the key in every line.
-        log: deps.log,
-        hub: deps.hub,
-        metrics: deps.metrics,
-        loginDriver: deps.loginDriver,
-        env: deps.env,
-      }),
-    );
-  }
-  for (const p of deps.config.providers) {
-    out.push(createOpenAIProvider(p, { log: deps.log.child({ provider: p.name }) }));
+  for (const kind of kinds) {
+    for (const { entry } of kind.entries(deps.config)) {
+      if (kind.wanted && !kind.wanted(entry, backendDeps)) continue;
+      out.push(kind.create(entry, backendDeps));
+    }
   }
   return out;
+}
+
+/**
+ * Which options schema a hop's provider takes: every provider name the config defines (running or
+ * not) mapped to its kind. Routing checks alias hop options against it when aliases load.
+ */
+export function hopOptionKinds(config: Config, kinds: readonly BackendKind[] = KINDS): HopOptionKinds {
+  const all: OptionKind[] = kinds.map((k) => ({ kind: k.name, schema: k.optionsSchema }));
+  const byProvider = new Map<string, OptionKind>();
+  kinds.forEach((k, i) => {
+    for (const { provider } of k.entries(config)) byProvider.set(provider, all[i]);
+  });
+  return { forProvider: (name) => byProvider.get(name), all: () => all };
 }

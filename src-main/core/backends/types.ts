@@ -1,7 +1,7 @@
 /**
  * What routing knows about backends. A backend kind is a folder `core/backends/<kind>/` exporting
- * a `BackendKind` (factory + config schema); routing and the pool only see `Provider` and
- * `Instance`.
+ * one `BackendKind` (config schema, hop-options schema, factory) from its `kind.ts`;
+ * `registry.ts` lists the kinds. Routing and the pool only see `Provider` and `Instance`.
  *
  * - A Provider is one routable name (`lingma`, or a configured provider's `name`): the prefix of
  *   `provider/model`. It owns one or more Instances.
@@ -9,8 +9,13 @@
  *   OpenAI-compatible base URL.
  */
 import type { EventEmitter } from 'node:events';
+import type { Static, TObject, TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import type { ChatEvent, ChatRequest, EmbeddingsRequest, EmbeddingsResult } from '../chat/model';
+import type { Config } from '../config/schema';
+import type { EventHub } from '../events';
+import type { BackendMetrics } from '../metrics-port';
+import type { LoginDriver, ProcessSpawner, SecretStore } from '../ports';
 import type { InstanceState, LoginState } from '../state-types';
 
 export type { InstanceState, LoginState } from '../state-types';
@@ -146,4 +151,56 @@ export interface Provider {
    */
   prepareStop?(): void;
   stop(): Promise<void>;
+}
+
+/**
+ * When to run a kind whose config section is optional (today the Lingma pool): `auto` = when the
+ * kind finds something to serve; `always` (the desktop app, so a new user can add an account); `never`.
+ */
+export type LingmaMode = 'auto' | 'always' | 'never';
+
+/** What every kind's factory may use: the config, the data folder and the host's ports. */
+export interface BackendDeps {
+  config: Config;
+  dataDir: string;
+  secrets: SecretStore;
+  log: Logger;
+  hub?: EventHub;
+  metrics?: BackendMetrics;
+  spawner: ProcessSpawner;
+  loginDriver?: LoginDriver;
+  lingma?: LingmaMode;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** One config entry of a kind and the provider name it routes as. */
+export interface KindEntry<Entry> {
+  provider: string;
+  entry: Entry;
+}
+
+/**
+ * A backend kind (cf. Portkey's provider folders): what its config entry looks like, which
+ * options an alias hop targeting it may carry, and how to build its provider.
+ */
+export interface BackendKind<C extends TSchema = TSchema, O extends TObject = TObject> {
+  /** `Provider.kind` of what `create` builds. */
+  readonly name: string;
+  /** One config entry of this kind (the `lingma:` section; one `providers[]` item of its `type`). */
+  readonly configSchema: C;
+  /** A hop's `options` when its target is a provider of this kind; extends `HopOptionsSchema`. */
+  readonly optionsSchema: O;
+  /**
+   * This kind's entries in a validated config, each with the provider name it routes as; all of
+   * them, whether or not they run now (alias options are checked against these names).
+   */
+  entries(config: Config): Array<KindEntry<Static<C>>>;
+  /** Run this entry now? Default: yes. */
+  wanted?(entry: Static<C>, deps: BackendDeps): boolean;
+  create(entry: Static<C>, deps: BackendDeps): Provider;
+}
+
+/** Typed kinds in one list: `defineKind` keeps each one's entry type tied to its schema. */
+export function defineKind<C extends TSchema, O extends TObject>(kind: BackendKind<C, O>): BackendKind<C, O> {
+  return kind;
 }

@@ -90,6 +90,27 @@ export const ProviderSchema = Type.Object(
   Strict,
 );
 
+/**
+ * Options every hop may carry, whatever its backend kind. Each kind's `optionsSchema`
+ * (`core/backends/<kind>/kind.ts`) extends this one with its own keys.
+ */
+export const HopOptionsSchema = Type.Object(
+  {
+    /** Time to the first streamed event on this hop before it counts as failed (overrides `limits.firstByteTimeoutMs`). */
+    firstByteTimeoutMs: Type.Optional(Type.Integer({ minimum: 100 })),
+    /** Describe tools in the prompt and parse `<tool_call>` blocks back, for a backend without native tools. */
+    toolEmulation: Type.Optional(Type.Boolean()),
+  },
+  Strict,
+);
+
+/**
+ * Backend options of a hop. Open here: which keys a hop may carry depends on the kind of the
+ * provider it targets, so routing checks them against that kind's `optionsSchema` when aliases
+ * load (`core/routing/hop-options.ts`).
+ */
+const HopOptionsRecord = () => Type.Record(Type.String(), Type.Unknown());
+
 export const AliasTargetSchema = Type.Union([
   Type.String({ minLength: 1 }),
   Type.Object(
@@ -97,7 +118,7 @@ export const AliasTargetSchema = Type.Union([
       target: Type.String({ minLength: 1 }),
       firstByteTimeoutMs: Type.Optional(Type.Integer({ minimum: 100 })),
       /** Backend options for this hop (e.g. `{ lingmaMode: agent, toolEmulation: true }`). */
-      options: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+      options: Type.Optional(HopOptionsRecord()),
     },
     Strict,
   ),
@@ -110,7 +131,8 @@ export const AliasSchema = Type.Union([
     {
       description: Type.Optional(Type.String()),
       chain: Type.Array(AliasTargetSchema, { minItems: 1 }),
-      options: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+      /** Options for every hop of the chain (a hop's own win). */
+      options: Type.Optional(HopOptionsRecord()),
     },
     Strict,
   ),
@@ -261,6 +283,7 @@ export type AccountConfig = Static<typeof AccountSchema>;
 export type ProviderConfig = Static<typeof ProviderSchema>;
 export type AliasConfig = Static<typeof AliasSchema>;
 export type AliasTargetConfig = Static<typeof AliasTargetSchema>;
+export type HopOptions = Static<typeof HopOptionsSchema>;
 export type ErrorRule = Static<typeof ErrorRuleSchema>;
 export type Price = Static<typeof PriceSchema>;
 export type LoginRecipeConfig = Static<typeof LoginRecipeSchema>;

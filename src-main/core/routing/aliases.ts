@@ -20,7 +20,8 @@ import type { AliasesSchema } from '../config/schema';
 import { aliasNameProblem } from '../names';
 import type { Static } from '@sinclair/typebox';
 import { RelayError, errors } from '../errors';
-import type { AliasInfo, ReloadOutcome, Resolution, Resolver, Target } from './types';
+import { hopOptionIssues, type HopOptionKinds } from './hop-options';
+import type { AliasInfo, ReloadOutcome, Resolution, Resolver, Target, TargetOptions } from './types';
 
 export type AliasesConfig = Static<typeof AliasesSchema>;
 
@@ -36,14 +37,14 @@ export interface AliasHop {
   /** As written: `provider/model`, a bare model, or another alias. */
   ref: string;
   firstByteTimeoutMs?: number;
-  options?: Record<string, unknown>;
+  options?: TargetOptions;
 }
 
 export interface AliasDef {
   name: string;
   description?: string;
   chain: AliasHop[];
-  options?: Record<string, unknown>;
+  options?: TargetOptions;
   pattern: boolean;
   /** Patterns only. */
   regex?: RegExp;
@@ -57,7 +58,7 @@ export interface AliasDef {
 export interface LeafRef {
   ref: string;
   firstByteTimeoutMs?: number;
-  options?: Record<string, unknown>;
+  options?: TargetOptions;
 }
 
 export interface ParsedAliases {
@@ -94,7 +95,8 @@ function checkRef(alias: string, where: string, ref: unknown): string {
   return ref;
 }
 
-function checkOptions(alias: string, where: string, v: unknown): Record<string, unknown> | undefined {
+/** The shape only; the keys and values are checked against the target's kind (`hop-options.ts`). */
+function checkOptions(alias: string, where: string, v: unknown): TargetOptions | undefined {
   if (v === undefined) return undefined;
   if (!isPlainObject(v)) throw new AliasError(`alias '${alias}': ${where} must be a mapping (got ${describe(v)})`);
   return v;
@@ -168,9 +170,10 @@ function lookupExact(p: Pick<ParsedAliases, 'defs' | 'byLowerName'>, name: strin
 
 /**
  * Validate and expand aliases. Pure: no providers are consulted. Throws AliasError naming the
- * alias and the problem (bad shape, unknown key, cycle `a -> b -> a`).
+ * alias and the problem (bad shape, unknown key, cycle `a -> b -> a`) and, given `kinds`, every
+ * hop option its target's kind does not take (`hop-options.ts`; the relay always passes them).
  */
-export function parseAliases(raw: unknown): ParsedAliases {
+export function parseAliases(raw: unknown, kinds?: HopOptionKinds): ParsedAliases {
   const defs = new Map<string, AliasDef>();
   const byLowerName = new Map<string, AliasDef>();
   if (raw !== undefined && raw !== null) {
@@ -226,7 +229,12 @@ export function parseAliases(raw: unknown): ParsedAliases {
     return out;
   };
   for (const def of defs.values()) expand(def, []);
-  return { defs, byLowerName, patterns, expanded };
+  const parsed = { defs, byLowerName, patterns, expanded };
+  if (kinds) {
+    const issues = hopOptionIssues(parsed, kinds, (ref) => lookupExact(parsed, ref));
+    if (issues.length) throw new AliasError(issues.join('; '));
+  }
+  return parsed;
 }
 
 /** Where a resolver gets its aliases from: a fixed table or a reloading source. */
@@ -239,6 +247,8 @@ export interface ResolverOptions {
   providers: () => readonly Provider[];
   /** Inline config aliases (parsed once; throws AliasError), or a reloading AliasSource. */
   aliases: AliasesConfig | AliasProvider | undefined;
+  /** Kinds to check inline aliases' hop options against (`backends/registry.ts: hopOptionKinds`). */
+  optionKinds?: HopOptionKinds;
   log?: Logger;
 }
 
@@ -262,13 +272,13 @@ export function createResolver(opts: ResolverOptions): RelayResolver {
   const source: AliasProvider = isAliasProvider(opts.aliases)
     ? opts.aliases
     : (() => {
-        const parsed = parseAliases(opts.aliases);
+        const parsed = parseAliases(opts.aliases, opts.optionKinds);
         return { current: () => parsed, lastReload: () => undefined };
       })();
 
   const findProvider = (name: string): Provider | undefined => opts.providers().find((p) => p.name === name);
 
-  const leaf = (ref: string, extra?: { firstByteTimeoutMs?: number; options?: Record<string, unknown> }): LeafResult => {
+  const leaf = (ref: string, extra?: { firstByteTimeoutMs?: number; options?: TargetOptions }): LeafResult => {
     const slash = ref.indexOf('/');
     if (slash > 0) {
       const provider = findProvider(ref.slice(0, slash));
@@ -381,9 +391,11 @@ export function createResolver(opts: ResolverOptions): RelayResolver {
   };
 }
 
-function makeTarget(provider: string, model: string, extra?: { firstByteTimeoutMs?: number; options?: Record<string, unknown> }): Target {
+function makeTarget(provider: string, model: string, extra?: { firstByteTimeoutMs?: number; options?: TargetOptions }): Target {
   const t: Target = { provider, model, label: `${provider}/${model}` };
-  if (extra?.firstByteTimeoutMs !== undefined) t.firstByteTimeoutMs = extra.firstByteTimeoutMs;
+  // A hop's own `firstByteTimeoutMs` key wins over one in (its or its alias's) options.
+  const firstByte = extra?.firstByteTimeoutMs ?? extra?.options?.firstByteTimeoutMs;
+  if (firstByte !== undefined) t.firstByteTimeoutMs = firstByte;
   if (extra?.options && Object.keys(extra.options).length) t.options = { ...extra.options };
   return t;
 }

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import type { EventHub } from '../events';
 import { AliasError, parseAliases, type AliasProvider, type AliasesConfig, type ParsedAliases } from './aliases';
+import type { HopOptionKinds } from './hop-options';
 import type { ReloadOutcome } from './types';
 
 export interface AliasSourceOptions {
@@ -17,6 +18,8 @@ export interface AliasSourceOptions {
   /** `aliasesFile` (YAML or JSON, the same shape as `aliases`). Relative paths resolve against `baseDir`. */
   file?: string;
   baseDir?: string;
+  /** Kinds each hop's options are checked against (`backends/registry.ts: hopOptionKinds`). */
+  optionKinds?: HopOptionKinds;
   log?: Logger;
   hub?: EventHub;
   /** Watch the file for changes (default true when a file is given). */
@@ -67,7 +70,7 @@ export function createAliasSource(opts: AliasSourceOptions): AliasSource {
   const sourceName = file ?? 'config';
   const load = (): { parsed: ParsedAliases; count: number } => {
     const raw = merge(opts.inline, file ? readAliasesFile(file) : undefined, file ?? 'config');
-    const parsed = parseAliases(raw);
+    const parsed = parseAliases(raw, opts.optionKinds);
     return { parsed, count: parsed.defs.size };
   };
 

@@ -4,6 +4,7 @@
  * resolver (./aliases.ts) and the health cache (./health.ts) implement these interfaces.
  */
 import type { EventEmitter } from 'node:events';
+import type { HopOptions } from '../config/schema';
 import type { RelayError } from '../errors';
 import type { HealthSnapshot, ReloadOutcome } from '../state-types';
 
@@ -16,8 +17,14 @@ export interface Target {
   label: string;
   firstByteTimeoutMs?: number;
   /** Backend options from the alias (e.g. `{ lingmaMode: 'agent', toolEmulation: true }`). */
-  options?: Record<string, unknown>;
+  options?: TargetOptions;
 }
+
+/**
+ * A hop's options: the ones every kind takes, typed, plus the target kind's own (checked against
+ * its `optionsSchema` when aliases load; each backend reads them through its own type).
+ */
+export type TargetOptions = HopOptions & { readonly [key: string]: unknown };
 
 export interface Resolution {
   /** The model name as the client sent it. */

@@ -12,6 +12,7 @@ import type { CallContext, ModelInfo } from '../types';
 import type { Dialect, DialectEnv, DialectTurn, TurnOutcome } from './dialect';
 import type { LingmaConfig } from './instance';
 import { autoModel, modelKey, notVisionError } from './models';
+import { lingmaOptions } from './options';
 import { collectImages, estimateTokens, renderConversation, renderTurn } from './prompt';
 import type { SessionCache } from './session-cache';
 import { LOGIN_EXPIRED } from './signals';
@@ -35,8 +36,8 @@ export interface TurnHost {
 
 /** Agent mode: the model is an agent model name, or an alias asked for it. */
 export function isAgentRequest(req: ChatRequest, cfg: LingmaConfig): boolean {
-  if (req.options?.lingmaMode === 'agent') return true;
-  if (req.options?.lingmaMode === 'chat') return false;
+  const mode = lingmaOptions(req).lingmaMode;
+  if (mode !== undefined) return mode === 'agent';
   const m = req.model.toLowerCase();
   return cfg.agentModels.some((a) => a.toLowerCase() === m);
 }
@@ -49,8 +50,8 @@ export function isAgentRequest(req: ChatRequest, cfg: LingmaConfig): boolean {
 export function requestModel(req: ChatRequest, cfg: LingmaConfig, models: ModelInfo[]): string | undefined {
   const agentName = cfg.agentModels.some((m) => m.toLowerCase() === req.model.toLowerCase());
   if (agentName) {
-    const named = req.options?.lingmaModel;
-    return typeof named === 'string' && named ? modelKey(models, named) : autoModel(models)?.id;
+    const named = lingmaOptions(req).lingmaModel;
+    return named ? modelKey(models, named) : autoModel(models)?.id;
   }
   return modelKey(models, req.model);
 }

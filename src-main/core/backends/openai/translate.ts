@@ -4,6 +4,7 @@
  */
 import type { ChatEvent, ChatMessage, ChatRequest, ContentPart, FinishReason, Usage } from '../../chat/model';
 import { errors, RelayError } from '../../errors';
+import { openaiOptions } from './options';
 import { redactSecrets } from '../../redact';
 
 type Json = Record<string, unknown>;
@@ -63,9 +64,9 @@ export function toOpenAIBody(req: ChatRequest): Json {
   if (req.reasoning?.effort) body.reasoning_effort = req.reasoning.effort;
   if (req.user) body.user = req.user;
   // Non-standard knobs only when an alias asks for them (OpenAI itself rejects unknown fields).
-  const extra = req.options?.openaiExtraBody;
-  if (extra && typeof extra === 'object') Object.assign(body, extra);
-  if (req.topK !== undefined && req.options?.sendTopK) body.top_k = req.topK;
+  const options = openaiOptions(req);
+  if (options.openaiExtraBody) Object.assign(body, options.openaiExtraBody);
+  if (req.topK !== undefined && options.sendTopK) body.top_k = req.topK;
   return body;
 }
 
