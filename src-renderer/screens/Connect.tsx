@@ -129,7 +129,7 @@ export function Connect({ snap }: { snap: AdminSnapshot }) {
 
   const key = snap.apiKey ?? 'YOUR_API_KEY';
   const shownModel = model || view?.model || 'coder';
-  const copy = useMemo(() => snippets(snap.endpoint, key, shownModel).filter((s) => COPY_ONLY.includes(s.id)), [snap.endpoint, key, shownModel]);
+  const copy = useMemo(() => snippets(snap.endpoint, key, shownModel).filter((s) => COPY_ONLY.includes(s.id)).sort((a, b) => COPY_ONLY.indexOf(a.id) - COPY_ONLY.indexOf(b.id)), [snap.endpoint, key, shownModel]);
   const current = copy.find((s) => s.id === other) ?? copy[0];
 
   return (
