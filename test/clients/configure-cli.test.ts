@@ -92,5 +92,5 @@ describe('configure <client>', () => {
     const bad = spawnSync(process.execPath, [join(root, 'bin', 'serve.mjs'), 'configure', 'vim', '--home', home], { cwd: root, env, encoding: 'utf8', timeout: 120_000 });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain("Unknown client 'vim'. Known clients: claude, codex, qwen, continue.");
-  });
+  }, 240_000); // builds the bundle once (esbuild) and runs it twice
 });
