@@ -20,8 +20,8 @@ const LAYERS = [
   {
     name: 'services',
     // events.ts: the hub carries the services' snapshots (instances, health, reloads), so it sits with them.
-    comment: 'backends, routing, pool, ledger and the event hub',
-    path: `${CORE}((backends|routing|pool|ledger)/|events\\.ts$)`,
+    comment: 'backends, routing, pool, ledger, client settings writers and the event hub',
+    path: `${CORE}((backends|routing|pool|ledger|clients)/|events\\.ts$)`,
   },
   {
     name: 'dispatch',

@@ -5,6 +5,7 @@ import { desktop, pageOrigin, resolveEndpoint, storeToken, type AdminEndpoint } 
 import { LiveSocket } from './api/socket';
 import { isUsable } from './components/ui';
 import { Accounts } from './screens/Accounts';
+import { Connect } from './screens/Connect';
 import { Aliases } from './screens/Aliases';
 import { Instances } from './screens/Instances';
 import { Live } from './screens/Live';
@@ -14,14 +15,15 @@ import { Settings } from './screens/Settings';
 import { Usage } from './screens/Usage';
 import { useDash } from './store';
 
-export const ROUTES = ['overview', 'live', 'instances', 'accounts', 'aliases', 'usage', 'logs', 'settings'] as const;
+export const ROUTES = ['overview', 'connect', 'live', 'instances', 'accounts', 'aliases', 'usage', 'logs', 'settings'] as const;
 export type Route = (typeof ROUTES)[number];
 const TITLES: Record<Route, string> = {
-  overview: 'Overview', live: 'Live requests', instances: 'Instances', accounts: 'Accounts', aliases: 'Aliases', usage: 'Usage', logs: 'Logs', settings: 'Settings',
+  overview: 'Overview', connect: 'Connect a client', live: 'Live requests', instances: 'Instances', accounts: 'Accounts', aliases: 'Aliases', usage: 'Usage', logs: 'Logs', settings: 'Settings',
 };
 
 const ICONS: Record<Route, ReactNode> = {
   overview: <path d="M4 13h6V4H4zm0 7h6v-5H4zm10 0h6v-9h-6zm0-16v5h6V4z" />,
+  connect: <path d="M9 3v5m6-5v5M6 8h12v3a6 6 0 0 1-12 0zm6 9v4" fill="none" strokeWidth="1.8" strokeLinecap="round" strokeLinejoin="round" />,
   live: <path d="M3 12h4l3-7 4 14 3-7h4" fill="none" strokeWidth="1.8" strokeLinejoin="round" strokeLinecap="round" />,
   instances: <path d="M4 5h16v5H4zm0 9h16v5H4zm3-6.5h2m-2 9h2" fill="none" strokeWidth="1.8" strokeLinecap="round" />,
   accounts: <path d="M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zm-7 8a7 7 0 0 1 14 0" fill="none" strokeWidth="1.8" strokeLinecap="round" />,
@@ -138,6 +140,7 @@ export function Shell({ snap, route }: { snap: AdminSnapshot; route: Route }) {
         </header>
         <div className="content">
           {route === 'overview' && <Overview snap={snap} />}
+          {route === 'connect' && <Connect snap={snap} />}
           {route === 'live' && <Live snap={snap} finished={finished} />}
           {route === 'instances' && <Instances snap={snap} />}
           {route === 'accounts' && <Accounts snap={snap} />}

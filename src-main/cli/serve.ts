@@ -5,6 +5,7 @@
  * SIGTERM/SIGINT: graceful stop, exit 0. SIGHUP: reload the aliases. The pid is kept in
  * `<data dir>/relay.pid` while running (`kill -HUP $(cat relay.pid)`). Started by npm (or with
  * RELAY_EXIT_WITH_PARENT=1), it stops gracefully when the process that launched it goes away.
+ * `npm run serve -- configure <client> ...` writes a client's settings instead (cli/configure.ts).
  */
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -17,6 +18,7 @@ import { wantsLingma } from '../core/backends/lingma/kind';
 import { createRelay, type Relay } from '../core/relay';
 import { isAlive } from '../core/backends/lingma/process';
 import type { LoginDriver } from '../core/ports';
+import { runConfigure } from './configure';
 import { FileSecretStore } from './file-secrets';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -52,6 +54,10 @@ async function loginDriverFor(relayLog: import('pino').Logger, browser: string, 
 async function main(): Promise<void> {
   // A reader that went away (`... | head`) must not crash the gateway.
   process.stdout.on('error', () => undefined);
+  if (process.argv[2] === 'configure') {
+    process.exitCode = await runConfigure(process.argv.slice(3));
+    return;
+  }
   let flags;
   try {
     flags = parseServeArgs(process.argv.slice(2));

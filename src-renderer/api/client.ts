@@ -1,6 +1,6 @@
 /** Typed calls to the admin API. Errors carry the server's client-safe message. */
 import type {
-  AccountInput, AdminAccount, AdminSnapshot, CreateKeyInput, CreateKeyResult, SettingsPatch, UsageGroup, UsageLatency,
+  AccountInput, AdminAccount, AdminSnapshot, ClientPlanView, ClientRestoreView, ClientsView, CreateKeyInput, CreateKeyResult, SettingsPatch, UsageGroup, UsageLatency,
   UsageRecent, UsageSeries, UsageTotals,
 } from '../../src-main/core/admin/api-types';
 import type { AdminEndpoint } from './connection';
@@ -68,6 +68,10 @@ export class AdminClient {
   createKey(k: CreateKeyInput) { return this.call<CreateKeyResult>('POST', '/admin/keys', k); }
   revokeKey(id: string) { return this.call<{ ok: true }>('DELETE', `/admin/keys/${encodeURIComponent(id)}`); }
   updateSettings(p: SettingsPatch) { return this.call<{ ok: true }>('PATCH', '/admin/settings', p); }
+  clients() { return this.call<ClientsView>('GET', '/admin/clients'); }
+  planClient(id: string, model?: string) { return this.call<ClientPlanView>('POST', `/admin/clients/${encodeURIComponent(id)}/plan`, { model }); }
+  applyClient(id: string, model?: string) { return this.call<ClientPlanView>('POST', `/admin/clients/${encodeURIComponent(id)}/apply`, { model }); }
+  restoreClient(id: string) { return this.call<ClientRestoreView>('POST', `/admin/clients/${encodeURIComponent(id)}/restore`); }
   usageTotals(q: Query & { group?: UsageGroup }) { return this.call<UsageTotals>('GET', `/admin/usage/totals${qs(q)}`); }
   usageSeries(q: Query & { bucket: 'hour' | 'day'; group?: UsageGroup; tz?: number }) { return this.call<UsageSeries>('GET', `/admin/usage/series${qs(q)}`); }
   usageLatency(q: Query) { return this.call<UsageLatency>('GET', `/admin/usage/latency${qs(q)}`); }

@@ -154,6 +154,7 @@ export function Overview({ snap }: { snap: AdminSnapshot }) {
         </div>
         <p className="muted small">{current.hint}{current.where ? <> · <span className="mono">{current.where}</span></> : null}</p>
         <Code code={current.code} testId="snippet" />
+        <p className="small"><a href="#/connect">Let Lingma Relay write Claude Code, Codex, qwen-code or Continue settings for you</a> (shows the change first, keeps a backup).</p>
       </Card>
     </div>
   );

@@ -2,7 +2,8 @@
 # End-to-end: the real agent CLIs against a real gateway (Anthropic Messages and OpenAI Responses
 # front ends) over a fake OpenAI-compatible upstream (test/agents/gateway.ts).
 #
-#   claude  (npm @anthropic-ai/claude-code, headless `-p`, ANTHROPIC_BASE_URL at the gateway)
+#   claude  (npm @anthropic-ai/claude-code, headless `-p`, ANTHROPIC_BASE_URL at the gateway; and
+#            once configured only by `npm run serve -- configure claude --yes` on a fake home)
 #   codex   (npm @openai/codex, `codex exec`, a custom model provider with wire_api = "responses",
 #            once over HTTP and once over the Responses WebSocket transport)
 #
@@ -146,6 +147,30 @@ else
     stop_gateway
     if [ $code -eq 0 ] && [[ "$out" == *"$MARKER"* ]] && stat_has_emulated_result "$stats"; then pass "claude -p: tool round trip through prompt-based tool emulation on a text-only backend"
     else fail "claude -p: emulated tool round trip" "exit $code, output: ${out:0:300}, stats: ${stats:0:400}"; fi
+  else fail "claude" "gateway did not start"; fi
+
+  # "Connect a client": `serve configure claude --yes` writes a fake home's ~/.claude/settings.json
+  # from the relay's config (address, key); claude then runs with HOME there and NO ANTHROPIC_*
+  # variables at all, so the answer can only come through the relay via the written file.
+  if start_gateway; then
+    CHOME=$WORK/configured-home
+    rm -rf "$CHOME" "$WORK/configure-data"; mkdir -p "$CHOME"
+    gw_port=${GW_URL##*:}; gw_port=${gw_port%%/*}
+    cfg_out=$(cd "$ROOT" && RELAY_API_KEYS=$GW_KEY node bin/serve.mjs configure claude --yes --home "$CHOME" \
+      --data-dir "$WORK/configure-data" --host 127.0.0.1 --port "$gw_port" --model claude-sonnet-4-5 2>&1); cfg=$?
+    if [ $cfg -ne 0 ] || [ ! -f "$CHOME/.claude/settings.json" ]; then
+      stop_gateway; fail "configure claude --yes" "exit $cfg: ${cfg_out:0:400}"
+    else
+      unset_anthropic=()
+      for v in $(env | sed -n 's/^\(ANTHROPIC_[A-Za-z0-9_]*\)=.*/\1/p'); do unset_anthropic+=(-u "$v"); done
+      out=$(cd "$WORK" && env "${unset_anthropic[@]}" HOME=$CHOME \
+        DISABLE_AUTOUPDATER=1 DISABLE_TELEMETRY=1 DISABLE_ERROR_REPORTING=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 \
+        timeout "$CLI_TIMEOUT" "$TOOLS/node_modules/.bin/claude" -p "Say hello" </dev/null 2>"$WORK/claude-configured.err"); code=$?
+      stop_gateway
+      if [ $code -eq 0 ] && [[ "$out" == *"$MARKER"* ]] && [ "$(stat_requests "$stats")" -ge 1 ]; then
+        pass "claude -p: configured by 'serve configure claude --yes' (settings.json env, no ANTHROPIC_* variables), answer through the relay"
+      else fail "claude -p after configure" "exit $code, output: ${out:0:300} $(tail -3 "$WORK/claude-configured.err")"; fi
+    fi
   else fail "claude" "gateway did not start"; fi
 fi
 

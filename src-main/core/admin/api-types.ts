@@ -204,3 +204,49 @@ export interface UsageRecent {
   rows: UsageRow[];
   nextBefore: number | null;
 }
+
+/** "Connect a client" (`core/clients`, `GET /admin/clients`). */
+export interface ClientStatusView {
+  id: string;
+  title: string;
+  /** The settings file it would write (absolute). */
+  path: string;
+  format: 'json' | 'toml' | 'yaml';
+  exists: boolean;
+  /** The file already says what the relay would write. */
+  configured: boolean;
+  /** "Restore previous" is possible. */
+  hasBackup: boolean;
+  backupAt?: number;
+  /** Why it cannot be planned (e.g. the file does not parse). */
+  problem?: string;
+}
+
+export interface ClientsView {
+  /** The model (alias) the clients will be pointed at. */
+  model?: string;
+  /** Why nothing can be written right now (no API key, no model). */
+  problem?: string;
+  clients: ClientStatusView[];
+}
+
+/** `POST /admin/clients/:id/plan` (and, with `written`, `/apply`). */
+export interface ClientPlanView {
+  id: string;
+  title: string;
+  path: string;
+  format: 'json' | 'toml' | 'yaml';
+  exists: boolean;
+  changed: boolean;
+  /** Unified diff with secret values shortened; '' when nothing changes. */
+  diff: string;
+  note?: string;
+  written?: boolean;
+}
+
+export interface ClientRestoreView {
+  id: string;
+  path: string;
+  action: 'restored' | 'removed';
+  diff: string;
+}

@@ -12,6 +12,7 @@
  *   GET/PUT /admin/aliases
  *   GET/POST /admin/keys, DELETE /admin/keys/:id
  *   GET/PATCH /admin/settings
+ *   GET /admin/clients, POST /admin/clients/:id/{plan,apply,restore}   (client-routes.ts)
  *   + AdminOptions.routes (the relay adds the usage routes, /admin/usage/...)
  *   GET  /ui/...                           the built dashboard (no auth; outside the admin scope)
  */
@@ -36,6 +37,7 @@ import {
   accountsView, aliasesView, buildSnapshot, findInstance, instanceView, keysView, settingsView, type StateContext,
 } from './state';
 import { availabilityRoutes } from './availability-routes';
+import { clientRoutes } from './client-routes';
 import { defaultRendererDir, registerDashboard } from './static';
 import { parseAccount, parseAliasesBody, parseCreateKey, parseSettings } from './validate';
 import { applyLiveSettings } from '../config/live-settings';
@@ -49,6 +51,8 @@ export interface AdminOptions {
   tickMs?: number;
   /** More admin route plugins (e.g. the ledger's usage routes), registered inside the admin scope. */
   routes?: GatewayPlugin[];
+  /** Home folder whose client settings "Connect a client" edits (tests: a fake home). Default: the user's. */
+  clientsHome?: string;
 }
 
 export const SLOW_CLIENT_CLOSE_CODE = 4001;
@@ -267,6 +271,7 @@ export function adminPlugin(relay: RelayLike, opts: AdminOptions = {}): FastifyP
     });
 
     await app.register(availabilityRoutes, { relay });
+    await app.register(clientRoutes, { relay, home: opts.clientsHome });
 
     // ---- accounts (passwords are write-only) ----
     const needAccounts = () => {
