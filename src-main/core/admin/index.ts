@@ -12,6 +12,7 @@
  *   GET/PUT /admin/aliases
  *   GET/POST /admin/keys, DELETE /admin/keys/:id
  *   GET/PATCH /admin/settings
+ *   GET /admin/discovery, POST /admin/discovery/scan, POST /admin/discovery/:id/use (discovery-routes.ts)
  *   + AdminOptions.routes (the relay adds the usage routes, /admin/usage/...)
  *   GET  /ui/...                           the built dashboard (no auth; outside the admin scope)
  */
@@ -36,6 +37,7 @@ import {
   accountsView, aliasesView, buildSnapshot, findInstance, instanceView, keysView, settingsView, type StateContext,
 } from './state';
 import { availabilityRoutes } from './availability-routes';
+import { discoveryRoutes } from './discovery-routes';
 import { defaultRendererDir, registerDashboard } from './static';
 import { parseAccount, parseAliasesBody, parseCreateKey, parseSettings } from './validate';
 import { applyLiveSettings } from '../config/live-settings';
@@ -267,6 +269,7 @@ export function adminPlugin(relay: RelayLike, opts: AdminOptions = {}): FastifyP
     });
 
     await app.register(availabilityRoutes, { relay });
+    await app.register(discoveryRoutes, { relay });
 
     // ---- accounts (passwords are write-only) ----
     const needAccounts = () => {

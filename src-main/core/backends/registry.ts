@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { childEnv } from '../child-env';
-import type { Config } from '../config/schema';
+import type { Config, ProviderConfig } from '../config/schema';
 import type { EventHub } from '../events';
 import type { BackendMetrics } from '../metrics-port';
 import type { LoginDriver, ProcessSpawner, SecretStore } from '../ports';
@@ -78,8 +78,11 @@ export function createProviders(deps: RegistryDeps): Provider[] {
       }),
     );
   }
-  for (const p of deps.config.providers) {
-    out.push(createOpenAIProvider(p, { log: deps.log.child({ provider: p.name }) }));
-  }
+  for (const p of deps.config.providers) out.push(createConfiguredProvider(p, deps.log));
   return out;
+}
+
+/** One `providers[]` entry -> its provider (at start, and when one is added while running). */
+export function createConfiguredProvider(cfg: ProviderConfig, log: Logger): Provider {
+  return createOpenAIProvider(cfg, { log: log.child({ provider: cfg.name }) });
 }
