@@ -76,7 +76,7 @@ describe('discovery of local servers', () => {
     expect(offered.servers).toEqual([
       { id: 'ollama', label: 'Ollama', port: fake.port, baseUrl: `http://127.0.0.1:${fake.port}/v1`, models: ['qwen3:8b', 'llama3.2:3b', 'nomic-embed-text'], status: 'offered' },
     ]);
-    expect(lines.join('')).toContain(`found Ollama on :${fake.port} with 3 models: use it from the dashboard's Overview, or start with --discover`);
+    expect(lines.join('')).toContain(`found Ollama on :${fake.port} with 3 models: run with --discover to use it, or \\"Use it\\" on the dashboard's Overview`);
     // The dashboard gets it in its snapshot too.
     const snap = (await (await fetch(`${a.url}/admin/state`, { headers: admin })).json()) as { discovery: DiscoveryView };
     expect(snap.discovery.servers[0]).toMatchObject({ id: 'ollama', status: 'offered' });

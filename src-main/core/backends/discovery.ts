@@ -109,7 +109,7 @@ export function createDiscovery(deps: DiscoveryDeps): Discovery {
     scannedAt = Date.now();
     for (const s of found.map(serverView)) {
       if (s.status === 'offered') {
-        deps.log.info({ server: s.id, port: s.port, models: s.models.length }, `found ${s.label} on :${s.port} with ${s.models.length} model${s.models.length === 1 ? '' : 's'}: use it from the dashboard's Overview, or start with --discover`);
+        deps.log.info({ server: s.id, port: s.port, models: s.models.length }, `found ${s.label} on :${s.port} with ${s.models.length} model${s.models.length === 1 ? '' : 's'}: run with --discover to use it, or "Use it" on the dashboard's Overview`);
       }
     }
     return view();
