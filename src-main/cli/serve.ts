@@ -1,13 +1,15 @@
 /**
  * `npm run serve -- [flags]`: the gateway headless, no Electron.
- * stdout gets exactly one line, `relay listening on http://HOST:PORT` (plus, on first run only,
- * the generated API key and admin token). Logs are JSON lines on stderr.
+ * Piped (stdout not a terminal), stdout gets exactly one line, `relay listening on http://HOST:PORT`
+ * (plus, on first run only, the generated API key and admin token), and logs are JSON lines on
+ * stderr. In a terminal a person reads it: one readable line per event (`pretty-log.ts`), then
+ * the endpoint, key hint, dashboard and next steps (`start-summary.ts`). RELAY_LOG_FORMAT forces one.
  * SIGTERM/SIGINT: graceful stop, exit 0. SIGHUP: reload the aliases. The pid is kept in
  * `<data dir>/relay.pid` while running (`kill -HUP $(cat relay.pid)`). Started by npm (or with
  * RELAY_EXIT_WITH_PARENT=1), it stops gracefully when the process that launched it goes away.
  * `npm run serve -- configure <client> ...` writes a client's settings instead (cli/configure.ts).
  */
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig, parseServeArgs, SERVE_USAGE } from '../core/config/load';
@@ -19,7 +21,10 @@ import { createRelay, type Relay } from '../core/relay';
 import { isAlive } from '../core/backends/lingma/process';
 import type { LoginDriver } from '../core/ports';
 import { runConfigure } from './configure';
+import { nothingConfigured } from '../core/backends/discovery';
 import { FileSecretStore } from './file-secrets';
+import { colorWanted, prettyDestination, wantsHumanOutput } from './pretty-log';
+import { startLines } from './start-summary';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -85,7 +90,12 @@ async function main(): Promise<void> {
   }
 
   const hub = new EventHub();
-  const log = createLogger({ level: config.server.logLevel, hub });
+  const human = wantsHumanOutput(process.stdout.isTTY, process.stderr.isTTY, process.env);
+  const log = createLogger({
+    level: config.server.logLevel,
+    hub,
+    destination: human ? prettyDestination(process.stderr, { color: colorWanted(process.env) }) : undefined,
+  });
   if (tightened !== undefined) log.info({ dataDir, was: tightened.toString(8), now: '700' }, 'data dir permissions tightened to owner-only');
   const loginDriver =
     config.lingma.login.auto && wantsLingma(config, dataDir) ? await loginDriverFor(log, config.lingma.login.browser, dataDir) : undefined;
@@ -94,7 +104,7 @@ async function main(): Promise<void> {
   try {
     // The dashboard next to this file's package, from src-main/cli/ (sources) and dist/cli/ (bundle) alike.
     const rendererDir = join(here, '..', '..', 'dist', 'renderer');
-    relay = await createRelay({ config, dataDir, secrets: new FileSecretStore(dataDir), loginDriver, logger: log, hub, version: packageVersion(), rendererDir });
+    relay = await createRelay({ config, dataDir, secrets: new FileSecretStore(dataDir), loginDriver, logger: log, hub, version: packageVersion(), rendererDir, discover: flags.discover });
   } catch (e) {
     fail(`Cannot start: ${(e as Error).message}`, 2);
   }
@@ -113,6 +123,19 @@ async function main(): Promise<void> {
   // SECURITY: shown once, on the run that generated them; afterwards they live only in 0600 files.
   if (relay.firstRun.apiKey) out += `first run: generated API key ${relay.firstRun.apiKey} (kept in ${join(dataDir, 'api-key')})\n`;
   if (relay.firstRun.adminToken) out += `first run: generated admin token ${relay.firstRun.adminToken} (kept in ${join(dataDir, 'admin-token')}); dashboard: ${url}/ui/\n`;
+  if (human) {
+    const lines = startLines({
+      url,
+      dataDir,
+      apiKey: relay.keys.primaryKey(),
+      firstRun: relay.firstRun,
+      providers: relay.providers.map((p) => p.name),
+      accountsEditable: relay.providers.some((p) => p.kind === 'lingma'),
+      nothingConfigured: nothingConfigured(config, existsSync(join(dataDir, 'accounts.json'))),
+      discovery: relay.discovery.view(),
+    });
+    out = `${lines.join('\n')}\n`;
+  }
   process.stdout.write(out);
 
   let stoppingAt = 0;

@@ -12,11 +12,13 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { createProviders, hopOptionKinds, type LingmaMode } from './backends/registry';
+import { createConfiguredProvider, createProviders, hopOptionKinds, type LingmaMode } from './backends/registry';
+import { createDiscovery, nothingConfigured, type Discovery } from './backends/discovery';
 import type { Instance, InstanceSnapshot, InstanceState, Provider } from './backends/types';
 import { ensureAdminToken, ensureDataDir } from './config/datadir';
 import { KeyStore } from './config/keys';
-import type { AliasConfig, Config } from './config/schema';
+import type { AliasConfig, Config, ProviderConfig } from './config/schema';
+import { errors } from './errors';
 import { EventHub } from './events';
 import { adminPlugin } from './admin/index';
 import { anthropicRoutes } from './frontends/anthropic/routes';
@@ -38,7 +40,7 @@ import { createAliasSource, type AliasSource } from './routing/reload';
 import { routingRoutes } from './frontends/routing/routes';
 import { observeHealth } from './routing/observe';
 import type { ReloadOutcome } from './routing/types';
-import { applyLiveSettings, LIVE_SETTINGS_FILE, readLiveSettingsFile, saveLiveSettings, type LiveSettings } from './config/live-settings';
+import { applyLiveSettings, LIVE_SETTINGS_FILE, parseSavedProviders, readLiveSettingsFile, saveLiveSettings, type LiveSettings } from './config/live-settings';
 import { parseSettings } from './admin/validate';
 
 export interface RelayOptions {
@@ -64,6 +66,8 @@ export interface RelayOptions {
   processMetrics?: boolean;
   version?: string;
   env?: NodeJS.ProcessEnv;
+  /** `serve --discover`: scan for local servers at start and use every one found, unasked. */
+  discover?: boolean;
 }
 
 export interface Relay {
@@ -101,6 +105,22 @@ export interface Relay {
   /** Apply live settings already written into `config` (admission limits). */
   /** Apply a settings change at once and save it for the next start (`<data dir>/settings.json`). */
   applySettings(change: LiveSettings): void;
+  /** Local servers and an installed Lingma found on this machine, offered to a person. */
+  readonly discovery: Discovery;
+  /**
+   * Add an OpenAI-compatible provider while running (routing, health and the dashboard see it at
+   * once) and keep it for the next start (`settings.json`). Throws when the name is taken.
+   */
+  addProvider(cfg: ProviderConfig): Promise<void>;
+}
+
+/** The saved settings file: the settings API's keys plus the providers added while running. */
+function parseSavedSettings(raw: unknown): LiveSettings {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return parseSettings(raw);
+  const { providers, ...rest } = raw as Record<string, unknown>;
+  const out: LiveSettings = parseSettings(rest);
+  if (providers !== undefined) out.providers = parseSavedProviders(providers);
+  return out;
 }
 
 /** `http://host:port` with IPv6 hosts in brackets. */
@@ -120,7 +140,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   let settingsProblem: string | undefined;
   try {
     const raw = readLiveSettingsFile(dataDir);
-    if (raw !== undefined) savedSettings = parseSettings(raw);
+    if (raw !== undefined) savedSettings = parseSavedSettings(raw);
   } catch (e) {
     settingsProblem = e instanceof Error ? e.message : String(e);
   }
@@ -136,10 +156,13 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   const admin = ensureAdminToken(config, dataDir);
   const firstRun = { apiKey: keys.generated, adminToken: admin.generated };
 
-  const providers = createProviders({
+  const registryDeps = {
     config, dataDir, secrets: opts.secrets, log, hub, metrics, spawner: opts.spawner, loginDriver: opts.loginDriver, lingma: opts.lingma, env: opts.env,
-  });
+  };
+  const providers = createProviders(registryDeps);
   const allInstances = (): Instance[] => providers.flatMap((p) => [...p.instances()]);
+  // Read before any account can be added: was this a first start with nothing to serve?
+  const firstStart = nothingConfigured(config, existsSync(join(dataDir, 'accounts.json')));
 
   // Aliases: the configured file, else a data-dir file the dashboard edits (created empty).
   let aliasesFile = config.aliasesFile;
@@ -221,6 +244,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   let listening: { host: string; port: number } | undefined;
   let prober: Prober | undefined;
   let started = false;
+  let providersStarted = false;
   let stopping: Promise<void> | undefined;
 
   const relay: Relay = {
@@ -243,9 +267,27 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     rendererDir: opts.rendererDir,
     firstRun,
     adminToken: () => admin.token,
+    discovery: undefined as unknown as Discovery,
+    async addProvider(cfg) {
+      if (providers.some((p) => p.name === cfg.name)) throw errors.invalid(`A provider named '${cfg.name}' exists already.`, 'name', 'provider_exists');
+      const provider = createConfiguredProvider(cfg, registryDeps);
+      config.providers.push(cfg);
+      (providers as Provider[]).push(provider);
+      savedSettings = saveLiveSettings(dataDir, { providers: [...(savedSettings.providers ?? []).filter((p) => p.name !== cfg.name), cfg] }, savedSettings);
+      // Before start() has started the providers, start() starts this one with the others.
+      if (providersStarted) await provider.start();
+      hub.emit('config', 'providers');
+    },
     async start() {
       if (started) return;
       started = true;
+      // A first start looks for what is already here (bounded by discovery.timeoutMs); found
+      // servers are only offered, unless the host was started with --discover.
+      if ((firstStart && config.discovery.enabled) || opts.discover) {
+        await relay.discovery.scan();
+        if (opts.discover) await relay.discovery.useAll();
+      }
+      providersStarted = true;
       const results = await Promise.allSettled(providers.map((p) => p.start()));
       results.forEach((r, i) => {
         if (r.status === 'rejected') log.error({ provider: providers[i].name, err: String((r.reason as Error)?.message ?? r.reason) }, 'provider failed to start');
@@ -332,6 +374,15 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
       });
     },
   };
+
+  (relay as { discovery: Discovery }).discovery = createDiscovery({
+    config: () => config,
+    log,
+    env: opts.env,
+    providers: () => providers,
+    addProvider: (cfg) => relay.addProvider(cfg),
+    onChange: () => hub.emit('config', 'discovery'),
+  });
 
   const keepAliveMs = () => config.limits.keepAliveMs;
   const plugins: GatewayPlugin[] = [

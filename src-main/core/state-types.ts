@@ -101,3 +101,31 @@ export interface LiveRequest {
 export const ADMIN_WS_PROTOCOL = 'relay-admin';
 /** Browsers cannot set headers on a WebSocket: the admin token rides as subprotocol `bearer.<token>`. */
 export const ADMIN_WS_TOKEN_PREFIX = 'bearer.';
+/** The local OpenAI-compatible servers discovery knows, by provider name. */
+export type LocalServerId = 'ollama' | 'lmstudio' | 'llamacpp' | 'vllm';
+
+/** A local server found on 127.0.0.1 (`core/backends/discovery.ts`). */
+export interface DiscoveredServer {
+  /** Also the provider name it is added as. */
+  id: LocalServerId;
+  /** `Ollama`, `LM Studio`, `llama.cpp server`, `vLLM`. */
+  label: string;
+  port: number;
+  /** `http://127.0.0.1:PORT/v1`. */
+  baseUrl: string;
+  models: string[];
+  /** `offered`: waits for a person to confirm; `in_use`: a provider serves it (added here or configured). */
+  status: 'offered' | 'in_use';
+}
+
+/** What discovery found on this machine, offered to a person (never used before they confirm). */
+export interface DiscoveryView {
+  /** When the last scan finished (ms since epoch); absent before the first one. */
+  scannedAt?: number;
+  scanning: boolean;
+  /** The ports probed on 127.0.0.1 by the last scan. */
+  probed: { id: LocalServerId; port: number }[];
+  servers: DiscoveredServer[];
+  /** An installed Lingma runtime (IDE plugin, desktop app, Qoder CN): a person can add an account. */
+  lingma?: { installed: true; label: string; version?: string; inUse: boolean };
+}

@@ -1,6 +1,6 @@
 /** Typed calls to the admin API. Errors carry the server's client-safe message. */
 import type {
-  AccountInput, AdminAccount, AdminSnapshot, ClientPlanView, ClientRestoreView, ClientsView, CreateKeyInput, CreateKeyResult, SettingsPatch, UsageGroup, UsageLatency,
+  AccountInput, AdminAccount, AdminSnapshot, ClientPlanView, ClientRestoreView, ClientsView, CreateKeyInput, CreateKeyResult, DiscoveryView, SettingsPatch, UsageGroup, UsageLatency,
   UsageRecent, UsageSeries, UsageTotals,
 } from '../../src-main/core/admin/api-types';
 import type { AdminEndpoint } from './connection';
@@ -72,6 +72,8 @@ export class AdminClient {
   planClient(id: string, model?: string) { return this.call<ClientPlanView>('POST', `/admin/clients/${encodeURIComponent(id)}/plan`, { model }); }
   applyClient(id: string, model?: string) { return this.call<ClientPlanView>('POST', `/admin/clients/${encodeURIComponent(id)}/apply`, { model }); }
   restoreClient(id: string) { return this.call<ClientRestoreView>('POST', `/admin/clients/${encodeURIComponent(id)}/restore`); }
+  scanDiscovery() { return this.call<DiscoveryView>('POST', '/admin/discovery/scan', {}); }
+  useDiscovered(id: string) { return this.call<{ ok: true; message: string }>('POST', `/admin/discovery/${encodeURIComponent(id)}/use`, {}); }
   usageTotals(q: Query & { group?: UsageGroup }) { return this.call<UsageTotals>('GET', `/admin/usage/totals${qs(q)}`); }
   usageSeries(q: Query & { bucket: 'hour' | 'day'; group?: UsageGroup; tz?: number }) { return this.call<UsageSeries>('GET', `/admin/usage/series${qs(q)}`); }
   usageLatency(q: Query) { return this.call<UsageLatency>('GET', `/admin/usage/latency${qs(q)}`); }

@@ -5,6 +5,7 @@ import { AvailabilityBadge, Badge, Card, Code, CopyButton, countdown, Empty, isU
 import { fmtInt, fmtPercent } from '../lib/format';
 import { snippets } from '../lib/snippets';
 import { act } from '../store';
+import { DiscoveryCard } from './Discovered';
 
 function maskKey(k: string): string {
   return k.length > 14 ? `${k.slice(0, 11)}${'•'.repeat(8)}${k.slice(-4)}` : '•'.repeat(k.length);
@@ -113,6 +114,7 @@ export function Overview({ snap }: { snap: AdminSnapshot }) {
         </Card>
       </div>
 
+      <DiscoveryCard snap={snap} />
       <GettingStarted snap={snap} />
 
       <div className="stats">

@@ -71,6 +71,34 @@ describe('Overview', () => {
     expect(screen.getByTestId('snippet').textContent).toContain('wire_api = "responses"');
     expect(screen.getByTestId('snippet').textContent).toContain('http://127.0.0.1:8420/v1');
   });
+
+  it('offers what discovery found, and uses a server only when the person presses Use it', async () => {
+    const f = fakeFetch();
+    useClient(f);
+    const discovery = {
+      scanning: false, scannedAt: 1, probed: [{ id: 'ollama' as const, port: 11434 }],
+      servers: [
+        { id: 'ollama' as const, label: 'Ollama', port: 11434, baseUrl: 'http://127.0.0.1:11434/v1', models: ['qwen3:8b', 'llama3.2:3b', 'nomic-embed-text'], status: 'offered' as const },
+        { id: 'vllm' as const, label: 'vLLM', port: 8000, baseUrl: 'http://127.0.0.1:8000/v1', models: ['m'], status: 'in_use' as const },
+      ],
+      lingma: { installed: true as const, label: 'ide-plugin', version: '2.5.1', inUse: false },
+    };
+    render(<Overview snap={snapshot({ instances: [], accounts: [], aliases: [], discovery, accountsEditable: false })} />);
+    expect(screen.getByTestId('discovered-ollama').textContent).toContain('Found Ollama on :11434 with 3 models');
+    expect(screen.queryByTestId('discovered-vllm')).toBeNull();
+    expect(screen.getByTestId('discovered-lingma').textContent).toMatch(/Lingma is installed \(ide-plugin 2\.5\.1\)/);
+    expect(f.calls).toHaveLength(0);
+    fireEvent.click(screen.getByRole('button', { name: 'Use it' }));
+    await waitFor(() => expect(f.calls.map((c) => `${c.method} ${c.url}`)).toEqual(['POST http://127.0.0.1:8420/admin/discovery/ollama/use']));
+    fireEvent.click(screen.getByRole('button', { name: 'Scan again' }));
+    await waitFor(() => expect(f.calls.at(-1)?.url).toBe('http://127.0.0.1:8420/admin/discovery/scan'));
+  });
+
+  it('shows no discovery card when nothing is left to offer', () => {
+    const discovery = { scanning: false, scannedAt: 1, probed: [], servers: [] };
+    render(<Overview snap={snapshot({ discovery })} />);
+    expect(screen.queryByTestId('discovery-card')).toBeNull();
+  });
 });
 
 describe('Instances', () => {

@@ -9,9 +9,9 @@
  * admin token holder may see anyway.
  */
 import type { UsageRow } from '../ledger/types';
-import type { AvailabilityView, HealthSnapshot, InstanceState, LiveRequest, LoginState, LogLine, ReloadOutcome } from '../state-types';
+import type { AvailabilityView, DiscoveryView, HealthSnapshot, InstanceState, LiveRequest, LoginState, LogLine, ReloadOutcome } from '../state-types';
 
-export type { AvailabilityStatus, AvailabilityView, InstanceState, LoginState } from '../state-types';
+export type { AvailabilityStatus, AvailabilityView, DiscoveredServer, DiscoveryView, InstanceState, LoginState } from '../state-types';
 export type { LogLevel } from '../state-types';
 export type AdminLogLine = LogLine;
 export type AdminLiveRequest = LiveRequest;
@@ -141,6 +141,8 @@ export interface AdminSnapshot {
   counters: AdminCounters[];
   /** Recent log lines, oldest first. */
   logs: AdminLogLine[];
+  /** What discovery found (local servers, an installed Lingma); absent where it is not wired. */
+  discovery?: DiscoveryView;
 }
 
 /** Messages on `GET /admin/events` (server → client, JSON text frames). */

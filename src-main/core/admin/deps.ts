@@ -7,7 +7,7 @@
 import type { Config, AliasConfig } from '../config/schema';
 import type { EventHub } from '../events';
 import type { Instance, Provider } from '../backends/types';
-import type { AvailabilityView } from '../state-types';
+import type { AvailabilityView, DiscoveredServer, DiscoveryView } from '../state-types';
 import type { HealthCache, Resolver, ReloadOutcome } from '../routing/types';
 import type { AdminLedgerStatus, AccountInput, SettingsPatch } from './api-types';
 
@@ -83,6 +83,12 @@ export interface RelayLike {
   /** Where the built dashboard lives (defaults to `<repo>/dist/renderer`). */
   rendererDir?: string;
   version?: string;
+  /** Local servers and an installed Lingma found on this machine (core/backends/discovery.ts). */
+  discovery?: {
+    view(): DiscoveryView;
+    scan(): Promise<DiscoveryView>;
+    use(id: string): Promise<DiscoveredServer>;
+  };
 }
 
 export function providersOf(relay: RelayLike): readonly Provider[] {

@@ -13,6 +13,7 @@
  *   GET/POST /admin/keys, DELETE /admin/keys/:id
  *   GET/PATCH /admin/settings
  *   GET /admin/clients, POST /admin/clients/:id/{plan,apply,restore}   (client-routes.ts)
+ *   GET /admin/discovery, POST /admin/discovery/scan, POST /admin/discovery/:id/use (discovery-routes.ts)
  *   + AdminOptions.routes (the relay adds the usage routes, /admin/usage/...)
  *   GET  /ui/...                           the built dashboard (no auth; outside the admin scope)
  */
@@ -38,6 +39,7 @@ import {
 } from './state';
 import { availabilityRoutes } from './availability-routes';
 import { clientRoutes } from './client-routes';
+import { discoveryRoutes } from './discovery-routes';
 import { defaultRendererDir, registerDashboard } from './static';
 import { parseAccount, parseAliasesBody, parseCreateKey, parseSettings } from './validate';
 import { applyLiveSettings } from '../config/live-settings';
@@ -272,6 +274,7 @@ export function adminPlugin(relay: RelayLike, opts: AdminOptions = {}): FastifyP
 
     await app.register(availabilityRoutes, { relay });
     await app.register(clientRoutes, { relay, home: opts.clientsHome });
+    await app.register(discoveryRoutes, { relay });
 
     // ---- accounts (passwords are write-only) ----
     const needAccounts = () => {

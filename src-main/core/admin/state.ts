@@ -281,6 +281,7 @@ export async function buildSnapshot(ctx: StateContext): Promise<AdminSnapshot> {
     secretProtection: relay.secrets?.protection,
     live: [...tracker.live.values()],
     counters: [...tracker.counters],
+    discovery: relay.discovery?.view(),
     logs: [...tracker.logs],
   };
 }

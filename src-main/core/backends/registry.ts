@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import type { Logger } from 'pino';
 import { childEnv } from '../child-env';
-import type { Config } from '../config/schema';
+import type { Config, ProviderConfig } from '../config/schema';
 import type { EventHub } from '../events';
 import type { BackendMetrics } from '../metrics-port';
 import type { LoginDriver, ProcessSpawner, SecretStore } from '../ports';
@@ -68,4 +68,9 @@ export function hopOptionKinds(config: Config, kinds: readonly BackendKind[] = K
     for (const { provider } of k.entries(config)) byProvider.set(provider, all[i]);
   });
   return { forProvider: (name) => byProvider.get(name), all: () => all };
+}
+
+/** One `providers[]` entry → its provider, when one is added while running (discovery). */
+export function createConfiguredProvider(cfg: ProviderConfig, deps: RegistryDeps): Provider {
+  return openaiKind.create(cfg, { ...deps, spawner: deps.spawner ?? nodeSpawner });
 }

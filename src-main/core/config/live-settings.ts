@@ -5,7 +5,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from './schema';
+import { Value } from '@sinclair/typebox/value';
+import { ProviderSchema, type Config, type ProviderConfig } from './schema';
 import { writeSecretFile } from './datadir';
 
 export interface LiveSettings {
@@ -15,6 +16,11 @@ export interface LiveSettings {
   perKeyConcurrency?: number;
   firstByteTimeoutMs?: number;
   loginAuto?: boolean;
+  /**
+   * Providers a person added from the dashboard (local servers discovery found and they
+   * confirmed). Laid over `providers` by name: an entry here replaces a config entry of that name.
+   */
+  providers?: ProviderConfig[];
 }
 
 export const LIVE_SETTINGS_FILE = 'settings.json';
@@ -27,6 +33,26 @@ export function applyLiveSettings(config: Config, s: LiveSettings): void {
   if (s.perKeyConcurrency !== undefined) config.limits.perKeyConcurrency = s.perKeyConcurrency;
   if (s.firstByteTimeoutMs !== undefined) config.limits.firstByteTimeoutMs = s.firstByteTimeoutMs;
   if (s.loginAuto !== undefined) config.lingma.login.auto = s.loginAuto;
+  for (const p of s.providers ?? []) {
+    const i = config.providers.findIndex((c) => c.name === p.name);
+    if (i >= 0) config.providers[i] = p;
+    else config.providers.push(p);
+  }
+}
+
+/**
+ * The saved file's `providers` (written by the relay, not by the settings API): each checked
+ * against the config's provider schema; throws naming the first bad entry.
+ */
+export function parseSavedProviders(raw: unknown): ProviderConfig[] {
+  if (!Array.isArray(raw)) throw new Error('providers: expected a list');
+  return raw.map((p, i) => {
+    if (!Value.Check(ProviderSchema, p)) {
+      const first = [...Value.Errors(ProviderSchema, p)][0];
+      throw new Error(`providers[${i}]${first?.path ? first.path.replace(/\//g, '.') : ''}: ${first?.message ?? 'invalid'}`);
+    }
+    return p as ProviderConfig;
+  });
 }
 
 /** The saved settings as stored (unvalidated JSON), or undefined when none were saved. Throws on unreadable JSON. */

@@ -20,6 +20,8 @@ export interface ServeFlags {
   host?: string;
   port?: string;
   help?: boolean;
+  /** Use the local servers discovery finds at start (Ollama, LM Studio, llama.cpp, vLLM), unasked. */
+  discover?: boolean;
 }
 
 const FLAG_NAMES: Record<string, keyof ServeFlags> = {
@@ -41,11 +43,15 @@ export function parseServeArgs(argv: string[]): ServeFlags {
       out.help = true;
       continue;
     }
+    if (arg === '--discover') {
+      out.discover = true;
+      continue;
+    }
     const eq = arg.indexOf('=');
     const name = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
     const key = FLAG_NAMES[name];
     if (!key) {
-      issues.push(`${arg}: unknown flag (known: --config, --data-dir, --host, --port, --help)`);
+      issues.push(`${arg}: unknown flag (known: --config, --data-dir, --host, --port, --discover, --help)`);
       continue;
     }
     let value: string | undefined;
@@ -61,15 +67,17 @@ export function parseServeArgs(argv: string[]): ServeFlags {
   return out;
 }
 
-export const SERVE_USAGE = `Usage: npm run serve -- [--config FILE] [--data-dir DIR] [--host HOST] [--port N]
+export const SERVE_USAGE = `Usage: npm run serve -- [--config FILE] [--data-dir DIR] [--host HOST] [--port N] [--discover]
 
   --config FILE    YAML or JSON config file (env RELAY_CONFIG; default: <data dir>/config.yaml if present)
   --data-dir DIR   where keys, tokens, accounts and the usage ledger live (env RELAY_DATA_DIR)
   --host HOST      address to bind (env RELAY_HOST, default 127.0.0.1)
   --port N         port to listen on, 0 = any free port (env RELAY_PORT, default 8420)
+  --discover       use the local servers found on 127.0.0.1 (Ollama, LM Studio, llama.cpp, vLLM)
+                   without asking; without it they are only offered (dashboard, Overview)
 
 Environment: RELAY_API_KEYS (comma list), LINGMA_BIN, LINGMA_ACCOUNTS (u1:p1,u2:p2 or JSON),
-LINGMA_INSTANCE_COUNT.`;
+LINGMA_INSTANCE_COUNT, RELAY_LOG_FORMAT (pretty|json; default pretty when the terminal shows it).`;
 
 /** The OS per-user app-data folder for Lingma Relay. */
 export function defaultDataDir(

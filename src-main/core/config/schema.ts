@@ -222,6 +222,33 @@ export const ConfigSchema = Type.Object(
       { ...Strict, default: {} },
     ),
     providers: Type.Array(ProviderSchema, { default: [] }),
+    /**
+     * Local OpenAI-compatible servers (Ollama, LM Studio, llama.cpp, vLLM) looked for on 127.0.0.1
+     * at a first start with nothing configured (and on demand from the dashboard). What is found is
+     * only offered: a person confirms it in the dashboard, or `serve --discover` adds it.
+     */
+    discovery: Type.Object(
+      {
+        /** Scan at start when no provider and no Lingma account is configured. */
+        enabled: Type.Boolean({ default: true }),
+        /**
+         * Ports probed on 127.0.0.1 by server (default: ollama 11434, lmstudio 1234, llamacpp 8080,
+         * vllm 8000); when given, only the servers listed are probed.
+         */
+        ports: Type.Optional(Type.Object(
+          {
+            ollama: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+            lmstudio: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+            llamacpp: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+            vllm: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+          },
+          Strict,
+        )),
+        /** How long one probe (`GET /v1/models`) may take. */
+        timeoutMs: Type.Integer({ minimum: 50, maximum: 10000, default: 500 }),
+      },
+      { ...Strict, default: {} },
+    ),
     aliasesFile: Type.Optional(Type.String()),
     aliases: Type.Optional(AliasesSchema),
     errorRules: Type.Array(ErrorRuleSchema, { default: [] }),
