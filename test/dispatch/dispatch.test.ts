@@ -448,3 +448,24 @@ describe('dispatcher observability', () => {
     t.idle();
   });
 });
+
+describe('dispatcher hops', () => {
+  it("the pool gets the resolved hop: the target's model and the alias options, the same request the instance is sent", async () => {
+    const a1 = fakeInstance('a1', 'pa');
+    const a2 = fakeInstance('a2', 'pa');
+    const pa = fakeProvider('pa', { models: ['m'], instances: [a1, a2] });
+    const seen: ChatRequest[] = [];
+    pa.preferredInstance = (r) => {
+      seen.push(r);
+      return 'a2';
+    };
+    const t = setup([pa], { agent: { chain: [{ target: 'pa/m', options: { lingmaMode: 'agent' } }] } });
+    const ex = await t.dispatcher.execute(req('agent', { options: { fromClient: 1 } }), t.ctx());
+    await drain(ex.events);
+    expect(ex.resolved.instance).toBe('a2');
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ model: 'm', options: { fromClient: 1, lingmaMode: 'agent' } });
+    expect(a2.calls[0].req).toBe(seen[0]);
+    t.idle();
+  });
+});

@@ -17,6 +17,19 @@ function three(max = 4) {
 }
 
 describe('pool', () => {
+  it('picks by the affinity key the hop carries (hashed once by the caller), not by hashing the request again', async () => {
+    const pool = createPool({ health: health() });
+    const p = three();
+    const names = new Set<string>();
+    for (let k = 0; k < 12; k++) {
+      // Different conversations, one key: one instance.
+      const l = await pool.acquire({ provider: p, request: chat({ sessionKey: `other-${k}` }), affinity: affinityKey(chat({ sessionKey: 'pinned' })) });
+      names.add(l.instance.name);
+      l.release();
+    }
+    expect(names.size).toBe(1);
+  });
+
   it('the same session key sticks to the same instance; different keys spread', async () => {
     const pool = createPool({ health: health() });
     const p = three();
