@@ -10,10 +10,9 @@
  * `RequestOutcome` (./outcome.ts) handed to the observers (metrics, live hub, ledger: wired in
  * relay.ts). Usage is decided here, once: the stream's `usage` event before `finish`.
  */
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CallContext, Instance, Provider } from '../backends/types';
-import type { ChatEvent, ChatRequest, EmbeddingsRequest, EmbeddingsResult, Usage } from '../chat/model';
+import type { ChatEvent, ChatRequest, EmbeddingsRequest, EmbeddingsResult } from '../chat/model';
 import { estimatePromptTokens } from '../chat/tokens';
 import { applyToolEmulation, requestUsesTools } from '../chat/tool-emulation';
 import type { ErrorRule } from '../config/schema';
@@ -26,7 +25,8 @@ import type { HealthCache, Resolution, Resolver, Target } from '../routing/types
 import { systemClock, type Clock } from '../ports';
 import type { Admission, Permit } from './admission';
 import { Execution, firstEvent, withDeadline, type Started } from './execution';
-import { notify, UsageMeter, type RequestObserver, type RequestOutcome, type RequestStart, type Switch } from './outcome';
+import { UsageMeter, type RequestObserver } from './outcome';
+import { RequestRun, type RunEnv } from './run';
 import type { Caller, ChatExecution, ChatService, RequestContext, Resolved } from './types';
 import { walkChain, type WalkSteps } from './walk';
 
@@ -84,7 +84,11 @@ const resolvedOf = (resolution: Resolution, target: Target, instance: Instance):
 
 export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStats(): { active: number } } {
   const clock = deps.clock ?? systemClock;
-  const observers = deps.observers ?? [];
+  const env: RunEnv = {
+    observers: deps.observers ?? [],
+    now: () => clock.now(),
+    resolve: (model) => deps.resolver.resolve(model),
+  };
   let active = 0;
   // Calls waiting for an instance slot are queued requests too (dashboard and relay_queued agree).
   deps.admission.addQueueSource?.(() => deps.pool.waiting());
@@ -131,74 +135,9 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
     return sick.length && healthy.length ? [...healthy, ...sick] : targets;
   };
 
-  /** One request's bookkeeping until its outcome, which is built and announced exactly once. */
-  class Run {
-    readonly start: RequestStart;
-    readonly switches: Switch[] = [];
-    resolution?: Resolution;
-    resolved?: Resolved;
-    firstByteAt?: number;
-    sessionReuse = false;
-    refusedBy?: 'budget';
-    private finished = false;
-
-    constructor(private readonly ctx: RequestContext, model: string, stream: boolean) {
-      this.start = {
-        id: randomUUID(),
-        requestId: ctx.requestId,
-        protocol: ctx.protocol,
-        endpoint: ctx.endpoint,
-        apiKeyId: ctx.caller.keyId,
-        requestedModel: model,
-        stream,
-        receivedAt: ctx.receivedAt,
-      };
-      if (ctx.userAgent) this.start.userAgent = ctx.userAgent;
-      notify(observers, 'started', { ...this.start }, this.observerFailed);
-    }
-
-    private readonly observerFailed = (e: unknown): void => {
-      this.ctx.log.error({ requestId: this.ctx.requestId, error: (e as Error)?.message ?? String(e) }, 'request observer failed');
-    };
-
-    routed(resolved: Resolved): void {
-      this.resolved = resolved;
-      this.firstByteAt = clock.now();
-      notify(observers, 'routed', { ...this.start, resolved, firstByteAt: this.firstByteAt }, this.observerFailed);
-    }
-
-    finish(status: number, error?: RelayError, usage?: Usage): void {
-      if (this.finished) return;
-      this.finished = true;
-      // A request that ended before resolution (e.g. refused) is still labelled by the name it asked for.
-      let resolution = this.resolution;
-      if (!resolution) {
-        try {
-          resolution = deps.resolver.resolve(this.start.requestedModel);
-        } catch {
-          resolution = undefined;
-        }
-      }
-      const outcome: RequestOutcome = {
-        ...this.start,
-        finishedAt: clock.now(),
-        status,
-        switches: [...this.switches],
-        sessionReuse: this.sessionReuse,
-      };
-      if (error) outcome.error = error;
-      if (this.refusedBy) outcome.refusedBy = this.refusedBy;
-      if (resolution) outcome.resolution = resolution;
-      if (this.resolved) outcome.resolved = this.resolved;
-      if (this.firstByteAt !== undefined) outcome.firstByteAt = this.firstByteAt;
-      if (usage) outcome.usage = usage;
-      notify(observers, 'finished', outcome, this.observerFailed);
-    }
-  }
-
   /** The walk's steps for one request; `attempt` makes the call on a held instance. */
   function stepsFor<V>(
-    run: Run,
+    run: RequestRun,
     ctx: RequestContext,
     needs: Needs,
     hop: (target: Target) => { request?: ChatRequest; affinity?: string },
@@ -259,7 +198,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
   }
 
   /** Budget check, then admission. */
-  async function admit(ctx: RequestContext, model: string, run: Run): Promise<Permit> {
+  async function admit(ctx: RequestContext, model: string, run: RequestRun): Promise<Permit> {
     if (deps.checkBudget) {
       try {
         await deps.checkBudget(ctx.caller, { model, endpoint: ctx.endpoint });
@@ -279,7 +218,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
   };
 
   async function execute(req: ChatRequest, ctx: RequestContext): Promise<ChatExecution> {
-    const run = new Run(ctx, req.model, req.stream);
+    const run = new RequestRun(ctx, req.model, req.stream, env);
     const meter = new UsageMeter(estimatePromptTokens(req));
     let permit: Permit | undefined;
     let inWalk = false;
@@ -356,7 +295,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
   }
 
   async function embed(req: EmbeddingsRequest, ctx: RequestContext): Promise<{ resolved: Resolved; result: EmbeddingsResult }> {
-    const run = new Run(ctx, req.model, false);
+    const run = new RequestRun(ctx, req.model, false, env);
     let permit: Permit | undefined;
     let inWalk = false;
     active++;
