@@ -23,11 +23,12 @@ import { EventHub } from './events';
 import { adminPlugin } from './admin/index';
 import { anthropicRoutes } from './frontends/anthropic/routes';
 import { responsesRoutes } from './frontends/responses/routes';
-import { createAdmission, type Admission } from './gateway/admission';
+import { createAdmission, type Admission } from './dispatch/admission';
 import { buildGateway, type GatewayPlugin } from './gateway/build';
-import { createDispatcher } from './gateway/dispatch';
+import { createDispatcher } from './dispatch/dispatcher';
+import { liveRequests, usageLedger } from './dispatch/observers';
 import { createLogger } from './gateway/logging';
-import { Metrics } from './gateway/metrics';
+import { Metrics, requestMetrics } from './gateway/metrics';
 import { createLedger, type Ledger } from './ledger/index';
 import { ledgerRoutes } from './ledger/routes';
 import { createAvailability, type AvailabilityModel } from './pool/availability-model';
@@ -205,11 +206,10 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     admission,
     health,
     limits,
-    metrics,
-    hub,
+    // Every request ends in one outcome: counted in metrics, shown live, written to the ledger.
+    observers: [requestMetrics(metrics), liveRequests(hub), usageLedger((rec) => ledger.record(rec))],
     errorRules: () => config.errorRules,
     checkBudget: (caller) => ledger.checkBudget(caller.keyId, caller.limits, clock.now()),
-    recordUsage: (rec) => ledger.record(rec),
     clock,
     log,
   });

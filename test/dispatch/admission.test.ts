@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RelayError } from '../../src-main/core/errors';
-import { createAdmission } from '../../src-main/core/gateway/admission';
+import { createAdmission } from '../../src-main/core/dispatch/admission';
 import { Metrics } from '../../src-main/core/gateway/metrics';
 
 const limits = { maxInFlight: 2, queueTimeoutMs: 10_000, perKeyConcurrency: 10, perKeyQueue: 10 };

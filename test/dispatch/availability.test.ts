@@ -6,12 +6,13 @@ import { describe, expect, it, vi } from 'vitest';
 import type { ChatEvent, ChatRequest } from '../../src-main/core/chat/model';
 import { errors, RelayError } from '../../src-main/core/errors';
 import { EventHub } from '../../src-main/core/events';
-import { createAdmission } from '../../src-main/core/gateway/admission';
-import { createDispatcher } from '../../src-main/core/gateway/dispatch';
-import { Metrics } from '../../src-main/core/gateway/metrics';
-import type { RequestContext } from '../../src-main/core/gateway/types';
+import { createAdmission } from '../../src-main/core/dispatch/admission';
+import { createDispatcher } from '../../src-main/core/dispatch/dispatcher';
+import { liveRequests } from '../../src-main/core/dispatch/observers';
+import { Metrics, requestMetrics } from '../../src-main/core/gateway/metrics';
+import type { RequestContext } from '../../src-main/core/dispatch/types';
 import { createAvailability } from '../../src-main/core/pool/availability-model';
-import { createPool } from '../../src-main/core/pool/pool';
+import { createPool, hopOf } from '../../src-main/core/pool/pool';
 import type { Clock } from '../../src-main/core/ports';
 import { createResolver, type AliasesConfig } from '../../src-main/core/routing/aliases';
 import { createHealthCache } from '../../src-main/core/routing/health';
@@ -52,8 +53,7 @@ function setup(providers: FakeProvider[], opts: { aliases?: AliasesConfig; clock
     pool,
     admission,
     health,
-    metrics,
-    hub: new EventHub(),
+    observers: [requestMetrics(metrics), liveRequests(new EventHub())],
     limits: { maxSwitches: 3, firstByteTimeoutMs: opts.firstByteTimeoutMs ?? 10_000, queueTimeoutMs: 5_000 },
     log: silentLog,
   });
@@ -94,7 +94,7 @@ describe('the pool picks only serving instances', () => {
     const keys: string[] = [];
     const favourites: string[] = [];
     for (let k = 0; keys.length < 8 && k < 500; k++) {
-      const l = await t.pool.acquire(lingma, req('lingma/m', { sessionKey: `s${k}` }));
+      const l = await t.pool.acquire(hopOf(lingma, req('lingma/m', { sessionKey: `s${k}` })));
       if (favourites.length < 4 && l.instance.name === 'stuck') favourites.push(`s${k}`);
       else if (keys.length + favourites.length < 8 && l.instance.name !== 'stuck') keys.push(`s${k}`);
       l.release();
@@ -269,7 +269,7 @@ describe('credits and quota', () => {
     a.setQuota({ exceeded: true, resetsAt });
     expect(t.availability.of(a)).toMatchObject({ status: 'out_of_credits', quota: { exceeded: true, resetsAt } });
     for (let i = 0; i < 3; i++) {
-      const l = await t.pool.acquire(p, req('p/m', { sessionKey: `z${i}` }));
+      const l = await t.pool.acquire(hopOf(p, req('p/m', { sessionKey: `z${i}` })));
       expect(l.instance.name).toBe('b');
       l.release();
     }

@@ -3,10 +3,11 @@ import pino from 'pino';
 import type { ChatEvent, ChatRequest } from '../../src-main/core/chat/model';
 import { RelayError } from '../../src-main/core/errors';
 import { EventHub, type LiveRequest } from '../../src-main/core/events';
-import { createAdmission } from '../../src-main/core/gateway/admission';
-import { createDispatcher, type DispatcherDeps } from '../../src-main/core/gateway/dispatch';
-import { Metrics } from '../../src-main/core/gateway/metrics';
-import type { RequestContext } from '../../src-main/core/gateway/types';
+import { createAdmission } from '../../src-main/core/dispatch/admission';
+import { createDispatcher, type DispatcherDeps } from '../../src-main/core/dispatch/dispatcher';
+import { liveRequests, usageLedger } from '../../src-main/core/dispatch/observers';
+import { Metrics, requestMetrics } from '../../src-main/core/gateway/metrics';
+import type { RequestContext } from '../../src-main/core/dispatch/types';
 import type { UsageRecord } from '../../src-main/core/ledger/types';
 import { createPool } from '../../src-main/core/pool/pool';
 import { createResolver, type AliasesConfig } from '../../src-main/core/routing/aliases';
@@ -28,10 +29,8 @@ function setup(providers: FakeProvider[], aliases?: AliasesConfig, over: Partial
     pool,
     admission,
     health,
-    metrics,
-    hub,
+    observers: [requestMetrics(metrics), liveRequests(hub), usageLedger((r) => usage.push(r))],
     limits: { maxSwitches: 3, firstByteTimeoutMs: 10_000, queueTimeoutMs: 5_000 },
-    recordUsage: (r) => usage.push(r),
     log: silentLog,
     ...over,
   });
@@ -84,11 +83,16 @@ describe('dispatcher', () => {
     const t = setup([pa, pb], chain);
     const ex = await t.dispatcher.execute(req('coder'), t.ctx());
     expect(ex.resolved).toMatchObject({ alias: 'coder', provider: 'pa', model: 'm', label: 'pa/m' });
-    expect(await drain(ex.events)).toEqual([{ type: 'text', text: 'hello' }, { type: 'finish', reason: 'stop' }]);
+    // No usage from the backend: the dispatcher's one estimate comes as the usage event before finish.
+    expect(await drain(ex.events)).toEqual([
+      { type: 'text', text: 'hello' },
+      { type: 'usage', usage: { promptTokens: ex.promptTokens, completionTokens: 2, estimated: true } },
+      { type: 'finish', reason: 'stop' },
+    ]);
     expect(a1.calls.length + a2.calls.length).toBe(1);
     expect(t.usage).toHaveLength(1);
     expect(t.usage[0]).toMatchObject({ status: 200, alias: 'coder', provider: 'pa', model: 'm', requestedModel: 'coder', switches: 0, tokensEstimated: true });
-    expect(t.usage[0].promptTokens).toBeGreaterThan(0);
+    expect(t.usage[0]).toMatchObject({ promptTokens: 10, completionTokens: 2 });
     expect(await t.metrics.registry.getSingleMetricAsString('relay_requests_total')).toContain('model="coder",protocol="openai-chat",status="200"');
     expect(await t.metrics.registry.getSingleMetricAsString('relay_alias_resolved_total')).toContain('alias="coder",target="pa/m"');
     expect(t.ended.map((e) => e.status)).toEqual([200]);
@@ -227,7 +231,7 @@ describe('dispatcher', () => {
     t.idle();
   });
 
-  it('client abort while the first byte is awaited, and return() before iterating, free everything', async () => {
+  it('client abort while the first byte is awaited, and close() before iterating, free everything', async () => {
     const { pa, pb, a1, a2 } = twoProviders();
     a1.behaviour = hang();
     a2.behaviour = hang();
@@ -243,7 +247,8 @@ describe('dispatcher', () => {
     a1.behaviour = slowStream();
     a2.behaviour = slowStream();
     const ex = await t.dispatcher.execute(req('coder'), t.ctx());
-    await ex.events[Symbol.asyncIterator]().return!();
+    ex.close();
+    ex.close();
     expect(t.usage[1]).toMatchObject({ status: 499 });
     t.idle();
 
@@ -440,6 +445,27 @@ describe('dispatcher observability', () => {
     expect(switches.every((l) => l.requestId === 'rid-42')).toBe(true);
     expect(switches.map((l) => `${l.from}->${l.to}`)).toEqual(['a1->a2', 'a2->b1']);
     expect(live).toEqual(['start:coder', 'update:pb/n:b1', 'end:200']);
+    t.idle();
+  });
+});
+
+describe('dispatcher hops', () => {
+  it("the pool gets the resolved hop: the target's model and the alias options, the same request the instance is sent", async () => {
+    const a1 = fakeInstance('a1', 'pa');
+    const a2 = fakeInstance('a2', 'pa');
+    const pa = fakeProvider('pa', { models: ['m'], instances: [a1, a2] });
+    const seen: ChatRequest[] = [];
+    pa.preferredInstance = (r) => {
+      seen.push(r);
+      return 'a2';
+    };
+    const t = setup([pa], { agent: { chain: [{ target: 'pa/m', options: { lingmaMode: 'agent' } }] } });
+    const ex = await t.dispatcher.execute(req('agent', { options: { fromClient: 1 } }), t.ctx());
+    await drain(ex.events);
+    expect(ex.resolved.instance).toBe('a2');
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ model: 'm', options: { fromClient: 1, lingmaMode: 'agent' } });
+    expect(a2.calls[0].req).toBe(seen[0]);
     t.idle();
   });
 });

@@ -8,11 +8,12 @@ import type { ChatEvent, ChatRequest } from '../../src-main/core/chat/model';
 import { LiveTracker } from '../../src-main/core/admin/live';
 import { ChunkReader } from '../../src-main/core/backends/openai/translate';
 import { EventHub, type LiveRequest } from '../../src-main/core/events';
-import { createAdmission } from '../../src-main/core/gateway/admission';
+import { createAdmission } from '../../src-main/core/dispatch/admission';
 import { healthzBody } from '../../src-main/core/gateway/build';
-import { createDispatcher } from '../../src-main/core/gateway/dispatch';
-import { Metrics, safeLabel } from '../../src-main/core/gateway/metrics';
-import type { RequestContext } from '../../src-main/core/gateway/types';
+import { createDispatcher } from '../../src-main/core/dispatch/dispatcher';
+import { liveRequests } from '../../src-main/core/dispatch/observers';
+import { Metrics, requestMetrics, safeLabel } from '../../src-main/core/gateway/metrics';
+import type { RequestContext } from '../../src-main/core/dispatch/types';
 import { createPool } from '../../src-main/core/pool/pool';
 import { createResolver, type AliasesConfig } from '../../src-main/core/routing/aliases';
 import { createHealthCache } from '../../src-main/core/routing/health';
@@ -30,8 +31,7 @@ function setup(providers: FakeProvider[], aliases?: AliasesConfig) {
     pool,
     admission,
     health,
-    metrics,
-    hub,
+    observers: [requestMetrics(metrics), liveRequests(hub)],
     limits: { maxSwitches: 3, firstByteTimeoutMs: 10_000, queueTimeoutMs: 10_000 },
     log: silentLog,
   });

@@ -285,9 +285,10 @@ describe('Anthropic stream encoder', () => {
     expect(run([{ type: 'tool_call', index: 0, id: 'c', name: 'n', argumentsDelta: '{}' }, { type: 'finish', reason: 'stop' }]).enc.stopReason()).toBe('tool_use');
   });
 
-  it('estimates usage when the backend reports none, and builds an error event', () => {
+  it('estimates nothing itself (usage is the dispatcher\'s usage event), and builds an error event', () => {
     const { enc } = run([{ type: 'text', text: 'x'.repeat(40) }, { type: 'finish', reason: 'stop' }]);
-    expect(enc.message().usage).toEqual({ input_tokens: 12, output_tokens: 10, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 });
+    // Without a usage event: what message_start announced, and no output counted.
+    expect(enc.message().usage).toEqual({ input_tokens: 12, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 });
     expect(enc.error(errors.unavailable('busy'))).toEqual([{ event: 'error', data: { type: 'error', error: { type: 'overloaded_error', message: 'busy' } } }]);
   });
 });

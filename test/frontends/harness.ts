@@ -13,12 +13,12 @@ import { validateConfig } from '../../src-main/core/config/validate';
 import { anthropicRoutes } from '../../src-main/core/frontends/anthropic/routes';
 import { responsesRoutes } from '../../src-main/core/frontends/responses/routes';
 import { ResponseStore } from '../../src-main/core/frontends/responses/store';
-import { createAdmission } from '../../src-main/core/gateway/admission';
+import { createAdmission } from '../../src-main/core/dispatch/admission';
 import { buildGateway } from '../../src-main/core/gateway/build';
-import { createDispatcher } from '../../src-main/core/gateway/dispatch';
+import { createDispatcher } from '../../src-main/core/dispatch/dispatcher';
 import { createLogger } from '../../src-main/core/gateway/logging';
-import { Metrics } from '../../src-main/core/gateway/metrics';
-import type { Caller } from '../../src-main/core/gateway/types';
+import { Metrics, requestMetrics } from '../../src-main/core/gateway/metrics';
+import type { Caller } from '../../src-main/core/dispatch/types';
 import { createPool } from '../../src-main/core/pool/pool';
 import { createResolver } from '../../src-main/core/routing/aliases';
 import { createHealthCache } from '../../src-main/core/routing/health';
@@ -68,7 +68,7 @@ export async function startHarness(opts: { fake?: FakeOptions; plain?: FakeOptio
     pool,
     admission,
     health,
-    metrics,
+    observers: [requestMetrics(metrics)],
     limits: { maxSwitches: 2, firstByteTimeoutMs: 20_000, queueTimeoutMs: 10_000 },
     log,
   });

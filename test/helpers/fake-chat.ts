@@ -18,7 +18,18 @@ import type { Provider, Instance, InstanceSnapshot } from '../../src-main/core/b
 import type { ChatEvent, ChatRequest, EmbeddingsRequest } from '../../src-main/core/chat/model';
 import { textOf } from '../../src-main/core/chat/model';
 import { errors } from '../../src-main/core/errors';
-import type { ChatExecution, ChatService, RequestContext, Resolved } from '../../src-main/core/gateway/types';
+import { estimatePromptTokens } from '../../src-main/core/chat/tokens';
+import { UsageMeter } from '../../src-main/core/dispatch/outcome';
+import type { ChatExecution, ChatService, RequestContext, Resolved } from '../../src-main/core/dispatch/types';
+
+/** As the dispatcher does: the backend's usage is replaced by the one decided usage, sent before `finish`. */
+async function* metered(src: AsyncGenerator<ChatEvent>, meter: UsageMeter): AsyncGenerator<ChatEvent> {
+  for await (const ev of src) {
+    if (!meter.observe(ev)) continue;
+    if (ev.type === 'finish') yield { type: 'usage', usage: meter.decide() };
+    yield ev;
+  }
+}
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
@@ -58,7 +69,8 @@ export class FakeChat implements ChatService {
       await sleep(this.slowMs, ctx.signal);
       if (m === 'slowfail') throw errors.upstream('fake upstream failed slowly');
     }
-    const gen = this.events(req, m, ctx.signal);
+    const meter = new UsageMeter(estimatePromptTokens(req));
+    const gen = metered(this.events(req, m, ctx.signal), meter);
     this.active++;
     const first = await gen.next();
     const self = this;
@@ -96,7 +108,12 @@ export class FakeChat implements ChatService {
         };
       },
     };
-    return { resolved, events };
+    const close = (): void => {
+      if (done) return;
+      finish(true);
+      void gen.return(undefined);
+    };
+    return { resolved, events, promptTokens: meter.promptEstimate, close };
   }
 
   private async *events(req: ChatRequest, m: string, signal: AbortSignal): AsyncGenerator<ChatEvent> {

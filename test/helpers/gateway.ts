@@ -6,7 +6,7 @@ import { buildGateway, type GatewayDeps } from '../../src-main/core/gateway/buil
 import { createLogger } from '../../src-main/core/gateway/logging';
 import { Metrics } from '../../src-main/core/gateway/metrics';
 import { keyIdOf } from '../../src-main/core/config/keys';
-import type { Caller } from '../../src-main/core/gateway/types';
+import type { Caller } from '../../src-main/core/dispatch/types';
 import { FakeChat, fakeProvider } from './fake-chat';
 
 export const TEST_KEY = 'sk-relay-test-key-0001';

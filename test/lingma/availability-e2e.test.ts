@@ -11,6 +11,7 @@ import type { ChatRequest } from '../../src-main/core/chat/model';
 import { validateConfig } from '../../src-main/core/config/validate';
 import type { LoginDriver, LoginOutcome } from '../../src-main/core/ports';
 import { createRelay, type Relay } from '../../src-main/core/relay';
+import { hopOf } from '../../src-main/core/pool/pool';
 import { MemorySecrets, SIM_BIN, silentLog, sim, simSpawner, tmpDir, waitFor } from './helpers';
 
 const KEY = 'sk-relay-e2e-availability-0001';
@@ -60,7 +61,7 @@ describe('no request waits on an account that cannot serve', () => {
     const favourites: string[] = [];
     const others: string[] = [];
     for (let k = 0; (favourites.length < 4 || others.length < 4) && k < 500; k++) {
-      const l = await relay.pool.acquire(lingma, req(`user-${k}`));
+      const l = await relay.pool.acquire(hopOf(lingma, req(`user-${k}`)));
       if (l.instance.name === 'stuck') {
         if (favourites.length < 4) favourites.push(`user-${k}`);
       } else if (others.length < 4) others.push(`user-${k}`);

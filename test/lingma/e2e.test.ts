@@ -142,6 +142,32 @@ describe('Lingma pool through the OpenAI endpoint', () => {
     await waitFor(() => lingma.lingmaInstances().every((i) => relay.pool.inFlight(i.name) === 0), 'pool slots free');
   }, 30_000);
 
+  it("Anthropic's message_start announces the input tokens the final usage counts (Lingma reports no real figures)", async () => {
+    await askAll({ reset: true, reply: { mode: 'echo', deltas: 2 } });
+    const prompts: Array<Record<string, unknown>> = [
+      { system: 'You are terse.', messages: [{ role: 'user', content: 'Say hi.' }] },
+      { system: 'You review code and answer in one line, never more than that.', messages: [{ role: 'user', content: 'Is `let x = 1` fine?' }] },
+      { messages: [{ role: 'user', content: 'first question' }, { role: 'assistant', content: 'first answer' }, { role: 'user', content: 'second question, a longer one this time' }] },
+      { system: [{ type: 'text', text: '用中文回答。' }], messages: [{ role: 'user', content: [{ type: 'text', text: '你好，世界' }] }] },
+    ];
+    for (const [i, p] of prompts.entries()) {
+      const r = await fetch(`${relay.url()}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': KEY, 'anthropic-version': '2023-06-01' },
+        body: JSON.stringify({ model: 'lingma/dashscope_qwen3_coder', max_tokens: 100, stream: true, ...p }),
+      });
+      expect(r.status).toBe(200);
+      const events = (await r.text()).split('\n\n').flatMap((block) => {
+        const data = block.split('\n').find((l) => l.startsWith('data: '));
+        return data ? [JSON.parse(data.slice(6)) as Record<string, any>] : [];
+      });
+      const start = events.find((e) => e.type === 'message_start')!.message.usage;
+      const final = events.find((e) => e.type === 'message_delta')!.usage;
+      expect({ prompt: i, input: final.input_tokens, cached: final.cache_read_input_tokens }).toEqual({ prompt: i, input: start.input_tokens, cached: 0 });
+      expect(final.output_tokens).toBeGreaterThan(0);
+    }
+  }, 30_000);
+
   it('healthz reports every Lingma instance', async () => {
     const r = await fetch(`${relay.url()}/healthz`);
     const body = (await r.json()) as { ok: boolean; instances: Array<{ name: string; state: string }> };

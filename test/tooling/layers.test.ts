@@ -56,7 +56,7 @@ describe('layering (dependency-cruiser)', () => {
   cpSync(join(root, 'tsconfig.json'), join(fixture, 'tsconfig.json'));
   cpSync(join(root, 'tsconfig.base.json'), join(fixture, 'tsconfig.base.json'));
   file('src-main/core/gateway/metrics.ts', 'export class Metrics {}\n');
-  file('src-main/core/gateway/types.ts', 'export interface ChatService { n: number }\n');
+  file('src-main/core/dispatch/types.ts', 'export interface ChatService { n: number }\n');
   file('src-main/core/admin/panel.ts', 'export const panel = 1;\n');
   file('src-main/core/relay.ts', 'export const relay = 1;\n');
   // services → gateway: upward.
@@ -68,7 +68,7 @@ describe('layering (dependency-cruiser)', () => {
   // A folder in no layer.
   file('src-main/core/stray/lost.ts', "import { relay } from '../relay';\nexport const l = relay;\n");
   // Allowed: frontends → dispatch, host → relay.
-  file('src-main/core/frontends/ok.ts', "import type { ChatService } from '../gateway/types';\nexport type S = ChatService;\n");
+  file('src-main/core/frontends/ok.ts', "import type { ChatService } from '../dispatch/types';\nexport type S = ChatService;\n");
   file('src-main/cli/ok.ts', "import { relay } from '../core/relay';\nexport const r = relay;\n");
   const probe = cruise(fixture);
 

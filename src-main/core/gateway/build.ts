@@ -23,7 +23,7 @@ import { frameworkErrorHandler, installErrorHandling } from './plugins/errors';
 import { installGuard } from './plugins/guard';
 import { installRequestId, requestIdFor } from './plugins/request-id';
 import { installRouteGuard } from './plugins/route-guard';
-import type { Caller, ChatService } from './types';
+import type { Caller, ChatService } from '../dispatch/types';
 
 export type GatewayPlugin =
   | FastifyPluginAsync<any>

@@ -4,10 +4,12 @@
  * register them on `metrics.registry`.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RequestObserver, RequestOutcome } from '../dispatch/outcome';
 import type { AdmissionMetrics, AvailabilityMetrics, BackendMetrics, HealthMetrics, PoolMetrics } from '../metrics-port';
 
 // Label hygiene lives with the ports so lower layers can label safely without importing this file.
-export { safeLabel, UNRESOLVED_MODEL } from '../metrics-port';
+import { safeLabel, UNRESOLVED_MODEL } from '../metrics-port';
+export { safeLabel, UNRESOLVED_MODEL };
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
@@ -123,4 +125,40 @@ export class Metrics implements PoolMetrics, AdmissionMetrics, HealthMetrics, Ba
   get contentType(): string {
     return this.registry.contentType;
   }
+}
+
+/**
+ * The `model` label for the name a request asked for: an alias or pattern's own name when one
+ * matched (a pattern or the `default` alias accept any string), the target's `provider/model` when
+ * it routed directly (case variants add no series), else `UNRESOLVED_MODEL`.
+ */
+function requestedLabel(o: RequestOutcome): string {
+  const res = o.resolution;
+  if (!res) return UNRESOLVED_MODEL;
+  const direct = res.targets.length === 1 ? res.targets[0].label : res.requested;
+  return safeLabel(res.alias ?? direct);
+}
+
+/** Request metrics from each request's one outcome (wired in relay.ts). */
+export function requestMetrics(m: Metrics): RequestObserver {
+  return {
+    finished(o) {
+      // SECURITY: labels never carry an unresolved client-chosen name (unbounded series, raw bytes).
+      const requested = requestedLabel(o);
+      const label = o.resolved ? safeLabel(o.resolved.label) : requested;
+      if (o.refusedBy) m.rejected.inc({ reason: o.refusedBy });
+      for (const s of o.switches) m.fallback.inc({ from: safeLabel(s.from), to: safeLabel(s.to), reason: s.reason.split(':')[0] });
+      m.requests.inc({ model: requested, protocol: o.protocol, status: String(o.status) });
+      m.duration.observe({ model: label, protocol: o.protocol }, Math.max(0, o.finishedAt - o.receivedAt) / 1000);
+      if (!o.resolved) return;
+      if (o.firstByteAt !== undefined) m.ttft.observe({ model: label }, Math.max(0, o.firstByteAt - o.receivedAt) / 1000);
+      if (o.resolved.alias) m.aliasResolved.inc({ alias: safeLabel(o.resolved.alias), target: label });
+      const u = o.usage;
+      if (!u) return;
+      if (u.promptTokens) m.tokens.inc({ model: label, kind: 'prompt' }, u.promptTokens);
+      if (u.completionTokens) m.tokens.inc({ model: label, kind: 'completion' }, u.completionTokens);
+      if (u.reasoningTokens) m.tokens.inc({ model: label, kind: 'reasoning' }, u.reasoningTokens);
+      if (u.cachedTokens) m.tokens.inc({ model: label, kind: 'cached' }, u.cachedTokens);
+    },
+  };
 }

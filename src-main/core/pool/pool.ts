@@ -24,7 +24,7 @@ import type { CallContext, Instance, Provider } from '../backends/types';
 import { textOf, type ChatRequest } from '../chat/model';
 import { RelayError, errors } from '../errors';
 import type { AvailabilityMetrics, PoolMetrics } from '../metrics-port';
-import type { HealthCache } from '../routing/types';
+import type { HealthCache, Target } from '../routing/types';
 import type { Availability } from './availability';
 import { createAvailability, type AvailabilityModel } from './availability-model';
 
@@ -32,6 +32,26 @@ export interface Lease {
   readonly instance: Instance;
   /** Idempotent. */
   release(): void;
+}
+
+/**
+ * One hop of a request's chain, resolved: what the pool picks an instance for. The request is the
+ * one this hop sends upstream (the target's model, the alias options merged), so the provider's
+ * preferred instance sees the options that apply (e.g. an alias's agent mode).
+ */
+export interface Hop {
+  provider: Provider;
+  /** The chain entry (target and its options) this hop serves; absent for a direct pick. */
+  target?: Target;
+  /** The request as this hop sends it; absent for calls without a conversation (embeddings). */
+  request?: ChatRequest;
+  /** The request's affinity key (`affinityKey`), hashed once per request by the caller. */
+  affinity?: string;
+}
+
+/** A hop for `request` on `provider` (hashes the affinity key: callers that make several hops build one key and reuse it). */
+export function hopOf(provider: Provider, request?: ChatRequest, target?: Target): Hop {
+  return { provider, request, target, affinity: affinityKey(request) };
 }
 
 export interface AcquireOptions {
@@ -62,7 +82,7 @@ export interface PoolInstanceStats {
 export interface Pool {
   /** The one availability answer the pool picks by (the dispatcher, /healthz and admin read it too). */
   readonly availability: AvailabilityModel;
-  acquire(provider: Provider, req: ChatRequest | undefined, opts?: AcquireOptions): Promise<Lease>;
+  acquire(hop: Hop, opts?: AcquireOptions): Promise<Lease>;
   inFlight(instance: string): number;
   /** Calls in flight across every instance. */
   totalInFlight(): number;
@@ -116,8 +136,7 @@ function weight(key: string, name: string): number {
 interface Waiter {
   /** What it waits for: a slot on a serving instance, or an instance to become serving. */
   kind: 'slot' | 'serving';
-  provider: Provider;
-  req: ChatRequest | undefined;
+  hop: Hop;
   opts: AcquireOptions;
   resolve(lease: Lease): void;
   reject(e: RelayError): void;
@@ -165,15 +184,15 @@ export function createPool(opts: PoolOptions): Pool {
     provider.instances().filter((i) => i.state() !== 'closed' && !exclude?.has(i.name));
 
   /** Picks among serving instances with a free slot (preferred, affinity, least in-flight). */
-  const pick = (provider: Provider, req: ChatRequest | undefined, o: AcquireOptions, free: Instance[]): Lease => {
-    if (req && o.callCtx && provider.preferredInstance) {
-      const want = provider.preferredInstance(req, o.callCtx);
+  const pick = (hop: Hop, o: AcquireOptions, free: Instance[]): Lease => {
+    const { provider, request } = hop;
+    if (request && o.callCtx && provider.preferredInstance) {
+      const want = provider.preferredInstance(request, o.callCtx);
       const hit = want === undefined ? undefined : free.find((i) => i.name === want);
       if (hit) return lease(hit);
     }
-    // One choice left: skip hashing the prompt (the common single-instance provider).
     if (free.length === 1) return lease(free[0]);
-    const key = affinityKey(req);
+    const key = hop.affinity;
     if (key !== undefined) {
       let best = free[0];
       let bestW = -1;
@@ -216,7 +235,8 @@ export function createPool(opts: PoolOptions): Pool {
   type Take = Lease | { wait: 'slot' | 'serving' };
 
   /** Synchronous pick-and-take, or what to wait for. Throws when nothing can serve. */
-  const tryTake = (provider: Provider, req: ChatRequest | undefined, o: AcquireOptions): Take => {
+  const tryTake = (hop: Hop, o: AcquireOptions): Take => {
+    const { provider } = hop;
     const all = candidates(provider, o.exclude);
     if (all.length === 0) {
       throw errors.unavailable(`No instance of '${provider.name}' is available.`, { code: 'no_instance', retryable: true });
@@ -225,7 +245,7 @@ export function createPool(opts: PoolOptions): Pool {
     const serving = views.filter(([, a]) => a.serving).map(([i]) => i);
     if (serving.length) {
       const free = serving.filter(hasSlot);
-      return free.length ? pick(provider, req, o, free) : { wait: 'slot' };
+      return free.length ? pick(hop, o, free) : { wait: 'slot' };
     }
     // Nothing serves. Something that will on its own: wait on the pool for the first one.
     if (views.some(([, a]) => a.wait === 'self')) return { wait: 'serving' };
@@ -267,7 +287,7 @@ export function createPool(opts: PoolOptions): Pool {
       const w = waiters[k];
       let got: Take;
       try {
-        got = tryTake(w.provider, w.req, w.opts);
+        got = tryTake(w.hop, w.opts);
       } catch (e) {
         waiters.splice(k, 1);
         w.cleanup();
@@ -287,11 +307,12 @@ export function createPool(opts: PoolOptions): Pool {
   };
   availability.events.on('change', drain);
 
-  const acquire = (provider: Provider, req: ChatRequest | undefined, o: AcquireOptions = {}): Promise<Lease> => {
+  const acquire = (hop: Hop, o: AcquireOptions = {}): Promise<Lease> => {
     if (o.signal?.aborted) return Promise.reject(errors.cancelled());
+    const { provider } = hop;
     let first: Take;
     try {
-      first = tryTake(provider, req, o);
+      first = tryTake(hop, o);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -316,7 +337,7 @@ export function createPool(opts: PoolOptions): Pool {
       }, waitMs);
       timer.unref();
       const w: Waiter = {
-        kind: first.wait, provider, req, opts: o, resolve, reject,
+        kind: first.wait, hop, opts: o, resolve, reject,
         cleanup() {
           clearTimeout(timer);
           o.signal?.removeEventListener('abort', onAbort);

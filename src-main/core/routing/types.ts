@@ -1,6 +1,6 @@
 /**
  * Routing contracts: how a requested model name becomes an ordered chain of targets, and how the
- * health of instances is tracked. The dispatcher (core/gateway/dispatch.ts) walks the chain; the
+ * health of instances is tracked. The dispatcher (core/dispatch/) walks the chain; the
  * resolver (./aliases.ts) and the health cache (./health.ts) implement these interfaces.
  */
 import type { EventEmitter } from 'node:events';

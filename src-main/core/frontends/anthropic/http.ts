@@ -5,7 +5,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { ChatEvent } from '../../chat/model';
-import type { Protocol, RequestContext } from '../../gateway/types';
+import type { Protocol, RequestContext } from '../../dispatch/types';
 
 /** Abort when the client goes away before the response finished. */
 export function clientSignal(reply: FastifyReply): AbortSignal {

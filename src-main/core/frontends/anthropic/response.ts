@@ -11,7 +11,6 @@ import type { ChatEvent, FinishReason, Usage } from '../../chat/model';
 import type { RelayError } from '../../errors';
 import { argumentsObject, newId, type Json } from './check';
 import { toAnthropicError } from './errors';
-import { estimateTokens } from '../../chat/tokens';
 
 export interface SseEvent {
   event: string;
@@ -65,8 +64,12 @@ export class AnthropicEncoder {
   private open = -1;
   private finish: FinishReason | undefined;
   private usage: Usage | undefined;
-  private outputChars = '';
 
+  /**
+   * `inputTokensEstimate`: the input tokens `message_start` announces, the dispatcher's one prompt
+   * estimate (`ChatExecution.promptTokens`). The final figures come from the stream's `usage`
+   * event (decided by the dispatcher); this encoder estimates nothing.
+   */
   constructor(
     private readonly model: string,
     private readonly inputTokensEstimate: number,
@@ -121,7 +124,6 @@ export class AnthropicEncoder {
     switch (ev.type) {
       case 'text': {
         if (!ev.text) break;
-        this.outputChars += ev.text;
         const index = current?.type === 'text' ? this.open : this.openBlock({ type: 'text', text: '' }, out);
         (this.blocks[index] as { text: string }).text += ev.text;
         out.push({ event: 'content_block_delta', data: { type: 'content_block_delta', index, delta: { type: 'text_delta', text: ev.text } } });
@@ -129,14 +131,12 @@ export class AnthropicEncoder {
       }
       case 'reasoning': {
         if (!ev.text) break;
-        this.outputChars += ev.text;
         const index = current?.type === 'thinking' ? this.open : this.openBlock({ type: 'thinking', thinking: '' }, out);
         (this.blocks[index] as { thinking: string }).thinking += ev.text;
         out.push({ event: 'content_block_delta', data: { type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking: ev.text } } });
         break;
       }
       case 'tool_call': {
-        this.outputChars += ev.argumentsDelta;
         let index: number;
         if (current?.type === 'tool_use' && current.callIndex === ev.index) index = this.open;
         else {
@@ -180,9 +180,10 @@ export class AnthropicEncoder {
         cache_read_input_tokens: cached,
       };
     }
+    // No usage event (the dispatcher always sends one): what message_start said, nothing counted.
     return {
       input_tokens: this.inputTokensEstimate,
-      output_tokens: estimateTokens(this.outputChars),
+      output_tokens: 0,
       cache_creation_input_tokens: 0,
       cache_read_input_tokens: 0,
     };

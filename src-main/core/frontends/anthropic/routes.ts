@@ -14,7 +14,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isRelayError, toRelayError, type RelayError } from '../../errors';
 import { normalizeError, sendRelayError } from '../../gateway/plugins/errors';
 import { keepAliveWhile, SseWriter } from '../../gateway/sse';
-import type { ChatService } from '../../gateway/types';
+import type { ChatService } from '../../dispatch/types';
 import { toAnthropicError } from './errors';
 import { clientSignal, contextOf, sessionHeader, withHeartbeat } from './http';
 import { anthropicToChatRequest } from './request';
@@ -56,11 +56,10 @@ export async function anthropicRoutes(app: FastifyInstance, opts: AnthropicRoute
     const request = anthropicToChatRequest(req.body);
     const session = sessionHeader(req);
     if (session) request.sessionKey = session;
-    const inputEstimate = estimatePromptTokens(request);
 
     if (!request.stream) {
       const exec = await opts.chat.execute(request, contextOf(req, 'anthropic', ENDPOINT, clientSignal(reply), receivedAt));
-      const enc = new AnthropicEncoder(exec.resolved.label, inputEstimate);
+      const enc = new AnthropicEncoder(exec.resolved.label, exec.promptTokens);
       for await (const ev of exec.events) enc.push(ev);
       reply.header('x-relay-resolved', exec.resolved.label);
       return enc.message();
@@ -82,7 +81,7 @@ export async function anthropicRoutes(app: FastifyInstance, opts: AnthropicRoute
     }
 
     sse.commit({ 'x-relay-resolved': exec.resolved.label });
-    const enc = new AnthropicEncoder(exec.resolved.label, inputEstimate);
+    const enc = new AnthropicEncoder(exec.resolved.label, exec.promptTokens);
     for (const e of enc.start()) sse.write(frame(e));
     try {
       for await (const ev of withHeartbeat(exec.events, keepAliveMs(), () => sse.write(frame(PING_EVENT)))) {

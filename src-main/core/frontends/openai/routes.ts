@@ -8,11 +8,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Provider } from '../../backends/types';
 import { collectChat } from '../../chat/collect';
-import { estimatePromptTokens, estimateTokens } from '../../chat/tokens';
 import type { Usage } from '../../chat/model';
 import { errors, isRelayError, toOpenAIError, toRelayError } from '../../errors';
 import { keepAliveWhile, SseWriter } from '../../gateway/sse';
-import type { ChatService, Protocol, RequestContext } from '../../gateway/types';
+import type { ChatService, Protocol, RequestContext } from '../../dispatch/types';
 import type { Resolver } from '../../routing/types';
 import { ChunkRenderer, completionBody, embeddingsBody, parseChatRequest, parseEmbeddingsRequest } from './translate';
 import { guardScope } from '../../gateway/plugins/auth';
@@ -97,11 +96,8 @@ export async function openaiRoutes(app: FastifyInstance, opts: OpenAIFrontendOpt
       const signal = clientSignal(reply);
       const exec = await opts.chat.execute(request, contextOf(req, 'openai-chat', signal, receivedAt));
       const result = await collectChat(exec.events);
-      const usage: Usage = result.usage ?? {
-        promptTokens: estimatePromptTokens(request),
-        completionTokens: estimateTokens(result.text) + estimateTokens(result.reasoning) + result.toolCalls.reduce((n, c) => n + estimateTokens(c.arguments), 0),
-        estimated: true,
-      };
+      // Usage is the dispatcher's (the stream's usage event); its prompt estimate if none came.
+      const usage: Usage = result.usage ?? { promptTokens: exec.promptTokens, completionTokens: 0, estimated: true };
       reply.header('x-relay-resolved', exec.resolved.label);
       return completionBody(id, created, exec.resolved.label, result, usage);
     }
@@ -119,7 +115,6 @@ export async function openaiRoutes(app: FastifyInstance, opts: OpenAIFrontendOpt
     }
     sse.commit({ 'x-relay-resolved': exec.resolved.label });
     const r = new ChunkRenderer(id, created, exec.resolved.label, includeUsage);
-    let completion = 0;
     const iterator = exec.events[Symbol.asyncIterator]();
     try {
       for (;;) {
@@ -128,17 +123,12 @@ export async function openaiRoutes(app: FastifyInstance, opts: OpenAIFrontendOpt
         const ev = next.value;
         if (sse.closed) break;
         const frame = r.frame(ev);
-        if (frame) {
-          sse.write(frame);
-          if (includeUsage && (ev.type === 'text' || ev.type === 'reasoning')) completion += estimateTokens(ev.text);
-        }
+        if (frame) sse.write(frame);
       }
       if (sse.closed) {
         await iterator.return?.();
       } else {
-        let usage = r.usage;
-        if (!usage && includeUsage) usage = { promptTokens: estimatePromptTokens(request), completionTokens: completion, estimated: true };
-        sse.end(r.end(usage));
+        sse.end(r.end(r.usage));
       }
     } catch (e) {
       const err = isRelayError(e) ? e : toRelayError(e);

@@ -17,7 +17,6 @@
 import type { ChatEvent, ChatMessage, FinishReason, Usage } from '../../chat/model';
 import type { RelayError } from '../../errors';
 import { isObject, newId, type Json } from '../anthropic/check';
-import { estimateTokens } from '../../chat/tokens';
 import type { ResponsesEcho } from './request';
 
 export interface ResponsesEvent extends Json {
@@ -53,7 +52,6 @@ export class ResponsesEncoder {
   private open = -1;
   private finish: FinishReason | undefined;
   private usage: Usage | undefined;
-  private outputChars = '';
   private status: 'in_progress' | 'completed' | 'incomplete' | 'failed' = 'in_progress';
   private failure: { code: string; message: string } | null = null;
 
@@ -141,7 +139,6 @@ export class ResponsesEncoder {
     switch (ev.type) {
       case 'text': {
         if (!ev.text) break;
-        this.outputChars += ev.text;
         const index = current?.kind === 'message' ? this.open : this.openItem({ kind: 'message', id: newId('msg_'), text: '' }, out);
         const item = this.items[index] as { text: string; id: string };
         item.text += ev.text;
@@ -150,7 +147,6 @@ export class ResponsesEncoder {
       }
       case 'reasoning': {
         if (!ev.text) break;
-        this.outputChars += ev.text;
         const index = current?.kind === 'reasoning' ? this.open : this.openItem({ kind: 'reasoning', id: newId('rs_'), text: '' }, out);
         const item = this.items[index] as { text: string; id: string };
         item.text += ev.text;
@@ -158,7 +154,6 @@ export class ResponsesEncoder {
         break;
       }
       case 'tool_call': {
-        this.outputChars += ev.argumentsDelta;
         let index: number;
         if (current?.kind === 'call' && current.callIndex === ev.index) index = this.open;
         else {
@@ -193,8 +188,10 @@ export class ResponsesEncoder {
   }
 
   private finalUsage(): ResponsesUsage {
+    // The figures are the stream's usage event (decided by the dispatcher); without one, the
+    // dispatcher's prompt estimate given at construction and nothing counted for the output.
     const input = this.usage ? this.usage.promptTokens : this.inputTokensEstimate;
-    const output = this.usage ? this.usage.completionTokens : estimateTokens(this.outputChars);
+    const output = this.usage ? this.usage.completionTokens : 0;
     return {
       input_tokens: input,
       input_tokens_details: { cached_tokens: this.usage?.cachedTokens ?? 0 },

@@ -19,10 +19,9 @@ import type { WebSocket } from 'ws';
 import type { ChatMessage } from '../../chat/model';
 import { errors, isRelayError, RelayError, toRelayError } from '../../errors';
 import { keepAliveWhile, SseWriter } from '../../gateway/sse';
-import type { ChatService } from '../../gateway/types';
+import type { ChatService } from '../../dispatch/types';
 import { isObject } from '../anthropic/check';
 import { clientSignal, contextOf, sessionHeader, withHeartbeat } from '../anthropic/http';
-import { estimatePromptTokens } from '../../chat/tokens';
 import { responsesToChatRequest, type ParsedResponsesRequest } from './request';
 import { ResponsesEncoder, responsesErrorCode, type ResponsesEvent } from './response';
 import { ResponseStore } from './store';
@@ -81,14 +80,13 @@ export async function responsesRoutes(app: FastifyInstance, opts: ResponsesRoute
     const keyId = req.caller!.keyId;
     const parsed = prepare(req.body, req, (id) => store.get(id, keyId));
     const { request } = parsed;
-    const inputEstimate = estimatePromptTokens(request);
     const remember = (enc: ResponsesEncoder) => {
       if (parsed.store) store.put(enc.id, keyId, [...parsed.conversation, enc.assistantMessage()]);
     };
 
     if (!request.stream) {
       const exec = await opts.chat.execute(request, contextOf(req, 'responses', ENDPOINT, clientSignal(reply), receivedAt));
-      const enc = new ResponsesEncoder(exec.resolved.label, parsed.echo, parsed.customTools, inputEstimate);
+      const enc = new ResponsesEncoder(exec.resolved.label, parsed.echo, parsed.customTools, exec.promptTokens);
       for await (const ev of exec.events) enc.push(ev);
       enc.end();
       remember(enc);
@@ -106,7 +104,7 @@ export async function responsesRoutes(app: FastifyInstance, opts: ResponsesRoute
       if (err.code !== 'client_closed') {
         req.log.warn({ code: err.code, detail: err.detail }, 'stream failed before the first event');
         // The client already has a 200: tell it in the stream, as a response that failed.
-        const enc = new ResponsesEncoder(request.model, parsed.echo, parsed.customTools, inputEstimate);
+        const enc = new ResponsesEncoder(request.model, parsed.echo, parsed.customTools, 0);
         for (const ev of [...enc.start(), ...enc.fail(err)]) sse.write(sseFrame(ev));
       }
       sse.end();
@@ -114,7 +112,7 @@ export async function responsesRoutes(app: FastifyInstance, opts: ResponsesRoute
     }
 
     sse.commit({ 'x-relay-resolved': exec.resolved.label });
-    const enc = new ResponsesEncoder(exec.resolved.label, parsed.echo, parsed.customTools, inputEstimate);
+    const enc = new ResponsesEncoder(exec.resolved.label, parsed.echo, parsed.customTools, exec.promptTokens);
     for (const ev of enc.start()) sse.write(sseFrame(ev));
     try {
       for await (const ev of withHeartbeat(exec.events, keepAliveMs(), () => sse.comment())) {
@@ -259,7 +257,6 @@ class ResponsesSocket {
     const n = ++this.turn;
     const ctx = contextOf(this.req, 'responses-ws', ENDPOINT, ac.signal, Date.now());
     ctx.requestId = `${this.req.id}.${n}`;
-    const inputEstimate = estimatePromptTokens(parsed.request);
     let exec;
     try {
       exec = await this.chat.execute(parsed.request, ctx);
@@ -268,7 +265,7 @@ class ResponsesSocket {
       if (err.code !== 'client_closed') this.send(wsErrorEvent(err));
       return;
     }
-    const enc = new ResponsesEncoder(exec.resolved.label, parsed.echo, parsed.customTools, inputEstimate);
+    const enc = new ResponsesEncoder(exec.resolved.label, parsed.echo, parsed.customTools, exec.promptTokens);
     for (const ev of enc.start()) this.send(ev);
     try {
       for await (const ev of exec.events) {

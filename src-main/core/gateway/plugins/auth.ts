@@ -16,7 +16,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ADMIN_WS_PROTOCOL, ADMIN_WS_TOKEN_PREFIX } from '../../state-types';
 import { errors } from '../../errors';
-import type { Caller } from '../types';
+import type { Caller } from '../../dispatch/types';
 
 export type AuthHook = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
 

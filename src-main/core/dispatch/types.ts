@@ -40,11 +40,25 @@ export interface ChatExecution {
   resolved: Resolved;
   /**
    * The answer's events, starting with the first one (already received from upstream when
-   * `execute` resolved). Iterate exactly once. Ending the iteration early (`return()`, `break`)
-   * cancels the upstream call. Slots are released and the usage record is written when the
-   * iteration ends, however it ends. A failure after the first event is thrown from here.
+   * `execute` resolved), with one `usage` event before `finish` (usage is decided here, once).
+   * Iterate exactly once. Leaving the loop early (`break`, `return()`) cancels the upstream call.
+   * Slots are released and the outcome is recorded when the iteration ends, however it ends (or at
+   * `close()`). A failure after the first event is thrown from here.
    */
   events: AsyncIterable<ChatEvent>;
+  /**
+   * The dispatcher's one prompt-token estimate for this request, known before any output (for a
+   * protocol that announces input tokens at the start, e.g. Anthropic's `message_start`). The
+   * figure the request is counted with comes as the stream's `usage` event, just before `finish`:
+   * the backend's own numbers when it reports real ones, else this estimate.
+   */
+  promptTokens: number;
+  /**
+   * End the request now: cancels the upstream call if it still runs, frees the slots and records
+   * the outcome (200 when `finish` was already seen, else 499). Idempotent; iterating `events` to
+   * its end (or leaving the loop) closes too, as does the client going away.
+   */
+  close(): void;
 }
 
 export interface ChatService {

@@ -1,0 +1,346 @@
+/**
+ * The dispatcher: the `ChatService` every front end calls.
+ *
+ * budget check → admission (per key, then global) → alias resolution → the chain walk
+ * (./walk.ts) over this request's hops: for each target an instance from the pool, made ready,
+ * called, its first event awaited under the first-byte timeout (./execution.ts). After the first
+ * event there is no retry: the `Execution` streams the rest and ends exactly once.
+ *
+ * Every request, whatever its outcome, releases its slots exactly once and ends in one
+ * `RequestOutcome` (./outcome.ts) handed to the observers (metrics, live hub, ledger: wired in
+ * relay.ts). Usage is decided here, once: the stream's `usage` event before `finish`.
+ */
+import type { Logger } from 'pino';
+import type { CallContext, Instance, Provider } from '../backends/types';
+import type { ChatEvent, ChatRequest, EmbeddingsRequest, EmbeddingsResult } from '../chat/model';
+import { estimatePromptTokens } from '../chat/tokens';
+import { applyToolEmulation, requestUsesTools } from '../chat/tool-emulation';
+import type { ErrorRule } from '../config/schema';
+import { errors, toRelayError, type RelayError } from '../errors';
+import { mayServeSoon } from '../pool/availability';
+import { isQuotaError } from '../pool/availability-model';
+import { affinityKey, type Lease, type Pool } from '../pool/pool';
+import { applyErrorRules } from '../routing/error-rules';
+import type { HealthCache, Resolution, Resolver, Target } from '../routing/types';
+import { systemClock, type Clock } from '../ports';
+import type { Admission, Permit } from './admission';
+import { Execution, firstEvent, withDeadline, type Started } from './execution';
+import { UsageMeter, type RequestObserver } from './outcome';
+import { RequestRun, type RunEnv } from './run';
+import type { Caller, ChatExecution, ChatService, RequestContext, Resolved } from './types';
+import { walkChain, type WalkSteps } from './walk';
+
+export interface DispatchLimits {
+  maxSwitches: number;
+  firstByteTimeoutMs: number;
+  /** How long a call may wait for a free instance slot. */
+  queueTimeoutMs: number;
+}
+
+export interface DispatcherDeps {
+  resolver: Resolver;
+  providers: () => readonly Provider[];
+  pool: Pool;
+  admission: Admission;
+  health: HealthCache;
+  /** Read on every request, so a live settings change applies to the next one. */
+  limits: DispatchLimits;
+  /** Who hears of every request (metrics, the live hub, the usage ledger): wired in relay.ts. */
+  observers?: readonly RequestObserver[];
+  /** `errorRules` from the config, applied to the final failure of a chain walk. */
+  errorRules?: readonly ErrorRule[] | (() => readonly ErrorRule[]);
+  /** Budget/expiry check for the caller; throws a RelayError (e.g. 429) to refuse. */
+  checkBudget?: (caller: Caller, req: { model: string; endpoint: string }) => void | Promise<void>;
+  clock?: Clock;
+  log?: Logger;
+}
+
+interface Needs {
+  tools: boolean;
+  images: boolean;
+  embeddings: boolean;
+}
+
+/** One hop as it goes upstream: the target's model, the alias options merged, tools emulated if asked. */
+interface PreparedHop {
+  request: ChatRequest;
+  transform?: (events: AsyncIterable<ChatEvent>) => AsyncIterable<ChatEvent>;
+}
+
+/** A chat call that produced its first event, with what ends it. */
+interface ChatCall {
+  started: Started;
+  call: AbortController;
+  callCtx: CallContext;
+}
+
+const hasImages = (req: ChatRequest): boolean => req.messages.some((m) => m.content.some((p) => p.type === 'image'));
+
+const resolvedOf = (resolution: Resolution, target: Target, instance: Instance): Resolved => {
+  const r: Resolved = { provider: target.provider, model: target.model, label: target.label, instance: instance.name };
+  if (resolution.alias) r.alias = resolution.alias;
+  return r;
+};
+
+export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStats(): { active: number } } {
+  const clock = deps.clock ?? systemClock;
+  const env: RunEnv = {
+    observers: deps.observers ?? [],
+    now: () => clock.now(),
+    resolve: (model) => deps.resolver.resolve(model),
+  };
+  let active = 0;
+  // Calls waiting for an instance slot are queued requests too (dashboard and relay_queued agree).
+  deps.admission.addQueueSource?.(() => deps.pool.waiting());
+
+  const mapError = (e: RelayError): RelayError => {
+    const rules = typeof deps.errorRules === 'function' ? deps.errorRules() : deps.errorRules;
+    return applyErrorRules(rules, e);
+  };
+
+  /** An account out of credits cools down (availability); any other failure counts against health. */
+  const recordFailure = (instance: string, err: RelayError): void => {
+    if (isQuotaError(err)) deps.pool.availability.recordQuota(instance, err);
+    else deps.health.recordFailure(instance, err);
+  };
+  const recordSuccess = (instance: string): void => {
+    deps.health.recordSuccess(instance);
+    deps.pool.availability.recordSuccess(instance);
+  };
+
+  const providerNamed = (name: string): Provider | undefined => deps.providers().find((p) => p.name === name);
+
+  const capabilityIssue = (target: Target, needs: Needs): string | undefined => {
+    const provider = providerNamed(target.provider);
+    if (!provider) return 'provider_removed';
+    if (needs.embeddings && !provider.capabilities.embeddings) return 'embeddings_unsupported';
+    if (needs.tools && !provider.capabilities.tools && target.options?.toolEmulation !== true) return 'tools_unsupported';
+    if (needs.images && !provider.capabilities.images) return 'images_unsupported';
+    return undefined;
+  };
+
+  /**
+   * Circuit breaking across the chain: a target none of whose instances serves or is about to
+   * (the pool's one availability answer: failed, cooling down, out of credits, waiting for a
+   * person) goes after the other targets (it is still tried last, so a request never fails untried).
+   */
+  const orderByHealth = (targets: Target[]): Target[] => {
+    const healthy: Target[] = [];
+    const sick: Target[] = [];
+    for (const t of targets) {
+      const p = providerNamed(t.provider);
+      const ok = !p || p.instances().some((i) => mayServeSoon(deps.pool.availability.of(i)));
+      (ok ? healthy : sick).push(t);
+    }
+    return sick.length && healthy.length ? [...healthy, ...sick] : targets;
+  };
+
+  /** The walk's steps for one request; `attempt` makes the call on a held instance. */
+  function stepsFor<V>(
+    run: RequestRun,
+    ctx: RequestContext,
+    needs: Needs,
+    hop: (target: Target) => { request?: ChatRequest; affinity?: string },
+    attempt: (lease: Lease, target: Target) => Promise<V>,
+  ): WalkSteps<Target, Lease, V> {
+    const limits = deps.limits;
+    return {
+      maxSwitches: limits.maxSwitches,
+      skip: (target) => capabilityIssue(target, needs),
+      acquire: (target, exclude) =>
+        deps.pool.acquire(
+          { provider: providerNamed(target.provider)!, target, ...hop(target) },
+          {
+            exclude,
+            signal: ctx.signal,
+            waitMs: limits.queueTimeoutMs,
+            // No instance serving yet: wait for the first that does, as long as a first byte may take.
+            readyWaitMs: target.firstByteTimeoutMs ?? limits.firstByteTimeoutMs,
+            callCtx: { requestId: ctx.requestId, apiKeyId: ctx.caller.keyId, signal: ctx.signal, log: ctx.log, meta: {} },
+          },
+        ),
+      attempt,
+      cancelled: () => ctx.signal.aborted,
+      failed: recordFailure,
+      switched: (s, target) => {
+        run.switches.push(s);
+        ctx.log.warn(
+          { requestId: ctx.requestId, from: s.from, to: s.to, target: target.label, reason: s.reason, switches: run.switches.length },
+          'backend switch',
+        );
+      },
+      gaveUp: (failures, chosen) => {
+        ctx.log.warn(
+          { requestId: ctx.requestId, model: run.resolution?.requested, attempts: failures.length, switches: run.switches.length, chosen: chosen.code, status: chosen.status },
+          'every target failed',
+        );
+      },
+    };
+  }
+
+  /**
+   * A call on a held instance with its own abort (following the client's): made ready, then
+   * `call` runs; on failure the call is aborted with the failure as the reason, so the backend can
+   * tell a timeout from a disconnect.
+   */
+  async function onInstance<V>(lease: Lease, ctx: RequestContext, call: (instance: Instance, callCtx: CallContext) => Promise<V>): Promise<{ value: V; call: AbortController; callCtx: CallContext }> {
+    const own = new AbortController();
+    const callCtx: CallContext = { requestId: ctx.requestId, apiKeyId: ctx.caller.keyId, signal: AbortSignal.any([ctx.signal, own.signal]), log: ctx.log, meta: {} };
+    const instance = lease.instance;
+    try {
+      if (instance.state() !== 'ready') await instance.ensureReady(callCtx.signal);
+      if (ctx.signal.aborted) throw errors.cancelled();
+      return { value: await call(instance, callCtx), call: own, callCtx };
+    } catch (e) {
+      own.abort(e);
+      throw e;
+    }
+  }
+
+  /** Budget check, then admission. */
+  async function admit(ctx: RequestContext, model: string, run: RequestRun): Promise<Permit> {
+    if (deps.checkBudget) {
+      try {
+        await deps.checkBudget(ctx.caller, { model, endpoint: ctx.endpoint });
+      } catch (e) {
+        run.refusedBy = 'budget';
+        throw toRelayError(e);
+      }
+    }
+    return deps.admission.acquire(ctx.caller, ctx.signal);
+  }
+
+  /** The error the client gets. Client disconnects stay 499 and skip the rules. */
+  const finalError = (e: unknown, ctx: RequestContext, fromWalk: boolean): RelayError => {
+    if (ctx.signal.aborted) return errors.cancelled();
+    const err = toRelayError(e);
+    return fromWalk ? mapError(err) : err;
+  };
+
+  async function execute(req: ChatRequest, ctx: RequestContext): Promise<ChatExecution> {
+    const run = new RequestRun(ctx, req.model, req.stream, env);
+    const meter = new UsageMeter(estimatePromptTokens(req));
+    let permit: Permit | undefined;
+    let inWalk = false;
+    active++;
+    try {
+      permit = await admit(ctx, req.model, run);
+      const resolution = deps.resolver.resolve(req.model);
+      run.resolution = resolution;
+      const needs: Needs = { tools: requestUsesTools(req), images: hasImages(req), embeddings: false };
+      // Hashed once per request; each hop is prepared once (the pool sees what the instance gets).
+      const affinity = affinityKey(req);
+      const hops = new Map<Target, PreparedHop>();
+      const prepare = (target: Target): PreparedHop => {
+        let hop = hops.get(target);
+        if (hop) return hop;
+        const options = { ...req.options, ...target.options };
+        hop = { request: { ...req, model: target.model, options: Object.keys(options).length ? options : undefined } };
+        // Emulation stands in for native tools only: a provider that has them gets them as they are.
+        if (options.toolEmulation === true && needs.tools && !providerNamed(target.provider)?.capabilities.tools) {
+          const emu = applyToolEmulation(hop.request);
+          hop = { request: emu.request, transform: emu.transform };
+        }
+        hops.set(target, hop);
+        return hop;
+      };
+      inWalk = true;
+      const walked = await walkChain(
+        resolution.requested,
+        orderByHealth(resolution.targets),
+        stepsFor<ChatCall>(run, ctx, needs, (t) => ({ request: prepare(t).request, affinity }), async (lease, target) => {
+          const hop = prepare(target);
+          const ms = target.firstByteTimeoutMs ?? deps.limits.firstByteTimeoutMs;
+          const r = await onInstance(lease, ctx, (instance, callCtx) => {
+            const raw = instance.chat(hop.request, callCtx);
+            return firstEvent(hop.transform ? hop.transform(raw) : raw, target.label, ms, callCtx.signal);
+          });
+          return { started: r.value, call: r.call, callCtx: r.callCtx };
+        }),
+      );
+      inWalk = false;
+      const { held: lease, target, value } = walked;
+      const instance = lease.instance;
+      const resolved = resolvedOf(resolution, target, instance);
+      recordSuccess(instance.name);
+      run.routed(resolved);
+      return new Execution({
+        resolved,
+        started: value.started,
+        call: value.call,
+        holds: [lease, permit],
+        meter,
+        clientSignal: ctx.signal,
+        stream: req.stream,
+        failed: (e) => {
+          const raw = toRelayError(e);
+          recordFailure(instance.name, raw);
+          const err = mapError(raw);
+          ctx.log.warn({ requestId: ctx.requestId, instance: instance.name, code: err.code, status: err.status }, 'stream failed after first byte');
+          return err;
+        },
+        ended: (status, err) => {
+          active--;
+          run.sessionReuse = value.callCtx.meta.sessionReuse === true;
+          run.finish(status, err, meter.decide());
+        },
+      });
+    } catch (e) {
+      const err = finalError(e, ctx, inWalk);
+      permit?.release();
+      active--;
+      run.finish(err.status, err);
+      throw err;
+    }
+  }
+
+  async function embed(req: EmbeddingsRequest, ctx: RequestContext): Promise<{ resolved: Resolved; result: EmbeddingsResult }> {
+    const run = new RequestRun(ctx, req.model, false, env);
+    let permit: Permit | undefined;
+    let inWalk = false;
+    active++;
+    try {
+      permit = await admit(ctx, req.model, run);
+      const resolution = deps.resolver.resolve(req.model);
+      run.resolution = resolution;
+      inWalk = true;
+      const needs: Needs = { tools: false, images: false, embeddings: true };
+      const walked = await walkChain(
+        resolution.requested,
+        orderByHealth(resolution.targets),
+        stepsFor(run, ctx, needs, () => ({}), async (lease, target) => {
+          const ms = target.firstByteTimeoutMs ?? deps.limits.firstByteTimeoutMs;
+          const r = await onInstance(lease, ctx, (instance, callCtx) => {
+            if (!instance.embed) throw errors.invalid(`${target.label} does not offer embeddings.`, 'model', 'embeddings_unsupported');
+            return withDeadline(instance.embed({ ...req, model: target.model }, callCtx), target.label, ms, callCtx.signal);
+          });
+          return r.value;
+        }),
+      );
+      inWalk = false;
+      const { held: lease, target, value: result } = walked;
+      lease.release();
+      recordSuccess(lease.instance.name);
+      const resolved = resolvedOf(resolution, target, lease.instance);
+      run.routed(resolved);
+      permit.release();
+      active--;
+      run.finish(200, undefined, { promptTokens: result.usage.promptTokens, completionTokens: 0, estimated: false });
+      return { resolved, result };
+    } catch (e) {
+      const err = finalError(e, ctx, inWalk);
+      permit?.release();
+      active--;
+      run.finish(err.status, err);
+      throw err;
+    }
+  }
+
+  return {
+    execute,
+    embed,
+    resolveModel: (model: string) => deps.resolver.resolve(model),
+    instanceHealth: (instance: string) => deps.health.snapshot(instance),
+    walkStats: () => ({ active }),
+  };
+}

@@ -1,0 +1,156 @@
+/**
+ * One answer in progress: what `ChatService.execute` returns once the first event arrived.
+ *
+ * The execution holds the request's slots (instance lease, admission permit) and its upstream
+ * call, and ends exactly once, in `end()`: through `close()`, the client leaving, or its events
+ * being iterated to the end (or left early). Ending frees the slots in order, cancels the
+ * upstream call unless it completed, and reports the status to the dispatcher, which records the
+ * request's one outcome.
+ */
+import type { ChatEvent } from '../chat/model';
+import { errors, type RelayError } from '../errors';
+import type { UsageMeter } from './outcome';
+import type { ChatExecution, Resolved } from './types';
+
+/** An upstream call that produced its first event. */
+export interface Started {
+  iter: AsyncIterator<ChatEvent>;
+  first: ChatEvent;
+}
+
+/**
+ * Wait for `p` (a call to `label`) for at most `ms` (`AbortSignal.timeout`), or until `signal`
+ * aborts: then reject with a retryable `first_byte_timeout` (the deadline) or `client_closed`.
+ * The loser's rejection is swallowed.
+ */
+export async function withDeadline<T>(p: Promise<T>, label: string, ms: number, signal: AbortSignal): Promise<T> {
+  p.catch(() => undefined);
+  const deadline = AbortSignal.timeout(ms);
+  const stop = AbortSignal.any([signal, deadline]);
+  let onAbort = (): void => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () =>
+      reject(
+        deadline.aborted && !signal.aborted
+          ? errors.timeout(`No answer from ${label} within ${ms} ms.`, { code: 'first_byte_timeout', retryable: true })
+          : errors.cancelled(),
+      );
+    if (stop.aborted) onAbort();
+    else stop.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => undefined);
+  try {
+    return await Promise.race([p, aborted]);
+  } finally {
+    stop.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * The first event of `events` (the answer of `label`) under the first-byte deadline. On failure
+ * the call's iterator is returned (its generator unwinds on its own time).
+ */
+export async function firstEvent(events: AsyncIterable<ChatEvent>, label: string, ms: number, signal: AbortSignal): Promise<Started> {
+  const iter = events[Symbol.asyncIterator]();
+  try {
+    const r = await withDeadline(iter.next(), label, ms, signal);
+    if (r.done) throw errors.upstream(`${label} ended its answer without any output.`, { retryable: true });
+    return { iter, first: r.value };
+  } catch (e) {
+    void Promise.resolve(iter.return?.()).catch(() => undefined);
+    throw e;
+  }
+}
+
+export interface ExecutionParts {
+  resolved: Resolved;
+  started: Started;
+  /** Aborts the upstream call (its signal also follows the client's). */
+  call: AbortController;
+  /** Released when the execution ends, in this order (instance lease, then admission permit). */
+  holds: ReadonlyArray<{ release(): void }>;
+  meter: UsageMeter;
+  /** The client's signal: its abort ends the execution (499) even when nobody iterates. */
+  clientSignal: AbortSignal;
+  stream: boolean;
+  /** A failure after the first event: record it and return the error the client gets. */
+  failed(e: unknown): RelayError;
+  /** Called exactly once, when the execution ends. */
+  ended(status: number, err?: RelayError): void;
+}
+
+export class Execution implements ChatExecution {
+  readonly resolved: Resolved;
+  readonly promptTokens: number;
+  readonly events: AsyncIterable<ChatEvent>;
+  private done = false;
+  /** The consumer was handed `finish`: it has a whole answer. */
+  private sawFinish = false;
+  private readonly onClientAbort = (): void => this.end(499, errors.cancelled());
+
+  constructor(private readonly p: ExecutionParts) {
+    this.resolved = p.resolved;
+    this.promptTokens = p.meter.promptEstimate;
+    if (p.clientSignal.aborted) queueMicrotask(this.onClientAbort);
+    else p.clientSignal.addEventListener('abort', this.onClientAbort, { once: true });
+    this.events = this.run();
+  }
+
+  close(): void {
+    if (this.sawFinish) this.end(200);
+    else this.end(499, errors.cancelled());
+  }
+
+  private end(status: number, err?: RelayError): void {
+    if (this.done) return;
+    this.done = true;
+    const p = this.p;
+    p.clientSignal.removeEventListener('abort', this.onClientAbort);
+    if (status !== 200 || err) {
+      p.call.abort(err ?? errors.cancelled());
+      void Promise.resolve(p.started.iter.return?.()).catch(() => undefined);
+    }
+    for (const h of p.holds) h.release();
+    p.ended(status, err);
+  }
+
+  /** What the consumer gets for one upstream event: backend usage is replaced by the decided one, sent before `finish`. */
+  private pass(ev: ChatEvent): ChatEvent[] {
+    if (!this.p.meter.observe(ev)) return [];
+    if (ev.type !== 'finish') return [ev];
+    const usage: ChatEvent = { type: 'usage', usage: this.p.meter.decide() };
+    return [usage, ev];
+  }
+
+  private async *run(): AsyncGenerator<ChatEvent> {
+    const { started, meter } = this.p;
+    let completed = false;
+    try {
+      if (this.done) throw errors.cancelled();
+      let ev: ChatEvent | undefined = started.first;
+      while (ev) {
+        for (const out of this.pass(ev)) {
+          if (out.type === 'finish') this.sawFinish = true;
+          yield out;
+        }
+        const r: IteratorResult<ChatEvent> = await started.iter.next();
+        ev = r.done ? undefined : r.value;
+      }
+      // An answer that ended without `finish` still gets its usage.
+      if (!meter.isDecided) yield { type: 'usage', usage: meter.decide() };
+      completed = true;
+    } catch (e) {
+      if (this.p.clientSignal.aborted || this.done) {
+        this.end(499, errors.cancelled());
+        throw errors.cancelled();
+      }
+      const err = this.p.failed(e);
+      this.end(this.p.stream ? 200 : err.status, err);
+      throw err;
+    } finally {
+      // Completed, or the consumer stopped after `finish`: a whole answer. Otherwise it left early.
+      if (completed || this.sawFinish) this.end(200);
+      else this.end(499, errors.cancelled());
+    }
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * One request's bookkeeping from its start to its one `RequestOutcome`: started (observers hear
+ * it before admission), routed (first byte), finished exactly once.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Usage } from '../chat/model';
+import type { RelayError } from '../errors';
+import type { Resolution } from '../routing/types';
+import { notify, type RequestObserver, type RequestOutcome, type RequestStart, type Switch } from './outcome';
+import type { RequestContext, Resolved } from './types';
+
+export interface RunEnv {
+  observers: readonly RequestObserver[];
+  now(): number;
+  /** How a name resolves (throws when it does not). */
+  resolve(model: string): Resolution;
+}
+
+export class RequestRun {
+  readonly start: RequestStart;
+  readonly switches: Switch[] = [];
+  resolution?: Resolution;
+  resolved?: Resolved;
+  firstByteAt?: number;
+  sessionReuse = false;
+  refusedBy?: 'budget';
+  private finished = false;
+
+  constructor(
+    private readonly ctx: RequestContext,
+    model: string,
+    stream: boolean,
+    private readonly env: RunEnv,
+  ) {
+    this.start = {
+      id: randomUUID(),
+      requestId: ctx.requestId,
+      protocol: ctx.protocol,
+      endpoint: ctx.endpoint,
+      apiKeyId: ctx.caller.keyId,
+      requestedModel: model,
+      stream,
+      receivedAt: ctx.receivedAt,
+    };
+    if (ctx.userAgent) this.start.userAgent = ctx.userAgent;
+    notify(env.observers, 'started', { ...this.start }, this.observerFailed);
+  }
+
+  private readonly observerFailed = (e: unknown): void => {
+    this.ctx.log.error({ requestId: this.ctx.requestId, error: (e as Error)?.message ?? String(e) }, 'request observer failed');
+  };
+
+  routed(resolved: Resolved): void {
+    this.resolved = resolved;
+    this.firstByteAt = this.env.now();
+    notify(this.env.observers, 'routed', { ...this.start, resolved, firstByteAt: this.firstByteAt }, this.observerFailed);
+  }
+
+  finish(status: number, error?: RelayError, usage?: Usage): void {
+    if (this.finished) return;
+    this.finished = true;
+    // A request that ended before resolution (e.g. refused) is still labelled by the name it asked for.
+    let resolution = this.resolution;
+    if (!resolution) {
+      try {
+        resolution = this.env.resolve(this.start.requestedModel);
+      } catch {
+        resolution = undefined;
+      }
+    }
+    const outcome: RequestOutcome = {
+      ...this.start,
+      finishedAt: this.env.now(),
+      status,
+      switches: [...this.switches],
+      sessionReuse: this.sessionReuse,
+    };
+    if (error) outcome.error = error;
+    if (this.refusedBy) outcome.refusedBy = this.refusedBy;
+    if (resolution) outcome.resolution = resolution;
+    if (this.resolved) outcome.resolved = this.resolved;
+    if (this.firstByteAt !== undefined) outcome.firstByteAt = this.firstByteAt;
+    if (usage) outcome.usage = usage;
+    notify(this.env.observers, 'finished', outcome, this.observerFailed);
+  }
+}
