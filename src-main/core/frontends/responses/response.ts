@@ -16,7 +16,7 @@
  */
 import type { ChatEvent, ChatMessage, FinishReason, Usage } from '../../chat/model';
 import type { RelayError } from '../../errors';
-import { isObject, newId, type Json } from '../anthropic/check';
+import { isObject, newId, type Json } from '../shared/check';
 import { estimateTokens } from '../../chat/tokens';
 import type { ResponsesEcho } from './request';
 
