@@ -34,7 +34,7 @@ export async function startTestGateway(opts: { config?: Record<string, unknown>;
   const keys = {
     verify: (k: string | undefined): Caller | undefined => (k === TEST_KEY ? { keyId: keyIdOf(TEST_KEY), keyName: 'test' } : undefined),
   };
-  const frontends = frontendPlugins({ chat, providers: () => [provider], limits: () => config.limits, maxBodyBytes: config.limits.maxBodyBytes });
+  const frontends = frontendPlugins({ chat: opts.deps?.chat ?? chat, providers: () => [provider], limits: () => config.limits, maxBodyBytes: config.limits.maxBodyBytes });
   const app = await buildGateway({
     config,
     keys,
