@@ -18,6 +18,8 @@ class FakeSink implements StreamSink<string> {
   frames: string[] = [];
   ends = 0;
   abandoned = false;
+  /** The client leaves right after this frame was written. */
+  leaveAfter: string | undefined;
   /** Writes report a full buffer while true. */
   full = false;
   drains: Array<(ok: boolean) => void> = [];
@@ -32,6 +34,7 @@ class FakeSink implements StreamSink<string> {
     if (this.closed || this.ended) return false;
     this.committed = true;
     if (f) this.frames.push(f);
+    if (f === this.leaveAfter) this.ac.abort();
     return !this.full;
   }
   keepAlive(): void {
@@ -139,18 +142,30 @@ describe('streamAnswer', () => {
     expect(call.returns).toBe(0);
   });
 
-  it('a client gone mid-answer: no frame, the iteration returned once', async () => {
+  it('a client gone between events: no frame, no further pull, the iteration returned once', async () => {
+    const { call: c, done } = run();
+    const call = await c;
+    sink.leaveAfter = 'P:a';
+    call.start();
+    call.send(text('a'));
+    await done;
+    expect(sink.frames).toEqual(['S:fake/m', 'P:a']);
+    expect(call.pulls).toBe(1);
+    expect(call.returns).toBe(1);
+    expect(call.cancels).toBe(0);
+    expect(sink.ends).toBe(1);
+  });
+
+  it('a client gone while the backend is silent: the pull is cancelled (by the service), nothing returned twice', async () => {
     const { call: c, done } = run();
     const call = await c;
     call.start();
     call.send(text('a'));
     await call.pulled(2);
     sink.ac.abort();
-    call.send(text('b'));
     await done;
     expect(sink.frames).toEqual(['S:fake/m', 'P:a']);
-    expect(call.returns).toBe(1);
-    expect(call.pulls).toBe(2);
+    expect(call.cancels + call.returns).toBe(1);
     expect(sink.ends).toBe(1);
   });
 
