@@ -31,7 +31,7 @@ const LAYERS = [
   {
     name: 'frontends',
     comment: 'protocol front ends and the HTTP helpers they share (SSE writer, error mapping, the auth hooks and guardScope) that still live in gateway/',
-    path: `${CORE}(frontends/|gateway/sse\\.ts$|gateway/plugins/(errors|auth)\\.ts$)`,
+    path: `${CORE}(frontends/|gateway/plugins/(errors|auth)\\.ts$)`,
   },
   { name: 'gateway', comment: 'the fastify server, its plugins and metrics; the admin API', path: `${CORE}(gateway|admin)/` },
   { name: 'relay', comment: 'the engine wiring', path: `${CORE}relay\\.ts$` },

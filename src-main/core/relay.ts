@@ -21,8 +21,7 @@ import type { AliasConfig, Config, ProviderConfig } from './config/schema';
 import { errors } from './errors';
 import { EventHub } from './events';
 import { adminPlugin } from './admin/index';
-import { anthropicRoutes } from './frontends/anthropic/routes';
-import { responsesRoutes } from './frontends/responses/routes';
+import { frontendPlugins } from './frontends/index';
 import { createAdmission, type Admission } from './dispatch/admission';
 import { buildGateway, type GatewayPlugin } from './gateway/build';
 import { createDispatcher } from './dispatch/dispatcher';
@@ -384,11 +383,16 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     onChange: () => hub.emit('config', 'discovery'),
   });
 
-  const keepAliveMs = () => config.limits.keepAliveMs;
   const plugins: GatewayPlugin[] = [
+    // The three protocol front ends, registered the one way (tests that build a gateway use it too).
+    ...frontendPlugins({
+      chat,
+      providers: () => providers,
+      resolver: () => resolver,
+      limits: () => config.limits,
+      maxBodyBytes: config.limits.maxBodyBytes,
+    }),
     { plugin: routingRoutes, opts: { resolver: () => resolver, health, providers: () => providers, inFlight: (n: string) => pool.inFlight(n) } },
-    { plugin: anthropicRoutes, opts: { chat, keepAliveMs, maxBodyBytes: config.limits.maxBodyBytes } },
-    { plugin: responsesRoutes, opts: { chat, keepAliveMs } },
     // SECURITY: usage queries are admin-only: they live in the admin scope with every other admin route.
     adminPlugin(relay, { routes: [{ plugin: ledgerRoutes, opts: { ledger } }] }),
   ];
@@ -401,7 +405,6 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     metrics,
     chat,
     providers: () => providers,
-    resolver: () => resolver,
     inFlight: (n) => pool.inFlight(n),
     availability: (i) => availability.of(i),
     hub,

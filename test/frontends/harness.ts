@@ -3,15 +3,14 @@
  * admission, health cache and alias resolver, over two fake OpenAI-compatible upstreams:
  * - `fake`: native tools and images;
  * - `plain`: a text-only backend (`tools: false, images: false`), like the Lingma backend.
- * The Anthropic and Responses front ends are registered through `extraPlugins`, as relay.ts does.
+ * The front ends are registered through `extraPlugins` with `frontendPlugins`, as relay.ts does.
  */
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { createOpenAIProvider } from '../../src-main/core/backends/openai/index';
 import { keyIdOf } from '../../src-main/core/config/keys';
 import { validateConfig } from '../../src-main/core/config/validate';
-import { anthropicRoutes } from '../../src-main/core/frontends/anthropic/routes';
-import { responsesRoutes } from '../../src-main/core/frontends/responses/routes';
+import { frontendPlugins } from '../../src-main/core/frontends/index';
 import { ResponseStore } from '../../src-main/core/frontends/responses/store';
 import { createAdmission } from '../../src-main/core/dispatch/admission';
 import { buildGateway } from '../../src-main/core/gateway/build';
@@ -77,7 +76,6 @@ export async function startHarness(opts: { fake?: FakeOptions; plain?: FakeOptio
       k === KEY ? { keyId: keyIdOf(KEY), keyName: 'one' } : k === OTHER_KEY ? { keyId: keyIdOf(OTHER_KEY), keyName: 'two' } : undefined,
   };
   const store = new ResponseStore({ maxEntries: 50 });
-  const keepAliveMs = () => config.limits.keepAliveMs;
   const app = await buildGateway({
     config,
     keys,
@@ -86,10 +84,13 @@ export async function startHarness(opts: { fake?: FakeOptions; plain?: FakeOptio
     chat: dispatcher,
     providers: () => providers,
     logger: log,
-    extraPlugins: [
-      { plugin: anthropicRoutes, opts: { chat: dispatcher, keepAliveMs, maxBodyBytes: config.limits.maxBodyBytes } },
-      { plugin: responsesRoutes, opts: { chat: dispatcher, keepAliveMs, store } },
-    ],
+    extraPlugins: frontendPlugins({
+      chat: dispatcher,
+      providers: () => providers,
+      limits: () => config.limits,
+      maxBodyBytes: config.limits.maxBodyBytes,
+      store,
+    }),
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as AddressInfo).port;

@@ -1,8 +1,12 @@
-/** Start `buildGateway` on 127.0.0.1:0 with a FakeChat, for front-end and plugin tests. */
+/**
+ * Start `buildGateway` on 127.0.0.1:0 with a FakeChat, for front-end and plugin tests. The front
+ * ends are registered as the relay registers them (`frontendPlugins`), before `deps.extraPlugins`.
+ */
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { validateConfig } from '../../src-main/core/config/validate';
 import { buildGateway, type GatewayDeps } from '../../src-main/core/gateway/build';
+import { frontendPlugins } from '../../src-main/core/frontends/index';
 import { createLogger } from '../../src-main/core/gateway/logging';
 import { Metrics } from '../../src-main/core/gateway/metrics';
 import { keyIdOf } from '../../src-main/core/config/keys';
@@ -30,6 +34,7 @@ export async function startTestGateway(opts: { config?: Record<string, unknown>;
   const keys = {
     verify: (k: string | undefined): Caller | undefined => (k === TEST_KEY ? { keyId: keyIdOf(TEST_KEY), keyName: 'test' } : undefined),
   };
+  const frontends = frontendPlugins({ chat: opts.deps?.chat ?? chat, providers: () => [provider], limits: () => config.limits, maxBodyBytes: config.limits.maxBodyBytes });
   const app = await buildGateway({
     config,
     keys,
@@ -39,6 +44,7 @@ export async function startTestGateway(opts: { config?: Record<string, unknown>;
     providers: () => [provider],
     logger: createLogger({ level: process.env.TEST_LOG ? 'debug' : 'silent' }),
     ...opts.deps,
+    extraPlugins: [...frontends, ...(opts.deps?.extraPlugins ?? [])],
   });
   let port = 0;
   if (opts.listen !== false) {

@@ -1,42 +1,53 @@
 /** Fold a stream of ChatEvents into one ChatResult (non-streaming answers). */
 import type { ChatEvent, ChatResult, FinishReason, ToolCall, Usage } from './model';
 
-export async function collectChat(events: AsyncIterable<ChatEvent>): Promise<ChatResult> {
-  let text = '';
-  let reasoning = '';
-  const calls: Array<ToolCall | undefined> = [];
-  let finishReason: FinishReason | undefined;
-  let usage: Usage | undefined;
-  for await (const ev of events) {
+/** The fold, one event at a time (front ends push as events arrive). */
+export class ChatFold {
+  private text = '';
+  private reasoning = '';
+  private readonly calls: Array<ToolCall | undefined> = [];
+  private finishReason: FinishReason | undefined;
+  private usage: Usage | undefined;
+
+  push(ev: ChatEvent): void {
     switch (ev.type) {
       case 'text':
-        text += ev.text;
+        this.text += ev.text;
         break;
       case 'reasoning':
-        reasoning += ev.text;
+        this.reasoning += ev.text;
         break;
       case 'tool_call': {
-        let c = calls[ev.index];
-        if (!c) c = calls[ev.index] = { id: ev.id ?? '', name: ev.name ?? '', arguments: '' };
+        let c = this.calls[ev.index];
+        if (!c) c = this.calls[ev.index] = { id: ev.id ?? '', name: ev.name ?? '', arguments: '' };
         if (ev.id) c.id = ev.id;
         if (ev.name) c.name = ev.name;
         c.arguments += ev.argumentsDelta;
         break;
       }
       case 'usage':
-        usage = ev.usage;
+        this.usage = ev.usage;
         break;
       case 'finish':
-        finishReason = ev.reason;
+        this.finishReason = ev.reason;
         break;
     }
   }
-  const toolCalls = calls.filter((c): c is ToolCall => c !== undefined);
-  return {
-    text,
-    reasoning,
-    toolCalls,
-    finishReason: finishReason ?? (toolCalls.length ? 'tool_calls' : 'stop'),
-    usage,
-  };
+
+  result(): ChatResult {
+    const toolCalls = this.calls.filter((c): c is ToolCall => c !== undefined);
+    return {
+      text: this.text,
+      reasoning: this.reasoning,
+      toolCalls,
+      finishReason: this.finishReason ?? (toolCalls.length ? 'tool_calls' : 'stop'),
+      usage: this.usage,
+    };
+  }
+}
+
+export async function collectChat(events: AsyncIterable<ChatEvent>): Promise<ChatResult> {
+  const fold = new ChatFold();
+  for await (const ev of events) fold.push(ev);
+  return fold.result();
 }

@@ -264,6 +264,8 @@ export const ConfigSchema = Type.Object(
         firstByteTimeoutMs: Type.Integer({ minimum: 100, default: 60000 }),
         /** SSE comment keep-alive interval while a stream waits for a slot or its first byte. */
         keepAliveMs: Type.Integer({ minimum: 100, default: 5000 }),
+        /** A streaming client whose socket stays full this long gets an error and its upstream call is released. */
+        clientDrainTimeoutMs: Type.Integer({ minimum: 100, default: 60000 }),
         /** Graceful stop: how long in-flight requests may take to finish. */
         shutdownGraceMs: Type.Integer({ minimum: 0, default: 10000 }),
       },

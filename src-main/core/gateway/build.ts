@@ -1,8 +1,8 @@
 /**
  * `buildGateway(deps)`: the fastify instance (never listening; hosts and tests call `listen` or
  * `inject`). Core plugins in order: request id, guard (Host/Origin/CORS), auth decorators, the one
- * error handler, WebSocket support, then `/healthz`, `/metrics`, the OpenAI front end, then
- * `extraPlugins` (routing, ledger, admin, other protocols), each in its own encapsulated scope
+ * error handler, WebSocket support, then `/healthz`, `/metrics`, then `extraPlugins` (the front ends
+ * from `frontendPlugins`, routing, ledger, admin), each in its own encapsulated scope
  * where `requireApiKey`/`requireAdmin`/`requireMetrics` are available. Before all of it, the route
  * guard: a route under `/admin` or `/v1` outside its `guardScope` makes this function throw.
  */
@@ -14,8 +14,7 @@ import { availabilityOf, type AvailabilityStatus, type AvailabilityView } from '
 import type { Config } from '../config/schema';
 import { errors } from '../errors';
 import type { EventHub } from '../events';
-import { openaiRoutes } from '../frontends/openai/routes';
-import type { HealthCache, Resolver } from '../routing/types';
+import type { HealthCache } from '../routing/types';
 import { createLogger } from './logging';
 import type { Metrics } from './metrics';
 import { installAuth, selectWsSubprotocol } from './plugins/auth';
@@ -28,7 +27,7 @@ import type { Caller, ChatService } from '../dispatch/types';
 export type GatewayPlugin =
   | FastifyPluginAsync<any>
   | FastifyPluginCallback<any>
-  | { plugin: FastifyPluginAsync<any> | FastifyPluginCallback<any>; opts?: Record<string, unknown> };
+  | { plugin: FastifyPluginAsync<any> | FastifyPluginCallback<any>; opts?: object };
 
 export interface GatewayDeps {
   config: Config;
@@ -38,7 +37,6 @@ export interface GatewayDeps {
   metrics: Metrics;
   chat: ChatService;
   providers: () => readonly Provider[];
-  resolver?: () => Resolver | undefined;
   /** The health cache, for /healthz (default: the chat service's `instanceHealth`). */
   health?: HealthCache;
   /** Calls in flight per instance (the pool), for /healthz. */
@@ -48,7 +46,7 @@ export interface GatewayDeps {
   hub?: EventHub;
   /** A pino logger; default: JSON lines on stderr at `server.logLevel`, forwarded to `hub`. */
   logger?: Logger;
-  /** Registered after the core routes, each in its own scope. */
+  /** Registered after the core routes, each in its own scope: the front ends (`frontendPlugins`) and the rest. */
   extraPlugins?: GatewayPlugin[];
   /** Origins the host allows besides `server.corsOrigins` (e.g. the desktop app's). */
   extraOrigins?: string[];
@@ -224,13 +222,6 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   app.get('/metrics', { onRequest: app.requireMetrics }, async (_req, reply) => {
     reply.type(deps.metrics.contentType);
     return deps.metrics.text();
-  });
-
-  await app.register(openaiRoutes, {
-    chat: deps.chat,
-    providers: deps.providers,
-    resolver: deps.resolver,
-    keepAliveMs: () => config.limits.keepAliveMs,
   });
 
   for (const p of deps.extraPlugins ?? []) {

@@ -17,7 +17,7 @@ import {
   requireObject,
   requireString,
   type Json,
-} from './check';
+} from '../shared/check';
 
 export interface AnthropicParseOptions {
   /** `count_tokens` bodies carry no `max_tokens`. */

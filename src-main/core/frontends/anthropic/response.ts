@@ -9,7 +9,7 @@
  */
 import type { ChatEvent, FinishReason, Usage } from '../../chat/model';
 import type { RelayError } from '../../errors';
-import { argumentsObject, newId, type Json } from './check';
+import { argumentsObject, newId, type Json } from '../shared/check';
 import { toAnthropicError } from './errors';
 
 export interface SseEvent {

@@ -3,35 +3,26 @@
  * `POST /v1/messages/count_tokens`. Auth by `x-api-key` or Bearer; `anthropic-version` and
  * `anthropic-beta` are accepted and not required. Errors in this scope use Anthropic's shape.
  *
- * Streaming: while waiting for the first event the shared keep-alive helper sends SSE comments
- * (a failure before anything was sent stays a plain HTTP error); after `message_start`, `ping`
- * events fill gaps longer than `keepAliveMs`; a failure after the start is one `event: error`.
+ * Streaming: while waiting for the first event keep-alive comments are sent (a failure before
+ * anything was sent stays a plain HTTP error); after `message_start`, `ping` events fill gaps
+ * longer than `keepAliveMs`; a failure after the commit is one `event: error`.
  *
- * Register in its own scope (not wrapped in fastify-plugin) so its error handler stays local:
- * `extraPlugins: [{ plugin: anthropicRoutes, opts: { chat, keepAliveMs } }]`.
+ * The streaming execution is the shared one (../shared/stream.ts) with ./encoder.ts. Registered in
+ * its own scope (not wrapped in fastify-plugin) so its error handler stays local, through
+ * `frontendPlugins` (../index.ts).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isRelayError, toRelayError, type RelayError } from '../../errors';
-import { normalizeError, sendRelayError } from '../../gateway/plugins/errors';
-import { keepAliveWhile, SseWriter } from '../../gateway/sse';
-import type { ChatService } from '../../dispatch/types';
-import { toAnthropicError } from './errors';
-import { clientSignal, contextOf, sessionHeader, withHeartbeat } from './http';
-import { anthropicToChatRequest } from './request';
-import { AnthropicEncoder, PING_EVENT, type SseEvent } from './response';
 import { estimatePromptTokens } from '../../chat/tokens';
-import type { Resolver } from '../../routing/types';
+import type { RelayError } from '../../errors';
+import { normalizeError, sendRelayError } from '../../gateway/plugins/errors';
+import { callContext, clientGone, sessionHeader } from '../shared/context';
+import type { FrontendOptions } from '../shared/options';
+import { SseWriter } from '../shared/sse';
+import { collectAnswer, streamAnswer } from '../shared/stream';
+import { MessagesBody, MessagesStream } from './encoder';
+import { toAnthropicError } from './errors';
+import { anthropicToChatRequest } from './request';
 import { guardScope } from '../../gateway/plugins/auth';
-
-export interface AnthropicRoutesOptions {
-  chat: ChatService;
-  /** `limits.keepAliveMs` (a getter reads live settings). Default 5000. */
-  keepAliveMs?: number | (() => number);
-  /** Body limit, for the 413 message. */
-  maxBodyBytes?: number;
-  /** Model resolution for count_tokens (default: the chat service's `resolveModel`). */
-  resolver?: () => Resolver | undefined;
-}
 
 const ENDPOINT = '/v1/messages';
 
@@ -39,13 +30,7 @@ function sendAnthropicError(req: FastifyRequest, reply: FastifyReply, err: Relay
   return sendRelayError(req, reply, err, (e) => toAnthropicError(e, req.id));
 }
 
-function frame(e: SseEvent): string {
-  return `event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`;
-}
-
-export async function anthropicRoutes(app: FastifyInstance, opts: AnthropicRoutesOptions): Promise<void> {
-  const keepAliveMs = (): number => (typeof opts.keepAliveMs === 'function' ? opts.keepAliveMs() : (opts.keepAliveMs ?? 5000));
-
+export async function anthropicRoutes(app: FastifyInstance, opts: FrontendOptions): Promise<void> {
   // Everything in this scope (auth failures, bad JSON, routing errors) answers in Anthropic's shape.
   app.setErrorHandler((err, req, reply) => sendAnthropicError(req, reply, normalizeError(err, opts.maxBodyBytes)));
   // SECURITY: every route here needs an API key (x-api-key or Bearer), checked before the body is read.
@@ -58,46 +43,12 @@ export async function anthropicRoutes(app: FastifyInstance, opts: AnthropicRoute
     if (session) request.sessionKey = session;
 
     if (!request.stream) {
-      const exec = await opts.chat.execute(request, contextOf(req, 'anthropic', ENDPOINT, clientSignal(reply), receivedAt));
-      const enc = new AnthropicEncoder(exec.resolved.label, exec.promptTokens);
-      for await (const ev of exec.events) enc.push(ev);
-      reply.header('x-relay-resolved', exec.resolved.label);
-      return enc.message();
+      const ctx = callContext(req, 'anthropic', ENDPOINT, clientGone(reply.raw), receivedAt);
+      return collectAnswer(opts.chat, request, ctx, reply, (resolved, promptTokens) => new MessagesBody(resolved.label, promptTokens));
     }
-
     const sse = new SseWriter(reply);
-    let exec;
-    try {
-      exec = await keepAliveWhile(sse, opts.chat.execute(request, contextOf(req, 'anthropic', ENDPOINT, sse.signal, receivedAt)), keepAliveMs());
-    } catch (e) {
-      if (!sse.committed) throw e; // nothing sent yet: a plain HTTP error in Anthropic's shape
-      const err = isRelayError(e) ? e : toRelayError(e);
-      if (err.code !== 'client_closed') {
-        req.log.warn({ code: err.code, detail: err.detail }, 'stream failed before the first event');
-        sse.write(frame({ event: 'error', data: toAnthropicError(err, req.id) as unknown as Record<string, unknown> }));
-      }
-      sse.end();
-      return reply;
-    }
-
-    sse.commit({ 'x-relay-resolved': exec.resolved.label });
-    const enc = new AnthropicEncoder(exec.resolved.label, exec.promptTokens);
-    for (const e of enc.start()) sse.write(frame(e));
-    try {
-      for await (const ev of withHeartbeat(exec.events, keepAliveMs(), () => sse.write(frame(PING_EVENT)))) {
-        if (sse.closed) break; // leaving the loop cancels the upstream call
-        for (const e of enc.push(ev)) sse.write(frame(e));
-      }
-      if (!sse.closed) for (const e of enc.end()) sse.write(frame(e));
-    } catch (e) {
-      const err = isRelayError(e) ? e : toRelayError(e);
-      if (!sse.closed && err.code !== 'client_closed') {
-        req.log.warn({ code: err.code, status: err.status, detail: err.detail }, 'stream failed after it started');
-        for (const ev of enc.error(err, req.id)) sse.write(frame(ev));
-      }
-    } finally {
-      sse.end();
-    }
+    const ctx = callContext(req, 'anthropic', ENDPOINT, sse.signal, receivedAt);
+    await streamAnswer(opts.chat, request, ctx, sse, new MessagesStream(req.id), opts.limits());
     return reply;
   });
 

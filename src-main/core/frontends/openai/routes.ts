@@ -1,28 +1,21 @@
 /**
  * The OpenAI front end: `POST /v1/chat/completions`, `POST /v1/embeddings`, `GET /v1/models`,
  * `GET /v1/models/{id}` (ids contain slashes). It translates with ./translate.ts and talks only to
- * the ChatService; errors go through the gateway's one error handler (OpenAI shape).
+ * the ChatService through the shared execution (../shared/stream.ts) with the encoders of
+ * ./encoder.ts; errors go through the gateway's one error handler (OpenAI shape).
  */
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
 import type { Provider } from '../../backends/types';
-import { collectChat } from '../../chat/collect';
-import type { Usage } from '../../chat/model';
-import { errors, isRelayError, toOpenAIError, toRelayError } from '../../errors';
-import { keepAliveWhile, SseWriter } from '../../gateway/sse';
-import type { ChatService, Protocol, RequestContext } from '../../dispatch/types';
+import { errors } from '../../errors';
 import type { Resolver } from '../../routing/types';
-import { ChunkRenderer, completionBody, embeddingsBody, parseChatRequest, parseEmbeddingsRequest } from './translate';
+import { callContext, clientGone } from '../shared/context';
+import type { FrontendOptions } from '../shared/options';
+import { SseWriter } from '../shared/sse';
+import { collectAnswer, streamAnswer } from '../shared/stream';
+import { ChatBody, ChatStream } from './encoder';
+import { embeddingsBody, parseChatRequest, parseEmbeddingsRequest } from './translate';
 import { guardScope } from '../../gateway/plugins/auth';
-
-export interface OpenAIFrontendOptions {
-  chat: ChatService;
-  providers: () => readonly Provider[];
-  resolver?: () => Resolver | undefined;
-  /** limits.keepAliveMs, read per request (live settings). */
-  keepAliveMs: () => number;
-}
 
 interface ModelEntry {
   id: string;
@@ -54,35 +47,12 @@ export function listModels(providers: readonly Provider[], resolver: Resolver | 
   return out;
 }
 
-/** Abort when the client goes away before the response finished. */
-function clientSignal(reply: FastifyReply): AbortSignal {
-  const ac = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) ac.abort();
-  });
-  return ac.signal;
-}
-
-function contextOf(req: FastifyRequest, protocol: Protocol, signal: AbortSignal, receivedAt: number): RequestContext {
-  const ua = req.headers['user-agent'];
-  return {
-    requestId: req.id,
-    caller: req.caller!,
-    protocol,
-    endpoint: req.routeOptions.url ?? req.url,
-    userAgent: typeof ua === 'string' ? ua.slice(0, 200) : undefined,
-    signal,
-    receivedAt,
-    log: req.log as unknown as Logger,
-  };
-}
-
 /** Always fresh: clients reuse x-request-id values, completion ids must not repeat. */
 function completionId(): string {
   return `chatcmpl-${randomBytes(12).toString('hex')}`;
 }
 
-export async function openaiRoutes(app: FastifyInstance, opts: OpenAIFrontendOptions): Promise<void> {
+export async function openaiRoutes(app: FastifyInstance, opts: FrontendOptions): Promise<void> {
   guardScope(app, 'apiKey');
 
   app.post('/v1/chat/completions', async (req, reply) => {
@@ -93,60 +63,20 @@ export async function openaiRoutes(app: FastifyInstance, opts: OpenAIFrontendOpt
     const id = completionId();
 
     if (!request.stream) {
-      const signal = clientSignal(reply);
-      const exec = await opts.chat.execute(request, contextOf(req, 'openai-chat', signal, receivedAt));
-      const result = await collectChat(exec.events);
-      // Usage is the dispatcher's (the stream's usage event); its prompt estimate if none came.
-      const usage: Usage = result.usage ?? { promptTokens: exec.promptTokens, completionTokens: 0, estimated: true };
-      reply.header('x-relay-resolved', exec.resolved.label);
-      return completionBody(id, created, exec.resolved.label, result, usage);
+      const ctx = callContext(req, 'openai-chat', '/v1/chat/completions', clientGone(reply.raw), receivedAt);
+      return collectAnswer(opts.chat, request, ctx, reply, (resolved, promptTokens) => new ChatBody(id, created, resolved.label, promptTokens));
     }
-
     const sse = new SseWriter(reply);
-    let exec;
-    try {
-      exec = await keepAliveWhile(sse, opts.chat.execute(request, contextOf(req, 'openai-chat', sse.signal, receivedAt)), opts.keepAliveMs());
-    } catch (e) {
-      if (!sse.committed) throw e; // nothing sent yet: a plain HTTP error
-      const err = isRelayError(e) ? e : toRelayError(e);
-      if (err.code !== 'client_closed') req.log.warn({ code: err.code, detail: err.detail }, 'stream failed before the first event');
-      sse.end(ChunkRenderer.error(toOpenAIError(err)));
-      return reply;
-    }
-    sse.commit({ 'x-relay-resolved': exec.resolved.label });
-    const r = new ChunkRenderer(id, created, exec.resolved.label, includeUsage);
-    const iterator = exec.events[Symbol.asyncIterator]();
-    try {
-      for (;;) {
-        const next = await iterator.next();
-        if (next.done) break;
-        const ev = next.value;
-        if (sse.closed) break;
-        const frame = r.frame(ev);
-        if (frame) sse.write(frame);
-      }
-      if (sse.closed) {
-        await iterator.return?.();
-      } else {
-        sse.end(r.end(r.usage));
-      }
-    } catch (e) {
-      const err = isRelayError(e) ? e : toRelayError(e);
-      if (!sse.closed && err.code !== 'client_closed') {
-        req.log.warn({ code: err.code, status: err.status, detail: err.detail }, 'stream failed after it started');
-        sse.end(ChunkRenderer.error(toOpenAIError(err)));
-      }
-    } finally {
-      sse.end();
-    }
+    const ctx = callContext(req, 'openai-chat', '/v1/chat/completions', sse.signal, receivedAt);
+    await streamAnswer(opts.chat, request, ctx, sse, new ChatStream(id, created, includeUsage), opts.limits());
     return reply;
   });
 
   app.post('/v1/embeddings', async (req, reply) => {
     const receivedAt = Date.now();
     const request = parseEmbeddingsRequest(req.body);
-    const signal = clientSignal(reply);
-    const { resolved, result } = await opts.chat.embed(request, contextOf(req, 'openai-embeddings', signal, receivedAt));
+    const ctx = callContext(req, 'openai-embeddings', '/v1/embeddings', clientGone(reply.raw), receivedAt);
+    const { resolved, result } = await opts.chat.embed(request, ctx);
     reply.header('x-relay-resolved', resolved.label);
     return embeddingsBody(resolved.label, result);
   });

@@ -20,7 +20,7 @@ import {
   requireObject,
   requireString,
   type Json,
-} from '../anthropic/check';
+} from '../shared/check';
 
 export interface ParsedResponsesRequest {
   request: ChatRequest;
@@ -259,6 +259,15 @@ export function previousNotFound(id: string) {
     'previous_response_id',
     'previous_response_not_found',
   );
+}
+
+export const RESPONSES_ENDPOINT = '/v1/responses';
+
+/** Translate a body; `session` (the `x-session-id` header) is the affinity key unless the body names one. */
+export function prepareResponses(body: unknown, session: string | undefined, lookup: (id: string) => ChatMessage[] | undefined): ParsedResponsesRequest {
+  const parsed = responsesToChatRequest(body, lookup);
+  if (session && !parsed.request.sessionKey) parsed.request.sessionKey = session;
+  return parsed;
 }
 
 /** Translate a parsed Responses body (HTTP body, or a WebSocket `response.create` minus its `type`). */

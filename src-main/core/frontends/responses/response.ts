@@ -16,7 +16,7 @@
  */
 import type { ChatEvent, ChatMessage, FinishReason, Usage } from '../../chat/model';
 import type { RelayError } from '../../errors';
-import { isObject, newId, type Json } from '../anthropic/check';
+import { isObject, newId, type Json } from '../shared/check';
 import type { ResponsesEcho } from './request';
 
 export interface ResponsesEvent extends Json {
@@ -188,9 +188,9 @@ export class ResponsesEncoder {
   }
 
   private finalUsage(): ResponsesUsage {
-    // The figures are the stream's usage event (decided by the dispatcher); without one, the
-    // dispatcher's prompt estimate given at construction and nothing counted for the output.
     const input = this.usage ? this.usage.promptTokens : this.inputTokensEstimate;
+    // The figures are the stream's usage event (decided by the dispatcher); without one, the
+    // dispatcher's prompt figure given at construction and nothing counted for the output.
     const output = this.usage ? this.usage.completionTokens : 0;
     return {
       input_tokens: input,

@@ -1,5 +1,5 @@
 /**
- * Small validation helpers shared by the Anthropic and Responses request translators. Every
+ * Small validation helpers shared by the front ends' request translators (Anthropic, Responses). Every
  * failure is a 400 `invalid_request_error` whose message and `param` name the offending field.
  */
 import { randomBytes } from 'node:crypto';
