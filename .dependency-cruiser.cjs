@@ -15,7 +15,7 @@ const LAYERS = [
   {
     name: 'base',
     comment: 'the neutral chat model, config, errors, ports, shared state shapes',
-    path: `${CORE}(chat/|config/|(errors|ports|redact|state-types|caller|metrics-port)\\.ts$)`,
+    path: `${CORE}(chat/|config/|(errors|ports|redact|state-types|caller|metrics-port|fs-atomic|backoff)\\.ts$)`,
   },
   {
     name: 'services',
