@@ -64,7 +64,7 @@ describe('admin API: names', () => {
       expect(del.statusCode, url).toBeLessThan(500);
     }
     expect(tree(h.dataDir)).toEqual(before);
-    expect((await h.provider.listAccounts()).map((a) => a.name)).toEqual(['carol']);
+    expect((await h.provider.accounts.list()).map((a) => a.name)).toEqual(['carol']);
   });
 
   it('alias names keep their patterns but refuse path tricks (400)', async () => {
