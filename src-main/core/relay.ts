@@ -16,9 +16,11 @@ import { createProviders, type LingmaMode } from './backends/registry';
 import type { Instance, InstanceSnapshot, InstanceState, Provider } from './backends/types';
 import { ensureAdminToken, ensureDataDir } from './config/datadir';
 import { KeyStore } from './config/keys';
-import type { AliasConfig, Config } from './config/schema';
+import type { Config } from './config/schema';
 import { EventHub } from './events';
-import { adminPlugin } from './admin/index';
+import { adminPlugin, type AdminDeps } from './admin/index';
+import { defaultRendererDir } from './admin/static';
+import { LingmaProvider } from './backends/lingma/provider';
 import { anthropicRoutes } from './frontends/anthropic/routes';
 import { responsesRoutes } from './frontends/responses/routes';
 import { createAdmission, type Admission } from './gateway/admission';
@@ -32,7 +34,7 @@ import { createAvailability, type AvailabilityModel } from './pool/availability-
 import { createPool, type Pool } from './pool/pool';
 import type { Clock, LoginDriver, ProcessSpawner, SecretStore } from './ports';
 import { systemClock } from './ports';
-import { parseAliases, createResolver, type RelayResolver } from './routing/aliases';
+import { createResolver, type RelayResolver } from './routing/aliases';
 import { createHealthCache, type Prober, type RelayHealthCache } from './routing/health';
 import { createAliasSource, type AliasSource } from './routing/reload';
 import { observeHealth, routingRoutes } from './routing/routes';
@@ -78,7 +80,7 @@ export interface Relay {
   readonly pool: Pool;
   /** The one "can this instance serve?" answer and its credit cool-downs (`pool.availability`). */
   readonly availability: AvailabilityModel;
-  readonly ledger?: Ledger;
+  readonly ledger: Ledger;
   readonly secrets: SecretStore;
   readonly app: FastifyInstance;
   readonly log: Logger;
@@ -95,11 +97,34 @@ export interface Relay {
   url(): string;
   stop(): Promise<void>;
   reloadAliases(): ReloadOutcome | undefined;
-  /** Validate an aliases table (throws with a message naming the alias and problem). */
-  validateAliases(raw: Record<string, AliasConfig>): void;
   /** Apply live settings already written into `config` (admission limits). */
   /** Apply a settings change at once and save it for the next start (`<data dir>/settings.json`). */
   applySettings(change: LiveSettings): void;
+}
+
+/** What the admin API gets from the relay (one typed object; nothing optional). */
+function adminDeps(relay: Relay, aliases: AliasSource): AdminDeps {
+  const lingma = relay.providers.find((p): p is LingmaProvider => p instanceof LingmaProvider);
+  return {
+    config: relay.config,
+    hub: relay.hub,
+    providers: () => relay.providers,
+    accounts: lingma?.accounts ?? null,
+    sessionCache: lingma ? () => lingma.sessionCacheStats() : null,
+    resolver: relay.resolver,
+    aliases,
+    health: relay.health,
+    admission: relay.admission,
+    availability: relay.availability,
+    pool: relay.pool,
+    keys: relay.keys,
+    ledger: relay.ledger,
+    secrets: relay.secrets,
+    url: () => relay.url(),
+    applySettings: (patch) => relay.applySettings(patch),
+    rendererDir: relay.rendererDir ?? defaultRendererDir(),
+    version: relay.version ?? '0.1.0',
+  };
 }
 
 /** `http://host:port` with IPv6 hosts in brackets. */
@@ -311,9 +336,6 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     reloadAliases() {
       return aliasSource.reload('reload');
     },
-    validateAliases(raw) {
-      parseAliases(raw);
-    },
     applySettings(change) {
       applyLiveSettings(config, change);
       if (change.logLevel !== undefined) {
@@ -336,7 +358,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     { plugin: anthropicRoutes, opts: { chat, keepAliveMs, maxBodyBytes: config.limits.maxBodyBytes } },
     { plugin: responsesRoutes, opts: { chat, keepAliveMs } },
     // SECURITY: usage queries are admin-only: they live in the admin scope with every other admin route.
-    adminPlugin(relay, { routes: [{ plugin: ledgerRoutes, opts: { ledger } }] }),
+    adminPlugin(adminDeps(relay, aliasSource), { routes: [{ plugin: ledgerRoutes, opts: { ledger } }] }),
   ];
   plugins.push(...(opts.extraPlugins ?? []));
 

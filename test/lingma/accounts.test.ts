@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AccountStore, deriveName, passwordKey } from '../../src-main/core/backends/lingma/accounts';
+import { EventHub } from '../../src-main/core/events';
 import { MemorySecrets, makeProvider, silentLog, tmpDir, waitFor, type Harness } from './helpers';
 
 const harnesses: Harness[] = [];
@@ -62,6 +63,19 @@ describe('account store', () => {
 });
 
 describe('provider account operations', () => {
+  it('announces each account change with exactly one config event', async () => {
+    const hub = new EventHub();
+    const seen: string[] = [];
+    hub.on('config', (what) => seen.push(what));
+    const h = track(makeProvider({ deps: { hub } }));
+    await h.provider.accounts.add({ username: 'one', password: 'pw-one-1' });
+    expect(seen).toEqual(['accounts']);
+    await h.provider.accounts.update('one', { maxConcurrency: 3 });
+    expect(seen).toEqual(['accounts', 'accounts']);
+    await h.provider.accounts.remove('one');
+    expect(seen).toEqual(['accounts', 'accounts', 'accounts']);
+  });
+
   it('adds an account at runtime (its instance starts), lists it without secrets, removes it (process and work dir gone)', async () => {
     const h = track(makeProvider({ lingma: { accounts: [{ username: 'base' }] }, env: { LINGMA_SIM_LOGGED_IN_AS: 'x' } }));
     await h.provider.start();
