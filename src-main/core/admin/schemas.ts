@@ -120,6 +120,26 @@ export function firstProblem(schema: TSchema, value: unknown): FieldProblem | un
 }
 
 /**
+ * Every field of a (tidied) body with a problem, mapped to its problem in words (without the
+ * field name): what the dashboard's forms show next to each field.
+ */
+export function fieldProblems(schema: TSchema, value: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  const props = (schema as { properties?: Record<string, TSchema> }).properties ?? {};
+  const required = (schema as { required?: string[] }).required ?? [];
+  for (const [k, s] of Object.entries(props)) {
+    const v = value[k];
+    const problem = (s as { problem?: string }).problem;
+    if (v === undefined) {
+      if (required.includes(k)) out[k] = problem ?? 'required';
+    } else if (!Value.Check(s, v)) {
+      out[k] = problem ?? [...Value.Errors(s, v)][0]?.message ?? 'is invalid';
+    }
+  }
+  return out;
+}
+
+/**
  * A body as the forms mean it: fields sent empty (`''`, `null`) are absent, and text is trimmed
  * (never a password). Anything but a plain object is returned as it is.
  */
