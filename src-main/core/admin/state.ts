@@ -5,6 +5,7 @@ import type { AliasInfo, HealthSnapshot } from '../routing/types';
 import type {
   AdminAccount, AdminAlias, AdminAliasTarget, AdminApiKey, AdminHealth, AdminInstance, AdminSettings, AdminSnapshot, LoginState,
 } from './api-types';
+import type { PublicAccount } from '../backends/lingma/accounts';
 import type { AdminDeps } from './deps';
 import type { LiveTracker } from './live';
 
@@ -134,27 +135,16 @@ export function keysView(deps: AdminDeps): AdminApiKey[] {
 }
 
 /** Only whitelisted, non-secret fields of an account. */
-export function accountView(raw: unknown): AdminAccount | undefined {
-  if (!raw || typeof raw !== 'object') return undefined;
-  const a = raw as Record<string, unknown>;
-  const username = typeof a.username === 'string' ? a.username : undefined;
-  const name = typeof a.name === 'string' ? a.name : typeof a.instance === 'string' ? a.instance : username;
-  if (!username || !name) return undefined;
+export function accountView(a: PublicAccount): AdminAccount {
   return {
-    name,
-    username,
-    dedicatedDomain: typeof a.dedicatedDomain === 'string' ? a.dedicatedDomain : undefined,
-    maxConcurrency: typeof a.maxConcurrency === 'number' ? a.maxConcurrency : undefined,
-    disabled: typeof a.disabled === 'boolean' ? a.disabled : undefined,
-    hasPassword: a.hasPassword === true,
-    source: typeof a.source === 'string' ? a.source : 'runtime',
+    name: a.name, username: a.username, dedicatedDomain: a.dedicatedDomain, maxConcurrency: a.maxConcurrency,
+    disabled: a.disabled, hasPassword: a.hasPassword, source: a.source,
   };
 }
 
 export async function accountsView(deps: AdminDeps): Promise<AdminAccount[]> {
   if (!deps.accounts) return [];
-  const list = await deps.accounts.list();
-  return list.map(accountView).filter((a): a is AdminAccount => !!a);
+  return (await deps.accounts.list()).map(accountView);
 }
 
 export function settingsView(deps: AdminDeps): AdminSettings {
