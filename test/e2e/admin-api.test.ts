@@ -187,6 +187,15 @@ describe('admin API', () => {
     const bad = await app.inject({ method: 'PATCH', url: '/admin/settings', headers: auth, payload: { maxInFlight: 0 } });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.message).toMatch(/maxInFlight/);
+    // The route schema never coerces ("8" is not a number) nor drops unknown fields silently.
+    const text = await app.inject({ method: 'PATCH', url: '/admin/settings', headers: auth, payload: { maxInFlight: '8' } });
+    expect(text.json().error).toMatchObject({ type: 'invalid_request_error', param: 'maxInFlight', message: 'maxInFlight: expected a whole number from 1 to 100000.' });
+    const extra = await app.inject({ method: 'PATCH', url: '/admin/settings', headers: auth, payload: { maxInFlight: 8, turbo: true } });
+    expect(extra.json().error).toMatchObject({ param: 'turbo', message: "Unknown field 'turbo' in settings." });
+    expect(relay.applied).toEqual([]);
+    const notJson = await app.inject({ method: 'PATCH', url: '/admin/settings', headers: { ...auth, 'content-type': 'application/xml' }, payload: '<x/>' });
+    // The gateway's one error mapping: an unsupported body type is a 415, not turned into a 400.
+    expect(notJson.statusCode).toBe(415);
     const ok = await app.inject({ method: 'PATCH', url: '/admin/settings', headers: auth, payload: { maxInFlight: 8, loginAuto: false, logLevel: 'debug' } });
     expect(ok.statusCode).toBe(200);
     expect(relay.config.limits.maxInFlight).toBe(8);
