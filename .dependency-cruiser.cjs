@@ -15,7 +15,7 @@ const LAYERS = [
   {
     name: 'base',
     comment: 'the neutral chat model, config, errors, ports, shared state shapes, and the cross-cutting security rules (names, safe paths, child environment, sign-in origins)',
-    path: `${CORE}(chat/|config/|(errors|ports|redact|state-types|caller|metrics-port|names|safe-path|child-env|sign-in-policy|abort)\\.ts$)`,
+    path: `${CORE}(chat/|config/|(errors|ports|redact|state-types|caller|metrics-port|names|safe-path|child-env|sign-in-policy|abort|fs-atomic|backoff)\\.ts$)`,
   },
   {
     name: 'services',

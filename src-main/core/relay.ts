@@ -17,10 +17,12 @@ import { createDiscovery, nothingConfigured, type Discovery } from './backends/d
 import type { Instance, InstanceSnapshot, InstanceState, Provider } from './backends/types';
 import { ensureAdminToken, ensureDataDir } from './config/datadir';
 import { KeyStore } from './config/keys';
-import type { AliasConfig, Config, ProviderConfig } from './config/schema';
+import type { Config, ProviderConfig } from './config/schema';
 import { errors } from './errors';
 import { EventHub } from './events';
-import { adminPlugin } from './admin/index';
+import { adminPlugin, type AdminDeps } from './admin/index';
+import { defaultRendererDir } from './admin/static';
+import { LingmaProvider } from './backends/lingma/provider';
 import { frontendPlugins } from './frontends/index';
 import { createAdmission, type Admission } from './dispatch/admission';
 import { buildGateway, type GatewayPlugin } from './gateway/build';
@@ -34,7 +36,7 @@ import { createAvailability, type AvailabilityModel } from './pool/availability-
 import { createPool, type Pool } from './pool/pool';
 import type { Clock, LoginDriver, ProcessSpawner, SecretStore } from './ports';
 import { systemClock } from './ports';
-import { parseAliases, createResolver, type RelayResolver } from './routing/aliases';
+import { createResolver, type RelayResolver } from './routing/aliases';
 import { createHealthCache, type Prober, type RelayHealthCache } from './routing/health';
 import { createAliasSource, type AliasSource } from './routing/reload';
 import { routingRoutes } from './frontends/routing/routes';
@@ -83,7 +85,7 @@ export interface Relay {
   readonly pool: Pool;
   /** The one "can this instance serve?" answer and its credit cool-downs (`pool.availability`). */
   readonly availability: AvailabilityModel;
-  readonly ledger?: Ledger;
+  readonly ledger: Ledger;
   readonly secrets: SecretStore;
   readonly app: FastifyInstance;
   readonly log: Logger;
@@ -100,8 +102,6 @@ export interface Relay {
   url(): string;
   stop(): Promise<void>;
   reloadAliases(): ReloadOutcome | undefined;
-  /** Validate an aliases table (throws with a message naming the alias and problem). */
-  validateAliases(raw: Record<string, AliasConfig>): void;
   /** Apply live settings already written into `config` (admission limits). */
   /** Apply a settings change at once and save it for the next start (`<data dir>/settings.json`). */
   applySettings(change: LiveSettings): void;
@@ -121,6 +121,38 @@ function parseSavedSettings(raw: unknown): LiveSettings {
   const out: LiveSettings = parseSettings(rest);
   if (providers !== undefined) out.providers = parseSavedProviders(providers);
   return out;
+}
+
+/** What the admin API gets from the relay (one typed object; nothing optional). */
+function adminDeps(relay: Relay, aliases: AliasSource): AdminDeps {
+  const lingma = relay.providers.find((p): p is LingmaProvider => p instanceof LingmaProvider);
+  return {
+    config: relay.config,
+    hub: relay.hub,
+    providers: () => relay.providers,
+    accounts: lingma?.accounts ?? null,
+    sessionCache: lingma ? () => lingma.sessionCacheStats() : null,
+    resolver: relay.resolver,
+    aliases,
+    health: relay.health,
+    admission: relay.admission,
+    availability: relay.availability,
+    pool: relay.pool,
+    keys: relay.keys,
+    ledger: relay.ledger,
+    secrets: relay.secrets,
+    url: () => relay.url(),
+    applySettings: (patch) => relay.applySettings(patch),
+    rendererDir: relay.rendererDir ?? defaultRendererDir(),
+    version: relay.version ?? '0.1.0',
+    dataDir: relay.dataDir,
+    // Read at call time: discovery is created after the providers, like the rest of the relay.
+    discovery: {
+      view: () => relay.discovery.view(),
+      scan: () => relay.discovery.scan(),
+      use: (id) => relay.discovery.use(id),
+    },
+  };
 }
 
 /** `http://host:port` with IPv6 hosts in brackets. */
@@ -355,9 +387,6 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     reloadAliases() {
       return aliasSource.reload('reload');
     },
-    validateAliases(raw) {
-      parseAliases(raw, optionKinds);
-    },
     applySettings(change) {
       applyLiveSettings(config, change);
       if (change.logLevel !== undefined) {
@@ -394,7 +423,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     }),
     { plugin: routingRoutes, opts: { resolver: () => resolver, health, providers: () => providers, inFlight: (n: string) => pool.inFlight(n) } },
     // SECURITY: usage queries are admin-only: they live in the admin scope with every other admin route.
-    adminPlugin(relay, { routes: [{ plugin: ledgerRoutes, opts: { ledger } }] }),
+    adminPlugin(adminDeps(relay, aliasSource), { routes: [{ plugin: ledgerRoutes, opts: { ledger } }] }),
   ];
   plugins.push(...(opts.extraPlugins ?? []));
 

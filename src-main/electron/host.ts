@@ -159,14 +159,14 @@ export function describeStartError(e: unknown, config?: Config): string {
   return err instanceof Error ? err.message.split('\n')[0] : String(e);
 }
 
-/** Every provider's `loginAll()` when it has one, else each instance's `login()`. */
+/** The Lingma provider's `accounts.loginAll()` (core/backends/lingma/accounts-api.ts), else each instance's `login()`. */
 export async function loginAll(relay: RelayLike | undefined, log: Log): Promise<void> {
   const providers = (relay as { providers?: unknown } | undefined)?.providers;
   const list: unknown[] = Array.isArray(providers) ? providers : providers instanceof Map ? [...providers.values()] : [];
   const jobs: Promise<unknown>[] = [];
   for (const p of list) {
-    const prov = p as { loginAll?: () => Promise<unknown>; instances?: () => Array<{ login?: () => Promise<void> }> };
-    if (typeof prov.loginAll === 'function') jobs.push(prov.loginAll());
+    const prov = p as { accounts?: { loginAll?: () => Promise<unknown> }; instances?: () => Array<{ login?: () => Promise<void> }> };
+    if (typeof prov.accounts?.loginAll === 'function') jobs.push(prov.accounts.loginAll());
     else for (const i of prov.instances?.() ?? []) if (typeof i.login === 'function') jobs.push(i.login());
   }
   const results = await Promise.allSettled(jobs);

@@ -6,10 +6,10 @@
  * Must be used after `app` is ready (safeStorage is not usable before).
  */
 import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import type { SafeStorage } from 'electron';
 import type { SecretStore } from '../core/ports';
 import type { Log } from './security';
+import { writeFileAtomic } from '../core/fs-atomic';
 
 export type SafeStorageLike = Pick<SafeStorage, 'isEncryptionAvailable' | 'encryptString' | 'decryptString'> & {
   /** Linux only (absent on macOS/Windows). */
@@ -146,14 +146,5 @@ function isFileShape(v: unknown): v is FileShape {
 
 /** SECURITY: write via a 0600 temp file and rename, so the file is never world-readable nor half-written. */
 export async function writePrivate(file: string, text: string): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  try {
-    await fs.writeFile(tmp, text, { mode: 0o600 });
-    await fs.chmod(tmp, 0o600);
-    await fs.rename(tmp, file);
-  } catch (e) {
-    await fs.rm(tmp, { force: true });
-    throw e;
-  }
+  await writeFileAtomic(file, text, { mode: 0o600 });
 }

@@ -1,28 +1,35 @@
-/** Client-side checks mirroring the admin API's, so forms explain problems before sending. */
+/**
+ * Client-side checks with the admin API's own schemas (`core/admin/schemas.ts`, import-safe), so
+ * a form refuses exactly what the API refuses, and explains it before sending in friendlier words.
+ */
 import type { AccountInput } from '../../src-main/core/admin/api-types';
+import { AccountAddBody, AccountEditBody, CreateKeyBody, fieldProblems, tidyBody } from '../../src-main/core/admin/schemas';
 // The engine's own name rules (an import-free core module), so the form says exactly what the API checks.
-import { aliasNameProblem, NAME_RULE, nameProblem } from '../../src-main/core/names';
+import { aliasNameProblem, NAME_RULE } from '../../src-main/core/names';
 
 export type Errors<T> = Partial<Record<keyof T, string>>;
 
 export function validateAccount(a: AccountInput, isNew: boolean): Errors<AccountInput> {
+  const body = tidyBody(a) as Record<string, unknown>;
+  const bad = fieldProblems(isNew ? AccountAddBody : AccountEditBody, body);
   const e: Errors<AccountInput> = {};
-  const u = a.username.trim();
-  if (!u) e.username = 'Enter the account user name (usually an email or phone number).';
-  else if (/\s/.test(u)) e.username = 'User names cannot contain spaces.';
-  else if (u.length > 256) e.username = 'At most 256 characters.';
-  if (isNew && !a.password) e.password = 'Enter the password for a new account.';
-  if (a.password && a.password.length > 1024) e.password = 'At most 1024 characters.';
-  if (a.name && nameProblem(a.name)) e.name = `Use ${NAME_RULE}.`;
-  if (a.dedicatedDomain) {
-    try {
-      const url = new URL(a.dedicatedDomain);
-      // The dedicated domain receives the password at sign-in: https only (the server refuses http too).
-      if (url.protocol !== 'https:') e.dedicatedDomain = 'Must start with https://';
-    } catch {
-      e.dedicatedDomain = 'Enter a full URL, e.g. https://lingma.example.com';
-    }
+  if (bad.username) {
+    const u = a.username.trim();
+    e.username = !u ? 'Enter the account user name (usually an email or phone number).' : /\s/.test(u) ? 'User names cannot contain spaces.' : 'At most 256 characters.';
   }
+  if (bad.password) e.password = a.password ? 'At most 1024 characters.' : 'Enter the password for a new account.';
+  if (bad.name) e.name = `Use ${NAME_RULE}.`;
+  if (bad.dedicatedDomain) {
+    // The dedicated domain receives the password at sign-in: https only.
+    let url: URL | undefined;
+    try {
+      url = new URL(String(body.dedicatedDomain));
+    } catch {
+      url = undefined;
+    }
+    e.dedicatedDomain = url && url.protocol !== 'https:' ? 'Must start with https://' : 'Enter a full URL, e.g. https://lingma.example.com';
+  }
+  if (bad.maxConcurrency) e.maxConcurrency = `Use a ${bad.maxConcurrency.replace(/^expected a /, '')}.`;
   return e;
 }
 
@@ -49,7 +56,7 @@ export function validateAlias(d: AliasDraft, others: string[]): Errors<AliasDraf
 export function validateKeyName(name: string): string | undefined {
   const n = name.trim();
   if (!n) return 'Name the key after where it is used, e.g. "laptop" or "cursor".';
-  return nameProblem(n) ? `Use ${NAME_RULE}.` : undefined;
+  return fieldProblems(CreateKeyBody, { name: n }).name ? `Use ${NAME_RULE}.` : undefined;
 }
 
 export function chainOf(d: AliasDraft): string[] {

@@ -3,32 +3,33 @@
  * (backup in the data folder), restore; admin token required; unknown ids are 404s.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseJsonc } from 'jsonc-parser';
-import { adminPlugin } from '../../src-main/core/admin/index';
 import type { ClientPlanView, ClientRestoreView, ClientsView } from '../../src-main/core/admin/api-types';
-import { ADMIN_TOKEN, fakeRelay } from './fakes';
+import { adminHarness, type AdminHarness } from '../helpers/admin';
+import { ADMIN_TOKEN } from './fakes';
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 let app: FastifyInstance | undefined;
+let harness: AdminHarness | undefined;
 const dirs: string[] = [];
 afterEach(async () => {
-  await app?.close();
+  await harness?.close();
+  harness = undefined;
   app = undefined;
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 async function setup() {
   const home = mkdtempSync(join(tmpdir(), 'relay-home-'));
-  const dataDir = mkdtempSync(join(tmpdir(), 'relay-data-'));
-  dirs.push(home, dataDir);
-  const relay = fakeRelay({ dataDir, url: () => 'http://127.0.0.1:8555' });
-  app = Fastify();
-  await app.register(adminPlugin(relay, { clientsHome: home }));
-  await app.ready();
+  dirs.push(home);
+  harness = adminHarness({ url: 'http://127.0.0.1:8555' });
+  const dataDir = harness.dataDir;
+  app = await harness.build({ clientsHome: home });
+  const relay = harness.deps;
   return { app, home, dataDir, relay };
 }
 

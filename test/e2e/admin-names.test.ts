@@ -3,22 +3,24 @@
  * is a 400 naming the rule, on POST and PATCH /admin/accounts and POST /admin/keys, against the
  * real Lingma account store; nothing in the data folder changes.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { adminPlugin } from '../../src-main/core/admin/index';
 import { NAME_RULE } from '../../src-main/core/names';
 import { makeProvider, type Harness } from '../lingma/helpers';
-import { ADMIN_TOKEN, fakeRelay } from './fakes';
+import { ADMIN_TOKEN } from './fakes';
+import { adminHarness, type AdminHarness } from '../helpers/admin';
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const REFUSED = ['..', '.', '.x', 'a/b', 'a\\b', '%2e%2e', 'x'.repeat(65)];
 
 let app: FastifyInstance | undefined;
 let h: Harness | undefined;
+let admin: AdminHarness | undefined;
 afterEach(async () => {
-  await app?.close();
+  await admin?.close();
+  admin = undefined;
   await h?.close();
   app = undefined;
   h = undefined;
@@ -34,10 +36,9 @@ function tree(dir: string, prefix = ''): string[] {
 describe('admin API: names', () => {
   it('POST/PATCH /admin/accounts and POST /admin/keys refuse unsafe names with 400 naming the rule', async () => {
     h = makeProvider();
-    const relay = fakeRelay({ providers: [h.provider] });
-    app = Fastify();
-    await app.register(adminPlugin(relay));
-    await app.ready();
+    const lingma = h.provider;
+    admin = adminHarness({ providers: () => [lingma], accounts: lingma.accounts });
+    app = await admin.build();
     // Something worth protecting in the data folder, and a runtime account to edit.
     writeFileSync(join(h.dataDir, 'api-key'), 'sk-relay-keep-me');
     mkdirSync(join(h.dataDir, 'lingma', 'keep'), { recursive: true });
@@ -64,13 +65,12 @@ describe('admin API: names', () => {
       expect(del.statusCode, url).toBeLessThan(500);
     }
     expect(tree(h.dataDir)).toEqual(before);
-    expect((await h.provider.listAccounts()).map((a) => a.name)).toEqual(['carol']);
+    expect((await h.provider.accounts.list()).map((a) => a.name)).toEqual(['carol']);
   });
 
   it('alias names keep their patterns but refuse path tricks (400)', async () => {
-    app = Fastify();
-    await app.register(adminPlugin(fakeRelay()));
-    await app.ready();
+    admin = adminHarness();
+    app = await admin.build();
     for (const name of ['..', '.hidden', '/etc', 'a\\b']) {
       const r = await app.inject({ method: 'PUT', url: '/admin/aliases', headers: auth, payload: { aliases: { [name]: 'lingma/qwen3-coder' } } });
       expect(r.statusCode, name).toBe(400);

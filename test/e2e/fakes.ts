@@ -6,7 +6,9 @@ import { EventHub } from '../../src-main/core/events';
 import { errors } from '../../src-main/core/errors';
 import type { Instance, InstanceEvents, InstanceSnapshot, InstanceState, LoginState, Provider } from '../../src-main/core/backends/types';
 import type { AccountInput } from '../../src-main/core/admin/api-types';
-import type { RelayLike } from '../../src-main/core/admin/deps';
+import type { LingmaAccountsApi } from '../../src-main/core/backends/lingma/accounts-api';
+import type { PublicAccount } from '../../src-main/core/backends/lingma/accounts';
+import type { SessionCacheStats } from '../../src-main/core/backends/lingma/session-cache';
 
 export function testConfig(over: Partial<Config> = {}): Config {
   const base = Value.Default(ConfigSchema, Value.Clone({ server: {}, lingma: { login: {} }, limits: {}, health: {}, sessionCache: {}, ledger: {} })) as Config;
@@ -40,81 +42,65 @@ export class FakeInstance implements Instance {
   async logout() { this.calls.push('logout'); this.set('ready', { state: 'logged_out' }); }
 }
 
+/** A Lingma-shaped provider of fake instances; `accounts` is a typed LingmaAccountsApi double. */
 export class FakeLingmaProvider implements Provider {
   readonly name = 'lingma';
   readonly kind = 'lingma';
   readonly capabilities = { tools: false, images: false, embeddings: false };
   readonly events = new EventEmitter<{ models: [] }>();
   list: FakeInstance[] = [];
-  accounts: (AccountInput & { name: string })[] = [];
+  stored: (AccountInput & { name: string })[] = [];
   passwords = new Map<string, string>();
-  constructor(private hub: EventHub) {}
+  readonly accounts: LingmaAccountsApi;
+  constructor(private hub: EventHub) {
+    const find = (name: string) => {
+      const i = this.list.find((x) => x.name === name);
+      if (!i) throw errors.notFound(`No Lingma instance named ${name}.`, 'instance_not_found');
+      return i;
+    };
+    const view = (name: string): PublicAccount => {
+      const a = this.stored.find((x) => x.name === name)!;
+      return { name: a.name, username: a.username, hasPassword: this.passwords.has(a.name), source: 'runtime', dedicatedDomain: a.dedicatedDomain };
+    };
+    this.accounts = {
+      list: async () => this.stored.map((a) => view(a.name)),
+      add: async (input) => {
+        const name = input.name ?? input.username;
+        if (this.stored.some((a) => a.name === name)) throw errors.invalid(`An account named '${name}' exists already.`, 'name');
+        this.stored.push({ ...input, name, password: undefined });
+        if (input.password) this.passwords.set(name, input.password);
+        this.list.push(new FakeInstance(name, 'lingma', this.hub));
+        this.hub.emit('config', 'accounts');
+        return view(name);
+      },
+      update: async (name, patch) => {
+        const a = this.stored.find((x) => x.name === name);
+        if (!a) throw errors.notFound(`No account named '${name}'.`);
+        if (patch.username) a.username = patch.username;
+        if (patch.dedicatedDomain) a.dedicatedDomain = patch.dedicatedDomain;
+        if (patch.password) this.passwords.set(name, patch.password);
+        this.hub.emit('config', 'accounts');
+        return view(name);
+      },
+      remove: async (name) => {
+        const i = this.stored.findIndex((x) => x.name === name);
+        if (i < 0) throw errors.notFound(`No account named '${name}'.`);
+        this.stored.splice(i, 1);
+        this.list = this.list.filter((x) => x.name !== name);
+        this.hub.emit('config', 'accounts');
+      },
+      login: async (name) => (await find(name).login(), find(name).snapshot()),
+      loginAll: async () => Promise.all(this.list.map(async (i) => (await i.login(), i.snapshot()))),
+      logout: async (name) => (await find(name).logout(), find(name).snapshot()),
+      restart: async (name) => (await find(name).restart(), find(name).snapshot()),
+    };
+  }
   instances() { return this.list; }
   models() { return [{ id: 'qwen3-coder', displayName: 'Qwen3 Coder' }]; }
   resolveModel(n: string) { return n === 'qwen3-coder' ? n : undefined; }
   async start() {}
   async stop() {}
-  listAccounts() {
-    return this.accounts.map((a) => ({ name: a.name, username: a.username, hasPassword: this.passwords.has(a.name), source: 'runtime', dedicatedDomain: a.dedicatedDomain }));
-  }
-  addAccount(input: AccountInput) {
-    const name = input.name ?? input.username;
-    if (this.accounts.some((a) => a.name === name)) throw errors.invalid(`An account named '${name}' exists already.`, 'name');
-    this.accounts.push({ ...input, name, password: undefined });
-    if (input.password) this.passwords.set(name, input.password);
-    this.list.push(new FakeInstance(name, 'lingma', this.hub));
-  }
-  updateAccount(name: string, patch: Partial<AccountInput>) {
-    const a = this.accounts.find((x) => x.name === name);
-    if (!a) throw errors.notFound(`No account named '${name}'.`);
-    if (patch.username) a.username = patch.username;
-    if (patch.dedicatedDomain) a.dedicatedDomain = patch.dedicatedDomain;
-    if (patch.password) this.passwords.set(name, patch.password);
-  }
-  removeAccount(name: string) {
-    const i = this.accounts.findIndex((x) => x.name === name);
-    if (i < 0) throw errors.notFound(`No account named '${name}'.`);
-    this.accounts.splice(i, 1);
-    this.list = this.list.filter((x) => x.name !== name);
-  }
-  sessionCacheStats() { return { hits: 3, misses: 1, entries: 2, maxEntries: 1024 }; }
-}
-
-export class FakeKeys {
-  keys = [{ id: 'aaaaaaaaaaaa', name: 'default', key: 'sk-relay-firstkey000000000000000', source: 'data-dir' }];
-  list() { return this.keys.map(({ key, ...k }) => ({ ...k, prefix: key.slice(0, 11) + '…', revocable: true })); }
-  create(name: string) {
-    const k = { id: `id${this.keys.length}`.padEnd(12, '0'), name, key: `sk-relay-new${this.keys.length}`.padEnd(41, 'x'), source: 'data-dir' };
-    this.keys.push(k);
-    return { id: k.id, key: k.key };
-  }
-  revoke(id: string) { this.keys = this.keys.filter((k) => k.id !== id); }
-  primaryKey() { return this.keys[0]?.key; }
+  sessionCacheStats(): SessionCacheStats { return { enabled: true, hits: 3, misses: 1, entries: 2, maxEntries: 1024 }; }
 }
 
 export const ADMIN_TOKEN = 'admin-token-for-tests-0123456789';
-
-export function fakeRelay(over: Partial<RelayLike> = {}): RelayLike & { lingma: FakeLingmaProvider; keysStore: FakeKeys } {
-  const hub = new EventHub();
-  const lingma = new FakeLingmaProvider(hub);
-  lingma.addAccount({ username: 'alice', password: 'alice-secret-pw', name: 'alice' });
-  lingma.addAccount({ username: 'bob', password: 'bob-secret-pw', name: 'bob' });
-  lingma.list[1].login_ = { state: 'needs_manual', url: 'http://127.0.0.1:1/login?x=1', reason: 'captcha' };
-  const keysStore = new FakeKeys();
-  const relay = {
-    config: testConfig({ server: { ...testConfig().server, adminToken: ADMIN_TOKEN } }),
-    hub,
-    providers: [lingma],
-    keys: keysStore,
-    lingma,
-    keysStore,
-    resolver: {
-      resolve: () => { throw errors.modelNotFound('x'); },
-      aliases: () => [{ name: 'coder', description: 'Coding', chain: ['lingma/qwen3-coder'], expanded: ['lingma/qwen3-coder'], pattern: false }],
-      lastReload: () => ({ at: 1, ok: true, source: 'config', aliases: 1 }),
-    },
-    secrets: { protection: 'file' as const },
-    ...over,
-  };
-  return relay;
-}

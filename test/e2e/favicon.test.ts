@@ -3,17 +3,16 @@
  * show it) and answered at the gateway's /favicon.ico (browsers ask the origin's root whatever the
  * page links), with the dashboard's strict headers. Without a built dashboard: a quiet 404.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { adminPlugin } from '../../src-main/core/admin/index';
-import { fakeRelay } from './fakes';
+import { adminHarness, type AdminHarness } from '../helpers/admin';
 
 const ROOT = join(__dirname, '..', '..');
 const ICON = join(ROOT, 'src-renderer', 'public', 'favicon.ico');
-const apps: FastifyInstance[] = [];
+const apps: AdminHarness[] = [];
 const dirs: string[] = [];
 
 afterEach(async () => {
@@ -22,11 +21,9 @@ afterEach(async () => {
 });
 
 async function gateway(rendererDir: string): Promise<FastifyInstance> {
-  const app = Fastify();
-  apps.push(app);
-  await app.register(adminPlugin(fakeRelay({ rendererDir })));
-  await app.ready();
-  return app;
+  const h = adminHarness({ rendererDir });
+  apps.push(h);
+  return h.build();
 }
 
 /** A built dashboard folder as Vite writes it (public/ copied to the root). */

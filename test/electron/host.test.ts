@@ -130,11 +130,11 @@ describe('GatewayHost', () => {
     expect(describeStartError(new Error('boom\nstack'))).toBe('boom');
   });
 
-  it('log in all accounts uses the provider loginAll or each instance', async () => {
+  it('log in all accounts uses the provider accounts.loginAll or each instance', async () => {
     const r = fakeRelay();
     const loginAllFn = vi.fn(async () => []);
     const instLogin = vi.fn(async () => undefined);
-    r.providers.push({ loginAll: loginAllFn }, { instances: () => [{ login: instLogin }, {}] });
+    r.providers.push({ accounts: { loginAll: loginAllFn } }, { instances: () => [{ login: instLogin }, {}] });
     const logs: string[] = [];
     await loginAll(r, (_l, m) => logs.push(m));
     expect(loginAllFn).toHaveBeenCalledTimes(1);

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AccountStore, deriveName, passwordKey } from '../../src-main/core/backends/lingma/accounts';
+import { EventHub } from '../../src-main/core/events';
 import { MemorySecrets, makeProvider, silentLog, tmpDir, waitFor, type Harness } from './helpers';
 
 const harnesses: Harness[] = [];
@@ -62,27 +63,40 @@ describe('account store', () => {
 });
 
 describe('provider account operations', () => {
+  it('announces each account change with exactly one config event', async () => {
+    const hub = new EventHub();
+    const seen: string[] = [];
+    hub.on('config', (what) => seen.push(what));
+    const h = track(makeProvider({ deps: { hub } }));
+    await h.provider.accounts.add({ username: 'one', password: 'pw-one-1' });
+    expect(seen).toEqual(['accounts']);
+    await h.provider.accounts.update('one', { maxConcurrency: 3 });
+    expect(seen).toEqual(['accounts', 'accounts']);
+    await h.provider.accounts.remove('one');
+    expect(seen).toEqual(['accounts', 'accounts', 'accounts']);
+  });
+
   it('adds an account at runtime (its instance starts), lists it without secrets, removes it (process and work dir gone)', async () => {
     const h = track(makeProvider({ lingma: { accounts: [{ username: 'base' }] }, env: { LINGMA_SIM_LOGGED_IN_AS: 'x' } }));
     await h.provider.start();
     await h.provider.whenStarted();
-    const added = await h.provider.addAccount({ username: 'newbie', password: 'n3w-pw' });
+    const added = await h.provider.accounts.add({ username: 'newbie', password: 'n3w-pw' });
     expect(added).toMatchObject({ name: 'newbie', hasPassword: true, source: 'runtime' });
-    expect(JSON.stringify(await h.provider.listAccounts())).not.toContain('n3w-pw');
+    expect(JSON.stringify(await h.provider.accounts.list())).not.toContain('n3w-pw');
     const inst = h.provider.lingmaInstances().find((i) => i.name === 'newbie')!;
     await waitFor(() => inst.state() === 'ready', 'new instance ready');
     const pid = inst.snapshot().extra!.pid as number;
     expect(existsSync(join(h.dataDir, 'lingma', 'newbie'))).toBe(true);
-    await h.provider.updateAccount('newbie', { maxConcurrency: 5 });
+    await h.provider.accounts.update('newbie', { maxConcurrency: 5 });
     expect(inst.maxConcurrency).toBe(5);
-    await h.provider.removeAccount('newbie');
+    await h.provider.accounts.remove('newbie');
     expect(h.provider.lingmaInstances().map((i) => i.name)).toEqual(['base']);
     expect(inst.state()).toBe('closed');
     expect(existsSync(join(h.dataDir, 'lingma', 'newbie'))).toBe(false);
     expect(() => process.kill(pid, 0)).toThrow();
     expect(h.secrets.map.has(passwordKey('newbie'))).toBe(false);
-    await expect(h.provider.login('ghost')).rejects.toMatchObject({ status: 404 });
-    await expect(h.provider.restart('')).rejects.toMatchObject({ status: 400 });
+    await expect(h.provider.accounts.login('ghost')).rejects.toMatchObject({ status: 404 });
+    await expect(h.provider.accounts.restart('')).rejects.toMatchObject({ status: 400 });
   }, 60_000);
 
   it('with no account configured there is one instance to log in by hand', async () => {
@@ -90,7 +104,7 @@ describe('provider account operations', () => {
     await h.provider.start();
     await h.provider.whenStarted();
     expect(h.provider.lingmaInstances().map((i) => [i.name, i.state()])).toEqual([['lingma-1', 'ready']]);
-    expect(await h.provider.listAccounts()).toEqual([]);
+    expect(await h.provider.accounts.list()).toEqual([]);
   }, 60_000);
 
   it('a disabled account does not start', async () => {

@@ -74,9 +74,9 @@ describe('attaching to a running app', () => {
     await expect(inst.ensureReady(new AbortController().signal)).rejects.toMatchObject({ status: 503, code: 'login_required' });
     await expect(inst.probe(new AbortController().signal)).rejects.toMatchObject({ code: 'login_required' });
     // Admin actions are refused, clearly.
-    await expect(harness.provider.login('qodercn-app')).rejects.toMatchObject({ status: 400, code: 'attached_instance' });
-    await expect(harness.provider.logout('qodercn-app')).rejects.toMatchObject({ status: 400, code: 'attached_instance' });
-    await expect(harness.provider.restart('qodercn-app')).rejects.toMatchObject({ status: 400, code: 'attached_instance' });
+    await expect(harness.provider.accounts.login('qodercn-app')).rejects.toMatchObject({ status: 400, code: 'attached_instance' });
+    await expect(harness.provider.accounts.logout('qodercn-app')).rejects.toMatchObject({ status: 400, code: 'attached_instance' });
+    await expect(harness.provider.accounts.restart('qodercn-app')).rejects.toMatchObject({ status: 400, code: 'attached_instance' });
     expect((inst as unknown as Record<string, unknown>).logout).toBeUndefined();
     expect((inst as unknown as Record<string, unknown>).restart).toBeUndefined();
     const stats = await a.sim();

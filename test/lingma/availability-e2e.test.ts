@@ -70,8 +70,8 @@ describe('no request waits on an account that cannot serve', () => {
     expect(favourites).toHaveLength(4);
 
     // The stuck account signs out, and its new sign-in never completes.
-    await lingma.logout('stuck');
-    void lingma.login('stuck').catch(() => undefined);
+    await lingma.accounts.logout('stuck');
+    void lingma.accounts.login('stuck').catch(() => undefined);
     const stuck = lingma.lingmaInstances().find((i) => i.name === 'stuck')!;
     await waitFor(() => stuck.loginState().state === 'logging_in', 'stuck signing in');
     expect(relay.availability.view('stuck')).toMatchObject({ serving: false, status: 'signing_in' });

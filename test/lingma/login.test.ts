@@ -65,12 +65,12 @@ describe('Lingma login integration', () => {
     const inst = h.provider.lingmaInstances()[0];
     await waitFor(() => inst.loginState().state === 'logged_in', 'logged in');
     await collect(inst.chat(chatReq([user('hello')]), ctx()));
-    await h.provider.logout(inst.name);
+    await h.provider.accounts.logout(inst.name);
     const text = cap.text();
     expect(text).toContain('instance'); // the log is really captured
     expect(text).not.toContain('Sup3r-Secret-PW');
     expect(text).not.toMatch(/state=|nonce=|token=|tok-[0-9a-f]/);
-    expect(JSON.stringify(await h.provider.listAccounts())).not.toContain('Sup3r-Secret-PW');
+    expect(JSON.stringify(await h.provider.accounts.list())).not.toContain('Sup3r-Secret-PW');
     expect(JSON.stringify(inst.snapshot())).not.toContain('Sup3r-Secret-PW');
   }, 60_000);
 
@@ -81,7 +81,7 @@ describe('Lingma login integration', () => {
     await h.provider.whenStarted();
     const inst = h.provider.lingmaInstances()[0];
     await waitFor(() => inst.loginState().state === 'logged_in', 'logged in');
-    await h.provider.restart(inst.name);
+    await h.provider.accounts.restart(inst.name);
     await waitFor(() => inst.state() === 'ready' && inst.loginState().state === 'logged_in', 'logged in after restart');
     expect(driver.calls).toHaveLength(1);
   }, 60_000);
@@ -101,7 +101,7 @@ describe('Lingma login integration', () => {
     expect(err2.status).toBe(503);
     expect(driver.calls).toHaveLength(0);
     // The dashboard's "log in" still works.
-    await h.provider.login(inst.name);
+    await h.provider.accounts.login(inst.name);
     expect(inst.loginState().state).toBe('logged_in');
     expect(driver.calls).toHaveLength(1);
   }, 60_000);
@@ -130,7 +130,7 @@ describe('Lingma login integration', () => {
     await h.provider.whenStarted();
     const inst = h.provider.lingmaInstances()[0];
     await waitFor(() => inst.loginState().state === 'logged_in', 'logged in');
-    await h.provider.logout(inst.name);
+    await h.provider.accounts.logout(inst.name);
     expect(inst.loginState().state).toBe('logged_out');
     const s = await sim(inst);
     expect(s.logouts).toBe(1);

@@ -186,10 +186,10 @@ describe('the Lingma runtime: environment, output, orphans', () => {
   it('removing an account deletes its work dir only', async () => {
     const h = makeProvider({ env: { LINGMA_SIM_LOGGED_IN_AS: 'x' } });
     harnesses.push(h);
-    await h.provider.addAccount({ username: 'dora', password: 'pw-dora-1', name: 'dora' });
+    await h.provider.accounts.add({ username: 'dora', password: 'pw-dora-1', name: 'dora' });
     mkdirSync(join(h.dataDir, 'lingma', 'dora', 'cache'), { recursive: true });
     writeFileSync(join(h.dataDir, 'keep.txt'), 'x');
-    await h.provider.removeAccount('dora');
+    await h.provider.accounts.remove('dora');
     expect(existsSync(join(h.dataDir, 'lingma', 'dora'))).toBe(false);
     expect(existsSync(join(h.dataDir, 'keep.txt'))).toBe(true);
     expect(existsSync(join(h.dataDir, 'lingma'))).toBe(true);

@@ -8,8 +8,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { errors } from '../errors';
 import type { AvailabilityView } from './api-types';
-import type { RelayLike } from './deps';
-import { findInstance } from './state';
+import { findInstance, type AdminDeps } from './deps';
 
 export interface ClearCooldownResult {
   ok: true;
@@ -17,13 +16,12 @@ export interface ClearCooldownResult {
   availability: AvailabilityView;
 }
 
-export const availabilityRoutes: FastifyPluginAsync<{ relay: RelayLike }> = async (app, { relay }) => {
+export const availabilityRoutes: FastifyPluginAsync<{ deps: AdminDeps }> = async (app, { deps }) => {
   app.post<{ Params: { name: string } }>('/admin/instances/:name/clear-cooldown', async (req): Promise<ClearCooldownResult> => {
     const { name } = req.params;
-    const found = findInstance(relay, name);
+    const found = findInstance(deps, name);
     if (!found) throw errors.notFound(`No instance named '${name}'.`, 'instance_not_found');
-    const model = relay.availability;
-    if (!model) throw errors.invalid('Cool-downs are not available in this relay.', undefined, 'availability_unavailable');
+    const model = deps.availability;
     model.clear(name);
     req.log.info({ instance: name }, 'admin: cool-down cleared');
     const { wait: _wait, ...availability } = model.of(found.instance) as AvailabilityView & { wait?: unknown };

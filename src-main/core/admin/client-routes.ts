@@ -14,26 +14,26 @@ import {
   type ClientTarget,
 } from '../clients/index';
 import { errors } from '../errors';
-import { firstApiKey, providersOf, type RelayLike } from './deps';
+import type { AdminDeps } from './deps';
 import type { ClientsView } from './api-types';
 
 export interface ClientRoutesOptions {
-  relay: RelayLike;
+  deps: AdminDeps;
   /** The home folder whose client files are edited (tests: a fake home). Default: the user's. */
   home?: string;
 }
 
-export const clientRoutes: FastifyPluginAsync<ClientRoutesOptions> = async (app, { relay, home: homeOpt }) => {
+export const clientRoutes: FastifyPluginAsync<ClientRoutesOptions> = async (app, { deps, home: homeOpt }) => {
   const home = () => homeOpt ?? homedir();
 
   const baseUrl = (): string => {
     try {
-      const u = relay.url?.();
+      const u = deps.url();
       if (u) return u;
     } catch {
       // not listening yet
     }
-    return `http://127.0.0.1:${relay.config.server.port}`;
+    return `http://127.0.0.1:${deps.config.server.port}`;
   };
 
   const modelFor = (body: unknown): string => {
@@ -41,11 +41,11 @@ export const clientRoutes: FastifyPluginAsync<ClientRoutesOptions> = async (app,
     if (m !== undefined && m !== null && m !== '') return checkModelName(m);
     let aliases: { name: string; pattern?: boolean }[] = [];
     try {
-      aliases = relay.resolver?.aliases() ?? [];
+      aliases = deps.resolver.aliases();
     } catch {
       aliases = [];
     }
-    const models = providersOf(relay).flatMap((p) => {
+    const models = deps.providers().flatMap((p) => {
       try {
         return p.models().map((x) => `${p.name}/${x.id}`);
       } catch {
@@ -58,7 +58,7 @@ export const clientRoutes: FastifyPluginAsync<ClientRoutesOptions> = async (app,
   };
 
   const target = (body?: unknown): ClientTarget => {
-    const key = firstApiKey(relay);
+    const key = deps.keys.primaryKey();
     if (!key) throw errors.invalid('No API key can be written: create one in Settings first.', undefined, 'client_no_key');
     return targetOf(baseUrl(), key, modelFor(body));
   };
@@ -76,27 +76,27 @@ export const clientRoutes: FastifyPluginAsync<ClientRoutesOptions> = async (app,
       problem,
       clients: CLIENTS.map((c) =>
         t
-          ? clientStatus(c, { home: home(), dataDir: relay.dataDir, target: t })
-          : { ...clientStatus(c, { home: home(), dataDir: relay.dataDir, target: { endpoint: '', root: '', apiKey: '', model: '' } }), configured: false },
+          ? clientStatus(c, { home: home(), dataDir: deps.dataDir, target: t })
+          : { ...clientStatus(c, { home: home(), dataDir: deps.dataDir, target: { endpoint: '', root: '', apiKey: '', model: '' } }), configured: false },
       ),
     };
   });
 
   app.post<{ Params: { id: string } }>('/admin/clients/:id/plan', async (req) => {
     const writer = clientById(req.params.id);
-    return planClient(writer, { home: home(), dataDir: relay.dataDir, target: target(req.body) });
+    return planClient(writer, { home: home(), dataDir: deps.dataDir, target: target(req.body) });
   });
 
   app.post<{ Params: { id: string } }>('/admin/clients/:id/apply', async (req) => {
     const writer = clientById(req.params.id);
-    const result = applyClient(writer, { home: home(), dataDir: relay.dataDir, target: target(req.body) });
+    const result = applyClient(writer, { home: home(), dataDir: deps.dataDir, target: target(req.body) });
     req.log.info({ client: writer.id, written: result.written }, 'admin: client configured');
     return result;
   });
 
   app.post<{ Params: { id: string } }>('/admin/clients/:id/restore', async (req) => {
     const writer = clientById(req.params.id);
-    const result = restoreClient(writer, { home: home(), dataDir: relay.dataDir });
+    const result = restoreClient(writer, { home: home(), dataDir: deps.dataDir });
     req.log.info({ client: writer.id, action: result.action }, 'admin: client settings restored');
     return result;
   });

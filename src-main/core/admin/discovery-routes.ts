@@ -9,7 +9,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { errors } from '../errors';
 import type { DiscoveredServer, DiscoveryView } from '../state-types';
-import type { RelayLike } from './deps';
+import type { AdminDeps } from './deps';
 
 export interface UseDiscoveredResult {
   ok: true;
@@ -18,11 +18,8 @@ export interface UseDiscoveredResult {
   discovery: DiscoveryView;
 }
 
-export const discoveryRoutes: FastifyPluginAsync<{ relay: RelayLike }> = async (app, { relay }) => {
-  const need = () => {
-    if (!relay.discovery) throw errors.invalid('Discovery is not available in this relay.', undefined, 'discovery_unavailable');
-    return relay.discovery;
-  };
+export const discoveryRoutes: FastifyPluginAsync<{ deps: AdminDeps }> = async (app, { deps }) => {
+  const need = () => deps.discovery;
   app.get('/admin/discovery', async (): Promise<DiscoveryView> => need().view());
   app.post('/admin/discovery/scan', async (req): Promise<DiscoveryView> => {
     const view = await need().scan();

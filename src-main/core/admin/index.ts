@@ -1,9 +1,12 @@
 /**
- * The admin API for the dashboard: `adminPlugin(relay)` is a fastify plugin that `buildGateway`
- * registers through `extraPlugins`. SECURITY: every admin route, HTTP and WebSocket, is registered
- * in ONE scope (`adminScope` below) guarded by `guardScope(app, 'admin')`: the gateway's
- * `requireAdmin` is the `onRequest` hook of each matched route, however its path was spelled.
- * More admin route files go in `AdminOptions.routes` or are registered inside that scope.
+ * The admin API for the dashboard: `adminPlugin(deps)` is a plain fastify plugin of the gateway
+ * (`buildGateway` registers it through `extraPlugins`; it needs the gateway's auth decorators and
+ * uses its one error mapping and its Host/Origin guard, so it cannot run on a bare fastify).
+ * SECURITY: every admin route, HTTP and WebSocket, is registered in ONE scope (`adminScope`
+ * below) guarded by `guardScope(app, 'admin')`: the gateway's `requireAdmin` is the `onRequest`
+ * hook of each matched route, however its path was spelled. More admin route files go in
+ * `AdminOptions.routes` or are registered inside that scope. Request bodies are checked by the
+ * TypeBox route schemas of `schemas.ts` (400 naming the field), shared with the dashboard.
  * Routes:
  *   GET  /admin/state                      full snapshot (AdminSnapshot)
  *   GET  /admin/events                     WebSocket of AdminEvent (first message: a fresh snapshot)
@@ -17,34 +20,34 @@
  *   + AdminOptions.routes (the relay adds the usage routes, /admin/usage/...)
  *   GET  /ui/...                           the built dashboard (no auth; outside the admin scope)
  */
-import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync, mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
 import websocket from '@fastify/websocket';
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import YAML from 'yaml';
+import { attachedRefusal } from '../backends/lingma/accounts-api';
+import { AttachedInstance } from '../backends/lingma/attach/attached';
 import type { InstanceSnapshot } from '../backends/types';
-import type { AliasConfig } from '../config/schema';
-import { errors, isRelayError, toRelayError } from '../errors';
+import { errors, toRelayError } from '../errors';
 import type { GatewayPlugin } from '../gateway/build';
 import type { HealthSnapshot, ReloadOutcome } from '../routing/types';
+import { AliasError } from '../routing/aliases';
 import type { LiveRequest, LogLine } from '../events';
 import type { AdminEvent, CreateKeyResult } from './api-types';
-import { adminTokenHook, guardScope, selectWsSubprotocol } from '../gateway/plugins/auth';
-import { normalizeError, sendRelayError } from '../gateway/plugins/errors';
-import { accountsProvider, adminTokenOf, providersOf, type RelayLike } from './deps';
+import { guardScope, selectWsSubprotocol } from '../gateway/plugins/auth';
+import { findInstance, type AdminDeps } from './deps';
 import { LiveTracker, toAdminLog, toAdminRequest } from './live';
-import {
-  accountsView, aliasesView, buildSnapshot, findInstance, instanceView, keysView, settingsView, type StateContext,
-} from './state';
+import { accountsView, aliasesView, buildSnapshot, instanceView, keysView, settingsView, type StateContext } from './state';
 import { availabilityRoutes } from './availability-routes';
+import { registerDashboard } from './static';
+import { AccountAddBody, AccountEditBody, AliasesBody, aliasesProblem, CreateKeyBody, SettingsBody } from './schemas';
+import { checkBody } from './validate';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { TSchema } from '@sinclair/typebox';
+import type { FastifySchemaCompiler } from 'fastify';
 import { clientRoutes } from './client-routes';
 import { discoveryRoutes } from './discovery-routes';
-import { defaultRendererDir, registerDashboard } from './static';
-import { parseAccount, parseAliasesBody, parseCreateKey, parseSettings } from './validate';
-import { applyLiveSettings } from '../config/live-settings';
 
-export type { RelayLike } from './deps';
+export type { AdminDeps } from './deps';
 
 export interface AdminOptions {
   /** Bytes a client may have unsent before it is dropped. */
@@ -59,52 +62,41 @@ export interface AdminOptions {
 
 export const SLOW_CLIENT_CLOSE_CODE = 4001;
 
-function aliasesPathOf(relay: RelayLike): string | undefined {
-  if (relay.config.aliasesFile) return resolve(relay.config.aliasesFile);
-  if (relay.dataDir) return join(relay.dataDir, 'aliases.yaml');
-  return undefined;
+/** Routing's refusal of aliases as a 400 naming the field; anything else as it is. */
+function invalid(e: unknown, param: string): never {
+  if (e instanceof AliasError) throw errors.invalid(e.message, param);
+  throw e;
 }
 
-function readAliasesRaw(relay: RelayLike, path: string | undefined): Record<string, unknown> {
-  const merged: Record<string, unknown> = { ...(relay.config.aliases ?? {}) };
-  if (path && existsSync(path)) {
-    try {
-      const parsed = YAML.parse(readFileSync(path, 'utf8')) as unknown;
-      const fromFile = parsed && typeof parsed === 'object' && 'aliases' in (parsed as object) ? (parsed as { aliases: unknown }).aliases : parsed;
-      if (fromFile && typeof fromFile === 'object') Object.assign(merged, fromFile);
-    } catch {
-      // An unreadable file is reported by the resolver's reload outcome; show what we have.
-    }
+/**
+ * The admin scope's validator for TypeBox route schemas: a body is tidied (empty optional fields
+ * absent, text trimmed) and checked; a problem is a 400 RelayError naming the field, which the
+ * gateway's one error handler sends. Never coerces types, never drops unknown fields silently.
+ */
+const adminValidator: FastifySchemaCompiler<TSchema> = ({ schema }) => (value: unknown) => {
+  try {
+    return { value: checkBody(schema, value) };
+  } catch (e) {
+    return { error: e as Error };
   }
-  return merged;
-}
+};
 
-function writeAtomic(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o600 });
-  renameSync(tmp, path);
-}
-
-export function adminPlugin(relay: RelayLike, opts: AdminOptions = {}): FastifyPluginAsync {
+export function adminPlugin(deps: AdminDeps, opts: AdminOptions = {}): FastifyPluginAsync {
   const maxBuffered = opts.maxBufferedBytes ?? 4 * 1024 * 1024;
   const tickMs = opts.tickMs ?? 1000;
-
-  // buildGateway's auth plugin decorates requireAdmin next to its Host/Origin guard.
-  let guarded = false;
+  const { hub } = deps;
 
   // SECURITY: the admin scope. Every admin route (HTTP and WebSocket) is registered in here, after
   // guardScope, so requireAdmin runs for each of them on the matched route (never a test on the
-  // path); buildGateway's route guard refuses an /admin route registered anywhere else.
-  const adminScope = async function admin(app: FastifyInstance) {
-    guardScope(app, 'admin');
-    const tracker = new LiveTracker(relay.hub);
+  // path); buildGateway's route guard refuses an /admin route registered anywhere else, and
+  // guardScope throws outside the gateway (no requireAdmin decorated).
+  const adminScope = async function admin(scope: FastifyInstance) {
+    guardScope(scope, 'admin');
+    scope.setValidatorCompiler(adminValidator);
+    const app = scope.withTypeProvider<TypeBoxTypeProvider>();
+    const tracker = new LiveTracker(hub);
     const clients = new Set<WebSocket>();
-    const aliasesPath = aliasesPathOf(relay);
-    const ctx: StateContext = {
-      relay, tracker, startedAt: Date.now(), aliasesPath,
-      aliasesRaw: () => readAliasesRaw(relay, aliasesPath),
-    };
+    const ctx: StateContext = { deps, tracker, startedAt: Date.now() };
 
     // ---- live events ----
     const send = (ws: WebSocket, ev: AdminEvent): void => {
@@ -129,7 +121,7 @@ export function adminPlugin(relay: RelayLike, opts: AdminOptions = {}): FastifyP
     };
 
     const onInstance = (snap: InstanceSnapshot) => broadcast(() => {
-      const found = findInstance(relay, snap.name);
+      const found = findInstance(deps, snap.name);
       return {
         type: 'instance',
         instance: found ? instanceView(ctx, found.instance, snap) : {
@@ -146,7 +138,6 @@ export function adminPlugin(relay: RelayLike, opts: AdminOptions = {}): FastifyP
     const onHealth = (h: HealthSnapshot) => broadcast(() => ({ type: 'health', health: { ...h } }));
     const onAliases = (o: ReloadOutcome) => broadcast(() => ({ type: 'aliases', outcome: { ...o }, aliases: aliasesView(ctx) }));
     const onConfig = (what: string) => broadcast({ type: 'config', what });
-    const hub = relay.hub;
     hub.on('instance', onInstance);
     hub.on('log', onLog);
     hub.on('requestStart', onStart);
@@ -157,30 +148,13 @@ export function adminPlugin(relay: RelayLike, opts: AdminOptions = {}): FastifyP
     hub.on('config', onConfig);
 
     const timer = setInterval(() => {
-      let inFlight = tracker.live.size;
-      let queued = 0;
-      try {
-        const s = relay.admission?.stats();
-        if (s) ({ inFlight, queued } = s);
-      } catch {
-        // keep the tracker's numbers
-      }
+      const { inFlight, queued } = deps.admission.stats();
       const counters = tracker.tick(inFlight, queued);
       broadcast(() => {
         const perInstance: Record<string, number> = {};
-        for (const p of providersOf(relay)) {
-          for (const i of p.instances()) {
-            const n = relay.pool?.inFlight?.(i.name);
-            perInstance[i.name] = typeof n === 'number' ? n : tracker.inFlightOf(i.name);
-          }
-        }
-        let sessionCache: { hits: number; misses: number; entries: number } | undefined;
-        try {
-          const s = accountsProvider(relay)?.sessionCacheStats?.();
-          if (s) sessionCache = { hits: s.hits ?? 0, misses: s.misses ?? 0, entries: s.entries ?? 0 };
-        } catch {
-          sessionCache = undefined;
-        }
+        for (const p of deps.providers()) for (const i of p.instances()) perInstance[i.name] = deps.pool.inFlight(i.name);
+        const s = deps.sessionCache?.();
+        const sessionCache = s ? { hits: s.hits, misses: s.misses, entries: s.entries } : undefined;
         return { type: 'tick', counters, inFlight: perInstance, sessionCache };
       });
     }, tickMs);
@@ -197,17 +171,11 @@ export function adminPlugin(relay: RelayLike, opts: AdminOptions = {}): FastifyP
       clients.clear();
     });
 
-    const baseUrlOf = (req: FastifyRequest): string => `${req.protocol}://${req.headers.host ?? `127.0.0.1:${relay.config.server.port}`}`;
+    const baseUrlOf = (req: FastifyRequest): string => `${req.protocol}://${req.headers.host ?? `127.0.0.1:${deps.config.server.port}`}`;
 
+    // SECURITY: the gateway's guard refused foreign Origins before the upgrade (it also knows the
+    // desktop app's origin), and requireAdmin checked the token (`bearer.<token>` subprotocol).
     app.get('/admin/events', { websocket: true }, (socket, req) => {
-      // SECURITY: inside buildGateway the guard plugin already refused foreign Origins (it also
-      // knows the desktop app's origin). Registered on its own, apply the same rule here, so a
-      // page from another origin cannot open this socket even if it somehow had the token.
-      const origin = req.headers.origin;
-      if (!guarded && origin && origin !== baseUrlOf(req) && !relay.config.server.corsOrigins.includes(origin)) {
-        socket.close(1008, 'origin not allowed');
-        return;
-      }
       clients.add(socket);
       socket.on('close', () => clients.delete(socket));
       socket.on('error', () => clients.delete(socket));
@@ -224,8 +192,8 @@ export function adminPlugin(relay: RelayLike, opts: AdminOptions = {}): FastifyP
     app.get('/admin/state', async (req) => buildSnapshot({ ...ctx, baseUrl: baseUrlOf(req) }));
 
     // ---- instances ----
-    const run = (req: FastifyRequest, what: string, p: unknown): void => {
-      Promise.resolve(p).catch((e) => {
+    const run = (req: FastifyRequest, what: string, p: Promise<unknown>): void => {
+      p.catch((e) => {
         const re = toRelayError(e);
         // Errors are client-safe RelayErrors; the detail field never carries a password.
         req.log.warn({ code: re.code }, `${what} failed: ${re.message}`);
@@ -234,142 +202,110 @@ export function adminPlugin(relay: RelayLike, opts: AdminOptions = {}): FastifyP
 
     app.post<{ Params: { name: string; action: string } }>('/admin/instances/:name/:action', async (req, reply) => {
       const { name, action } = req.params;
-      if (!['login', 'logout', 'restart'].includes(action)) {
+      if (action !== 'login' && action !== 'logout' && action !== 'restart') {
         throw errors.notFound(`Unknown instance action '${action}' (use login, logout or restart).`);
       }
-      const found = findInstance(relay, name);
+      const found = findInstance(deps, name);
       if (!found) throw errors.notFound(`No instance named '${name}'.`, 'instance_not_found');
       const { provider, instance } = found;
       // An app Relay attached to (spec §7) is not Relay's to sign in, out or restart.
-      if ((instance as { attached?: unknown }).attached === true) throw errors.invalid(`${name} is a running app Relay serves through but does not own: ${action === 'restart' ? 'restart' : action === 'login' ? 'sign in' : 'sign out'} inside the app.`, 'name', 'attached_instance');
-      const p = provider as unknown as Record<string, unknown>;
-      const viaProvider = typeof p[action] === 'function' && accountsProvider(relay) === (provider as unknown);
-      if (action === 'login') {
-        if (viaProvider) run(req, `login ${name}`, (p.login as (n: string) => unknown).call(provider, name));
-        else if (instance.login) run(req, `login ${name}`, instance.login());
-        else throw errors.invalid(`Instance '${name}' has no login (only Lingma accounts do).`);
-      } else if (action === 'logout') {
-        if (viaProvider) run(req, `logout ${name}`, (p.logout as (n: string) => unknown).call(provider, name));
-        else if (instance.logout) run(req, `logout ${name}`, instance.logout());
-        else throw errors.invalid(`Instance '${name}' has no logout (only Lingma accounts do).`);
+      if (instance instanceof AttachedInstance) throw attachedRefusal(instance);
+      const accounts = provider.kind === 'lingma' ? deps.accounts : null;
+      if (accounts) {
+        run(req, `${action} ${name}`, accounts[action](name));
+      } else if (action === 'restart') {
+        run(req, `restart ${name}`, instance.restart ? instance.restart() : instance.stop().then(() => instance.start()));
       } else {
-        if (viaProvider) run(req, `restart ${name}`, (p.restart as (n: string) => unknown).call(provider, name));
-        else if (instance.restart) run(req, `restart ${name}`, instance.restart());
-        else run(req, `restart ${name}`, instance.stop().then(() => instance.start()));
+        const op = instance[action];
+        if (!op) throw errors.invalid(`Instance '${name}' has no ${action} (only Lingma accounts do).`);
+        run(req, `${action} ${name}`, op.call(instance));
       }
       req.log.info({ instance: name }, `admin: ${action} requested`);
       return reply.code(202).send({ ok: true, message: `${action} started for ${name}` });
     });
 
     app.post('/admin/instances/login-all', async (req, reply) => {
-      const ap = accountsProvider(relay);
-      if (ap?.loginAll) run(req, 'login all', ap.loginAll());
+      if (deps.accounts) run(req, 'login all', deps.accounts.loginAll());
       else {
         let n = 0;
-        for (const p of providersOf(relay)) for (const i of p.instances()) if (i.login) { n++; run(req, `login ${i.name}`, i.login()); }
+        for (const p of deps.providers()) for (const i of p.instances()) if (i.login) { n++; run(req, `login ${i.name}`, i.login()); }
         if (!n) throw errors.invalid('No instance needs a login (only Lingma accounts do).');
       }
       return reply.code(202).send({ ok: true, message: 'login started for every account' });
     });
 
-    await app.register(availabilityRoutes, { relay });
-    await app.register(clientRoutes, { relay, home: opts.clientsHome });
-    await app.register(discoveryRoutes, { relay });
+    await app.register(availabilityRoutes, { deps });
+    await app.register(clientRoutes, { deps, home: opts.clientsHome });
+    await app.register(discoveryRoutes, { deps });
 
     // ---- accounts (passwords are write-only) ----
+    // The account API announces each change itself (one `config` event per change).
     const needAccounts = () => {
-      const ap = accountsProvider(relay);
-      if (!ap) throw errors.invalid('Accounts are not available: the Lingma backend is not set up (set lingma.binary or LINGMA_BIN).', undefined, 'accounts_unavailable');
-      return ap;
+      if (!deps.accounts) throw errors.invalid('Accounts are not available: the Lingma backend is not set up (set lingma.binary or LINGMA_BIN).', undefined, 'accounts_unavailable');
+      return deps.accounts;
     };
-    app.get('/admin/accounts', async () => accountsView(relay));
-    app.post('/admin/accounts', async (req, reply) => {
-      const input = parseAccount(req.body, false);
-      await needAccounts().addAccount(input);
-      relay.hub.emit('config', 'accounts');
-      return reply.code(201).send({ ok: true, accounts: await accountsView(relay) });
+    app.get('/admin/accounts', async () => accountsView(deps));
+    app.post('/admin/accounts', { schema: { body: AccountAddBody } }, async (req, reply) => {
+      await needAccounts().add(req.body);
+      return reply.code(201).send({ ok: true, accounts: await accountsView(deps) });
     });
-    app.patch<{ Params: { name: string } }>('/admin/accounts/:name', async (req) => {
-      const patch = parseAccount(req.body, true);
-      await needAccounts().updateAccount(req.params.name, patch);
-      relay.hub.emit('config', 'accounts');
-      return { ok: true, accounts: await accountsView(relay) };
+    app.patch('/admin/accounts/:name', { schema: { body: AccountEditBody } }, async (req) => {
+      await needAccounts().update((req.params as { name: string }).name, req.body);
+      return { ok: true, accounts: await accountsView(deps) };
     });
     app.delete<{ Params: { name: string } }>('/admin/accounts/:name', async (req) => {
-      await needAccounts().removeAccount(req.params.name);
-      relay.hub.emit('config', 'accounts');
-      return { ok: true, accounts: await accountsView(relay) };
+      await needAccounts().remove(req.params.name);
+      return { ok: true, accounts: await accountsView(deps) };
     });
 
     // ---- aliases ----
     app.get('/admin/aliases', async () => ({
       aliases: aliasesView(ctx),
-      raw: readAliasesRaw(relay, aliasesPath),
-      path: aliasesPath,
-      lastReload: relay.resolver?.lastReload(),
+      raw: deps.aliases.raw(),
+      path: deps.aliases.file,
+      lastReload: deps.resolver.lastReload(),
     }));
-    app.put('/admin/aliases', async (req) => {
-      const parsed = parseAliasesBody(req.body, providersOf(relay).map((p) => p.name));
+    app.put('/admin/aliases', { schema: { body: AliasesBody } }, async (req) => {
+      const { aliases } = req.body;
+      const bad = aliasesProblem(aliases, deps.providers().map((p) => p.name));
+      if (bad) throw errors.invalid(bad, 'aliases');
+      let outcome: ReloadOutcome;
       try {
-        relay.validateAliases?.(parsed);
+        outcome = deps.aliases.save(`# Written by the Lingma Relay dashboard.\n${YAML.stringify(aliases)}`);
       } catch (e) {
-        throw isRelayError(e) && e.status === 400 ? e : errors.invalid(e instanceof Error ? e.message : String(e), 'aliases');
+        invalid(e, 'aliases');
       }
-      if (!aliasesPath) throw errors.invalid('Aliases cannot be saved: no aliasesFile is configured and no data folder is known.');
-      const previous = existsSync(aliasesPath) ? readFileSync(aliasesPath, 'utf8') : undefined;
-      writeAtomic(aliasesPath, `# Written by the Lingma Relay dashboard.\n${YAML.stringify(parsed as Record<string, AliasConfig>)}`);
-      let outcome: ReloadOutcome | undefined;
-      if (relay.reloadAliases) outcome = (await relay.reloadAliases()) ?? relay.resolver?.lastReload();
-      if (outcome && !outcome.ok) {
-        // The resolver refused it: put the previous file back so the file matches what runs.
-        if (previous === undefined) unlinkSync(aliasesPath);
-        else writeAtomic(aliasesPath, previous);
-        await relay.reloadAliases?.();
-        throw errors.invalid(`Aliases rejected: ${outcome.error ?? 'invalid aliases'}`, 'aliases');
-      }
-      relay.hub.emit('config', 'aliases');
-      return { ok: true, path: aliasesPath, aliases: aliasesView(ctx), lastReload: outcome };
+      hub.emit('config', 'aliases');
+      return { ok: true, path: deps.aliases.file, aliases: aliasesView(ctx), lastReload: outcome };
     });
 
     // ---- API keys ----
-    const needKeys = () => {
-      if (!relay.keys) throw errors.invalid('API keys cannot be managed here: the key store is not available.');
-      return relay.keys;
-    };
-    app.get('/admin/keys', async () => keysView(relay));
-    app.post('/admin/keys', async (req, reply) => {
-      const input = parseCreateKey(req.body);
-      const { name, ...limits } = input;
-      const created = await needKeys().create(name, limits);
-      relay.hub.emit('config', 'keys');
+    app.get('/admin/keys', async () => keysView(deps));
+    app.post('/admin/keys', { schema: { body: CreateKeyBody } }, async (req, reply) => {
+      const { name, ...limits } = req.body;
+      const created = deps.keys.create(name, limits);
+      hub.emit('config', 'keys');
       const body: CreateKeyResult = { id: created.id, key: created.key };
       // SECURITY: the whole key is in this one response only; it is never logged or listed again.
       return reply.code(201).header('cache-control', 'no-store').send(body);
     });
     app.delete<{ Params: { id: string } }>('/admin/keys/:id', async (req) => {
-      const keys = needKeys();
-      const known = (await keys.list()).some((k) => String(k.id) === req.params.id);
+      const known = deps.keys.list().some((k) => k.id === req.params.id);
       if (!known) throw errors.notFound(`No API key with id '${req.params.id}'.`, 'key_not_found');
-      await keys.revoke(req.params.id);
-      relay.hub.emit('config', 'keys');
+      deps.keys.revoke(req.params.id);
+      hub.emit('config', 'keys');
       return { ok: true };
     });
 
     // ---- live settings ----
-    app.get('/admin/settings', async () => settingsView(relay));
-    app.patch('/admin/settings', async (req) => {
-      const patch = parseSettings(req.body);
-      if (relay.applySettings) {
-        // The relay applies it everywhere (config, loggers, admission) and saves it for the next start.
-        await relay.applySettings(patch);
-      } else {
-        applyLiveSettings(relay.config, patch);
-        // Request loggers are children made per request, so new requests pick the level up.
-        if (patch.logLevel !== undefined) app.log.level = patch.logLevel;
-      }
+    app.get('/admin/settings', async () => settingsView(deps));
+    app.patch('/admin/settings', { schema: { body: SettingsBody } }, async (req) => {
+      const patch = req.body;
+      // The relay applies it everywhere (config, loggers, admission) and saves it for the next start.
+      deps.applySettings(patch);
       req.log.info({ settings: Object.keys(patch) }, 'admin: settings changed');
-      relay.hub.emit('config', 'settings');
-      return { ok: true, settings: settingsView(relay) };
+      hub.emit('config', 'settings');
+      return { ok: true, settings: settingsView(deps) };
     });
 
     // More admin route files (usage, ...) share this scope and its token check.
@@ -380,18 +316,10 @@ export function adminPlugin(relay: RelayLike, opts: AdminOptions = {}): FastifyP
   };
 
   return async function adminWithDashboard(app: FastifyInstance) {
-    // Registered once per server: the gateway may have done it already (Responses WebSocket).
-    // Before our hooks, so a refused upgrade still has its socket cleaned up by the plugin.
+    // Registered once per server: the gateway has normally done it already.
     if (!app.hasDecorator('websocketServer')) await app.register(websocket, { options: { handleProtocols: selectWsSubprotocol } });
-    guarded = app.hasDecorator('requireAdmin');
-    if (!guarded) {
-      // Registered on its own (tests, a bare fastify): the gateway's one token check and its one
-      // error mapping (OpenAI shape). Inside buildGateway both come from the gateway.
-      app.decorate('requireAdmin', adminTokenHook(() => adminTokenOf(relay)));
-      app.setErrorHandler((err, req, reply) => sendRelayError(req, reply, normalizeError(err, relay.config.limits.maxBodyBytes)));
-    }
     await app.register(adminScope);
     // The dashboard's files need no token (the page holds no data): outside the admin scope.
-    await registerDashboard(app, relay.rendererDir ?? defaultRendererDir());
+    await registerDashboard(app, deps.rendererDir);
   };
 }

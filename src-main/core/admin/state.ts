@@ -1,28 +1,20 @@
 /** Builds the admin snapshot from the relay. Never includes a password or an upstream key. */
-import type { Instance, InstanceSnapshot, Provider } from '../backends/types';
-import { availabilityOf, type AvailabilityView } from '../pool/availability';
+import type { Instance, InstanceSnapshot } from '../backends/types';
+import type { AvailabilityView } from '../pool/availability';
 import type { AliasInfo, HealthSnapshot } from '../routing/types';
 import type {
   AdminAccount, AdminAlias, AdminAliasTarget, AdminApiKey, AdminHealth, AdminInstance, AdminSettings, AdminSnapshot, LoginState,
 } from './api-types';
-import { accountsProvider, firstApiKey, providersOf, type RelayLike } from './deps';
+import type { PublicAccount } from '../backends/lingma/accounts';
+import type { AdminDeps } from './deps';
 import type { LiveTracker } from './live';
 
 export interface StateContext {
-  relay: RelayLike;
+  deps: AdminDeps;
   tracker: LiveTracker;
   startedAt: number;
-  /** Fallback base URL (from the request's Host) when the relay cannot tell its own. */
+  /** Fallback base URL (from the request's Host) when the relay does not listen yet. */
   baseUrl?: string;
-  aliasesPath?: string;
-  aliasesRaw?: () => Record<string, unknown> | undefined;
-}
-
-export function findInstance(relay: RelayLike, name: string): { provider: Provider; instance: Instance } | undefined {
-  for (const provider of providersOf(relay)) {
-    for (const instance of provider.instances()) if (instance.name === name) return { provider, instance };
-  }
-  return undefined;
 }
 
 function toHealth(h: HealthSnapshot | undefined): AdminHealth | undefined {
@@ -49,16 +41,11 @@ function toLogin(l: InstanceSnapshot['login'] | undefined): LoginState {
   }
 }
 
-/** The one availability answer (the relay's model; without one, the same function over what is known here). */
-function availabilityView(relay: RelayLike, instance: Instance, snap: InstanceSnapshot, health: AdminHealth | undefined): AvailabilityView {
+/** The one availability answer (the relay's model), without the pool's wait handle. */
+function availabilityView(deps: AdminDeps, instance: Instance, snap: InstanceSnapshot): AvailabilityView {
   let a: AvailabilityView & { wait?: unknown };
   try {
-    a = relay.availability
-      ? relay.availability.of(instance)
-      : availabilityOf({
-        name: snap.name, state: snap.state, stateReason: snap.reason, login: snap.login, quota: snap.quota, now: Date.now(),
-        health: health ? { healthy: health.healthy, unhealthyUntil: health.unhealthyUntil, lastError: health.lastError } : undefined,
-      });
+    a = deps.availability.of(instance);
   } catch {
     a = { serving: false, status: 'stopped', reason: `${snap.name} cannot be read`, clearable: false };
   }
@@ -67,16 +54,15 @@ function availabilityView(relay: RelayLike, instance: Instance, snap: InstanceSn
 }
 
 export function instanceView(ctx: StateContext, instance: Instance, snap: InstanceSnapshot = instance.snapshot()): AdminInstance {
-  const { relay, tracker } = ctx;
-  const poolCount = relay.pool?.inFlight?.(instance.name);
-  const inFlight = typeof poolCount === 'number' ? poolCount : tracker.inFlightOf(instance.name);
+  const { deps } = ctx;
+  const inFlight = deps.pool.inFlight(instance.name);
   let health: AdminHealth | undefined;
   try {
-    health = toHealth(relay.health?.snapshot(instance.name));
+    health = toHealth(deps.health.snapshot(instance.name));
   } catch {
     health = undefined;
   }
-  const availability = availabilityView(relay, instance, snap, health);
+  const availability = availabilityView(deps, instance, snap);
   return {
     name: snap.name,
     provider: snap.provider,
@@ -102,7 +88,7 @@ export function instanceView(ctx: StateContext, instance: Instance, snap: Instan
 
 export function instancesView(ctx: StateContext): AdminInstance[] {
   const out: AdminInstance[] = [];
-  for (const p of providersOf(ctx.relay)) {
+  for (const p of ctx.deps.providers()) {
     for (const i of p.instances()) {
       try {
         out.push(instanceView(ctx, i));
@@ -128,11 +114,11 @@ function targetView(label: string, instances: AdminInstance[], knownProviders: S
 export function aliasesView(ctx: StateContext, instances = instancesView(ctx)): AdminAlias[] {
   let infos: AliasInfo[] = [];
   try {
-    infos = ctx.relay.resolver?.aliases() ?? [];
+    infos = ctx.deps.resolver.aliases();
   } catch {
     infos = [];
   }
-  const known = new Set(providersOf(ctx.relay).map((p) => p.name));
+  const known = new Set(ctx.deps.providers().map((p) => p.name));
   return infos.map((a) => ({
     name: a.name,
     description: a.description,
@@ -143,47 +129,26 @@ export function aliasesView(ctx: StateContext, instances = instancesView(ctx)): 
   }));
 }
 
-export async function keysView(relay: RelayLike): Promise<AdminApiKey[]> {
-  if (!relay.keys) return [];
-  const list = await relay.keys.list();
-  return list.map((k) => ({
-    id: String(k.id),
-    name: typeof k.name === 'string' ? k.name : undefined,
-    // SECURITY: only the store's prefix is shown; a whole key never leaves `create`.
-    prefix: typeof k.prefix === 'string' ? k.prefix : `${String(k.id).slice(0, 6)}…`,
-    source: typeof k.source === 'string' ? k.source : 'config',
-    revocable: typeof k.revocable === 'boolean' ? k.revocable : k.source !== 'config' && k.source !== 'env',
-    createdAt: typeof k.createdAt === 'number' ? k.createdAt : undefined,
-  }));
+export function keysView(deps: AdminDeps): AdminApiKey[] {
+  // SECURITY: only the store's prefix is shown; a whole key never leaves `create`.
+  return deps.keys.list().map((k) => ({ id: k.id, name: k.name, prefix: k.prefix, source: k.source, revocable: k.revocable, createdAt: k.createdAt }));
 }
 
 /** Only whitelisted, non-secret fields of an account. */
-export function accountView(raw: unknown): AdminAccount | undefined {
-  if (!raw || typeof raw !== 'object') return undefined;
-  const a = raw as Record<string, unknown>;
-  const username = typeof a.username === 'string' ? a.username : undefined;
-  const name = typeof a.name === 'string' ? a.name : typeof a.instance === 'string' ? a.instance : username;
-  if (!username || !name) return undefined;
+export function accountView(a: PublicAccount): AdminAccount {
   return {
-    name,
-    username,
-    dedicatedDomain: typeof a.dedicatedDomain === 'string' ? a.dedicatedDomain : undefined,
-    maxConcurrency: typeof a.maxConcurrency === 'number' ? a.maxConcurrency : undefined,
-    disabled: typeof a.disabled === 'boolean' ? a.disabled : undefined,
-    hasPassword: a.hasPassword === true,
-    source: typeof a.source === 'string' ? a.source : 'runtime',
+    name: a.name, username: a.username, dedicatedDomain: a.dedicatedDomain, maxConcurrency: a.maxConcurrency,
+    disabled: a.disabled, hasPassword: a.hasPassword, source: a.source,
   };
 }
 
-export async function accountsView(relay: RelayLike): Promise<AdminAccount[]> {
-  const p = accountsProvider(relay);
-  if (!p) return [];
-  const list = await p.listAccounts();
-  return list.map(accountView).filter((a): a is AdminAccount => !!a);
+export async function accountsView(deps: AdminDeps): Promise<AdminAccount[]> {
+  if (!deps.accounts) return [];
+  return (await deps.accounts.list()).map(accountView);
 }
 
-export function settingsView(relay: RelayLike): AdminSettings {
-  const c = relay.config;
+export function settingsView(deps: AdminDeps): AdminSettings {
+  const c = deps.config;
   return {
     logLevel: c.server.logLevel,
     maxInFlight: c.limits.maxInFlight,
@@ -194,71 +159,41 @@ export function settingsView(relay: RelayLike): AdminSettings {
   };
 }
 
-async function counterValue(c: { get(): Promise<{ values: { value: number }[] }> } | undefined): Promise<number> {
-  if (!c) return 0;
-  try {
-    const v = await c.get();
-    return v.values.reduce((s, x) => s + x.value, 0);
-  } catch {
-    return 0;
-  }
-}
-
-export async function sessionCacheView(relay: RelayLike): Promise<AdminSnapshot['sessionCache']> {
-  const cfg = relay.config.sessionCache;
-  const fromProvider = accountsProvider(relay)?.sessionCacheStats?.();
-  const hits = fromProvider?.hits ?? (await counterValue(relay.metrics?.sessionCacheHits));
-  const misses = fromProvider?.misses ?? (await counterValue(relay.metrics?.sessionCacheMisses));
-  return {
-    enabled: cfg.enabled,
-    hits,
-    misses,
-    entries: fromProvider?.entries ?? 0,
-    maxEntries: fromProvider?.maxEntries ?? cfg.maxEntries,
-  };
+export function sessionCacheView(deps: AdminDeps): AdminSnapshot['sessionCache'] {
+  const cfg = deps.config.sessionCache;
+  const s = deps.sessionCache?.();
+  return { enabled: cfg.enabled, hits: s?.hits ?? 0, misses: s?.misses ?? 0, entries: s?.entries ?? 0, maxEntries: s?.maxEntries ?? cfg.maxEntries };
 }
 
 export function admissionView(ctx: StateContext): AdminSnapshot['admission'] {
-  const max = ctx.relay.config.limits.maxInFlight;
-  try {
-    const s = ctx.relay.admission?.stats();
-    if (s) return { inFlight: s.inFlight, queued: s.queued, rejected: s.rejected, max: s.max ?? max };
-  } catch {
-    // fall through to the tracker's view
-  }
-  return { inFlight: ctx.tracker.live.size, queued: 0, rejected: 0, max };
+  const s = ctx.deps.admission.stats();
+  return { inFlight: s.inFlight, queued: s.queued, rejected: s.rejected, max: s.max ?? ctx.deps.config.limits.maxInFlight };
 }
 
 export function endpointOf(ctx: StateContext): string {
-  let base = ctx.baseUrl ?? `http://127.0.0.1:${ctx.relay.config.server.port}`;
-  try {
-    const u = ctx.relay.url?.();
-    if (u) base = u;
-  } catch {
-    // not listening yet: keep the fallback
-  }
+  const base = ctx.deps.url() || ctx.baseUrl || `http://127.0.0.1:${ctx.deps.config.server.port}`;
   return `${base.replace(/\/+$/, '')}/v1`;
 }
 
 export async function buildSnapshot(ctx: StateContext): Promise<AdminSnapshot> {
-  const { relay, tracker } = ctx;
+  const { deps, tracker } = ctx;
   const instances = instancesView(ctx);
-  let ledger: AdminSnapshot['ledger'] = relay.ledger || relay.config.ledger.enabled ? undefined : { state: 'disabled' };
+  let ledger: AdminSnapshot['ledger'];
   try {
-    const s = relay.ledger?.status();
-    if (s) ledger = { state: s.state, reason: s.reason, queued: s.queued, written: s.written, dropped: s.dropped };
+    const s = deps.ledger.status();
+    ledger = { state: s.state, reason: s.reason, queued: s.queued, written: s.written, dropped: s.dropped };
   } catch {
     ledger = { state: 'degraded', reason: 'status unavailable' };
   }
-  const reload = relay.resolver?.lastReload();
+  const reload = deps.resolver.lastReload();
   return {
     now: Date.now(),
     startedAt: ctx.startedAt,
-    version: relay.version ?? '0.1.0',
+    version: deps.version,
     endpoint: endpointOf(ctx),
-    apiKey: firstApiKey(relay),
+    apiKey: deps.keys.primaryKey(),
     instances,
-    providers: providersOf(relay).map((p) => {
+    providers: deps.providers().map((p) => {
       let models: string[] = [];
       try {
         models = p.models().map((m) => `${p.name}/${m.id}`);
@@ -269,19 +204,19 @@ export async function buildSnapshot(ctx: StateContext): Promise<AdminSnapshot> {
     }),
     aliases: aliasesView(ctx, instances),
     aliasesReload: reload ? { ...reload } : undefined,
-    aliasesPath: ctx.aliasesPath,
-    aliasesRaw: ctx.aliasesRaw?.(),
-    sessionCache: await sessionCacheView(relay),
+    aliasesPath: deps.aliases.file,
+    aliasesRaw: deps.aliases.raw(),
+    sessionCache: sessionCacheView(deps),
     admission: admissionView(ctx),
     ledger,
-    accounts: await accountsView(relay),
-    accountsEditable: !!accountsProvider(relay),
-    keys: await keysView(relay),
-    settings: settingsView(relay),
-    secretProtection: relay.secrets?.protection,
+    accounts: await accountsView(deps),
+    accountsEditable: deps.accounts !== null,
+    keys: keysView(deps),
+    settings: settingsView(deps),
+    secretProtection: deps.secrets.protection,
     live: [...tracker.live.values()],
     counters: [...tracker.counters],
-    discovery: relay.discovery?.view(),
+    discovery: deps.discovery.view(),
     logs: [...tracker.logs],
   };
 }

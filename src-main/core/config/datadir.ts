@@ -4,9 +4,10 @@
  * (temp file + rename) so a crash never leaves half a secret.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from './schema';
+import { writeFileAtomicSync } from '../fs-atomic';
 
 export const ADMIN_TOKEN_FILE = 'admin-token';
 export const API_KEY_FILE = 'api-key';
@@ -62,21 +63,9 @@ export function randomBase62(n: number): string {
 export const newApiKey = (): string => `sk-relay-${randomBase62(32)}`;
 export const newAdminToken = (): string => `relay-admin-${randomBase62(32)}`;
 
-/** Write a secret file atomically with mode 0600. */
+/** Write a secret file atomically with mode 0600 (`core/fs-atomic.ts`). */
 export function writeSecretFile(path: string, content: string): void {
-  const tmp = `${path}.${process.pid}.${randomBase62(6)}.tmp`;
-  writeFileSync(tmp, content, { mode: 0o600 });
-  try {
-    if (process.platform !== 'win32') chmodSync(tmp, 0o600);
-    renameSync(tmp, path);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* already gone */
-    }
-    throw e;
-  }
+  writeFileAtomicSync(path, content, { mode: 0o600 });
 }
 
 /** The trimmed content of a file, or undefined when it does not exist. */

@@ -19,7 +19,7 @@ import { createLogger } from './logging';
 import type { Metrics } from './metrics';
 import { installAuth, selectWsSubprotocol } from './plugins/auth';
 import { frameworkErrorHandler, installErrorHandling } from './plugins/errors';
-import { installGuard } from './plugins/guard';
+import { installCors, installGuard } from './plugins/guard';
 import { installRequestId, requestIdFor } from './plugins/request-id';
 import { installRouteGuard } from './plugins/route-guard';
 import type { Caller, ChatService } from '../dispatch/types';
@@ -192,7 +192,9 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   // so that an upgrade those hooks refuse (403/401) has its socket closed, not left open for ever
   // (which would also keep app.close() from finishing).
   await app.register(websocket, { options: { maxPayload: config.limits.maxBodyBytes, handleProtocols: selectWsSubprotocol } });
-  installGuard(app, { allowedHosts: config.server.allowedHosts, corsOrigins: config.server.corsOrigins, extraOrigins: deps.extraOrigins });
+  const guard = { allowedHosts: config.server.allowedHosts, corsOrigins: config.server.corsOrigins, extraOrigins: deps.extraOrigins };
+  installGuard(app, guard);
+  await installCors(app, guard);
   const admin = deps.adminToken;
   installAuth(app, {
     keys: deps.keys,

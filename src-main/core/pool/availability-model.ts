@@ -19,6 +19,7 @@ import { safeLabel, type AvailabilityMetrics } from '../metrics-port';
 import { systemClock, type Clock } from '../ports';
 import type { HealthCache } from '../routing/types';
 import { availabilityOf, type Availability } from './availability';
+import { backoffDelay } from '../backoff';
 
 export const BASE_COOLDOWN_MS = 60_000;
 export const MAX_COOLDOWN_MS = 24 * 60 * 60 * 1000;
@@ -166,7 +167,7 @@ export function createAvailability(opts: AvailabilityModelOptions): Availability
       cooldowns.set(name, c);
     }
     c.strikes++;
-    const backoff = Math.min(max, base * 2 ** Math.min(30, c.strikes - 1));
+    const backoff = backoffDelay(c.strikes - 1, { baseMs: base, maxMs: max });
     const until = err.resetsAt !== undefined && err.resetsAt > now ? err.resetsAt : now + backoff;
     // A later report never shortens a known cool-down.
     c.until = Math.max(until, c.until !== undefined && c.until > now ? c.until : 0);

@@ -12,6 +12,7 @@ import type { Instance } from '../backends/types';
 import { type RelayError, toRelayError } from '../errors';
 import { systemClock, type Clock } from '../ports';
 import type { HealthCache, HealthEvents, HealthSnapshot } from './types';
+import { backoffDelay } from '../backoff';
 
 export interface HealthOptions {
   /** Consecutive failures before an instance is unhealthy. */
@@ -114,9 +115,7 @@ export function createHealthCache(opts: HealthOptions): RelayHealthCache {
     e.lastError = error.message;
     e.lastErrorAt = clock.now();
     if (e.consecutiveFailures >= threshold) {
-      const exp = Math.min(30, e.consecutiveFailures - threshold);
-      const base = Math.min(opts.maxBackoffMs, opts.baseBackoffMs * 2 ** exp);
-      const backoff = Math.min(opts.maxBackoffMs, Math.round(base * (1 + JITTER * random())));
+      const backoff = backoffDelay(e.consecutiveFailures - threshold, { baseMs: opts.baseBackoffMs, maxMs: opts.maxBackoffMs, jitter: JITTER, random });
       e.healthy = false;
       e.unhealthyUntil = clock.now() + backoff;
     }

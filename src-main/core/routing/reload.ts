@@ -2,12 +2,15 @@
  * AliasSource: inline config aliases merged under the aliases of `aliasesFile`, reloaded on
  * `reload()` (the CLI calls it on SIGHUP) and when the file changes. A file that fails to read or
  * parse is rejected with one log line naming the problem; the previous aliases stay in force.
+ * `save(text)` is the one way to write the file (the dashboard's editor): validate, write
+ * atomically, reload, and put the previous file back when the reload refuses it.
  */
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { readFileSync, rmSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve as resolvePath } from 'node:path';
 import type { Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import type { EventHub } from '../events';
+import { writeFileAtomicSync } from '../fs-atomic';
 import { AliasError, parseAliases, type AliasProvider, type AliasesConfig, type ParsedAliases } from './aliases';
 import type { HopOptionKinds } from './hop-options';
 import type { ReloadOutcome } from './types';
@@ -31,8 +34,36 @@ export interface AliasSourceOptions {
 export interface AliasSource extends AliasProvider {
   /** Re-read the file now. Never throws: the outcome says whether the new aliases took effect. */
   reload(reason?: string): ReloadOutcome;
+  /**
+   * Replace the file with `text` (YAML or JSON): validated first with the inline aliases merged
+   * as a reload would (throws AliasError naming the problem; nothing written), written
+   * atomically, reloaded; when the reload refuses it, the previous file is put back and reloaded,
+   * and the AliasError says why. Throws AliasError when there is no file to save to.
+   */
+  save(text: string): ReloadOutcome;
+  /** The definitions as written: inline aliases with the file's over them (file unreadable: inline only). */
+  raw(): Record<string, unknown>;
   readonly file?: string;
   close(): void;
+}
+
+function parseAliasesText(text: string, file: string): unknown {
+  try {
+    // YAML is a superset of JSON: one parser for both.
+    return parseYaml(text) ?? {};
+  } catch (e) {
+    const msg = (e as Error).message.split('\n')[0];
+    throw new AliasError(`aliases file ${file} is not valid YAML/JSON: ${msg}`);
+  }
+}
+
+function readText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
 }
 
 function readAliasesFile(file: string): unknown {
@@ -43,13 +74,7 @@ function readAliasesFile(file: string): unknown {
     const code = (e as NodeJS.ErrnoException).code;
     throw new AliasError(code === 'ENOENT' ? `aliases file ${file} does not exist` : `aliases file ${file} cannot be read (${code ?? 'error'})`);
   }
-  try {
-    // YAML is a superset of JSON: one parser for both.
-    return parseYaml(text) ?? {};
-  } catch (e) {
-    const msg = (e as Error).message.split('\n')[0];
-    throw new AliasError(`aliases file ${file} is not valid YAML/JSON: ${msg}`);
-  }
+  return parseAliasesText(text, file);
 }
 
 function merge(inline: AliasesConfig | undefined, fromFile: unknown, file: string): unknown {
@@ -116,11 +141,37 @@ export function createAliasSource(opts: AliasSourceOptions): AliasSource {
     }
   }
 
+  const save = (text: string): ReloadOutcome => {
+    if (!file) throw new AliasError('aliases cannot be saved: no aliases file is configured');
+    // Validate exactly as a reload would read it, before anything is written.
+    parseAliases(merge(opts.inline, parseAliasesText(text, file), file));
+    const previous = readText(file);
+    writeFileAtomicSync(file, text);
+    const outcome = reload('saved');
+    if (outcome.ok) return outcome;
+    // Refused after all (the file changed under us): the file goes back to what runs.
+    if (previous === undefined) rmSync(file, { force: true });
+    else writeFileAtomicSync(file, previous);
+    reload('rolled back');
+    throw new AliasError(outcome.error ?? 'aliases rejected');
+  };
+
+  const raw = (): Record<string, unknown> => {
+    try {
+      const merged = merge(opts.inline, file ? readAliasesFile(file) : undefined, file ?? 'config');
+      return merged as Record<string, unknown>;
+    } catch {
+      return { ...(opts.inline ?? {}) };
+    }
+  };
+
   return {
     file,
     current: () => current,
     lastReload: () => last,
     reload,
+    save,
+    raw,
     close() {
       if (timer) clearTimeout(timer);
       timer = undefined;

@@ -6,8 +6,8 @@
  * `lingma:<instance>:password`; never in accounts.json, never logged, never returned. Config
  * passwords stay in memory. Listings report `hasPassword` only.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { AccountConfig } from '../../config/schema';
 import { errors } from '../../errors';
@@ -15,6 +15,7 @@ import { deriveSafeName, isSafeName, nameProblem } from '../../names';
 import type { SecretStore } from '../../ports';
 import type { LingmaAccount } from './instance';
 import { isHttpsDedicatedDomain } from '../../sign-in-policy';
+import { writeFileAtomicSync } from '../../fs-atomic';
 
 
 export interface AccountInput {
@@ -135,12 +136,9 @@ export class AccountStore {
   }
 
   private save(): void {
-    mkdirSync(dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.${process.pid}.tmp`;
     // SECURITY: no password field is ever written here.
     const body = { accounts: this.runtime.map(({ name, username, dedicatedDomain, maxConcurrency, disabled }) => ({ name, username, dedicatedDomain, maxConcurrency, disabled })) };
-    writeFileSync(tmp, JSON.stringify(body, null, 2), { mode: 0o600 });
-    renameSync(tmp, this.file);
+    writeFileAtomicSync(this.file, JSON.stringify(body, null, 2));
   }
 
   /** Every account, config first. */

@@ -7,6 +7,7 @@ export function createLingmaProvider(deps: LingmaProviderDeps): LingmaProvider {
 
 export { LingmaProvider, type LingmaProviderDeps, type LingmaProviderStats } from './provider';
 export { LingmaInstance, finishError, flattenModels, type LingmaAccount, type BackoffOptions } from './instance';
+export { LingmaAccounts, attachedRefusal, type LingmaAccountsApi } from './accounts-api';
 export { AccountStore, passwordKey, type AccountInput, type AccountPatch, type PublicAccount } from './accounts';
 export { SessionCache, conversationHash, type SessionCacheStats } from './session-cache';
 export { findLingmaBinary, type BinaryLookup } from './binary';

@@ -4,7 +4,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { createServer, createConnection } from 'node:net';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -13,6 +13,7 @@ import { childEnv } from '../../child-env';
 import type { ProcessSpawner, SpawnOptions } from '../../ports';
 import { redactSecrets } from '../../redact';
 import { isStrictlyInside } from '../../safe-path';
+import { writeFileAtomicSync } from '../../fs-atomic';
 
 /** A free loopback port: bind 0, read it, release it (spec §2). */
 export function freePort(): Promise<number> {
@@ -253,10 +254,7 @@ export class PidRegistry {
 
   private save(): void {
     try {
-      mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
-      const tmp = `${this.file}.${process.pid}.tmp`;
-      writeFileSync(tmp, JSON.stringify(this.entries, null, 2), { mode: 0o600 });
-      renameSync(tmp, this.file);
+      writeFileAtomicSync(this.file, JSON.stringify(this.entries, null, 2));
     } catch (e) {
       this.log.warn({ err: (e as Error).message }, 'could not write the Lingma pid file');
     }

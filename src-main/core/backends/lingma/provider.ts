@@ -1,21 +1,20 @@
 /**
  * The `lingma` provider: a pool of Lingma instances (one per account), their models, session
- * reuse, and the account/login operations the admin API calls.
+ * reuse. The account/login operations the admin API calls are `accounts` (`accounts-api.ts`).
  */
 import { EventEmitter } from 'node:events';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ChatRequest } from '../../chat/model';
 import { DEFAULT_LOGIN_RECIPE, type Config } from '../../config/schema';
-import { errors } from '../../errors';
 import type { EventHub } from '../../events';
 import type { BackendMetrics } from '../../metrics-port';
 import type { LoginDriver, ProcessSpawner, SecretStore } from '../../ports';
-import { removeTree } from '../../safe-path';
 import type { CallContext, Capabilities, Instance, InstanceSnapshot, ModelInfo, Provider, ProviderEvents } from '../types';
 import { findLingmaBinary } from './binary';
-import { AccountStore, type AccountInput, type AccountPatch, type PublicAccount } from './accounts';
+import { AccountStore } from './accounts';
+import { LingmaAccounts, type LingmaAccountsApi } from './accounts-api';
 import { AttachedInstance } from './attach/attached';
 import type { AttachTarget } from './attach/discover';
 import type { AttachedChatFactory } from './attach/seam';
@@ -24,6 +23,7 @@ import { LingmaInstance, type BackoffOptions, type LingmaAccount } from './insta
 import { LoginCoordinator } from './login/coordinator';
 import { PidRegistry } from './process';
 import { SessionCache, type SessionCacheStats } from './session-cache';
+import { writeFileAtomicSync } from '../../fs-atomic';
 
 export interface LingmaProviderDeps {
   /** The whole config, or a getter for live reloads. */
@@ -51,15 +51,6 @@ export interface LingmaProviderDeps {
   attachedChat?: AttachedChatFactory;
 }
 
-/** Admin actions the relay never takes on an app it attached to (400, client-safe). */
-function attachedRefusal(inst: AttachedInstance): Error {
-  return errors.invalid(
-    `${inst.name} is the running ${inst.app.appName} app, which Relay serves through but does not own: sign in, sign out or restart it inside the app.`,
-    'name',
-    'attached_instance',
-  );
-}
-
 /** Keys the spec names, used when no instance has listed models yet (nothing logged in so far). */
 const FALLBACK_MODELS: ModelInfo[] = [
   // The Auto entry of Lingma 2.11.1 (spec §4 verified values); instances map "auto" to the live one.
@@ -80,7 +71,9 @@ export class LingmaProvider implements Provider {
   readonly capabilities: Capabilities = { tools: false, images: true, embeddings: false };
   readonly events = new EventEmitter<ProviderEvents>();
   readonly sessions: SessionCache;
-  readonly accounts: AccountStore;
+  /** The account operations (list, add, edit, remove, sign in/out, restart): `accounts-api.ts`. */
+  readonly accounts: LingmaAccountsApi;
+  private readonly store: AccountStore;
   readonly loginCoordinator: LoginCoordinator;
   private readonly list: LingmaInstance[] = [];
   /** A running app served through (spec §7); never owned: never stopped, restarted or logged out. */
@@ -107,7 +100,7 @@ export class LingmaProvider implements Provider {
       onMiss: () => deps.metrics?.sessionCacheMisses.inc(),
       onEvict: (e) => this.find(e.instance)?.dropSession(e.sessionId),
     });
-    this.accounts = new AccountStore(cfg.lingma.accounts, deps.dataDir, deps.secrets, this.log);
+    this.store = new AccountStore(cfg.lingma.accounts, deps.dataDir, deps.secrets, this.log);
     this.pids = new PidRegistry(join(deps.dataDir, 'lingma', 'pids.json'), this.log);
     this.loginCoordinator =
       deps.loginCoordinator ??
@@ -122,6 +115,27 @@ export class LingmaProvider implements Provider {
       });
     this.loginCoordinator.on('state', (instance, state) => this.find(instance)?.onLoginState(state));
     this.loadModels();
+    const self = this;
+    this.accounts = new LingmaAccounts({
+      store: this.store,
+      sessions: this.sessions,
+      loginCoordinator: this.loginCoordinator,
+      dataDir: deps.dataDir,
+      hub: deps.hub,
+      list: this.list,
+      attachedInstance: () => this.attached,
+      createInstance: (account) => this.createInstance(account),
+      async renameAttached() {
+        // The account takes the name; the attached app is served on under a fresh one.
+        const target = self.attached?.app;
+        if (!target) return;
+        await self.detach(false);
+        self.attach(target);
+        if (self.started && !self.halting) void self.attached?.start();
+      },
+      dropModels: (instance) => this.onModels(instance, []),
+      running: () => ({ started: this.started, halting: this.halting }),
+    });
   }
 
   private config(): Config {
@@ -144,14 +158,6 @@ export class LingmaProvider implements Provider {
 
   private find(name: string): LingmaInstance | undefined {
     return this.list.find((i) => i.name === name);
-  }
-
-  private require(name: string): LingmaInstance {
-    if (typeof name !== 'string' || !name) throw errors.invalid('An instance name is required.', 'name');
-    if (this.attached?.name === name) throw attachedRefusal(this.attached);
-    const i = this.find(name);
-    if (!i) throw errors.notFound(`No Lingma instance named ${name}.`, 'instance_not_found');
-    return i;
   }
 
   // ------------------------------------------------------------------ models
@@ -206,10 +212,7 @@ export class LingmaProvider implements Provider {
 
   private saveModels(): void {
     try {
-      mkdirSync(join(this.deps.dataDir, 'lingma'), { recursive: true, mode: 0o700 });
-      const tmp = `${this.modelsFile}.${process.pid}.tmp`;
-      writeFileSync(tmp, JSON.stringify({ models: this.knownModels }, null, 2), { mode: 0o600 });
-      renameSync(tmp, this.modelsFile);
+      writeFileAtomicSync(this.modelsFile, JSON.stringify({ models: this.knownModels }, null, 2));
     } catch (e) {
       this.log.warn({ err: (e as Error).message }, 'could not save the Lingma model list');
     }
@@ -241,7 +244,7 @@ export class LingmaProvider implements Provider {
     const killed = await this.pids.cleanupLeftovers(bin.found ? bin.path : undefined);
     if (killed) this.log.warn({ killed }, 'stopped Lingma processes left over by an earlier run');
     const attachedAtStart = this.startAttach();
-    let accounts = this.accounts.all();
+    let accounts = this.store.all();
     // A signed-in app already running serves the zero-configuration first run: no extra process.
     if (!accounts.length && !attachedAtStart) {
       // No account configured: one instance the user can log in to from the dashboard.
@@ -273,7 +276,7 @@ export class LingmaProvider implements Provider {
   private attach(target: AttachTarget): void {
     if (this.attached) return;
     // Named after the app, never colliding with an account's instance.
-    const taken = new Set([...this.list.map((i) => i.name), ...this.accounts.all().map((a) => a.name)]);
+    const taken = new Set([...this.list.map((i) => i.name), ...this.store.all().map((a) => a.name)]);
     const base = `${target.app}-app`;
     let name = base;
     for (let n = 2; taken.has(name); n++) name = `${base}-${n}`;
@@ -295,13 +298,13 @@ export class LingmaProvider implements Provider {
   }
 
   /** Forget the attached app (it quit, or the relay stops): only our connection is closed. */
-  private async detach(): Promise<void> {
+  private async detach(announce = true): Promise<void> {
     const inst = this.attached;
     if (!inst) return;
     this.attached = undefined;
     await inst.stop();
     this.onModels(inst.name, []);
-    this.deps.hub?.emit('config', 'accounts');
+    if (announce) this.deps.hub?.emit('config', 'accounts');
   }
 
   whenStarted(): Promise<void> {
@@ -342,7 +345,7 @@ export class LingmaProvider implements Provider {
       log: this.log,
       hub: this.deps.hub,
       login: this.loginCoordinator,
-      password: () => this.accounts.password(account.name),
+      password: () => this.store.password(account.name),
       onModels: (instance, models) => this.onModels(instance, models),
       env: this.deps.env,
       backoff: this.deps.backoff,
@@ -355,89 +358,8 @@ export class LingmaProvider implements Provider {
     return { sessionCache: this.sessions.stats(), instances: this.list.map((i) => i.snapshot()) };
   }
 
-  // ------------------------------------------------------------------ admin operations
-
-  listAccounts(): Promise<PublicAccount[]> {
-    return this.accounts.list();
-  }
-
-  async addAccount(input: AccountInput): Promise<PublicAccount> {
-    const account = await this.accounts.add(input);
-    const inst = this.createInstance(account);
-    this.list.push(inst);
-    if (this.attached?.name === account.name) {
-      // The account takes the name; the attached app is served on under a fresh one.
-      const target = this.attached.app;
-      await this.detach();
-      this.attach(target);
-      if (this.started && !this.halting) void this.attached?.start();
-    }
-    this.deps.hub?.emit('config', 'accounts');
-    if (this.halting) inst.prepareStop();
-    else if (this.started) void inst.start();
-    return (await this.accounts.list()).find((a) => a.name === account.name)!;
-  }
-
-  async updateAccount(name: string, patch: AccountPatch): Promise<PublicAccount> {
-    const { account, identityChanged } = await this.accounts.update(name, patch);
-    const inst = this.find(name);
-    if (inst) {
-      inst.setAccount(account);
-      if (identityChanged) {
-        // Another user (or domain) for this work dir: the old login must not serve it.
-        await inst.logout().catch(() => undefined);
-        if (this.started && !account.disabled) await inst.restart();
-      } else if (account.disabled) {
-        await inst.stop();
-      } else if (this.started && inst.state() === 'stopped') {
-        void inst.start();
-      }
-      if (patch.password && inst.loginState().state !== 'logged_in') this.loginCoordinator.cancel(name);
-    }
-    this.deps.hub?.emit('config', 'accounts');
-    return (await this.accounts.list()).find((a) => a.name === name)!;
-  }
-
-  async removeAccount(name: string): Promise<void> {
-    const inst = this.find(name);
-    await this.accounts.remove(name);
-    if (inst) {
-      await inst.close();
-      this.list.splice(this.list.indexOf(inst), 1);
-    }
-    this.onModels(name, []);
-    this.sessions.dropInstance(name);
-    // SECURITY: the work dir holds the account's login tokens; remove it with the account.
-    removeTree(join(this.deps.dataDir, 'lingma'), name);
-    this.deps.hub?.emit('config', 'accounts');
-  }
-
   /** Session-reuse counters for the admin state. */
   sessionCacheStats(): SessionCacheStats {
     return this.sessions.stats();
-  }
-
-  /** Dashboard "log in" for one account: auto-login with its password, else a manual link. */
-  async login(name: string): Promise<InstanceSnapshot> {
-    const inst = this.require(name);
-    await inst.login();
-    return inst.snapshot();
-  }
-
-  async loginAll(): Promise<InstanceSnapshot[]> {
-    await Promise.allSettled(this.list.filter((i) => !i.account.disabled).map((i) => i.login()));
-    return this.list.map((i) => i.snapshot());
-  }
-
-  async logout(name: string): Promise<InstanceSnapshot> {
-    const inst = this.require(name);
-    await inst.logout();
-    return inst.snapshot();
-  }
-
-  async restart(name: string): Promise<InstanceSnapshot> {
-    const inst = this.require(name);
-    await inst.restart();
-    return inst.snapshot();
   }
 }

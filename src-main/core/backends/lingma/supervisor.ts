@@ -20,6 +20,7 @@ import { detectDialect, type ProtocolSetting } from './dialects';
 import type { LingmaConfig } from './instance';
 import { freePorts, spawnLingma, waitForPort, type LingmaProcess, type PidRegistry } from './process';
 import { RpcConnection } from './rpc';
+import { backoffDelay } from '../../backoff';
 
 export interface BackoffOptions {
   baseMs: number;
@@ -316,8 +317,7 @@ export class LingmaSupervisor {
     this.clearRecoverTimer();
     if (this.halted) return;
     const b = this.deps.backoff ?? DEFAULT_BACKOFF;
-    const base = Math.min(b.maxMs, b.baseMs * 2 ** this.recoverAttempts);
-    const delay = Math.round(base * (0.75 + Math.random() * 0.5));
+    const delay = backoffDelay(this.recoverAttempts, { baseMs: b.baseMs, maxMs: b.maxMs, jitter: 0.25 });
     this.recoverTimer = setTimeout(() => void this.recover(), delay);
     this.recoverTimer.unref?.();
   }

@@ -6,12 +6,15 @@
  * - `Origin`, when present, must be the gateway's own origin (the /ui/ dashboard) or listed in
  *   `server.corsOrigins` (or a host-supplied extra origin such as the desktop app's). Anything else:
  *   403, before any handler runs.
- * - CORS headers are sent only to configured origins; none are configured by default.
+ * - CORS headers (and preflight answers) come from `@fastify/cors` (`installCors`, registered
+ *   after this guard, so the guard's 403 is always in front), only for configured origins; none
+ *   are configured by default.
  * - The request target must be a path (`GET /v1/models`). An absolute-form target
  *   (`GET http://host/path`, which the router would still match by its path) is a 400 unless its
  *   host passes the same Host rule; any other form (`*`, `host:port`, `admin/state`) is a 400.
  * The port is read from the live socket at request time, so `listen({ port: 0 })` works.
  */
+import cors from '@fastify/cors';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { errors } from '../../errors';
 
@@ -47,9 +50,28 @@ function clip(s: string): string {
   return s.length > 100 ? `${s.slice(0, 97)}...` : s;
 }
 
+const corsSet = (opts: GuardOptions): Set<string> => new Set([...opts.corsOrigins, ...(opts.extraOrigins ?? [])].map((o) => o.toLowerCase()));
+
+/**
+ * CORS for the configured origins only (`@fastify/cors`): allow-origin and exposed headers on
+ * their responses, preflights answered 204. Register after `installGuard`: a foreign Origin never
+ * gets this far (403).
+ */
+export async function installCors(app: FastifyInstance, opts: GuardOptions): Promise<void> {
+  const allowed = corsSet(opts);
+  await app.register(cors, {
+    origin: (origin, cb) => cb(null, origin !== undefined && allowed.has(origin.toLowerCase()) ? origin : false),
+    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+    allowedHeaders: ALLOW_HEADERS,
+    exposedHeaders: EXPOSE_HEADERS,
+    maxAge: 600,
+    strictPreflight: false,
+  });
+}
+
 export function installGuard(app: FastifyInstance, opts: GuardOptions): void {
   const extraHosts = opts.allowedHosts.map((h) => h.toLowerCase());
-  const cors = new Set([...opts.corsOrigins, ...(opts.extraOrigins ?? [])].map((o) => o.toLowerCase()));
+  const cors = corsSet(opts);
 
   const listeningPort = (req: FastifyRequest): number | undefined => {
     const p = req.socket?.localPort;
@@ -75,7 +97,7 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): void {
     return false;
   };
 
-  app.addHook('onRequest', async (req, reply) => {
+  app.addHook('onRequest', async (req) => {
     const target = req.raw.url ?? '';
     if (!target.startsWith('/')) {
       const authority = absoluteFormAuthority(target);
@@ -101,17 +123,6 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): void {
     const corsAllowed = cors.has(o);
     if (!sameOrigin && !corsAllowed) {
       throw errors.forbidden(`Origin '${clip(origin)}' is not allowed. Add it to server.corsOrigins to allow it.`, 'origin_not_allowed');
-    }
-    if (corsAllowed) {
-      reply.header('access-control-allow-origin', origin);
-      reply.header('vary', 'Origin');
-      reply.header('access-control-expose-headers', EXPOSE_HEADERS);
-      if (req.method === 'OPTIONS' && req.headers['access-control-request-method']) {
-        reply.header('access-control-allow-methods', 'GET, POST, PUT, PATCH, DELETE, OPTIONS');
-        reply.header('access-control-allow-headers', ALLOW_HEADERS);
-        reply.header('access-control-max-age', '600');
-        return reply.code(204).send();
-      }
     }
   });
 }

@@ -23,6 +23,7 @@ import type { SessionCache } from '../session-cache';
 import { sameTarget, type AttachTarget } from './discover';
 import { createAttachedChat, type AttachedChat, type AttachedChatFactory, type AttachedRuntime } from './seam';
 import { abortable } from '../../../abort';
+import { backoffDelay } from '../../../backoff';
 
 export interface AttachedInstanceDeps {
   provider: string;
@@ -350,8 +351,8 @@ export class AttachedInstance implements Instance {
     this.clearRetry();
     if (this.halted) return;
     const b = this.deps.backoff ?? { baseMs: 500, maxMs: 30_000 };
-    const base = Math.min(b.maxMs, b.baseMs * 2 ** this.attempts++);
-    this.retryTimer = setTimeout(() => void this.connect().catch(() => undefined), Math.round(base * (0.75 + Math.random() * 0.5)));
+    const delay = backoffDelay(this.attempts++, { baseMs: b.baseMs, maxMs: b.maxMs, jitter: 0.25 });
+    this.retryTimer = setTimeout(() => void this.connect().catch(() => undefined), delay);
     this.retryTimer.unref();
   }
 

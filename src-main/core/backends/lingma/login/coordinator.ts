@@ -39,6 +39,7 @@ import type { LoginState } from '../../types';
 import { runAttempt } from './attempt';
 import { createSignInPolicy, originOf } from '../../../sign-in-policy';
 import { LOGIN_REASONS, validateRecipe } from './recipe';
+import { backoffDelay } from '../../../backoff';
 
 export type { LoginDriverLimits } from './attempt';
 
@@ -385,8 +386,7 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
     for (let attempt = 0; attempt <= this.maxRetries; attempt++) {
       if (cancelled()) return entry.state;
       if (attempt > 0) {
-        const base = Math.min(30_000, this.o.backoffMs * 2 ** (attempt - 1));
-        const delay = Math.round(base * (0.8 + Math.random() * 0.4));
+        const delay = backoffDelay(attempt - 1, { baseMs: this.o.backoffMs, maxMs: 30_000, jitter: 0.2 });
         this.log.info({ instance: name, attempt: attempt + 1, delayMs: delay }, 'login: retrying after a failure');
         await this.sleep(delay, abort.signal);
         if (cancelled()) return entry.state;
