@@ -4,12 +4,9 @@
  * takes and how to build its provider. Routing and the pool see only the resulting `Provider`s.
  */
 import { spawn } from 'node:child_process';
-import type { Logger } from 'pino';
 import { childEnv } from '../child-env';
 import type { Config, ProviderConfig } from '../config/schema';
-import type { EventHub } from '../events';
-import type { BackendMetrics } from '../metrics-port';
-import type { LoginDriver, ProcessSpawner, SecretStore } from '../ports';
+import type { ProcessSpawner } from '../ports';
 import type { HopOptionKinds, OptionKind } from '../routing/hop-options';
 import { lingmaKind } from './lingma/kind';
 import { openaiKind } from './openai/kind';
@@ -32,18 +29,8 @@ export const nodeSpawner: ProcessSpawner = {
     spawn(command, args, { ...options, env: options.env ?? childEnv(), stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true, detached: process.platform !== 'win32' }),
 };
 
-export interface RegistryDeps {
-  config: Config;
-  dataDir: string;
-  secrets: SecretStore;
-  log: Logger;
-  hub?: EventHub;
-  metrics?: BackendMetrics;
-  spawner?: ProcessSpawner;
-  loginDriver?: LoginDriver;
-  lingma?: LingmaMode;
-  env?: NodeJS.ProcessEnv;
-}
+/** What the hosts pass: `BackendDeps` with the spawner optional (default: `nodeSpawner`). */
+export type RegistryDeps = Omit<BackendDeps, 'spawner'> & { spawner?: ProcessSpawner };
 
 export function createProviders(deps: RegistryDeps, kinds: readonly BackendKind[] = KINDS): Provider[] {
   const backendDeps: BackendDeps = { ...deps, spawner: deps.spawner ?? nodeSpawner };
