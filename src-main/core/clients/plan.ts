@@ -9,10 +9,11 @@
  * - `restoreClient`: the original bytes back (or the file removed when there was none), backup gone.
  * Paths: the home folder plus the client's fixed names; backups only through `safeJoin`.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { errors } from '../errors';
+import { writeFileAtomicSync } from '../fs-atomic';
 import { safeJoin } from '../safe-path';
 import { unifiedDiff } from './diff';
 import type { ClientTarget, ClientWriter } from './types';
@@ -106,22 +107,6 @@ function readMeta(dataDir: string | undefined, id: string): BackupMeta | undefin
   }
 }
 
-/** Atomic write (temp file + rename) with `mode`. */
-function writeAtomic(path: string, data: Buffer | string, mode: number): void {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  writeFileSync(tmp, data, { mode });
-  try {
-    if (process.platform !== 'win32') chmodSync(tmp, mode);
-    renameSync(tmp, path);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* already gone */
-    }
-    throw e;
-  }
-}
 
 function render(writer: ClientWriter, current: Buffer | undefined, target: ClientTarget): string {
   return writer.render(current?.toString('utf8'), target);
@@ -185,14 +170,14 @@ export function applyClient(writer: ClientWriter, ctx: ClientContext): ApplyResu
     ? { ...old, written: sha256(after) }
     : { id: writer.id, path, existed: current !== undefined, written: sha256(after), at: Date.now() };
   if (!ours) {
-    if (current !== undefined) writeAtomic(files.orig, current, 0o600);
+    if (current !== undefined) writeFileAtomicSync(files.orig, current, { mode: 0o600 });
     else if (existsSync(files.orig)) unlinkSync(files.orig);
   }
-  writeAtomic(files.meta, `${JSON.stringify(meta, null, 2)}\n`, 0o600);
+  writeFileAtomicSync(files.meta, `${JSON.stringify(meta, null, 2)}\n`, { mode: 0o600 });
 
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const mode = current !== undefined ? statSync(path).mode & 0o777 : 0o600;
-  writeAtomic(path, after, mode);
+  writeFileAtomicSync(path, after, { mode });
   return { ...plan, written: true, backup: meta.existed ? files.orig : files.meta };
 }
 
@@ -216,7 +201,7 @@ export function restoreClient(writer: ClientWriter, ctx: Omit<ClientContext, 'ta
     const original = readFileSync(files.orig);
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const mode = current !== undefined ? statSync(path).mode & 0o777 : 0o600;
-    writeAtomic(path, original, mode);
+    writeFileAtomicSync(path, original, { mode });
     diff = unifiedDiff(current?.toString('utf8') ?? '', original.toString('utf8'), displayPath(path, ctx.home));
     action = 'restored';
   } else {
