@@ -1,6 +1,6 @@
 /**
  * The Electron main process: wiring only. Every decision lives in the tested modules next to this
- * file (security, protocol, ipc, tray, secrets, login-window, settings, host, quit, autostart).
+ * file (security, protocol, ipc, tray, secrets, login-window + login-page, settings, host, quit, autostart).
  * It hosts the same core as the CLI through `createRelay`.
  */
 import path from 'node:path';
@@ -12,7 +12,8 @@ import { createRelay, type Relay } from '../core/relay';
 import { HIDDEN_FLAG, setStartAtLogin, startedHidden } from './autostart';
 import { GatewayHost, loginAll } from './host';
 import { registerIpc } from './ipc';
-import { clearLoginPartition, electronLoginPageFactory, WindowLoginDriver } from './login-window';
+import { WindowLoginDriver } from './login-window';
+import { clearLoginPartition, electronLoginPageFactory } from './login-page';
 import { createAppProtocolHandler } from './protocol';
 import { installQuitHandler } from './quit';
 import { SafeStorageSecretStore } from './secrets';

@@ -102,6 +102,38 @@ describe('JSON-RPC driver', () => {
     expect((await closed).reason).toMatch(/remote|error/);
   });
 
+  it('writes each whole frame as one WebSocket message (spec §3), requests, notifications and answers alike', async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    servers.push(wss);
+    await new Promise((r) => wss.once('listening', r));
+    const raw: string[] = [];
+    let answered!: () => void;
+    const gotAnswer = new Promise<void>((r) => (answered = r));
+    wss.on('connection', (ws) => {
+      ws.on('message', (d: Buffer) => {
+        raw.push(d.toString('utf8'));
+        const [m] = new FrameReader().push(d) as Array<Record<string, unknown>>;
+        if (m.method === 'ask') {
+          // A push with an id (answered with null by the client), then the answer.
+          ws.send(encodeFrame({ jsonrpc: '2.0', id: 900, method: 'chat/answer', params: { text: 'é中😀' } }));
+          ws.send(encodeFrame({ jsonrpc: '2.0', id: m.id, result: 'ok' }));
+        }
+        if (m.id === 900) answered();
+      });
+    });
+    const c = await connect(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`);
+    c.notify('note', { text: 'x'.repeat(70_000) });
+    expect(await c.request('ask', { text: 'é中😀' })).toBe('ok');
+    await gotAnswer;
+    expect(raw.length).toBe(3);
+    for (const m of raw) {
+      // Exactly one complete frame per message: a fresh reader reads one message and holds nothing back.
+      const reader = new FrameReader();
+      expect(reader.push(m)).toHaveLength(1);
+      expect(reader.pending).toBe(0);
+    }
+  });
+
   it('initialize sends the work dir as the workspace folder', async () => {
     const p = await peer((m, ws) => {
       if (m.method === 'initialize') ws.send(encodeFrame({ jsonrpc: '2.0', id: m.id, result: { serverInfo: { name: 'lingma', version: '9.9' } } }));

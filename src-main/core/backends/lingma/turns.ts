@@ -10,7 +10,7 @@ import type { ChatEvent, ChatMessage, ChatRequest } from '../../chat/model';
 import { errors, RelayError, toRelayError } from '../../errors';
 import type { CallContext, ModelInfo } from '../types';
 import type { Dialect, DialectEnv, DialectTurn, TurnOutcome } from './dialect';
-import type { LingmaConfig } from './instance';
+import type { LingmaConfig } from './types';
 import { autoModel, modelKey, notVisionError } from './models';
 import { lingmaOptions } from './options';
 import { collectImages, estimateTokens, renderConversation, renderTurn } from './prompt';
