@@ -10,20 +10,12 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { errors, toRelayError } from '../errors';
-import type { AvailabilityView } from './api-types';
+import type { AvailabilityView, TestInstanceResult } from './api-types';
 import { findInstance, type AdminDeps } from './deps';
 
 export interface ClearCooldownResult {
   ok: true;
   message: string;
-  availability: AvailabilityView;
-}
-
-export interface TestInstanceResult {
-  ok: boolean;
-  /** One client-safe sentence. */
-  message: string;
-  ms: number;
   availability: AvailabilityView;
 }
 
