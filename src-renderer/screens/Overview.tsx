@@ -17,13 +17,23 @@ export function notServing(snap: AdminSnapshot): AdminInstance[] {
   return snap.instances.filter((i) => !isUsable(i)).sort((a, b) => ORDER[displayOf(a).kind] - ORDER[displayOf(b).kind]);
 }
 
-/** `bob: needs a person, carol: out of credits` (what is not serving and why, short). */
+const KIND_COUNT: Record<StatusDisplay['kind'], [string, string]> = {
+  needs_person: ['needs a person', 'need a person'],
+  out_of_credits: ['out of credits', 'out of credits'],
+  cooling_down: ['cooling down', 'cooling down'],
+  stopped: ['stopped', 'stopped'],
+  starting: ['starting', 'starting'],
+  serving: ['serving', 'serving'],
+};
+
+/** `2 need a person · 1 cooling down` (what is not serving, by reason; the card below names them). */
 export function notServingSummary(snap: AdminSnapshot): string {
   const list = notServing(snap);
   if (!snap.instances.length) return 'none configured';
   if (!list.length) return 'every instance serves';
-  const names = list.slice(0, 3).map((i) => `${i.name}: ${displayOf(i).label.toLowerCase()}`);
-  return names.join(', ') + (list.length > 3 ? ` and ${list.length - 3} more` : '');
+  const counts = new Map<StatusDisplay['kind'], number>();
+  for (const i of list) counts.set(displayOf(i).kind, (counts.get(displayOf(i).kind) ?? 0) + 1);
+  return [...counts].map(([k, n]) => `${n} ${KIND_COUNT[k][n === 1 ? 0 : 1]}`).join(' · ');
 }
 
 export function GettingStarted({ snap }: { snap: AdminSnapshot }) {
@@ -54,7 +64,11 @@ export function GettingStarted({ snap }: { snap: AdminSnapshot }) {
       >
         <p>
           {people.map((i) => `${i.name}: ${displayOf(i).detail}`).join('; ')}.{' '}
-          {ready.length ? 'Other instances are serving meanwhile.' : 'Nothing can serve requests until an account is signed in.'}
+          {ready.length
+            ? 'Other instances are serving meanwhile.'
+            : people.length === snap.instances.length
+              ? 'Nothing can serve requests until an account is signed in.'
+              : 'Nothing else is serving right now either; see Not serving below.'}
         </p>
       </Empty>
     );
@@ -148,7 +162,7 @@ export function Overview({ snap }: { snap: AdminSnapshot }) {
                     <span className="strong">{i.name}</span>
                     <StatusPill d={d} now={Date.now()} compact />
                     <span className="small glance-why">{d.detail}{d.lastError ? `: ${d.lastError.text}` : ''}</span>
-                    <span className="muted small">{d.process}</span>
+                    <span className="muted small glance-process">{d.process}</span>
                   </li>
                 );
               })}

@@ -72,7 +72,7 @@ function needsPerson(login: LoginState): { detail: string; action: StatusAction 
   switch (login.state) {
     case 'needs_manual':
       // SECURITY: never the login URL; the dashboard shows the link from the login state itself.
-      return { detail: 'a captcha or verification page waits: finish the sign-in by hand', action: 'finish_sign_in' };
+      return { detail: 'the sign-in waits for a person (a captcha, a verification): finish it by hand', action: 'finish_sign_in' };
     case 'failed':
       return login.rejected
         ? { detail: 'the password was refused: fix it, then sign in', action: 'fix_password' }
