@@ -53,6 +53,7 @@ describe('availability through the relay', () => {
     const { status, body } = await healthz();
     expect(status).toBe(200);
     expect(body.instances[0]).toMatchObject({ name: 'up', provider: 'up', serving: true, status: 'serving', reason: 'up is serving' });
+    expect(body.instances[0].display).toMatchObject({ kind: 'serving', label: 'Serving', process: 'process ready' });
     expect(body.instances[0].quota).toBeUndefined();
   });
 
@@ -66,6 +67,8 @@ describe('availability through the relay', () => {
     expect(h.status).toBe(503);
     expect(h.body.instances[0]).toMatchObject({ serving: false, status: 'out_of_credits', quota: { exceeded: true, resetsAt } });
     expect(h.body.reason).toContain('up is out of credits until');
+    // One status: out of credits wins over the health backoff, with the reset time.
+    expect(h.body.instances[0].display).toMatchObject({ kind: 'out_of_credits', label: 'Out of credits', until: resetsAt, action: 'clear_cooldown' });
     const m = await metrics();
     expect(m).toContain('relay_account_quota_exceeded{provider="up",instance="up"} 1');
     expect(m).toContain('relay_backend_healthy{backend="up"} 0');
@@ -77,6 +80,8 @@ describe('availability through the relay', () => {
 
     const state = (await (await fetch(`${url}/admin/state`, { headers: { authorization: `Bearer ${admin}` } })).json()) as AdminSnapshot;
     expect(state.instances[0].availability).toMatchObject({ status: 'out_of_credits', clearable: true, until: resetsAt });
+    // The dashboard reads the very same value as /healthz.
+    expect(state.instances[0].availability?.display).toEqual(h.body.instances[0].display);
 
     const noToken = await fetch(`${url}/admin/instances/up/clear-cooldown`, { method: 'POST' });
     expect(noToken.status).toBe(401);

@@ -156,7 +156,7 @@ describe('LoginCoordinator', () => {
     const t = fakeTarget();
     const d = fakeDriver(async () => ({ kind: 'failed', reason: LOGIN_REASONS.rejected }));
     const { c } = make({ driver: d.driver, maxRetries: 3, failedCooldownMs: 0 });
-    expect(await c.ensureLoggedIn(t.target)).toEqual({ state: 'failed', reason: LOGIN_REASONS.rejected });
+    expect(await c.ensureLoggedIn(t.target)).toEqual({ state: 'failed', reason: LOGIN_REASONS.rejected, rejected: true });
     expect(d.calls).toBe(1);
     await c.ensureLoggedIn(t.target);
     expect(d.calls).toBe(1);
@@ -466,8 +466,8 @@ describe('LoginCoordinator', () => {
     const d = fakeDriver(async () => ({ kind: 'failed', reason: LOGIN_REASONS.rejected }));
     const { c } = make({ driver: d.driver, maxRetries: 3 });
     c.report('acct-1', { state: 'logged_in' });
-    expect(await c.expired(t.target)).toEqual({ state: 'failed', reason: LOGIN_REASONS.rejected });
-    expect(await c.expired(t.target)).toEqual({ state: 'failed', reason: LOGIN_REASONS.rejected });
+    expect(await c.expired(t.target)).toEqual({ state: 'failed', reason: LOGIN_REASONS.rejected, rejected: true });
+    expect(await c.expired(t.target)).toEqual({ state: 'failed', reason: LOGIN_REASONS.rejected, rejected: true });
     expect(d.calls).toBe(1);
 
     // A re-login that works, then the login expires again within the window: no loop.

@@ -480,7 +480,7 @@ export class LoginCoordinator extends EventEmitter<LoginCoordinatorEvents> {
   private fail(name: string, entry: Entry, key: string, rejected: boolean, reason: string, err?: unknown): LoginState {
     if (err !== undefined) this.log.warn({ instance: name, err: safeErrorText(err) }, 'login: failed');
     entry.final = { at: this.clock.now(), rejected, credKey: key };
-    return this.set(name, { state: 'failed', reason });
+    return this.set(name, rejected ? { state: 'failed', reason, rejected: true } : { state: 'failed', reason });
   }
 
   /** Poll `isLoggedIn` in the background until the person finishes or the watch expires. */
