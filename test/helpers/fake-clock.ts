@@ -139,3 +139,21 @@ export function fakeClock(start = Date.UTC(2026, 11, 4, 12)): FakeClock {
     scheduled: () => new Promise<void>((r) => onSchedule.push(r)),
   };
 }
+
+/**
+ * Runs `clock`'s timers one at a time, in order, until `p` settles; resolves or rejects as `p`.
+ * For code whose waits are all on the fake clock (a stuck `p` with no timer left spins until the
+ * test's own timeout).
+ */
+export async function drive<T>(clock: FakeClock, p: Promise<T>): Promise<T> {
+  let done = false;
+  p.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  await settle();
+  while (!done) {
+    if (!(await clock.next())) await settle();
+  }
+  return p;
+}
