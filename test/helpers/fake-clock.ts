@@ -76,25 +76,29 @@ class FakeTimer {
 export function fakeClock(start = Date.UTC(2026, 11, 4, 12)): FakeClock {
   let now = start;
   let seq = 0;
+  /** Armed timers. */
   const timers = new Map<number, Entry>();
+  /** Every timer ever set (a cleared one must stay cleared, also after it ran). */
+  const all = new Map<number, Entry>();
   let onSchedule: Array<() => void> = [];
 
   const add = (fn: () => void, ms: number, every?: number): TimerHandle => {
     const id = ++seq;
     const entry: Entry = { id, at: now + Math.max(0, ms), ms: Math.max(0, ms), fn, every };
     timers.set(id, entry);
+    all.set(id, entry);
     const ws = onSchedule;
     onSchedule = [];
     for (const w of ws) w();
     return new FakeTimer(id, () => {
-      if (!timers.has(id) && entry.cleared) return;
+      if (entry.cleared) return;
       entry.at = now + entry.ms;
       timers.set(id, entry);
     }) as unknown as TimerHandle;
   };
   const remove = (t: TimerHandle | null | undefined): void => {
     if (!t) return;
-    const e = timers.get(Number(t));
+    const e = all.get(Number(t));
     if (e) e.cleared = true;
     timers.delete(Number(t));
   };
