@@ -137,7 +137,6 @@ async function main(): Promise<void> {
     });
     out = `${lines.join('\n')}\n`;
   }
-  process.stdout.write(out);
 
   let stoppingAt = 0;
   const shutdown = (signal: string) => {
@@ -179,6 +178,8 @@ async function main(): Promise<void> {
       log.info({ ok: outcome?.ok, aliases: outcome?.aliases, error: outcome?.error }, 'SIGHUP: aliases reloaded');
     });
   }
+  // Announced only once the signals are handled: a launcher may signal as soon as it reads this.
+  process.stdout.write(out);
 }
 
 /**

@@ -189,7 +189,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   const firstRun = { apiKey: keys.generated, adminToken: admin.generated };
 
   const registryDeps = {
-    config, dataDir, secrets: opts.secrets, log, hub, metrics, spawner: opts.spawner, loginDriver: opts.loginDriver, lingma: opts.lingma, env: opts.env,
+    config, dataDir, secrets: opts.secrets, log, hub, metrics, spawner: opts.spawner, loginDriver: opts.loginDriver, lingma: opts.lingma, env: opts.env, clock,
   };
   const providers = createProviders(registryDeps);
   const allInstances = (): Instance[] => providers.flatMap((p) => [...p.instances()]);
@@ -219,11 +219,12 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     const inst = allInstances().find((i) => i.name === name);
     if (inst) hub.emit('instance', inst.snapshot());
   });
-  const pool = createPool({ health, metrics, waitMs: config.limits.queueTimeoutMs, availability });
+  const pool = createPool({ health, metrics, waitMs: config.limits.queueTimeoutMs, availability, clock });
   const limits = config.limits;
   const admission = createAdmission(
     { maxInFlight: limits.maxInFlight, queueTimeoutMs: limits.queueTimeoutMs, perKeyConcurrency: limits.perKeyConcurrency, perKeyQueue: limits.perKeyQueue },
     metrics,
+    clock,
   );
 
   // Always created: with `ledger.enabled: false` it writes no file, but per-key budgets (rpm,
@@ -420,6 +421,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
       resolver: () => resolver,
       limits: () => config.limits,
       maxBodyBytes: config.limits.maxBodyBytes,
+      clock,
     }),
     { plugin: routingRoutes, opts: { resolver: () => resolver, health, providers: () => providers, inFlight: (n: string) => pool.inFlight(n) } },
     // SECURITY: usage queries are admin-only: they live in the admin scope with every other admin route.

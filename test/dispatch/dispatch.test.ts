@@ -12,14 +12,16 @@ import type { UsageRecord } from '../../src-main/core/ledger/types';
 import { createPool } from '../../src-main/core/pool/pool';
 import { createResolver, type AliasesConfig } from '../../src-main/core/routing/aliases';
 import { createHealthCache } from '../../src-main/core/routing/health';
+import { fakeClock, settle } from '../helpers/fake-clock';
 import { answer, breakAfterFirst, fail, fakeInstance, fakeProvider, hang, silentLog, slowStream, type FakeProvider } from './fakes';
 
 function setup(providers: FakeProvider[], aliases?: AliasesConfig, over: Partial<DispatcherDeps> = {}) {
   const metrics = new Metrics();
   const hub = new EventHub();
-  const health = createHealthCache({ failureThreshold: 1, baseBackoffMs: 60_000, maxBackoffMs: 60_000 });
-  const pool = createPool({ health, metrics });
-  const admission = createAdmission({ maxInFlight: 8, queueTimeoutMs: 5_000, perKeyConcurrency: 8, perKeyQueue: 8 }, metrics);
+  const clock = over.clock;
+  const health = createHealthCache({ failureThreshold: 1, baseBackoffMs: 60_000, maxBackoffMs: 60_000, clock });
+  const pool = createPool({ health, metrics, clock });
+  const admission = createAdmission({ maxInFlight: 8, queueTimeoutMs: 5_000, perKeyConcurrency: 8, perKeyQueue: 8 }, metrics, clock);
   const usage: UsageRecord[] = [];
   const ended: LiveRequest[] = [];
   hub.on('requestEnd', (r) => ended.push(r));
@@ -165,18 +167,24 @@ describe('dispatcher', () => {
     a1.behaviour = hang();
     a2.behaviour = hang();
     b1.behaviour = answer('fast');
+    const clock = fakeClock();
     const t = setup([pa, pb], { coder: { chain: [{ target: 'pa/m', firstByteTimeoutMs: 150 }, 'pb/n'] } }, {
       limits: { maxSwitches: 0, firstByteTimeoutMs: 10_000, queueTimeoutMs: 5_000 },
+      clock,
     });
-    const ex = await t.dispatcher.execute(req('coder'), t.ctx());
+    const pending = t.dispatcher.execute(req('coder'), t.ctx());
+    await clock.advance(149);
+    expect(a1.calls.length + a2.calls.length).toBe(1);
+    expect(b1.calls).toHaveLength(0);
+    await clock.advance(1);
+    const ex = await pending;
     expect(ex.resolved.label).toBe('pb/n');
     await drain(ex.events);
     // maxSwitches 0: one instance of pa tried, then straight to the next target.
     expect(a1.calls.length + a2.calls.length).toBe(1);
     expect(a1.aborted + a2.aborted).toBe(1);
     expect(t.usage[0].switchReasons[0]).toMatch(/first_byte_timeout/);
-    const until = Date.now() + 5000;
-    while (a1.active + a2.active > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    // The cancelled call unwound (its generator ended) once its signal aborted.
     expect(a1.active + a2.active).toBe(0);
     t.idle();
   });
@@ -238,7 +246,9 @@ describe('dispatcher', () => {
     const t = setup([pa, pb], chain);
     const ctrl = new AbortController();
     const p = t.dispatcher.execute(req('coder'), t.ctx(ctrl.signal));
-    await new Promise((r) => setTimeout(r, 30));
+    // Nothing in this path waits on real time: one turn of the event loop reaches the hanging call.
+    await settle();
+    expect(a1.calls.length + a2.calls.length).toBe(1);
     ctrl.abort();
     expect((await rejection(p)).code).toBe('client_closed');
     expect(t.usage[0]).toMatchObject({ status: 499 });
@@ -389,7 +399,7 @@ describe('dispatcher', () => {
     a1.behaviour = answer('next');
     const second = t.dispatcher.execute(req('pa/m'), t.ctx(ctrls[1].signal));
     const third = t.dispatcher.execute(req('pa/m'), t.ctx(ctrls[2].signal));
-    await new Promise((r) => setTimeout(r, 20));
+    await settle();
     expect(t.pool.waiting()).toBe(2);
     ctrls[2].abort();
     expect((await rejection(third)).code).toBe('client_closed');

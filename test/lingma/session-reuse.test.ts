@@ -3,12 +3,12 @@ import { Metrics } from '../../src-main/core/gateway/metrics';
 import type { ChatMessage } from '../../src-main/core/chat/model';
 import type { LingmaInstance } from '../../src-main/core/backends/lingma/instance';
 import { SessionCache } from '../../src-main/core/backends/lingma/session-cache';
+import { fakeClock } from '../helpers/fake-clock';
 import { assistant, chatReq, collect, ctx, makeProvider, readyInstance, sim, system, user, type Harness } from './helpers';
 
 describe('session cache (unit)', () => {
-  it('is an LRU with a TTL', () => {
-    let now = 1000;
-    const clock = { now: () => now, setTimeout, clearTimeout };
+  it('is an LRU with a TTL', async () => {
+    const clock = fakeClock(1000);
     const c = new SessionCache({ enabled: true, maxEntries: 2, ttlSec: 10, clock });
     c.put('a', 's-a', 'i1');
     c.put('b', 's-b', 'i1');
@@ -17,7 +17,7 @@ describe('session cache (unit)', () => {
     expect(c.peek('b')).toBeUndefined();
     expect(c.peek('a')?.sessionId).toBe('s-a');
     expect(c.peek('c')?.instance).toBe('i2');
-    now += 11_000;
+    await clock.advance(11_000);
     expect(c.peek('a')).toBeUndefined();
     c.put('d', 's-d', 'i1');
     c.put('e', 's-e', 'i2');

@@ -15,7 +15,7 @@ import type { ChatEvent, ChatRequest, EmbeddingsRequest, EmbeddingsResult } from
 import type { Config } from '../config/schema';
 import type { EventHub } from '../events';
 import type { BackendMetrics } from '../metrics-port';
-import type { LoginDriver, ProcessSpawner, SecretStore } from '../ports';
+import type { Clock, LoginDriver, ProcessSpawner, SecretStore } from '../ports';
 import type { InstanceState, LoginState } from '../state-types';
 
 export type { InstanceState, LoginState } from '../state-types';
@@ -171,6 +171,8 @@ export interface BackendDeps {
   loginDriver?: LoginDriver;
   lingma?: LingmaMode;
   env?: NodeJS.ProcessEnv;
+  /** The relay's one clock (default: the system's). */
+  clock?: Clock;
 }
 
 /** One config entry of a kind and the provider name it routes as. */

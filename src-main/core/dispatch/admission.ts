@@ -5,6 +5,7 @@
  */
 import { errors, type RelayError } from '../errors';
 import type { AdmissionMetrics } from '../metrics-port';
+import { systemClock, type Clock, type TimerHandle } from '../ports';
 import type { Caller } from './types';
 
 export interface AdmissionLimits {
@@ -55,7 +56,7 @@ class Gate {
   }
 }
 
-export function createAdmission(initial: AdmissionLimits, metrics?: AdmissionMetrics): Admission {
+export function createAdmission(initial: AdmissionLimits, metrics?: AdmissionMetrics, clock: Clock = systemClock): Admission {
   const limits = { ...initial };
   const global = new Gate(limits.maxInFlight);
   const perKey = new Map<string, Gate>();
@@ -91,9 +92,9 @@ export function createAdmission(initial: AdmissionLimits, metrics?: AdmissionMet
   /** Wait for a slot of gate `g`; `timeoutMs` undefined = no time limit. */
   const wait = (g: Gate, signal: AbortSignal | undefined, timeoutMs: number | undefined, onTimeout: () => RelayError): Promise<void> =>
     new Promise<void>((resolve, rejectP) => {
-      let timer: NodeJS.Timeout | undefined;
+      let timer: TimerHandle | undefined;
       const finish = (): void => {
-        if (timer) clearTimeout(timer);
+        clock.clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         const i = g.queue.indexOf(w);
         if (i >= 0) g.queue.splice(i, 1);
@@ -116,7 +117,7 @@ export function createAdmission(initial: AdmissionLimits, metrics?: AdmissionMet
         w.reject(errors.cancelled());
       };
       if (timeoutMs !== undefined) {
-        timer = setTimeout(() => {
+        timer = clock.setTimeout(() => {
           if (w.done) return;
           w.done = true;
           w.reject(onTimeout());

@@ -253,7 +253,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
           const ms = target.firstByteTimeoutMs ?? deps.limits.firstByteTimeoutMs;
           const r = await onInstance(lease, ctx, (instance, callCtx) => {
             const raw = instance.chat(hop.request, callCtx);
-            return firstEvent(hop.transform ? hop.transform(raw) : raw, target.label, ms, callCtx.signal);
+            return firstEvent(hop.transform ? hop.transform(raw) : raw, target.label, ms, callCtx.signal, clock);
           });
           return { started: r.value, call: r.call, callCtx: r.callCtx };
         }),
@@ -312,7 +312,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
           const ms = target.firstByteTimeoutMs ?? deps.limits.firstByteTimeoutMs;
           const r = await onInstance(lease, ctx, (instance, callCtx) => {
             if (!instance.embed) throw errors.invalid(`${target.label} does not offer embeddings.`, 'model', 'embeddings_unsupported');
-            return withDeadline(instance.embed({ ...req, model: target.model }, callCtx), target.label, ms, callCtx.signal);
+            return withDeadline(instance.embed({ ...req, model: target.model }, callCtx), target.label, ms, callCtx.signal, clock);
           });
           return r.value;
         }),

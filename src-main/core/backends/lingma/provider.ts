@@ -10,7 +10,7 @@ import type { ChatRequest } from '../../chat/model';
 import { DEFAULT_LOGIN_RECIPE, type Config } from '../../config/schema';
 import type { EventHub } from '../../events';
 import type { BackendMetrics } from '../../metrics-port';
-import type { LoginDriver, ProcessSpawner, SecretStore } from '../../ports';
+import type { Clock, LoginDriver, ProcessSpawner, SecretStore } from '../../ports';
 import type { CallContext, Capabilities, Instance, InstanceSnapshot, ModelInfo, Provider, ProviderEvents } from '../types';
 import { findLingmaBinary } from './binary';
 import { AccountStore } from './accounts';
@@ -41,6 +41,8 @@ export interface LingmaProviderDeps {
   /** Use this coordinator instead of building one (tests, or a host sharing one). */
   loginCoordinator?: LoginCoordinator;
   env?: NodeJS.ProcessEnv;
+  /** Session TTLs and sign-in waits (default: the system clock). */
+  clock?: Clock;
   backoff?: BackoffOptions;
   stopGraceMs?: number;
   /** Extra `chat/ask` parameters for the protocol's unknown fields. */
@@ -101,6 +103,7 @@ export class LingmaProvider implements Provider {
       onHit: () => deps.metrics?.sessionCacheHits.inc(),
       onMiss: () => deps.metrics?.sessionCacheMisses.inc(),
       onEvict: (e) => this.find(e.instance)?.dropSession(e.sessionId),
+      clock: deps.clock,
     });
     this.store = new AccountStore(cfg.lingma.accounts, deps.dataDir, deps.secrets, this.log);
     this.pids = new PidRegistry(join(deps.dataDir, 'lingma', 'pids.json'), this.log);
@@ -114,6 +117,7 @@ export class LingmaProvider implements Provider {
         maxRetries: cfg.lingma.login.maxRetries,
         allowedOrigins: () => this.config().lingma.login.allowedOrigins,
         log: this.log,
+        clock: deps.clock,
       });
     this.loginCoordinator.on('state', (instance, state) => this.find(instance)?.onLoginState(state));
     this.loadModels();

@@ -48,7 +48,7 @@ export async function anthropicRoutes(app: FastifyInstance, opts: FrontendOption
     }
     const sse = new SseWriter(reply);
     const ctx = callContext(req, 'anthropic', ENDPOINT, sse.signal, receivedAt);
-    await streamAnswer(opts.chat, request, ctx, sse, new MessagesStream(req.id), opts.limits());
+    await streamAnswer(opts.chat, request, ctx, sse, new MessagesStream(req.id), opts.limits(), opts.clock);
     return reply;
   });
 

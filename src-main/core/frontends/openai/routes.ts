@@ -68,7 +68,7 @@ export async function openaiRoutes(app: FastifyInstance, opts: FrontendOptions):
     }
     const sse = new SseWriter(reply);
     const ctx = callContext(req, 'openai-chat', '/v1/chat/completions', sse.signal, receivedAt);
-    await streamAnswer(opts.chat, request, ctx, sse, new ChatStream(id, created, includeUsage), opts.limits());
+    await streamAnswer(opts.chat, request, ctx, sse, new ChatStream(id, created, includeUsage), opts.limits(), opts.clock);
     return reply;
   });
 
