@@ -67,7 +67,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   const registryDeps = {
     config, dataDir, secrets: opts.secrets, log, hub, metrics, spawner: opts.spawner, loginDriver: opts.loginDriver, lingma: opts.lingma, env: opts.env,
   };
-  const providers = createProviders(registryDeps);
+  const providers = (opts.providers ?? createProviders)(registryDeps);
   const allInstances = (): Instance[] => providers.flatMap((p) => [...p.instances()]);
   // Read before any account can be added: was this a first start with nothing to serve?
   const firstStart = nothingConfigured(config, existsSync(join(dataDir, 'accounts.json')));

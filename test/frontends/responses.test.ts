@@ -199,7 +199,7 @@ describe('Responses over WebSocket', () => {
     const up = h.fake.requests.at(-1);
     expect(up.messages.map((m: any) => m.role)).toEqual(['user', 'assistant', 'user']);
     // Slots were freed after each turn.
-    expect(h.dispatcher.walkStats().active).toBe(0);
+    expect(h.idle()).toBe(true);
 
     // A bad later message is an error event, not a close.
     c.ws.send(JSON.stringify({ type: 'session.update' }));

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Discovery } from '../backends/discovery';
-import type { LingmaMode } from '../backends/registry';
+import type { LingmaMode, RegistryDeps } from '../backends/registry';
 import type { Provider } from '../backends/types';
 import type { KeyStore } from '../config/keys';
 import type { LiveSettings } from '../config/live-settings';
@@ -30,6 +30,11 @@ export interface RelayOptions {
   logger?: Logger;
   /** The event hub (pass the one your logger forwards to); default: a new one. */
   hub?: EventHub;
+  /**
+   * The backends (default: every configured kind, through the registry's `createProviders`).
+   * Tests pass fakes here; the rest of the wiring stays the production one.
+   */
+  providers?: (deps: RegistryDeps) => Provider[];
   /** Run the Lingma pool: `auto` (default: when accounts exist), `always` (desktop), `never`. */
   lingma?: LingmaMode;
   /** Extra allowed origins (e.g. the desktop app's custom protocol). */
