@@ -120,6 +120,12 @@ describe('Responses over HTTP with the openai SDK', () => {
     expect((await json(img)).error.message.toLowerCase()).toContain('image');
   });
 
+  it('explains a bad input: a string or an array of items', async () => {
+    const resp = await post({ model: 'gpt-5', input: 5 });
+    expect(resp.status).toBe(400);
+    expect((await json(resp)).error.message).toMatch(/input.*must be a string or an array of items/);
+  });
+
   it('sends response.failed when the upstream breaks mid-stream', async () => {
     h.fake.enqueue({ errorAfterChunks: 1 });
     const stream = await client.responses.create({ model: 'gpt-5', input: 'break', stream: true });
