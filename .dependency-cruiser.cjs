@@ -34,7 +34,7 @@ const LAYERS = [
     path: `${CORE}(frontends/|gateway/plugins/(errors|auth)\\.ts$)`,
   },
   { name: 'gateway', comment: 'the fastify server, its plugins and metrics; the admin API', path: `${CORE}(gateway|admin)/` },
-  { name: 'relay', comment: 'the engine wiring', path: `${CORE}relay\\.ts$` },
+  { name: 'relay', comment: 'the engine wiring', path: `${CORE}relay(\\.ts$|/)` },
   { name: 'hosts', comment: 'headless CLI and Electron main process', path: '^src-main/(cli|electron)/' },
 ];
 

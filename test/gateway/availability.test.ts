@@ -4,16 +4,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdminSnapshot } from '../../src-main/core/admin/api-types';
-import { validateConfig } from '../../src-main/core/config/validate';
 import { errors } from '../../src-main/core/errors';
-import { createLogger } from '../../src-main/core/gateway/logging';
 import type { HealthzBody } from '../../src-main/core/gateway/build';
-import { createRelay, type Relay } from '../../src-main/core/relay';
-import { FileSecretStore } from '../../src-main/cli/file-secrets';
+import type { Relay } from '../../src-main/core/relay';
+import { startCore, type TestCore } from '../helpers/core';
 import { startFakeOpenAI, type FakeUpstream } from '../fakes/openai-upstream';
-import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 
 let up: FakeUpstream;
+let core: TestCore;
 let relay: Relay;
 let url: string;
 let key: string;
@@ -21,19 +19,13 @@ let admin: string;
 
 beforeAll(async () => {
   up = await startFakeOpenAI({ models: ['m1'], chunks: 2 });
-  const dataDir = tempDir();
-  const config = validateConfig({ providers: [{ name: 'up', type: 'openai', baseUrl: up.url }], ledger: { enabled: false } });
-  relay = await createRelay({ config, dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never', processMetrics: false, logger: createLogger({ level: 'silent' }) });
-  await relay.start();
-  url = await relay.listen({ host: '127.0.0.1', port: 0 });
-  key = relay.firstRun.apiKey!;
-  admin = relay.adminToken();
+  core = await startCore({ config: { providers: [{ name: 'up', type: 'openai', baseUrl: up.url }], ledger: { enabled: false } } });
+  ({ relay, url, apiKey: key, adminToken: admin } = core);
 });
 
 afterAll(async () => {
-  await relay?.stop();
+  await core?.close();
   await up?.close();
-  cleanupTempDirs();
 });
 
 const healthz = async () => {

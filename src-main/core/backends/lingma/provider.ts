@@ -231,7 +231,7 @@ export class LingmaProvider implements Provider {
     if (!this.sessions.enabled || req.messages.length < 2) return undefined;
     const inst = this.list[0];
     if (inst?.isAgent(req)) return undefined;
-    const e = this.sessions.peek(this.sessions.key(ctx.apiKeyId, req.messages.slice(0, -1)));
+    const e = this.sessions.peek(this.sessions.keysFor(ctx.apiKeyId, req.messages).lookup);
     return e && this.instances().some((i) => i.name === e.instance) ? e.instance : undefined;
   }
 

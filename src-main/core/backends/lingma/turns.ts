@@ -77,8 +77,10 @@ export async function* runChat(host: TurnHost, req: ChatRequest, ctx: CallContex
   // Session reuse applies to chat mode, multi-turn, ending with a new user/tool turn.
   const eligible = cache.enabled && !agent && req.messages.length >= 2 && last.role !== 'assistant';
   let sessionId = '';
-  if (eligible) {
-    const lookupKey = cache.key(ctx.apiKeyId, req.messages.slice(0, -1));
+  // Hashed once per request: the pool's preference asked with the same message list.
+  const keys = cache.enabled && !agent ? cache.keysFor(ctx.apiKeyId, req.messages) : undefined;
+  if (eligible && keys) {
+    const lookupKey = keys.lookup;
     const entry = cache.peek(lookupKey);
     if (entry && entry.instance === host.name) sessionId = entry.sessionId;
     else if (entry) cache.delete(lookupKey); // owned by an instance that is not serving: useless here
@@ -107,9 +109,9 @@ export async function* runChat(host: TurnHost, req: ChatRequest, ctx: CallContex
     try {
       yield* dialect.turn(turn, host.env(ctx), out);
       // Written after a clean finish only, for the conversation as it now stands.
-      if (cache.enabled && !agent && out.sessionId) {
+      if (keys && out.sessionId) {
         const answered: ChatMessage = { role: 'assistant', content: [{ type: 'text', text: out.answer }] };
-        cache.put(cache.key(ctx.apiKeyId, [...req.messages, answered]), out.sessionId, host.name);
+        cache.put(keys.after(answered), out.sessionId, host.name);
       }
       return;
     } catch (e) {
