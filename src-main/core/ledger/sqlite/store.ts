@@ -77,7 +77,14 @@ export function createSqliteStore(o: SqliteStoreOptions): LedgerStore {
   };
 
   const call = <T>(req: Call): Promise<T> => new Promise<T>((resolve, reject) => {
-    if (!worker) worker = start();
+    if (!worker) {
+      try {
+        worker = start();
+      } catch (e) {
+        reject(new StoreFailure(`usage ledger worker failed: ${e instanceof Error ? e.message : String(e)}`, true));
+        return;
+      }
+    }
     const id = ++seq;
     pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
     if (pending.size === 1) worker.ref();
