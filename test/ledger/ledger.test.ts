@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLedger, type Ledger } from '../../src-main/core/ledger/index';
 import { SCHEMA_VERSION } from '../../src-main/core/ledger/sqlite/schema';
+import { createSqliteStore } from '../../src-main/core/ledger/sqlite/store';
 import { captureLog, DAY, ledgerConfig, rec, silent, tempDir, until, type TempDir } from './helpers';
 
 let dirs: TempDir[] = [];
@@ -257,6 +258,22 @@ describe('opening', () => {
     other.exec('ROLLBACK');
     await until(() => ledger.status().state === 'ok' && ledger.status().queued === 0);
     expect(ledger.status()).toMatchObject({ written: 6, dropped: 0 });
+  });
+
+  it('a worker thread that dies → degraded naming it, the batch kept, a new worker writes it', async () => {
+    const d = tmp();
+    const store = createSqliteStore({ dbPath: d.path(), busyTimeoutMs: 1000, workerFile: new URL('./fixtures/dying-worker.mjs', import.meta.url) });
+    const ledger = open({ dbPath: d.path(), store, log: silent, config: ledgerConfig({ flushIntervalMs: 5 }), retryMs: 30 });
+    ledger.record(rec({ requestId: 'before' }));
+    await ledger.flush();
+    expect(ledger.status()).toMatchObject({ state: 'ok', written: 1 });
+    writeFileSync(`${d.path()}.die`, '');
+    for (let i = 0; i < 5; i++) ledger.record(rec({ requestId: `after-${i}` }));
+    await until(() => ledger.status().state === 'degraded');
+    expect(ledger.status().reason).toMatch(/usage ledger worker stopped \(exit code 1\)/);
+    await until(() => ledger.status().state === 'ok' && ledger.status().queued === 0);
+    expect(ledger.status()).toMatchObject({ written: 6, dropped: 0 });
+    expect((raw(d.path()).prepare('SELECT COUNT(*) AS n FROM usage').get() as { n: number }).n).toBe(6);
   });
 
   it('disabled: no file, no rows, queries refuse clearly', async () => {

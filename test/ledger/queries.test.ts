@@ -16,7 +16,9 @@ beforeAll(async () => {
   dir = tempDir();
   ledger = createLedger({
     dbPath: dir.path(), log: silent,
-    config: ledgerConfig({ prices: { 'lingma/*': { input: 0, output: 0 }, 'openrouter/gpt-5': { input: 2, output: 10 } } }),
+    // D0 lies in the past: the background retention (a minute after start) must not delete it
+    // while this file is still running on a slow machine.
+    config: ledgerConfig({ retentionDays: 36_500, prices: { 'lingma/*': { input: 0, output: 0 }, 'openrouter/gpt-5': { input: 2, output: 10 } } }),
   });
   // Model A (lingma/qwen3-coder, lingma-a): totals 100..1000 step 100, ttft 10..100; 10 successes at 01:00-01:09.
   for (let i = 1; i <= 10; i++) {

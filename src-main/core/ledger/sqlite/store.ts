@@ -51,6 +51,8 @@ export function createSqliteStore(o: SqliteStoreOptions): LedgerStore {
   let reader: Database.Database | null = null;
   let queries: UsageQueries | null = null;
   let closed = false;
+  /** The worker whose write connection is open: a worker started after one died must open first. */
+  let openedOn: Worker | null = null;
 
   const failAll = (w: Worker, reason: string): void => {
     if (worker !== w) return;
@@ -91,6 +93,16 @@ export function createSqliteStore(o: SqliteStoreOptions): LedgerStore {
     worker.postMessage({ ...req, id });
   });
 
+  const openWorker = async (): Promise<void> => {
+    await call({ op: 'open', dbPath: o.dbPath, busyTimeoutMs: o.busyTimeoutMs });
+    openedOn = worker;
+  };
+  /** Every write goes to a worker with the database open (after a crash, a new one opens it again). */
+  const writing = async <T>(req: Call): Promise<T> => {
+    if (!worker || openedOn !== worker) await openWorker();
+    return call<T>(req);
+  };
+
   const closeReader = (): void => {
     try { reader?.close(); } catch { /* already closed */ }
     reader = null;
@@ -106,7 +118,7 @@ export function createSqliteStore(o: SqliteStoreOptions): LedgerStore {
     location: o.dbPath,
     async open() {
       closeReader();
-      await call({ op: 'open', dbPath: o.dbPath, busyTimeoutMs: o.busyTimeoutMs });
+      await openWorker();
       try {
         const r = new Database(o.dbPath, { readonly: true, fileMustExist: true, timeout: o.busyTimeoutMs });
         reader = r;
@@ -118,8 +130,8 @@ export function createSqliteStore(o: SqliteStoreOptions): LedgerStore {
         throw new StoreFailure(d.reason, d.retry);
       }
     },
-    append: (rows: LedgerRow[]) => call<void>({ op: 'append', rows }),
-    deleteBefore: (cutoff: number, batchRows: number) => call<number>({ op: 'deleteBefore', cutoff, batchRows }),
+    append: (rows: LedgerRow[]) => writing<void>({ op: 'append', rows }),
+    deleteBefore: (cutoff: number, batchRows: number) => writing<number>({ op: 'deleteBefore', cutoff, batchRows }),
     async close() {
       if (closed) return;
       closed = true;
