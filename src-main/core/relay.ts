@@ -27,10 +27,12 @@ import { frontendPlugins } from './frontends/index';
 import { createAdmission, type Admission } from './dispatch/admission';
 import { buildGateway, type GatewayPlugin } from './gateway/build';
 import { createDispatcher } from './dispatch/dispatcher';
+import { testBackend } from './dispatch/backend-test';
 import { liveRequests, usageLedger } from './dispatch/observers';
 import { createLogger } from './gateway/logging';
 import { Metrics, requestMetrics } from './gateway/metrics';
 import { createLedger, type Ledger } from './ledger/index';
+import { createInspector, type Inspector } from './inspector/index';
 import { ledgerRoutes } from './ledger/routes';
 import { createAvailability, type AvailabilityModel } from './pool/availability-model';
 import { createPool, type Pool } from './pool/pool';
@@ -86,6 +88,8 @@ export interface Relay {
   /** The one "can this instance serve?" answer and its credit cool-downs (`pool.availability`). */
   readonly availability: AvailabilityModel;
   readonly ledger: Ledger;
+  /** Redacted captures of recent requests (core/inspector). */
+  readonly inspector: Inspector;
   readonly secrets: SecretStore;
   readonly app: FastifyInstance;
   readonly log: Logger;
@@ -146,6 +150,9 @@ function adminDeps(relay: Relay, aliases: AliasSource): AdminDeps {
     rendererDir: relay.rendererDir ?? defaultRendererDir(),
     version: relay.version ?? '0.1.0',
     dataDir: relay.dataDir,
+    inspector: relay.inspector,
+    testBackend: (name, req) =>
+      testBackend({ providers: () => relay.providers, pool: relay.pool, firstByteTimeoutMs: () => relay.config.limits.firstByteTimeoutMs, log: relay.log }, name, req),
     // Read at call time: discovery is created after the providers, like the rest of the relay.
     discovery: {
       view: () => relay.discovery.view(),
@@ -153,6 +160,20 @@ function adminDeps(relay: Relay, aliases: AliasSource): AdminDeps {
       use: (id) => relay.discovery.use(id),
     },
   };
+}
+
+/** Every secret value the config holds (provider keys, account passwords, API keys) plus the admin token. */
+function knownSecrets(config: Config, adminToken: string, primaryKey: string | undefined): string[] {
+  const out = [adminToken];
+  if (primaryKey) out.push(primaryKey);
+  for (const p of config.providers) {
+    if (p.apiKey) out.push(p.apiKey);
+    out.push(...Object.values(p.headers ?? {}));
+  }
+  for (const a of config.lingma?.accounts ?? []) if (a.password) out.push(a.password);
+  for (const k of config.server.apiKeys ?? []) out.push(typeof k === 'string' ? k : k.key);
+  if (config.server.metricsToken) out.push(config.server.metricsToken);
+  return out;
 }
 
 /** `http://host:port` with IPv6 hosts in brackets. */
@@ -230,6 +251,15 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   // tokensPerDay, expiry) still count in memory and the usage routes answer "disabled".
   const ledger: Ledger = createLedger({ dbPath: join(dataDir, 'usage.db'), config: config.ledger, log: log.child({ module: 'ledger' }), registry: metrics.registry, clock });
 
+  // The request inspector: redacted captures; it masks every secret the relay knows of.
+  const inspector = createInspector({
+    config: () => config.inspector,
+    dataDir,
+    secrets: () => knownSecrets(config, admin.token, keys.primaryKey()),
+    ledger: config.ledger.enabled,
+    log: log.child({ module: 'inspector' }),
+  });
+
   const chat = createDispatcher({
     resolver,
     providers: () => providers,
@@ -238,7 +268,8 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     health,
     limits,
     // Every request ends in one outcome: counted in metrics, shown live, written to the ledger.
-    observers: [requestMetrics(metrics), liveRequests(hub), usageLedger((rec) => ledger.record(rec))],
+    observers: [requestMetrics(metrics), liveRequests(hub), usageLedger((rec) => ledger.record(rec)), inspector.observer],
+    capture: () => inspector.capturing(),
     errorRules: () => config.errorRules,
     checkBudget: (caller) => ledger.checkBudget(caller.keyId, caller.limits, clock.now()),
     clock,
@@ -291,6 +322,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     pool,
     availability,
     ledger,
+    inspector,
     secrets: opts.secrets,
     app: undefined as unknown as FastifyInstance,
     log,
@@ -379,6 +411,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
         healthObserver.stop();
         hub.off('config', onConfigEvent);
         await ledger.close().catch((e) => log.warn({ err: String(e) }, 'ledger close failed'));
+        inspector.close();
         await Promise.allSettled(providers.map((p) => p.stop()));
         listening = undefined;
       })();

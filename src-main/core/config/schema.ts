@@ -302,6 +302,24 @@ export const ConfigSchema = Type.Object(
       },
       { ...Strict, default: {} },
     ),
+    /**
+     * The request inspector (core/inspector): each request's redacted bodies, upstream request and
+     * timeline, in memory (the most recent `maxEntries`, at most `maxBytes`), and in
+     * `<data dir>/inspector.db` (0600) only with `persist: true`, kept `retentionDays` and at most `maxDbBytes`.
+     */
+    inspector: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true }),
+        maxEntries: Type.Integer({ minimum: 1, maximum: 100_000, default: 200 }),
+        maxBytes: Type.Integer({ minimum: 65_536, default: 32 * 1024 * 1024 }),
+        /** A body (request, answer, upstream) larger than this is cut, with a marker. */
+        maxBodyBytes: Type.Integer({ minimum: 1024, default: 256 * 1024 }),
+        persist: Type.Boolean({ default: false }),
+        retentionDays: Type.Number({ minimum: 0.01, default: 3 }),
+        maxDbBytes: Type.Integer({ minimum: 1_048_576, default: 256 * 1024 * 1024 }),
+      },
+      { ...Strict, default: {} },
+    ),
   },
   { ...Strict },
 );

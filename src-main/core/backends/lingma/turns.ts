@@ -92,6 +92,8 @@ export async function* runChat(host: TurnHost, req: ChatRequest, ctx: CallContex
     const images = reuse ? collectImages([last], req.messages.length - 1) : allImages;
     ctx.meta.sessionReuse = reuse;
     ctx.meta.promptBytes = (attempt === 0 ? 0 : (ctx.meta.promptBytes ?? 0)) + Buffer.byteLength(prompt, 'utf8');
+    // For the request inspector: the prompt text this turn actually sends (a reuse hit: the delta).
+    ctx.meta.upstream = { kind: 'lingma', prompt, info: { model: model ?? '', sessionReuse: reuse, images: images.length, agent, attempt } };
     const promptTokens = estimateTokens(fullPrompt);
     const turn: DialectTurn = {
       prompt,

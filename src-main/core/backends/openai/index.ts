@@ -170,7 +170,10 @@ export class OpenAIInstance implements Instance {
   }
 
   async *chat(req: ChatRequest, ctx: CallContext): AsyncGenerator<ChatEvent> {
-    const res = await this.post('/chat/completions', toOpenAIBody(req), ctx.signal);
+    const body = toOpenAIBody(req);
+    // For the request inspector: the body as posted (headers, with the API key, stay out).
+    ctx.meta.upstream = { kind: 'openai', body, info: { path: `${this.basePath}/chat/completions` } };
+    const res = await this.post('/chat/completions', body, ctx.signal);
     if (res.statusCode >= 400) throw await this.failFrom(res);
     const type = String(res.headers['content-type'] ?? '');
     if (!type.includes('text/event-stream')) {
