@@ -26,10 +26,17 @@ export interface ModelInfo {
   /** Other names a client may use (Lingma display name). Matched case-insensitively. */
   aliases?: string[];
   displayName?: string;
+  /** Capabilities where known (undefined: unknown; `/v1/models` leaves unknown ones out). */
   reasoning?: boolean;
   vision?: boolean;
+  /** Native tool calling for this model, where the upstream says (else the provider's `capabilities.tools`). */
+  tools?: boolean;
   /** Model is for embeddings only. */
   embedding?: boolean;
+  /** Input window in tokens (`/v1/models` `context_length`). */
+  contextLength?: number;
+  /** Longest answer in tokens (`/v1/models` `max_output_tokens`). */
+  maxOutputTokens?: number;
 }
 
 export interface Capabilities {

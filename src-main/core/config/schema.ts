@@ -71,13 +71,31 @@ export const AccountSchema = Type.Object(
   Strict,
 );
 
+/** One model of a provider, with its metadata (`providers[].models` entries may be these). */
+export const ModelSpecSchema = Type.Object(
+  {
+    id: Type.String({ minLength: 1 }),
+    contextLength: Type.Optional(Type.Integer({ minimum: 1 })),
+    maxOutputTokens: Type.Optional(Type.Integer({ minimum: 1 })),
+    vision: Type.Optional(Type.Boolean()),
+    tools: Type.Optional(Type.Boolean()),
+    reasoning: Type.Optional(Type.Boolean()),
+  },
+  Strict,
+);
+export type ModelSpec = Static<typeof ModelSpecSchema>;
+
 export const ProviderSchema = Type.Object(
   {
     name: SafeName(),
     type: Type.Literal('openai'),
     baseUrl: Type.String({ format: 'uri' }),
     apiKey: Type.Optional(Type.String()),
-    models: Type.Optional(Type.Array(Type.String())),
+    /**
+     * The models to offer (else the upstream's `/models` list): ids, or objects with what
+     * `/v1/models` should say of them (`contextLength`, `maxOutputTokens`, `vision`, `tools`, `reasoning`).
+     */
+    models: Type.Optional(Type.Array(Type.Union([Type.String({ minLength: 1 }), ModelSpecSchema]))),
     /** Extra headers sent upstream (e.g. OpenRouter's HTTP-Referer). */
     headers: Type.Optional(Type.Record(Type.String(), Type.String())),
     maxConcurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096 })),

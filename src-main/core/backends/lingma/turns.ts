@@ -32,6 +32,8 @@ export interface TurnHost {
   /** A 401 from the runtime: the error to throw (after the login hand-off). */
   expired(err: RelayError): Promise<RelayError>;
   askDefaults?: Record<string, unknown>;
+  /** The runtime reported `model`'s context window (`/v1/models` shows it as `context_length`). */
+  sawContextLimit?(model: string, tokens: number): void;
 }
 
 /** Agent mode: the model is an agent model name, or an alias asked for it. */
@@ -108,6 +110,7 @@ export async function* runChat(host: TurnHost, req: ChatRequest, ctx: CallContex
     const out: TurnOutcome = { emitted: false, answer: '', sessionId: '' };
     try {
       yield* dialect.turn(turn, host.env(ctx), out);
+      if (out.limitTokens && model) host.sawContextLimit?.(model, out.limitTokens);
       // Written after a clean finish only, for the conversation as it now stands.
       if (cache.enabled && !agent && out.sessionId) {
         const answered: ChatMessage = { role: 'assistant', content: [{ type: 'text', text: out.answer }] };
