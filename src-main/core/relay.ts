@@ -19,6 +19,7 @@ import { ensureAdminToken, ensureDataDir } from './config/datadir';
 import { KeyStore } from './config/keys';
 import type { Config, ProviderConfig } from './config/schema';
 import { errors } from './errors';
+import { loadTokenizer } from './chat/tokens';
 import { EventHub } from './events';
 import { adminPlugin, type AdminDeps } from './admin/index';
 import { defaultRendererDir } from './admin/static';
@@ -344,6 +345,8 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     async start() {
       if (started) return;
       started = true;
+      // The one token estimate becomes tokenizer-grade before the first request (core/chat/tokens.ts).
+      await loadTokenizer();
       // A first start looks for what is already here (bounded by discovery.timeoutMs); found
       // servers are only offered, unless the host was started with --discover.
       if ((firstStart && config.discovery.enabled) || opts.discover) {
