@@ -104,7 +104,8 @@ export async function inspectorRoutes(app: FastifyInstance, opts: { deps: AdminD
     // a single-use in-process ticket; no stored key or admin token is sent.
     const ticket = deps.keys.replayTicket(original.apiKeyId);
     const requestId = `replay-${randomUUID()}`;
-    const gateway = deps.url();
+    // A gateway bound to every address is reached on loopback (the Host guard accepts that).
+    const gateway = deps.url().replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:');
     if (!gateway) throw errors.unavailable('The gateway is not listening yet; replay once it is.');
     inspector.linkReplay(requestId, original.requestId);
     // Over HTTP to the gateway itself, exactly as a client would send it (streams are read to the end).
