@@ -25,8 +25,8 @@ const LAYERS = [
   },
   {
     name: 'dispatch',
-    comment: 'admission, the dispatcher (chain walk, execution, request outcome) and the ChatService seam',
-    path: `${CORE}dispatch/`,
+    comment: 'admission, the dispatcher (chain walk, execution, request outcome, trace), the ChatService seam and the request inspector that observes it',
+    path: `${CORE}(dispatch|inspector)/`,
   },
   {
     name: 'frontends',

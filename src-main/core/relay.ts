@@ -16,6 +16,7 @@ import type { Instance, Provider } from './backends/types';
 import { ensureAdminToken, ensureDataDir } from './config/datadir';
 import { KeyStore } from './config/keys';
 import { errors } from './errors';
+import { loadTokenizer } from './chat/tokens';
 import { EventHub } from './events';
 import { adminPlugin } from './admin/index';
 import { frontendPlugins } from './frontends/index';
@@ -26,6 +27,7 @@ import { liveRequests, usageLedger } from './dispatch/observers';
 import { createLogger } from './gateway/logging';
 import { Metrics, requestMetrics } from './gateway/metrics';
 import { createLedger, type Ledger } from './ledger/index';
+import { createInspector } from './inspector/index';
 import { ledgerRoutes } from './ledger/routes';
 import { createAvailability } from './pool/availability-model';
 import { createPool } from './pool/pool';
@@ -37,6 +39,7 @@ import { routingRoutes } from './frontends/routing/routes';
 import { observeHealth } from './routing/observe';
 import { applyLiveSettings, saveLiveSettings, type LiveSettings } from './config/live-settings';
 import { adminDeps } from './relay/admin-deps';
+import { knownSecrets } from './relay/secrets';
 import { instanceWatcher } from './relay/instances';
 import { baseUrl, drainGateway, listenOn } from './relay/lifecycle';
 import { applySavedSettings } from './relay/settings';
@@ -107,6 +110,15 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   // tokensPerDay, expiry) still count in memory and the usage routes answer "disabled".
   const ledger: Ledger = createLedger({ dbPath: join(dataDir, 'usage.db'), config: config.ledger, log: log.child({ module: 'ledger' }), registry: metrics.registry, clock });
 
+  // The request inspector: redacted captures; it masks every secret the relay knows of.
+  const inspector = createInspector({
+    config: () => config.inspector,
+    dataDir,
+    secrets: () => knownSecrets(config, admin.token, keys.primaryKey()),
+    ledger: config.ledger.enabled,
+    log: log.child({ module: 'inspector' }),
+  });
+
   const chat = createDispatcher({
     resolver,
     providers: () => providers,
@@ -115,7 +127,8 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     health,
     limits,
     // Every request ends in one outcome: counted in metrics, shown live, written to the ledger.
-    observers: [requestMetrics(metrics), liveRequests(hub), usageLedger((rec) => ledger.record(rec))],
+    observers: [requestMetrics(metrics), liveRequests(hub), usageLedger((rec) => ledger.record(rec)), inspector.observer],
+    capture: () => inspector.capturing(),
     errorRules: () => config.errorRules,
     checkBudget: (caller) => ledger.checkBudget(caller.keyId, caller.limits, clock.now()),
     clock,
@@ -150,6 +163,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     pool,
     availability,
     ledger,
+    inspector,
     secrets: opts.secrets,
     app: undefined as unknown as FastifyInstance,
     log,
@@ -171,6 +185,8 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     async start() {
       if (started) return;
       started = true;
+      // The one token estimate becomes tokenizer-grade before the first request (core/chat/tokens.ts).
+      await loadTokenizer();
       // A first start looks for what is already here (bounded by discovery.timeoutMs); found
       // servers are only offered, unless the host was started with --discover.
       if ((firstStart && config.discovery.enabled) || opts.discover) {
@@ -217,6 +233,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
         healthObserver.stop();
         hub.off('config', onConfigEvent);
         await ledger.close().catch((e) => log.warn({ err: String(e) }, 'ledger close failed'));
+        inspector.close();
         await Promise.allSettled(providers.map((p) => p.stop()));
         listening = undefined;
       })();

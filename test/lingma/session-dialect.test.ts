@@ -51,6 +51,8 @@ describe('session dialect against a session-only runtime', () => {
     const usage = r.events.find((e) => e.type === 'usage');
     expect(usage?.type === 'usage' && usage.usage).toMatchObject({ estimated: false });
     expect(r.events[r.events.length - 1]).toEqual({ type: 'finish', reason: 'stop' });
+    // The context window the runtime reported (limitTokens) is what /v1/models shows as context_length.
+    expect(h.provider.models().find((m) => m.id === 'dashscope_qwen3_coder')?.contextLength).toBe(131072);
     const s = await waitFor(async () => {
       const st = await stats(inst);
       return st.unanswered === 0 ? st : undefined;

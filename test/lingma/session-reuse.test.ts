@@ -102,6 +102,10 @@ describe('session reuse against the simulator', () => {
     expect(r2.text).toBe('echo: turn two');
     expect(c2.meta.sessionReuse).toBe(true);
     expect(c2.meta.promptBytes).toBe(Buffer.byteLength('turn two'));
+    // The request inspector's view of what went upstream: the whole conversation, then only the delta.
+    expect(c1.meta.upstream).toMatchObject({ kind: 'lingma', info: { sessionReuse: false } });
+    expect(c1.meta.upstream?.prompt).toContain('turn one');
+    expect(c2.meta.upstream).toMatchObject({ kind: 'lingma', prompt: 'turn two', info: { sessionReuse: true } });
 
     const s = await sim(a);
     expect(s.asks).toHaveLength(2);

@@ -18,6 +18,8 @@ export interface AdmissionLimits {
 export interface Permit {
   /** Idempotent. */
   release(): void;
+  /** The queues this request waited in before it got in (none: it went straight in). */
+  readonly queued?: ReadonlyArray<'key' | 'global'>;
 }
 
 export interface AdmissionStats {
@@ -149,8 +151,10 @@ export function createAdmission(initial: AdmissionLimits, metrics?: AdmissionMet
   const acquire = async (caller: Caller, signal?: AbortSignal): Promise<Permit> => {
     if (signal?.aborted) throw errors.cancelled();
     const kg = keyGate(caller);
+    const queued: Array<'key' | 'global'> = [];
     if (kg.free() && kg.queue.length === 0) kg.active++;
     else {
+      queued.push('key');
       if (kg.queue.length >= limits.perKeyQueue) {
         throw reject('per_key_queue_full', errors.rateLimited('Too many pending requests for this API key.', 1, 'too_many_pending_requests'));
       }
@@ -162,6 +166,7 @@ export function createAdmission(initial: AdmissionLimits, metrics?: AdmissionMet
     try {
       if (global.free() && global.queue.length === 0) global.active++;
       else {
+        queued.push('global');
         if (limits.queueTimeoutMs === 0) {
           throw reject('queue_full', errors.rateLimited('The relay is at capacity; retry shortly.', 1, 'capacity'));
         }
@@ -177,6 +182,7 @@ export function createAdmission(initial: AdmissionLimits, metrics?: AdmissionMet
     publish();
     let released = false;
     return {
+      queued,
       release() {
         if (released) return;
         released = true;

@@ -80,6 +80,8 @@ export interface ExecutionParts {
   failed(e: unknown): RelayError;
   /** Called exactly once, when the execution ends. */
   ended(status: number, err?: RelayError): void;
+  /** Sees every event the consumer gets (the request inspector's answer), when capture is on. */
+  observe?(ev: ChatEvent): void;
 }
 
 export class Execution implements ChatExecution {
@@ -134,13 +136,18 @@ export class Execution implements ChatExecution {
       while (ev) {
         for (const out of this.pass(ev)) {
           if (out.type === 'finish') this.sawFinish = true;
+          this.p.observe?.(out);
           yield out;
         }
         const r: IteratorResult<ChatEvent> = await started.iter.next();
         ev = r.done ? undefined : r.value;
       }
       // An answer that ended without `finish` still gets its usage.
-      if (!meter.isDecided) yield { type: 'usage', usage: meter.decide() };
+      if (!meter.isDecided) {
+        const usage: ChatEvent = { type: 'usage', usage: meter.decide() };
+        this.p.observe?.(usage);
+        yield usage;
+      }
       completed = true;
     } catch (e) {
       if (this.p.clientSignal.aborted || this.done) {

@@ -3,6 +3,7 @@ import type { AdminDeps } from '../admin/index';
 import { defaultRendererDir } from '../admin/static';
 import { LingmaProvider } from '../backends/lingma/provider';
 import type { AliasSource } from '../routing/reload';
+import { testBackend } from '../dispatch/backend-test';
 import type { Relay } from './types';
 
 /** What the admin API gets from the relay (one typed object; nothing optional). */
@@ -28,6 +29,9 @@ export function adminDeps(relay: Relay, aliases: AliasSource): AdminDeps {
     rendererDir: relay.rendererDir ?? defaultRendererDir(),
     version: relay.version ?? '0.1.0',
     dataDir: relay.dataDir,
+    inspector: relay.inspector,
+    testBackend: (name, req) =>
+      testBackend({ providers: () => relay.providers, pool: relay.pool, firstByteTimeoutMs: () => relay.config.limits.firstByteTimeoutMs, log: relay.log }, name, req),
     // Read at call time: discovery is created after the providers, like the rest of the relay.
     discovery: {
       view: () => relay.discovery.view(),

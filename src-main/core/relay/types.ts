@@ -1,4 +1,5 @@
 /** What a host gives `createRelay`, and the running relay it gets back. */
+import type { Inspector } from '../inspector/index';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Discovery } from '../backends/discovery';
@@ -65,6 +66,8 @@ export interface Relay {
   /** The one "can this instance serve?" answer and its credit cool-downs (`pool.availability`). */
   readonly availability: AvailabilityModel;
   readonly ledger: Ledger;
+  /** Redacted captures of recent requests (core/inspector). */
+  readonly inspector: Inspector;
   readonly secrets: SecretStore;
   readonly app: FastifyInstance;
   readonly log: Logger;

@@ -44,6 +44,8 @@ export interface LingmaInstanceDeps {
   password: () => Promise<string | undefined>;
   /** Called with this instance's model list whenever it is (re)read. */
   onModels: (instance: string, models: ModelInfo[]) => void;
+  /** Called when a turn's runtime reports a model's context window. */
+  onContextLimit?: (model: string, tokens: number) => void;
   env?: NodeJS.ProcessEnv;
   backoff?: BackoffOptions;
   /** Grace period between SIGINT and SIGKILL. */
@@ -370,6 +372,7 @@ export class LingmaInstance implements Instance {
       log: this.log,
       config: () => this.deps.config(),
       models: () => this.liveModels,
+      sawContextLimit: (model, tokens) => this.deps.onContextLimit?.(model, tokens),
       dialect: (signal) => this.sup.dialectFor(signal),
       env: (ctx): DialectEnv => {
         mkdirSync(this.sup.cwd, { recursive: true, mode: 0o700 });

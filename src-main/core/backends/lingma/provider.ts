@@ -75,6 +75,8 @@ export class LingmaProvider implements Provider {
   readonly capabilities: Capabilities = { tools: false, images: true, embeddings: false };
   readonly events = new EventEmitter<ProviderEvents>();
   readonly sessions: SessionCache;
+  /** Context windows the runtimes reported (`context_usage` limitTokens), by model key. */
+  private readonly contextLimits = new Map<string, number>();
   /** The account operations (list, add, edit, remove, sign in/out, restart): `accounts-api.ts`. */
   readonly accounts: LingmaAccountsApi;
   private readonly store: AccountStore;
@@ -174,7 +176,12 @@ export class LingmaProvider implements Provider {
     const agents = this.config()
       .lingma.agentModels.filter((a) => !ids.has(a.toLowerCase()))
       .map((a): ModelInfo => ({ id: a, displayName: `Lingma agent (${a})` }));
-    return [...base, ...agents];
+    const all = [...base, ...agents];
+    if (!this.contextLimits.size) return all;
+    return all.map((m) => {
+      const seen = this.contextLimits.get(m.id);
+      return seen && !m.contextLength ? { ...m, contextLength: seen } : m;
+    });
   }
 
   resolveModel(name: string): string | undefined {
@@ -351,6 +358,7 @@ export class LingmaProvider implements Provider {
       log: this.log,
       hub: this.deps.hub,
       login: this.loginCoordinator,
+      onContextLimit: (model, tokens) => this.contextLimits.set(model, tokens),
       password: () => this.store.password(account.name),
       onModels: (instance, models) => this.onModels(instance, models),
       env: this.deps.env,

@@ -32,6 +32,8 @@ export interface TurnHost {
   /** A 401 from the runtime: the error to throw (after the login hand-off). */
   expired(err: RelayError): Promise<RelayError>;
   askDefaults?: Record<string, unknown>;
+  /** The runtime reported `model`'s context window (`/v1/models` shows it as `context_length`). */
+  sawContextLimit?(model: string, tokens: number): void;
 }
 
 /** Agent mode: the model is an agent model name, or an alias asked for it. */
@@ -94,6 +96,8 @@ export async function* runChat(host: TurnHost, req: ChatRequest, ctx: CallContex
     const images = reuse ? collectImages([last], req.messages.length - 1) : allImages;
     ctx.meta.sessionReuse = reuse;
     ctx.meta.promptBytes = (attempt === 0 ? 0 : (ctx.meta.promptBytes ?? 0)) + Buffer.byteLength(prompt, 'utf8');
+    // For the request inspector: the prompt text this turn actually sends (a reuse hit: the delta).
+    ctx.meta.upstream = { kind: 'lingma', prompt, info: { model: model ?? '', sessionReuse: reuse, images: images.length, agent, attempt } };
     const promptTokens = estimateTokens(fullPrompt);
     const turn: DialectTurn = {
       prompt,
@@ -108,6 +112,7 @@ export async function* runChat(host: TurnHost, req: ChatRequest, ctx: CallContex
     const out: TurnOutcome = { emitted: false, answer: '', sessionId: '' };
     try {
       yield* dialect.turn(turn, host.env(ctx), out);
+      if (out.limitTokens && model) host.sawContextLimit?.(model, out.limitTokens);
       // Written after a clean finish only, for the conversation as it now stands.
       if (keys && out.sessionId) {
         const answered: ChatMessage = { role: 'assistant', content: [{ type: 'text', text: out.answer }] };
