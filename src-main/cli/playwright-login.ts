@@ -18,7 +18,7 @@
 import { safeErrorText } from '../core/redact';
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { chromium, type BrowserContext, type Frame, type Page, type Request, type Route } from 'playwright-core';
+import type { BrowserContext, Frame, Page, Request, Route } from 'playwright-core';
 import { childEnv } from '../core/child-env';
 import { nameProblem } from '../core/names';
 import type { LoginDriver, LoginOutcome, LoginRequest } from '../core/ports';
@@ -89,6 +89,9 @@ export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions):
       await removeTreeAsync(profilesDir, req.instance);
       await mkdir(dir, { recursive: true, mode: 0o700 });
       ilog.info({ url: safeUrl(req.loginUrl) }, 'auto-login: opening the login page');
+      // Loaded at the first login, not at start: playwright-core alone is ~80 MB of RSS, and the
+      // serve bundle would otherwise import it at the top (esbuild hoists external imports).
+      const { chromium } = await import('playwright-core');
       context = await chromium.launchPersistentContext(dir, {
         executablePath,
         headless,

@@ -75,6 +75,7 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium against a
       env: { ...process.env, LINGMA_BIN: '', LINGMA_SIM_LOGIN_BASE: site.baseUrl },
     });
     logHub.on('log', (line) => relay.hub.emit('log', line));
+    logHub.on('logText', (text) => relay.hub.emit('logText', text));
     await relay.start();
     url = await relay.listen({ host: '127.0.0.1', port: 0 });
     browser = await chromium.launch({
