@@ -57,7 +57,7 @@ export class AdminClient {
   login(name: string) { return this.call<{ ok: true }>('POST', `/admin/instances/${encodeURIComponent(name)}/login`); }
   logout(name: string) { return this.call<{ ok: true }>('POST', `/admin/instances/${encodeURIComponent(name)}/logout`); }
   restart(name: string) { return this.call<{ ok: true }>('POST', `/admin/instances/${encodeURIComponent(name)}/restart`); }
-  testInstance(name: string) { return this.call<TestInstanceResult>('POST', `/admin/instances/${encodeURIComponent(name)}/test`); }
+  testInstance(name: string) { return this.call<TestInstanceResult>('POST', `/admin/instances/${encodeURIComponent(name)}/check`); }
   clearCooldown(name: string) { return this.call<{ ok: true }>('POST', `/admin/instances/${encodeURIComponent(name)}/clear-cooldown`); }
   loginAll() { return this.call<{ ok: true }>('POST', '/admin/instances/login-all'); }
   addAccount(a: AccountInput) { return this.call<{ ok: true; accounts: AdminAccount[] }>('POST', '/admin/accounts', a); }

@@ -172,17 +172,17 @@ describe('admin API', () => {
   it('test an instance: its own check runs now; a failure is reported, not thrown; the status comes along', async () => {
     const { app, relay } = await build();
     const bob = relay.lingma.list[1];
-    expect((await app.inject({ method: 'POST', url: '/admin/instances/bob/test' })).statusCode).toBe(401);
-    const ok = await app.inject({ method: 'POST', url: '/admin/instances/bob/test', headers: auth });
+    expect((await app.inject({ method: 'POST', url: '/admin/instances/bob/check' })).statusCode).toBe(401);
+    const ok = await app.inject({ method: 'POST', url: '/admin/instances/bob/check', headers: auth });
     expect(ok.statusCode).toBe(200);
     // bob waits for a person in the harness (a captcha): the status says so, with the action.
     expect(ok.json()).toMatchObject({ ok: true, message: 'bob answered', availability: { display: { kind: 'needs_person', action: 'finish_sign_in' } } });
     bob.probe = async () => { throw new Error('connection refused'); };
-    const bad = await app.inject({ method: 'POST', url: '/admin/instances/bob/test', headers: auth });
+    const bad = await app.inject({ method: 'POST', url: '/admin/instances/bob/check', headers: auth });
     expect(bad.statusCode).toBe(200);
     expect(bad.json().ok).toBe(false);
     expect(bad.json().message).toMatch(/^bob did not answer: /);
-    expect((await app.inject({ method: 'POST', url: '/admin/instances/zed/test', headers: auth })).statusCode).toBe(404);
+    expect((await app.inject({ method: 'POST', url: '/admin/instances/zed/check', headers: auth })).statusCode).toBe(404);
   });
 
   it('keys: created key is returned once, list shows only prefixes, revoke works', async () => {

@@ -41,7 +41,7 @@ export interface AdminInstance {
   extra?: Record<string, unknown>;
 }
 
-/** `POST /admin/instances/:name/test`: the instance's own check, run now. */
+/** `POST /admin/instances/:name/check`: the instance's own check, run now (the tiny-chat test is `/test`, core/inspector). */
 export interface TestInstanceResult {
   ok: boolean;
   /** One client-safe sentence. */

@@ -4,7 +4,7 @@
  *   POST /admin/instances/:name/clear-cooldown   a person clears a credit cool-down or a health
  *                                                backoff by hand: every trace of it goes (cool-down,
  *                                                strikes, health backoff, the metrics).
- *   POST /admin/instances/:name/test             the dashboard's "Test": the instance's own cheap
+ *   POST /admin/instances/:name/check            the dashboard's "Test": the instance's own cheap
  *                                                check (`probe`: model listing, sign-in status) now,
  *                                                bounded; reports whether it answered and how fast.
  */
@@ -34,7 +34,7 @@ export const availabilityRoutes: FastifyPluginAsync<{ deps: AdminDeps }> = async
     return { ok: true, message: `cool-down cleared for ${name}`, availability };
   });
 
-  app.post<{ Params: { name: string } }>('/admin/instances/:name/test', async (req): Promise<TestInstanceResult> => {
+  app.post<{ Params: { name: string } }>('/admin/instances/:name/check', async (req): Promise<TestInstanceResult> => {
     const { name } = req.params;
     const found = findInstance(deps, name);
     if (!found) throw errors.notFound(`No instance named '${name}'.`, 'instance_not_found');
