@@ -27,7 +27,8 @@ import { frontendPlugins } from './frontends/index';
 import { createAdmission, type Admission } from './dispatch/admission';
 import { buildGateway, type GatewayPlugin } from './gateway/build';
 import { createDispatcher } from './dispatch/dispatcher';
-import { liveRequests, usageLedger } from './dispatch/observers';
+import { budgetTokens, liveRequests, usageLedger } from './dispatch/observers';
+import { openSharedState } from './cluster/index';
 import { createLogger } from './gateway/logging';
 import { Metrics, requestMetrics } from './gateway/metrics';
 import { createLedger, type Ledger } from './ledger/index';
@@ -183,8 +184,11 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   ensureDataDir(dataDir, { onTightened: (mode) => log.info({ dataDir, was: mode.toString(8), now: '700' }, 'data dir permissions tightened to owner-only') });
   const metrics = new Metrics({ processMetrics: opts.processMetrics ?? true });
 
+  // Team mode: keys, budgets and concurrency shared through Redis (absent: all in this process).
+  const shared = config.cluster ? await openSharedState(config.cluster, log.child({ module: 'cluster' })) : undefined;
+
   // SECURITY: keys and the admin token come from config or 0600 files in the data dir.
-  const keys = KeyStore.open({ config, dataDir, clock });
+  const keys = KeyStore.open({ config, dataDir, clock, repository: shared?.keys });
   const admin = ensureAdminToken(config, dataDir);
   const firstRun = { apiKey: keys.generated, adminToken: admin.generated };
 
@@ -224,6 +228,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   const admission = createAdmission(
     { maxInFlight: limits.maxInFlight, queueTimeoutMs: limits.queueTimeoutMs, perKeyConcurrency: limits.perKeyConcurrency, perKeyQueue: limits.perKeyQueue },
     metrics,
+    shared?.slots,
   );
 
   // Always created: with `ledger.enabled: false` it writes no file, but per-key budgets (rpm,
@@ -238,9 +243,10 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     health,
     limits,
     // Every request ends in one outcome: counted in metrics, shown live, written to the ledger.
-    observers: [requestMetrics(metrics), liveRequests(hub), usageLedger((rec) => ledger.record(rec))],
+    observers: [requestMetrics(metrics), liveRequests(hub), usageLedger((rec) => ledger.record(rec)), ...(shared ? [budgetTokens(shared.budget)] : [])],
     errorRules: () => config.errorRules,
-    checkBudget: (caller) => ledger.checkBudget(caller.keyId, caller.limits, clock.now()),
+    // One budget port: the ledger's in-memory counters, or in team mode the cluster's.
+    checkBudget: (caller) => (shared ? shared.budget.check(caller.keyId, caller.limits, clock.now()) : ledger.checkBudget(caller.keyId, caller.limits, clock.now())),
     clock,
     log,
   });
@@ -380,6 +386,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
         hub.off('config', onConfigEvent);
         await ledger.close().catch((e) => log.warn({ err: String(e) }, 'ledger close failed'));
         await Promise.allSettled(providers.map((p) => p.stop()));
+        await shared?.close().catch((e) => log.warn({ err: String(e) }, 'cluster close failed'));
         listening = undefined;
       })();
       return stopping;

@@ -1,0 +1,39 @@
+/**
+ * The ports team mode plugs into. Each has the single-node implementation the relay always had
+ * and a Redis one (`./redis-*.ts`), chosen once in `relay.ts`; the code that uses them has one
+ * path for both.
+ *
+ * - `KeyBudget`: per-key requests per minute and tokens per UTC day. Single node: the ledger's
+ *   in-memory counters (`ledger.checkBudget`, tokens counted as records arrive; its
+ *   `BudgetCounters` has this very shape). Cluster: `RedisKeyBudget` (Lua, atomic across nodes).
+ * - `KeySlots`: per-key concurrency shared by every node. Single node: admission's own per-key
+ *   gate is the whole story. Cluster: `RedisKeySlots`, a semaphore whose slots expire when the
+ *   node holding them stops renewing (it died), taken after the local gate.
+ * - `KeyRepository` (in `config/keys.ts`): where created API keys (hashes only) are kept.
+ *   Single node: `<dataDir>/keys.json`. Cluster: `RedisKeyRepository`, changes published to
+ *   every node.
+ */
+import type { KeyLimits } from '../caller';
+
+export interface KeyBudget {
+  /**
+   * Throws a RelayError (429 with Retry-After) when the key may not start a request now;
+   * otherwise counts the request against its per-minute window.
+   */
+  check(keyId: string, limits: KeyLimits | undefined, now: number): void | Promise<void>;
+  /** Tokens (prompt + completion) a finished request used, counted against its UTC day. */
+  addTokens(keyId: string, tokens: number, at: number): void;
+}
+
+export interface KeySlot {
+  /** Idempotent. */
+  release(): void;
+}
+
+export interface KeySlots {
+  /**
+   * One of the key's `limit` cluster-wide slots, waiting up to `timeoutMs` for one to free;
+   * throws a RelayError (429 on timeout, cancelled on abort).
+   */
+  acquire(keyId: string, limit: number, signal: AbortSignal | undefined, timeoutMs: number): Promise<KeySlot>;
+}
