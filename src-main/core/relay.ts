@@ -192,8 +192,11 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   const admin = ensureAdminToken(config, dataDir);
   const firstRun = { apiKey: keys.generated, adminToken: admin.generated };
 
+  // Team mode: account passwords sealed in Redis, each account run by the node holding its lease.
+  const secrets = shared?.secrets ?? opts.secrets;
   const registryDeps = {
-    config, dataDir, secrets: opts.secrets, log, hub, metrics, spawner: opts.spawner, loginDriver: opts.loginDriver, lingma: opts.lingma, env: opts.env,
+    accountLeases: shared?.leases,
+    config, dataDir, secrets, log, hub, metrics, spawner: opts.spawner, loginDriver: opts.loginDriver, lingma: opts.lingma, env: opts.env,
   };
   const providers = createProviders(registryDeps);
   const allInstances = (): Instance[] => providers.flatMap((p) => [...p.instances()]);
@@ -297,7 +300,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     pool,
     availability,
     ledger,
-    secrets: opts.secrets,
+    secrets,
     app: undefined as unknown as FastifyInstance,
     log,
     version: opts.version,

@@ -59,7 +59,7 @@ describe.skipIf(!hasRedis)('team mode: keys and limits shared through Redis', ()
     const refused = await chat(nodes[1].url, RPM_KEY);
     expect(refused.status).toBe(429);
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect((await refused.json()).error.code).toBe('rpm_exceeded');
+    expect(((await refused.json()) as any).error.code).toBe('rpm_exceeded');
   });
 
   it('tokens used on one node count against the daily budget on another', async () => {
@@ -76,7 +76,7 @@ describe.skipIf(!hasRedis)('team mode: keys and limits shared through Redis', ()
     }
     const second = await chat(nodes[2].url, TOKENS_KEY);
     expect(second.status).toBe(429);
-    expect((await second.json()).error.code).toBe('tokens_per_day_exceeded');
+    expect(((await second.json()) as any).error.code).toBe('tokens_per_day_exceeded');
   });
 
   it('a key of concurrency 1 busy on one node is refused on another until it is released', async () => {
@@ -86,7 +86,7 @@ describe.skipIf(!hasRedis)('team mode: keys and limits shared through Redis', ()
     await waitFor(() => up.requests.length > 0 && nodes[0].relay.admission.stats().inFlight === 1, 'the first request to reach the upstream');
     const refused = await chat(nodes[1].url, CONC_KEY);
     expect(refused.status).toBe(429);
-    expect((await refused.json()).error.code).toBe('too_many_pending_requests');
+    expect(((await refused.json()) as any).error.code).toBe('too_many_pending_requests');
     ctl.abort();
     await held;
     await waitFor(() => nodes[0].relay.admission.stats().inFlight === 0, 'the first request to end');

@@ -1,7 +1,7 @@
 /** Relay nodes of one team for a test: each its own data dir, all on one private Redis. */
 import { createLogger } from '../../src-main/core/gateway/logging';
 import { validateConfig } from '../../src-main/core/config/validate';
-import { createRelay, type Relay } from '../../src-main/core/relay';
+import { createRelay, type Relay, type RelayOptions } from '../../src-main/core/relay';
 import { FileSecretStore } from '../../src-main/cli/file-secrets';
 import { tempDir } from '../helpers/tmp';
 
@@ -13,17 +13,25 @@ export interface Node {
   url: string;
 }
 
+export interface NodeOptions {
+  dataDir?: string;
+  /** More cluster settings (e.g. leaseSec). */
+  cluster?: Record<string, unknown>;
+  /** More createRelay options (e.g. a spawner, `lingma: 'auto'`). */
+  relay?: Partial<RelayOptions>;
+}
+
 /** Start a node: `config` is laid over a cluster section pointing at `redisUrl`. */
-export async function startNode(name: string, redisUrl: string, config: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<Node> {
-  const dataDir = tempDir(`relay-${name}-`);
+export async function startNode(name: string, redisUrl: string, config: Record<string, unknown>, o: NodeOptions = {}): Promise<Node> {
+  const dataDir = o.dataDir ?? tempDir(`relay-${name}-`);
   const cfg = validateConfig({
     ...config,
-    cluster: { redisUrl, nodeName: name, secret: SECRET, ...(extra.cluster as object | undefined) },
+    cluster: { redisUrl, nodeName: name, secret: SECRET, ...o.cluster },
   });
   const relay = await createRelay({
     config: cfg, dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never', processMetrics: false,
-    logger: createLogger({ level: 'silent' }),
-    ...(extra.relay as object | undefined),
+    logger: createLogger({ level: process.env.TEST_LOG ? 'debug' : 'silent' }),
+    ...o.relay,
   });
   await relay.start();
   const url = await relay.listen({ host: '127.0.0.1', port: 0 });

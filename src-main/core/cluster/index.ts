@@ -12,6 +12,9 @@ import type { KeyBudget, KeySlots } from './ports';
 import { RedisKeyBudget } from './redis-budget';
 import { RedisKeyRepository } from './redis-keys';
 import { RedisKeySlots } from './redis-slots';
+import { clusterCrypto, type ClusterCrypto } from './crypto';
+import { RedisAccountLeases } from './redis-leases';
+import { RedisSecretStore } from './redis-secrets';
 import { redactUrl } from './url';
 
 export type ClusterConfig = NonNullable<Config['cluster']>;
@@ -22,6 +25,12 @@ export interface SharedState {
   readonly budget: KeyBudget;
   readonly slots: KeySlots;
   readonly keys: RedisKeyRepository;
+  /** Which node runs each Lingma account. */
+  readonly leases: RedisAccountLeases;
+  /** Account passwords, sealed with the cluster secret, one copy for every node. */
+  readonly secrets: RedisSecretStore;
+  /** Keys derived from the cluster secret (password sealing, node-to-node signatures). */
+  readonly crypto: ClusterCrypto;
   /** A handler for a channel on the node's one subscriber connection. */
   subscribe(channel: string, on: (message: string) => void): Promise<void>;
   close(): Promise<void>;
@@ -34,6 +43,10 @@ export function nodeNameOf(cfg: ClusterConfig): string {
 
 export async function openSharedState(cfg: ClusterConfig, log: Logger): Promise<SharedState | undefined> {
   if (!cfg.redisUrl) return undefined;
+  if (!cfg.secret) {
+    throw new Error('cluster.secret (RELAY_CLUSTER_SECRET) is required with cluster.redisUrl: the nodes authenticate each other and seal account passwords with it');
+  }
+  const crypto = clusterCrypto(cfg.secret);
   const nodeName = nodeNameOf(cfg);
   const redis = await connectRedis(cfg.redisUrl, { name: `relay-${nodeName}` });
   const sub = redis.duplicate();
@@ -61,6 +74,8 @@ export async function openSharedState(cfg: ClusterConfig, log: Logger): Promise<
   const ttlMs = cfg.leaseSec * 1000;
   const slots = new RedisKeySlots({ redis, subscribe, nodeName, ttlMs, onError });
   const budget = new RedisKeyBudget({ redis, nodeName, onError });
+  const leases = new RedisAccountLeases({ redis, subscribe, nodeName, ttlMs, onError });
+  const secrets = new RedisSecretStore(redis, crypto);
   log.info({ node: nodeName, redis: redactUrl(cfg.redisUrl) }, 'cluster: shared keys and limits in Redis');
   return {
     nodeName,
@@ -68,8 +83,12 @@ export async function openSharedState(cfg: ClusterConfig, log: Logger): Promise<
     budget,
     slots,
     keys,
+    leases,
+    secrets,
+    crypto,
     subscribe,
     async close() {
+      await leases.close();
       slots.close();
       sub.disconnect();
       await redis.quit().catch(() => redis.disconnect());

@@ -37,3 +37,27 @@ export interface KeySlots {
    */
   acquire(keyId: string, limit: number, signal: AbortSignal | undefined, timeoutMs: number): Promise<KeySlot>;
 }
+
+/**
+ * Which node runs each Lingma account (team mode). The node holding an account's lease runs its
+ * process and its sign-ins; the others leave it stopped. Single node: absent (every account runs
+ * here).
+ */
+export interface LeaseHandlers {
+  run(name: string): void;
+  halt(name: string): void | Promise<void>;
+  /** Another node took the account, or its holder changed. */
+  moved?(name: string, owner: string | undefined): void;
+}
+
+export interface AccountLeases {
+  /**
+   * Start competing for the accounts `names()` lists: `run(name)` when this node gains one,
+   * `halt(name)` when it loses it (renewal failed, Redis unreachable, the account left the list).
+   */
+  follow(names: () => string[], on: LeaseHandlers): void;
+  /** Does this node hold the account's lease now? */
+  holds(name: string): boolean;
+  /** The node that held the account's lease when last looked at (this node's name when it holds it). */
+  owner(name: string): string | undefined;
+}

@@ -44,5 +44,6 @@ export const lingmaKind = defineKind({
       metrics: deps.metrics,
       loginDriver: deps.loginDriver,
       env: deps.env,
+      leases: deps.accountLeases,
     }),
 });

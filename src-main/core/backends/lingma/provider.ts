@@ -11,6 +11,7 @@ import { DEFAULT_LOGIN_RECIPE, type Config } from '../../config/schema';
 import type { EventHub } from '../../events';
 import type { BackendMetrics } from '../../metrics-port';
 import type { LoginDriver, ProcessSpawner, SecretStore } from '../../ports';
+import type { AccountLeases } from '../../cluster/ports';
 import type { CallContext, Capabilities, Instance, InstanceSnapshot, ModelInfo, Provider, ProviderEvents } from '../types';
 import { findLingmaBinary } from './binary';
 import { AccountStore } from './accounts';
@@ -49,6 +50,8 @@ export interface LingmaProviderDeps {
   attach?: AttachWatchOptions;
   /** Chat driver for an attached app (default: attach/seam.ts). */
   attachedChat?: AttachedChatFactory;
+  /** Team mode: an account runs only on the node holding its lease (absent: every account runs here). */
+  leases?: AccountLeases;
 }
 
 /** Keys the spec names, used when no instance has listed models yet (nothing logged in so far). */
@@ -251,6 +254,20 @@ export class LingmaProvider implements Provider {
       accounts = [{ name: 'lingma-1', username: '', source: 'default' }];
     }
     for (const a of accounts) if (!this.find(a.name)) this.list.push(this.createInstance(a));
+    // Team mode: each account runs on the one node holding its lease; the others leave it stopped.
+    this.deps.leases?.follow(() => this.list.filter((i) => !i.account.disabled).map((i) => i.name), {
+      run: (name) => {
+        if (!this.halting) void this.find(name)?.start();
+      },
+      halt: async (name) => {
+        await this.find(name)?.stop();
+        void this.find(name)?.start(); // stays stopped, saying which node runs it now
+      },
+      moved: (name) => {
+        const inst = this.find(name);
+        if (inst && !this.halting && inst.state() === 'stopped') void inst.start();
+      },
+    });
     this.initial = Promise.all([...this.list, ...(this.attached ? [this.attached] : [])].map((i) => i.start())).then(() => undefined);
   }
 
@@ -351,7 +368,16 @@ export class LingmaProvider implements Provider {
       backoff: this.deps.backoff,
       stopGraceMs: this.deps.stopGraceMs,
       askDefaults: this.deps.askDefaults,
+      elsewhere: this.deps.leases ? () => this.elsewhere(account.name) : undefined,
     });
+  }
+
+  /** Team mode: why an account does not run on this node now, or undefined when it does. */
+  private elsewhere(name: string): string | undefined {
+    const leases = this.deps.leases!;
+    if (leases.holds(name)) return undefined;
+    const owner = leases.owner(name);
+    return owner ? `runs on node ${owner}` : 'waits for a node to take its lease';
   }
 
   stats(): LingmaProviderStats {
