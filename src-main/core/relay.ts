@@ -29,6 +29,8 @@ import { buildGateway, type GatewayPlugin } from './gateway/build';
 import { createDispatcher } from './dispatch/dispatcher';
 import { budgetTokens, liveRequests, usageLedger } from './dispatch/observers';
 import { openSharedState } from './cluster/index';
+import { verifyNodeRequest } from './cluster/node-auth';
+import { clusterRoutes } from './frontends/cluster/routes';
 import { createLogger } from './gateway/logging';
 import { Metrics, requestMetrics } from './gateway/metrics';
 import { createLedger, type Ledger } from './ledger/index';
@@ -196,6 +198,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   const secrets = shared?.secrets ?? opts.secrets;
   const registryDeps = {
     accountLeases: shared?.leases,
+    forwarder: shared?.forwarder,
     config, dataDir, secrets, log, hub, metrics, spawner: opts.spawner, loginDriver: opts.loginDriver, lingma: opts.lingma, env: opts.env,
   };
   const providers = createProviders(registryDeps);
@@ -356,6 +359,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
       }
       const addr = relay.app.server.address() as AddressInfo;
       listening = { host, port: addr.port };
+      shared?.advertise(relay.url());
       return relay.url();
     },
     url() {
@@ -435,6 +439,11 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     // SECURITY: usage queries are admin-only: they live in the admin scope with every other admin route.
     adminPlugin(adminDeps(relay, aliasSource), { routes: [{ plugin: ledgerRoutes, opts: { ledger } }] }),
   ];
+  // Team mode: calls other nodes forward for the accounts this node runs (cluster scope, signed).
+  if (shared) {
+    const lingma = providers.find((p): p is LingmaProvider => p instanceof LingmaProvider);
+    plugins.push({ plugin: clusterRoutes, opts: { localInstance: (name: string) => lingma?.localInstance(name) } });
+  }
   plugins.push(...(opts.extraPlugins ?? []));
 
   (relay as { app: FastifyInstance }).app = await buildGateway({
@@ -451,6 +460,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     extraPlugins: plugins,
     extraOrigins: opts.extraOrigins,
     version: opts.version,
+    clusterNode: shared ? (req) => verifyNodeRequest(shared.crypto, req) : undefined,
   });
   return relay;
 }

@@ -81,6 +81,11 @@ describe.skipIf(!hasRedis)('team mode: each Lingma account runs on one node at a
     // Logins never run on two nodes: b refuses to sign in an account a runs.
     await expect(inst.login()).rejects.toMatchObject({ code: 'account_elsewhere' });
 
+    // Any node accepts any request: b forwards it to a, which runs alice.
+    const forwarded = await chat(b.url, KEY, { model: MODEL });
+    expect(forwarded.status).toBe(200);
+    await forwarded.json();
+
     // Node a dies without a word; so does its Lingma process.
     const pids = JSON.parse(readFileSync(join(aData, 'lingma', 'pids.json'), 'utf8')) as Record<string, { pid: number }>;
     const exited = new Promise((r) => a!.child.once('exit', r));

@@ -8,7 +8,7 @@
  * - An Instance is one thing that can serve a call: one Lingma process (one account), or one
  *   OpenAI-compatible base URL.
  */
-import type { AccountLeases } from '../cluster/ports';
+import type { AccountLeases, ChatForwarder } from '../cluster/ports';
 import type { EventEmitter } from 'node:events';
 import type { Static, TObject, TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
@@ -174,6 +174,8 @@ export interface BackendDeps {
   env?: NodeJS.ProcessEnv;
   /** Team mode: which node runs each Lingma account (absent: all run here). */
   accountLeases?: AccountLeases;
+  /** Team mode: calls for an account another node runs go there. */
+  forwarder?: ChatForwarder;
 }
 
 /** One config entry of a kind and the provider name it routes as. */

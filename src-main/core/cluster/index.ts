@@ -8,7 +8,8 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema';
 import { connectRedis, type RedisClient } from './redis';
-import type { KeyBudget, KeySlots } from './ports';
+import type { ChatForwarder, KeyBudget, KeySlots } from './ports';
+import { HttpForwarder } from './forward';
 import { RedisKeyBudget } from './redis-budget';
 import { RedisKeyRepository } from './redis-keys';
 import { RedisKeySlots } from './redis-slots';
@@ -31,6 +32,10 @@ export interface SharedState {
   readonly secrets: RedisSecretStore;
   /** Keys derived from the cluster secret (password sealing, node-to-node signatures). */
   readonly crypto: ClusterCrypto;
+  /** Calls for accounts other nodes run. */
+  readonly forwarder: ChatForwarder;
+  /** Where other nodes reach this one: `cluster.advertiseUrl`, else the address it listens on. */
+  advertise(url: string): void;
   /** A handler for a channel on the node's one subscriber connection. */
   subscribe(channel: string, on: (message: string) => void): Promise<void>;
   close(): Promise<void>;
@@ -74,7 +79,9 @@ export async function openSharedState(cfg: ClusterConfig, log: Logger): Promise<
   const ttlMs = cfg.leaseSec * 1000;
   const slots = new RedisKeySlots({ redis, subscribe, nodeName, ttlMs, onError });
   const budget = new RedisKeyBudget({ redis, nodeName, onError });
-  const leases = new RedisAccountLeases({ redis, subscribe, nodeName, ttlMs, onError });
+  let url = cfg.advertiseUrl;
+  const leases = new RedisAccountLeases({ redis, subscribe, nodeName, ttlMs, onError, url: () => url });
+  const forwarder = new HttpForwarder({ redis, crypto, nodeName });
   const secrets = new RedisSecretStore(redis, crypto);
   log.info({ node: nodeName, redis: redactUrl(cfg.redisUrl) }, 'cluster: shared keys and limits in Redis');
   return {
@@ -86,6 +93,11 @@ export async function openSharedState(cfg: ClusterConfig, log: Logger): Promise<
     leases,
     secrets,
     crypto,
+    forwarder,
+    advertise(listening) {
+      url = cfg.advertiseUrl ?? listening;
+      void leases.tick();
+    },
     subscribe,
     async close() {
       await leases.close();

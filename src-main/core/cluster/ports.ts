@@ -61,3 +61,21 @@ export interface AccountLeases {
   /** The node that held the account's lease when last looked at (this node's name when it holds it). */
   owner(name: string): string | undefined;
 }
+
+/** What a forwarded call carries besides the request (the `CallContext` minus the logger). */
+export interface ForwardCall {
+  requestId: string;
+  apiKeyId: string;
+  signal: AbortSignal;
+  /** Facts the serving node reports back (session reuse, prompt bytes). */
+  meta: { sessionReuse?: boolean; promptBytes?: number };
+}
+
+/**
+ * Team mode: run a chat on an account another node runs, streaming its events back. Throws a
+ * RelayError like a local instance would (retryable before the first event, so the dispatcher's
+ * failover rules apply unchanged).
+ */
+export interface ChatForwarder {
+  chat(node: string, instance: string, req: import('../chat/model').ChatRequest, call: ForwardCall): AsyncIterable<import('../chat/model').ChatEvent>;
+}

@@ -8,6 +8,7 @@
  * so another takes them without waiting for the expiry. When an account is held elsewhere the
  * node tries again as that lease would expire.
  */
+import { nodeUrlKey } from './forward';
 import { luaScript, LUA_NOW, PREFIX, type RedisClient } from './redis';
 import type { AccountLeases, LeaseHandlers } from './ports';
 
@@ -31,10 +32,12 @@ return {0, redis.call('GET', KEYS[1]) or '', redis.call('PTTL', KEYS[1])}`);
 const GIVE_BACK = luaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`);
 
-// KEYS[1] the nodes alive (sorted set scored by expiry). ARGV[1] node, ARGV[2] ttl. Returns how many are alive.
+// KEYS[1] the nodes alive (sorted set scored by expiry), KEYS[2] this node's address.
+// ARGV[1] node, ARGV[2] ttl, ARGV[3] address ('' = none yet). Returns how many are alive.
 const HEARTBEAT = luaScript(`${LUA_NOW}
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+if ARGV[3] ~= '' then redis.call('SET', KEYS[2], ARGV[3], 'PX', 2 * tonumber(ARGV[2])) end
 return redis.call('ZCARD', KEYS[1])`);
 
 export interface RedisAccountLeasesOptions {
@@ -42,6 +45,8 @@ export interface RedisAccountLeasesOptions {
   subscribe(channel: string, on: (message: string) => void): Promise<void>;
   nodeName: string;
   ttlMs: number;
+  /** Where other nodes reach this one (forwarded calls), once it listens. */
+  url?: () => string | undefined;
   onError?: (what: string, e: unknown) => void;
 }
 
@@ -89,7 +94,7 @@ export class RedisAccountLeases implements AccountLeases {
       const redis = this.opts.redis;
       let alive = 1;
       try {
-        alive = Math.max(1, Number(await HEARTBEAT(redis, [NODES], [this.opts.nodeName, this.opts.ttlMs])));
+        alive = Math.max(1, Number(await HEARTBEAT(redis, [NODES, nodeUrlKey(this.opts.nodeName)], [this.opts.nodeName, this.opts.ttlMs, this.opts.url?.() ?? ''])));
       } catch (e) {
         this.opts.onError?.('node heartbeat', e);
       }
@@ -170,6 +175,7 @@ export class RedisAccountLeases implements AccountLeases {
     for (const name of [...this.held]) await this.giveBack(name);
     try {
       await this.opts.redis.zrem(NODES, this.opts.nodeName);
+      await this.opts.redis.del(nodeUrlKey(this.opts.nodeName));
       await this.opts.redis.publish(RELEASED, this.opts.nodeName);
     } catch (e) {
       this.opts.onError?.('lease release', e);

@@ -45,5 +45,6 @@ export const lingmaKind = defineKind({
       loginDriver: deps.loginDriver,
       env: deps.env,
       leases: deps.accountLeases,
+      forwarder: deps.forwarder,
     }),
 });
