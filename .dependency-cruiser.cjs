@@ -25,8 +25,8 @@ const LAYERS = [
   },
   {
     name: 'dispatch',
-    comment: 'admission, the dispatcher (chain walk, execution, request outcome) and the ChatService seam',
-    path: `${CORE}dispatch/`,
+    comment: 'admission, the dispatcher (chain walk, execution, request outcome, trace), the ChatService seam and the request inspector that observes it',
+    path: `${CORE}(dispatch|inspector)/`,
   },
   {
     name: 'frontends',
@@ -34,7 +34,7 @@ const LAYERS = [
     path: `${CORE}(frontends/|gateway/plugins/(errors|auth)\\.ts$)`,
   },
   { name: 'gateway', comment: 'the fastify server, its plugins and metrics; the admin API', path: `${CORE}(gateway|admin)/` },
-  { name: 'relay', comment: 'the engine wiring', path: `${CORE}relay\\.ts$` },
+  { name: 'relay', comment: 'the engine wiring', path: `${CORE}relay(\\.ts$|/)` },
   { name: 'hosts', comment: 'headless CLI and Electron main process', path: '^src-main/(cli|electron)/' },
 ];
 

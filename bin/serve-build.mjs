@@ -1,6 +1,8 @@
 /**
  * The headless gateway as compiled JavaScript: src-main/cli/serve.ts bundled once by esbuild to
- * dist/cli/serve.mjs (ESM, packages external, like the desktop bundle), rebuilt only when one of
+ * dist/cli/serve.mjs (ESM, packages external, like the desktop bundle), with the usage ledger's
+ * worker thread next to it (dist/cli/ledger-worker.mjs, found by the bundle through the
+ * `__RELAY_LEDGER_WORKER__` it defines), rebuilt only when one of
  * its inputs changed. Freshness: a manifest next to the bundle lists every input file esbuild
  * read (from its metafile) with a content hash, plus package.json and this file; any difference
  * (edited, deleted, another branch checked out) means a rebuild. Checking costs reading those
@@ -14,7 +16,9 @@ import { fileURLToPath } from 'node:url';
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ENTRY = join(root, 'src-main', 'cli', 'serve.ts');
 const SELF = fileURLToPath(import.meta.url);
-const VERSION = 1;
+const WORKER_ENTRY = join(root, 'src-main', 'core', 'ledger', 'sqlite', 'worker.ts');
+const WORKER_FILE = 'ledger-worker.mjs';
+const VERSION = 2;
 
 const hash = (file) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
@@ -31,7 +35,7 @@ export function staleReason(outDir) {
   } catch {
     return 'not built yet';
   }
-  if (!existsSync(join(outDir, 'serve.mjs'))) return 'not built yet';
+  if (!existsSync(join(outDir, 'serve.mjs')) || !existsSync(join(outDir, WORKER_FILE))) return 'not built yet';
   if (manifest.version !== VERSION) return 'built by another version of the launcher';
   for (const [rel, sum] of Object.entries(manifest.inputs ?? {})) {
     let now;
@@ -55,29 +59,37 @@ export async function buildServe(outDir) {
   }
   mkdirSync(outDir, { recursive: true });
   const tmp = join(outDir, `serve.${process.pid}.tmp.mjs`);
+  const tmpWorker = join(outDir, `ledger-worker.${process.pid}.tmp.mjs`);
+  const common = {
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    // No source map: the bundle is not minified, so stack traces stay readable; it loads faster.
+    sourcemap: false,
+    logLevel: 'warning',
+    legalComments: 'none',
+    metafile: true,
+    define: { __RELAY_LEDGER_WORKER__: JSON.stringify(WORKER_FILE) },
+  };
   try {
-    const result = await esbuild.build({
-      entryPoints: [ENTRY],
-      outfile: tmp,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      packages: 'external',
-      // No source map: the bundle is not minified, so stack traces stay readable; it loads faster.
-      sourcemap: false,
-      logLevel: 'warning',
-      legalComments: 'none',
-      metafile: true,
-    });
+    const results = [
+      await esbuild.build({ ...common, entryPoints: [ENTRY], outfile: tmp }),
+      await esbuild.build({ ...common, entryPoints: [WORKER_ENTRY], outfile: tmpWorker }),
+    ];
     const inputs = {};
-    for (const file of [...Object.keys(result.metafile.inputs).map((f) => resolve(root, f)), join(root, 'package.json'), SELF]) {
+    const files = results.flatMap((r) => Object.keys(r.metafile.inputs).map((f) => resolve(root, f)));
+    for (const file of [...files, join(root, 'package.json'), SELF]) {
       inputs[relative(root, file).split('\\').join('/')] = hash(file);
     }
+    // The worker first: a bundle is never visible without the worker it starts.
+    renameSync(tmpWorker, join(outDir, WORKER_FILE));
     renameSync(tmp, join(outDir, 'serve.mjs'));
     writeFileSync(join(outDir, 'serve.inputs.json'), `${JSON.stringify({ version: VERSION, inputs }, null, 1)}\n`);
   } finally {
     rmSync(tmp, { force: true });
+    rmSync(tmpWorker, { force: true });
   }
 }
 

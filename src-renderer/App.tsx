@@ -4,7 +4,6 @@ import { AdminClient, ApiError } from './api/client';
 import { desktop, pageOrigin, resolveEndpoint, storeToken, type AdminEndpoint } from './api/connection';
 import { LiveSocket } from './api/socket';
 import { isUsable } from './components/ui';
-import { Accounts } from './screens/Accounts';
 import { Connect } from './screens/Connect';
 import { Aliases } from './screens/Aliases';
 import { Instances } from './screens/Instances';
@@ -15,10 +14,10 @@ import { Settings } from './screens/Settings';
 import { Usage } from './screens/Usage';
 import { useDash } from './store';
 
-export const ROUTES = ['overview', 'connect', 'live', 'instances', 'accounts', 'aliases', 'usage', 'logs', 'settings'] as const;
+export const ROUTES = ['overview', 'connect', 'live', 'instances', 'aliases', 'usage', 'logs', 'settings'] as const;
 export type Route = (typeof ROUTES)[number];
 const TITLES: Record<Route, string> = {
-  overview: 'Overview', connect: 'Connect a client', live: 'Live requests', instances: 'Instances', accounts: 'Accounts', aliases: 'Aliases', usage: 'Usage', logs: 'Logs', settings: 'Settings',
+  overview: 'Overview', connect: 'Connect a client', live: 'Live requests', instances: 'Accounts', aliases: 'Aliases', usage: 'Usage', logs: 'Logs', settings: 'Settings',
 };
 
 const ICONS: Record<Route, ReactNode> = {
@@ -26,7 +25,6 @@ const ICONS: Record<Route, ReactNode> = {
   connect: <path d="M9 3v5m6-5v5M6 8h12v3a6 6 0 0 1-12 0zm6 9v4" fill="none" strokeWidth="1.8" strokeLinecap="round" strokeLinejoin="round" />,
   live: <path d="M3 12h4l3-7 4 14 3-7h4" fill="none" strokeWidth="1.8" strokeLinejoin="round" strokeLinecap="round" />,
   instances: <path d="M4 5h16v5H4zm0 9h16v5H4zm3-6.5h2m-2 9h2" fill="none" strokeWidth="1.8" strokeLinecap="round" />,
-  accounts: <path d="M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zm-7 8a7 7 0 0 1 14 0" fill="none" strokeWidth="1.8" strokeLinecap="round" />,
   aliases: <path d="M5 7h9m0 0-3-3m3 3-3 3M19 17h-9m0 0 3-3m-3 3 3 3" fill="none" strokeWidth="1.8" strokeLinecap="round" strokeLinejoin="round" />,
   usage: <path d="M5 20V10m7 10V4m7 16v-7" fill="none" strokeWidth="2.2" strokeLinecap="round" />,
   logs: <path d="M5 6h14M5 10h14M5 14h10M5 18h7" fill="none" strokeWidth="1.8" strokeLinecap="round" />,
@@ -34,8 +32,10 @@ const ICONS: Record<Route, ReactNode> = {
 };
 
 export function routeFromHash(hash: string): Route {
-  const r = hash.replace(/^#\/?/, '').split(/[/?]/)[0] as Route;
-  return ROUTES.includes(r) ? r : 'overview';
+  const r = hash.replace(/^#\/?/, '').split(/[/?]/)[0];
+  // Accounts and instances are one table now; old links to #/accounts land there.
+  if (r === 'accounts') return 'instances';
+  return (ROUTES as readonly string[]).includes(r) ? (r as Route) : 'overview';
 }
 
 function useRoute(): Route {
@@ -106,11 +106,11 @@ function ConnPill() {
 
 export function Shell({ snap, route }: { snap: AdminSnapshot; route: Route }) {
   const finished = useDash((s) => s.finished);
-  const needLogin = snap.instances.filter((i) => ['logged_out', 'needs_manual', 'failed'].includes(i.login.state)).length;
+  const needPerson = snap.instances.filter((i) => i.availability?.display.kind === 'needs_person').length;
   const ready = snap.instances.filter(isUsable).length;
   const counts: Partial<Record<Route, ReactNode>> = {
     live: snap.live.length ? <span className="nav-count">{snap.live.length}</span> : null,
-    instances: needLogin ? <span className="nav-count nav-warn" title="need sign-in">{needLogin}</span> : null,
+    instances: needPerson ? <span className="nav-count nav-warn" title="need a person">{needPerson}</span> : null,
   };
   return (
     <div className="app">
@@ -129,7 +129,7 @@ export function Shell({ snap, route }: { snap: AdminSnapshot; route: Route }) {
         </ul>
         <div className="side-foot">
           <span className={`health-dot ${snap.instances.length === 0 ? 'hd-muted' : ready === snap.instances.length ? 'hd-ok' : ready ? 'hd-warn' : 'hd-bad'}`} aria-hidden="true" />
-          <span className="small">{ready}/{snap.instances.length} ready</span>
+          <span className="small">{ready}/{snap.instances.length} serving</span>
         </div>
       </nav>
       <main className="main">
@@ -143,7 +143,6 @@ export function Shell({ snap, route }: { snap: AdminSnapshot; route: Route }) {
           {route === 'connect' && <Connect snap={snap} />}
           {route === 'live' && <Live snap={snap} finished={finished} />}
           {route === 'instances' && <Instances snap={snap} />}
-          {route === 'accounts' && <Accounts snap={snap} />}
           {route === 'aliases' && <Aliases snap={snap} />}
           {route === 'usage' && <Usage snap={snap} />}
           {route === 'logs' && <Logs snap={snap} />}

@@ -4,7 +4,7 @@
  */
 import { create } from 'zustand';
 import type {
-  AdminAlias, AdminEvent, AdminInstance, AdminLiveRequest, AdminSnapshot,
+  AdminAlias, AdminEvent, AdminInstance, AdminLiveRequest, AdminSnapshot, LoginState,
 } from '../src-main/core/admin/api-types';
 import type { AdminClient } from './api/client';
 import type { SocketStatus } from './api/socket';
@@ -30,7 +30,7 @@ function retarget(aliases: AdminAlias[], instances: AdminInstance[]): AdminAlias
     targets: a.targets.map((t) => {
       const mine = instances.filter((i) => i.provider === t.provider);
       if (!mine.length) return t;
-      const ready = mine.filter((i) => i.state === 'ready' && i.health?.healthy !== false).length;
+      const ready = mine.filter((i) => i.availability?.serving === true).length;
       return { ...t, ready, total: mine.length, status: ready === mine.length ? 'ok' : ready > 0 ? 'degraded' : 'down' };
     }),
   }));
@@ -130,8 +130,14 @@ export const useDash = create<DashStore>((set) => ({
   setClient: (client) => set({ client }),
   setAuth: (auth, authError) => set({ auth, authError }),
   setSocket: (socket) => set({ socket }),
-  setSnapshot: (s) => set((st) => reduce(st, { type: 'snapshot', snapshot: s })),
-  apply: (ev) => set((st) => reduce(st, ev)),
+  setSnapshot: (s) => {
+    set((st) => reduce(st, { type: 'snapshot', snapshot: s }));
+    for (const i of s.instances) settleSignIn(i);
+  },
+  apply: (ev) => {
+    set((st) => reduce(st, ev));
+    if (ev.type === 'instance') settleSignIn(ev.instance);
+  },
   toast: (kind, text) => {
     const id = ++toastId;
     set((st) => ({ toasts: [...st.toasts.slice(-3), { id, kind, text }] }));
@@ -152,4 +158,68 @@ export async function act(label: string, fn: (c: AdminClient) => Promise<unknown
     toast('error', `${label}: ${e instanceof Error ? e.message : String(e)}`);
     return false;
   }
+}
+
+/**
+ * Sign-ins started from the dashboard, until they end: every outcome ends in a toast (signed in,
+ * waiting for a person, password refused, failed). `saw`: the sign-in was seen under way, so a
+ * later "signed out" means it stopped.
+ */
+const pendingSignIns = new Map<string, { saw: boolean }>();
+
+/** What a sign-in's end says, or undefined while it is still under way. */
+export function signInOutcome(name: string, login: LoginState, saw: boolean): { kind: Toast['kind']; text: string } | undefined {
+  switch (login.state) {
+    case 'logged_in': return { kind: 'ok', text: `${name} is signed in${login.user && login.user !== name ? ` as ${login.user}` : ''}` };
+    case 'needs_manual': return { kind: 'info', text: `${name}: finish the sign-in by hand (${login.reason})` };
+    case 'failed': return login.rejected
+      ? { kind: 'error', text: `${name}: the password was refused. Use Fix password, then sign in again.` }
+      : { kind: 'error', text: `${name}: the sign-in failed (${login.reason})` };
+    case 'not_applicable': return { kind: 'info', text: `${name} needs no sign-in` };
+    case 'logged_out': return saw ? { kind: 'error', text: `${name}: the sign-in stopped before it finished` } : undefined;
+    default: return undefined;
+  }
+}
+
+function settleSignIn(i: AdminInstance): void {
+  const p = pendingSignIns.get(i.name);
+  if (!p) return;
+  if (i.login.state === 'logging_in') {
+    p.saw = true;
+    return;
+  }
+  const out = signInOutcome(i.name, i.login, p.saw);
+  if (!out) return;
+  pendingSignIns.delete(i.name);
+  useDash.getState().toast(out.kind, out.text);
+}
+
+/** Sign one account in; its outcome ends in a toast. */
+export async function signIn(name: string): Promise<boolean> {
+  pendingSignIns.set(name, { saw: false });
+  const ok = await act(`Sign in ${name}`, (c) => c.login(name));
+  if (!ok) pendingSignIns.delete(name);
+  else useDash.getState().toast('info', `Signing in ${name}…`);
+  return ok;
+}
+
+/** Accounts "Sign in all" would sign in: those that can and are not signed in or signing in. */
+export function toSignIn(snap: AdminSnapshot): AdminInstance[] {
+  return snap.instances.filter((i) => i.actions.login && i.login.state !== 'logged_in' && i.login.state !== 'logging_in' && i.login.state !== 'not_applicable');
+}
+
+/** "Sign in all": says so when there is nothing to sign in, instead of spinning. */
+export async function signInAll(snap: AdminSnapshot): Promise<boolean> {
+  const targets = toSignIn(snap);
+  const { toast } = useDash.getState();
+  if (!targets.length) {
+    const any = snap.instances.some((i) => i.actions.login) || snap.accounts.length > 0;
+    toast('info', any ? 'Every account is already signed in: there is nothing to sign in.' : 'There is nothing to sign in: add a Lingma account first.');
+    return false;
+  }
+  for (const i of targets) pendingSignIns.set(i.name, { saw: false });
+  const ok = await act('Sign in all', (c) => c.loginAll());
+  if (!ok) for (const i of targets) pendingSignIns.delete(i.name);
+  else toast('info', `Signing in ${targets.map((i) => i.name).join(', ')}…`);
+  return ok;
 }

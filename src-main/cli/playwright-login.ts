@@ -10,29 +10,23 @@
  * login to a person. Chromium keeps its sandbox unless we run as root. Credentials are never
  * logged. Login URLs carry nonces and states, callbacks carry tokens: logs get origin and path
  * only (`safeUrl`).
+ *
+ * Which browser and where its profiles live: `login-browser.ts`. The steps shared with the
+ * desktop window (checks before opening, the `isLoggedIn` poll, recipe results, page looks):
+ * `core/backends/lingma/login/driver-steps.ts`.
  */
 import { safeErrorText } from '../core/redact';
-import { existsSync } from 'node:fs';
-import { chmod, lstat, mkdir } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { chromium, type BrowserContext, type Frame, type Page, type Request, type Route } from 'playwright-core';
+import type { BrowserContext, Frame, Page, Request, Route } from 'playwright-core';
 import { childEnv } from '../core/child-env';
 import { nameProblem } from '../core/names';
 import type { LoginDriver, LoginOutcome, LoginRequest } from '../core/ports';
 import { removeTreeAsync, safeJoin } from '../core/safe-path';
-import {
-  buildInspectScript,
-  buildRecipeScript,
-  classifyPage,
-  LOGIN_REASONS,
-  safeUrl,
-  validateRecipe,
-  type PageFacts,
-  type RecipeResult,
-} from '../core/backends/lingma/login/recipe';
+import { buildInspectScript, buildRecipeScript, classifyPage, LOGIN_REASONS, safeUrl, type PageFacts } from '../core/backends/lingma/login/recipe';
+import { asPageFacts, asRecipeResult, pageJudge, pollLoggedIn, preflight, RECIPE_REASONS } from '../core/backends/lingma/login/driver-steps';
 import { originOf } from '../core/sign-in-policy';
+import { BROWSER_ARGS, ensureProfilesDir, findBrowser, sandboxFor } from './login-browser';
 
 export interface PlaywrightLoginDriverOptions {
   /** A browser path, or `auto` (default) to search the usual install locations. */
@@ -51,74 +45,6 @@ export interface PlaywrightLoginDriverOptions {
   pollMs?: number;
 }
 
-export const BROWSER_ARGS = [
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-sync',
-];
-
-/**
- * SECURITY: Chromium's sandbox stays on; it cannot start as root, so only then is it turned off
- * (`chromiumSandbox: false` makes Playwright pass `--no-sandbox`).
- */
-export function sandboxFor(isRoot: boolean = process.getuid?.() === 0): { chromiumSandbox: boolean } {
-  return { chromiumSandbox: !isRoot };
-}
-
-/** Known install locations of Chromium-family browsers, per OS. */
-export function browserCandidates(platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env): string[] {
-  if (platform === 'darwin') {
-    const apps = [
-      'Google Chrome.app/Contents/MacOS/Google Chrome',
-      'Chromium.app/Contents/MacOS/Chromium',
-      'Microsoft Edge.app/Contents/MacOS/Microsoft Edge',
-      'Brave Browser.app/Contents/MacOS/Brave Browser',
-    ];
-    return [...apps.map((a) => `/Applications/${a}`), ...apps.map((a) => join(homedir(), 'Applications', a))];
-  }
-  if (platform === 'win32') {
-    const roots = [env.PROGRAMFILES, env['PROGRAMFILES(X86)'], env.LOCALAPPDATA].filter((r): r is string => !!r);
-    const rel = ['Google\\Chrome\\Application\\chrome.exe', 'Microsoft\\Edge\\Application\\msedge.exe', 'Chromium\\Application\\chrome.exe'];
-    return roots.flatMap((r) => rel.map((p) => `${r}\\${p}`));
-  }
-  return [
-    '/usr/bin/chromium',
-    '/usr/bin/chromium-browser',
-    '/usr/bin/google-chrome',
-    '/usr/bin/google-chrome-stable',
-    '/usr/bin/microsoft-edge',
-    '/snap/bin/chromium',
-  ];
-}
-
-/**
- * The browser to use: an explicit path (must exist), or the first known location that exists.
- * Undefined when none is found.
- */
-export function findBrowser(executablePath: string | 'auto' = 'auto', exists: (p: string) => boolean = existsSync): string | undefined {
-  if (executablePath && executablePath !== 'auto') return exists(executablePath) ? executablePath : undefined;
-  return browserCandidates().find((p) => exists(p));
-}
-
-/** `<dataDir>/login-profiles`: the browser profiles of headless logins. */
-export const loginProfilesDir = (dataDir: string): string => join(dataDir, 'login-profiles');
-
-/**
- * SECURITY: the profiles folder is created 0700; an existing one must be a real folder (not a
- * symlink) owned by this user, else no login runs in it.
- */
-async function ensureProfilesDir(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const st = await lstat(dir);
-  if (!st.isDirectory()) throw new Error(`the login profiles folder ${dir} is not a plain folder`);
-  if (process.platform !== 'win32') {
-    if (typeof process.getuid === 'function' && st.uid !== process.getuid()) throw new Error(`the login profiles folder ${dir} belongs to another user`);
-    if ((st.mode & 0o077) !== 0) await chmod(dir, 0o700);
-  }
-}
-
 export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions): LoginDriver & { readonly executablePath?: string } {
   const log = opts.log;
   const executablePath = findBrowser(opts.executablePath ?? 'auto');
@@ -135,16 +61,11 @@ export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions):
       ilog.warn(`no browser for automatic login${wanted}`);
       return { kind: 'manual', reason: LOGIN_REASONS.noBrowser, url: req.loginUrl };
     }
-    try {
-      validateRecipe(req.recipe);
-    } catch (e) {
-      return { kind: 'failed', reason: (e as Error).message };
-    }
-    if (req.signal.aborted) return { kind: 'failed', reason: LOGIN_REASONS.cancelled };
-    // SECURITY: the login URL must be on the sign-in policy before a browser opens it.
-    if (req.policy.navigation(req.loginUrl) !== 'allow') {
-      ilog.warn({ origin: originOf(req.loginUrl) }, 'auto-login: the login link is off the sign-in origin policy');
-      return { kind: 'manual', reason: LOGIN_REASONS.loginUrlOffPolicy, url: req.loginUrl };
+    // SECURITY: among others, the login URL must be on the sign-in policy before a browser opens it.
+    const refused = preflight(req);
+    if (refused) {
+      if (refused.kind === 'manual') ilog.warn({ origin: originOf(req.loginUrl) }, 'auto-login: the login link is off the sign-in origin policy');
+      return refused;
     }
 
     // SECURITY: the instance name becomes a folder only through the name rule and safeJoin.
@@ -168,6 +89,9 @@ export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions):
       await removeTreeAsync(profilesDir, req.instance);
       await mkdir(dir, { recursive: true, mode: 0o700 });
       ilog.info({ url: safeUrl(req.loginUrl) }, 'auto-login: opening the login page');
+      // Loaded at the first login, not at start: playwright-core alone is ~80 MB of RSS, and the
+      // serve bundle would otherwise import it at the top (esbuild hoists external imports).
+      const { chromium } = await import('playwright-core');
       context = await chromium.launchPersistentContext(dir, {
         executablePath,
         headless,
@@ -225,24 +149,12 @@ export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions):
           ilog.warn({ url: safeUrl(r.url()), err: r.failure()?.errorText }, 'auto-login: the callback could not be reached');
           resolve({ kind: 'failed', reason: LOGIN_REASONS.callbackUnreachable });
         });
-        let polling = false;
-        const timer = setInterval(() => {
-          if (polling || finished) return;
-          polling = true;
-          req
-            .isLoggedIn()
-            .then((ok) => {
-              if (ok) {
-                ilog.info('auto-login: the instance reports logged in');
-                resolve({ kind: 'success' });
-              }
-            })
-            .catch(() => undefined)
-            .finally(() => {
-              polling = false;
-            });
-        }, Math.max(200, pollMs * 2));
-        cleanups.push(() => clearInterval(timer));
+        const stopPoll = pollLoggedIn(() => req.isLoggedIn(), pollMs, () => {
+          if (finished) return;
+          ilog.info('auto-login: the instance reports logged in');
+          resolve({ kind: 'success' });
+        });
+        cleanups.push(stopPoll);
         const t = setTimeout(() => resolve({ kind: 'failed', reason: LOGIN_REASONS.timeout }), left());
         cleanups.push(() => clearTimeout(t));
         const onAbort = (): void => resolve({ kind: 'failed', reason: LOGIN_REASONS.cancelled });
@@ -337,23 +249,14 @@ export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions):
     }
     ilog.info({ frame: safeUrl(url) }, 'auto-login: running the sign-in recipe');
     // SECURITY: the script holds the password; it is passed straight to the browser, never logged.
-    const result = (await frame.evaluate(
-      buildRecipeScript(req.recipe, req.credentials, { origin: new URL(url).origin, waitMs: formWait, pollMs: Math.min(250, pollMs) }),
-    )) as RecipeResult;
+    const result = asRecipeResult(
+      await frame.evaluate(buildRecipeScript(req.recipe, req.credentials, { origin: new URL(url).origin, waitMs: formWait, pollMs: Math.min(250, pollMs) })),
+    );
     ilog.info({ status: result.status, missing: result.missing }, 'auto-login: recipe result');
-    switch (result.status) {
-      case 'submitted':
-        return 'submitted';
-      case 'captcha':
-        return { kind: 'manual', reason: LOGIN_REASONS.captcha, url: req.loginUrl };
-      case 'form_not_found':
-        return { kind: 'manual', reason: LOGIN_REASONS.unknownPage, url: req.loginUrl };
-      case 'off_policy':
-        return { kind: 'manual', reason: LOGIN_REASONS.offPolicy, url: req.loginUrl };
-      default:
-        ilog.warn({ err: result.message ? safeErrorText(result.message) : undefined }, 'auto-login: recipe error');
-        return { kind: 'failed', reason: LOGIN_REASONS.scriptError };
-    }
+    if (result.status === 'submitted') return 'submitted';
+    if (result.status !== 'error') return { kind: 'manual', reason: RECIPE_REASONS[result.status], url: req.loginUrl };
+    ilog.warn({ err: result.message ? safeErrorText(result.message) : undefined }, 'auto-login: recipe error');
+    return { kind: 'failed', reason: RECIPE_REASONS.error };
   }
 
   /**
@@ -369,31 +272,29 @@ export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions):
     submitted: () => boolean,
     over: () => boolean,
   ): Promise<LoginOutcome | undefined> {
-    let unknownStreak = 0;
+    const judge = pageJudge();
     while (left() > 0 && !req.signal.aborted && !over()) {
       await new Promise((r) => setTimeout(r, pollMs));
       if (page.isClosed() || over()) return undefined;
       const seen = (await Promise.all(page.frames().map((f) => inspect(f, req)))).filter((f): f is PageFacts => !!f);
-      if (!seen.length) continue; // navigating
-      if (seen.some((f) => f.captcha)) {
+      const look = judge(seen, submitted());
+      if (look === 'captcha') {
         ilog.info({ afterSubmit: submitted() }, 'auto-login: the page asks for a human check');
         return { kind: 'manual', reason: LOGIN_REASONS.captcha, url: req.loginUrl };
       }
-      if (!submitted()) continue;
-      if (seen.some((f) => f.error)) {
+      if (look === 'rejected') {
         ilog.info('auto-login: the sign-in page refused the credentials');
         return { kind: 'failed', reason: LOGIN_REASONS.rejected };
       }
       // A page with no form for a few looks in a row (2FA, organisation picker): a person must act.
-      unknownStreak = seen.some((f) => f.form) ? 0 : unknownStreak + 1;
-      if (unknownStreak >= 6) return { kind: 'manual', reason: LOGIN_REASONS.unknownPage, url: req.loginUrl };
+      if (look === 'unknown-step') return { kind: 'manual', reason: LOGIN_REASONS.unknownPage, url: req.loginUrl };
     }
     return undefined;
   }
 
   async function inspect(frame: Frame, req: LoginRequest): Promise<PageFacts | undefined> {
     try {
-      return (await frame.evaluate(buildInspectScript(req.recipe))) as PageFacts;
+      return asPageFacts(await frame.evaluate(buildInspectScript(req.recipe)));
     } catch {
       // Navigating or detached: no verdict this time.
       return undefined;

@@ -23,6 +23,7 @@ import type { LoginDriver } from '../core/ports';
 import { runConfigure } from './configure';
 import { nothingConfigured } from '../core/backends/discovery';
 import { FileSecretStore } from './file-secrets';
+import { loginProfilesDir } from './login-browser';
 import { colorWanted, prettyDestination, wantsHumanOutput } from './pretty-log';
 import { startLines } from './start-summary';
 
@@ -49,7 +50,7 @@ async function loginDriverFor(relayLog: import('pino').Logger, browser: string, 
   // The headless login driver (playwright-core + a system Chromium), loaded only when Lingma runs.
   try {
     const mod = await import('./playwright-login');
-    return mod.createPlaywrightLoginDriver({ executablePath: browser, log: relayLog.child({ module: 'login' }), profilesDir: mod.loginProfilesDir(dataDir) });
+    return mod.createPlaywrightLoginDriver({ executablePath: browser, log: relayLog.child({ module: 'login' }), profilesDir: loginProfilesDir(dataDir) });
   } catch (e) {
     relayLog.warn({ err: (e as Error).message }, 'headless login driver unavailable; logins must be completed by hand');
     return undefined;
@@ -136,7 +137,6 @@ async function main(): Promise<void> {
     });
     out = `${lines.join('\n')}\n`;
   }
-  process.stdout.write(out);
 
   let stoppingAt = 0;
   const shutdown = (signal: string) => {
@@ -178,6 +178,8 @@ async function main(): Promise<void> {
       log.info({ ok: outcome?.ok, aliases: outcome?.aliases, error: outcome?.error }, 'SIGHUP: aliases reloaded');
     });
   }
+  // Announced only once the signals are handled: a launcher may signal as soon as it reads this.
+  process.stdout.write(out);
 }
 
 /**

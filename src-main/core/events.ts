@@ -13,6 +13,8 @@ export type { LiveRequest, LogLevel, LogLine } from './state-types';
 export interface RelayEvents {
   instance: [snapshot: InstanceSnapshot];
   log: [line: LogLine];
+  /** The same log line as written (one JSON line), unparsed: for keepers that read it later, if ever. */
+  logText: [line: string];
   requestStart: [req: LiveRequest];
   requestUpdate: [req: LiveRequest];
   requestEnd: [req: LiveRequest];

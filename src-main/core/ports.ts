@@ -103,14 +103,65 @@ export interface ProcessSpawner {
   spawn(command: string, args: string[], options: SpawnOptions): ChildProcess;
 }
 
+/**
+ * A timer handle. It is node's own type so callers may `unref()` it; the fake clock of the tests
+ * (test/helpers/fake-clock.ts) hands out look-alikes.
+ */
+export type TimerHandle = NodeJS.Timeout;
+
+/**
+ * Time, injected: every wait, deadline, keep-alive, backoff and cool-down in core goes through one
+ * `Clock` so tests can run it on fake time. Core code never calls the global timers or
+ * `Date.now()` for these (the relay passes one clock to every part).
+ */
 export interface Clock {
+  /** Milliseconds since the epoch. */
   now(): number;
-  setTimeout(fn: () => void, ms: number): NodeJS.Timeout;
-  clearTimeout(t: NodeJS.Timeout): void;
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  /** Accepts a handle already run or cleared, or none. */
+  clearTimeout(t: TimerHandle | null | undefined): void;
+  setInterval(fn: () => void, ms: number): TimerHandle;
+  clearInterval(t: TimerHandle | null | undefined): void;
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (t) => clearTimeout(t),
+  clearTimeout: (t) => clearTimeout(t ?? undefined),
+  setInterval: (fn, ms) => setInterval(fn, ms),
+  clearInterval: (t) => clearInterval(t ?? undefined),
 };
+
+/**
+ * Resolves after `ms` on `clock`; rejects with the signal's reason when `signal` aborts first
+ * (at once if it already has). The timer does not keep the process alive.
+ */
+export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = (): void => {
+      clock.clearTimeout(t);
+      reject(signal!.reason);
+    };
+    const t = clock.setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    t.unref?.();
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * `AbortSignal.timeout(ms)` on `clock`: aborts with a `TimeoutError` after `ms`. `clear()` drops
+ * the timer once the deadline no longer matters (the signal then never aborts).
+ */
+export function deadline(clock: Clock, ms: number): { signal: AbortSignal; clear(): void } {
+  const ctrl = new AbortController();
+  const t = clock.setTimeout(() => ctrl.abort(new DOMException(`timed out after ${ms} ms`, 'TimeoutError')), ms);
+  t.unref?.();
+  return { signal: ctrl.signal, clear: () => clock.clearTimeout(t) };
+}

@@ -13,7 +13,8 @@ export type LoginState =
   | { state: 'logging_in' }
   | { state: 'logged_in'; user?: string; quotaExceeded?: boolean }
   | { state: 'needs_manual'; url: string; reason: string }
-  | { state: 'failed'; reason: string };
+  /** `rejected`: the sign-in page refused the user name or password (a person must fix it). */
+  | { state: 'failed'; reason: string; rejected?: boolean };
 
 /**
  * Can an instance serve, in one word (core/pool/availability.ts decides; /healthz, the pool, the
@@ -44,6 +45,36 @@ export interface AvailabilityView {
   quota?: { exceeded: boolean; resetsAt?: number };
   /** A cool-down (health backoff or credits) a person may clear by hand. */
   clearable: boolean;
+  /** What a person reads: the one status word, its detail and the process as secondary text (core/pool/status.ts). */
+  display: StatusDisplay;
+}
+
+/**
+ * The one status a person sees per instance (core/pool/status.ts maps the availability answer to
+ * it): the dashboard's pill, the tray, `/healthz` all show this.
+ */
+export type StatusKind = 'serving' | 'cooling_down' | 'needs_person' | 'out_of_credits' | 'starting' | 'stopped';
+
+/**
+ * What a person can do about it, matching the state: `fix_password` (the password was refused),
+ * `finish_sign_in` (a captcha or verification page waits), `sign_in` (signed out, or a sign-in
+ * failed for another reason), `restart` (the process stopped or failed), `clear_cooldown`.
+ */
+export type StatusAction = 'fix_password' | 'finish_sign_in' | 'sign_in' | 'restart' | 'clear_cooldown';
+
+export interface StatusDisplay {
+  kind: StatusKind;
+  /** `Serving`, `Cooling down`, `Needs a person`, `Out of credits`, `Starting`, `Stopped`. */
+  label: string;
+  /** One client-safe line saying why (no URLs, no secrets); empty when serving. */
+  detail: string;
+  /** The process (and sign-in) state as secondary text: `process ready`, `process failed`, `signing in`... */
+  process: string;
+  /** Epoch ms: end of a cool-down (cooling_down) or the credit reset (out_of_credits), when known. */
+  until?: number;
+  /** The last error behind a cool-down, with when it happened. */
+  lastError?: { text: string; at?: number };
+  action?: StatusAction;
 }
 
 export interface HealthSnapshot {

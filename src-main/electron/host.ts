@@ -159,6 +159,30 @@ export function describeStartError(e: unknown, config?: Config): string {
   return err instanceof Error ? err.message.split('\n')[0] : String(e);
 }
 
+/**
+ * Signs one account in (the tray's "Finish Sign-in as …"): the Lingma provider's
+ * `accounts.login(name)`, else the instance's own `login()`. False when no such account signs in.
+ */
+export async function signIn(relay: RelayLike | undefined, name: string, log: Log): Promise<boolean> {
+  const providers = (relay as { providers?: unknown } | undefined)?.providers;
+  const list: unknown[] = Array.isArray(providers) ? providers : providers instanceof Map ? [...providers.values()] : [];
+  for (const p of list) {
+    const prov = p as { accounts?: { login?: (n: string) => Promise<unknown> }; instances?: () => Array<{ name: string; login?: () => Promise<void> }> };
+    const inst = prov.instances?.().find((i) => i.name === name);
+    if (!inst) continue;
+    try {
+      if (typeof prov.accounts?.login === 'function') await prov.accounts.login(name);
+      else if (typeof inst.login === 'function') await inst.login();
+      else return false;
+      return true;
+    } catch (e) {
+      log('warn', `sign in ${name}: ${(e as Error).message}`);
+      return false;
+    }
+  }
+  return false;
+}
+
 /** The Lingma provider's `accounts.loginAll()` (core/backends/lingma/accounts-api.ts), else each instance's `login()`. */
 export async function loginAll(relay: RelayLike | undefined, log: Log): Promise<void> {
   const providers = (relay as { providers?: unknown } | undefined)?.providers;

@@ -7,7 +7,8 @@
  * Downloads and permissions are denied; certificate errors are never overridden (global guard).
  *
  * The controller (`WindowLoginDriver`) holds every decision and works over a small `LoginPage`
- * port; `electronLoginPageFactory` adapts a real BrowserWindow to it.
+ * port; `electronLoginPageFactory` (`login-page.ts`) adapts a real BrowserWindow to it. The steps
+ * shared with the headless driver are in `core/backends/lingma/login/driver-steps.ts`.
  * Flow: load the login URL → run the recipe script in the sign-in frame → success when the main
  * frame reaches the callback URL or `isLoggedIn()` says so. A captcha, a verification step or an
  * unknown page (looked for during the whole attempt, before and after the submit) shows the window
@@ -17,17 +18,10 @@
 import type { BrowserWindow as BrowserWindowT, Session } from 'electron';
 import { isSafeName } from '../core/names';
 import type { LoginDriver, LoginOutcome, LoginRequest } from '../core/ports';
-import {
-  buildInspectScript,
-  buildRecipeScript,
-  classifyPage,
-  LOGIN_REASONS,
-  validateRecipe,
-  type PageFacts,
-  type RecipeResult,
-} from '../core/backends/lingma/login/recipe';
-import type { LoginDriverLimits } from '../core/backends/lingma/login/coordinator';
-import { denyAllPermissions, denyDownloads, loginWindowWebPreferences, safeOrigin, type Log } from './security';
+import { buildInspectScript, buildRecipeScript, LOGIN_REASONS, type PageFacts, type RecipeResult } from '../core/backends/lingma/login/recipe';
+import { asPageFacts, asRecipeResult, pageJudge, pollLoggedIn, preflight, RECIPE_REASONS } from '../core/backends/lingma/login/driver-steps';
+import type { LoginDriverLimits } from '../core/backends/lingma/login/attempt';
+import { safeOrigin, type Log } from './security';
 
 export interface LoginFrame {
   readonly url: string;
@@ -100,15 +94,6 @@ export function partitionFor(instance: string): string {
   return `persist:login-${isSafeName(instance) ? instance : `~${Buffer.from(instance, 'utf8').toString('hex').slice(0, 128)}`}`;
 }
 
-function isRecipeResult(v: unknown): v is RecipeResult {
-  const s = (v as { status?: unknown } | null)?.status;
-  return s === 'submitted' || s === 'captcha' || s === 'form_not_found' || s === 'error' || s === 'off_policy';
-}
-
-function isPageFacts(v: unknown): v is PageFacts {
-  return !!v && typeof v === 'object' && typeof (v as PageFacts).captcha === 'boolean' && typeof (v as PageFacts).form === 'boolean';
-}
-
 /** Script (no secrets) that returns the `src` of the recipe's iframe in the main frame, or null. */
 export function frameSrcScript(selector: string): string {
   return `(function(){try{var f=document.querySelector(${JSON.stringify(selector)});return f&&f.src?String(f.src):null}catch(e){return null}})()`;
@@ -125,6 +110,14 @@ function sameDocument(a: string, b: string): boolean {
 }
 
 class Finished extends Error {}
+
+/** The banner and the log note when a recipe that did not submit hands over to a person. */
+const RECIPE_STOPS: Record<keyof typeof RECIPE_REASONS, [banner: string, why: string]> = {
+  captcha: [BANNERS.captcha, 'captcha'],
+  form_not_found: [BANNERS.unknownPage, 'sign-in form not found'],
+  off_policy: [BANNERS.offPolicy, 'form left the origin policy'],
+  error: [BANNERS.scriptError, 'recipe error'],
+};
 
 export class WindowLoginDriver implements LoginDriver, LoginDriverLimits {
   readonly name = 'electron-window';
@@ -165,20 +158,9 @@ export class WindowLoginDriver implements LoginDriver, LoginDriverLimits {
   private run(req: LoginRequest, resolve: (o: LoginOutcome) => void): () => void {
     const log = this.opts.log;
     const policy = req.policy;
-    try {
-      validateRecipe(req.recipe);
-    } catch (e) {
-      resolve({ kind: 'failed', reason: (e as Error).message });
-      return () => undefined;
-    }
-    // SECURITY: the login URL from the runtime is held to the policy like any page: its origin is
-    // not trusted because the runtime returned it (the endpoint can be switched).
-    if (policy.navigation(req.loginUrl) !== 'allow') {
-      resolve({ kind: 'manual', reason: LOGIN_REASONS.loginUrlOffPolicy, url: req.loginUrl });
-      return () => undefined;
-    }
-    if (req.signal.aborted) {
-      resolve({ kind: 'failed', reason: LOGIN_REASONS.cancelled });
+    const refused = preflight(req);
+    if (refused) {
+      resolve(refused);
       return () => undefined;
     }
 
@@ -191,8 +173,7 @@ export class WindowLoginDriver implements LoginDriver, LoginDriverLimits {
     let phase: 'auto' | 'manual' = 'auto';
     let done = false;
     let deadline: NodeJS.Timeout | undefined;
-    let pollTimer: NodeJS.Timeout | undefined;
-    let polling = false;
+    let stopPoll: (() => void) | undefined;
     const sleepers = new Set<() => void>();
 
     const page = this.opts.createPage({ instance: req.instance, partition: partitionFor(req.instance) });
@@ -202,7 +183,7 @@ export class WindowLoginDriver implements LoginDriver, LoginDriverLimits {
       if (done) return;
       done = true;
       if (deadline) clearTimeout(deadline);
-      if (pollTimer) clearInterval(pollTimer);
+      stopPoll?.();
       req.signal.removeEventListener('abort', onAbort);
       for (const wake of sleepers) wake();
       try {
@@ -276,10 +257,7 @@ export class WindowLoginDriver implements LoginDriver, LoginDriverLimits {
       return frames.find((f) => f.url === src) ?? frames.find((f) => sameDocument(f.url, src));
     };
 
-    const inspect = async (frame: LoginFrame | undefined): Promise<PageFacts | undefined> => {
-      const v = await run(frame, buildInspectScript(req.recipe));
-      return isPageFacts(v) ? v : undefined;
-    };
+    const inspect = async (frame: LoginFrame | undefined): Promise<PageFacts | undefined> => asPageFacts(await run(frame, buildInspectScript(req.recipe)));
     /** What every frame shows (no secrets in the inspection script). */
     const inspectAll = async (): Promise<PageFacts[]> => {
       const frames = page.frames().filter((f) => !f.detached);
@@ -287,6 +265,7 @@ export class WindowLoginDriver implements LoginDriver, LoginDriverLimits {
       return all.filter((f): f is PageFacts => !!f);
     };
     const captchaReason = LOGIN_REASONS.captcha;
+    const judge = pageJudge();
 
     const drive = async (): Promise<void> => {
       // 1. Find the sign-in frame (pages redirect and build their iframes late).
@@ -295,7 +274,7 @@ export class WindowLoginDriver implements LoginDriver, LoginDriverLimits {
       for (;;) {
         alive();
         // A human check may come before any form (a verification page first).
-        if ((await inspectAll()).some((f) => f.captcha)) return goManual(BANNERS.captcha, 'captcha before the form', captchaReason);
+        if (judge(await inspectAll(), false) === 'captcha') return goManual(BANNERS.captcha, 'captcha before the form', captchaReason);
         alive();
         frame = await findFormFrame();
         if (frame) break;
@@ -313,30 +292,25 @@ export class WindowLoginDriver implements LoginDriver, LoginDriverLimits {
       const origin = new URL(frame.url).origin;
       const raw = await run(frame, buildRecipeScript(req.recipe, req.credentials, { origin, waitMs: left, pollMs: Math.min(250, pollMs) }));
       alive();
-      const result: RecipeResult = isRecipeResult(raw) ? raw : { status: 'error', message: 'no answer from the sign-in frame' };
+      const result: RecipeResult = asRecipeResult(raw);
       log?.('info', `${tag}: recipe ${result.status}${result.missing?.length ? ` (missing ${result.missing.join(', ')})` : ''}`);
-      if (result.status === 'captcha') return goManual(BANNERS.captcha, 'captcha', captchaReason);
-      if (result.status === 'form_not_found') return goManual(BANNERS.unknownPage, 'sign-in form not found', LOGIN_REASONS.unknownPage);
-      if (result.status === 'off_policy') return goManual(BANNERS.offPolicy, 'form left the origin policy', LOGIN_REASONS.offPolicy);
-      if (result.status === 'error') return goManual(BANNERS.scriptError, 'recipe error', LOGIN_REASONS.scriptError);
+      if (result.status !== 'submitted') {
+        const [banner, why] = RECIPE_STOPS[result.status];
+        return goManual(banner, why, RECIPE_REASONS[result.status]);
+      }
 
       // 3. Submitted: watch for a verdict; the callback/isLoggedIn watchers decide success.
       const settleUntil = Date.now() + submitSettleMs;
-      let unknownStreak = 0;
       for (;;) {
         await sleep(pollMs);
         // Every frame: a verification page may replace the form's frame or the whole page.
-        const seen = await inspectAll();
+        const look = judge(await inspectAll(), true);
         alive();
-        if (!seen.length) continue;
-        const kinds = seen.map(classifyPage);
-        if (kinds.includes('captcha')) return goManual(BANNERS.captcha, 'captcha after submitting', captchaReason);
-        if (kinds.includes('rejected')) return finish({ kind: 'failed', reason: LOGIN_REASONS.rejected });
+        if (look === 'captcha') return goManual(BANNERS.captcha, 'captcha after submitting', captchaReason);
+        if (look === 'rejected') return finish({ kind: 'failed', reason: LOGIN_REASONS.rejected });
         // A second step (2FA, organisation picker) shows an unknown page for a while.
-        const form = kinds.includes('form');
-        unknownStreak = form ? 0 : unknownStreak + 1;
-        if (unknownStreak >= 6) return goManual(BANNERS.unknownPage, 'unknown page after submitting', LOGIN_REASONS.unknownPage);
-        if (form && Date.now() >= settleUntil) return goManual(BANNERS.afterSubmit, 'form still showing after submitting', LOGIN_REASONS.unknownPage);
+        if (look === 'unknown-step') return goManual(BANNERS.unknownPage, 'unknown page after submitting', LOGIN_REASONS.unknownPage);
+        if (look === 'form' && Date.now() >= settleUntil) return goManual(BANNERS.afterSubmit, 'form still showing after submitting', LOGIN_REASONS.unknownPage);
       }
     };
 
@@ -372,19 +346,7 @@ export class WindowLoginDriver implements LoginDriver, LoginDriverLimits {
 
     req.signal.addEventListener('abort', onAbort);
     setDeadline(req.timeoutMs, LOGIN_REASONS.timeout);
-    pollTimer = setInterval(() => {
-      if (done || polling) return;
-      polling = true;
-      req
-        .isLoggedIn()
-        .then((ok) => {
-          if (ok) finish({ kind: 'success' });
-        })
-        .catch(() => undefined)
-        .finally(() => {
-          polling = false;
-        });
-    }, Math.max(200, pollMs * 2));
+    stopPoll = pollLoggedIn(() => req.isLoggedIn(), pollMs, () => finish({ kind: 'success' }));
 
     log?.('info', `${tag}: opening ${safeOrigin(req.loginUrl)}`);
     page
@@ -405,103 +367,4 @@ export class PageLoadError extends Error {
     super('sign-in page failed to load');
     this.name = 'PageLoadError';
   }
-}
-
-/** CSS that paints a one-line banner over the page (no script needed: the page stays untouched). */
-export function bannerCss(message: string): string {
-  const text = message.replace(/[\\"]/g, (c) => `\\${c}`).replace(/[\r\n]+/g, ' ');
-  return (
-    `html::before{content:"${text}";position:fixed;z-index:2147483647;top:0;left:0;right:0;` +
-    'padding:10px 14px;background:#1d4ed8;color:#fff;font:600 13px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;' +
-    'box-shadow:0 2px 6px rgba(0,0,0,.25);pointer-events:none}html{padding-top:40px!important}'
-  );
-}
-
-export interface ElectronLoginPageDeps {
-  BrowserWindow: typeof BrowserWindowT;
-  fromPartition(partition: string): Session;
-  log?: Log;
-  icon?: string;
-}
-
-/** Adapts a real BrowserWindow to `LoginPage`. Thin on purpose: decisions live in the controller. */
-export function electronLoginPageFactory(deps: ElectronLoginPageDeps): LoginPageFactory {
-  const hardened = new WeakSet<Session>();
-  return ({ partition }) => {
-    const ses = deps.fromPartition(partition);
-    if (!hardened.has(ses)) {
-      denyAllPermissions(ses);
-      denyDownloads(ses, deps.log);
-      hardened.add(ses);
-    }
-    const win = new deps.BrowserWindow({
-      show: false,
-      width: 960,
-      height: 760,
-      title: 'Lingma Relay: sign in',
-      autoHideMenuBar: true,
-      icon: deps.icon,
-      webPreferences: loginWindowWebPreferences(partition),
-    });
-    const wc = win.webContents;
-    let banner: string | undefined;
-    const navListeners: Array<(n: NavigationAttempt) => void> = [];
-    const emitNav = (e: { url: string; isMainFrame: boolean; preventDefault(): void }) => {
-      for (const l of navListeners) l({ url: e.url, isMainFrame: e.isMainFrame, prevent: () => e.preventDefault() });
-    };
-    wc.setWindowOpenHandler(() => ({ action: 'deny' }));
-    wc.on('will-navigate', (e) => emitNav(e));
-    wc.on('will-redirect', (e) => emitNav(e));
-    wc.on('will-frame-navigate', (e) => {
-      if (!e.isMainFrame) emitNav(e);
-    });
-    wc.on('did-finish-load', () => {
-      if (banner) void wc.insertCSS(bannerCss(banner)).catch(() => undefined);
-    });
-    win.on('page-title-updated', (e) => {
-      if (banner) e.preventDefault();
-    });
-    return {
-      onNavigate: (l) => void navListeners.push(l),
-      onNavigated: (l) => {
-        wc.on('did-navigate', (_e, url, httpResponseCode) => l(url, httpResponseCode));
-      },
-      onLoadFailed: (l) => {
-        wc.on('did-fail-load', (_e, errorCode, _desc, validatedURL, isMainFrame) => {
-          // -3 = ERR_ABORTED: a navigation we (or the page) replaced, not a failure.
-          if (isMainFrame && errorCode !== -3) l(validatedURL);
-        });
-      },
-      onClosed: (l) => void win.on('closed', () => l()),
-      load: async (url) => {
-        try {
-          await wc.loadURL(url);
-        } catch (e) {
-          // A redirect or our own navigation block aborts the first load; that is not a failure.
-          if ((e as { code?: string }).code === 'ERR_ABORTED') return;
-          throw new PageLoadError();
-        }
-      },
-      mainFrame: () => (win.isDestroyed() ? undefined : wc.mainFrame),
-      frames: () => (win.isDestroyed() ? [] : wc.mainFrame.framesInSubtree),
-      showWithBanner: (message) => {
-        banner = message;
-        win.setTitle(`Lingma Relay: ${message.replace(/^Lingma Relay needs you: /, '')}`);
-        void wc.insertCSS(bannerCss(message)).catch(() => undefined);
-        win.show();
-        win.focus();
-      },
-      destroy: () => {
-        if (!win.isDestroyed()) win.destroy();
-      },
-    };
-  };
-}
-
-/** Clears a login partition (cookies, storage, cache). */
-export async function clearLoginPartition(fromPartition: (p: string) => Session, partition: string): Promise<void> {
-  const ses = fromPartition(partition);
-  await ses.clearStorageData();
-  await ses.clearCache();
-  await ses.clearAuthCache();
 }

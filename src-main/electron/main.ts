@@ -1,18 +1,20 @@
 /**
  * The Electron main process: wiring only. Every decision lives in the tested modules next to this
- * file (security, protocol, ipc, tray, secrets, login-window, settings, host, quit, autostart).
+ * file (security, protocol, ipc, tray, secrets, login-window + login-page, settings, host, quit, autostart).
  * It hosts the same core as the CLI through `createRelay`.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { app, BrowserWindow, clipboard, dialog, ipcMain, Menu, nativeImage, protocol, safeStorage, session, shell, Tray } from 'electron';
+import { app, BrowserWindow, clipboard, dialog, ipcMain, Menu, nativeImage, Notification, protocol, safeStorage, session, shell, Tray } from 'electron';
 import Store, { type Schema } from 'electron-store';
 import { loadConfig } from '../core/config/load';
 import { ensureDataDir } from '../core/config/datadir';
 import { createRelay, type Relay } from '../core/relay';
 import { HIDDEN_FLAG, setStartAtLogin, startedHidden } from './autostart';
-import { GatewayHost, loginAll } from './host';
+import { GatewayHost, loginAll, signIn } from './host';
 import { registerIpc } from './ipc';
-import { clearLoginPartition, electronLoginPageFactory, WindowLoginDriver } from './login-window';
+import { WindowLoginDriver } from './login-window';
+import { clearLoginPartition, electronLoginPageFactory } from './login-page';
 import { createAppProtocolHandler } from './protocol';
 import { installQuitHandler } from './quit';
 import { SafeStorageSecretStore } from './secrets';
@@ -30,7 +32,9 @@ import {
   type Log,
 } from './security';
 import { buildDesktopConfig, ensureDesktopSecrets, firstApiKey, readSettings, SETTINGS_SCHEMA, type DesktopSettings } from './settings';
+import { StatusNotifier } from './notify';
 import { TrayBinder, type TrayAction } from './tray';
+import { AutoUpdate, type UpdaterLike } from './updater';
 
 const log: Log = (level, msg) => {
   const line = `[desktop] ${msg}`;
@@ -138,8 +142,10 @@ async function main(): Promise<void> {
 
   protocol.handle(APP_SCHEME, createAppProtocolHandler({ root: rendererRoot, csp: () => buildCsp(gatewayUrl()) }));
 
-  const showWindow = () => {
+  /** `hash`: a dashboard route to open (`#/instances?fix=<account>`). */
+  const showWindow = (hash?: string) => {
     if (!win || win.isDestroyed()) win = createWindow();
+    if (hash) void win.loadURL(`${APP_ENTRY_URL}${hash}`);
     if (win.isMinimized()) win.restore();
     win.show();
     win.focus();
@@ -201,10 +207,27 @@ async function main(): Promise<void> {
       });
     });
 
-  const onAction = (a: TrayAction) => {
+  /** The dashboard's edit of an account, password field focused. */
+  const fixPassword = (name: string) => showWindow(`#/instances?fix=${encodeURIComponent(name)}`);
+  const signInAccount = (name: string) => {
+    void signIn(host.relay, name, log).then((ok) => {
+      if (!ok) showWindow('#/instances');
+    });
+  };
+
+  const onAction = (a: TrayAction, instance?: string) => {
     switch (a) {
       case 'open-dashboard':
         return showWindow();
+      case 'sign-in':
+        if (instance) signInAccount(instance);
+        return;
+      case 'fix-password':
+        if (instance) fixPassword(instance);
+        return;
+      case 'toggle-notifications':
+        store.set('notifications', !settings().notifications);
+        return binder?.refresh();
       case 'copy-endpoint': {
         const u = gatewayUrl();
         if (u) clipboard.writeText(`${u}/v1`);
@@ -251,6 +274,15 @@ async function main(): Promise<void> {
     if (process.platform === 'darwin') img.setTemplateImage(true);
     return img;
   };
+  const notifier = new StatusNotifier({
+    create: Notification.isSupported() ? (o) => new Notification({ ...o, icon: appIcon }) : undefined,
+    enabled: () => settings().notifications,
+    onClick: (name, d) => {
+      if (d.action === 'fix_password') fixPassword(name);
+      else if (d.kind === 'needs_person') signInAccount(name);
+      else showWindow('#/instances');
+    },
+  });
   tray = new Tray(trayImage('tray-down'));
   tray.on('click', () => showWindow());
   binder = new TrayBinder({
@@ -258,6 +290,7 @@ async function main(): Promise<void> {
     buildMenu: (t) => Menu.buildFromTemplate(t),
     image: trayImage,
     onAction,
+    onStatuses: (s) => notifier.update(s),
     input: () => {
       const s = settings();
       const url = gatewayUrl();
@@ -265,6 +298,7 @@ async function main(): Promise<void> {
         instances: host.snapshots(),
         paused: s.paused,
         startAtLogin: s.startAtLogin,
+        notifications: s.notifications,
         endpointUrl: url ? `${url}/v1` : '',
         hasApiKey: !!(host.config && firstApiKey(host.config)),
         gatewayError: host.status === 'stopped' ? host.lastError : undefined,
@@ -274,11 +308,41 @@ async function main(): Promise<void> {
   });
   binder.refresh();
 
+  const updates = new AutoUpdate({
+    // electron-builder writes the `publish` feed of electron-builder.yml into resources/app-update.yml.
+    feedConfigured: () => app.isPackaged && typeof process.resourcesPath === 'string' && existsSync(path.join(process.resourcesPath, 'app-update.yml')),
+    load: async () => {
+      const m = (await import('electron-updater')) as unknown as { autoUpdater?: UpdaterLike; default?: { autoUpdater: UpdaterLike } };
+      return (m.autoUpdater ?? m.default!.autoUpdater);
+    },
+    enabled: () => settings().autoUpdate,
+    askDownload: async (info) => (await dialog.showMessageBox({
+      type: 'info',
+      title: 'Lingma Relay',
+      message: `Lingma Relay ${info.version} is available.`,
+      detail: 'Download it now? Updates are never downloaded without asking (a metered connection cannot be told apart). It installs when you quit Lingma Relay.',
+      buttons: ['Download', 'Later'],
+      defaultId: 0,
+      cancelId: 1,
+    })).response === 0,
+    askRestart: async (info) => (await dialog.showMessageBox({
+      type: 'info',
+      title: 'Lingma Relay',
+      message: `Lingma Relay ${info.version} is ready to install.`,
+      detail: 'Restart now to install it, or it installs when you quit.',
+      buttons: ['Restart Now', 'Later'],
+      defaultId: 1,
+      cancelId: 1,
+    })).response === 0,
+    log,
+  });
+
   quit = installQuitHandler({
     app,
     timeoutMs: QUIT_TIMEOUT_MS,
     log,
     shutdown: async () => {
+      updates.stop();
       binder?.dispose();
       unregisterIpc();
       await host.stop();
@@ -293,5 +357,6 @@ async function main(): Promise<void> {
 
   if (!settings().paused) await startGateway();
   if (!hidden) showWindow();
+  void updates.start().catch((e: unknown) => log('warn', `auto-update: ${(e as Error).message}`));
   log('info', `started${hidden ? ` hidden (${HIDDEN_FLAG})` : ''}; data in ${userData}`);
 }

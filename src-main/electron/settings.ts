@@ -18,11 +18,17 @@ export interface DesktopSettings {
   startAtLogin: boolean;
   /** The gateway was paused from the tray; stays paused across restarts. */
   paused: boolean;
+  /** Desktop notifications when an account starts needing a person or runs out of credits. */
+  notifications: boolean;
+  /** Auto-update (when a release feed is configured): check for updates at start and daily. */
+  autoUpdate: boolean;
 }
 
 export const SETTINGS_DEFAULTS: DesktopSettings = {
   startAtLogin: false,
   paused: false,
+  notifications: true,
+  autoUpdate: true,
 };
 
 /** JSON schema for electron-store (it refuses to write values that do not match). */
@@ -30,6 +36,8 @@ export const SETTINGS_SCHEMA = {
   port: { type: 'integer', minimum: 0, maximum: 65535 },
   startAtLogin: { type: 'boolean', default: false },
   paused: { type: 'boolean', default: false },
+  notifications: { type: 'boolean', default: true },
+  autoUpdate: { type: 'boolean', default: true },
 } as const;
 
 /**
@@ -44,7 +52,7 @@ export function readSettings(raw: unknown, warn?: (msg: string) => void): Deskto
     if (Number.isInteger(o.port) && (o.port as number) >= 0 && (o.port as number) <= 65535) out.port = o.port as number;
     else bad('port');
   }
-  for (const k of ['startAtLogin', 'paused'] as const) {
+  for (const k of ['startAtLogin', 'paused', 'notifications', 'autoUpdate'] as const) {
     if (o[k] === undefined) continue;
     if (typeof o[k] === 'boolean') out[k] = o[k] as boolean;
     else bad(k);

@@ -1,11 +1,15 @@
 /**
- * The tray: a pure model (snapshots + flags → state, icon, tooltip, menu) and a thin binder that
- * applies it to a real `Tray`, refreshing on hub `instance` events (throttled).
+ * The tray: a pure model (snapshots + the relay's one status per instance + flags → state, icon,
+ * tooltip, menu) and a thin binder that applies it to a real `Tray`, refreshing on hub `instance`
+ * events (throttled). Each instance's status is the availability answer's `display`
+ * (core/pool/status.ts), the same value `/healthz` and the dashboard show.
  */
 import type { Menu, MenuItemConstructorOptions, NativeImage, Tray } from 'electron';
 import type { InstanceSnapshot } from '../core/backends/types';
-import type { AvailabilityView } from '../core/state-types';
+import { availabilityOf } from '../core/pool/availability';
+import type { AvailabilityView, StatusDisplay } from '../core/state-types';
 
+/** `login` = some account needs a person (a captcha, a refused password, not signed in). */
 export type TrayState = 'ready' | 'degraded' | 'down' | 'login' | 'credits' | 'paused';
 
 export type TrayAction =
@@ -15,20 +19,29 @@ export type TrayAction =
   | 'login-all'
   | 'toggle-pause'
   | 'toggle-start-at-login'
+  | 'toggle-notifications'
+  /** Opens the sign-in for the account in `instance` (captcha, not signed in). */
+  | 'sign-in'
+  /** Opens the dashboard's edit of the account in `instance`, password field focused. */
+  | 'fix-password'
   | 'quit';
 
 export interface TrayMenuItem {
-  id: TrayAction | 'status' | 'separator';
+  id: TrayAction | 'status' | 'separator' | 'instance-status';
   label: string;
   type?: 'normal' | 'checkbox' | 'separator';
   checked?: boolean;
   enabled?: boolean;
+  /** The account an item acts on (`sign-in`, `fix-password`). */
+  instance?: string;
 }
 
 export interface TrayInput {
   instances: readonly InstanceSnapshot[];
   paused: boolean;
   startAtLogin: boolean;
+  /** Desktop notifications on (the `notifications` setting). */
+  notifications?: boolean;
   /** `http://127.0.0.1:8420/v1` */
   endpointUrl: string;
   /** Is there an API key to copy? */
@@ -37,6 +50,14 @@ export interface TrayInput {
   gatewayError?: string;
   /** The relay's one availability answer per instance (core/pool/availability.ts), when running. */
   availability?: (instance: string) => AvailabilityView | undefined;
+  /** For countdowns (tests pass a fixed time). */
+  now?: number;
+}
+
+/** One instance's status as the tray shows it: the relay's `display`, the same value as the dashboard's. */
+export interface TrayInstanceStatus {
+  name: string;
+  display: StatusDisplay;
 }
 
 export interface TrayModel {
@@ -45,99 +66,141 @@ export interface TrayModel {
   icon: string;
   tooltip: string;
   menu: TrayMenuItem[];
+  /** Per instance, for the desktop notifications (./notify.ts). */
+  statuses: TrayInstanceStatus[];
 }
-
-const needsLogin = (s: InstanceSnapshot) =>
-  s.login.state === 'logged_out' || s.login.state === 'needs_manual' || s.login.state === 'failed';
 
 type AvailabilityOf = TrayInput['availability'];
 
-/** Serving per the relay's one answer; without it (no relay yet), ready. */
-const serving = (s: InstanceSnapshot, availability: AvailabilityOf): boolean => {
+/**
+ * The relay's answer; without a running relay the same pure function over the snapshot (no
+ * health or cool-down known then).
+ */
+function displayOf(s: InstanceSnapshot, availability: AvailabilityOf, now: number): StatusDisplay {
   const a = availability?.(s.name);
-  return a ? a.serving : s.state === 'ready';
-};
-const outOfCredits = (s: InstanceSnapshot, availability: AvailabilityOf): boolean => availability?.(s.name)?.status === 'out_of_credits';
+  if (a?.display) return a.display;
+  return availabilityOf({ name: s.name, state: s.state, stateReason: s.reason, login: s.login, quota: s.quota, now }).display;
+}
+
+export function trayStatuses(instances: readonly InstanceSnapshot[], availability?: AvailabilityOf, now = Date.now()): TrayInstanceStatus[] {
+  return instances.map((s) => ({ name: s.name, display: displayOf(s, availability, now) }));
+}
 
 /**
- * `paused` when the gateway is paused; `login` when some account needs a sign-in; `credits` when
- * some account is out of credits (the relay's availability status); `ready` when every instance
- * serves; `down` when none does; `degraded` otherwise. No instances at all is `down` (nothing can
- * serve a request).
+ * One truthful state: `paused` when the gateway is paused; `login` when some account needs a
+ * person; `credits` when some account is out of credits; `ready` when every instance serves;
+ * `down` when none does (or there are none); `degraded` otherwise (some cannot serve).
  */
-export function trayState(instances: readonly InstanceSnapshot[], paused: boolean, availability?: AvailabilityOf): TrayState {
+export function trayState(instances: readonly InstanceSnapshot[], paused: boolean, availability?: AvailabilityOf, now = Date.now()): TrayState {
+  return stateOf(trayStatuses(instances, availability, now), paused);
+}
+
+function stateOf(statuses: readonly TrayInstanceStatus[], paused: boolean): TrayState {
   if (paused) return 'paused';
-  if (instances.some(needsLogin)) return 'login';
-  if (instances.some((s) => outOfCredits(s, availability))) return 'credits';
-  const ready = instances.filter((s) => serving(s, availability)).length;
-  if (instances.length === 0 || ready === 0) return 'down';
-  return ready === instances.length ? 'ready' : 'degraded';
+  if (statuses.some((s) => s.display.kind === 'needs_person')) return 'login';
+  if (statuses.some((s) => s.display.kind === 'out_of_credits')) return 'credits';
+  const ready = statuses.filter((s) => s.display.kind === 'serving').length;
+  if (statuses.length === 0 || ready === 0) return 'down';
+  return ready === statuses.length ? 'ready' : 'degraded';
+}
+
+/** `2h 5m`, `4m`, `30s`. */
+export function fmtLeft(ms: number): string {
+  const sec = Math.max(0, Math.ceil(ms / 1000));
+  if (sec < 60) return `${sec}s`;
+  const min = Math.ceil(sec / 60);
+  return min >= 60 ? `${Math.floor(min / 60)}h ${min % 60}m` : `${min}m`;
 }
 
 /** `resets in 2h 5m` for the earliest reset among accounts out of credits. */
-function nextReset(instances: readonly InstanceSnapshot[], availability: AvailabilityOf, now: number): string | undefined {
-  const times = instances.map((s) => availability?.(s.name)).filter((a) => a?.status === 'out_of_credits' && a.until !== undefined && a.until > now).map((a) => a!.until!);
+function nextReset(statuses: readonly TrayInstanceStatus[], now: number): string | undefined {
+  const times = statuses.filter((s) => s.display.kind === 'out_of_credits' && s.display.until !== undefined && s.display.until > now).map((s) => s.display.until!);
   if (!times.length) return undefined;
-  const min = Math.ceil((Math.min(...times) - now) / 60_000);
-  return min >= 60 ? `resets in ${Math.floor(min / 60)}h ${min % 60}m` : `resets in ${min}m`;
+  return `resets in ${fmtLeft(Math.min(...times) - now)}`;
 }
 
 const STATE_TEXT: Record<TrayState, string> = {
   ready: 'all backends ready',
   degraded: 'some backends unavailable',
   down: 'no backend available',
-  login: 'an account needs to sign in',
+  login: 'an account needs a person',
   credits: 'an account is out of credits',
   paused: 'gateway paused',
 };
 
+/** The menu line of an instance that does not serve, and what clicking it does. */
+function instanceItem(s: TrayInstanceStatus, now: number, running: boolean): TrayMenuItem {
+  const d = s.display;
+  if (d.kind === 'needs_person') {
+    if (d.action === 'fix_password') return { id: 'fix-password', label: `Fix Password of ${s.name}…`, instance: s.name };
+    if (d.action === 'finish_sign_in') return { id: 'sign-in', label: `Finish Sign-in as ${s.name}…`, instance: s.name, enabled: running };
+    return { id: 'sign-in', label: `Sign In ${s.name}`, instance: s.name, enabled: running };
+  }
+  const left = d.until !== undefined && d.until > now ? fmtLeft(d.until - now) : undefined;
+  const when = d.kind === 'out_of_credits' ? (left ? `, resets in ${left}` : '') : d.kind === 'cooling_down' && left ? `, retry in ${left}` : '';
+  return { id: 'instance-status', label: `${s.name}: ${d.label.toLowerCase()}${when}`, enabled: false, instance: s.name };
+}
+
+/** At most this many accounts are listed in the menu (the not-serving ones, people first). */
+const MAX_LISTED = 6;
+const ORDER: Record<StatusDisplay['kind'], number> = { needs_person: 0, out_of_credits: 1, cooling_down: 2, stopped: 3, starting: 4, serving: 5 };
+
 export function buildTrayModel(input: TrayInput): TrayModel {
+  const now = input.now ?? Date.now();
+  const statuses = trayStatuses(input.instances, input.availability, now);
   const failed = !input.paused && !!input.gatewayError;
-  const state = failed ? 'down' : trayState(input.instances, input.paused, input.availability);
-  const ready = input.instances.filter((s) => serving(s, input.availability)).length;
-  const loginCount = input.instances.filter(needsLogin).length;
-  const creditCount = input.instances.filter((s) => outOfCredits(s, input.availability)).length;
+  const state = failed ? 'down' : stateOf(statuses, input.paused);
+  const count = (k: StatusDisplay['kind']) => statuses.filter((s) => s.display.kind === k).length;
+  const ready = count('serving');
+  const people = count('needs_person');
+  const credits = count('out_of_credits');
   const lines = [failed ? 'Lingma Relay: gateway not running' : `Lingma Relay: ${STATE_TEXT[state]}`];
   if (failed) lines.push(input.gatewayError!.slice(0, 80));
   else {
-    if (input.instances.length > 0) lines.push(`${ready}/${input.instances.length} ready`);
+    if (statuses.length > 0) lines.push(`${ready}/${statuses.length} serving`);
     const attached = input.instances.find((s) => s.extra?.attached === true);
     if (attached) lines.push(`attached to the ${String(attached.extra?.appName ?? 'Lingma')} app`);
-    if (loginCount > 0) lines.push(`${loginCount} need${loginCount === 1 ? 's' : ''} sign-in`);
-    if (creditCount > 0) {
-      const reset = nextReset(input.instances, input.availability, Date.now());
-      lines.push(`${creditCount} out of credits${reset ? `, ${reset}` : ''}`);
+    if (people > 0) lines.push(`${people} need${people === 1 ? 's' : ''} a person`);
+    if (credits > 0) {
+      const reset = nextReset(statuses, now);
+      lines.push(`${credits} out of credits${reset ? `, ${reset}` : ''}`);
     }
     if (!input.paused) lines.push(input.endpointUrl);
   }
   const running = !input.paused && !failed;
   const hasLoginable = input.instances.some((s) => s.login.state !== 'not_applicable');
+  const listed = input.paused || failed
+    ? []
+    : statuses.filter((s) => s.display.kind !== 'serving').sort((a, b) => ORDER[a.display.kind] - ORDER[b.display.kind]).slice(0, MAX_LISTED);
   const menu: TrayMenuItem[] = [
     { id: 'status', label: lines.slice(0, 2).join(' · '), enabled: false },
+    ...listed.map((s) => instanceItem(s, now, running)),
     { id: 'separator', label: '', type: 'separator' },
     { id: 'open-dashboard', label: 'Open Dashboard' },
     { id: 'copy-endpoint', label: 'Copy Endpoint URL', enabled: running },
     { id: 'copy-api-key', label: 'Copy API Key', enabled: input.hasApiKey },
-    { id: 'login-all', label: 'Log In All Accounts', enabled: running && hasLoginable },
+    { id: 'login-all', label: 'Sign In All Accounts', enabled: running && hasLoginable },
     { id: 'separator', label: '', type: 'separator' },
     { id: 'toggle-pause', label: input.paused ? 'Resume Gateway' : failed ? 'Start Gateway Again' : 'Pause Gateway' },
     { id: 'toggle-start-at-login', label: 'Start at Login', type: 'checkbox', checked: input.startAtLogin },
+    { id: 'toggle-notifications', label: 'Notify When an Account Needs Me', type: 'checkbox', checked: input.notifications !== false },
     { id: 'separator', label: '', type: 'separator' },
     { id: 'quit', label: 'Quit Lingma Relay' },
   ];
   // Windows caps tray tooltips at 127 characters.
-  return { state, icon: `tray-${state}`, tooltip: lines.join('\n').slice(0, 127), menu };
+  return { state, icon: `tray-${state}`, tooltip: lines.join('\n').slice(0, 127), menu, statuses };
 }
 
 /** Turns the model's menu into Electron menu options, routing clicks to one handler. */
-export function toMenuTemplate(items: readonly TrayMenuItem[], onAction: (a: TrayAction) => void): MenuItemConstructorOptions[] {
+export function toMenuTemplate(items: readonly TrayMenuItem[], onAction: (a: TrayAction, instance?: string) => void): MenuItemConstructorOptions[] {
   return items.map((it): MenuItemConstructorOptions => {
     if (it.type === 'separator') return { type: 'separator' };
     const opts: MenuItemConstructorOptions = { label: it.label, type: it.type ?? 'normal', enabled: it.enabled ?? true };
     if (it.type === 'checkbox') opts.checked = !!it.checked;
-    if (it.id !== 'status' && it.id !== 'separator') {
+    if (it.id !== 'status' && it.id !== 'separator' && it.id !== 'instance-status') {
       const id = it.id;
-      opts.click = () => onAction(id);
+      const instance = it.instance;
+      opts.click = () => (instance === undefined ? onAction(id) : onAction(id, instance));
     }
     return opts;
   });
@@ -149,7 +212,9 @@ export interface TrayBinderDeps {
   /** Icon for a model icon name (platform picks template images on macOS). */
   image(name: string): NativeImage | string;
   input(): TrayInput;
-  onAction(a: TrayAction): void;
+  onAction(a: TrayAction, instance?: string): void;
+  /** Every refresh's per-instance statuses (the desktop notifications watch them). */
+  onStatuses?(statuses: readonly TrayInstanceStatus[]): void;
   /** Minimum gap between two refreshes caused by events. */
   throttleMs?: number;
 }
@@ -179,7 +244,8 @@ export class TrayBinder {
       this.lastIcon = model.icon;
     }
     this.deps.tray.setToolTip(model.tooltip);
-    this.deps.tray.setContextMenu(this.deps.buildMenu(toMenuTemplate(model.menu, (a) => this.deps.onAction(a))));
+    this.deps.tray.setContextMenu(this.deps.buildMenu(toMenuTemplate(model.menu, (a, instance) => this.deps.onAction(a, instance))));
+    this.deps.onStatuses?.(model.statuses);
     return model;
   }
 

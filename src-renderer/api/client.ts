@@ -1,6 +1,6 @@
 /** Typed calls to the admin API. Errors carry the server's client-safe message. */
 import type {
-  AccountInput, AdminAccount, AdminSnapshot, ClientPlanView, ClientRestoreView, ClientsView, CreateKeyInput, CreateKeyResult, DiscoveryView, SettingsPatch, UsageGroup, UsageLatency,
+  AccountInput, AdminAccount, AdminSnapshot, ClientPlanView, ClientRestoreView, ClientsView, CreateKeyInput, CreateKeyResult, DiscoveryView, SettingsPatch, TestInstanceResult, UsageGroup, UsageLatency,
   UsageRecent, UsageSeries, UsageTotals,
 } from '../../src-main/core/admin/api-types';
 import type { AdminEndpoint } from './connection';
@@ -57,6 +57,7 @@ export class AdminClient {
   login(name: string) { return this.call<{ ok: true }>('POST', `/admin/instances/${encodeURIComponent(name)}/login`); }
   logout(name: string) { return this.call<{ ok: true }>('POST', `/admin/instances/${encodeURIComponent(name)}/logout`); }
   restart(name: string) { return this.call<{ ok: true }>('POST', `/admin/instances/${encodeURIComponent(name)}/restart`); }
+  testInstance(name: string) { return this.call<TestInstanceResult>('POST', `/admin/instances/${encodeURIComponent(name)}/test`); }
   clearCooldown(name: string) { return this.call<{ ok: true }>('POST', `/admin/instances/${encodeURIComponent(name)}/clear-cooldown`); }
   loginAll() { return this.call<{ ok: true }>('POST', '/admin/instances/login-all'); }
   addAccount(a: AccountInput) { return this.call<{ ok: true; accounts: AdminAccount[] }>('POST', '/admin/accounts', a); }

@@ -1,7 +1,7 @@
 import { useState, type ReactNode } from 'react';
-import type { AdminInstance, AvailabilityStatus, AvailabilityView, InstanceState, LoginState } from '../../src-main/core/admin/api-types';
+import type { AdminInstance, AvailabilityView, StatusDisplay, StatusKind } from '../../src-main/core/admin/api-types';
 import { desktop } from '../api/connection';
-import { fmtDuration } from '../lib/format';
+import { fmtDuration, fmtTime } from '../lib/format';
 
 export function Card(props: { title?: ReactNode; actions?: ReactNode; children: ReactNode; className?: string; testId?: string }) {
   return (
@@ -28,65 +28,56 @@ export function Badge(props: { tone: Tone; children: ReactNode; title?: string }
   );
 }
 
-const STATE_TONE: Record<InstanceState, Tone> = {
-  ready: 'ok', starting: 'info', reconnecting: 'warn', failed: 'bad', stopped: 'muted', closed: 'muted',
-};
-
-export function StateBadge({ state, reason }: { state: InstanceState; reason?: string }) {
-  return <Badge tone={STATE_TONE[state] ?? 'muted'} title={reason}>{state}</Badge>;
-}
-
-export function loginLabel(l: LoginState): { text: string; tone: Tone } {
-  switch (l.state) {
-    case 'logged_in': return { text: l.quotaExceeded ? 'quota exceeded' : l.user ? `signed in as ${l.user}` : 'signed in', tone: l.quotaExceeded ? 'warn' : 'ok' };
-    case 'logging_in': return { text: 'signing in…', tone: 'info' };
-    case 'logged_out': return { text: 'signed out', tone: 'warn' };
-    case 'needs_manual': return { text: 'needs you to sign in', tone: 'warn' };
-    case 'failed': return { text: 'sign-in failed', tone: 'bad' };
-    default: return { text: 'no sign-in', tone: 'muted' };
-  }
-}
-
-export function LoginBadge({ login }: { login: LoginState }) {
-  const { text, tone } = loginLabel(login);
-  const title = login.state === 'failed' || login.state === 'needs_manual' ? login.reason : undefined;
-  return <Badge tone={tone} title={title}>{text}</Badge>;
-}
-
 /** Can it serve: the relay's one availability answer (an instance without one was just removed). */
 export function isUsable(i: AdminInstance): boolean {
   return i.availability?.serving === true;
 }
 
-/** The words and tone of each availability status (exactly one per instance, decided by the relay). */
-export const AVAILABILITY_LABEL: Record<AvailabilityStatus, { text: string; tone: Tone }> = {
-  serving: { text: 'serving', tone: 'ok' },
-  starting: { text: 'starting', tone: 'info' },
-  signing_in: { text: 'signing in', tone: 'info' },
-  needs_person: { text: 'needs you', tone: 'warn' },
-  cooling_down: { text: 'cooling down', tone: 'warn' },
-  out_of_credits: { text: 'out of credits', tone: 'bad' },
-  failed: { text: 'failed', tone: 'bad' },
-  stopped: { text: 'stopped', tone: 'muted' },
+/** The tone of each of the six statuses (the words come with the status itself: `display.label`). */
+export const STATUS_TONE: Record<StatusKind, Tone> = {
+  serving: 'ok', cooling_down: 'warn', needs_person: 'warn', out_of_credits: 'bad', starting: 'info', stopped: 'muted',
 };
 
-/** `resets in 1h 5m` for a cool-down that ends in the future, else undefined. */
-export function countdown(a: AvailabilityView | undefined, now: number): string | undefined {
-  if (!a || a.serving || a.until === undefined) return undefined;
-  if (a.until <= now) return a.status === 'out_of_credits' ? 'checking again' : 'retrying';
-  return `${a.status === 'out_of_credits' ? 'resets' : 'retry'} in ${fmtDuration(a.until - now)}`;
+/** The one status of an instance (decided by the relay, `availability.display`). */
+export function displayOf(i: AdminInstance): StatusDisplay {
+  return i.availability?.display ?? { kind: 'stopped', label: 'Stopped', detail: 'removed', process: 'removed' };
 }
 
-export function AvailabilityBadge({ a, now }: { a: AvailabilityView | undefined; now: number }) {
-  if (!a) return <Badge tone="muted">removed</Badge>;
-  const { text, tone } = AVAILABILITY_LABEL[a.status] ?? { text: a.status, tone: 'muted' };
-  const left = countdown(a, now);
+/** `retry in 30s` / `resets in 1h 5m` for a cool-down or reset in the future; `checking again` once due. */
+export function countdown(d: StatusDisplay | undefined, now: number): string | undefined {
+  if (!d || d.until === undefined || (d.kind !== 'cooling_down' && d.kind !== 'out_of_credits')) return undefined;
+  if (d.until <= now) return d.kind === 'out_of_credits' ? 'checking again' : 'retrying';
+  return `${d.kind === 'out_of_credits' ? 'resets' : 'retry'} in ${fmtDuration(d.until - now)}`;
+}
+
+/**
+ * The status pill with its countdown, the reason and last error (timestamped) underneath, and the
+ * process state as grey secondary text. `compact`: the pill and countdown only.
+ */
+export function StatusPill({ d, now, compact }: { d: StatusDisplay; now: number; compact?: boolean }) {
+  const left = countdown(d, now);
   return (
-    <span className="availability" data-testid="availability" data-status={a.status}>
-      <Badge tone={tone} title={a.reason}>{text}</Badge>
-      {left && <span className="muted small countdown"> {left}</span>}
+    <span className="status" data-testid="status" data-kind={d.kind}>
+      <span className="status-line">
+        <Badge tone={STATUS_TONE[d.kind] ?? 'muted'} title={compact ? [d.detail, d.process].filter(Boolean).join(' · ') : undefined}>{d.label}</Badge>
+        {left && <span className="small countdown" data-testid="countdown">{left}</span>}
+      </span>
+      {!compact && d.detail && <span className="small status-detail">{d.detail}</span>}
+      {!compact && d.lastError && (
+        <span className="small status-error text-bad" title={d.lastError.text} data-testid="last-error">
+          {d.lastError.at !== undefined && <time dateTime={new Date(d.lastError.at).toISOString()}>{fmtTime(d.lastError.at)} </time>}
+          {d.lastError.text}
+        </span>
+      )}
+      {!compact && <span className="small muted status-process" data-testid="process">{d.process}</span>}
     </span>
   );
+}
+
+/** Back-compat wrapper: the status pill from an availability answer. */
+export function AvailabilityBadge({ a, now, compact }: { a: AvailabilityView | undefined; now: number; compact?: boolean }) {
+  if (!a) return <Badge tone="muted">removed</Badge>;
+  return <StatusPill d={a.display} now={now} compact={compact} />;
 }
 
 async function copyText(text: string): Promise<boolean> {

@@ -1,13 +1,15 @@
+/** The account form (add, edit, fix a refused password); the accounts live in the one table of Instances.tsx. */
 import { useState } from 'react';
-import type { AccountInput, AdminAccount, AdminSnapshot } from '../../src-main/core/admin/api-types';
+import type { AccountInput, AdminAccount } from '../../src-main/core/admin/api-types';
 import { ApiError } from '../api/client';
-import { Badge, Card, ConfirmButton, Empty, Field, LoginBadge } from '../components/ui';
+import { Field } from '../components/ui';
 import { hasErrors, validateAccount, type Errors } from '../lib/validate';
-import { act, useDash } from '../store';
+import { useDash } from '../store';
 
 const BLANK: AccountInput = { username: '', password: '', name: '', dedicatedDomain: '' };
 
-export function AccountForm(props: { initial?: AdminAccount; onDone: () => void }) {
+/** `fixPassword`: opened from "Fix password" (the password field focused, a sign-in follows the save). */
+export function AccountForm(props: { initial?: AdminAccount; onDone: () => void; fixPassword?: boolean; onSaved?: (passwordChanged: boolean) => void }) {
   const isNew = !props.initial;
   const [form, setForm] = useState<AccountInput>(
     props.initial ? { username: props.initial.username, password: '', name: props.initial.name, dedicatedDomain: props.initial.dedicatedDomain ?? '' } : BLANK,
@@ -36,6 +38,7 @@ export function AccountForm(props: { initial?: AdminAccount; onDone: () => void 
       else await client.updateAccount(props.initial!.name, body);
       setForm((f) => ({ ...f, password: '' }));
       useDash.getState().toast('ok', isNew ? `Account ${body.name || body.username} added` : `Account ${props.initial!.name} saved`);
+      props.onSaved?.(body.password !== undefined);
       props.onDone();
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
@@ -54,8 +57,8 @@ export function AccountForm(props: { initial?: AdminAccount; onDone: () => void 
         <Field label="User name" htmlFor={id('username')} error={errs.username} hint="The Lingma / Alibaba Cloud sign-in name.">
           <input id={id('username')} value={form.username} onChange={set('username')} autoComplete="off" spellCheck={false} />
         </Field>
-        <Field label="Password" htmlFor={id('password')} error={errs.password} hint={isNew ? 'Stored in the secret store, never shown again.' : 'Leave empty to keep the current password.'}>
-          <input id={id('password')} type="password" value={form.password} onChange={set('password')} autoComplete="new-password" placeholder={isNew ? '' : '••••••••  (unchanged)'} />
+        <Field label="Password" htmlFor={id('password')} error={errs.password} hint={isNew ? 'Stored in the secret store, never shown again.' : props.fixPassword ? 'The sign-in page refused the saved password. Enter the right one; Relay signs in again after saving.' : 'Leave empty to keep the current password.'}>
+          <input id={id('password')} type="password" value={form.password} onChange={set('password')} autoComplete="new-password" placeholder={isNew ? '' : '••••••••  (unchanged)'} autoFocus={props.fixPassword} />
         </Field>
         {isNew && (
           <Field label="Instance name (optional)" htmlFor={id('name')} error={errs.name} hint="Shown in logs and usage; defaults to the user name.">
@@ -75,69 +78,3 @@ export function AccountForm(props: { initial?: AdminAccount; onDone: () => void 
   );
 }
 
-export function Accounts({ snap }: { snap: AdminSnapshot }) {
-  const [adding, setAdding] = useState(false);
-  const [editing, setEditing] = useState<string>();
-  if (!snap.accountsEditable) {
-    return (
-      <div className="screen" data-testid="screen-accounts">
-        <Card title="Accounts">
-          <Empty title="Lingma is not set up">
-            <p>Accounts need the Lingma backend. Install Lingma (the VS Code or JetBrains plugin brings the binary), or set <code>lingma.binary</code> in the config file or <code>LINGMA_BIN</code>, then restart Lingma Relay.</p>
-          </Empty>
-        </Card>
-      </div>
-    );
-  }
-  const inst = new Map(snap.instances.map((i) => [i.name, i]));
-  return (
-    <div className="screen" data-testid="screen-accounts">
-      <Card
-        title={<>Lingma accounts <span className="count">{snap.accounts.length}</span></>}
-        actions={!adding && <button type="button" className="btn btn-primary" onClick={() => setAdding(true)}>Add account</button>}
-      >
-        {adding && <AccountForm onDone={() => setAdding(false)} />}
-        {snap.accounts.length === 0 && !adding ? (
-          <Empty testId="empty-accounts" title="No accounts yet" action={<button type="button" className="btn btn-primary" onClick={() => setAdding(true)}>Add your first account</button>}>
-            <p>Each account runs its own Lingma process, so adding accounts adds capacity. Passwords go to the secret store and are never shown again.</p>
-          </Empty>
-        ) : (
-          <ul className="list">
-            {snap.accounts.map((a) => {
-              const i = inst.get(a.name);
-              return (
-                <li key={a.name} className="list-item" data-testid={`account-${a.name}`}>
-                  {editing === a.name ? (
-                    <AccountForm initial={a} onDone={() => setEditing(undefined)} />
-                  ) : (
-                    <div className="list-row">
-                      <div className="list-main">
-                        <div className="strong">{a.name}</div>
-                        <div className="muted small">
-                          <span data-testid="account-username">{a.username}</span>
-                          {a.dedicatedDomain && <> · {a.dedicatedDomain}</>}
-                          {' · '}{a.hasPassword ? 'password saved' : 'no password'}
-                        </div>
-                      </div>
-                      <div className="list-side">
-                        {i && <LoginBadge login={i.login} />}
-                        {a.source === 'config' ? (
-                          <Badge tone="muted" title="Defined in the config file; edit it there.">from config</Badge>
-                        ) : (
-                          <>
-                            <button type="button" className="btn btn-small btn-ghost" onClick={() => setEditing(a.name)}>Edit</button>
-                            <ConfirmButton small label="Remove" confirm={`Remove ${a.name}`} onConfirm={() => act(`Remove ${a.name}`, (c) => c.removeAccount(a.name), `${a.name} removed`)} />
-                          </>
-                        )}
-                      </div>
-                    </div>
-                  )}
-                </li>
-              );
-            })}
-          </ul>
-        )}
-      </Card>
-    </div>
-  );
-}

@@ -1,75 +1,93 @@
 import { useMemo, useState } from 'react';
-import type { AdminSnapshot } from '../../src-main/core/admin/api-types';
+import type { AdminInstance, AdminSnapshot, StatusDisplay } from '../../src-main/core/admin/api-types';
 import { Sparkline } from '../components/charts';
-import { AvailabilityBadge, Badge, Card, Code, CopyButton, countdown, Empty, isUsable, LoginBadge, Stat } from '../components/ui';
+import { Badge, Card, Code, CopyButton, countdown, displayOf, Empty, isUsable, Stat, StatusPill } from '../components/ui';
 import { fmtInt, fmtPercent } from '../lib/format';
 import { snippets } from '../lib/snippets';
-import { act } from '../store';
+import { signInAll, toSignIn } from '../store';
 import { DiscoveryCard } from './Discovered';
 
 function maskKey(k: string): string {
   return k.length > 14 ? `${k.slice(0, 11)}${'•'.repeat(8)}${k.slice(-4)}` : '•'.repeat(k.length);
 }
 
+/** The instances that do not serve, people first, then credits, cool-downs, stopped, starting. */
+const ORDER: Record<StatusDisplay['kind'], number> = { needs_person: 0, out_of_credits: 1, cooling_down: 2, stopped: 3, starting: 4, serving: 5 };
+export function notServing(snap: AdminSnapshot): AdminInstance[] {
+  return snap.instances.filter((i) => !isUsable(i)).sort((a, b) => ORDER[displayOf(a).kind] - ORDER[displayOf(b).kind]);
+}
+
+const KIND_COUNT: Record<StatusDisplay['kind'], [string, string]> = {
+  needs_person: ['needs a person', 'need a person'],
+  out_of_credits: ['out of credits', 'out of credits'],
+  cooling_down: ['cooling down', 'cooling down'],
+  stopped: ['stopped', 'stopped'],
+  starting: ['starting', 'starting'],
+  serving: ['serving', 'serving'],
+};
+
+/** `2 need a person · 1 cooling down` (what is not serving, by reason; the card below names them). */
+export function notServingSummary(snap: AdminSnapshot): string {
+  const list = notServing(snap);
+  if (!snap.instances.length) return 'none configured';
+  if (!list.length) return 'every instance serves';
+  const counts = new Map<StatusDisplay['kind'], number>();
+  for (const i of list) counts.set(displayOf(i).kind, (counts.get(displayOf(i).kind) ?? 0) + 1);
+  return [...counts].map(([k, n]) => `${n} ${KIND_COUNT[k][n === 1 ? 0 : 1]}`).join(' · ');
+}
+
 export function GettingStarted({ snap }: { snap: AdminSnapshot }) {
-  const lingma = snap.instances.filter((i) => i.kind === 'lingma');
   if (!snap.instances.length) {
     return (
       <Empty
         testId="empty-no-backends"
         title="Add your first account"
-        action={snap.accountsEditable ? <a className="btn btn-primary" href="#/accounts">Add a Lingma account</a> : undefined}
+        action={snap.accountsEditable ? <a className="btn btn-primary" href="#/instances">Add a Lingma account</a> : undefined}
       >
         <p>Lingma Relay has nothing to send requests to yet. Add a Lingma account{snap.accountsEditable ? '' : ' (set lingma.binary or LINGMA_BIN first)'}, or an OpenAI-compatible provider under <code>providers:</code> in the config file.</p>
       </Empty>
     );
   }
-  const needLogin = lingma.filter((i) => ['logged_out', 'needs_manual', 'failed'].includes(i.login.state));
   const ready = snap.instances.filter(isUsable);
-  const signedIn = snap.instances.filter((i) => i.login.state === 'logged_in' || i.login.state === 'not_applicable');
-  if (needLogin.length) {
+  const people = snap.instances.filter((i) => displayOf(i).kind === 'needs_person');
+  if (people.length) {
     return (
       <Empty
         testId="empty-login-needed"
-        title={needLogin.length === 1 ? `${needLogin[0].name} needs to sign in` : `${needLogin.length} accounts need to sign in`}
+        title={people.length === 1 ? `${people[0].name} needs you` : `${people.length} accounts need you`}
         action={
           <>
-            <button type="button" className="btn btn-primary" onClick={() => act('Sign in', (c) => c.loginAll(), 'Signing in…')}>Sign in all</button>{' '}
-            <a className="btn btn-ghost" href="#/instances">Open instances</a>
+            {toSignIn(snap).length > 0 && <button type="button" className="btn btn-primary" onClick={() => void signInAll(snap)}>Sign in all</button>}{' '}
+            <a className="btn btn-ghost" href="#/instances">Open accounts</a>
           </>
         }
       >
         <p>
+          {people.map((i) => `${i.name}: ${displayOf(i).detail}`).join('; ')}.{' '}
           {ready.length
-            ? 'Other backends are serving meanwhile.'
-            : signedIn.length
-              ? 'The signed-in backends are not serving right now (recent errors, retried shortly); see Instances.'
-              : 'No backend can serve requests until an account is signed in.'}
+            ? 'Other instances are serving meanwhile.'
+            : people.length === snap.instances.length
+              ? 'Nothing can serve requests until an account is signed in.'
+              : 'Nothing else is serving right now either; see Not serving below.'}
         </p>
       </Empty>
     );
   }
-  const outOfCredits = snap.instances.filter((i) => i.availability?.status === 'out_of_credits');
+  const outOfCredits = snap.instances.filter((i) => displayOf(i).kind === 'out_of_credits');
   if (!ready.length && outOfCredits.length) {
-    const next = outOfCredits.map((i) => i.availability!).filter((a) => a.until !== undefined).sort((a, b) => a.until! - b.until!)[0];
+    const next = outOfCredits.map(displayOf).filter((d) => d.until !== undefined).sort((a, b) => a.until! - b.until!)[0];
     return (
-      <Empty testId="empty-out-of-credits" title={outOfCredits.length === 1 ? `${outOfCredits[0].name} is out of credits` : `${outOfCredits.length} accounts are out of credits`} action={<a className="btn btn-ghost" href="#/instances">Open instances</a>}>
-        <p>Clients get 429 with Retry-After until the next reset{next ? ` (${countdown(next, Date.now())})` : ''}. A person can clear a cool-down on the Instances screen.</p>
+      <Empty testId="empty-out-of-credits" title={outOfCredits.length === 1 ? `${outOfCredits[0].name} is out of credits` : `${outOfCredits.length} accounts are out of credits`} action={<a className="btn btn-ghost" href="#/instances">Open accounts</a>}>
+        <p>Clients get 429 with Retry-After until the next reset{next ? ` (${countdown(next, Date.now())})` : ''}. A person can clear a cool-down on the Accounts screen.</p>
       </Empty>
     );
   }
   if (!ready.length) {
-    const why = snap.instances.find((i) => i.availability?.reason || i.reason || i.lastError);
-    if (why?.availability && !why.reason && !why.lastError) {
-      return (
-        <Empty testId="empty-none-ready" title="No backend is ready yet" action={<a className="btn btn-ghost" href="#/instances">Open instances</a>}>
-          <p>{why.availability.reason}</p>
-        </Empty>
-      );
-    }
+    const first = notServing(snap)[0];
+    const d = displayOf(first);
     return (
-      <Empty testId="empty-none-ready" title="No backend is ready yet" action={<a className="btn btn-ghost" href="#/instances">Open instances</a>}>
-        <p>{why ? `${why.name}: ${why.reason ?? why.lastError}` : 'Backends are starting; this usually takes a few seconds.'}</p>
+      <Empty testId="empty-none-ready" title="Nothing is serving yet" action={<a className="btn btn-ghost" href="#/instances">Open accounts</a>}>
+        <p>{first.name}: {d.label.toLowerCase()}{d.detail ? ` (${d.detail})` : ''}{d.lastError ? `: ${d.lastError.text}` : ''}.</p>
       </Empty>
     );
   }
@@ -120,10 +138,10 @@ export function Overview({ snap }: { snap: AdminSnapshot }) {
       <div className="stats">
         <Stat
           testId="stat-ready"
-          label="Ready backends"
+          label="Serving"
           value={`${ready} / ${snap.instances.length}`}
           tone={snap.instances.length === 0 ? 'muted' : ready === snap.instances.length ? 'ok' : ready > 0 ? 'warn' : 'bad'}
-          sub={snap.instances.length ? snap.instances.map((i) => i.name).slice(0, 3).join(', ') + (snap.instances.length > 3 ? '…' : '') : 'none configured'}
+          sub={<span title={notServingSummary(snap)}>{notServingSummary(snap)}</span>}
         />
         <Stat label="Requests / s" value={fmtInt(last?.rps ?? 0)} sub={<Sparkline values={window60.map((c) => c.rps)} label="requests per second, last minute" />} />
         <Stat label="In flight" value={`${fmtInt(snap.admission.inFlight)}`} sub={`${fmtInt(snap.admission.queued)} queued · limit ${snap.admission.max}`} />
@@ -132,19 +150,24 @@ export function Overview({ snap }: { snap: AdminSnapshot }) {
       </div>
 
       {snap.instances.length > 0 && (
-        <Card title="Backends" actions={<a className="small" href="#/instances">Manage</a>} testId="backends-glance">
-          <ul className="glance">
-            {snap.instances.map((i) => (
-              <li key={i.name} className="glance-item">
-                <span className={`health-dot ${isUsable(i) ? 'hd-ok' : i.availability?.status === 'failed' || i.availability?.status === 'out_of_credits' ? 'hd-bad' : 'hd-warn'}`} aria-hidden="true" />
-                <span className="strong">{i.name}</span>
-                <span className="muted small">{i.provider}</span>
-                <AvailabilityBadge a={i.availability} now={Date.now()} />
-                {i.login.state !== 'not_applicable' && <LoginBadge login={i.login} />}
-                <span className="muted small glance-load">{i.inFlight}/{i.limit} busy</span>
-              </li>
-            ))}
-          </ul>
+        <Card title={notServing(snap).length ? 'Not serving' : 'Serving'} actions={<a className="small" href="#/instances">Manage</a>} testId="backends-glance">
+          {notServing(snap).length === 0 ? (
+            <p className="muted small" data-testid="all-serving">All {snap.instances.length} instance{snap.instances.length === 1 ? '' : 's'} serve: {snap.instances.map((i) => i.name).join(', ')}.</p>
+          ) : (
+            <ul className="glance">
+              {notServing(snap).map((i) => {
+                const d = displayOf(i);
+                return (
+                  <li key={i.name} className="glance-item" data-testid={`not-serving-${i.name}`}>
+                    <span className="strong">{i.name}</span>
+                    <StatusPill d={d} now={Date.now()} compact />
+                    <span className="small glance-why">{d.detail}{d.lastError ? `: ${d.lastError.text}` : ''}</span>
+                    <span className="muted small glance-process">{d.process}</span>
+                  </li>
+                );
+              })}
+            </ul>
+          )}
         </Card>
       )}
 

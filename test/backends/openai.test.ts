@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import type { ChatEvent, ChatRequest } from '../../src-main/core/chat/model';
 import { createOpenAIProvider, type OpenAIProvider } from '../../src-main/core/backends/openai';
 import { readSseData } from '../../src-main/core/backends/openai/sse-reader';
-import { parseRetryAfter } from '../../src-main/core/backends/openai/translate';
+import { ChunkReader, parseRetryAfter } from '../../src-main/core/backends/openai/translate';
 import type { CallContext, Instance } from '../../src-main/core/backends/types';
 import { RelayError } from '../../src-main/core/errors';
 import { startFakeOpenAI, type FakeUpstream } from '../fakes/openai-upstream';
@@ -206,6 +206,24 @@ describe('OpenAI-compatible backend', () => {
     expect(e.message).toContain('fake mid-stream failure');
   });
 
+  it('names the provider in a mid-stream upstream error', async () => {
+    up.setOptions({ chunks: 6 });
+    up.enqueue({ errorAfterChunks: 1 });
+    const e = await failure(collect(inst.chat(req(), ctx())));
+    expect(e.message).toMatch(/^fake: fake mid-stream failure/);
+    expect(e.message).not.toMatch(/the provider:/);
+  });
+
+  it('names the provider in an error chunk, without the upstream key', () => {
+    const r = new ChunkReader('ollama', ['sk-secret-123456789']);
+    expect(() => r.read({ error: { message: 'fake mid-stream failure with sk-secret-123456789' } }, [])).toThrow(/^ollama: fake mid-stream failure/);
+    try {
+      r.read({ error: { message: 'bad sk-secret-123456789' } }, []);
+    } catch (e) {
+      expect((e as Error).message).not.toContain('sk-secret-123456789');
+    }
+  });
+
   it('cancels the upstream request when the caller aborts', async () => {
     up.setOptions({ chunks: 50, chunkDelayMs: 20 });
     const ac = new AbortController();
@@ -236,7 +254,8 @@ describe('OpenAI-compatible backend', () => {
     const r = await inst.embed!({ model: 'Text-Embed-3', input: ['a', 'bb'], dimensions: 4 }, ctx());
     expect(r.data).toHaveLength(2);
     expect((r.data[0] as number[]).length).toBe(4);
-    expect(r.usage.promptTokens).toBeGreaterThan(0);
+    // The fake reports three tokens per input.
+    expect(r.usage.promptTokens).toBe(2 * 3);
   });
 });
 

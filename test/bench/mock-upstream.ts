@@ -45,7 +45,8 @@ export async function startMockUpstream(): Promise<MockUpstream> {
     req.setEncoding('utf8');
     req.on('data', (c: string) => (body += c));
     req.on('end', () => {
-      // Stream parameters ride in the `user` field: "s=<id>;n=<chunks>;gap=<ms>".
+      // Stream parameters ride in the `user` field: "s=<id>;n=<chunks>;gap=<ms>[;pad=<bytes>]"
+      // (pad: filler after each chunk's marker, for large answers).
       const b = JSON.parse(body);
       if (!b.stream) {
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(COMPLETION) });
@@ -62,6 +63,7 @@ export async function startMockUpstream(): Promise<MockUpstream> {
       const s = params.s ?? '0';
       const n = Number(params.n ?? 10);
       const gap = Number(params.gap ?? 0);
+      const pad = params.pad ? ' '.repeat(Number(params.pad)) : '';
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
       res.socket?.setNoDelay(true);
       let i = 0;
@@ -73,7 +75,7 @@ export async function startMockUpstream(): Promise<MockUpstream> {
         }
         const content = `s${s}-c${i}|`;
         sentAt.set(`${s}:${i}`, performance.now());
-        res.write(chunk(content));
+        res.write(chunk(content + pad));
         i++;
         if (gap > 0) setTimeout(next, gap);
         else setImmediate(next);

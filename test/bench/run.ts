@@ -1,580 +1,306 @@
 /**
- * `npm run bench`: the gateway's overhead, as a ratio to the direct call measured in the same run.
+ * `npm run bench`: what the relay adds to every call, side by side in ONE run with a peer gateway.
  *
- * A mock upstream (./mock-upstream.ts) and the client run in this process; the gateway (the real
- * relay, built to plain JS with esbuild) runs in a child process so its RSS can be measured.
- * Every figure is measured twice, straight to the mock ("direct") and through the gateway, and
- * the difference is what the gateway adds.
+ * A mock upstream (./mock-upstream.ts) and the client run in this process. Three targets get the
+ * same load: the mock itself ("direct"), the relay as `npm run serve` runs it (compiled bundle,
+ * default configuration: ledger on, info logs on; ./procs.ts) and Portkey's gateway from npm
+ * ("portkey", the peer), each gateway in its own process so its RSS and CPU can be read. Every
+ * figure is reported as added time over the direct call and as ratios to the direct call and to
+ * the peer; then one table of the issue's targets (target, reached, met), relay only: slow
+ * clients (backpressure), a streaming soak and idle RSS with node's defaults.
  *
- * Then every `test/bench/sections/*.ts` exporting `run()` is run and printed the same way.
- * Output: a table per section, then one JSON document (also written to test-artifacts/bench.json).
- * Env: BENCH_QUICK=1 for a short run; BENCH_SECTIONS=0 to skip the sections.
+ * Then every `test/bench/sections/*.ts` exporting `run()` (in-process overhead, ledger queries,
+ * Lingma session reuse). Output: tables on stdout, progress on stderr, one JSON document in
+ * test-artifacts/bench.json; `npm run bench:readme` turns that into README's benchmark section.
+ *
+ * Flags (after `npm run bench --`): --quick (or BENCH_QUICK=1) short phases; --soak=SECONDS
+ * (or BENCH_SOAK_S; default 120, 15 with --quick); --no-sections (or BENCH_SECTIONS=0).
+ * BENCH_NODE_FLAGS: the relay's V8 flags (default: those of `npm run serve`).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
-import pino from 'pino';
-import { Pool } from 'undici';
-import { FileSecretStore } from '../../src-main/cli/file-secrets';
-import { validateConfig } from '../../src-main/core/config/validate';
-import { createLogger } from '../../src-main/core/gateway/logging';
-import { createRelay } from '../../src-main/core/relay';
+import { readdirSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { cpus, hostname, release, totalmem, platform } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { concurrentStreams, fixedRate, maxRps, pct, sequential, soak, stalledClients, streamOnce, streaming, target, type Target } from './load';
 import { startMockUpstream, type MockUpstream } from './mock-upstream';
+import { portkeyHeaders, RELAY_KEY, root, startPortkey, startRelay, type Proc } from './procs';
+import { pipeTable, r1, r2, r3, sectionText, type Row, type Section } from './report';
 
-/** Progress on stderr (the tables and JSON go to stdout). */
 const progress = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
+const args = process.argv.slice(2);
+const QUICK = process.env.BENCH_QUICK === '1' || args.includes('--quick');
+if (QUICK) process.env.BENCH_QUICK = '1'; // the sections read it
+const soakArg = args.find((a) => a.startsWith('--soak='))?.slice(7) ?? process.env.BENCH_SOAK_S;
+const SOAK_S = soakArg !== undefined ? Number(soakArg) : QUICK ? 15 : 120;
+if (!(SOAK_S > 0)) throw new Error(`--soak wants a number of seconds, got ${soakArg}`);
+const SECTIONS = process.env.BENCH_SECTIONS !== '0' && !args.includes('--no-sections');
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..');
-const QUICK = process.env.BENCH_QUICK === '1';
+/** The relay's V8 flags: those `npm run serve` passes (package.json), unless BENCH_NODE_FLAGS says otherwise. */
+function serveFlags(): string[] {
+  if (process.env.BENCH_NODE_FLAGS !== undefined) return process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean);
+  const script: string = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts.serve;
+  return script.split(/\s+/).filter((w) => w.startsWith('--'));
+}
+const NODE_FLAGS = serveFlags();
 
-type Row = Record<string, string | number>;
-interface Section {
-  name: string;
-  rows: Row[];
-  json: unknown;
+/** RSS once the process has been idle long enough for V8's memory reducer to run (a few seconds after allocation stops). */
+async function idleRss(procs: Proc[], seconds = 14): Promise<number[]> {
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  return procs.map((p) => p.rssMb());
 }
 
-// ---------- small statistics ----------
-function pct(values: number[], p: number): number {
-  if (!values.length) return NaN;
-  const s = Float64Array.from(values).sort();
-  const i = Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1));
-  return s[i];
-}
-const r3 = (x: number) => Math.round(x * 1000) / 1000;
-const r1 = (x: number) => Math.round(x * 10) / 10;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-// ---------- the gateway child ----------
-/**
- * V8 flags the gateway runs with (see README): a small young generation keeps the idle RSS down at
- * a negligible CPU cost. BENCH_NODE_FLAGS overrides ('' = node defaults).
- */
-const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=2').split(' ').filter(Boolean);
-
-let built = false;
-async function startGatewayChild(
-  upstream: string,
-  flags: string[] = NODE_FLAGS,
-): Promise<{ url: string; key: string; child: ChildProcess; rssMb(): number; cpuMs(): number; stop(): Promise<void> }> {
-  const out = join(root, 'dist', 'bench', 'gateway-child.mjs');
-  if (!built) await build({
-    entryPoints: [join(here, 'gateway-child.ts')],
-    outfile: out,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'error',
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-  });
-  built = true;
-  const child = spawn(process.execPath, [...flags, out], {
-    cwd: root,
-    env: { ...process.env, BENCH_UPSTREAM: upstream, NODE_ENV: 'production' },
-    stdio: ['ignore', 'pipe', 'ignore'], // logs (info level, one line per request) go to /dev/null, as cheaply as to a file
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    let buf = '';
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (c: string) => {
-      buf += c;
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) resolve(buf.slice(0, nl));
-    });
-    child.on('exit', (code) => reject(new Error(`gateway child exited with ${code}`)));
-  });
-  const m = /^relay listening on (\S+) key=(\S+)$/.exec(line);
-  if (!m) throw new Error(`unexpected gateway output: ${line}`);
-  const rssMb = (): number => {
-    try {
-      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-      const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
-      return kb / 1024;
-    } catch {
-      return NaN;
-    }
-  };
-  const cpuMs = (): number => {
-    try {
-      // utime + stime in clock ticks (100 per second on Linux)
-      const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      return (Number(f[11]) + Number(f[12])) * 10;
-    } catch {
-      return NaN;
-    }
-  };
-  return {
-    url: m[1],
-    key: m[2],
-    child,
-    rssMb,
-    cpuMs,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-      }),
-  };
+interface Figure {
+  unit: string;
+  direct?: number;
+  relay: number;
+  portkey?: number;
 }
 
-// ---------- a target: direct or through the gateway ----------
-interface Target {
-  name: 'direct' | 'gateway';
-  pool: Pool;
-  path: string;
-  headers: Record<string, string>;
-  model: string;
-}
-
-const NON_STREAM_BODY = (model: string) => JSON.stringify({ model, messages: [{ role: 'user', content: 'Say hello.' }] });
-
-async function once(t: Target, body: string): Promise<number> {
-  const t0 = performance.now();
-  const res = await t.pool.request({ path: t.path, method: 'POST', headers: t.headers, body });
-  await res.body.text();
-  if (res.statusCode !== 200) throw new Error(`${t.name}: HTTP ${res.statusCode}`);
-  return performance.now() - t0;
-}
-
-async function sequential(t: Target, n: number): Promise<number[]> {
-  const body = NON_STREAM_BODY(t.model);
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) out.push(await once(t, body));
-  return out;
-}
-
-/** Open loop at a fixed rate: latency counted from the scheduled start. */
-async function fixedRate(t: Target, rps: number, ms: number): Promise<{ lat: number[]; errors: number }> {
-  const body = NON_STREAM_BODY(t.model);
-  const lat: number[] = [];
-  let errors = 0;
-  const total = Math.round((rps * ms) / 1000);
-  const start = performance.now();
-  const interval = 1000 / rps;
-  const inflight: Promise<void>[] = [];
-  for (let i = 0; i < total; i++) {
-    let due = start + i * interval;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    // Late (a slow timer, a busy loop): count from the scheduled time, so queueing shows. Early
-    // (waits under 1 ms are not slept): count from when the request really left.
-    due = Math.min(due, performance.now());
-    inflight.push(
-      t.pool
-        .request({ path: t.path, method: 'POST', headers: t.headers, body })
-        .then(async (res) => {
-          await res.body.text();
-          if (res.statusCode !== 200) errors++;
-          lat.push(performance.now() - due);
-        })
-        .catch(() => {
-          errors++;
-        }),
-    );
+function figureRow(name: string, f: Figure, lowerIsBetter = true): Row {
+  const row: Row = { figure: name, unit: f.unit, direct: f.direct !== undefined ? r3(f.direct) : '', relay: r3(f.relay) };
+  if (f.direct !== undefined && lowerIsBetter) row['relay added'] = r3(f.relay - f.direct);
+  if (f.direct !== undefined) row['relay ÷ direct'] = r2(f.relay / f.direct);
+  if (f.portkey !== undefined) {
+    row.portkey = r3(f.portkey);
+    if (f.direct !== undefined && lowerIsBetter) row['portkey added'] = r3(f.portkey - f.direct);
+    if (f.direct !== undefined) row['portkey ÷ direct'] = r2(f.portkey / f.direct);
+    row['relay ÷ portkey'] = r2(f.relay / f.portkey);
+    if (f.direct !== undefined && lowerIsBetter) row['added: relay ÷ portkey'] = r2((f.relay - f.direct) / (f.portkey - f.direct));
   }
-  await Promise.all(inflight);
-  return { lat, errors };
+  return row;
 }
 
-async function maxRps(t: Target, concurrency: number, ms: number): Promise<number> {
-  const body = NON_STREAM_BODY(t.model);
-  const end = performance.now() + ms;
-  let count = 0;
-  const worker = async () => {
-    while (performance.now() < end) {
-      await once(t, body);
-      count++;
-    }
-  };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return count / ((performance.now() - t0) / 1000);
+interface Goal {
+  target: string;
+  wanted: string;
+  reached: string;
+  met: boolean;
 }
 
-interface StreamResult {
-  ttft: number;
-  /** Per content chunk: arrival - upstream write time (ms). */
-  chunkLat: number[];
-  /** Pieces in arrival order, one entry per SSE frame's content. */
-  frames: string[];
-  done: boolean;
-  badFrames: number;
-}
-
-let streamSeq = 0;
-async function streamOnce(t: Target, mock: MockUpstream, n: number, gap: number): Promise<StreamResult & { id: number }> {
-  const id = ++streamSeq;
-  const body = JSON.stringify({ model: t.model, stream: true, user: `s=${id};n=${n};gap=${gap}`, messages: [{ role: 'user', content: 'Stream please.' }] });
-  const t0 = performance.now();
-  const res = await t.pool.request({ path: t.path, method: 'POST', headers: t.headers, body });
-  if (res.statusCode !== 200) {
-    await res.body.text();
-    throw new Error(`${t.name}: stream HTTP ${res.statusCode}`);
-  }
-  let buf = '';
-  let ttft = NaN;
-  const chunkLat: number[] = [];
-  const frames: string[] = [];
-  let done = false;
-  let badFrames = 0;
-  res.body.setEncoding('utf8');
-  for await (const data of res.body as AsyncIterable<string>) {
-    const now = performance.now();
-    buf += data;
-    let sep: number;
-    while ((sep = buf.indexOf('\n\n')) >= 0) {
-      const frame = buf.slice(0, sep);
-      buf = buf.slice(sep + 2);
-      if (!frame.startsWith('data: ')) continue; // comments
-      const payload = frame.slice(6);
-      if (payload === '[DONE]') {
-        done = true;
-        continue;
-      }
-      let content: string | undefined;
-      try {
-        content = JSON.parse(payload).choices?.[0]?.delta?.content;
-      } catch {
-        badFrames++;
-        continue;
-      }
-      if (typeof content !== 'string' || !content) continue;
-      if (Number.isNaN(ttft)) ttft = now - t0;
-      frames.push(content);
-      const m = /^s(\d+)-c(\d+)\|$/.exec(content);
-      const sent = m ? mock.sentAt.get(`${m[1]}:${m[2]}`) : undefined;
-      if (sent !== undefined) {
-        chunkLat.push(now - sent);
-        mock.sentAt.delete(`${m![1]}:${m![2]}`);
-      }
-    }
-  }
-  return { id, ttft, chunkLat, frames, done, badFrames };
-}
-
-/** Per-stream gap stretch: (arrival gap) - (send gap) between consecutive chunks = lat[i] - lat[i-1]. */
-function gapStretch(chunkLats: number[][]): number[] {
-  const out: number[] = [];
-  for (const l of chunkLats) for (let i = 1; i < l.length; i++) out.push(l[i] - l[i - 1]);
-  return out;
-}
-
-async function streaming(t: Target, mock: MockUpstream, streams: number, n: number, gap: number) {
-  const ttft: number[] = [];
-  const lats: number[][] = [];
-  for (let i = 0; i < streams; i++) {
-    const r = await streamOnce(t, mock, n, gap);
-    ttft.push(r.ttft);
-    lats.push(r.chunkLat);
-  }
-  return { ttft, chunkLat: lats.flat(), stretch: gapStretch(lats) };
-}
-
-async function concurrentStreams(t: Target, mock: MockUpstream, count: number, n: number, gap: number, sampleRss: () => void) {
-  const sampler = setInterval(sampleRss, 50);
-  try {
-    const results = await Promise.all(Array.from({ length: count }, () => streamOnce(t, mock, n, gap).catch((e: Error) => e)));
-    let lost = 0;
-    let merged = 0;
-    let failed = 0;
-    let notDone = 0;
-    let bad = 0;
-    let disordered = 0;
-    for (const r of results) {
-      if (r instanceof Error) {
-        failed++;
-        continue;
-      }
-      const expected = Array.from({ length: n }, (_, i) => `s${r.id}-c${i}|`);
-      for (const f of r.frames) if ((f.match(/\|/g) ?? []).length > 1) merged++;
-      const got = r.frames.join('');
-      lost += expected.filter((e) => !got.includes(e)).length;
-      if (got !== expected.join('')) disordered++;
-      if (!r.done) notDone++;
-      bad += r.badFrames;
-    }
-    return { streams: count, framesEach: n, failed, lost, merged, disordered, notDone, badFrames: bad };
-  } finally {
-    clearInterval(sampler);
-  }
-}
-
-/**
- * RSS once the gateway has been idle long enough for V8's memory reducer to run (it starts a few
- * seconds after allocation stops): the figure a tray app sitting idle actually shows.
- */
-async function idleRss(g: { rssMb(): number }): Promise<number> {
-  let last = g.rssMb();
-  for (let i = 0; i < 14; i++) {
-    await new Promise((r) => setTimeout(r, 1000));
-    last = g.rssMb();
-  }
-  return last;
-}
-
-// ---------- the gateway section ----------
-async function gatewaySection(): Promise<Section> {
+async function gatewaySection(): Promise<{ figures: Section; goals: Goal[]; json: Record<string, unknown> }> {
   const mock = await startMockUpstream();
-  const gw = await startGatewayChild(mock.url);
+  progress(`starting the relay (compiled bundle, node ${NODE_FLAGS.join(' ') || 'defaults'}) and the Portkey gateway`);
+  const relay = await startRelay(mock.url, NODE_FLAGS);
+  const peer = await startPortkey();
   const mockUrl = new URL(mock.url);
-  const connections = 600;
-  const direct: Target = {
-    name: 'direct',
-    pool: new Pool(mockUrl.origin, { connections, keepAliveTimeout: 60_000 }),
-    path: `${mockUrl.pathname}/chat/completions`,
-    headers: { 'content-type': 'application/json' },
-    model: 'm',
-  };
-  const gateway: Target = {
-    name: 'gateway',
-    pool: new Pool(gw.url, { connections, keepAliveTimeout: 60_000 }),
-    path: '/v1/chat/completions',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${gw.key}` },
-    model: 'mock/m',
-  };
+  const direct = target('direct', mockUrl.origin, `${mockUrl.pathname}/chat/completions`, { 'content-type': 'application/json' }, 'm');
+  const viaRelay = target('relay', relay.url, '/v1/chat/completions', { 'content-type': 'application/json', authorization: `Bearer ${RELAY_KEY}` }, 'mock/m');
+  const viaPeer = target('portkey', peer.url, '/v1/chat/completions', portkeyHeaders(mock.url), 'm');
+  const all = [direct, viaRelay, viaPeer] as const;
+  const figures: Record<string, Figure> = {};
   const rows: Row[] = [];
+  const fig = (name: string, f: Figure, lowerIsBetter = true) => {
+    figures[name] = f;
+    rows.push(figureRow(name, f, lowerIsBetter));
+  };
   const json: Record<string, unknown> = {};
-  const add = (metric: string, d: number, g: number, unit: string, target?: { max: number; of: 'added' | 'gateway' }) => {
-    const added = g - d;
-    const row: Row = { metric, unit, direct: r3(d), gateway: r3(g), added: r3(added), ratio: r3(g / d) };
-    if (target) {
-      const v = target.of === 'added' ? added : g;
-      row.target = `${target.of} <= ${target.max}`;
-      row.ok = v <= target.max ? 'yes' : 'NO';
-    }
-    rows.push(row);
-    json[metric] = { unit, direct: d, gateway: g, added, ratio: g / d, ...(target ? { target: target.max, met: row.ok === 'yes' } : {}) };
-  };
-  let rssMax = 0;
+  let rssPeak = 0;
+  let peerPeak = 0;
+  let sampling = true; // the load phases; off before the slow-client and soak phases
   const sampleRss = () => {
-    rssMax = Math.max(rssMax, gw.rssMb());
+    if (!sampling) return;
+    rssPeak = Math.max(rssPeak, relay.rssMb() || 0);
+    peerPeak = Math.max(peerPeak, peer.rssMb() || 0);
   };
+  const sampler = setInterval(sampleRss, 100);
+  sampler.unref();
 
   try {
-    progress('cross-process: gateway in its own process (its RSS is measured), mock and client here');
-    const rssStart = gw.rssMb();
-    // Warm up both paths (JIT, keep-alive sockets, upstream pool).
-    await sequential(direct, QUICK ? 200 : 1000);
-    await sequential(gateway, QUICK ? 200 : 1000);
-    for (let i = 0; i < 20; i++) await streamOnce(gateway, mock, 5, 0);
-    const rssIdle = await idleRss(gw);
+    const rssStart = [relay.rssMb(), peer.rssMb()];
+    progress('warm-up (JIT, keep-alive sockets, upstream pools)');
+    for (const t of all) await sequential(t, QUICK ? 200 : 1000);
+    for (const t of [viaRelay, viaPeer]) for (let i = 0; i < 20; i++) await streamOnce(t, mock, 5, 0);
+    progress('idle RSS');
+    const [rssIdle, peerIdle] = await idleRss([relay, peer]);
 
-    // 1. Sequential non-streaming, alternating blocks so drift hits both paths alike.
+    // 1. Sequential non-streaming (c=1), alternating blocks so drift hits every path alike.
+    progress('sequential, c=1');
     const blocks = QUICK ? 4 : 10;
     const per = QUICK ? 150 : 400;
-    const sd: number[] = [];
-    const sg: number[] = [];
-    let gwCpu = 0;
+    const seq: Record<string, number[]> = { direct: [], relay: [], portkey: [] };
+    const cpu = { relay: 0, portkey: 0 };
     for (let b = 0; b < blocks; b++) {
-      sd.push(...(await sequential(direct, per)));
-      const c0 = gw.cpuMs();
-      sg.push(...(await sequential(gateway, per)));
-      gwCpu += gw.cpuMs() - c0;
+      seq.direct.push(...(await sequential(direct, per)));
+      let c0 = relay.cpuMs();
+      seq.relay.push(...(await sequential(viaRelay, per)));
+      cpu.relay += relay.cpuMs() - c0;
+      c0 = peer.cpuMs();
+      seq.portkey.push(...(await sequential(viaPeer, per)));
+      cpu.portkey += peer.cpuMs() - c0;
     }
-    add('sequential p50', pct(sd, 50), pct(sg, 50), 'ms');
-    add('sequential p99', pct(sd, 99), pct(sg, 99), 'ms', { max: 0.5, of: 'added' });
-    const cpuPerReq = (gwCpu * 1000) / sg.length;
-    rows.push({ metric: 'gateway CPU per request (sequential)', unit: 'us', direct: '', gateway: Math.round(cpuPerReq), added: '', ratio: '' });
-    json['gateway CPU per request'] = { us: cpuPerReq, note: '10 ms clock-tick resolution, summed over the run' };
+    const p = (k: string, q: number) => pct(seq[k], q);
+    fig('c=1 latency p50', { unit: 'ms', direct: p('direct', 50), relay: p('relay', 50), portkey: p('portkey', 50) });
+    fig('c=1 latency p99', { unit: 'ms', direct: p('direct', 99), relay: p('relay', 99), portkey: p('portkey', 99) });
+    fig('gateway CPU per request (c=1)', { unit: 'µs', relay: (cpu.relay * 1000) / seq.relay.length, portkey: (cpu.portkey * 1000) / seq.portkey.length });
 
-    progress('fixed request rates');
     // 2. Fixed request rates (open loop).
-    for (const rps of QUICK ? [200] : [200, 1000]) {
+    for (const rps of QUICK ? [1000] : [200, 1000]) {
+      progress(`steady ${rps} req/s`);
       const ms = QUICK ? 1500 : 3000;
-      const d = await fixedRate(direct, rps, ms);
-      const g = await fixedRate(gateway, rps, ms);
-      sampleRss();
-      add(`${rps} req/s p50`, pct(d.lat, 50), pct(g.lat, 50), 'ms');
-      add(`${rps} req/s p99`, pct(d.lat, 99), pct(g.lat, 99), 'ms');
-      if (d.errors || g.errors) json[`${rps} req/s errors`] = { direct: d.errors, gateway: g.errors };
+      const r = [];
+      for (const t of all) r.push(await fixedRate(t, rps, ms));
+      fig(`${rps} req/s p50`, { unit: 'ms', direct: pct(r[0].lat, 50), relay: pct(r[1].lat, 50), portkey: pct(r[2].lat, 50) });
+      fig(`${rps} req/s p99`, { unit: 'ms', direct: pct(r[0].lat, 99), relay: pct(r[1].lat, 99), portkey: pct(r[2].lat, 99) });
+      json[`${rps} req/s errors`] = { direct: r[0].errors, relay: r[1].errors, portkey: r[2].errors };
     }
 
-    progress('max requests per second');
-    // 3. Max requests per second (closed loop, 32 concurrent).
-    const maxMs = QUICK ? 1500 : 3000;
-    const md = await maxRps(direct, 32, maxMs);
-    const sampler = setInterval(sampleRss, 100);
-    const mg = await maxRps(gateway, 32, maxMs);
-    clearInterval(sampler);
-    rows.push({ metric: 'max req/s (32 concurrent)', unit: 'req/s', direct: Math.round(md), gateway: Math.round(mg), added: '', ratio: r3(mg / md) });
-    json['max req/s'] = { direct: md, gateway: mg, ratio: mg / md };
+    // 3. Throughput, closed loop at 32 connections.
+    progress('throughput, 32 connections');
+    const maxMs = QUICK ? 2000 : 4000;
+    const tp = [];
+    for (const t of all) tp.push(await maxRps(t, 32, maxMs));
+    fig('throughput, 32 connections', { unit: 'req/s', direct: tp[0].rps, relay: tp[1].rps, portkey: tp[2].rps }, false);
+    json.throughputErrors = { direct: tp[0].errors, relay: tp[1].errors, portkey: tp[2].errors };
 
-    progress('streaming');
     // 4. Streaming: time to first token, per-chunk latency and inter-chunk gap stretch.
+    progress('streaming, one at a time');
     const streams = QUICK ? 30 : 100;
-    const stD = await streaming(direct, mock, streams, 20, 2);
-    const stG = await streaming(gateway, mock, streams, 20, 2);
-    add('stream TTFT p50', pct(stD.ttft, 50), pct(stG.ttft, 50), 'ms');
-    add('stream TTFT p99', pct(stD.ttft, 99), pct(stG.ttft, 99), 'ms');
-    add('chunk latency p50', pct(stD.chunkLat, 50), pct(stG.chunkLat, 50), 'ms');
-    add('chunk latency p99', pct(stD.chunkLat, 99), pct(stG.chunkLat, 99), 'ms');
-    add('inter-chunk gap stretch p99', pct(stD.stretch, 99), pct(stG.stretch, 99), 'ms', { max: 0.1, of: 'added' });
+    const st = [];
+    for (const t of all) st.push(await streaming(t, mock, streams, 20, 2));
+    fig('stream TTFT p50', { unit: 'ms', direct: pct(st[0].ttft, 50), relay: pct(st[1].ttft, 50), portkey: pct(st[2].ttft, 50) });
+    fig('stream TTFT p99', { unit: 'ms', direct: pct(st[0].ttft, 99), relay: pct(st[1].ttft, 99), portkey: pct(st[2].ttft, 99) });
+    fig('chunk latency p50', { unit: 'ms', direct: pct(st[0].chunkLat, 50), relay: pct(st[1].chunkLat, 50), portkey: pct(st[2].chunkLat, 50) });
+    fig('chunk latency p99', { unit: 'ms', direct: pct(st[0].chunkLat, 99), relay: pct(st[1].chunkLat, 99), portkey: pct(st[2].chunkLat, 99) });
+    fig('inter-chunk gap stretch p99', { unit: 'ms', direct: pct(st[0].stretch, 99), relay: pct(st[1].stretch, 99), portkey: pct(st[2].stretch, 99) });
 
-    progress('512 concurrent streams');
     // 5. 512 concurrent streams, every frame checked.
-    const conc = await concurrentStreams(gateway, mock, 512, 20, 10, sampleRss);
-    const ok = conc.failed === 0 && conc.lost === 0 && conc.merged === 0 && conc.disordered === 0 && conc.notDone === 0 && conc.badFrames === 0;
-    rows.push({
-      metric: '512 concurrent streams x 20 frames', unit: 'frames', direct: '', gateway: `${512 * 20 - conc.lost} ok`,
-      added: `lost ${conc.lost}, merged ${conc.merged}, failed ${conc.failed}`, ratio: '', target: 'none lost/merged', ok: ok ? 'yes' : 'NO',
-    });
-    json['concurrent streams'] = { ...conc, met: ok };
+    progress('512 concurrent streams');
+    const conc = await concurrentStreams(viaRelay, mock, 512, 20, 10);
+    const concPeer = await concurrentStreams(viaPeer, mock, 512, 20, 10);
+    const concOk = (c: typeof conc) => c.failed === 0 && c.lost === 0 && c.merged === 0 && c.disordered === 0 && c.notDone === 0 && c.badFrames === 0;
+    json.concurrentStreams = { relay: conc, portkey: concPeer };
 
-    progress('memory');
-    // 6. Memory: with the recommended flags, and with node's defaults for comparison.
-    sampleRss();
+    // Memory after the load above.
+    await sleep(1000);
+    const [rssAfter, peerAfter] = [relay.rssMb(), peer.rssMb()];
+    sampling = false;
+    fig('RSS at start', { unit: 'MB', relay: rssStart[0], portkey: rssStart[1] });
+    fig('RSS idle (after warm-up)', { unit: 'MB', relay: rssIdle, portkey: peerIdle });
+    fig('RSS after load', { unit: 'MB', relay: rssAfter, portkey: peerAfter });
+    fig('RSS peak under load', { unit: 'MB', relay: rssPeak, portkey: peerPeak });
+    await peer.stop();
+
+    // 6. Backpressure: clients that read nothing while their upstream streams ~600 KB each.
+    progress('slow clients (backpressure)');
+    const SLOW = 150;
+    await idleRss([relay], QUICK ? 3 : 6);
+    const bpBase = relay.rssMb();
+    let bpPeak = bpBase;
+    const bpSampler = setInterval(() => (bpPeak = Math.max(bpPeak, relay.rssMb())), 50);
+    const closeSlow = await stalledClients(relay.url, '/v1/chat/completions', viaRelay.headers, 'mock/m', SLOW, 300, 2000);
+    await sleep(QUICK ? 2000 : 4000);
+    const normal = await sequential(viaRelay, 50); // a normal client meanwhile
+    await sleep(1000);
+    clearInterval(bpSampler);
+    closeSlow();
+    const bpRise = bpPeak - bpBase;
+    json.backpressure = { clients: SLOW, bytesEach: 300 * 2000, baseMb: bpBase, peakMb: bpPeak, riseMb: bpRise, normalClientP50Ms: pct(normal, 50), normalClientMaxMs: Math.max(...normal) };
+    fig('slow clients: RSS rise', { unit: 'MB', relay: bpRise });
+    fig('slow clients: a normal request meanwhile, p50', { unit: 'ms', direct: p('direct', 50), relay: pct(normal, 50) });
+
+    // 7. Streaming soak at 32 connections.
+    progress(`streaming soak, 32 connections, ${SOAK_S} s`);
+    await sleep(2000);
+    const soakSamples: number[] = [];
+    const soakRes = await soak(viaRelay, mock, 32, SOAK_S * 1000, () => soakSamples.push(relay.rssMb()));
+    const settle = Math.max(5, Math.round(SOAK_S / 10)); // the first 10% (at least 5 s) fill the young generation and pools
+    const soakStart = soakSamples[Math.min(settle, soakSamples.length - 1) - 1] ?? NaN;
+    const soakEnd = soakSamples[soakSamples.length - 1] ?? NaN;
+    const soakGrowth = soakEnd / soakStart - 1;
+    json.soak = { seconds: SOAK_S, connections: 32, streams: soakRes.streams, failed: soakRes.failed, startMb: soakStart, startAtS: settle, endMb: soakEnd, growth: soakGrowth, samplesMb: soakSamples.map(r1) };
+    fig(`soak ${SOAK_S} s: RSS at ${settle} s`, { unit: 'MB', relay: soakStart });
+    fig(`soak ${SOAK_S} s: RSS at end`, { unit: 'MB', relay: soakEnd });
+    await relay.stop();
+
+    // 8. Idle RSS with node's default V8 flags, to decide whether the serve flags earn their place.
     let rssIdleDefaults = NaN;
     if (NODE_FLAGS.length) {
-      const plain = await startGatewayChild(mock.url, []);
+      progress('idle RSS with node defaults');
+      const plain = await startRelay(mock.url, []);
+      const t = target('relay-defaults', plain.url, '/v1/chat/completions', viaRelay.headers, 'mock/m', 4);
       try {
-        const t: Target = { ...gateway, pool: new Pool(plain.url, { connections: 4 }), headers: { ...gateway.headers, authorization: `Bearer ${plain.key}` } };
         await sequential(t, QUICK ? 200 : 1000);
         for (let i = 0; i < 20; i++) await streamOnce(t, mock, 5, 0);
-        await t.pool.close();
-        rssIdleDefaults = await idleRss(plain);
+        [rssIdleDefaults] = await idleRss([plain]);
       } finally {
+        await t.pool.close();
         await plain.stop();
       }
+      fig('RSS idle with node defaults (no V8 flags)', { unit: 'MB', relay: rssIdleDefaults });
     }
-    const flagText = NODE_FLAGS.join(' ') || 'node defaults';
-    rows.push({ metric: 'gateway RSS at start (before any request)', unit: 'MB', direct: '', gateway: r1(rssStart), added: '', ratio: '' });
-    rows.push({ metric: `gateway RSS idle (${flagText})`, unit: 'MB', direct: '', gateway: r1(rssIdle), added: '', ratio: '', target: 'gateway <= 80', ok: rssIdle <= 80 ? 'yes' : 'NO' });
-    if (!Number.isNaN(rssIdleDefaults)) rows.push({ metric: 'gateway RSS idle (node defaults)', unit: 'MB', direct: '', gateway: r1(rssIdleDefaults), added: '', ratio: '' });
-    rows.push({ metric: 'gateway RSS under load (max)', unit: 'MB', direct: '', gateway: r1(rssMax), added: '', ratio: '' });
-    json.rss = { nodeFlags: NODE_FLAGS, startMb: rssStart, idleMb: rssIdle, idleMbNodeDefaults: rssIdleDefaults, loadMaxMb: rssMax, target: 80, met: rssIdle <= 80 };
-  } finally {
-    await direct.pool.close();
-    await gateway.pool.close();
-    await gw.stop();
-    await mock.close();
-  }
-  return { name: 'gateway overhead, cross-process (direct call vs through the gateway)', rows, json };
-}
 
-/**
- * The gateway's own cost: the same relay, mock and client in ONE process, so neither path pays
- * for waking another process. Cross-process figures (above) add two OS wake-ups per request on
- * the gateway path, which on a small shared VM dominate the tail; this section isolates what the
- * gateway's code adds. Logging goes to /dev/null through the same batched writer as in production.
- */
-async function inProcessSection(): Promise<Section> {
-  progress('in-process: gateway, mock and client in one process');
-  const mock = await startMockUpstream();
-  const dataDir = mkdtempSync(join(tmpdir(), 'relay-bench-inproc-'));
-  const KEY = 'sk-relay-bench-inprocess-000000';
-  const relay = await createRelay({
-    config: validateConfig({
-      server: { apiKeys: [KEY] },
-      providers: [{ name: 'mock', type: 'openai', baseUrl: mock.url, models: ['m'], maxConcurrency: 1024 }],
-      limits: { maxInFlight: 2048, perKeyConcurrency: 2048, perKeyQueue: 4096, queueTimeoutMs: 60000 },
-    }),
-    dataDir,
-    secrets: new FileSecretStore(dataDir),
-    lingma: 'never',
-    processMetrics: false,
-    logger: createLogger({ level: 'info', destination: pino.destination({ dest: '/dev/null', minLength: 4096, sync: false }) }),
-  });
-  const rows: Row[] = [];
-  const json: Record<string, unknown> = {};
-  const add = (metric: string, d: number, g: number, unit: string, max?: number) => {
-    const added = g - d;
-    const row: Row = { metric, unit, direct: r3(d), gateway: r3(g), added: r3(added), ratio: r3(g / d) };
-    if (max !== undefined) {
-      row.target = `added <= ${max}`;
-      row.ok = added <= max ? 'yes' : 'NO';
-    }
-    rows.push(row);
-    json[metric] = { unit, direct: d, gateway: g, added, ...(max !== undefined ? { target: max, met: added <= max } : {}) };
-  };
-  const mockUrl = new URL(mock.url);
-  const direct: Target = { name: 'direct', pool: new Pool(mockUrl.origin, { connections: 4 }), path: `${mockUrl.pathname}/chat/completions`, headers: { 'content-type': 'application/json' }, model: 'm' };
-  let gateway: Target | undefined;
-  try {
-    await relay.start();
-    const url = await relay.listen({ host: '127.0.0.1', port: 0 });
-    gateway = { name: 'gateway', pool: new Pool(url, { connections: 4 }), path: '/v1/chat/completions', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, model: 'mock/m' };
-    await sequential(direct, QUICK ? 300 : 1500);
-    await sequential(gateway, QUICK ? 300 : 1500);
-    for (let i = 0; i < 20; i++) await streamOnce(gateway, mock, 5, 0);
-    const blocks = QUICK ? 4 : 10;
-    const per = QUICK ? 150 : 500;
-    const sd: number[] = [];
-    const sg: number[] = [];
-    for (let b = 0; b < blocks; b++) {
-      sd.push(...(await sequential(direct, per)));
-      sg.push(...(await sequential(gateway, per)));
-    }
-    add('sequential p50', pct(sd, 50), pct(sg, 50), 'ms');
-    add('sequential p99', pct(sd, 99), pct(sg, 99), 'ms', 0.5);
-    const streams = QUICK ? 30 : 100;
-    const stD = await streaming(direct, mock, streams, 20, 2);
-    const stG = await streaming(gateway, mock, streams, 20, 2);
-    add('stream TTFT p50', pct(stD.ttft, 50), pct(stG.ttft, 50), 'ms');
-    add('chunk latency p99', pct(stD.chunkLat, 99), pct(stG.chunkLat, 99), 'ms');
-    add('inter-chunk gap stretch p99', pct(stD.stretch, 99), pct(stG.stretch, 99), 'ms', 0.1);
+    const added = (name: string) => figures[name].relay - figures[name].direct!;
+    const ms = (x: number) => `${r3(x)} ms`;
+    const goals: Goal[] = [
+      { target: 'throughput at 32 connections, relay ÷ peer', wanted: '≥ 3×, 0 errors', reached: `${r2(tp[1].rps / tp[2].rps)}× (${Math.round(tp[1].rps)} vs ${Math.round(tp[2].rps)} req/s, ${tp[1].errors} errors)`, met: tp[1].rps >= 3 * tp[2].rps && tp[1].errors === 0 },
+      { target: 'added latency c=1, p50', wanted: '≤ 0.5 ms', reached: ms(added('c=1 latency p50')), met: added('c=1 latency p50') <= 0.5 },
+      { target: 'added latency c=1, p99', wanted: '≤ 1.5 ms', reached: ms(added('c=1 latency p99')), met: added('c=1 latency p99') <= 1.5 },
+      { target: 'added latency at a steady 1,000 req/s, p99', wanted: '≤ 3 ms', reached: ms(added('1000 req/s p99')), met: added('1000 req/s p99') <= 3 },
+      { target: 'added time to first token, p50', wanted: '≤ 0.5 ms', reached: ms(added('stream TTFT p50')), met: added('stream TTFT p50') <= 0.5 },
+      { target: 'added inter-chunk gap, p99', wanted: '≤ 0.1 ms', reached: ms(added('inter-chunk gap stretch p99')), met: added('inter-chunk gap stretch p99') <= 0.1 },
+      { target: '512 concurrent streams × 20 frames', wanted: 'none lost or merged', reached: `${512 * 20 - conc.lost} ok, lost ${conc.lost}, merged ${conc.merged}, out of order ${conc.disordered}, failed ${conc.failed}`, met: concOk(conc) },
+      { target: 'RSS idle after start and warm-up', wanted: '≤ 80 MB', reached: `${r1(rssIdle)} MB`, met: rssIdle <= 80 },
+      { target: 'RSS after load', wanted: '≤ 120 MB', reached: `${r1(rssAfter)} MB (peak ${r1(rssPeak)})`, met: rssAfter <= 120 },
+      { target: `streaming soak, 32 connections, ${SOAK_S} s`, wanted: 'RSS growth ≤ 5%', reached: `${r1(soakStart)} → ${r1(soakEnd)} MB (${r1(soakGrowth * 100)}%), ${soakRes.streams} streams, ${soakRes.failed} failed`, met: soakGrowth <= 0.05 && soakRes.failed === 0 },
+      { target: `${SLOW} clients reading nothing, ~600 KB each`, wanted: 'RSS rise ≤ ~30 MB', reached: `+${r1(bpRise)} MB (normal request meanwhile: p50 ${ms(pct(normal, 50))})`, met: bpRise <= 30 },
+    ];
+    if (SOAK_S < 120) goals[9].target += ' (short run; the target is 2 min)';
+    json.figures = figures;
+    json.nodeFlags = NODE_FLAGS;
+    json.goals = goals;
+    return { figures: { name: 'relay and Portkey vs the direct call (same run, same mock upstream)', rows, json: figures }, goals, json };
   } finally {
-    await direct.pool.close();
-    await gateway?.pool.close();
+    clearInterval(sampler);
+    for (const t of all) await t.pool.close().catch(() => undefined);
     await relay.stop();
+    await peer.stop();
     await mock.close();
-    rmSync(dataDir, { recursive: true, force: true });
   }
-  return { name: "gateway overhead, in-process (the gateway's own added cost)", rows, json };
 }
 
-// ---------- output ----------
-function table(s: Section): string {
-  const cols = [...new Set(s.rows.flatMap((r) => Object.keys(r)))];
-  const cells = s.rows.map((r) => cols.map((c) => String(r[c] ?? '')));
-  const widths = cols.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i].length)));
-  const line = (vals: string[]) => `| ${vals.map((v, i) => v.padEnd(widths[i])).join(' | ')} |`;
-  return [`## ${s.name}`, line(cols), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line)].join('\n');
+async function runSections(): Promise<Section[]> {
+  const out: Section[] = [];
+  const dir = join(root, 'test', 'bench', 'sections');
+  for (const f of readdirSync(dir).filter((n) => /\.ts$/.test(n)).sort()) {
+    try {
+      progress(`section ${f}`);
+      const mod = (await import(pathToFileURL(join(dir, f)).href)) as { run?: () => Promise<Section> };
+      if (typeof mod.run !== 'function') continue;
+      const s = await mod.run();
+      out.push(s);
+      process.stdout.write(`${sectionText(s)}\n\n`);
+    } catch (e) {
+      const s: Section = { name: `section ${f}`, rows: [{ error: String((e as Error)?.message ?? e).slice(0, 200) }], json: { error: String(e) } };
+      out.push(s);
+      process.stdout.write(`${sectionText(s)}\n\n`);
+    }
+  }
+  return out;
+}
+
+export function machine(): Record<string, unknown> {
+  return { node: process.version, os: `${platform()} ${release()}`, cpus: cpus().length, cpu: cpus()[0]?.model?.trim(), memGb: Math.round(totalmem() / 2 ** 30), host: hostname() };
 }
 
 async function main(): Promise<void> {
-  const env = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, memGb: Math.round(totalmem() / 2 ** 30), quick: QUICK };
-  const sections: Section[] = [];
-  sections.push(await gatewaySection());
-  process.stdout.write(`${table(sections[0])}\n\n`);
-  sections.push(await inProcessSection());
-  process.stdout.write(`${table(sections[1])}\n\n`);
-
-  if (process.env.BENCH_SECTIONS !== '0') {
-    const dir = join(here, 'sections');
-    let names: string[] = [];
-    try {
-      names = readdirSync(dir).filter((f) => /\.ts$/.test(f)).sort();
-    } catch {
-      /* no sections */
-    }
-    for (const f of names) {
-      try {
-        progress(`section ${f}`);
-        const mod = (await import(pathToFileURL(join(dir, f)).href)) as { run?: () => Promise<Section> };
-        if (typeof mod.run !== 'function') continue;
-        const s = await mod.run();
-        sections.push(s);
-        process.stdout.write(`${table(s)}\n\n`);
-      } catch (e) {
-        const s: Section = { name: `section ${f}`, rows: [{ error: String((e as Error)?.message ?? e).slice(0, 200) }], json: { error: String(e) } };
-        sections.push(s);
-        process.stdout.write(`${table(s)}\n\n`);
-      }
-    }
-  }
-
-  const doc = { at: new Date().toISOString(), env, sections: sections.map((s) => ({ name: s.name, rows: s.rows, json: s.json })) };
-  const text = JSON.stringify(doc, null, 2);
+  const env = { ...machine(), quick: QUICK, soakSeconds: SOAK_S, relayNodeFlags: NODE_FLAGS, peer: `@portkey-ai/gateway ${JSON.parse(readFileSync(join(root, 'node_modules', '@portkey-ai', 'gateway', 'package.json'), 'utf8')).version}` };
+  const g = await gatewaySection();
+  process.stdout.write(`${sectionText(g.figures)}\n\n`);
+  const goalRows: Row[] = g.goals.map((x) => ({ target: x.target, wanted: x.wanted, reached: x.reached, met: x.met ? 'yes' : 'NO' }));
+  process.stdout.write(`## targets (relay, default configuration)\n${pipeTable(goalRows)}\n\n`);
+  const sections = SECTIONS ? await runSections() : [];
+  const doc = {
+    at: new Date().toISOString(),
+    env,
+    targets: g.goals,
+    figures: { name: g.figures.name, rows: g.figures.rows, json: g.json },
+    sections: sections.map((s) => ({ name: s.name, rows: s.rows, json: s.json })),
+  };
   mkdirSync(join(root, 'test-artifacts'), { recursive: true });
-  writeFileSync(join(root, 'test-artifacts', 'bench.json'), text + '\n');
-  process.stdout.write(`${text}\n`);
+  writeFileSync(join(root, 'test-artifacts', 'bench.json'), `${JSON.stringify(doc, null, 2)}\n`);
+  progress('wrote test-artifacts/bench.json (npm run bench:readme puts it into README.md)');
   process.exit(0);
 }
 

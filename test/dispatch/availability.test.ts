@@ -16,37 +16,15 @@ import { createPool, hopOf } from '../../src-main/core/pool/pool';
 import type { Clock } from '../../src-main/core/ports';
 import { createResolver, type AliasesConfig } from '../../src-main/core/routing/aliases';
 import { createHealthCache } from '../../src-main/core/routing/health';
+import { fakeClock } from '../helpers/fake-clock';
 import { answer, fakeInstance, fakeProvider, silentLog, type Behaviour, type FakeProvider } from './fakes';
-
-/** A clock whose time and timers move only when the test says so. */
-function manualClock(start = Date.UTC(2026, 11, 4, 12)) {
-  let now = start;
-  let seq = 0;
-  const timers = new Map<number, { at: number; fn: () => void }>();
-  const clock: Clock & { advance(ms: number): void } = {
-    now: () => now,
-    setTimeout: (fn, ms) => {
-      const id = ++seq;
-      timers.set(id, { at: now + ms, fn });
-      return { id, unref() { return this; } } as unknown as NodeJS.Timeout;
-    },
-    clearTimeout: (t) => void timers.delete((t as unknown as { id: number })?.id),
-    advance(ms) {
-      now += ms;
-      for (const [id, t] of [...timers].sort((a, b) => a[1].at - b[1].at)) {
-        if (t.at <= now && timers.delete(id)) t.fn();
-      }
-    },
-  };
-  return clock;
-}
 
 function setup(providers: FakeProvider[], opts: { aliases?: AliasesConfig; clock?: Clock; firstByteTimeoutMs?: number } = {}) {
   const metrics = new Metrics();
   const health = createHealthCache({ failureThreshold: 1, baseBackoffMs: 60_000, maxBackoffMs: 60_000, clock: opts.clock });
   const availability = createAvailability({ health, providers: () => providers, metrics, clock: opts.clock });
-  const pool = createPool({ health, metrics, availability });
-  const admission = createAdmission({ maxInFlight: 32, queueTimeoutMs: 5_000, perKeyConcurrency: 32, perKeyQueue: 8 }, metrics);
+  const pool = createPool({ health, metrics, availability, clock: opts.clock });
+  const admission = createAdmission({ maxInFlight: 32, queueTimeoutMs: 5_000, perKeyConcurrency: 32, perKeyQueue: 8 }, metrics, opts.clock);
   const dispatcher = createDispatcher({
     resolver: createResolver({ providers: () => providers, aliases: opts.aliases }),
     providers: () => providers,
@@ -55,6 +33,7 @@ function setup(providers: FakeProvider[], opts: { aliases?: AliasesConfig; clock
     health,
     observers: [requestMetrics(metrics), liveRequests(new EventHub())],
     limits: { maxSwitches: 3, firstByteTimeoutMs: opts.firstByteTimeoutMs ?? 10_000, queueTimeoutMs: 5_000 },
+    clock: opts.clock,
     log: silentLog,
   });
   let n = 0;
@@ -219,7 +198,7 @@ describe('credits and quota', () => {
   });
 
   it('without a reset time the cool-down is exponential from one minute, at most a day; the prober re-checks it when it ends', async () => {
-    const clock = manualClock();
+    const clock = fakeClock();
     const a = fakeInstance('a', 'p');
     const p = fakeProvider('p', { models: ['m'], instances: [a] });
     const t = setup([p], { clock });
@@ -231,7 +210,7 @@ describe('credits and quota', () => {
     expect(t.availability.recordQuota('a')).toBe(t0 + 60_000);
     expect(t.availability.of(a).status).toBe('out_of_credits');
     expect(t.availability.due(a)).toBe(false);
-    clock.advance(60_000);
+    await clock.advance(60_000);
     expect(t.availability.due(a)).toBe(true);
     // The re-check finds it still out of credits: the next cool-down is twice as long.
     a.probe = async () => {
@@ -252,7 +231,7 @@ describe('credits and quota', () => {
     a.probe = async () => {
       a.probes++;
     };
-    clock.advance(60_000);
+    await clock.advance(60_000);
     await prober.tick();
     expect(t.availability.of(a)).toMatchObject({ serving: true, status: 'serving' });
     prober.stop();

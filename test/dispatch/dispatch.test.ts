@@ -1,61 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
 import type { ChatEvent, ChatRequest } from '../../src-main/core/chat/model';
+import type { AliasesConfig } from '../../src-main/core/routing/aliases';
 import { RelayError } from '../../src-main/core/errors';
-import { EventHub, type LiveRequest } from '../../src-main/core/events';
-import { createAdmission } from '../../src-main/core/dispatch/admission';
-import { createDispatcher, type DispatcherDeps } from '../../src-main/core/dispatch/dispatcher';
-import { liveRequests, usageLedger } from '../../src-main/core/dispatch/observers';
-import { Metrics, requestMetrics } from '../../src-main/core/gateway/metrics';
-import type { RequestContext } from '../../src-main/core/dispatch/types';
-import type { UsageRecord } from '../../src-main/core/ledger/types';
-import { createPool } from '../../src-main/core/pool/pool';
-import { createResolver, type AliasesConfig } from '../../src-main/core/routing/aliases';
-import { createHealthCache } from '../../src-main/core/routing/health';
-import { answer, breakAfterFirst, fail, fakeInstance, fakeProvider, hang, silentLog, slowStream, type FakeProvider } from './fakes';
-
-function setup(providers: FakeProvider[], aliases?: AliasesConfig, over: Partial<DispatcherDeps> = {}) {
-  const metrics = new Metrics();
-  const hub = new EventHub();
-  const health = createHealthCache({ failureThreshold: 1, baseBackoffMs: 60_000, maxBackoffMs: 60_000 });
-  const pool = createPool({ health, metrics });
-  const admission = createAdmission({ maxInFlight: 8, queueTimeoutMs: 5_000, perKeyConcurrency: 8, perKeyQueue: 8 }, metrics);
-  const usage: UsageRecord[] = [];
-  const ended: LiveRequest[] = [];
-  hub.on('requestEnd', (r) => ended.push(r));
-  const dispatcher = createDispatcher({
-    resolver: createResolver({ providers: () => providers, aliases }),
-    providers: () => providers,
-    pool,
-    admission,
-    health,
-    observers: [requestMetrics(metrics), liveRequests(hub), usageLedger((r) => usage.push(r))],
-    limits: { maxSwitches: 3, firstByteTimeoutMs: 10_000, queueTimeoutMs: 5_000 },
-    log: silentLog,
-    ...over,
-  });
-  let n = 0;
-  const ctx = (signal = new AbortController().signal): RequestContext => ({
-    requestId: `req-${++n}`, caller: { keyId: 'key1' }, protocol: 'openai-chat', endpoint: '/v1/chat/completions',
-    signal, receivedAt: Date.now(), log: silentLog,
-  });
-  const idle = () => {
-    expect(pool.totalInFlight()).toBe(0);
-    expect(admission.stats()).toMatchObject({ inFlight: 0, queued: 0 });
-    expect(dispatcher.walkStats().active).toBe(0);
-  };
-  return { dispatcher, metrics, hub, health, pool, admission, usage, ended, ctx, idle };
-}
-
-const req = (model: string, over: Partial<ChatRequest> = {}): ChatRequest => ({
-  model, stream: true, messages: [{ role: 'user', content: [{ type: 'text', text: 'hello there' }] }], ...over,
-});
-
-async function drain(events: AsyncIterable<ChatEvent>): Promise<ChatEvent[]> {
-  const out: ChatEvent[] = [];
-  for await (const e of events) out.push(e);
-  return out;
-}
+import { answer, breakAfterFirst, fail, fakeInstance, fakeProvider, hang, silentLog, slowStream } from './fakes';
+import { drain, req, setup, waitFor } from './setup';
+import { fakeClock, settle } from '../helpers/fake-clock';
 
 async function rejection(p: Promise<unknown>): Promise<RelayError> {
   try {
@@ -165,18 +115,24 @@ describe('dispatcher', () => {
     a1.behaviour = hang();
     a2.behaviour = hang();
     b1.behaviour = answer('fast');
+    const clock = fakeClock();
     const t = setup([pa, pb], { coder: { chain: [{ target: 'pa/m', firstByteTimeoutMs: 150 }, 'pb/n'] } }, {
       limits: { maxSwitches: 0, firstByteTimeoutMs: 10_000, queueTimeoutMs: 5_000 },
+      clock,
     });
-    const ex = await t.dispatcher.execute(req('coder'), t.ctx());
+    const pending = t.dispatcher.execute(req('coder'), t.ctx());
+    await clock.advance(149);
+    expect(a1.calls.length + a2.calls.length).toBe(1);
+    expect(b1.calls).toHaveLength(0);
+    await clock.advance(1);
+    const ex = await pending;
     expect(ex.resolved.label).toBe('pb/n');
     await drain(ex.events);
     // maxSwitches 0: one instance of pa tried, then straight to the next target.
     expect(a1.calls.length + a2.calls.length).toBe(1);
     expect(a1.aborted + a2.aborted).toBe(1);
     expect(t.usage[0].switchReasons[0]).toMatch(/first_byte_timeout/);
-    const until = Date.now() + 5000;
-    while (a1.active + a2.active > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    // The cancelled call unwound (its generator ended) once its signal aborted.
     expect(a1.active + a2.active).toBe(0);
     t.idle();
   });
@@ -238,7 +194,9 @@ describe('dispatcher', () => {
     const t = setup([pa, pb], chain);
     const ctrl = new AbortController();
     const p = t.dispatcher.execute(req('coder'), t.ctx(ctrl.signal));
-    await new Promise((r) => setTimeout(r, 30));
+    // Nothing in this path waits on real time: one turn of the event loop reaches the hanging call.
+    await settle();
+    expect(a1.calls.length + a2.calls.length).toBe(1);
     ctrl.abort();
     expect((await rejection(p)).code).toBe('client_closed');
     expect(t.usage[0]).toMatchObject({ status: 499 });
@@ -389,7 +347,7 @@ describe('dispatcher', () => {
     a1.behaviour = answer('next');
     const second = t.dispatcher.execute(req('pa/m'), t.ctx(ctrls[1].signal));
     const third = t.dispatcher.execute(req('pa/m'), t.ctx(ctrls[2].signal));
-    await new Promise((r) => setTimeout(r, 20));
+    await settle();
     expect(t.pool.waiting()).toBe(2);
     ctrls[2].abort();
     expect((await rejection(third)).code).toBe('client_closed');
@@ -467,5 +425,34 @@ describe('dispatcher hops', () => {
     expect(seen[0]).toMatchObject({ model: 'm', options: { fromClient: 1, lingmaMode: 'agent' } });
     expect(a2.calls[0].req).toBe(seen[0]);
     t.idle();
+  });
+});
+
+describe('dispatcher queued counts', () => {
+  it('counts calls waiting for a busy instance slot in relay_queued and admission stats', async () => {
+    const inst = fakeInstance('l1', 'pa', { maxConcurrency: 1, behaviour: hang() });
+    const p = fakeProvider('pa', { models: ['m'], instances: [inst] });
+    const { dispatcher, metrics, pool, admission, ctx } = setup([p]);
+    const ctrls = [0, 1, 2].map(() => new AbortController());
+    const runs = ctrls.map((c, i) => dispatcher.execute(req('pa/m'), ctx(c.signal, `q${i}`)).catch((e) => e));
+    await waitFor(() => pool.waiting() === 2, 'two pool waiters');
+    expect((await metrics.queued.get()).values[0].value).toBe(2);
+    expect(admission.stats().queued).toBe(2);
+    for (const c of ctrls) c.abort();
+    await Promise.all(runs);
+    await waitFor(() => pool.waiting() === 0 && pool.totalInFlight() === 0, 'the pool to empty');
+    expect((await metrics.queued.get()).values[0].value).toBe(0);
+    expect(admission.stats().queued).toBe(0);
+  });
+});
+
+describe('dispatcher views', () => {
+  it('exposes the health cache view and model resolution', () => {
+    const p = fakeProvider('pa', { models: ['m'] });
+    const { dispatcher, health } = setup([p]);
+    health.recordFailure('pa-1', Object.assign(new Error('x'), { code: 'upstream_error', status: 502, message: 'boom' }) as never);
+    expect(dispatcher.instanceHealth?.('pa-1').healthy).toBe(false);
+    expect(dispatcher.resolveModel?.('pa/m').targets[0].label).toBe('pa/m');
+    expect(() => dispatcher.resolveModel?.('nope')).toThrow(/nope/);
   });
 });

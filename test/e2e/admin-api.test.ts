@@ -9,6 +9,7 @@ import type { AdminEvent, AdminSnapshot } from '../../src-main/core/admin/api-ty
 import { keyIdOf } from '../../src-main/core/config/keys';
 import { ADMIN_TOKEN } from './fakes';
 import { adminHarness, FIRST_KEY, type AdminHarness, type AdminHarnessOptions } from '../helpers/admin';
+import { rawRequest } from '../helpers/raw-http';
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 let app: FastifyInstance | undefined;
@@ -166,6 +167,22 @@ describe('admin API', () => {
     expect(nf.statusCode).toBe(404);
     expect(nf.json().error.message).toMatch(/zed/);
     expect((await app.inject({ method: 'POST', url: '/admin/instances/bob/explode', headers: auth })).statusCode).toBe(404);
+  });
+
+  it('test an instance: its own check runs now; a failure is reported, not thrown; the status comes along', async () => {
+    const { app, relay } = await build();
+    const bob = relay.lingma.list[1];
+    expect((await app.inject({ method: 'POST', url: '/admin/instances/bob/test' })).statusCode).toBe(401);
+    const ok = await app.inject({ method: 'POST', url: '/admin/instances/bob/test', headers: auth });
+    expect(ok.statusCode).toBe(200);
+    // bob waits for a person in the harness (a captcha): the status says so, with the action.
+    expect(ok.json()).toMatchObject({ ok: true, message: 'bob answered', availability: { display: { kind: 'needs_person', action: 'finish_sign_in' } } });
+    bob.probe = async () => { throw new Error('connection refused'); };
+    const bad = await app.inject({ method: 'POST', url: '/admin/instances/bob/test', headers: auth });
+    expect(bad.statusCode).toBe(200);
+    expect(bad.json().ok).toBe(false);
+    expect(bad.json().message).toMatch(/^bob did not answer: /);
+    expect((await app.inject({ method: 'POST', url: '/admin/instances/zed/test', headers: auth })).statusCode).toBe(404);
   });
 
   it('keys: created key is returned once, list shows only prefixes, revoke works', async () => {
@@ -328,6 +345,23 @@ describe('dashboard static files', () => {
       expect((await a.inject({ url: '/ui/../package.json' })).statusCode).not.toBe(200);
     }
   });
+
+  it.each(['/ui/../../../../etc/passwd', '/ui/%2e%2e/%2e%2e/package.json', '/ui/..%2f..%2fpackage.json'])(
+    'refuses %s sent byte for byte, in the error shape and without a 500, and still serves the dashboard',
+    async (target) => {
+      const dir = mkdtempSync(join(tmpdir(), 'relay-ui-'));
+      dirs.push(dir);
+      writeFileSync(join(dir, 'index.html'), '<!doctype html><title>t</title>');
+      const { port } = await listen(harness({ rendererDir: dir }));
+      const r = await rawRequest(port, { target });
+      expect([400, 403, 404]).toContain(r.status);
+      expect(r.body).not.toMatch(/root:|"name"\s*:/);
+      expect(JSON.parse(r.body).error.type).toBe('invalid_request_error');
+      const page = await rawRequest(port, { target: '/ui/' });
+      expect(page.status).toBe(200);
+      expect(page.body).toContain('<title>t</title>');
+    },
+  );
 });
 
 describe('snapshot details', () => {

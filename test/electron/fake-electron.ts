@@ -191,6 +191,19 @@ class FakeIpcMain extends EventEmitter {
   }
 }
 
+export class FakeNotification extends EventEmitter {
+  static all: Array<{ title: string; body: string }> = [];
+  static isSupported() {
+    return true;
+  }
+  constructor(private readonly opts: { title: string; body: string }) {
+    super();
+  }
+  show() {
+    FakeNotification.all.push({ title: this.opts.title, body: this.opts.body });
+  }
+}
+
 const sessions = new Map<string, FakeSession>();
 
 export const fake = {
@@ -218,6 +231,7 @@ export function resetFake(): void {
   fake.ipcMain.handlers.clear();
   FakeBrowserWindow.all.length = 0;
   FakeTray.all.length = 0;
+  FakeNotification.all.length = 0;
   sessions.clear();
 }
 
@@ -227,6 +241,7 @@ export const electronModule = {
   ipcMain: fake.ipcMain,
   BrowserWindow: FakeBrowserWindow,
   Tray: FakeTray,
+  Notification: FakeNotification,
   Menu: { buildFromTemplate: (items: unknown[]) => ({ items }) },
   nativeImage: { createFromPath: (p: string) => ({ path: p, setTemplateImage() {} }) },
   clipboard: {

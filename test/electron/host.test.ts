@@ -4,7 +4,7 @@ import type { App } from 'electron';
 import { validateConfig } from '../../src-main/core/config/validate';
 import { EventHub } from '../../src-main/core/events';
 import type { SecretStore } from '../../src-main/core/ports';
-import { describeStartError, GatewayHost, loginAll, type RelayLike } from '../../src-main/electron/host';
+import { describeStartError, GatewayHost, loginAll, signIn, type RelayLike } from '../../src-main/electron/host';
 import { installQuitHandler } from '../../src-main/electron/quit';
 import { buildDesktopConfig, ensureDesktopSecrets, firstApiKey, readSettings, SECRET_KEYS, SETTINGS_DEFAULTS } from '../../src-main/electron/settings';
 
@@ -140,6 +140,24 @@ describe('GatewayHost', () => {
     expect(loginAllFn).toHaveBeenCalledTimes(1);
     expect(instLogin).toHaveBeenCalledTimes(1);
     expect(logs[0]).toMatch(/2\/2/);
+  });
+
+  it('signs one account in (the tray\'s "Finish Sign-in as …"): accounts.login(name), else the instance\'s login', async () => {
+    const r = fakeRelay();
+    const accountsLogin = vi.fn(async () => undefined);
+    const instLogin = vi.fn(async () => undefined);
+    r.providers.push({ accounts: { login: accountsLogin }, instances: () => [{ name: 'ann' }] }, { instances: () => [{ name: 'oll', login: instLogin }, { name: 'http' }] });
+    const log = () => undefined;
+    expect(await signIn(r, 'ann', log)).toBe(true);
+    expect(accountsLogin).toHaveBeenCalledWith('ann');
+    expect(await signIn(r, 'oll', log)).toBe(true);
+    expect(instLogin).toHaveBeenCalledTimes(1);
+    expect(await signIn(r, 'http', log)).toBe(false);
+    expect(await signIn(r, 'nobody', log)).toBe(false);
+    const logs: string[] = [];
+    accountsLogin.mockRejectedValueOnce(new Error('boom'));
+    expect(await signIn(r, 'ann', (_l, m) => logs.push(m))).toBe(false);
+    expect(logs).toEqual(['sign in ann: boom']);
   });
 });
 

@@ -1,7 +1,8 @@
 /** The BrowserWindow adapter of the login window, against the fake electron objects. */
 import { describe, expect, it } from 'vitest';
 import type { BrowserWindow, Session } from 'electron';
-import { clearLoginPartition, electronLoginPageFactory, PageLoadError, type NavigationAttempt } from '../../src-main/electron/login-window';
+import { PageLoadError, type NavigationAttempt } from '../../src-main/electron/login-window';
+import { clearLoginPartition, electronLoginPageFactory } from '../../src-main/electron/login-page';
 import { electronModule, FakeBrowserWindow, FakeEvent, FakeSession } from './fake-electron';
 
 function make() {

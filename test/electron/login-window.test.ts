@@ -5,13 +5,13 @@ import { LOGIN_REASONS, type PageFacts, type RecipeResult } from '../../src-main
 import { createSignInPolicy } from '../../src-main/core/sign-in-policy';
 import {
   BANNERS,
-  bannerCss,
   partitionFor,
   WindowLoginDriver,
   type LoginFrame,
   type LoginPage,
   type NavigationAttempt,
 } from '../../src-main/electron/login-window';
+import { bannerCss } from '../../src-main/electron/login-page';
 
 const LOGIN_URL = 'https://lingma.alibabacloud.com/lingma/login?nonce=n1&state=s1&port=37510';
 const CALLBACK = 'http://127.0.0.1:37510/auth/callback';

@@ -141,6 +141,16 @@ describe('desktop main process (fake electron)', () => {
     expect(JSON.parse(readFileSync(path.join(userData, 'settings.json'), 'utf8')).startAtLogin).toBe(false);
   });
 
+  it('desktop notifications can be turned off from the tray; the setting is saved', () => {
+    const item = () => tray().menu!.items.find((i) => i.label === 'Notify When an Account Needs Me')!;
+    expect(item().checked).toBe(true);
+    tray().click('Notify When an Account Needs Me');
+    expect(item().checked).toBe(false);
+    expect(JSON.parse(readFileSync(path.join(userData, 'settings.json'), 'utf8')).notifications).toBe(false);
+    tray().click('Notify When an Account Needs Me');
+    expect(JSON.parse(readFileSync(path.join(userData, 'settings.json'), 'utf8')).notifications).toBe(true);
+  });
+
   it('pause stops the gateway, resume starts it again', async () => {
     const url = /http:\/\/127\.0\.0\.1:\d+/.exec(tray().tooltip)![0];
     tray().click('Pause Gateway');

@@ -13,6 +13,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
+/** The usage this fake reports for a chat answer: a quarter of the JSON of the messages it got, a quarter of the answer. */
+export function fakeUsage(messages: unknown, answer: string): { prompt_tokens: number; completion_tokens: number; total_tokens: number } {
+  const promptTokens = Math.ceil(JSON.stringify(messages ?? []).length / 4);
+  const completionTokens = Math.ceil(answer.length / 4);
+  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+}
+
 export interface FakeFault {
   /** Answer with this status and an OpenAI-shaped error body. */
   status?: number;
@@ -186,9 +193,7 @@ export async function startFakeOpenAI(initial: FakeOptions = {}): Promise<FakeUp
       (opts.autoToolCall && Array.isArray(body.tools) && body.tools.length && !body.messages?.some((m: any) => m.role === 'tool')
         ? [{ name: body.tools[0].function?.name ?? 'tool', arguments: JSON.stringify({ q: lastUserText(body) }) }]
         : undefined);
-    const promptTokens = Math.ceil(JSON.stringify(body.messages ?? []).length / 4);
-    const completionTokens = Math.ceil((toolCalls ? JSON.stringify(toolCalls) : text).length / 4);
-    const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+    const usage = fakeUsage(body.messages, toolCalls ? JSON.stringify(toolCalls) : text);
     const finish = toolCalls ? 'tool_calls' : 'stop';
 
     if (!body.stream) {

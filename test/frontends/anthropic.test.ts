@@ -1,5 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { estimatePromptTokens } from '../../src-main/core/chat/tokens';
+import { fakeUsage } from '../fakes/openai-upstream';
 import { KEY, startHarness, type Harness } from './harness';
 
 let h: Harness;
@@ -46,10 +48,11 @@ describe('Anthropic Messages with @anthropic-ai/sdk', () => {
     expect(data.model).toBe('fake/fake-model');
     expect(data.content).toEqual([{ type: 'text', text: 'Echo: hello there' }]);
     expect(data.stop_reason).toBe('end_turn');
-    expect(data.usage.input_tokens).toBeGreaterThan(0);
-    expect(data.usage.output_tokens).toBeGreaterThan(0);
     expect(response.headers.get('x-relay-resolved')).toBe('fake/fake-model');
     const up = h.fake.requests.at(-1);
+    // The upstream's own figures, as it reported them for what it got.
+    const usage = fakeUsage(up.messages, 'Echo: hello there');
+    expect(data.usage).toMatchObject({ input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens });
     expect(up.model).toBe('fake-model');
     expect(up.max_tokens ?? up.max_completion_tokens).toBe(100);
     expect(up.messages[0]).toMatchObject({ role: 'system' });
@@ -121,9 +124,22 @@ describe('Anthropic Messages with @anthropic-ai/sdk', () => {
     expect(final.content[0]).toMatchObject({ type: 'thinking', thinking: 'let me think' });
   });
 
-  it('counts tokens', async () => {
+  it('counts tokens: the estimate of the prompt as the backend would get it', async () => {
     const r = await client.messages.countTokens({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'count these words please' }] });
-    expect(r.input_tokens).toBeGreaterThan(0);
+    expect(r.input_tokens).toBe(estimatePromptTokens({ messages: [{ role: 'user', content: [{ type: 'text', text: 'count these words please' }] }] }));
+  });
+
+  it('count_tokens 404s an unknown model in the Anthropic shape and counts a known one', async () => {
+    const body = (model: string) => ({ model, messages: [{ role: 'user', content: 'hello there' }] });
+    const bad = await post('/v1/messages/count_tokens', body('no-such-model'));
+    expect(bad.status).toBe(404);
+    const e = await json(bad);
+    expect(e.type).toBe('error');
+    expect(e.error.type).toBe('not_found_error');
+    expect(e.error.message).toMatch(/no-such-model/);
+    const ok = await post('/v1/messages/count_tokens', body('claude-x'));
+    expect(ok.status).toBe(200);
+    expect((await json(ok)).input_tokens).toBe(estimatePromptTokens({ messages: [{ role: 'user', content: [{ type: 'text', text: 'hello there' }] }] }));
   });
 
   it('answers errors in Anthropic shape with the right status', async () => {

@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { fakeUsage } from '../fakes/openai-upstream';
 import { KEY, OTHER_KEY, startHarness, type Harness } from './harness';
 
 let h: Harness;
@@ -31,9 +32,10 @@ describe('Responses over HTTP with the openai SDK', () => {
     expect(data.model).toBe('fake/fake-model');
     expect(data.output_text).toBe('Echo: hello');
     expect(data.output[0]).toMatchObject({ type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Echo: hello' }] });
-    expect(data.usage!.input_tokens).toBeGreaterThan(0);
     expect(response.headers.get('x-relay-resolved')).toBe('fake/fake-model');
     const up = h.fake.requests.at(-1);
+    const usage = fakeUsage(up.messages, 'Echo: hello');
+    expect(data.usage).toMatchObject({ input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens, total_tokens: usage.total_tokens });
     expect(up.messages[0]).toMatchObject({ role: 'system' });
   });
 
@@ -120,6 +122,12 @@ describe('Responses over HTTP with the openai SDK', () => {
     expect((await json(img)).error.message.toLowerCase()).toContain('image');
   });
 
+  it('explains a bad input: a string or an array of items', async () => {
+    const resp = await post({ model: 'gpt-5', input: 5 });
+    expect(resp.status).toBe(400);
+    expect((await json(resp)).error.message).toMatch(/input.*must be a string or an array of items/);
+  });
+
   it('sends response.failed when the upstream breaks mid-stream', async () => {
     h.fake.enqueue({ errorAfterChunks: 1 });
     const stream = await client.responses.create({ model: 'gpt-5', input: 'break', stream: true });
@@ -199,7 +207,7 @@ describe('Responses over WebSocket', () => {
     const up = h.fake.requests.at(-1);
     expect(up.messages.map((m: any) => m.role)).toEqual(['user', 'assistant', 'user']);
     // Slots were freed after each turn.
-    expect(h.dispatcher.walkStats().active).toBe(0);
+    expect(h.idle()).toBe(true);
 
     // A bad later message is an error event, not a close.
     c.ws.send(JSON.stringify({ type: 'session.update' }));

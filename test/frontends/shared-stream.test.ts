@@ -3,12 +3,13 @@
  * event-driven backend, on fake time: keep-alives before and after the first byte, one error
  * event, cleanup once, and backpressure (no pull while the sink waits for a drain).
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ChatEvent } from '../../src-main/core/chat/model';
 import { createLogger } from '../../src-main/core/gateway/logging';
 import { errors, type RelayError } from '../../src-main/core/errors';
 import type { RequestContext, Resolved } from '../../src-main/core/dispatch/types';
 import { streamAnswer, type StreamEncoder, type StreamSink } from '../../src-main/core/frontends/shared/stream';
+import { fakeClock, type FakeClock } from '../helpers/fake-clock';
 import { ScriptedChat, type Call } from '../helpers/scripted-chat';
 
 class FakeSink implements StreamSink<string> {
@@ -69,47 +70,46 @@ const LIMITS = { keepAliveMs: 100, clientDrainTimeoutMs: 1000 };
 
 let chat: ScriptedChat;
 let sink: FakeSink;
+/** The stream path's clock: keep-alives and the drain deadline run on it. */
+let clock: FakeClock;
 
 function run(): { call: Promise<Call>; done: Promise<void> } {
   const call = chat.nextCall();
   const ctx = { requestId: 'r1', signal: sink.signal, log: createLogger({ level: 'silent' }) } as unknown as RequestContext;
-  const done = streamAnswer(chat, { model: 'm', messages: [], stream: true }, ctx, sink, encoder, LIMITS);
+  const done = streamAnswer(chat, { model: 'm', messages: [], stream: true }, ctx, sink, encoder, LIMITS, clock);
   return { call, done };
 }
 
 beforeEach(() => {
-  vi.useFakeTimers();
+  clock = fakeClock();
   chat = new ScriptedChat();
   sink = new FakeSink();
-});
-afterEach(() => {
-  vi.useRealTimers();
 });
 
 describe('streamAnswer', () => {
   it('sends keep-alives before the first byte and the encoder ping after it, only when idle', async () => {
     const { call: c, done } = run();
     const call = await c;
-    await vi.advanceTimersByTimeAsync(250);
+    await clock.advance(250);
     expect(sink.frames).toEqual([':ka', ':ka']);
     call.start();
     await call.pulled(1);
     expect(sink.frames).toEqual([':ka', ':ka', 'S:fake/m']);
-    await vi.advanceTimersByTimeAsync(100);
+    await clock.advance(100);
     expect(sink.frames.slice(3)).toEqual(['ping']);
     // An event re-arms the idle timer: no ping 60 ms after it.
     call.send(text('a'));
     await call.pulled(2);
-    await vi.advanceTimersByTimeAsync(60);
+    await clock.advance(60);
     expect(sink.frames.slice(4)).toEqual(['P:a']);
-    await vi.advanceTimersByTimeAsync(40);
+    await clock.advance(40);
     expect(sink.frames.slice(5)).toEqual(['ping']);
     call.send('done');
     await done;
     expect(sink.frames.slice(6)).toEqual(['E']);
     expect(sink.ends).toBe(1);
     // Cleanup stopped the timer: nothing more, ever.
-    expect(vi.getTimerCount()).toBe(0);
+    expect(clock.pending()).toBe(0);
     expect(call.returns).toBe(0);
   });
 
@@ -118,13 +118,13 @@ describe('streamAnswer', () => {
     (await c).reject(errors.upstream('nope'));
     await expect(done).rejects.toMatchObject({ code: 'upstream_error' });
     expect(sink.frames).toEqual([]);
-    expect(vi.getTimerCount()).toBe(0);
+    expect(clock.pending()).toBe(0);
   });
 
   it('a failure after a keep-alive committed the stream is one error frame', async () => {
     const { call: c, done } = run();
     const call = await c;
-    await vi.advanceTimersByTimeAsync(100);
+    await clock.advance(100);
     call.reject(errors.upstream('nope'));
     await done;
     expect(sink.frames).toEqual([':ka', 'F:upstream_error']);
@@ -178,7 +178,7 @@ describe('streamAnswer', () => {
     // start's write reported a full buffer: the first pull waits for the drain.
     await vi.waitFor(() => expect(sink.drains).toHaveLength(1));
     expect(call.pulls).toBe(0);
-    await vi.advanceTimersByTimeAsync(500); // no keep-alive into a full buffer either
+    await clock.advance(500); // no keep-alive into a full buffer either
     expect(call.pulls).toBe(0);
     expect(sink.frames).toEqual(['S:fake/m']);
     sink.drains[0](true);

@@ -72,7 +72,7 @@ describe('Anthropic stream under slow upstreams', () => {
       const reader = r.body!.getReader();
       await reader.read();
       ac.abort();
-      await until(() => h.fake.aborted() > aborted && h.dispatcher.walkStats().active === 0);
+      await until(() => h.fake.aborted() > aborted && h.idle());
     } finally {
       h.fake.setOptions({ chunkDelayMs: 0, chunks: 4 });
     }
@@ -116,7 +116,7 @@ describe('Responses stream under slow upstreams', () => {
       ws.send(JSON.stringify({ type: 'response.create', model: 'gpt-5', input: 'long answer' }));
       await delta;
       ws.terminate();
-      await until(() => h.fake.aborted() > aborted && h.dispatcher.walkStats().active === 0);
+      await until(() => h.fake.aborted() > aborted && h.idle());
     } finally {
       h.fake.setOptions({ chunkDelayMs: 0, chunks: 4 });
     }

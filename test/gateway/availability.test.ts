@@ -4,16 +4,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdminSnapshot } from '../../src-main/core/admin/api-types';
-import { validateConfig } from '../../src-main/core/config/validate';
 import { errors } from '../../src-main/core/errors';
-import { createLogger } from '../../src-main/core/gateway/logging';
 import type { HealthzBody } from '../../src-main/core/gateway/build';
-import { createRelay, type Relay } from '../../src-main/core/relay';
-import { FileSecretStore } from '../../src-main/cli/file-secrets';
+import type { Relay } from '../../src-main/core/relay';
+import { startCore, type TestCore } from '../helpers/core';
 import { startFakeOpenAI, type FakeUpstream } from '../fakes/openai-upstream';
-import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 
 let up: FakeUpstream;
+let core: TestCore;
 let relay: Relay;
 let url: string;
 let key: string;
@@ -21,19 +19,13 @@ let admin: string;
 
 beforeAll(async () => {
   up = await startFakeOpenAI({ models: ['m1'], chunks: 2 });
-  const dataDir = tempDir();
-  const config = validateConfig({ providers: [{ name: 'up', type: 'openai', baseUrl: up.url }], ledger: { enabled: false } });
-  relay = await createRelay({ config, dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never', processMetrics: false, logger: createLogger({ level: 'silent' }) });
-  await relay.start();
-  url = await relay.listen({ host: '127.0.0.1', port: 0 });
-  key = relay.firstRun.apiKey!;
-  admin = relay.adminToken();
+  core = await startCore({ config: { providers: [{ name: 'up', type: 'openai', baseUrl: up.url }], ledger: { enabled: false } } });
+  ({ relay, url, apiKey: key, adminToken: admin } = core);
 });
 
 afterAll(async () => {
-  await relay?.stop();
+  await core?.close();
   await up?.close();
-  cleanupTempDirs();
 });
 
 const healthz = async () => {
@@ -53,6 +45,7 @@ describe('availability through the relay', () => {
     const { status, body } = await healthz();
     expect(status).toBe(200);
     expect(body.instances[0]).toMatchObject({ name: 'up', provider: 'up', serving: true, status: 'serving', reason: 'up is serving' });
+    expect(body.instances[0].display).toMatchObject({ kind: 'serving', label: 'Serving', process: 'process ready' });
     expect(body.instances[0].quota).toBeUndefined();
   });
 
@@ -66,6 +59,8 @@ describe('availability through the relay', () => {
     expect(h.status).toBe(503);
     expect(h.body.instances[0]).toMatchObject({ serving: false, status: 'out_of_credits', quota: { exceeded: true, resetsAt } });
     expect(h.body.reason).toContain('up is out of credits until');
+    // One status: out of credits wins over the health backoff, with the reset time.
+    expect(h.body.instances[0].display).toMatchObject({ kind: 'out_of_credits', label: 'Out of credits', until: resetsAt, action: 'clear_cooldown' });
     const m = await metrics();
     expect(m).toContain('relay_account_quota_exceeded{provider="up",instance="up"} 1');
     expect(m).toContain('relay_backend_healthy{backend="up"} 0');
@@ -77,6 +72,8 @@ describe('availability through the relay', () => {
 
     const state = (await (await fetch(`${url}/admin/state`, { headers: { authorization: `Bearer ${admin}` } })).json()) as AdminSnapshot;
     expect(state.instances[0].availability).toMatchObject({ status: 'out_of_credits', clearable: true, until: resetsAt });
+    // The dashboard reads the very same value as /healthz.
+    expect(state.instances[0].availability?.display).toEqual(h.body.instances[0].display);
 
     const noToken = await fetch(`${url}/admin/instances/up/clear-cooldown`, { method: 'POST' });
     expect(noToken.status).toBe(401);

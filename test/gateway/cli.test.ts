@@ -37,7 +37,11 @@ interface Run {
   stdout: () => string;
   stderr: () => string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Every process holding the pipes (npm and the gateway under it) has closed them: the output is complete. */
+  closed: Promise<void>;
   line: Promise<string>;
+  /** Resolves when `text` appears on the stream (checked on every chunk); rejects if the pipes close first. */
+  printed(stream: 'stdout' | 'stderr', text: string): Promise<void>;
 }
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Run {
@@ -65,7 +69,21 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Run {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
-  return { child, stdout: () => out, stderr: () => err, exited, line };
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  const printed = (stream: 'stdout' | 'stderr', text: string): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const has = (): boolean => (stream === 'stdout' ? out : err).includes(text);
+      if (has()) return resolve();
+      const onData = (): void => {
+        if (!has()) return;
+        child[stream]!.off('data', onData);
+        resolve();
+      };
+      // Listeners run in order: the accumulating one above was added first.
+      child[stream]!.on('data', onData);
+      void closed.then(() => (has() ? resolve() : reject(new Error(`the process closed its ${stream} without printing ${JSON.stringify(text)}`))));
+    });
+  return { child, stdout: () => out, stderr: () => err, exited, closed, line, printed };
 }
 
 // The launcher npm runs, without npm: the compiled gateway (built once, shared by these tests).
@@ -79,7 +97,7 @@ describe('serve CLI', () => {
     expect(line).toMatch(/^relay listening on http:\/\/127\.0\.0\.1:\d+$/);
     const url = line.slice('relay listening on '.length);
     // wait for the whole first-run block
-    for (let i = 0; i < 100 && !a.stdout().includes('admin token'); i++) await new Promise((r) => setTimeout(r, 20));
+    await a.printed('stdout', 'admin token');
     const key = /generated API key (sk-relay-\w+)/.exec(a.stdout())?.[1];
     expect(key).toBeTruthy();
     expect(a.stdout()).toMatch(/generated admin token relay-admin-\w+/);
@@ -92,10 +110,10 @@ describe('serve CLI', () => {
 
     const b = serveDirect(['--port', '0', '--data-dir', dataDir]);
     await b.line;
-    await new Promise((r) => setTimeout(r, 200));
-    expect(b.stdout().trim().split('\n')).toHaveLength(1); // no secrets on later runs
     b.child.kill('SIGINT');
     expect((await b.exited).code).toBe(0);
+    await b.closed;
+    expect(b.stdout().trim().split('\n')).toHaveLength(1); // no secrets on later runs (its whole output)
   });
 
   it('exits 2 with a message naming the bad key', async () => {
@@ -127,10 +145,9 @@ describe('serve CLI', () => {
     expect(await names()).toContain('first');
     writeFileSync(join(dir, 'aliases.yaml'), 'second: up/m1\n');
     r.child.kill('SIGHUP');
-    for (let i = 0; i < 100 && !(await names()).includes('second'); i++) await new Promise((res) => setTimeout(res, 50));
+    // The reload is logged once it took effect.
+    await r.printed('stderr', 'SIGHUP: aliases reloaded');
     expect(await names()).toEqual(['second']);
-    for (let i = 0; i < 100 && !r.stderr().includes('SIGHUP: aliases reloaded'); i++) await new Promise((res) => setTimeout(res, 50));
-    expect(r.stderr()).toContain('SIGHUP: aliases reloaded');
     r.child.kill('SIGTERM');
     expect((await r.exited).code).toBe(0);
   });
@@ -140,13 +157,14 @@ describe('serve CLI', () => {
     const r = run('npm', ['run', '-s', 'serve', '--', '--port', '0', '--data-dir', dataDir], { RELAY_API_KEYS: 'sk-relay-from-env-0001' });
     const line = await r.line;
     expect(line).toMatch(/^relay listening on http:\/\/127\.0\.0\.1:\d+$/);
-    await new Promise((res) => setTimeout(res, 200));
-    expect(r.stdout()).not.toContain('generated API key'); // a key was configured via RELAY_API_KEYS
     process.kill(-r.child.pid!, 'SIGTERM');
     await r.exited;
-    // the gateway itself finished its graceful stop (npm reports the signal on its own behalf)
-    for (let i = 0; i < 100 && !r.stderr().includes('"msg":"stopped"'); i++) await new Promise((res) => setTimeout(res, 50));
+    // The gateway closes the pipes last: then its output is complete. It finished its graceful
+    // stop (npm reports the signal on its own behalf) and never printed a key: one was configured
+    // via RELAY_API_KEYS.
+    await r.closed;
     expect(r.stderr()).toContain('"msg":"stopped"');
+    expect(r.stdout()).not.toContain('generated API key');
   });
 });
 
@@ -184,7 +202,7 @@ describe('`npm run serve` and signals sent to the npm process only', () => {
       expect(argv.some((x) => x.endsWith('bin/serve.mjs'))).toBe(true);
       expect(argv.join(' ')).not.toMatch(/tsx/);
     }
-    await until(() => r.stderr().includes(`"pidFile":${JSON.stringify(pidFile)}`), 'the pid file path in the log'); // logged
+    await r.printed('stderr', `"pidFile":${JSON.stringify(pidFile)}`); // logged
     const sim = await until(() => {
       try {
         const entries = JSON.parse(readFileSync(join(dataDir, 'lingma', 'pids.json'), 'utf8')) as Record<string, { pid: number }>;
@@ -203,7 +221,7 @@ describe('`npm run serve` and signals sent to the npm process only', () => {
       if (signal === 'SIGTERM') {
         // SIGHUP to the gateway's pid (from relay.pid) reloads the aliases and keeps it running.
         process.kill(gateway, 'SIGHUP');
-        await until(() => r.stderr().includes('SIGHUP: aliases reloaded'), 'the reload log');
+        await r.printed('stderr', 'SIGHUP: aliases reloaded');
         expect(isAlive(gateway)).toBe(true);
       }
       process.kill(r.child.pid!, signal);
@@ -220,7 +238,7 @@ describe('`npm run serve` and signals sent to the npm process only', () => {
       const { r, pidFile, gateway, sim } = await startUnderNpm();
       process.kill(r.child.pid!, signal);
       expect((await r.exited).signal).toBe(signal); // npm itself does not survive this one
-      await until(() => r.stderr().includes('"msg":"stopped"'), 'the graceful stop', 20_000);
+      await r.printed('stderr', '"msg":"stopped"');
       expect(r.stderr()).toContain('the process that started the relay is gone');
       await until(() => !isAlive(gateway) && !isAlive(sim), 'the gateway and the simulator to be gone', 10_000);
       expect(existsSync(pidFile)).toBe(false);

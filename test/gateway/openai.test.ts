@@ -1,5 +1,6 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { estimatePromptTokens, estimateTokens } from '../../src-main/core/chat/tokens';
 import { startTestGateway, TEST_KEY, type TestGateway } from '../helpers/gateway';
 
 let gw: TestGateway;
@@ -138,8 +139,24 @@ describe('chat completions with the openai SDK', () => {
 
   it('estimates usage when the backend reports none', async () => {
     const r = await client.chat.completions.create({ model: 'fake/nousage', messages: [{ role: 'user', content: 'count me' }] });
-    expect(r.usage!.prompt_tokens).toBeGreaterThan(0);
-    expect(r.usage!.completion_tokens).toBeGreaterThan(0);
+    // The one estimate: the prompt as the backend got it, and the answer's text ("echo: count me").
+    expect(r.usage!.prompt_tokens).toBe(estimatePromptTokens(gw.chat.lastRequest!));
+    expect(r.usage!.prompt_tokens).toBe(estimatePromptTokens({ messages: [{ role: 'user', content: [{ type: 'text', text: 'count me' }] }] }));
+    expect(r.usage!.completion_tokens).toBe(estimateTokens('echo: count me'));
+    expect(r.usage!.total_tokens).toBe(r.usage!.prompt_tokens + r.usage!.completion_tokens);
+  });
+
+  it('gives every answer its own id even when the client reuses x-request-id, which stays the correlation id', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const r = await post('/v1/chat/completions', { model: 'fake/echo', messages: [{ role: 'user', content: 'hi' }] }, { 'x-request-id': 'myreq1' });
+      expect(r.status).toBe(200);
+      expect(r.headers.get('x-request-id')).toBe('myreq1');
+      ids.push((await jsonOf(r)).id);
+    }
+    expect(ids[0]).toMatch(/^chatcmpl-[0-9a-f]{24}$/);
+    expect(ids[0]).not.toBe(ids[1]);
+    expect(ids[0]).not.toContain('myreq1');
   });
 });
 
@@ -171,6 +188,12 @@ describe('errors', () => {
     expect(await bad({ model: 'fake/echo', messages: [{ role: 'user', content: [{ type: 'input_audio' }] }] })).toMatchObject({ param: 'messages[0].content[0].type' });
     expect(await bad([1, 2])).toMatchObject({ message: 'Request body must be a JSON object.' });
     expect(await bad({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }, 404)).toMatchObject({ code: 'model_not_found', param: 'model' });
+  });
+
+  it('explains embeddings input and content elements', async () => {
+    const emb = (await jsonOf(await post('/v1/embeddings', { model: 'fake/embed', input: {} }))).error.message;
+    expect(emb).toMatch(/^input must be a string, an array of strings, .*token arrays/);
+    expect((await bad({ model: 'fake/echo', messages: [{ role: 'user', content: [null] }] })).message).toMatch(/^messages\[0\]\.content\[0\] must be a content part object/);
   });
 
   it('maps upstream failures and passes Retry-After on 429', async () => {

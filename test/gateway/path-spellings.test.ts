@@ -9,35 +9,24 @@
  * never the route's own answer.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileSecretStore } from '../../src-main/cli/file-secrets';
-import { validateConfig } from '../../src-main/core/config/validate';
-import { createLogger } from '../../src-main/core/gateway/logging';
 import { requiredGuard, routeTable, type RouteEntry } from '../../src-main/core/gateway/plugins/route-guard';
-import { createRelay, type Relay } from '../../src-main/core/relay';
+import type { Relay } from '../../src-main/core/relay';
+import { startCore, type TestCore } from '../helpers/core';
 import { rawRequest, upgradeHeaders, type RawResponse } from '../helpers/raw-http';
-import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 
+let core: TestCore;
 let relay: Relay;
 let port: number;
 let adminToken: string;
 let apiKey: string;
 
 beforeAll(async () => {
-  const dataDir = tempDir();
-  relay = await createRelay({
-    config: validateConfig({}), dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never', processMetrics: false,
-    logger: createLogger({ level: 'silent' }),
-  });
-  await relay.start();
-  const url = await relay.listen({ host: '127.0.0.1', port: 0 });
-  port = Number(new URL(url).port);
-  adminToken = relay.firstRun.adminToken!;
-  apiKey = relay.firstRun.apiKey!;
+  core = await startCore();
+  ({ relay, port, adminToken, apiKey } = core);
 });
 
 afterAll(async () => {
-  await relay?.stop();
-  cleanupTempDirs();
+  await core?.close();
 });
 
 /** A concrete path for a route pattern: parameters and wildcards filled with a plain name. */

@@ -61,6 +61,16 @@ describe('authentication', () => {
     expect((await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${TEST_ADMIN}` } })).status).toBe(401);
   });
 
+  it('says the scheme must be Bearer for Authorization: Basic, without echoing the credentials', async () => {
+    const r = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST', headers: { authorization: `Basic ${TEST_KEY}`, 'content-type': 'application/json' }, body: chatBody(),
+    });
+    expect(r.status).toBe(401);
+    const msg = (await jsonOf(r)).error.message;
+    expect(msg).toMatch(/Basic.*Bearer.*x-api-key/);
+    expect(msg).not.toContain(TEST_KEY);
+  });
+
   it('checks the body only after auth (no key: 401 even for garbage)', async () => {
     const r = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{bad' });
     expect(r.status).toBe(401);

@@ -25,6 +25,8 @@ import { createPool } from '../../src-main/core/pool/pool';
 import { createResolver } from '../../src-main/core/routing/aliases';
 import { createHealthCache } from '../../src-main/core/routing/health';
 import { createAliasSource } from '../../src-main/core/routing/reload';
+import { createInspector } from '../../src-main/core/inspector/index';
+import { testBackend } from '../../src-main/core/dispatch/backend-test';
 import { ADMIN_TOKEN, FakeLingmaProvider, testConfig } from '../e2e/fakes';
 import { FakeChat } from './fake-chat';
 
@@ -80,6 +82,7 @@ export function adminHarness(o: AdminHarnessOptions = {}): AdminHarness {
   const ledger = createLedger({ dbPath: join(dataDir, 'usage.db'), config: config.ledger, log });
   const keys = KeyStore.open({ config, dataDir });
   const applied: unknown[] = [];
+  const inspector = createInspector({ config: () => config.inspector, dataDir, secrets: () => [ADMIN_TOKEN, FIRST_KEY] });
   const deps: AdminDeps = {
     config, hub, providers: () => providers,
     accounts: o.accounts === undefined ? (providers.includes(lingma) ? lingma.accounts : null) : o.accounts,
@@ -94,6 +97,8 @@ export function adminHarness(o: AdminHarnessOptions = {}): AdminHarness {
     rendererDir: o.rendererDir ?? join(dataDir, 'no-renderer'),
     version: '0.0.0-test',
     dataDir,
+    inspector,
+    testBackend: (name, req) => testBackend({ providers: () => providers, pool, firstByteTimeoutMs: () => config.limits.firstByteTimeoutMs, log }, name, req),
     // Real discovery over a probe that finds nothing: no port of this machine is touched.
     discovery: createDiscovery({
       config: () => config, log, providers: () => providers,
@@ -118,6 +123,7 @@ export function adminHarness(o: AdminHarnessOptions = {}): AdminHarness {
       aliases.close();
       availability.stop();
       await ledger.close();
+      inspector.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

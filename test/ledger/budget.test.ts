@@ -32,7 +32,7 @@ function caught(fn: () => void): RelayError {
 }
 
 describe('budgets', () => {
-  it('requests per minute: 429 with Retry-After until the window frees', () => {
+  it('requests per minute: 429 with Retry-After until the window frees', async () => {
     const b = new BudgetCounters();
     const t0 = Date.UTC(2026, 0, 1, 10, 0, 0);
     b.check('k', { rpm: 3 }, t0);
@@ -48,7 +48,7 @@ describe('budgets', () => {
     expect(() => b.check('k', { rpm: 3 }, t0 + 60_001)).toThrow(RelayError);
   });
 
-  it('tokens per day: 429 with Retry-After until UTC midnight, resets the next day', () => {
+  it('tokens per day: 429 with Retry-After until UTC midnight, resets the next day', async () => {
     const b = new BudgetCounters();
     const t = Date.UTC(2026, 0, 1, 22, 0, 0);
     b.addTokens('k', 600, t);
@@ -61,7 +61,7 @@ describe('budgets', () => {
     expect(() => b.check('k', { tokensPerDay: 1000 }, Date.UTC(2026, 0, 2, 0, 0, 1))).not.toThrow();
   });
 
-  it('expiry: 401 key_expired naming the date (bare dates are 00:00 UTC, as the key store reads them)', () => {
+  it('expiry: 401 key_expired naming the date (bare dates are 00:00 UTC, as the key store reads them)', async () => {
     const b = new BudgetCounters();
     expect(() => b.check('k', { expiresAt: '2026-03-01' }, Date.UTC(2026, 1, 28, 23, 59))).not.toThrow();
     const e = caught(() => b.check('k', { expiresAt: '2026-03-01' }, Date.UTC(2026, 2, 1, 0, 0)));
@@ -82,6 +82,7 @@ describe('budgets', () => {
     await first.ledger.close();
     const again = createLedger({ dbPath: first.dir.path(), log: silent, config: ledgerConfig() });
     ledgers.push(again);
+    await again.ready();
     expect(() => again.checkBudget('kk', { tokensPerDay: 1001 }, now)).not.toThrow();
     expect(() => again.checkBudget('kk', { tokensPerDay: 1000 }, now)).toThrow(/Daily token budget/);
     // Recording updates the counter at once (no DB read).
@@ -89,12 +90,13 @@ describe('budgets', () => {
     expect(() => again.checkBudget('kk', { tokensPerDay: 1001 }, now)).toThrow(/Daily token budget/);
   });
 
-  it('degraded + onDegraded=closed → 429 "usage ledger unavailable"; open → serve and count in memory', () => {
+  it('degraded + onDegraded=closed → 429 "usage ledger unavailable"; open → serve and count in memory', async () => {
     const closedDir = tempDir();
     dirs.push(closedDir);
     writeFileSync(closedDir.path(), Buffer.alloc(4096, 'garbage'));
     const closed = createLedger({ dbPath: closedDir.path(), log: silent, config: ledgerConfig({ onDegraded: 'closed' }) });
     ledgers.push(closed);
+    await closed.ready();
     expect(closed.status().state).toBe('degraded');
     const e = caught(() => closed.checkBudget('k', { rpm: 100 }, Date.now()));
     expect(e).toMatchObject({ status: 429, code: 'ledger_unavailable' });
@@ -106,6 +108,7 @@ describe('budgets', () => {
     writeFileSync(openDir.path(), Buffer.alloc(4096, 'garbage'));
     const open = createLedger({ dbPath: openDir.path(), log: silent, config: ledgerConfig({ onDegraded: 'open' }) });
     ledgers.push(open);
+    await open.ready();
     const now = Date.now();
     open.checkBudget('k', { rpm: 2 }, now);
     open.checkBudget('k', { rpm: 2 }, now);

@@ -80,7 +80,7 @@ describe('ledger through the gateway', () => {
 
     const ledger = relay.ledger!;
     await until(() => ledger.status().written >= 3);
-    const rows = Object.fromEntries(ledger.recent({ limit: 10 }).rows.map((r) => [r.requestId, r]));
+    const rows = Object.fromEntries((await ledger.recent({ limit: 10 })).rows.map((r) => [r.requestId, r]));
     expect(rows[okId]).toMatchObject({
       status: 200, provider: 'up', model: 'm1', label: 'up/m1', instance: expect.any(String), stream: false,
       protocol: 'openai-chat', endpoint: '/v1/chat/completions', userAgent: 'ledger-test/1', switches: 0,

@@ -3,7 +3,8 @@ import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLedger, type Ledger } from '../../src-main/core/ledger/index';
-import { SCHEMA_VERSION } from '../../src-main/core/ledger/schema';
+import { SCHEMA_VERSION } from '../../src-main/core/ledger/sqlite/schema';
+import { createSqliteStore } from '../../src-main/core/ledger/sqlite/store';
 import { captureLog, DAY, ledgerConfig, rec, silent, tempDir, until, type TempDir } from './helpers';
 
 let dirs: TempDir[] = [];
@@ -152,15 +153,16 @@ describe('opening', () => {
     old.close();
 
     const ledger = open({ dbPath: d.path(), log: silent, config: ledgerConfig() });
+    await ledger.ready();
     expect(ledger.status().state).toBe('ok');
     ledger.record(rec({ requestId: 'new-1', cachedTokens: 3 }));
     await ledger.flush();
-    const recent = ledger.recent({ limit: 10 });
+    const recent = (await ledger.recent({ limit: 10 }));
     expect(recent.rows.map((r) => r.requestId)).toEqual(['new-1', 'old-2', 'old-1']);
     expect(recent.rows[2]).toMatchObject({ label: 'lingma/qwen3-coder', sessionReuse: false, costUsd: null, switchReasons: [] });
     expect(recent.rows[1]).toMatchObject({ label: 'ghost', status: 404 });
     // Old rows are in the rollups too (backfilled by the migration).
-    const totals = ledger.totals({ from: t - DAY, to: Date.now() + DAY, group: 'model' });
+    const totals = (await ledger.totals({ from: t - DAY, to: Date.now() + DAY, group: 'model' }));
     expect(totals.total.requests).toBe(3);
     expect(totals.rows.find((r) => r.key === 'lingma/qwen3-coder')?.requests).toBe(2);
     await ledger.close();
@@ -170,21 +172,23 @@ describe('opening', () => {
     expect((db.prepare('SELECT SUM(n) AS n FROM latency_daily WHERE kind = 0').get() as { n: number }).n).toBe(2);
   });
 
-  it('writes a flush a chunk per event-loop turn, so requests are never held up by a whole batch', async () => {
+  it('commits run in the worker thread: rows land while the main thread is blocked', async () => {
     const d = tmp();
-    const l = open({ dbPath: d.path(), log: silent, config: ledgerConfig({ flushIntervalMs: 5, batchSize: 1000 }), chunkRows: 10 });
-    for (let i = 0; i < 50; i++) l.record(rec({ requestId: `chunk-${i}` }));
-    const seen = [l.status().written];
-    const end = Date.now() + 10_000;
-    while (l.status().written < 50 && Date.now() < end) {
-      await new Promise<void>((r) => setImmediate(r));
-      const w = l.status().written;
-      if (w !== seen[seen.length - 1]) seen.push(w);
-    }
-    expect(seen[seen.length - 1]).toBe(50);
-    // One chunk (at most 10 rows) per turn: at least five separate steps.
-    for (let i = 1; i < seen.length; i++) expect(seen[i] - seen[i - 1]).toBeLessThanOrEqual(10);
-    expect(seen.length).toBeGreaterThanOrEqual(6);
+    const l = open({ dbPath: d.path(), log: silent, config: ledgerConfig({ flushIntervalMs: 5, batchSize: 1000 }) });
+    await l.ready();
+    const watch = raw(d.path());
+    const count = watch.prepare('SELECT COUNT(*) AS n FROM usage');
+    for (let i = 0; i < 50; i++) l.record(rec({ requestId: `off-${i}` }));
+    const flushed = l.flush(); // hands the batch to the worker
+    // Block this thread (no event-loop turn) until the rows are in the file: only another
+    // thread can have committed them meanwhile. Bounded, so a regression fails instead of hanging.
+    const end = Date.now() + 20_000;
+    let n = 0;
+    while ((n = (count.get() as { n: number }).n) < 50 && Date.now() < end) { /* spin */ }
+    expect(n).toBe(50);
+    expect(l.status().written).toBe(0); // the main thread has not even seen the acknowledgement yet
+    await flushed;
+    expect(l.status()).toMatchObject({ written: 50, queued: 0 });
   });
 
   it.skipIf(process.platform === 'win32')('creates the database readable by its owner only (0600)', async () => {
@@ -200,22 +204,24 @@ describe('opening', () => {
     writeFileSync(d.path(), Buffer.alloc(8192, 'this is not a sqlite database '));
     const registry = new Registry();
     const ledger = open({ dbPath: d.path(), log: silent, registry, config: ledgerConfig() });
+    await ledger.ready();
     const s = ledger.status();
     expect(s.state).toBe('degraded');
     expect(s.reason).toMatch(/corrupt|not a SQLite database/i);
     expect(() => ledger.record(rec())).not.toThrow();
     expect(ledger.status().dropped).toBe(1);
-    expect(() => ledger.totals({ from: 0, to: Date.now() })).toThrow(/usage ledger is unavailable/);
+    await expect(ledger.totals({ from: 0, to: Date.now() })).rejects.toThrow(/usage ledger is unavailable/);
     expect(await registry.metrics()).toMatch(/relay_ledger_degraded 1/);
     await expect(ledger.flush()).resolves.toBeUndefined();
   });
 
-  it('a database newer than this build → degraded naming the versions', () => {
+  it('a database newer than this build → degraded naming the versions', async () => {
     const d = tmp();
     const db = raw(d.path());
     db.pragma('user_version = 99');
     db.close();
     const ledger = open({ dbPath: d.path(), log: silent, config: ledgerConfig() });
+    await ledger.ready();
     expect(ledger.status()).toMatchObject({ state: 'degraded' });
     expect(ledger.status().reason).toMatch(/version 99/);
   });
@@ -226,6 +232,7 @@ describe('opening', () => {
     const other = raw(d.path());
     other.exec('PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;');
     const ledger = open({ dbPath: d.path(), log: silent, config: ledgerConfig(), busyTimeoutMs: 50, retryMs: 50 });
+    await ledger.ready();
     expect(ledger.status().state).toBe('degraded');
     expect(ledger.status().reason).toMatch(/locked/);
     other.exec('COMMIT');
@@ -253,12 +260,28 @@ describe('opening', () => {
     expect(ledger.status()).toMatchObject({ written: 6, dropped: 0 });
   });
 
-  it('disabled: no file, no rows, queries refuse clearly', () => {
+  it('a worker thread that dies → degraded naming it, the batch kept, a new worker writes it', async () => {
+    const d = tmp();
+    const store = createSqliteStore({ dbPath: d.path(), busyTimeoutMs: 1000, workerFile: new URL('./fixtures/dying-worker.mjs', import.meta.url) });
+    const ledger = open({ dbPath: d.path(), store, log: silent, config: ledgerConfig({ flushIntervalMs: 5 }), retryMs: 30 });
+    ledger.record(rec({ requestId: 'before' }));
+    await ledger.flush();
+    expect(ledger.status()).toMatchObject({ state: 'ok', written: 1 });
+    writeFileSync(`${d.path()}.die`, '');
+    for (let i = 0; i < 5; i++) ledger.record(rec({ requestId: `after-${i}` }));
+    await until(() => ledger.status().state === 'degraded');
+    expect(ledger.status().reason).toMatch(/usage ledger worker stopped \(exit code 1\)/);
+    await until(() => ledger.status().state === 'ok' && ledger.status().queued === 0);
+    expect(ledger.status()).toMatchObject({ written: 6, dropped: 0 });
+    expect((raw(d.path()).prepare('SELECT COUNT(*) AS n FROM usage').get() as { n: number }).n).toBe(6);
+  });
+
+  it('disabled: no file, no rows, queries refuse clearly', async () => {
     const d = tmp();
     const ledger = open({ dbPath: d.path(), log: silent, config: ledgerConfig({ enabled: false }) });
     ledger.record(rec());
     expect(ledger.status()).toMatchObject({ state: 'disabled', written: 0, dropped: 0 });
-    expect(() => ledger.recent({})).toThrow(/disabled/);
+    await expect(ledger.recent({})).rejects.toThrow(/disabled/);
     expect(existsSync(d.path())).toBe(false);
   });
 });
@@ -292,7 +315,7 @@ describe('retention', () => {
     expect((db.prepare('SELECT COUNT(*) AS n FROM usage_hourly WHERE t < ?').get(Date.now() - 8 * DAY) as { n: number }).n).toBe(0);
     expect((db.prepare('SELECT COUNT(*) AS n FROM usage_daily WHERE t < ?').get(Date.now() - 8 * DAY) as { n: number }).n).toBe(0);
     // Totals (rollups) and rows agree after retention.
-    const totals = ledger.totals({ from: 0, to: Date.now() + DAY });
+    const totals = (await ledger.totals({ from: 0, to: Date.now() + DAY }));
     expect(totals.total.requests).toBe((db.prepare('SELECT COUNT(*) AS n FROM usage').get() as { n: number }).n);
   });
 });
@@ -308,7 +331,7 @@ describe('hostile input', () => {
     ledger.record(rec({ requestId: 'after', userAgent: 'x'.repeat(10_000), switchReasons: Array.from({ length: 100 }, () => 'r'.repeat(1000)) }));
     await ledger.flush();
     expect(ledger.status()).toMatchObject({ state: 'ok', written: 2, dropped: 1 });
-    const rows = ledger.recent({}).rows;
+    const rows = (await ledger.recent({})).rows;
     expect(rows.map((r) => r.requestId)).toEqual(['after', 'before']);
     expect(rows[0].userAgent!.length).toBe(512);
     expect(rows[0].switchReasons).toHaveLength(32);

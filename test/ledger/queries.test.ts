@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLedger, type Ledger } from '../../src-main/core/ledger/index';
-import { csvField, percentiles, spans } from '../../src-main/core/ledger/queries';
+import { csvField } from '../../src-main/core/ledger/csv';
+import { percentiles, spans } from '../../src-main/core/ledger/plan';
 import type { UsageRecord } from '../../src-main/core/ledger/types';
 import { DAY, HOUR, ledgerConfig, rec, silent, tempDir, type TempDir } from './helpers';
 
@@ -15,7 +16,9 @@ beforeAll(async () => {
   dir = tempDir();
   ledger = createLedger({
     dbPath: dir.path(), log: silent,
-    config: ledgerConfig({ prices: { 'lingma/*': { input: 0, output: 0 }, 'openrouter/gpt-5': { input: 2, output: 10 } } }),
+    // D0 lies in the past: the background retention (a minute after start) must not delete it
+    // while this file is still running on a slow machine.
+    config: ledgerConfig({ retentionDays: 36_500, prices: { 'lingma/*': { input: 0, output: 0 }, 'openrouter/gpt-5': { input: 2, output: 10 } } }),
   });
   // Model A (lingma/qwen3-coder, lingma-a): totals 100..1000 step 100, ttft 10..100; 10 successes at 01:00-01:09.
   for (let i = 1; i <= 10; i++) {
@@ -42,8 +45,8 @@ afterAll(async () => {
 });
 
 describe('aggregates', () => {
-  it('totals grouped by model over two days match hand-computed values', () => {
-    const t = ledger.totals({ from: D0, to: D0 + 2 * DAY, group: 'model' });
+  it('totals grouped by model over two days match hand-computed values', async () => {
+    const t = (await ledger.totals({ from: D0, to: D0 + 2 * DAY, group: 'model' }));
     expect(t.total).toMatchObject({ requests: 17, errors: 4, promptTokens: 10 * 100 + 1510, completionTokens: 10 * 10 + 151 });
     const a = t.rows.find((r) => r.key === 'lingma/qwen3-coder')!;
     expect(a).toMatchObject({ requests: 12, errors: 2, promptTokens: 1000, completionTokens: 100, costUsd: 0 });
@@ -56,21 +59,21 @@ describe('aggregates', () => {
     expect(t.rows[0].key).toBe('lingma/qwen3-coder'); // most requests first
   });
 
-  it('groups by provider, instance, key and status; filters narrow', () => {
-    const byStatus = ledger.totals({ from: D0, to: D0 + 2 * DAY, group: 'status' });
+  it('groups by provider, instance, key and status; filters narrow', async () => {
+    const byStatus = (await ledger.totals({ from: D0, to: D0 + 2 * DAY, group: 'status' }));
     expect(Object.fromEntries(byStatus.rows.map((r) => [r.key, r.requests]))).toEqual({ '200': 13, '502': 2, '499': 1, '404': 1 });
-    const byKey = ledger.totals({ from: D0, to: D0 + 2 * DAY, group: 'key' });
+    const byKey = (await ledger.totals({ from: D0, to: D0 + 2 * DAY, group: 'key' }));
     expect(Object.fromEntries(byKey.rows.map((r) => [r.key, r.requests]))).toEqual({ k1: 12, k2: 4, key1: 1 });
-    const byProvider = ledger.totals({ from: D0, to: D0 + 2 * DAY, group: 'provider' });
+    const byProvider = (await ledger.totals({ from: D0, to: D0 + 2 * DAY, group: 'provider' }));
     expect(Object.fromEntries(byProvider.rows.map((r) => [String(r.key), r.requests]))).toEqual({ lingma: 12, openrouter: 4, null: 1 });
-    const byInstance = ledger.totals({ from: D0, to: D0 + 2 * DAY, group: 'instance', status: 'error' });
+    const byInstance = (await ledger.totals({ from: D0, to: D0 + 2 * DAY, group: 'instance', status: 'error' }));
     expect(Object.fromEntries(byInstance.rows.map((r) => [String(r.key), r.requests]))).toEqual({ 'lingma-a': 2, openrouter: 1, null: 1 });
-    expect(ledger.totals({ from: D0, to: D0 + 2 * DAY, model: 'openrouter/gpt-5', key: 'k1' }).total.requests).toBe(2);
-    expect(ledger.totals({ from: D0, to: D0 + 2 * DAY, status: '5xx' }).total.requests).toBe(2);
-    expect(ledger.totals({ from: D0, to: D0 + 2 * DAY, status: 'ok' }).total.requests).toBe(13);
+    expect((await ledger.totals({ from: D0, to: D0 + 2 * DAY, model: 'openrouter/gpt-5', key: 'k1' })).total.requests).toBe(2);
+    expect((await ledger.totals({ from: D0, to: D0 + 2 * DAY, status: '5xx' })).total.requests).toBe(2);
+    expect((await ledger.totals({ from: D0, to: D0 + 2 * DAY, status: 'ok' })).total.requests).toBe(13);
   });
 
-  it('unaligned ranges (raw edges + hourly + daily rollups) equal a brute-force count', () => {
+  it('unaligned ranges (raw edges + hourly + daily rollups) equal a brute-force count', async () => {
     const cases: Array<[number, number]> = [
       [D0 + HOUR + 3 * 60_000 + 1, D0 + 26 * HOUR + 2], // partial hour at both ends, spans midnight
       [D0 + HOUR + 5 * 60_000, D0 + HOUR + 8 * 60_000], // within one hour
@@ -79,24 +82,24 @@ describe('aggregates', () => {
     ];
     for (const [from, to] of cases) {
       const inRange = records.filter((r) => r.receivedAt >= from && r.receivedAt < to);
-      const t = ledger.totals({ from, to, group: 'model' });
+      const t = (await ledger.totals({ from, to, group: 'model' }));
       expect(t.total.requests, `${from}-${to}`).toBe(inRange.length);
       expect(t.total.promptTokens).toBe(inRange.reduce((s, r) => s + (r.promptTokens ?? 0), 0));
     }
     expect(spans(D0 - 3 * DAY + 17, D0 + 5 * DAY - 5, true).map((s) => s.table)).toEqual(['usage', 'usage_hourly', 'usage_daily', 'usage_hourly', 'usage']);
   });
 
-  it('series by hour and by day, grouped', () => {
-    const h = ledger.series({ from: D0, to: D0 + 2 * DAY, bucket: 'hour' });
+  it('series by hour and by day, grouped', async () => {
+    const h = (await ledger.series({ from: D0, to: D0 + 2 * DAY, bucket: 'hour' }));
     expect(h.points.map((p) => [(p.t - D0) / HOUR, p.requests])).toEqual([[1, 12], [5, 2], [26, 3]]);
-    const d = ledger.series({ from: D0 - DAY, to: D0 + 3 * DAY, bucket: 'day', group: 'model' });
+    const d = (await ledger.series({ from: D0 - DAY, to: D0 + 3 * DAY, bucket: 'day', group: 'model' }));
     expect(d.points.map((p) => [(p.t - D0) / DAY, p.key, p.requests])).toEqual([
       [0, 'lingma/qwen3-coder', 12], [0, 'openrouter/gpt-5', 2], [1, 'ghost', 1], [1, 'openrouter/gpt-5', 2],
     ]);
   });
 
-  it('latency percentiles per model (nearest rank, successes only) match hand-computed values', () => {
-    const l = ledger.latency({ from: D0, to: D0 + 2 * DAY });
+  it('latency percentiles per model (nearest rank, successes only) match hand-computed values', async () => {
+    const l = (await ledger.latency({ from: D0, to: D0 + 2 * DAY }));
     const a = l.rows.find((r) => r.model === 'lingma/qwen3-coder')!;
     // totals 100..1000: p50 = rank 5 → 500, p90 = rank 9 → 900, p99 = rank 10 → 1000
     expect(a.total).toEqual({ count: 10, p50: 500, p90: 900, p99: 1000 });
@@ -113,16 +116,16 @@ describe('aggregates', () => {
 });
 
 describe('recent', () => {
-  it('newest first with filters and a before-cursor', () => {
-    const first = ledger.recent({ limit: 5 });
+  it('newest first with filters and a before-cursor', async () => {
+    const first = (await ledger.recent({ limit: 5 }));
     expect(first.rows.map((r) => r.requestId)).toEqual(['x1', 'b4', 'b3', 'b2', 'b1']);
     expect(first.nextBefore).toBe(first.rows[4].id);
-    const next = ledger.recent({ limit: 5, before: first.nextBefore! });
+    const next = (await ledger.recent({ limit: 5, before: first.nextBefore! }));
     expect(next.rows.map((r) => r.requestId)).toEqual(['ae2', 'ae1', 'a10', 'a9', 'a8']);
-    expect(ledger.recent({ status: '502' }).rows.map((r) => r.requestId)).toEqual(['ae2', 'ae1']);
-    expect(ledger.recent({ model: 'openrouter/gpt-5', status: 'ok' }).rows.map((r) => r.requestId)).toEqual(['b3', 'b2', 'b1']);
-    expect(ledger.recent({ instance: 'lingma-a', limit: 3 }).rows).toHaveLength(3);
-    const one = ledger.recent({ requestId: 'b2' });
+    expect((await ledger.recent({ status: '502' })).rows.map((r) => r.requestId)).toEqual(['ae2', 'ae1']);
+    expect((await ledger.recent({ model: 'openrouter/gpt-5', status: 'ok' })).rows.map((r) => r.requestId)).toEqual(['b3', 'b2', 'b1']);
+    expect((await ledger.recent({ instance: 'lingma-a', limit: 3 })).rows).toHaveLength(3);
+    const one = (await ledger.recent({ requestId: 'b2' }));
     expect(one.rows).toHaveLength(1);
     expect(one.rows[0]).toMatchObject({ requestId: 'b2', userAgent: 'evil, "quoted"\nline', stream: true, ttftMs: undefined });
     expect(one.nextBefore).toBeNull();
@@ -164,7 +167,7 @@ describe('CSV export', () => {
 });
 
 describe('indexes', () => {
-  it('the usage queries use indexes, not table scans', () => {
+  it('the usage queries use indexes, not table scans', async () => {
     const db = new Database(dir.path(), { readonly: true });
     const plan = (sql: string): string => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>).map((r) => r.detail).join(' | ');
     expect(plan('SELECT label, total_ms, ttft_ms FROM usage WHERE received_at >= 1 AND received_at < 2 AND status < 400')).toMatch(/COVERING INDEX usage_range/);
@@ -199,13 +202,13 @@ describe('percentiles over long ranges (daily histograms)', () => {
     }
     await approx.flush();
     const range = { from: start, to: start + 3000 * 100_000 }; // ~3.5 days, partial at both ends
-    const a = approx.latency(range);
+    const a = (await approx.latency(range));
     expect(a.approximate).toBe(true);
     // A filter the histograms do not have (instance) falls back to the exact scan.
-    expect(approx.latency({ ...range, instance: 'lingma-a' }).approximate).toBe(false);
+    expect((await approx.latency({ ...range, instance: 'lingma-a' })).approximate).toBe(false);
     await approx.close();
     const exact = createLedger({ dbPath: d.path(), log: silent, config: ledgerConfig() });
-    const e = exact.latency(range);
+    const e = (await exact.latency(range));
     expect(e.approximate).toBe(false);
     expect(a.rows.map((r) => r.model)).toEqual(e.rows.map((r) => r.model));
     for (const [i, row] of a.rows.entries()) {
@@ -223,15 +226,15 @@ describe('percentiles over long ranges (daily histograms)', () => {
 });
 
 describe('recent by requested model', () => {
-  it('the model filter of the request list also matches the name the client sent', () => {
-    expect(ledger.recent({ model: 'ghost' }).rows.map((r) => r.requestId)).toEqual(['x1']);
-    expect(ledger.recent({ model: 'coder', limit: 100 }).rows.length).toBe(16); // alias `coder` was requested for all resolved rows
+  it('the model filter of the request list also matches the name the client sent', async () => {
+    expect((await ledger.recent({ model: 'ghost' })).rows.map((r) => r.requestId)).toEqual(['x1']);
+    expect((await ledger.recent({ model: 'coder', limit: 100 })).rows.length).toBe(16); // alias `coder` was requested for all resolved rows
   });
 });
 
 describe('recent with several filters (windowed search)', () => {
   it('pages through every match exactly once, newest first', async () => {
-    const { UsageQueries } = await import('../../src-main/core/ledger/queries');
+    const { UsageQueries } = await import('../../src-main/core/ledger/sqlite/queries');
     const d = tempDir();
     const l = createLedger({ dbPath: d.path(), log: silent, config: ledgerConfig() });
     const all: UsageRecord[] = [];
@@ -260,7 +263,7 @@ describe('recent with several filters (windowed search)', () => {
 });
 
 describe('series in local time', () => {
-  it('day and hour buckets aligned to a UTC offset (whole-hour and half-hour) match a brute-force count', () => {
+  it('day and hour buckets aligned to a UTC offset (whole-hour and half-hour) match a brute-force count', async () => {
     for (const tz of [0, 120, -300, 330, -570]) {
       for (const bucket of ['day', 'hour'] as const) {
         const size = bucket === 'day' ? DAY : HOUR;
@@ -273,7 +276,7 @@ describe('series in local time', () => {
           const b = Math.floor((r.receivedAt + off) / size) * size - off;
           expected.set(b, (expected.get(b) ?? 0) + 1);
         }
-        const got = ledger.series({ from, to, bucket, tzOffsetMinutes: tz });
+        const got = (await ledger.series({ from, to, bucket, tzOffsetMinutes: tz }));
         expect(got.tzOffsetMinutes).toBe(tz);
         expect(got.points.map((p) => [p.t, p.requests]), `tz ${tz} ${bucket}`).toEqual([...expected.entries()].sort((a, b) => a[0] - b[0]));
       }

@@ -84,6 +84,24 @@ describe('framing', () => {
     expect(() => r.push(`Content-Length: 5${' '.repeat(9000)}`)).toThrow(/no header terminator/);
   });
 
+  // The cases below are where vscode-jsonrpc's reader differs from the runtime's needs
+  // (ARCHITECTURE.md, "Lingma framing: ours, not vscode-jsonrpc").
+  it('tolerates a stray line break after a frame (a writer that ends frames with CRLF)', () => {
+    const r = new FrameReader();
+    expect([...r.push(`${encodeFrame(msg(1))}\r\n`), ...r.push(encodeFrame(msg(2)))]).toEqual([msg(1), msg(2)]);
+  });
+
+  it('fails at once on bare JSON and on a corrupt huge length, instead of waiting for more bytes', () => {
+    expect(() => new FrameReader().push('{"jsonrpc":"2.0","id":1}')).toThrow(FramingError);
+    expect(() => new FrameReader(1024).push('Content-Length: 999999999\r\n\r\n{')).toThrow(/exceeds the limit/);
+  });
+
+  it('a body that is not JSON stops the reader: nothing after it is read', () => {
+    const r = new FrameReader();
+    expect(() => r.push(`Content-Length: 3\r\n\r\nabc${encodeFrame(msg(2))}`)).toThrow(/not JSON/);
+    expect(() => r.push(encodeFrame(msg(3)))).toThrow(FramingError);
+  });
+
   it('waits for a partial header without failing', () => {
     const r = new FrameReader();
     expect(r.push('Content-Le')).toEqual([]);

@@ -11,12 +11,20 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
 });
 
+interface Peer {
+  url: string;
+  got: Array<Record<string, unknown>>;
+  /** Resolves once what the peer received satisfies `done` (checked on every message). */
+  received(done: (got: ReadonlyArray<Record<string, unknown>>) => boolean): Promise<void>;
+}
+
 /** A scripted peer: `onMessage` gets each decoded frame and the socket. */
-async function peer(onMessage: (msg: Record<string, unknown>, ws: WebSocket) => void): Promise<{ url: string; got: Array<Record<string, unknown>> }> {
+async function peer(onMessage: (msg: Record<string, unknown>, ws: WebSocket) => void): Promise<Peer> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   servers.push(wss);
   await new Promise((r) => wss.once('listening', r));
   const got: Array<Record<string, unknown>> = [];
+  let waiters: Array<() => boolean> = [];
   wss.on('connection', (ws) => {
     const reader = new FrameReader();
     ws.on('message', (d: Buffer) => {
@@ -24,9 +32,19 @@ async function peer(onMessage: (msg: Record<string, unknown>, ws: WebSocket) => 
         got.push(m as Record<string, unknown>);
         onMessage(m as Record<string, unknown>, ws);
       }
+      waiters = waiters.filter((w) => !w());
     });
   });
-  return { url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`, got };
+  const received = (done: (got: ReadonlyArray<Record<string, unknown>>) => boolean): Promise<void> =>
+    new Promise((resolve) => {
+      const check = (): boolean => {
+        if (!done(got)) return false;
+        resolve();
+        return true;
+      };
+      if (!check()) waiters.push(check);
+    });
+  return { url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`, got, received };
 }
 
 async function connect(url: string, timeoutMs = 2000): Promise<RpcConnection> {
@@ -37,9 +55,14 @@ async function connect(url: string, timeoutMs = 2000): Promise<RpcConnection> {
 
 describe('JSON-RPC driver', () => {
   it('matches answers to requests by id, in any order', async () => {
+    // 'slow' is answered only after 'fast' was: the answers come back in the other order.
+    let slowId: unknown;
     const p = await peer((m, ws) => {
-      if (m.method === 'slow') setTimeout(() => ws.send(encodeFrame({ jsonrpc: '2.0', id: m.id, result: 'slow' })), 50);
-      if (m.method === 'fast') ws.send(encodeFrame({ jsonrpc: '2.0', id: m.id, result: 'fast' }));
+      if (m.method === 'slow') slowId = m.id;
+      if (m.method === 'fast') {
+        ws.send(encodeFrame({ jsonrpc: '2.0', id: m.id, result: 'fast' }));
+        ws.send(encodeFrame({ jsonrpc: '2.0', id: slowId, result: 'slow' }));
+      }
     });
     const c = await connect(p.url);
     const [a, b] = await Promise.all([c.request('slow', {}), c.request('fast', {})]);
@@ -71,7 +94,8 @@ describe('JSON-RPC driver', () => {
     const seen: Array<[string, unknown]> = [];
     c.on('message', (method, _params, id) => seen.push([method, id]));
     await c.request('go', {});
-    await new Promise((r) => setTimeout(r, 50));
+    // The pushes were emitted before the answer to 'go'; the null answers are on their way to the peer.
+    await p.received((got) => got.filter((m) => m.method === undefined).length >= 2);
     expect(seen).toEqual([['chat/answer', 900], ['tool/invoke', 901], ['chat/think', undefined]]);
     const answers = p.got.filter((m) => m.method === undefined);
     expect(answers).toEqual([
@@ -102,13 +126,45 @@ describe('JSON-RPC driver', () => {
     expect((await closed).reason).toMatch(/remote|error/);
   });
 
+  it('writes each whole frame as one WebSocket message (spec §3), requests, notifications and answers alike', async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    servers.push(wss);
+    await new Promise((r) => wss.once('listening', r));
+    const raw: string[] = [];
+    let answered!: () => void;
+    const gotAnswer = new Promise<void>((r) => (answered = r));
+    wss.on('connection', (ws) => {
+      ws.on('message', (d: Buffer) => {
+        raw.push(d.toString('utf8'));
+        const [m] = new FrameReader().push(d) as Array<Record<string, unknown>>;
+        if (m.method === 'ask') {
+          // A push with an id (answered with null by the client), then the answer.
+          ws.send(encodeFrame({ jsonrpc: '2.0', id: 900, method: 'chat/answer', params: { text: 'é中😀' } }));
+          ws.send(encodeFrame({ jsonrpc: '2.0', id: m.id, result: 'ok' }));
+        }
+        if (m.id === 900) answered();
+      });
+    });
+    const c = await connect(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`);
+    c.notify('note', { text: 'x'.repeat(70_000) });
+    expect(await c.request('ask', { text: 'é中😀' })).toBe('ok');
+    await gotAnswer;
+    expect(raw.length).toBe(3);
+    for (const m of raw) {
+      // Exactly one complete frame per message: a fresh reader reads one message and holds nothing back.
+      const reader = new FrameReader();
+      expect(reader.push(m)).toHaveLength(1);
+      expect(reader.pending).toBe(0);
+    }
+  });
+
   it('initialize sends the work dir as the workspace folder', async () => {
     const p = await peer((m, ws) => {
       if (m.method === 'initialize') ws.send(encodeFrame({ jsonrpc: '2.0', id: m.id, result: { serverInfo: { name: 'lingma', version: '9.9' } } }));
     });
     const c = await connect(p.url);
     expect(await c.initialize('/data/lingma/a b', '1.0.0')).toEqual({ name: 'lingma', version: '9.9' });
-    await new Promise((r) => setTimeout(r, 30));
+    await p.received((got) => got.some((m) => m.method === 'initialized'));
     const init = p.got.find((m) => m.method === 'initialize') as { params: { workspaceFolders: Array<{ uri: string }>; rootUri: string; processId: number } };
     expect(init.params.workspaceFolders[0].uri).toBe('file:///data/lingma/a%20b');
     expect(init.params.rootUri).toBe('file:///data/lingma/a%20b');

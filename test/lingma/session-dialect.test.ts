@@ -50,14 +50,17 @@ describe('session dialect against a session-only runtime', () => {
     expect(r.events.filter((e) => e.type === 'text').length).toBeGreaterThan(1);
     const usage = r.events.find((e) => e.type === 'usage');
     expect(usage?.type === 'usage' && usage.usage).toMatchObject({ estimated: false });
-    expect(usage?.type === 'usage' && usage.usage.promptTokens).toBeGreaterThan(100);
     expect(r.events[r.events.length - 1]).toEqual({ type: 'finish', reason: 'stop' });
+    // The context window the runtime reported (limitTokens) is what /v1/models shows as context_length.
+    expect(h.provider.models().find((m) => m.id === 'dashscope_qwen3_coder')?.contextLength).toBe(131072);
     const s = await waitFor(async () => {
       const st = await stats(inst);
       return st.unanswered === 0 ? st : undefined;
     }, 'pushes answered');
     expect(s.nonNullAnswers).toBe(0);
     const p = s.prompts[0];
+    // The runtime's own count (the simulator's context_usage: 100 + prompt bytes + answer length) is the prompt figure.
+    expect(usage?.type === 'usage' && usage.usage.promptTokens).toBe(100 + p.promptBytes + r.text.length);
     expect(p.meta['ai-coding/request-id']).toEqual(expect.any(String));
     expect(p.meta).toMatchObject({ 'ai-coding/mode': 'chat', 'ai-coding/model': 'dashscope_qwen3_coder', 'ai-coding/enabled-mcp-servers': [] });
     expect(p.model).toBe('dashscope_qwen3_coder');

@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Metrics } from '../../src-main/core/gateway/metrics';
 import type { ChatMessage } from '../../src-main/core/chat/model';
 import type { LingmaInstance } from '../../src-main/core/backends/lingma/instance';
-import { SessionCache } from '../../src-main/core/backends/lingma/session-cache';
+import { conversationHash, SessionCache } from '../../src-main/core/backends/lingma/session-cache';
+import { fakeClock } from '../helpers/fake-clock';
 import { assistant, chatReq, collect, ctx, makeProvider, readyInstance, sim, system, user, type Harness } from './helpers';
 
 describe('session cache (unit)', () => {
-  it('is an LRU with a TTL', () => {
-    let now = 1000;
-    const clock = { now: () => now, setTimeout, clearTimeout };
+  it('is an LRU with a TTL', async () => {
+    const clock = fakeClock(1000);
     const c = new SessionCache({ enabled: true, maxEntries: 2, ttlSec: 10, clock });
     c.put('a', 's-a', 'i1');
     c.put('b', 's-b', 'i1');
@@ -17,7 +17,7 @@ describe('session cache (unit)', () => {
     expect(c.peek('b')).toBeUndefined();
     expect(c.peek('a')?.sessionId).toBe('s-a');
     expect(c.peek('c')?.instance).toBe('i2');
-    now += 11_000;
+    await clock.advance(11_000);
     expect(c.peek('a')).toBeUndefined();
     c.put('d', 's-d', 'i1');
     c.put('e', 's-e', 'i2');
@@ -27,10 +27,34 @@ describe('session cache (unit)', () => {
 
   it('keys on the caller and the conversation, whitespace-insensitively', () => {
     const c = new SessionCache({ enabled: true, maxEntries: 10, ttlSec: 10 });
+    const key = (k: string, convo: ChatMessage[]) => c.keysFor(k, [...convo, user('next')]).lookup;
     const convo: ChatMessage[] = [user('hi'), assistant('hello  there\n')];
-    expect(c.key('k1', convo)).toBe(c.key('k1', [user('hi'), assistant('hello there')]));
-    expect(c.key('k1', convo)).not.toBe(c.key('k2', convo));
-    expect(c.key('k1', convo)).not.toBe(c.key('k1', [user('hi'), assistant('hello world')]));
+    expect(key('k1', convo)).toBe(key('k1', [user('hi'), assistant('hello there')]));
+    expect(key('k1', convo)).not.toBe(key('k2', convo));
+    expect(key('k1', convo)).not.toBe(key('k1', [user('hi'), assistant('hello world')]));
+  });
+
+  it("hashes a request's conversation once: later asks with the same message list share it, and the next turn's key follows from it", () => {
+    const c = new SessionCache({ enabled: true, maxEntries: 10, ttlSec: 10 });
+    let reads = 0;
+    const counted = (m: ChatMessage): ChatMessage => {
+      const content = m.content;
+      return Object.defineProperty({ ...m }, 'content', { enumerable: true, get: () => (reads++, content) });
+    };
+    const messages = [counted(user('hi')), counted(assistant('hello')), counted(user('and then?'))];
+    const keys = c.keysFor('k1', messages); // the pool's preference (LingmaProvider.preferredInstance)
+    expect(c.keysFor('k1', messages)).toBe(keys); // the turn (turns.ts), same request
+    const answer = assistant('this');
+    const next = keys.after(answer); // the key the turn stores for the next one
+    expect(reads).toBe(3);
+    expect(keys.lookup).toBe(`k1:${conversationHash(messages.slice(0, -1))}`);
+    expect(next).toBe(`k1:${conversationHash([...messages, answer])}`);
+    // The next request ends with a new turn: its lookup is this turn's stored key.
+    expect(c.keysFor('k1', [...messages, answer, user('more')]).lookup).toBe(next);
+    expect(c.keysFor('k2', messages).lookup).not.toBe(keys.lookup);
+    // A caller that reuses its array for the next turn gets that turn's keys, not the memo.
+    messages.push(answer, user('more'));
+    expect(c.keysFor('k1', messages).lookup).toBe(next);
   });
 
   it('disabled or zero-sized stores nothing', () => {
@@ -78,6 +102,10 @@ describe('session reuse against the simulator', () => {
     expect(r2.text).toBe('echo: turn two');
     expect(c2.meta.sessionReuse).toBe(true);
     expect(c2.meta.promptBytes).toBe(Buffer.byteLength('turn two'));
+    // The request inspector's view of what went upstream: the whole conversation, then only the delta.
+    expect(c1.meta.upstream).toMatchObject({ kind: 'lingma', info: { sessionReuse: false } });
+    expect(c1.meta.upstream?.prompt).toContain('turn one');
+    expect(c2.meta.upstream).toMatchObject({ kind: 'lingma', prompt: 'turn two', info: { sessionReuse: true } });
 
     const s = await sim(a);
     expect(s.asks).toHaveLength(2);

@@ -4,7 +4,8 @@ import { LoginCoordinator, loginStateError, type LoginCoordinatorOptions, type L
 import { LOGIN_REASONS } from '../../src-main/core/backends/lingma/login/recipe';
 import type { LoginState } from '../../src-main/core/backends/types';
 import { DEFAULT_LOGIN_RECIPE } from '../../src-main/core/config/schema';
-import type { LoginDriver, LoginOutcome, LoginRequest } from '../../src-main/core/ports';
+import { sleep, type LoginDriver, type LoginOutcome, type LoginRequest } from '../../src-main/core/ports';
+import { drive, fakeClock } from '../helpers/fake-clock';
 import { captureLogger, waitFor } from './helpers';
 
 const PASSWORD = 'pw-do-not-log';
@@ -156,7 +157,7 @@ describe('LoginCoordinator', () => {
     const t = fakeTarget();
     const d = fakeDriver(async () => ({ kind: 'failed', reason: LOGIN_REASONS.rejected }));
     const { c } = make({ driver: d.driver, maxRetries: 3, failedCooldownMs: 0 });
-    expect(await c.ensureLoggedIn(t.target)).toEqual({ state: 'failed', reason: LOGIN_REASONS.rejected });
+    expect(await c.ensureLoggedIn(t.target)).toEqual({ state: 'failed', reason: LOGIN_REASONS.rejected, rejected: true });
     expect(d.calls).toBe(1);
     await c.ensureLoggedIn(t.target);
     expect(d.calls).toBe(1);
@@ -185,17 +186,20 @@ describe('LoginCoordinator', () => {
   it('the manual watch is bounded', async () => {
     const t = fakeTarget();
     const d = fakeDriver(async (req) => ({ kind: 'manual', reason: LOGIN_REASONS.unknownPage, url: req.loginUrl }));
-    const { c } = make({ driver: d.driver, manualWatchMs: 100 });
+    const clock = fakeClock();
+    const { c } = make({ driver: d.driver, manualWatchMs: 100, clock });
     await c.ensureLoggedIn(t.target);
     let checks = 0;
     t.target.isLoggedIn = async () => {
       checks++;
       return false;
     };
-    await new Promise((r) => setTimeout(r, 400));
-    const settled = checks;
-    await new Promise((r) => setTimeout(r, 200));
-    expect(checks).toBe(settled);
+    // Polled every manualPollMs (20) until manualWatchMs (100) has passed, then no timer is left.
+    await clock.advance(100);
+    expect(checks).toBe(4);
+    expect(clock.pending()).toBe(0);
+    await clock.advance(10_000);
+    expect(checks).toBe(4);
     // After the watch, a new call may try again (one attempt, not a loop).
     await c.ensureLoggedIn(t.target);
     expect(d.calls).toBe(2);
@@ -204,8 +208,9 @@ describe('LoginCoordinator', () => {
   it('times out a driver that hangs and ignores the signal', async () => {
     const t = fakeTarget();
     const d = fakeDriver(() => new Promise<LoginOutcome>(() => undefined));
-    const { c } = make({ driver: d.driver, timeoutMs: 100, maxRetries: 1 });
-    expect(await c.ensureLoggedIn(t.target)).toEqual({ state: 'failed', reason: LOGIN_REASONS.timeout });
+    const clock = fakeClock();
+    const { c } = make({ driver: d.driver, timeoutMs: 100, maxRetries: 1, clock });
+    expect(await drive(clock, c.ensureLoggedIn(t.target))).toEqual({ state: 'failed', reason: LOGIN_REASONS.timeout });
     expect(d.calls).toBe(2);
     expect(d.requests.every((r) => r.signal.aborted)).toBe(true);
     expect(d.requests[0].timeoutMs).toBe(100);
@@ -213,16 +218,19 @@ describe('LoginCoordinator', () => {
 
   it('a driver that waits for a person in its own window may declare a longer bound', async () => {
     const t = fakeTarget();
+    const clock = fakeClock();
+    const start = clock.now();
     const d = fakeDriver(async (req) => {
       // Longer than timeoutMs + grace: a person finishing in the shown window.
-      await new Promise((r) => setTimeout(r, 400));
+      await sleep(clock, 400);
       if (req.signal.aborted) return { kind: 'failed', reason: 'aborted' };
       t.loggedIn = true;
       return { kind: 'success' };
     });
     // Completion comes from the driver here, not from polling.
-    const { c } = make({ driver: Object.assign(d.driver, { maxLoginMs: 5000 }), timeoutMs: 100, pollMs: 10_000 });
-    expect(await c.ensureLoggedIn(t.target)).toEqual({ state: 'logged_in' });
+    const { c } = make({ driver: Object.assign(d.driver, { maxLoginMs: 5000 }), timeoutMs: 100, pollMs: 10_000, clock });
+    expect(await drive(clock, c.ensureLoggedIn(t.target))).toEqual({ state: 'logged_in' });
+    expect(clock.now() - start).toBe(400);
     expect(d.calls).toBe(1);
   });
 
@@ -466,8 +474,8 @@ describe('LoginCoordinator', () => {
     const d = fakeDriver(async () => ({ kind: 'failed', reason: LOGIN_REASONS.rejected }));
     const { c } = make({ driver: d.driver, maxRetries: 3 });
     c.report('acct-1', { state: 'logged_in' });
-    expect(await c.expired(t.target)).toEqual({ state: 'failed', reason: LOGIN_REASONS.rejected });
-    expect(await c.expired(t.target)).toEqual({ state: 'failed', reason: LOGIN_REASONS.rejected });
+    expect(await c.expired(t.target)).toEqual({ state: 'failed', reason: LOGIN_REASONS.rejected, rejected: true });
+    expect(await c.expired(t.target)).toEqual({ state: 'failed', reason: LOGIN_REASONS.rejected, rejected: true });
     expect(d.calls).toBe(1);
 
     // A re-login that works, then the login expires again within the window: no loop.

@@ -206,10 +206,10 @@ describe.skipIf(!ready)('login flow: simulator + login site + headless Chromium'
     const inst = await startSim('flow-d');
     inst.target.credentials = { username: 'alice', password: 'not-the-password' };
     const c = coordinator({ maxRetries: 3 });
-    expect(await c.ensureLoggedIn(inst.target)).toEqual({ state: 'failed', reason: LOGIN_REASONS.rejected });
+    expect(await c.ensureLoggedIn(inst.target)).toEqual({ state: 'failed', reason: LOGIN_REASONS.rejected, rejected: true });
     expect(LOGIN_REASONS.rejected).not.toBe(LOGIN_REASONS.captcha);
     expect(site.hits().attempts - before.attempts).toBe(1);
-    expect(await c.ensureLoggedIn(inst.target)).toEqual({ state: 'failed', reason: LOGIN_REASONS.rejected });
+    expect(await c.ensureLoggedIn(inst.target)).toEqual({ state: 'failed', reason: LOGIN_REASONS.rejected, rejected: true });
     expect(site.hits().attempts - before.attempts).toBe(1);
     await c.close();
   }, 90000);

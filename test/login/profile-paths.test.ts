@@ -8,7 +8,8 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPlaywrightLoginDriver, loginProfilesDir } from '../../src-main/cli/playwright-login';
+import { createPlaywrightLoginDriver } from '../../src-main/cli/playwright-login';
+import { loginProfilesDir } from '../../src-main/cli/login-browser';
 import { createSignInPolicy } from '../../src-main/core/sign-in-policy';
 import { DEFAULT_LOGIN_RECIPE } from '../../src-main/core/config/schema';
 import { NAME_RULE } from '../../src-main/core/names';

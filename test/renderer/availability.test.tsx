@@ -8,7 +8,7 @@ import { cleanup, fireEvent, render, screen } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AvailabilityStatus, InstanceState, LoginState } from '../../src-main/core/admin/api-types';
 import { availabilityOf } from '../../src-main/core/pool/availability';
-import { AVAILABILITY_LABEL, AvailabilityBadge } from '../../src-renderer/components/ui';
+import { AvailabilityBadge, STATUS_TONE } from '../../src-renderer/components/ui';
 import { Instances } from '../../src-renderer/screens/Instances';
 import { Overview } from '../../src-renderer/screens/Overview';
 import { useDash } from '../../src-renderer/store';
@@ -77,31 +77,33 @@ describe('availability status mapping', () => {
         }
       }
     }
-    // Each distinct status (and each with a countdown) renders as exactly one badge saying it.
+    // Each distinct status (and each with a countdown) renders as exactly one pill saying its one
+    // status, with the process as secondary text.
     for (const a of shown) {
       const { container, unmount } = render(<AvailabilityBadge a={a} now={NOW} />);
-      const badges = container.querySelectorAll('[data-testid="availability"]');
-      expect(badges).toHaveLength(1);
-      expect(badges[0].getAttribute('data-status')).toBe(a.status);
+      const pills = container.querySelectorAll('[data-testid="status"]');
+      expect(pills).toHaveLength(1);
+      expect(pills[0].getAttribute('data-kind')).toBe(a.display.kind);
       expect(container.querySelectorAll('.badge')).toHaveLength(1);
-      expect(container.textContent).toContain(AVAILABILITY_LABEL[a.status].text);
+      expect(container.querySelector('.badge')!.className).toContain(`badge-${STATUS_TONE[a.display.kind]}`);
+      expect(container.querySelector('.badge')!.textContent).toBe(a.display.label);
+      expect(container.querySelector('[data-testid="process"]')!.textContent).toBe(a.display.process);
       unmount();
     }
     expect(n).toBe(STATES.length * LOGINS.length * HEALTH.length * CREDITS.length);
-    expect([...seen].sort()).toEqual(Object.keys(AVAILABILITY_LABEL).sort());
+    expect([...seen].sort()).toEqual(['cooling_down', 'failed', 'needs_person', 'out_of_credits', 'serving', 'signing_in', 'starting', 'stopped']);
+    expect(new Set(shown.map((a) => a.display.kind)).size).toBe(Object.keys(STATUS_TONE).length);
   });
 
   it('an account out of credits shows a countdown to its reset and a clear button that calls the admin API', async () => {
     const resetsAt = Date.now() + 2 * 3_600_000 + 5 * 60_000;
-    const out = instance({
-      name: 'bob',
-      availability: { serving: false, status: 'out_of_credits', reason: 'bob is out of credits until …', until: resetsAt, quota: { exceeded: true, resetsAt }, clearable: true },
-    });
+    const { wait: _w, ...availability } = availabilityOf({ name: 'bob', state: 'ready', login: { state: 'logged_in' }, quota: { exceeded: true, resetsAt }, now: Date.now() });
+    const out = instance({ name: 'bob', availability });
     const clearCooldown = vi.fn(async () => ({ ok: true as const }));
     useDash.setState({ client: { clearCooldown } as never });
     render(<Instances snap={snapshot({ instances: [instance(), out] })} />);
     const row = screen.getByTestId('instance-bob');
-    expect(row.querySelector('[data-testid="availability"]')!.getAttribute('data-status')).toBe('out_of_credits');
+    expect(row.querySelector('[data-testid="status"]')!.getAttribute('data-kind')).toBe('out_of_credits');
     expect(row.textContent).toMatch(/resets in 2h [45]m/);
     fireEvent.click(screen.getByText('Clear cool-down'));
     await vi.waitFor(() => expect(clearCooldown).toHaveBeenCalledWith('bob'));
@@ -116,13 +118,14 @@ describe('availability status mapping', () => {
   });
 
   it('the overview says when every account is out of credits, with the next reset', () => {
-    const a = (name: string, until: number) => instance({
-      name, availability: { serving: false, status: 'out_of_credits', reason: `${name} is out of credits`, until, quota: { exceeded: true, resetsAt: until }, clearable: true },
-    });
+    const a = (name: string, until: number) => {
+      const { wait: _w, ...availability } = availabilityOf({ name, state: 'ready', login: { state: 'logged_in' }, quota: { exceeded: true, resetsAt: until }, now: Date.now() });
+      return instance({ name, availability });
+    };
     render(<Overview snap={snapshot({ instances: [a('x', Date.now() + 3_600_000 * 5), a('y', Date.now() + 30 * 60_000 + 30_000)] })} />);
     const box = screen.getByTestId('empty-out-of-credits');
     expect(box.textContent).toContain('2 accounts are out of credits');
     expect(box.textContent).toMatch(/resets in 30m/);
-    expect(screen.getAllByTestId('availability').map((e) => e.getAttribute('data-status'))).toEqual(['out_of_credits', 'out_of_credits']);
+    expect(screen.getAllByTestId('status').map((e) => e.getAttribute('data-kind'))).toEqual(['out_of_credits', 'out_of_credits']);
   });
 });

@@ -4,14 +4,14 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AdminClient } from '../../src-renderer/api/client';
 import { App, TokenGate } from '../../src-renderer/App';
 import { TOKEN_KEY } from '../../src-renderer/api/connection';
-import { Accounts } from '../../src-renderer/screens/Accounts';
 import { Aliases } from '../../src-renderer/screens/Aliases';
 import { Instances } from '../../src-renderer/screens/Instances';
 import { Live } from '../../src-renderer/screens/Live';
 import { Logs } from '../../src-renderer/screens/Logs';
 import { Overview } from '../../src-renderer/screens/Overview';
 import { Settings } from '../../src-renderer/screens/Settings';
-import { useDash } from '../../src-renderer/store';
+import { signInOutcome, useDash } from '../../src-renderer/store';
+import type { LoginState } from '../../src-main/core/admin/api-types';
 import { instance, snapshot } from './fixtures';
 
 type Call = { method: string; url: string; body?: unknown; headers: Record<string, string> };
@@ -45,17 +45,37 @@ describe('Overview', () => {
   it('tells a new user to add an account when nothing is configured', () => {
     render(<Overview snap={snapshot({ instances: [], accounts: [], aliases: [] })} />);
     expect(screen.getByTestId('empty-no-backends').textContent).toMatch(/Add your first account/);
-    expect(screen.getByRole('link', { name: 'Add a Lingma account' }).getAttribute('href')).toBe('#/accounts');
+    expect(screen.getByRole('link', { name: 'Add a Lingma account' }).getAttribute('href')).toBe('#/instances');
   });
 
-  it('asks for a sign-in when an account is logged out', () => {
+  it('asks for a person when an account is logged out, naming it and why', () => {
     render(<Overview snap={snapshot({ instances: [instance({ login: { state: 'logged_out' } })] })} />);
-    expect(screen.getByTestId('empty-login-needed').textContent).toMatch(/alice needs to sign in/);
+    expect(screen.getByTestId('empty-login-needed').textContent).toMatch(/alice needs you/);
+    expect(screen.getByTestId('empty-login-needed').textContent).toMatch(/alice: not signed in/);
   });
 
-  it('says why when no backend is ready', () => {
+  it('says why when nothing serves', () => {
     render(<Overview snap={snapshot({ instances: [instance({ state: 'failed', reason: 'Lingma binary not found' })] })} />);
-    expect(screen.getByTestId('empty-none-ready').textContent).toMatch(/Lingma binary not found/);
+    expect(screen.getByTestId('empty-none-ready').textContent).toMatch(/alice: stopped \(the process failed\)/);
+  });
+
+  it('the Serving card names what is not serving and why, not every name', () => {
+    const NOW = Date.now();
+    const snap = snapshot({ instances: [
+      instance({ name: 'ann' }),
+      instance({ name: 'bob', login: { state: 'failed', reason: 'refused', rejected: true } }),
+      instance({ name: 'cat', health: { instance: 'cat', healthy: false, consecutiveFailures: 3, lastError: 'Upstream 500', lastErrorAt: NOW - 1000, unhealthyUntil: NOW + 30_000 } }),
+      instance({ name: 'dan' }),
+    ] });
+    render(<Overview snap={snap} />);
+    const stat = screen.getByTestId('stat-ready').textContent!;
+    expect(stat).toContain('2 / 4');
+    expect(stat).toContain('1 needs a person · 1 cooling down');
+    const glance = screen.getByTestId('backends-glance');
+    expect(glance.textContent).toContain('Not serving');
+    expect(screen.getByTestId('not-serving-bob').textContent).toContain('the password was refused');
+    expect(screen.getByTestId('not-serving-cat').textContent).toContain('Upstream 500');
+    expect(screen.queryByTestId('not-serving-ann')).toBeNull();
   });
 
   it('shows endpoint, masked key, stats and client setup with the real values', () => {
@@ -101,49 +121,141 @@ describe('Overview', () => {
   });
 });
 
-describe('Instances', () => {
-  it('shows state, login, load and a manual sign-in link; actions call the API', async () => {
+describe('Accounts and instances: one table', () => {
+  const accounts = [
+    { name: 'alice', username: 'alice@example.com', hasPassword: true, source: 'runtime' },
+    { name: 'bob', username: 'bob@example.com', hasPassword: true, source: 'runtime' },
+    { name: 'carol', username: 'carol@example.com', hasPassword: true, source: 'runtime' },
+  ];
+
+  it('one row per account with the one status, the process as secondary text, and the action that matches', async () => {
     const f = fakeFetch();
     useClient(f);
-    render(<Instances snap={snapshot({ instances: [
+    render(<Instances snap={snapshot({ accounts, instances: [
       instance({ inFlight: 1, limit: 2 }),
       instance({ name: 'bob', login: { state: 'needs_manual', url: 'https://lingma.example/login?x=1', reason: 'A captcha needs a person.' } }),
+      instance({ name: 'carol', login: { state: 'logged_out' } }),
     ] })} />);
+    const alice = screen.getByTestId('instance-alice');
+    expect(alice.querySelectorAll('[data-testid=status]')).toHaveLength(1);
+    expect(alice.querySelector('[data-testid=status]')!.getAttribute('data-kind')).toBe('serving');
+    expect(alice.querySelector('[data-testid=process]')!.textContent).toBe('process ready · signed in as alice');
+    expect(alice.textContent).toContain('1/2');
     const bob = screen.getByTestId('instance-bob');
-    expect(bob.textContent).toContain('needs you to sign in');
-    expect(bob.textContent).toContain('A captcha needs a person.');
-    const link = screen.getByRole('link', { name: 'Finish sign-in' });
+    expect(bob.querySelector('[data-testid=status]')!.textContent).toContain('Needs a person');
+    // The action says which account to sign in as, and opens the login page.
+    const link = screen.getByRole('link', { name: 'Finish sign-in as bob@example.com' });
     expect(link.getAttribute('href')).toBe('https://lingma.example/login?x=1');
     expect(link.getAttribute('rel')).toContain('noopener');
-    expect(screen.getByTestId('instance-alice').textContent).toContain('1/2');
-    fireEvent.click(screen.getAllByRole('button', { name: 'Log in' })[0]);
-    await waitFor(() => expect(f.calls.some((c) => c.method === 'POST' && c.url.endsWith('/admin/instances/bob/login'))).toBe(true));
+    // Serving: no sign-in, but Log out and Test.
+    expect(alice.textContent).not.toContain('Sign in');
+    expect(alice.textContent).toContain('Log out');
+    expect(alice.textContent).toContain('Test');
+    fireEvent.click(screen.getByRole('button', { name: 'Sign in' }));
+    await waitFor(() => expect(f.calls.some((c) => c.method === 'POST' && c.url.endsWith('/admin/instances/carol/login'))).toBe(true));
     expect(f.calls[0].headers.authorization).toBe('Bearer tok-123');
-    fireEvent.click(screen.getByRole('button', { name: 'Log in all' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Sign in all' }));
     await waitFor(() => expect(f.calls.some((c) => c.url.endsWith('/admin/instances/login-all'))).toBe(true));
+  });
+
+  it('Fix password opens the edit with the password field focused, then signs in again after saving', async () => {
+    const f = fakeFetch();
+    useClient(f);
+    render(<Instances snap={snapshot({ accounts, instances: [instance({ name: 'bob', login: { state: 'failed', reason: 'The sign-in page did not accept the user name or password.', rejected: true } })] })} />);
+    expect(screen.getByTestId('instance-bob').textContent).toContain('the password was refused');
+    fireEvent.click(screen.getByRole('button', { name: 'Fix password' }));
+    const pw = screen.getByLabelText('Password');
+    expect(document.activeElement).toBe(pw);
+    fireEvent.change(pw, { target: { value: 'new-pw-1' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+    await waitFor(() => expect(f.calls.some((c) => c.method === 'PATCH' && c.url.endsWith('/admin/accounts/bob'))).toBe(true));
+    await waitFor(() => expect(f.calls.some((c) => c.method === 'POST' && c.url.endsWith('/admin/instances/bob/login'))).toBe(true));
+  });
+
+  it('#/instances?fix=<account> (the tray, a notification) opens that edit', () => {
+    window.location.hash = '#/instances?fix=bob';
+    render(<Instances snap={snapshot({ accounts, instances: [instance({ name: 'bob', login: { state: 'failed', reason: 'x', rejected: true } })] })} />);
+    expect(screen.getByTestId('account-form-bob')).toBeTruthy();
+    expect(document.activeElement).toBe(screen.getByLabelText('Password'));
+    window.location.hash = '';
+  });
+
+  it('a cooling-down row shows time left and the last error with its time; Clear cool-down and Test call the API', async () => {
+    const NOW = Date.now();
+    const f = fakeFetch((c) => (c.url.endsWith('/test') ? { body: { ok: false, message: 'alice did not answer: Upstream failed.', ms: 12 } } : { body: { ok: true } }));
+    useClient(f);
+    render(<Instances snap={snapshot({ instances: [instance({ health: { instance: 'alice', healthy: false, consecutiveFailures: 2, lastError: 'Upstream failed (500).', lastErrorAt: NOW - 5000, unhealthyUntil: NOW + 95_000 } })] })} />);
+    const row = screen.getByTestId('instance-alice');
+    expect(row.querySelector('[data-testid=status]')!.textContent).toContain('Cooling down');
+    expect(row.querySelector('[data-testid=countdown]')!.textContent).toMatch(/^retry in 1m 3\ds$/);
+    expect(row.querySelector('[data-testid=last-error]')!.textContent).toContain('Upstream failed (500).');
+    expect(row.querySelector('[data-testid=last-error] time')!.getAttribute('datetime')).toBe(new Date(NOW - 5000).toISOString());
+    fireEvent.click(screen.getByRole('button', { name: 'Clear cool-down' }));
+    await waitFor(() => expect(f.calls.some((c) => c.url.endsWith('/admin/instances/alice/clear-cooldown'))).toBe(true));
+    fireEvent.click(screen.getByRole('button', { name: 'Test' }));
+    await waitFor(() => expect(useDash.getState().toasts.map((t) => t.text)).toContain('alice did not answer: Upstream failed.'));
+  });
+
+  it('a stopped or failed process offers Restart; an account without an instance is listed', async () => {
+    render(<Instances snap={snapshot({ accounts: [...accounts.slice(0, 1), { name: 'zed', username: 'zed', hasPassword: false, source: 'runtime', disabled: true }], instances: [instance({ state: 'failed', reason: 'crashed' })] })} />);
+    const row = screen.getByTestId('instance-alice');
+    expect(row.querySelector('[data-testid=status]')!.textContent).toContain('Stopped');
+    expect(row.querySelector('[data-testid=process]')!.textContent).toBe('process failed');
+    expect(screen.getAllByRole('button', { name: 'Restart' })).toHaveLength(1);
+    expect(screen.getByTestId('instance-zed').textContent).toContain('the account is disabled');
   });
 
   it('uses the desktop bridge to open the manual sign-in page', () => {
     const openExternal = vi.fn();
     window.relayDesktop = { admin: () => ({ url: 'x', token: 'y' }), openExternal };
     render(<Instances snap={snapshot({ instances: [instance({ login: { state: 'needs_manual', url: 'https://lingma.example/login', reason: 'captcha' } })] })} />);
-    fireEvent.click(screen.getByRole('button', { name: 'Finish sign-in' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Finish sign-in as alice' }));
     expect(openExternal).toHaveBeenCalledWith('https://lingma.example/login');
   });
 
-  it('has an empty state', () => {
-    render(<Instances snap={snapshot({ instances: [] })} />);
+  it('"Sign in all" with no accounts says there is nothing to sign in, and calls nothing', async () => {
+    const f = fakeFetch();
+    useClient(f);
+    render(<Instances snap={snapshot({ instances: [], accounts: [] })} />);
     expect(screen.getByTestId('empty-instances')).toBeTruthy();
+    fireEvent.click(screen.getByRole('button', { name: 'Sign in all' }));
+    await waitFor(() => expect(useDash.getState().toasts.map((t) => t.text)).toEqual(['There is nothing to sign in: add a Lingma account first.']));
+    expect(f.calls).toHaveLength(0);
+  });
+
+  it('every sign-in outcome ends in a toast', async () => {
+    const f = fakeFetch();
+    useClient(f);
+    const snap = snapshot({ accounts, instances: [instance({ name: 'carol', login: { state: 'logged_out' } })] });
+    useDash.getState().setSnapshot(snap);
+    render(<Instances snap={snap} />);
+    fireEvent.click(screen.getByRole('button', { name: 'Sign in' }));
+    await waitFor(() => expect(useDash.getState().toasts.map((t) => t.text)).toContain('Signing in carol…'));
+    const ev = (login: LoginState) => useDash.getState().apply({ type: 'instance', instance: instance({ name: 'carol', login }) });
+    ev({ state: 'logged_out' });
+    ev({ state: 'logging_in' });
+    ev({ state: 'failed', reason: 'The sign-in page did not accept the user name or password.', rejected: true });
+    expect(useDash.getState().toasts.at(-1)).toMatchObject({ kind: 'error', text: 'carol: the password was refused. Use Fix password, then sign in again.' });
+    // Settled: later events do not toast again.
+    const n = useDash.getState().toasts.length;
+    ev({ state: 'logged_in', user: 'carol' });
+    expect(useDash.getState().toasts.length).toBe(n);
+    // The outcomes, each one sentence.
+    expect(signInOutcome('carol', { state: 'logged_in', user: 'carol' }, true)).toEqual({ kind: 'ok', text: 'carol is signed in' });
+    expect(signInOutcome('carol', { state: 'needs_manual', url: 'https://x', reason: 'A captcha needs a person.' }, false)).toEqual({ kind: 'info', text: 'carol: finish the sign-in by hand (A captcha needs a person.)' });
+    expect(signInOutcome('carol', { state: 'failed', reason: 'The login did not finish in time.' }, true)!.kind).toBe('error');
+    expect(signInOutcome('carol', { state: 'logged_out' }, false)).toBeUndefined();
+    expect(signInOutcome('carol', { state: 'logged_out' }, true)!.text).toBe('carol: the sign-in stopped before it finished');
   });
 });
 
-describe('Accounts', () => {
+describe('Account form', () => {
   it('validates before sending and shows server errors on the right field', async () => {
     const f = fakeFetch((c) => (c.body && (c.body as { username: string }).username === 'taken'
       ? { status: 400, body: { error: { message: "An account named 'taken' exists already.", type: 'invalid_request_error', code: 'invalid_request', param: 'name' } } }
       : { status: 201, body: { ok: true, accounts: [] } }));
     useClient(f);
-    render(<Accounts snap={snapshot({ accounts: [] })} />);
+    render(<Instances snap={snapshot({ accounts: [], instances: [] })} />);
     fireEvent.click(screen.getByRole('button', { name: 'Add your first account' }));
     fireEvent.click(screen.getByRole('button', { name: 'Add account' }));
     expect(await screen.findByText(/Enter the account user name/)).toBeTruthy();
@@ -163,11 +275,12 @@ describe('Accounts', () => {
   it('edits without resending an unchanged password; config accounts are read-only', async () => {
     const f = fakeFetch();
     useClient(f);
-    render(<Accounts snap={snapshot({ accounts: [
+    render(<Instances snap={snapshot({ instances: [instance()], accounts: [
       { name: 'alice', username: 'alice', hasPassword: true, source: 'runtime' },
       { name: 'cfg', username: 'cfg', hasPassword: true, source: 'config' },
     ] })} />);
-    expect(screen.getByTestId('account-cfg').textContent).toContain('from config');
+    expect(screen.getByTestId('instance-cfg').textContent).toContain('from config');
+    expect(screen.getAllByRole('button', { name: 'Edit' })).toHaveLength(1);
     fireEvent.click(screen.getByRole('button', { name: 'Edit' }));
     fireEvent.change(screen.getByLabelText('User name'), { target: { value: 'alice2' } });
     fireEvent.click(screen.getByRole('button', { name: 'Save' }));
@@ -176,8 +289,8 @@ describe('Accounts', () => {
   });
 
   it('explains when Lingma is not set up', () => {
-    render(<Accounts snap={snapshot({ accountsEditable: false })} />);
-    expect(screen.getByText('Lingma is not set up')).toBeTruthy();
+    render(<Instances snap={snapshot({ accountsEditable: false, instances: [], accounts: [] })} />);
+    expect(screen.getByTestId('empty-instances').textContent).toContain('Accounts need the Lingma backend');
   });
 });
 

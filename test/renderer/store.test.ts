@@ -24,10 +24,14 @@ describe('event reducer', () => {
     expect(d.snap!.aliases[0].targets[0]).toMatchObject({ status: 'degraded', ready: 1, total: 2 });
   });
 
-  it('applies health transitions to the instance', () => {
+  it('applies health transitions to the instance; alias targets follow the relay\'s one status (its instance event)', () => {
     let d = base();
-    d = reduce(d, { type: 'health', health: { instance: 'alice', healthy: false, consecutiveFailures: 2, lastError: 'boom' } });
+    const health = { instance: 'alice', healthy: false, consecutiveFailures: 2, lastError: 'boom' };
+    d = reduce(d, { type: 'health', health });
     expect(d.snap!.instances[0].health).toMatchObject({ healthy: false, lastError: 'boom' });
+    // The relay sends the instance's new availability with every health change (relay.ts).
+    d = reduce(d, { type: 'instance', instance: instance({ health }) });
+    expect(d.snap!.instances[0].availability!.display.kind).toBe('cooling_down');
     expect(d.snap!.aliases[0].targets[0].status).toBe('down');
   });
 

@@ -3,6 +3,9 @@
  * Bundles the Electron main process and the preload (`npm run build:main`):
  *   src-main/electron/main.ts    → dist/electron/main.cjs     (platform node, CJS)
  *   src-main/electron/preload.ts → dist/electron/preload.cjs  (sandboxed preload: only `electron`)
+ *   src-main/core/ledger/sqlite/worker.ts → dist/electron/ledger-worker.cjs (the usage ledger's
+ *     worker thread; main.cjs finds it next to itself through `__RELAY_LEDGER_WORKER__`, and
+ *     Electron loads it from the asar archive like main.cjs)
  * and copies the tray/app icons to dist/assets/ (the installer ships `dist/**` only).
  *
  * `electron` and the runtime dependencies stay external (installed in node_modules, native
@@ -34,16 +37,23 @@ const common = {
   sourcemap: 'linked',
   logLevel: 'warning',
   legalComments: 'none',
-  define: { 'process.env.NODE_ENV': '"production"' },
   // core/admin/static.ts reads import.meta.url only when it exists (ESM); in this CJS bundle the
   // desktop passes rendererDir instead.
   logOverride: { 'empty-import-meta': 'silent' },
+  define: { 'process.env.NODE_ENV': '"production"', __RELAY_LEDGER_WORKER__: '"ledger-worker.cjs"' },
 };
 
 const main = await build({
   ...common,
   entryPoints: [join(root, 'src-main', 'electron', 'main.ts')],
   outfile: join(outDir, 'main.cjs'),
+  external,
+  metafile: true,
+});
+const ledgerWorker = await build({
+  ...common,
+  entryPoints: [join(root, 'src-main', 'core', 'ledger', 'sqlite', 'worker.ts')],
+  outfile: join(outDir, 'ledger-worker.cjs'),
   external,
   metafile: true,
 });
@@ -65,7 +75,7 @@ while (queue.length) {
   }
 }
 const required = new Set(
-  Object.values(main.metafile.outputs)
+  [...Object.values(main.metafile.outputs), ...Object.values(ledgerWorker.metafile.outputs)]
     .flatMap((o) => o.imports ?? [])
     .filter((i) => i.external && !i.path.startsWith('node:') && !builtinModules.includes(i.path))
     .map((i) => pkgName(i.path)),
@@ -103,4 +113,4 @@ if (existsSync(assets)) {
   cpSync(join(assets, 'tray'), join(dest, 'tray'), { recursive: true });
   cpSync(join(assets, 'icon.png'), join(dest, 'icon.png'));
 }
-console.log('built dist/electron/main.cjs and dist/electron/preload.cjs');
+console.log('built dist/electron/main.cjs, dist/electron/preload.cjs and dist/electron/ledger-worker.cjs');

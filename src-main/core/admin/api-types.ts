@@ -11,7 +11,7 @@
 import type { UsageRow } from '../ledger/types';
 import type { AvailabilityView, DiscoveryView, HealthSnapshot, InstanceState, LiveRequest, LoginState, LogLine, ReloadOutcome } from '../state-types';
 
-export type { AvailabilityStatus, AvailabilityView, DiscoveredServer, DiscoveryView, InstanceState, LoginState } from '../state-types';
+export type { AvailabilityStatus, AvailabilityView, DiscoveredServer, DiscoveryView, InstanceState, LoginState, StatusAction, StatusDisplay, StatusKind } from '../state-types';
 export type { LogLevel } from '../state-types';
 export type AdminLogLine = LogLine;
 export type AdminLiveRequest = LiveRequest;
@@ -39,6 +39,15 @@ export interface AdminInstance {
   /** Which actions this instance supports. */
   actions: { login: boolean; logout: boolean; restart: boolean };
   extra?: Record<string, unknown>;
+}
+
+/** `POST /admin/instances/:name/test`: the instance's own check, run now. */
+export interface TestInstanceResult {
+  ok: boolean;
+  /** One client-safe sentence. */
+  message: string;
+  ms: number;
+  availability: AvailabilityView;
 }
 
 export interface AdminAliasTarget {

@@ -14,6 +14,8 @@ import type { Admission } from '../dispatch/admission';
 import type { AvailabilityView, DiscoveredServer, DiscoveryView } from '../state-types';
 import type { AliasSource } from '../routing/reload';
 import type { HealthCache, Resolver } from '../routing/types';
+import type { Inspector } from '../inspector/index';
+import type { BackendTestResult } from '../inspector/types';
 import type { AdminLedgerStatus, SettingsPatch } from './api-types';
 
 export interface AdminDeps {
@@ -33,7 +35,11 @@ export interface AdminDeps {
   availability: { of(instance: Instance): AvailabilityView; clear(name: string): void };
   /** Calls in flight per instance (the pool). */
   pool: { inFlight(instance: string): number };
-  keys: Pick<KeyStore, 'list' | 'create' | 'revoke' | 'primaryKey'>;
+  keys: Pick<KeyStore, 'list' | 'create' | 'revoke' | 'primaryKey' | 'replayTicket'>;
+  /** The request inspector's captures (core/inspector). */
+  inspector: Pick<Inspector, 'get' | 'list' | 'capturing' | 'persisted' | 'linkReplay'>;
+  /** One tiny chat on the named instance (core/dispatch/backend-test.ts). */
+  testBackend(instance: string, req: { model?: string; prompt?: string }): Promise<BackendTestResult>;
   ledger: { status(): AdminLedgerStatus };
   secrets: { protection: SecretStore['protection'] };
   /** Base URL of the listening gateway (`http://127.0.0.1:8420`); empty before it listens. */

@@ -17,6 +17,7 @@
  *   GET/PATCH /admin/settings
  *   GET /admin/clients, POST /admin/clients/:id/{plan,apply,restore}   (client-routes.ts)
  *   GET /admin/discovery, POST /admin/discovery/scan, POST /admin/discovery/:id/use (discovery-routes.ts)
+ *   GET /admin/requests[/:id], POST /admin/requests/:id/replay, POST /admin/{instances,providers}/:name/test (inspector-routes.ts)
  *   + AdminOptions.routes (the relay adds the usage routes, /admin/usage/...)
  *   GET  /ui/...                           the built dashboard (no auth; outside the admin scope)
  */
@@ -46,6 +47,7 @@ import type { TSchema } from '@sinclair/typebox';
 import type { FastifySchemaCompiler } from 'fastify';
 import { clientRoutes } from './client-routes';
 import { discoveryRoutes } from './discovery-routes';
+import { inspectorRoutes } from './inspector-routes';
 
 export type { AdminDeps } from './deps';
 
@@ -237,6 +239,7 @@ export function adminPlugin(deps: AdminDeps, opts: AdminOptions = {}): FastifyPl
     await app.register(availabilityRoutes, { deps });
     await app.register(clientRoutes, { deps, home: opts.clientsHome });
     await app.register(discoveryRoutes, { deps });
+    await app.register(inspectorRoutes, { deps });
 
     // ---- accounts (passwords are write-only) ----
     // The account API announces each change itself (one `config` event per change).

@@ -4,6 +4,7 @@
  * slowed by the dashboard.
  */
 import type { EventHub, LiveRequest, LogLine } from '../events';
+import { toLogLine } from '../gateway/logging';
 import type { AdminCounters, AdminLiveRequest, AdminLogLine } from './api-types';
 
 const MAX_LIVE = 5000;
@@ -17,7 +18,9 @@ export interface LiveTrackerOptions {
 
 export class LiveTracker {
   readonly live = new Map<string, AdminLiveRequest>();
-  readonly logs: AdminLogLine[] = [];
+  /** The last `maxLogs` log lines as written (JSON text), a ring: parsed only when `logs` is read. */
+  private readonly logRing: string[] = [];
+  private logNext = 0;
   readonly counters: AdminCounters[] = [];
   private endedThisSecond = 0;
   private errorsThisSecond = 0;
@@ -30,16 +33,16 @@ export class LiveTracker {
     this.maxLogs = opts.logLines ?? 1000;
     this.maxHistory = opts.history ?? 120;
     this.now = opts.now ?? Date.now;
-    const onLog = (l: LogLine) => this.addLog(l);
+    const onLog = (l: string) => this.addLog(l);
     const onStart = (r: LiveRequest) => this.upsert(r);
     const onUpdate = (r: LiveRequest) => this.upsert(r);
     const onEnd = (r: LiveRequest) => this.end(r);
-    hub.on('log', onLog);
+    hub.on('logText', onLog);
     hub.on('requestStart', onStart);
     hub.on('requestUpdate', onUpdate);
     hub.on('requestEnd', onEnd);
     this.unsubscribe = () => {
-      hub.off('log', onLog);
+      hub.off('logText', onLog);
       hub.off('requestStart', onStart);
       hub.off('requestUpdate', onUpdate);
       hub.off('requestEnd', onEnd);
@@ -50,9 +53,23 @@ export class LiveTracker {
     this.unsubscribe();
   }
 
-  private addLog(l: LogLine): void {
-    this.logs.push(toAdminLog(l));
-    if (this.logs.length > this.maxLogs) this.logs.splice(0, this.logs.length - this.maxLogs);
+  /** Per log line: one array slot, no parsing, no copying (the line is already a string). */
+  private addLog(line: string): void {
+    if (this.maxLogs <= 0) return;
+    this.logRing[this.logNext] = line;
+    this.logNext = (this.logNext + 1) % this.maxLogs;
+  }
+
+  /** The recent log, oldest first, parsed now (a snapshot for the dashboard). */
+  get logs(): AdminLogLine[] {
+    const n = this.logRing.length;
+    const out: AdminLogLine[] = [];
+    const start = n < this.maxLogs ? 0 : this.logNext;
+    for (let i = 0; i < n; i++) {
+      const l = toLogLine(this.logRing[(start + i) % n]);
+      if (l) out.push(toAdminLog(l));
+    }
+    return out;
   }
 
   private upsert(r: LiveRequest): void {

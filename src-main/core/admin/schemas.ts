@@ -216,3 +216,23 @@ export function aliasesProblem(aliases: Record<string, unknown>, knownProviders:
   }
   return undefined;
 }
+
+/** POST /admin/requests/:id/replay: the captured request again, optionally to another model or with an edited body. */
+export const ReplayBody = Type.Object(
+  {
+    model: Type.Optional(Type.String({ minLength: 1, maxLength: 256, problem: 'expected a model name (an alias or provider/model) of at most 256 characters' })),
+    body: Type.Optional(Type.Object({}, { additionalProperties: true, problem: 'expected the request body as a JSON object' })),
+  },
+  closed('replay request'),
+);
+export type ReplayBody = Static<typeof ReplayBody>;
+
+/** POST /admin/instances/:name/test and /admin/providers/:name/test: one tiny chat. */
+export const BackendTestBody = Type.Object(
+  {
+    model: Type.Optional(Type.String({ minLength: 1, maxLength: 256, problem: 'expected an upstream model id of at most 256 characters' })),
+    prompt: Type.Optional(Type.String({ minLength: 1, maxLength: 2000, problem: 'expected text of at most 2000 characters' })),
+  },
+  closed('backend test'),
+);
+export type BackendTestBody = Static<typeof BackendTestBody>;

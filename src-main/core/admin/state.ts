@@ -35,7 +35,7 @@ function toLogin(l: InstanceSnapshot['login'] | undefined): LoginState {
       // open it to finish a captcha; it is never logged or put in client-facing errors.
       return { state: 'needs_manual', url: l.url, reason: l.reason };
     case 'failed':
-      return { state: 'failed', reason: l.reason };
+      return l.rejected ? { state: 'failed', reason: l.reason, rejected: true } : { state: 'failed', reason: l.reason };
     default:
       return { state: l.state };
   }
@@ -47,7 +47,10 @@ function availabilityView(deps: AdminDeps, instance: Instance, snap: InstanceSna
   try {
     a = deps.availability.of(instance);
   } catch {
-    a = { serving: false, status: 'stopped', reason: `${snap.name} cannot be read`, clearable: false };
+    a = {
+      serving: false, status: 'stopped', reason: `${snap.name} cannot be read`, clearable: false,
+      display: { kind: 'stopped', label: 'Stopped', detail: 'its state cannot be read', process: 'unknown' },
+    };
   }
   const { wait: _wait, ...view } = a;
   return view;

@@ -16,7 +16,7 @@ import type { ChatEvent, ChatRequest, EmbeddingsRequest, EmbeddingsResult } from
 import type { Config } from '../config/schema';
 import type { EventHub } from '../events';
 import type { BackendMetrics } from '../metrics-port';
-import type { LoginDriver, ProcessSpawner, SecretStore } from '../ports';
+import type { Clock, LoginDriver, ProcessSpawner, SecretStore } from '../ports';
 import type { InstanceState, LoginState } from '../state-types';
 
 export type { InstanceState, LoginState } from '../state-types';
@@ -27,10 +27,17 @@ export interface ModelInfo {
   /** Other names a client may use (Lingma display name). Matched case-insensitively. */
   aliases?: string[];
   displayName?: string;
+  /** Capabilities where known (undefined: unknown; `/v1/models` leaves unknown ones out). */
   reasoning?: boolean;
   vision?: boolean;
+  /** Native tool calling for this model, where the upstream says (else the provider's `capabilities.tools`). */
+  tools?: boolean;
   /** Model is for embeddings only. */
   embedding?: boolean;
+  /** Input window in tokens (`/v1/models` `context_length`). */
+  contextLength?: number;
+  /** Longest answer in tokens (`/v1/models` `max_output_tokens`). */
+  maxOutputTokens?: number;
 }
 
 export interface Capabilities {
@@ -58,6 +65,24 @@ export interface CallMeta {
   sessionReuse?: boolean;
   /** Bytes of prompt text sent upstream (for the session-reuse benchmark). */
   promptBytes?: number;
+  /**
+   * What was actually sent upstream on this call, for the request inspector (core/inspector):
+   * the body for an HTTP provider, the prompt text (after session reuse) for Lingma. Set by the
+   * backend, read (and redacted) by the dispatcher's trace. Never headers or credentials.
+   */
+  upstream?: UpstreamRequest;
+}
+
+/** The request as a backend sent it (`CallMeta.upstream`). */
+export interface UpstreamRequest {
+  /** The backend kind (`openai`, `lingma`). */
+  kind: string;
+  /** HTTP providers: the JSON body posted (no headers). */
+  body?: unknown;
+  /** Lingma: the prompt text sent on this turn (only the new turn on a session-reuse hit). */
+  prompt?: string;
+  /** Short facts about the call (upstream model, session reused, image count, dialect ...). */
+  info?: Record<string, string | number | boolean>;
 }
 
 export interface QuotaState {
@@ -176,6 +201,8 @@ export interface BackendDeps {
   accountLeases?: AccountLeases;
   /** Team mode: calls for an account another node runs go there. */
   forwarder?: ChatForwarder;
+  /** The relay's one clock (default: the system's). */
+  clock?: Clock;
 }
 
 /** One config entry of a kind and the provider name it routes as. */

@@ -71,13 +71,31 @@ export const AccountSchema = Type.Object(
   Strict,
 );
 
+/** One model of a provider, with its metadata (`providers[].models` entries may be these). */
+export const ModelSpecSchema = Type.Object(
+  {
+    id: Type.String({ minLength: 1 }),
+    contextLength: Type.Optional(Type.Integer({ minimum: 1 })),
+    maxOutputTokens: Type.Optional(Type.Integer({ minimum: 1 })),
+    vision: Type.Optional(Type.Boolean()),
+    tools: Type.Optional(Type.Boolean()),
+    reasoning: Type.Optional(Type.Boolean()),
+  },
+  Strict,
+);
+export type ModelSpec = Static<typeof ModelSpecSchema>;
+
 export const ProviderSchema = Type.Object(
   {
     name: SafeName(),
     type: Type.Literal('openai'),
     baseUrl: Type.String({ format: 'uri' }),
     apiKey: Type.Optional(Type.String()),
-    models: Type.Optional(Type.Array(Type.String())),
+    /**
+     * The models to offer (else the upstream's `/models` list): ids, or objects with what
+     * `/v1/models` should say of them (`contextLength`, `maxOutputTokens`, `vision`, `tools`, `reasoning`).
+     */
+    models: Type.Optional(Type.Array(Type.Union([Type.String({ minLength: 1 }), ModelSpecSchema]))),
     /** Extra headers sent upstream (e.g. OpenRouter's HTTP-Referer). */
     headers: Type.Optional(Type.Record(Type.String(), Type.String())),
     maxConcurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096 })),
@@ -320,6 +338,24 @@ export const ConfigSchema = Type.Object(
         queueMax: Type.Integer({ minimum: 1, default: 50000 }),
         /** When the ledger is degraded: serve and count budgets in memory (`open`) or refuse with 429 (`closed`). */
         onDegraded: Type.Union([Type.Literal('open'), Type.Literal('closed')], { default: 'open' }),
+      },
+      { ...Strict, default: {} },
+    ),
+    /**
+     * The request inspector (core/inspector): each request's redacted bodies, upstream request and
+     * timeline, in memory (the most recent `maxEntries`, at most `maxBytes`), and in
+     * `<data dir>/inspector.db` (0600) only with `persist: true`, kept `retentionDays` and at most `maxDbBytes`.
+     */
+    inspector: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true }),
+        maxEntries: Type.Integer({ minimum: 1, maximum: 100_000, default: 200 }),
+        maxBytes: Type.Integer({ minimum: 65_536, default: 32 * 1024 * 1024 }),
+        /** A body (request, answer, upstream) larger than this is cut, with a marker. */
+        maxBodyBytes: Type.Integer({ minimum: 1024, default: 256 * 1024 }),
+        persist: Type.Boolean({ default: false }),
+        retentionDays: Type.Number({ minimum: 0.01, default: 3 }),
+        maxDbBytes: Type.Integer({ minimum: 1_048_576, default: 256 * 1024 * 1024 }),
       },
       { ...Strict, default: {} },
     ),

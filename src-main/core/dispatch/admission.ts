@@ -6,6 +6,7 @@
 import { errors, type RelayError } from '../errors';
 import type { KeySlot, KeySlots } from '../cluster/ports';
 import type { AdmissionMetrics } from '../metrics-port';
+import { systemClock, type Clock, type TimerHandle } from '../ports';
 import type { Caller } from './types';
 
 export interface AdmissionLimits {
@@ -18,6 +19,8 @@ export interface AdmissionLimits {
 export interface Permit {
   /** Idempotent. */
   release(): void;
+  /** The queues this request waited in before it got in (none: it went straight in). */
+  readonly queued?: ReadonlyArray<'key' | 'global'>;
 }
 
 export interface AdmissionStats {
@@ -60,7 +63,7 @@ class Gate {
  * `shared` (team mode): the key's concurrency counted across every node, taken after this node's
  * own per-key slot (which still orders this node's waiters) and before the global one.
  */
-export function createAdmission(initial: AdmissionLimits, metrics?: AdmissionMetrics, shared?: KeySlots): Admission {
+export function createAdmission(initial: AdmissionLimits, metrics?: AdmissionMetrics, clock: Clock = systemClock, shared?: KeySlots): Admission {
   const limits = { ...initial };
   const global = new Gate(limits.maxInFlight);
   const perKey = new Map<string, Gate>();
@@ -96,9 +99,9 @@ export function createAdmission(initial: AdmissionLimits, metrics?: AdmissionMet
   /** Wait for a slot of gate `g`; `timeoutMs` undefined = no time limit. */
   const wait = (g: Gate, signal: AbortSignal | undefined, timeoutMs: number | undefined, onTimeout: () => RelayError): Promise<void> =>
     new Promise<void>((resolve, rejectP) => {
-      let timer: NodeJS.Timeout | undefined;
+      let timer: TimerHandle | undefined;
       const finish = (): void => {
-        if (timer) clearTimeout(timer);
+        clock.clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         const i = g.queue.indexOf(w);
         if (i >= 0) g.queue.splice(i, 1);
@@ -121,7 +124,7 @@ export function createAdmission(initial: AdmissionLimits, metrics?: AdmissionMet
         w.reject(errors.cancelled());
       };
       if (timeoutMs !== undefined) {
-        timer = setTimeout(() => {
+        timer = clock.setTimeout(() => {
           if (w.done) return;
           w.done = true;
           w.reject(onTimeout());
@@ -153,8 +156,10 @@ export function createAdmission(initial: AdmissionLimits, metrics?: AdmissionMet
   const acquire = async (caller: Caller, signal?: AbortSignal): Promise<Permit> => {
     if (signal?.aborted) throw errors.cancelled();
     const kg = keyGate(caller);
+    const queued: Array<'key' | 'global'> = [];
     if (kg.free() && kg.queue.length === 0) kg.active++;
     else {
+      queued.push('key');
       if (kg.queue.length >= limits.perKeyQueue) {
         throw reject('per_key_queue_full', errors.rateLimited('Too many pending requests for this API key.', 1, 'too_many_pending_requests'));
       }
@@ -168,6 +173,7 @@ export function createAdmission(initial: AdmissionLimits, metrics?: AdmissionMet
       if (shared) sharedSlot = await shared.acquire(caller.keyId, kg.limit, signal, limits.queueTimeoutMs);
       if (global.free() && global.queue.length === 0) global.active++;
       else {
+        queued.push('global');
         if (limits.queueTimeoutMs === 0) {
           throw reject('queue_full', errors.rateLimited('The relay is at capacity; retry shortly.', 1, 'capacity'));
         }
@@ -185,6 +191,7 @@ export function createAdmission(initial: AdmissionLimits, metrics?: AdmissionMet
     publish();
     let released = false;
     return {
+      queued,
       release() {
         if (released) return;
         released = true;

@@ -27,6 +27,7 @@ import type { Admission, Permit } from './admission';
 import { Execution, firstEvent, withDeadline, type Started } from './execution';
 import { UsageMeter, type RequestObserver } from './outcome';
 import { RequestRun, type RunEnv } from './run';
+import { RequestTrace, tracedSteps } from './trace';
 import type { Caller, ChatExecution, ChatService, RequestContext, Resolved } from './types';
 import { walkChain, type WalkSteps } from './walk';
 
@@ -51,6 +52,11 @@ export interface DispatcherDeps {
   errorRules?: readonly ErrorRule[] | (() => readonly ErrorRule[]);
   /** Budget/expiry check for the caller; throws a RelayError (e.g. 429) to refuse. */
   checkBudget?: (caller: Caller, req: { model: string; endpoint: string }) => void | Promise<void>;
+  /**
+   * Keep each request's story (client body, answer, upstream request, timeline) in its outcome's
+   * `trace`, for the request inspector. Read per request; off (or absent): nothing is kept.
+   */
+  capture?: () => boolean;
   clock?: Clock;
   log?: Logger;
 }
@@ -144,21 +150,10 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
     attempt: (lease: Lease, target: Target) => Promise<V>,
   ): WalkSteps<Target, Lease, V> {
     const limits = deps.limits;
-    return {
+    const steps: WalkSteps<Target, Lease, V> = {
       maxSwitches: limits.maxSwitches,
       skip: (target) => capabilityIssue(target, needs),
-      acquire: (target, exclude) =>
-        deps.pool.acquire(
-          { provider: providerNamed(target.provider)!, target, ...hop(target) },
-          {
-            exclude,
-            signal: ctx.signal,
-            waitMs: limits.queueTimeoutMs,
-            // No instance serving yet: wait for the first that does, as long as a first byte may take.
-            readyWaitMs: target.firstByteTimeoutMs ?? limits.firstByteTimeoutMs,
-            callCtx: { requestId: ctx.requestId, apiKeyId: ctx.caller.keyId, signal: ctx.signal, log: ctx.log, meta: {} },
-          },
-        ),
+      acquire: (target, exclude) => acquireFor(target, exclude),
       attempt,
       cancelled: () => ctx.signal.aborted,
       failed: recordFailure,
@@ -176,6 +171,22 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
         );
       },
     };
+    // With capture on, every skip, attempt and switch also goes on the request's timeline.
+    return run.trace ? tracedSteps(run.trace, steps, () => clock.now(), ctx.signal) : steps;
+
+    function acquireFor(target: Target, exclude: ReadonlySet<string>): Promise<Lease> {
+      return deps.pool.acquire(
+          { provider: providerNamed(target.provider)!, target, ...hop(target) },
+          {
+            exclude,
+            signal: ctx.signal,
+            waitMs: limits.queueTimeoutMs,
+            // No instance serving yet: wait for the first that does, as long as a first byte may take.
+            readyWaitMs: target.firstByteTimeoutMs ?? limits.firstByteTimeoutMs,
+            callCtx: { requestId: ctx.requestId, apiKeyId: ctx.caller.keyId, signal: ctx.signal, log: ctx.log, meta: {} },
+          },
+        );
+    }
   }
 
   /**
@@ -183,7 +194,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
    * `call` runs; on failure the call is aborted with the failure as the reason, so the backend can
    * tell a timeout from a disconnect.
    */
-  async function onInstance<V>(lease: Lease, ctx: RequestContext, call: (instance: Instance, callCtx: CallContext) => Promise<V>): Promise<{ value: V; call: AbortController; callCtx: CallContext }> {
+  async function onInstance<V>(lease: Lease, ctx: RequestContext, call: (instance: Instance, callCtx: CallContext) => Promise<V>, trace?: RequestTrace): Promise<{ value: V; call: AbortController; callCtx: CallContext }> {
     const own = new AbortController();
     const callCtx: CallContext = { requestId: ctx.requestId, apiKeyId: ctx.caller.keyId, signal: AbortSignal.any([ctx.signal, own.signal]), log: ctx.log, meta: {} };
     const instance = lease.instance;
@@ -194,6 +205,9 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
     } catch (e) {
       own.abort(e);
       throw e;
+    } finally {
+      // What this attempt sent upstream (the serving one is the last reported).
+      trace?.sent(instance.name, callCtx.meta.upstream);
     }
   }
 
@@ -204,11 +218,34 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
         await deps.checkBudget(ctx.caller, { model, endpoint: ctx.endpoint });
       } catch (e) {
         run.refusedBy = 'budget';
-        throw toRelayError(e);
+        const err = toRelayError(e);
+        run.trace?.add({ kind: 'refused', reason: 'budget', detail: err.message });
+        throw err;
       }
     }
-    return deps.admission.acquire(ctx.caller, ctx.signal);
+    const t0 = clock.now();
+    try {
+      const permit = await deps.admission.acquire(ctx.caller, ctx.signal);
+      const trace = run.trace;
+      if (trace) trace.add({ kind: 'admitted', waitMs: clock.now() - t0, queues: [...(permit.queued ?? [])] });
+      return permit;
+    } catch (e) {
+      const err = toRelayError(e);
+      run.trace?.add({ kind: 'refused', waitMs: clock.now() - t0, reason: err.code, detail: err.message });
+      throw e;
+    }
   }
+
+  /** A trace for this request when capture is on (the client's body, else the neutral request stands in). */
+  const traceFor = (run: RequestRun, ctx: RequestContext, fallbackBody: unknown): void => {
+    if (deps.capture?.()) run.trace = new RequestTrace(ctx.receivedAt, () => clock.now(), ctx.clientBody ?? fallbackBody);
+  };
+  const traceResolved = (run: RequestRun, resolution: Resolution): void => {
+    const t = run.trace;
+    if (!t) return;
+    const e = t.add({ kind: 'resolved', targets: resolution.targets.map((x) => x.label) });
+    if (resolution.alias) e.detail = resolution.alias;
+  };
 
   /** The error the client gets. Client disconnects stay 499 and skip the rules. */
   const finalError = (e: unknown, ctx: RequestContext, fromWalk: boolean): RelayError => {
@@ -219,6 +256,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
 
   async function execute(req: ChatRequest, ctx: RequestContext): Promise<ChatExecution> {
     const run = new RequestRun(ctx, req.model, req.stream, env);
+    traceFor(run, ctx, req);
     const meter = new UsageMeter(estimatePromptTokens(req));
     let permit: Permit | undefined;
     let inWalk = false;
@@ -227,6 +265,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
       permit = await admit(ctx, req.model, run);
       const resolution = deps.resolver.resolve(req.model);
       run.resolution = resolution;
+      traceResolved(run, resolution);
       const needs: Needs = { tools: requestUsesTools(req), images: hasImages(req), embeddings: false };
       // Hashed once per request; each hop is prepared once (the pool sees what the instance gets).
       const affinity = affinityKey(req);
@@ -253,8 +292,8 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
           const ms = target.firstByteTimeoutMs ?? deps.limits.firstByteTimeoutMs;
           const r = await onInstance(lease, ctx, (instance, callCtx) => {
             const raw = instance.chat(hop.request, callCtx);
-            return firstEvent(hop.transform ? hop.transform(raw) : raw, target.label, ms, callCtx.signal);
-          });
+            return firstEvent(hop.transform ? hop.transform(raw) : raw, target.label, ms, callCtx.signal, clock);
+          }, run.trace);
           return { started: r.value, call: r.call, callCtx: r.callCtx };
         }),
       );
@@ -272,6 +311,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
         meter,
         clientSignal: ctx.signal,
         stream: req.stream,
+        observe: run.trace ? (ev) => run.trace!.observe(ev) : undefined,
         failed: (e) => {
           const raw = toRelayError(e);
           recordFailure(instance.name, raw);
@@ -296,6 +336,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
 
   async function embed(req: EmbeddingsRequest, ctx: RequestContext): Promise<{ resolved: Resolved; result: EmbeddingsResult }> {
     const run = new RequestRun(ctx, req.model, false, env);
+    traceFor(run, ctx, req);
     let permit: Permit | undefined;
     let inWalk = false;
     active++;
@@ -303,6 +344,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
       permit = await admit(ctx, req.model, run);
       const resolution = deps.resolver.resolve(req.model);
       run.resolution = resolution;
+      traceResolved(run, resolution);
       inWalk = true;
       const needs: Needs = { tools: false, images: false, embeddings: true };
       const walked = await walkChain(
@@ -312,8 +354,8 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
           const ms = target.firstByteTimeoutMs ?? deps.limits.firstByteTimeoutMs;
           const r = await onInstance(lease, ctx, (instance, callCtx) => {
             if (!instance.embed) throw errors.invalid(`${target.label} does not offer embeddings.`, 'model', 'embeddings_unsupported');
-            return withDeadline(instance.embed({ ...req, model: target.model }, callCtx), target.label, ms, callCtx.signal);
-          });
+            return withDeadline(instance.embed({ ...req, model: target.model }, callCtx), target.label, ms, callCtx.signal, clock);
+          }, run.trace);
           return r.value;
         }),
       );

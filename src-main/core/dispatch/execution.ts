@@ -9,6 +9,7 @@
  */
 import type { ChatEvent } from '../chat/model';
 import { errors, type RelayError } from '../errors';
+import { deadline as deadlineOn, type Clock } from '../ports';
 import type { UsageMeter } from './outcome';
 import type { ChatExecution, Resolved } from './types';
 
@@ -19,13 +20,14 @@ export interface Started {
 }
 
 /**
- * Wait for `p` (a call to `label`) for at most `ms` (`AbortSignal.timeout`), or until `signal`
- * aborts: then reject with a retryable `first_byte_timeout` (the deadline) or `client_closed`.
- * The loser's rejection is swallowed.
+ * Wait for `p` (a call to `label`) for at most `ms` on `clock` (`deadline`, the clock's
+ * `AbortSignal.timeout`), or until `signal` aborts: then reject with a retryable
+ * `first_byte_timeout` (the deadline) or `client_closed`. The loser's rejection is swallowed.
  */
-export async function withDeadline<T>(p: Promise<T>, label: string, ms: number, signal: AbortSignal): Promise<T> {
+export async function withDeadline<T>(p: Promise<T>, label: string, ms: number, signal: AbortSignal, clock: Clock): Promise<T> {
   p.catch(() => undefined);
-  const deadline = AbortSignal.timeout(ms);
+  const timer = deadlineOn(clock, ms);
+  const deadline = timer.signal;
   const stop = AbortSignal.any([signal, deadline]);
   let onAbort = (): void => undefined;
   const aborted = new Promise<never>((_, reject) => {
@@ -42,6 +44,7 @@ export async function withDeadline<T>(p: Promise<T>, label: string, ms: number, 
   try {
     return await Promise.race([p, aborted]);
   } finally {
+    timer.clear();
     stop.removeEventListener('abort', onAbort);
   }
 }
@@ -50,10 +53,10 @@ export async function withDeadline<T>(p: Promise<T>, label: string, ms: number, 
  * The first event of `events` (the answer of `label`) under the first-byte deadline. On failure
  * the call's iterator is returned (its generator unwinds on its own time).
  */
-export async function firstEvent(events: AsyncIterable<ChatEvent>, label: string, ms: number, signal: AbortSignal): Promise<Started> {
+export async function firstEvent(events: AsyncIterable<ChatEvent>, label: string, ms: number, signal: AbortSignal, clock: Clock): Promise<Started> {
   const iter = events[Symbol.asyncIterator]();
   try {
-    const r = await withDeadline(iter.next(), label, ms, signal);
+    const r = await withDeadline(iter.next(), label, ms, signal, clock);
     if (r.done) throw errors.upstream(`${label} ended its answer without any output.`, { retryable: true });
     return { iter, first: r.value };
   } catch (e) {
@@ -77,6 +80,8 @@ export interface ExecutionParts {
   failed(e: unknown): RelayError;
   /** Called exactly once, when the execution ends. */
   ended(status: number, err?: RelayError): void;
+  /** Sees every event the consumer gets (the request inspector's answer), when capture is on. */
+  observe?(ev: ChatEvent): void;
 }
 
 export class Execution implements ChatExecution {
@@ -131,13 +136,18 @@ export class Execution implements ChatExecution {
       while (ev) {
         for (const out of this.pass(ev)) {
           if (out.type === 'finish') this.sawFinish = true;
+          this.p.observe?.(out);
           yield out;
         }
         const r: IteratorResult<ChatEvent> = await started.iter.next();
         ev = r.done ? undefined : r.value;
       }
       // An answer that ended without `finish` still gets its usage.
-      if (!meter.isDecided) yield { type: 'usage', usage: meter.decide() };
+      if (!meter.isDecided) {
+        const usage: ChatEvent = { type: 'usage', usage: meter.decide() };
+        this.p.observe?.(usage);
+        yield usage;
+      }
       completed = true;
     } catch (e) {
       if (this.p.clientSignal.aborted || this.done) {

@@ -12,6 +12,7 @@ import type { ChatEvent, Usage } from '../chat/model';
 import { estimateTokens } from '../chat/tokens';
 import type { RelayError } from '../errors';
 import type { Resolution } from '../routing/types';
+import type { TraceData } from './trace';
 import type { Protocol, Resolved } from './types';
 
 /** A request as it starts (before admission): enough for the live view. */
@@ -61,6 +62,11 @@ export interface RequestOutcome extends RequestStart {
   sessionReuse: boolean;
   /** The usage the request is counted with (absent when nothing was routed). */
   usage?: Usage;
+  /**
+   * The request's story (bodies, upstream request, timeline) when capture is on
+   * (`DispatcherDeps.capture`): for the request inspector. Not redacted yet.
+   */
+  trace?: TraceData;
 }
 
 /**

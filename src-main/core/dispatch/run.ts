@@ -7,6 +7,7 @@ import type { Usage } from '../chat/model';
 import type { RelayError } from '../errors';
 import type { Resolution } from '../routing/types';
 import { notify, type RequestObserver, type RequestOutcome, type RequestStart, type Switch } from './outcome';
+import type { RequestTrace } from './trace';
 import type { RequestContext, Resolved } from './types';
 
 export interface RunEnv {
@@ -24,6 +25,8 @@ export class RequestRun {
   firstByteAt?: number;
   sessionReuse = false;
   refusedBy?: 'budget';
+  /** The inspector's trace, when capture is on. */
+  trace?: RequestTrace;
   private finished = false;
 
   constructor(
@@ -53,6 +56,7 @@ export class RequestRun {
   routed(resolved: Resolved): void {
     this.resolved = resolved;
     this.firstByteAt = this.env.now();
+    this.trace?.add({ kind: 'first_byte', at: this.trace.rel(this.firstByteAt), instance: resolved.instance, target: resolved.label });
     notify(this.env.observers, 'routed', { ...this.start, resolved, firstByteAt: this.firstByteAt }, this.observerFailed);
   }
 
@@ -68,9 +72,10 @@ export class RequestRun {
         resolution = undefined;
       }
     }
+    const finishedAt = this.env.now();
     const outcome: RequestOutcome = {
       ...this.start,
-      finishedAt: this.env.now(),
+      finishedAt,
       status,
       switches: [...this.switches],
       sessionReuse: this.sessionReuse,
@@ -81,6 +86,11 @@ export class RequestRun {
     if (this.resolved) outcome.resolved = this.resolved;
     if (this.firstByteAt !== undefined) outcome.firstByteAt = this.firstByteAt;
     if (usage) outcome.usage = usage;
+    if (this.trace) {
+      const end = this.trace.add({ kind: 'end', at: this.trace.rel(finishedAt), status });
+      if (error) end.reason = error.code;
+      outcome.trace = this.trace.data();
+    }
     notify(this.env.observers, 'finished', outcome, this.observerFailed);
   }
 }

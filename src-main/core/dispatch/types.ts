@@ -23,6 +23,8 @@ export interface RequestContext {
   signal: AbortSignal;
   receivedAt: number;
   log: Logger;
+  /** The client's request body as its front end parsed it (for the request inspector; never read for routing). */
+  clientBody?: unknown;
 }
 
 export interface Resolved {

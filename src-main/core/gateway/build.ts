@@ -11,6 +11,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, 
 import type { Logger } from 'pino';
 import type { Instance, InstanceSnapshot, Provider } from '../backends/types';
 import { availabilityOf, type AvailabilityStatus, type AvailabilityView } from '../pool/availability';
+import type { StatusDisplay } from '../pool/status';
 import type { Config } from '../config/schema';
 import { errors } from '../errors';
 import type { EventHub } from '../events';
@@ -69,6 +70,8 @@ export interface HealthzInstance {
   status: AvailabilityStatus;
   /** Why (client-safe), from the same answer. */
   reason: string;
+  /** What a person reads (core/pool/status.ts): the same value the dashboard and the tray show. */
+  display: StatusDisplay;
   inFlight: number;
   /** For accounts with a known limit. */
   quota?: { exceeded: boolean; resetsAt?: number };
@@ -87,6 +90,7 @@ export interface HealthzBody {
 export interface HealthView {
   healthy: boolean;
   lastError?: string;
+  lastErrorAt?: number;
   unhealthyUntil?: number;
 }
 
@@ -121,7 +125,7 @@ export function healthzBody(
         });
       const row: HealthzInstance = {
         name: inst.name, provider: p.name, state, login: snap ? (snap.login?.state ?? 'not_applicable') : 'unknown',
-        healthy: h ? h.healthy : true, serving: a.serving, status: a.status, reason: a.reason, inFlight: inFlight?.(inst.name) ?? 0,
+        healthy: h ? h.healthy : true, serving: a.serving, status: a.status, reason: a.reason, display: a.display, inFlight: inFlight?.(inst.name) ?? 0,
       };
       if (a.quota) row.quota = a.quota;
       if (snap?.extra?.attached === true) row.attached = true;

@@ -117,8 +117,11 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const stream = {
     write(s: string) {
       dest.write(s);
-      // Cheap when nobody watches: parsing happens only with a listener attached.
-      if (hub && hub.listenerCount('log') > 0) {
+      if (!hub) return;
+      // The recent-log keeper (admin LiveTracker) takes the string as is and parses only when read.
+      if (hub.listenerCount('logText') > 0) hub.emit('logText', s);
+      // Cheap when nobody watches: parsing happens only with a listener attached (a dashboard socket).
+      if (hub.listenerCount('log') > 0) {
         const line = toLogLine(s);
         if (line) {
           try {

@@ -139,8 +139,34 @@ function requestedLabel(o: RequestOutcome): string {
   return safeLabel(res.alias ?? direct);
 }
 
+/** Bound on the memoised label sets below (labels are already bounded by `safeLabel`; this caps the memo itself). */
+const MAX_CHILDREN = 4096;
+
+/**
+ * prom-client children memoised by their label values: each label object is built once per
+ * distinct set, not per request (prom-client still hashes it per call; the memo saves the
+ * object, its validation path and the garbage). Cleared whole if it ever passes MAX_CHILDREN.
+ */
+function childMemo<C>(make: (...values: string[]) => C): (...values: string[]) => C {
+  const memo = new Map<string, C>();
+  return (...values) => {
+    const key = values.join('\u0000');
+    let c = memo.get(key);
+    if (!c) {
+      if (memo.size >= MAX_CHILDREN) memo.clear();
+      c = make(...values);
+      memo.set(key, c);
+    }
+    return c;
+  };
+}
+
 /** Request metrics from each request's one outcome (wired in relay.ts). */
 export function requestMetrics(m: Metrics): RequestObserver {
+  const requests = childMemo((model, protocol, status) => m.requests.labels({ model, protocol, status }));
+  const duration = childMemo((model, protocol) => m.duration.labels({ model, protocol }));
+  const ttft = childMemo((model) => m.ttft.labels({ model }));
+  const tokens = childMemo((model, kind) => m.tokens.labels({ model, kind }));
   return {
     finished(o) {
       // SECURITY: labels never carry an unresolved client-chosen name (unbounded series, raw bytes).
@@ -148,17 +174,17 @@ export function requestMetrics(m: Metrics): RequestObserver {
       const label = o.resolved ? safeLabel(o.resolved.label) : requested;
       if (o.refusedBy) m.rejected.inc({ reason: o.refusedBy });
       for (const s of o.switches) m.fallback.inc({ from: safeLabel(s.from), to: safeLabel(s.to), reason: s.reason.split(':')[0] });
-      m.requests.inc({ model: requested, protocol: o.protocol, status: String(o.status) });
-      m.duration.observe({ model: label, protocol: o.protocol }, Math.max(0, o.finishedAt - o.receivedAt) / 1000);
+      requests(requested, o.protocol, String(o.status)).inc();
+      duration(label, o.protocol).observe(Math.max(0, o.finishedAt - o.receivedAt) / 1000);
       if (!o.resolved) return;
-      if (o.firstByteAt !== undefined) m.ttft.observe({ model: label }, Math.max(0, o.firstByteAt - o.receivedAt) / 1000);
+      if (o.firstByteAt !== undefined) ttft(label).observe(Math.max(0, o.firstByteAt - o.receivedAt) / 1000);
       if (o.resolved.alias) m.aliasResolved.inc({ alias: safeLabel(o.resolved.alias), target: label });
       const u = o.usage;
       if (!u) return;
-      if (u.promptTokens) m.tokens.inc({ model: label, kind: 'prompt' }, u.promptTokens);
-      if (u.completionTokens) m.tokens.inc({ model: label, kind: 'completion' }, u.completionTokens);
-      if (u.reasoningTokens) m.tokens.inc({ model: label, kind: 'reasoning' }, u.reasoningTokens);
-      if (u.cachedTokens) m.tokens.inc({ model: label, kind: 'cached' }, u.cachedTokens);
+      if (u.promptTokens) tokens(label, 'prompt').inc(u.promptTokens);
+      if (u.completionTokens) tokens(label, 'completion').inc(u.completionTokens);
+      if (u.reasoningTokens) tokens(label, 'reasoning').inc(u.reasoningTokens);
+      if (u.cachedTokens) tokens(label, 'cached').inc(u.cachedTokens);
     },
   };
 }

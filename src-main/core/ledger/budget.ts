@@ -41,6 +41,19 @@ export class BudgetCounters {
     this.tokens = new Map(perKey);
   }
 
+  /**
+   * Add the database's counts for `day` to what was counted in memory since start (requests
+   * recorded before the database opened are not in it yet, so the two add up).
+   */
+  addSeed(day: number, perKey: Map<string, number>): void {
+    if (day < this.day) return;
+    if (day > this.day) {
+      this.day = day;
+      this.tokens.clear();
+    }
+    for (const [k, n] of perKey) if (n > 0) this.tokens.set(k, (this.tokens.get(k) ?? 0) + n);
+  }
+
   addTokens(keyId: string, tokens: number, at: number): void {
     if (!(tokens > 0)) return;
     const d = utcDay(at);

@@ -17,7 +17,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import { errors } from '../errors';
-import { statusClause, USAGE_GROUPS } from './queries';
+import { statusRange, USAGE_GROUPS } from './plan';
 import type { Ledger, UsageFilters, UsageGroup, UsageRange } from './types';
 
 export interface LedgerRoutesOptions {
@@ -77,7 +77,7 @@ function filters(q: Query): UsageFilters {
   }
   const status = one(q, 'status');
   if (status !== undefined) {
-    if (!statusClause(status)) {
+    if (!statusRange(status)) {
       throw errors.invalid(`Query parameter 'status' must be a status code (429), a class (5xx), 'ok' or 'error', got '${status.slice(0, 20)}'.`, 'status');
     }
     f.status = status;
@@ -168,6 +168,7 @@ export const ledgerRoutes: FastifyPluginAsync<LedgerRoutesOptions> = async (app,
     allowOnly(q, ['from', 'to', ...FILTERS]);
     const r = range(q, now(), DAY);
     // Throws here (before any byte is sent) when the ledger is unavailable.
+    await ledger.ready();
     const chunks = ledger.exportCsv({ ...r, ...filters(q) });
     const name = `lingma-relay-usage-${new Date(r.from).toISOString().slice(0, 10)}-${new Date(r.to - 1).toISOString().slice(0, 10)}.csv`;
     reply

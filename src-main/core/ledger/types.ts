@@ -126,22 +126,29 @@ export interface LedgerStatus {
   dbPath: string;
 }
 
+/**
+ * The usage ledger as the rest of the relay sees it (`createLedger` in ./index.ts): the write side
+ * never blocks a request; the read side answers from the store (`LedgerStore`, ./store.ts).
+ */
 export interface Ledger {
   /** Never blocks, never throws: queues the record for the background writer. */
   record(rec: UsageRecord): void;
   /** Throws a RelayError (401 expired, 429 over budget or ledger unavailable) or counts the request. */
   checkBudget(keyId: string, limits: { rpm?: number; tokensPerDay?: number; expiresAt?: string } | undefined, now: number): void;
-  /** Resolves when everything queued so far is written (or dropped, if the database is unusable). */
+  /** Resolves once the first attempt to open the store has finished (ok or degraded). Never rejects. */
+  ready(): Promise<void>;
+  /** Resolves when everything queued so far is committed (or kept queued, if the store refuses writes). */
   flush(): Promise<void>;
-  /** Flushes, stops timers and closes the database. Idempotent. */
+  /** Flushes, stops timers and closes the store (and its worker). Idempotent. */
   close(): Promise<void>;
   status(): LedgerStatus;
   /** Deletes rows older than retentionDays in small batches, yielding between them. Returns rows deleted. */
   runRetention(): Promise<number>;
-  totals(q: UsageRange & UsageFilters & { group?: UsageGroup }): UsageTotals;
-  series(q: UsageRange & UsageFilters & { bucket: 'hour' | 'day'; group?: UsageGroup; tzOffsetMinutes?: number }): UsageSeries;
-  latency(q: UsageRange & UsageFilters): UsageLatency;
-  recent(q: RecentQuery): { rows: UsageRow[]; nextBefore: number | null };
-  /** CSV of a time range, header row first, produced in chunks (keyset pages) so it never holds a long read. */
+  /** The reads reject with a RelayError (503 `ledger_disabled` / `ledger_unavailable`) when there is nothing to read. */
+  totals(q: UsageRange & UsageFilters & { group?: UsageGroup }): Promise<UsageTotals>;
+  series(q: UsageRange & UsageFilters & { bucket: 'hour' | 'day'; group?: UsageGroup; tzOffsetMinutes?: number }): Promise<UsageSeries>;
+  latency(q: UsageRange & UsageFilters): Promise<UsageLatency>;
+  recent(q: RecentQuery): Promise<{ rows: UsageRow[]; nextBefore: number | null }>;
+  /** CSV of a time range, header row first, produced in chunks (keyset pages) so it never holds a long read. Throws at once when disabled/unavailable. */
   exportCsv(q: UsageRange & UsageFilters): AsyncIterable<string>;
 }

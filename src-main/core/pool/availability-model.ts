@@ -119,7 +119,7 @@ export function createAvailability(opts: AvailabilityModelOptions): Availability
       login,
       quota: quotaStale ? undefined : snap.quota,
       cooldownUntil: cooldowns.get(inst.name)?.until,
-      health: { healthy: h.healthy, unhealthyUntil: h.unhealthyUntil, lastError: h.lastError },
+      health: { healthy: h.healthy, unhealthyUntil: h.unhealthyUntil, lastError: h.lastError, lastErrorAt: h.lastErrorAt },
       now,
     });
   };

@@ -12,6 +12,7 @@
  */
 import type { QuotaState } from '../backends/types';
 import type { AvailabilityStatus, AvailabilityView, InstanceState, LoginState } from '../state-types';
+import { statusDisplay } from './status';
 
 export type { AvailabilityStatus, AvailabilityView } from '../state-types';
 
@@ -39,7 +40,7 @@ export interface AvailabilityInput {
   /** A credit cool-down recorded after a quota error: until when (may lie in the past: re-check due). */
   cooldownUntil?: number;
   /** The health cache's view; absent = healthy. */
-  health?: { healthy: boolean; unhealthyUntil?: number; lastError?: string };
+  health?: { healthy: boolean; unhealthyUntil?: number; lastError?: string; lastErrorAt?: number };
   now: number;
 }
 
@@ -62,14 +63,22 @@ function short(text: string | undefined, max = 120): string {
   return (text ?? '').replace(/\s+/g, ' ').trim().slice(0, max);
 }
 
-function make(status: AvailabilityStatus, reason: string, wait: AvailabilityWait, extra: Partial<Availability> = {}): Availability {
+type Decided = Omit<Availability, 'display'>;
+
+function make(status: AvailabilityStatus, reason: string, wait: AvailabilityWait, extra: Partial<Decided> = {}): Decided {
   return { serving: status === 'serving', status, reason, wait, clearable: false, ...extra };
 }
 
+/** The one answer, with what a person reads (`display`, core/pool/status.ts) attached. */
 export function availabilityOf(i: AvailabilityInput): Availability {
+  const a = decide(i);
+  return { ...a, display: statusDisplay({ status: a.status, state: i.state, login: i.login, until: a.until, health: i.health, now: i.now }) };
+}
+
+function decide(i: AvailabilityInput): Decided {
   const n = i.name;
   const quotaView = quotaOf(i);
-  const withQuota = (a: Availability): Availability => (quotaView ? { ...a, quota: quotaView } : a);
+  const withQuota = (a: Decided): Decided => (quotaView ? { ...a, quota: quotaView } : a);
 
   // 1. The process.
   switch (i.state) {

@@ -24,6 +24,7 @@ import type { CallContext, Instance, Provider } from '../backends/types';
 import { textOf, type ChatRequest } from '../chat/model';
 import { RelayError, errors } from '../errors';
 import type { AvailabilityMetrics, PoolMetrics } from '../metrics-port';
+import { systemClock, type Clock } from '../ports';
 import type { HealthCache, Target } from '../routing/types';
 import type { Availability } from './availability';
 import { createAvailability, type AvailabilityModel } from './availability-model';
@@ -98,6 +99,8 @@ export interface PoolOptions {
   waitMs?: number;
   /** The availability model; default: one over `health` alone. */
   availability?: AvailabilityModel;
+  /** Wait deadlines and credit resets (the relay's one clock). */
+  clock?: Clock;
 }
 
 /** The affinity key of a request, hashed (never kept in clear: it may be a prompt). */
@@ -148,7 +151,8 @@ export function createPool(opts: PoolOptions): Pool {
   const rr = new Map<string, number>();
   const waiters: Waiter[] = [];
   const { health, metrics } = opts;
-  const availability = opts.availability ?? createAvailability({ health, metrics });
+  const clock = opts.clock ?? systemClock;
+  const availability = opts.availability ?? createAvailability({ health, metrics, clock });
 
   const count = (name: string): number => inFlight.get(name) ?? 0;
   const hasSlot = (i: Instance): boolean => !(i.maxConcurrency > 0) || count(i.name) < i.maxConcurrency;
@@ -218,7 +222,7 @@ export function createPool(opts: PoolOptions): Pool {
 
   /** Nothing can serve and nothing will on its own: the error that says why. */
   const cannotServe = (provider: Provider, views: Array<[Instance, Availability]>): RelayError => {
-    const now = Date.now();
+    const now = clock.now();
     if (views.every(([, a]) => a.status === 'out_of_credits')) {
       const resets = views.map(([, a]) => a.until).filter((t): t is number => t !== undefined && t > now);
       const earliest = resets.length ? Math.min(...resets) : undefined;
@@ -324,7 +328,7 @@ export function createPool(opts: PoolOptions): Pool {
         remove();
         reject(errors.cancelled());
       };
-      const timer = setTimeout(() => {
+      const timer = clock.setTimeout(() => {
         remove();
         if (w.kind === 'slot') {
           reject(errors.rateLimited(`Every instance of '${provider.name}' is busy.`, Math.max(1, waitMs / 1000), 'instances_busy'));
@@ -339,7 +343,7 @@ export function createPool(opts: PoolOptions): Pool {
       const w: Waiter = {
         kind: first.wait, hop, opts: o, resolve, reject,
         cleanup() {
-          clearTimeout(timer);
+          clock.clearTimeout(timer);
           o.signal?.removeEventListener('abort', onAbort);
         },
       };

@@ -10,7 +10,7 @@
  */
 import type { TObject, TSchema } from '@sinclair/typebox';
 import { schemaIssues } from '../config/validate';
-import type { AliasDef, ParsedAliases } from './aliases';
+import type { AliasDef, ParsedAliases } from './alias-parse';
 
 /** A kind's name and the schema of the options a hop targeting it may carry. */
 export interface OptionKind {

@@ -11,7 +11,8 @@ import type { Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import type { EventHub } from '../events';
 import { writeFileAtomicSync } from '../fs-atomic';
-import { AliasError, parseAliases, type AliasProvider, type AliasesConfig, type ParsedAliases } from './aliases';
+import { AliasError, parseAliases, type AliasesConfig, type ParsedAliases } from './alias-parse';
+import type { AliasProvider } from './aliases';
 import type { HopOptionKinds } from './hop-options';
 import type { ReloadOutcome } from './types';
 

@@ -10,7 +10,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { batchWriter, createLedger, PriceTable, toRowParams } from '../../../src-main/core/ledger/index';
+import { createLedger, PriceTable, toRowParams, type LedgerRow } from '../../../src-main/core/ledger/index';
+import { batchWriter } from '../../../src-main/core/ledger/sqlite/writer';
 import type { UsageRecord } from '../../../src-main/core/ledger/types';
 
 const DAY = 86_400_000;
@@ -44,8 +45,8 @@ function time<T>(fn: () => T): { ms: number; value: T } {
 }
 
 /** A query run 3 times: the median (what a dashboard refresh sees) and the first, cold run. */
-function query<T>(fn: () => T): { ms: number; firstMs: number; value: T } {
-  const runs = [time(fn), time(fn), time(fn)];
+async function query<T>(fn: () => Promise<T>): Promise<{ ms: number; firstMs: number; value: T }> {
+  const runs = [await timeAsync(fn), await timeAsync(fn), await timeAsync(fn)];
   const sorted = runs.map((r) => r.ms).sort((a, b) => a - b);
   return { ms: sorted[1], firstMs: runs[0].ms, value: runs[0].value };
 }
@@ -86,7 +87,7 @@ export async function run(): Promise<{ name: string; rows: Array<Record<string, 
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = OFF');
       const write = batchWriter(db);
-      let chunk: Array<Record<string, unknown>> = [];
+      let chunk: LedgerRow[] = [];
       db.transaction(() => {
         for (let i = 0; i < N; i++) {
           const [provider, model] = MODELS[Math.floor(rand() * rand() * MODELS.length)];
@@ -117,6 +118,7 @@ export async function run(): Promise<{ name: string; rows: Array<Record<string, 
     });
 
     const ledger = createLedger({ dbPath, config, log });
+    await ledger.ready();
     const lastDay = { from: now - DAY, to: now + 1 };
     const lastWeek = { from: now - 7 * DAY, to: now + 1 };
     const results: Array<Record<string, string | number>> = [];
@@ -124,35 +126,35 @@ export async function run(): Promise<{ name: string; rows: Array<Record<string, 
       results.push({ query: name, ms: r.ms, firstMs: r.firstMs ?? r.ms, target: TARGET_MS, ok: r.ms < TARGET_MS ? 'yes' : 'NO', detail });
     };
 
-    let t = query(() => ledger.totals({ ...lastDay, group: 'model' }));
+    let t = await query(() => ledger.totals({ ...lastDay, group: 'model' }));
     add('totals by model, last day', t, `${t.value.total.requests} rows in range, ${t.value.rows.length} groups`);
-    t = query(() => ledger.totals({ ...lastWeek, group: 'instance' }));
+    t = await query(() => ledger.totals({ ...lastWeek, group: 'instance' }));
     add('totals by instance, last week', t, `${t.value.total.requests} rows in range`);
-    const s = query(() => ledger.series({ ...lastWeek, bucket: 'hour' }));
+    const s = await query(() => ledger.series({ ...lastWeek, bucket: 'hour' }));
     add('series by hour, last week', s, `${s.value.points.length} points`);
-    const sd = query(() => ledger.series({ from: start, to: now + 1, bucket: 'day', group: 'model' }));
+    const sd = await query(() => ledger.series({ from: start, to: now + 1, bucket: 'day', group: 'model' }));
     add('series by day per model, 30 days', sd, `${sd.value.points.length} points`);
-    const sl = query(() => ledger.series({ from: start, to: now + 1, bucket: 'day', group: 'model', tzOffsetMinutes: -300 }));
+    const sl = await query(() => ledger.series({ from: start, to: now + 1, bucket: 'day', group: 'model', tzOffsetMinutes: -300 }));
     add('series by local day per model, 30 days, UTC-5', sl, `${sl.value.points.length} points (hourly rollups)`);
-    const si = query(() => ledger.series({ from: start, to: now + 1, bucket: 'day', group: 'model', tzOffsetMinutes: 330 }));
+    const si = await query(() => ledger.series({ from: start, to: now + 1, bucket: 'day', group: 'model', tzOffsetMinutes: 330 }));
     add('series by local day per model, 30 days, UTC+5:30', si, `${si.value.points.length} points (per-bucket spans)`);
-    const t30 = query(() => ledger.totals({ from: start, to: now + 1, group: 'key' }));
+    const t30 = await query(() => ledger.totals({ from: start, to: now + 1, group: 'key' }));
     add('totals by key, 30 days', t30, `${t30.value.total.requests} rows in range`);
-    const sh = query(() => ledger.series({ from: start, to: now + 1, bucket: 'hour', group: 'status' }));
+    const sh = await query(() => ledger.series({ from: start, to: now + 1, bucket: 'hour', group: 'status' }));
     add('series by hour per status, 30 days', sh, `${sh.value.points.length} points`);
-    const p = query(() => ledger.latency(lastDay));
+    const p = await query(() => ledger.latency(lastDay));
     add('percentiles per model, last day', p, `${p.value.rows.length} models, ${p.value.approximate ? 'from daily histograms + edge rows' : 'exact'}`);
-    const pw = query(() => ledger.latency(lastWeek));
+    const pw = await query(() => ledger.latency(lastWeek));
     add('percentiles per model, last week', pw, `${pw.value.rows.length} models, ${pw.value.approximate ? 'from daily histograms + edge rows' : 'exact'}`);
-    const r1 = query(() => ledger.recent({ limit: 50 }));
+    const r1 = await query(() => ledger.recent({ limit: 50 }));
     add('recent 50', r1, `${r1.value.rows.length} rows`);
-    const r2 = query(() => ledger.recent({ limit: 50, status: '502', instance: 'lingma-b' }));
+    const r2 = await query(() => ledger.recent({ limit: 50, status: '502', instance: 'lingma-b' }));
     add('recent 50, status=502 instance=lingma-b', r2, `${r2.value.rows.length} rows`);
-    const r3 = query(() => ledger.recent({ limit: 50, model: 'deepseek/deepseek-chat', status: 'error', before: r1.value.rows[49]?.id }));
+    const r3 = await query(() => ledger.recent({ limit: 50, model: 'deepseek/deepseek-chat', status: 'error', before: r1.value.rows[49]?.id }));
     add('recent 50, model + error + cursor', r3, `${r3.value.rows.length} rows`);
-    const r5 = query(() => ledger.recent({ limit: 50, model: 'deepseek/deepseek-chat', instance: 'lingma-a' }));
+    const r5 = await query(() => ledger.recent({ limit: 50, model: 'deepseek/deepseek-chat', instance: 'lingma-a' }));
     add('recent 50, two filters matching nothing', r5, `${r5.value.rows.length} rows, search bounded by time (nextBefore ${r5.value.nextBefore === null ? 'null' : 'set'})`);
-    const r4 = query(() => ledger.recent({ requestId: `req_${(N - 10).toString(36)}` }));
+    const r4 = await query(() => ledger.recent({ requestId: `req_${(N - 10).toString(36)}` }));
     add('recent by request id', r4, `${r4.value.rows.length} rows`);
     let firstChunkMs = 0;
     const csvStart = performance.now();

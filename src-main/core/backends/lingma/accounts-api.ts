@@ -11,7 +11,8 @@ import { removeTree } from '../../safe-path';
 import type { InstanceSnapshot } from '../types';
 import type { AccountInput, AccountPatch, AccountStore, PublicAccount } from './accounts';
 import type { AttachedInstance } from './attach/attached';
-import type { LingmaAccount, LingmaInstance } from './instance';
+import type { LingmaInstance } from './instance';
+import type { LingmaAccount } from './types';
 import type { LoginCoordinator } from './login/coordinator';
 import type { SessionCache } from './session-cache';
 

@@ -13,7 +13,7 @@ import type { AccountConfig } from '../../config/schema';
 import { errors } from '../../errors';
 import { deriveSafeName, isSafeName, nameProblem } from '../../names';
 import type { SecretStore } from '../../ports';
-import type { LingmaAccount } from './instance';
+import type { LingmaAccount } from './types';
 import { isHttpsDedicatedDomain } from '../../sign-in-policy';
 import { writeFileAtomicSync } from '../../fs-atomic';
 

@@ -57,6 +57,8 @@ export interface TurnOutcome {
   answer: string;
   /** The session to continue next time ('' when unknown). */
   sessionId: string;
+  /** The context window the runtime reported for this turn's model (`limitTokens`), when it did. */
+  limitTokens?: number;
 }
 
 export interface Dialect {
@@ -183,6 +185,7 @@ export class AnswerBuilder {
     if (!Number.isFinite(used) || used < 0) return;
     const limit = Number(d.limitTokens ?? d.limit_tokens);
     this.real = { usedTokens: used, limitTokens: Number.isFinite(limit) ? limit : undefined };
+    if (Number.isFinite(limit) && limit > 0) this.out.limitTokens = limit;
   }
 
   /** The closing events: held-back text, usage, finish. */

@@ -6,7 +6,11 @@ export function createLingmaProvider(deps: LingmaProviderDeps): LingmaProvider {
 }
 
 export { LingmaProvider, type LingmaProviderDeps, type LingmaProviderStats } from './provider';
-export { LingmaInstance, finishError, flattenModels, type LingmaAccount, type BackoffOptions } from './instance';
+export { LingmaInstance } from './instance';
+export type { LingmaAccount, LingmaConfig } from './types';
+export type { BackoffOptions } from './supervisor';
+export { finishError } from './signals';
+export { flattenModels } from './models';
 export { LingmaAccounts, attachedRefusal, type LingmaAccountsApi } from './accounts-api';
 export { AccountStore, passwordKey, type AccountInput, type AccountPatch, type PublicAccount } from './accounts';
 export { SessionCache, conversationHash, type SessionCacheStats } from './session-cache';

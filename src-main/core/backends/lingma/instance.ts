@@ -8,7 +8,6 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ChatEvent, ChatRequest } from '../../chat/model';
-import type { Config } from '../../config/schema';
 import { errors, type RelayError } from '../../errors';
 import type { EventHub } from '../../events';
 import type { ProcessSpawner } from '../../ports';
@@ -25,20 +24,10 @@ import { LingmaSupervisor, type BackoffOptions } from './supervisor';
 import { isAgentRequest, runChat, type TurnHost } from './turns';
 import { abortable } from '../../abort';
 
-export type LingmaConfig = Config['lingma'];
-export { DEFAULT_BACKOFF, type BackoffOptions } from './supervisor';
-export { finishError } from './signals';
-export { flattenModels } from './models';
+import type { LingmaAccount, LingmaConfig } from './types';
 
-export interface LingmaAccount {
-  /** Instance name (`lingma.accounts[].name`, or derived from the user name). */
-  name: string;
-  username: string;
-  dedicatedDomain?: string;
-  maxConcurrency?: number;
-  disabled?: boolean;
-  source: 'config' | 'runtime' | 'default';
-}
+/** supervisor.ts (owned elsewhere) still reads the settings type from here. */
+export type { LingmaConfig } from './types';
 
 export interface LingmaInstanceDeps {
   provider: string;
@@ -55,6 +44,8 @@ export interface LingmaInstanceDeps {
   password: () => Promise<string | undefined>;
   /** Called with this instance's model list whenever it is (re)read. */
   onModels: (instance: string, models: ModelInfo[]) => void;
+  /** Called when a turn's runtime reports a model's context window. */
+  onContextLimit?: (model: string, tokens: number) => void;
   env?: NodeJS.ProcessEnv;
   backoff?: BackoffOptions;
   /** Grace period between SIGINT and SIGKILL. */
@@ -399,6 +390,7 @@ export class LingmaInstance implements Instance {
       log: this.log,
       config: () => this.deps.config(),
       models: () => this.liveModels,
+      sawContextLimit: (model, tokens) => this.deps.onContextLimit?.(model, tokens),
       dialect: (signal) => this.sup.dialectFor(signal),
       env: (ctx): DialectEnv => {
         mkdirSync(this.sup.cwd, { recursive: true, mode: 0o700 });

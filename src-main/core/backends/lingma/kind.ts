@@ -46,5 +46,6 @@ export const lingmaKind = defineKind({
       env: deps.env,
       leases: deps.accountLeases,
       forwarder: deps.forwarder,
+      clock: deps.clock,
     }),
 });

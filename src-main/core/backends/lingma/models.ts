@@ -4,6 +4,7 @@
  * models only offered for `inline` completion are not chat models.
  */
 import { errors, RelayError } from '../../errors';
+import { positiveInt } from '../model-info';
 import type { ModelInfo } from '../types';
 
 export interface LingmaModel extends ModelInfo {
@@ -30,8 +31,10 @@ export function parseModels(r: unknown): LingmaModel[] {
         id: key,
         displayName,
         aliases: displayName && displayName.toLowerCase() !== key.toLowerCase() ? [displayName] : undefined,
-        reasoning: rec.isReasoning === true || undefined,
-        vision: rec.isVl === true || undefined,
+        reasoning: typeof rec.isReasoning === 'boolean' ? rec.isReasoning : undefined,
+        vision: typeof rec.isVl === 'boolean' ? rec.isVl : undefined,
+        contextLength: positiveInt(rec.contextLength ?? rec.maxInputTokens ?? rec.maxContextTokens),
+        maxOutputTokens: positiveInt(rec.maxOutputTokens ?? rec.maxTokens),
         scenes: [scene],
       });
     }

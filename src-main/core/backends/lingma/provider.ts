@@ -10,7 +10,7 @@ import type { ChatRequest } from '../../chat/model';
 import { DEFAULT_LOGIN_RECIPE, type Config } from '../../config/schema';
 import type { EventHub } from '../../events';
 import type { BackendMetrics } from '../../metrics-port';
-import type { LoginDriver, ProcessSpawner, SecretStore } from '../../ports';
+import type { Clock, LoginDriver, ProcessSpawner, SecretStore } from '../../ports';
 import type { AccountLeases, ChatForwarder } from '../../cluster/ports';
 import { RemoteAccount } from './remote';
 import type { CallContext, Capabilities, Instance, InstanceSnapshot, ModelInfo, Provider, ProviderEvents } from '../types';
@@ -21,7 +21,9 @@ import { AttachedInstance } from './attach/attached';
 import type { AttachTarget } from './attach/discover';
 import type { AttachedChatFactory } from './attach/seam';
 import { AttachWatcher, type AttachWatchOptions } from './attach/watch';
-import { LingmaInstance, type BackoffOptions, type LingmaAccount } from './instance';
+import { LingmaInstance } from './instance';
+import type { BackoffOptions } from './supervisor';
+import type { LingmaAccount } from './types';
 import { LoginCoordinator } from './login/coordinator';
 import { PidRegistry } from './process';
 import { SessionCache, type SessionCacheStats } from './session-cache';
@@ -41,6 +43,8 @@ export interface LingmaProviderDeps {
   /** Use this coordinator instead of building one (tests, or a host sharing one). */
   loginCoordinator?: LoginCoordinator;
   env?: NodeJS.ProcessEnv;
+  /** Session TTLs and sign-in waits (default: the system clock). */
+  clock?: Clock;
   backoff?: BackoffOptions;
   stopGraceMs?: number;
   /** Extra `chat/ask` parameters for the protocol's unknown fields. */
@@ -77,6 +81,8 @@ export class LingmaProvider implements Provider {
   readonly capabilities: Capabilities = { tools: false, images: true, embeddings: false };
   readonly events = new EventEmitter<ProviderEvents>();
   readonly sessions: SessionCache;
+  /** Context windows the runtimes reported (`context_usage` limitTokens), by model key. */
+  private readonly contextLimits = new Map<string, number>();
   /** The account operations (list, add, edit, remove, sign in/out, restart): `accounts-api.ts`. */
   readonly accounts: LingmaAccountsApi;
   private readonly store: AccountStore;
@@ -107,6 +113,7 @@ export class LingmaProvider implements Provider {
       onHit: () => deps.metrics?.sessionCacheHits.inc(),
       onMiss: () => deps.metrics?.sessionCacheMisses.inc(),
       onEvict: (e) => this.find(e.instance)?.dropSession(e.sessionId),
+      clock: deps.clock,
     });
     this.store = new AccountStore(cfg.lingma.accounts, deps.dataDir, deps.secrets, this.log);
     this.pids = new PidRegistry(join(deps.dataDir, 'lingma', 'pids.json'), this.log);
@@ -120,6 +127,7 @@ export class LingmaProvider implements Provider {
         maxRetries: cfg.lingma.login.maxRetries,
         allowedOrigins: () => this.config().lingma.login.allowedOrigins,
         log: this.log,
+        clock: deps.clock,
       });
     this.loginCoordinator.on('state', (instance, state) => this.find(instance)?.onLoginState(state));
     this.loadModels();
@@ -201,7 +209,12 @@ export class LingmaProvider implements Provider {
     const agents = this.config()
       .lingma.agentModels.filter((a) => !ids.has(a.toLowerCase()))
       .map((a): ModelInfo => ({ id: a, displayName: `Lingma agent (${a})` }));
-    return [...base, ...agents];
+    const all = [...base, ...agents];
+    if (!this.contextLimits.size) return all;
+    return all.map((m) => {
+      const seen = this.contextLimits.get(m.id);
+      return seen && !m.contextLength ? { ...m, contextLength: seen } : m;
+    });
   }
 
   resolveModel(name: string): string | undefined {
@@ -258,7 +271,7 @@ export class LingmaProvider implements Provider {
     if (!this.sessions.enabled || req.messages.length < 2) return undefined;
     const inst = this.list[0];
     if (inst?.isAgent(req)) return undefined;
-    const e = this.sessions.peek(this.sessions.key(ctx.apiKeyId, req.messages.slice(0, -1)));
+    const e = this.sessions.peek(this.sessions.keysFor(ctx.apiKeyId, req.messages).lookup);
     return e && this.instances().some((i) => i.name === e.instance) ? e.instance : undefined;
   }
 
@@ -395,6 +408,7 @@ export class LingmaProvider implements Provider {
       log: this.log,
       hub: this.deps.hub,
       login: this.loginCoordinator,
+      onContextLimit: (model, tokens) => this.contextLimits.set(model, tokens),
       password: () => this.store.password(account.name),
       onModels: (instance, models) => this.onModels(instance, models),
       env: this.deps.env,

@@ -3,7 +3,7 @@
  * `sessionId` that already holds it and the instance that owns that session, so the next turn
  * sends only the new message. Keyed per caller (API key id) so callers never share sessions.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { textOf, type ChatMessage } from '../../chat/model';
 import { systemClock, type Clock } from '../../ports';
 
@@ -37,18 +37,33 @@ function norm(s: string): string {
   return s.replace(/\s+/g, ' ').trim();
 }
 
+/** One message into a conversation hash: role, text, tool calls and tool result. */
+function hashMessage(h: Hash, m: ChatMessage): void {
+  h.update(m.role);
+  h.update('\u0000');
+  h.update(norm(textOf(m.content)));
+  for (const c of m.toolCalls ?? []) h.update(`\u0001${c.name}\u0002${norm(c.arguments)}`);
+  if (m.toolCallId) h.update(`\u0003${m.toolCallId}`);
+  h.update('\u0004');
+}
+
+const digest = (h: Hash): string => h.digest('hex').slice(0, 32);
+
 /** Stable hash of a conversation: role, text, tool calls and tool results of each message. */
 export function conversationHash(messages: ChatMessage[]): string {
   const h = createHash('sha256');
-  for (const m of messages) {
-    h.update(m.role);
-    h.update('\u0000');
-    h.update(norm(textOf(m.content)));
-    for (const c of m.toolCalls ?? []) h.update(`\u0001${c.name}\u0002${norm(c.arguments)}`);
-    if (m.toolCallId) h.update(`\u0003${m.toolCallId}`);
-    h.update('\u0004');
-  }
-  return h.digest('hex').slice(0, 32);
+  for (const m of messages) hashMessage(h, m);
+  return digest(h);
+}
+
+/**
+ * The cache keys of one request's conversation, from one pass over it: `lookup` (every message
+ * but the last: the session a reuse continues) and `after(answer)` (the conversation with this
+ * answer: what the next turn will look up).
+ */
+export interface ConversationKeys {
+  readonly lookup: string;
+  after(answer: ChatMessage): string;
 }
 
 export class SessionCache {
@@ -56,6 +71,8 @@ export class SessionCache {
   private hits = 0;
   private misses = 0;
   private readonly clock: Clock;
+  /** Conversation keys per request message list (`keysFor`), gone with the request. */
+  private readonly hashed = new WeakMap<readonly ChatMessage[], { length: number; last: ChatMessage | undefined; keys: Map<string, ConversationKeys> }>();
 
   constructor(private opts: SessionCacheOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -76,8 +93,31 @@ export class SessionCache {
     this.evict();
   }
 
-  key(apiKeyId: string, messages: ChatMessage[]): string {
-    return `${apiKeyId}:${conversationHash(messages)}`;
+  /**
+   * The keys of a request's conversation (`messages`: the request's whole list, ending with the
+   * new turn), hashed once per request: the pool's preference (`preferredInstance`) and the turn
+   * itself ask with the same list and share the one hash.
+   */
+  keysFor(apiKeyId: string, messages: readonly ChatMessage[]): ConversationKeys {
+    const last = messages[messages.length - 1];
+    let memo = this.hashed.get(messages);
+    // A list that grew or changed its last message since (an in-process caller reusing its array) is hashed anew.
+    if (!memo || memo.length !== messages.length || memo.last !== last) this.hashed.set(messages, (memo = { length: messages.length, last, keys: new Map() }));
+    const known = memo.keys.get(apiKeyId);
+    if (known) return known;
+    const h = createHash('sha256');
+    for (const m of messages.slice(0, -1)) hashMessage(h, m);
+    const keys: ConversationKeys = {
+      lookup: `${apiKeyId}:${digest(h.copy())}`,
+      after: (answer) => {
+        const next = h.copy();
+        if (last) hashMessage(next, last);
+        hashMessage(next, answer);
+        return `${apiKeyId}:${digest(next)}`;
+      },
+    };
+    memo.keys.set(apiKeyId, keys);
+    return keys;
   }
 
   /** Look up without counting (routing asks before the call). */

@@ -48,6 +48,13 @@ export function quotaOf(r: Record<string, unknown>, now = Date.now()): QuotaStat
   return resetsAt && resetsAt > now ? { exceeded: true, resetsAt } : { exceeded: true };
 }
 
+/** An `auth/status` answer: logged in = a non-empty `id` (spec §4), the user's name, the quota flags. */
+export function authFromStatus(r: Record<string, unknown> | null): AuthInfo {
+  const id = typeof r?.id === 'string' ? r.id : r?.id != null ? String(r.id) : '';
+  if (!id) return { loggedIn: false };
+  return { loggedIn: true, user: typeof r?.name === 'string' && r.name ? r.name : undefined, quota: r ? quotaOf(r) : undefined };
+}
+
 export class Signin {
   auth: AuthInfo = { loggedIn: false };
   private localLogin: LoginState = { state: 'logged_out' };
@@ -63,8 +70,7 @@ export class Signin {
   /** `auth/status`: logged in = non-empty `id` (spec §4). */
   async refresh(signal?: AbortSignal): Promise<AuthInfo> {
     const r = await this.deps.rpc().request<Record<string, unknown> | null>('auth/status', {}, { signal });
-    const id = typeof r?.id === 'string' ? r.id : r?.id != null ? String(r.id) : '';
-    const next: AuthInfo = id ? { loggedIn: true, user: typeof r?.name === 'string' && r.name ? r.name : undefined, quota: r ? quotaOf(r) : undefined } : { loggedIn: false };
+    const next = authFromStatus(r);
     const changed = JSON.stringify(next) !== JSON.stringify(this.auth);
     this.auth = next;
     const coord = this.deps.login;

@@ -12,7 +12,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { errors, RelayError } from '../../errors';
-import type { ProcessSpawner } from '../../ports';
+import { systemClock, type Clock, type ProcessSpawner, type TimerHandle } from '../../ports';
 import type { InstanceState } from '../types';
 import { findLingmaBinary, type BinaryLookup } from './binary';
 import type { Dialect } from './dialect';
@@ -47,6 +47,8 @@ export interface SupervisorDeps {
   backoff?: BackoffOptions;
   stopGraceMs?: number;
   clientVersion?: string;
+  /** Recovery backoff and ready waits (default: the system clock). */
+  clock?: Clock;
   /** Every state transition (the facade emits snapshots). */
   onState(prev: InstanceState, next: InstanceState, reason?: string): void;
   /** Connected and handshaken (first start, restart or reconnect). */
@@ -72,7 +74,7 @@ export class LingmaSupervisor {
   private detecting: Promise<Dialect> | undefined;
   private proc: LingmaProcess | undefined;
   private booting: Promise<void> | undefined;
-  private recoverTimer: NodeJS.Timeout | undefined;
+  private recoverTimer: TimerHandle | undefined;
   private recoverAttempts = 0;
   private unresponsive = 0;
   private transportFlag = true;
@@ -81,7 +83,11 @@ export class LingmaSupervisor {
   halted = false;
   private readonly waiters = new Set<() => void>();
 
-  constructor(private readonly deps: SupervisorDeps) {}
+  private readonly clock: Clock;
+
+  constructor(private readonly deps: SupervisorDeps) {
+    this.clock = deps.clock ?? systemClock;
+  }
 
   get pid(): number | undefined {
     return this.proc?.hasExited ? undefined : this.proc?.pid;
@@ -163,7 +169,7 @@ export class LingmaSupervisor {
     if (settled() && !this.booting) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const done = () => {
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         this.waiters.delete(onState);
         signal.removeEventListener('abort', onAbort);
       };
@@ -177,7 +183,7 @@ export class LingmaSupervisor {
         done();
         reject(errors.cancelled());
       };
-      const timer = setTimeout(() => {
+      const timer = this.clock.setTimeout(() => {
         done();
         resolve();
       }, timeoutMs);
@@ -230,7 +236,7 @@ export class LingmaSupervisor {
         await waitForPort(socket, { timeoutMs: cfg.startupTimeoutMs, intervalMs: 250, abort: proc.exited });
         if (this.stopping) throw new Error('stopped during start-up');
         await this.connect();
-        this.startedAt = Date.now();
+        this.startedAt = this.clock.now();
         this.recoverAttempts = 0;
         this.setState('ready');
         this.deps.log.info({ pid: proc.pid, socketPort: socket, httpPort: http, version: this.version, transportFlag: withFlag }, 'Lingma ready');
@@ -318,12 +324,12 @@ export class LingmaSupervisor {
     if (this.halted) return;
     const b = this.deps.backoff ?? DEFAULT_BACKOFF;
     const delay = backoffDelay(this.recoverAttempts, { baseMs: b.baseMs, maxMs: b.maxMs, jitter: 0.25 });
-    this.recoverTimer = setTimeout(() => void this.recover(), delay);
+    this.recoverTimer = this.clock.setTimeout(() => void this.recover(), delay);
     this.recoverTimer.unref?.();
   }
 
   clearRecoverTimer(): void {
-    if (this.recoverTimer) clearTimeout(this.recoverTimer);
+    this.clock.clearTimeout(this.recoverTimer);
     this.recoverTimer = undefined;
   }
 

@@ -10,7 +10,7 @@ import type { ChatEvent, ChatMessage, ChatRequest } from '../../chat/model';
 import { errors, RelayError, toRelayError } from '../../errors';
 import type { CallContext, ModelInfo } from '../types';
 import type { Dialect, DialectEnv, DialectTurn, TurnOutcome } from './dialect';
-import type { LingmaConfig } from './instance';
+import type { LingmaConfig } from './types';
 import { autoModel, modelKey, notVisionError } from './models';
 import { lingmaOptions } from './options';
 import { collectImages, estimateTokens, renderConversation, renderTurn } from './prompt';
@@ -32,6 +32,8 @@ export interface TurnHost {
   /** A 401 from the runtime: the error to throw (after the login hand-off). */
   expired(err: RelayError): Promise<RelayError>;
   askDefaults?: Record<string, unknown>;
+  /** The runtime reported `model`'s context window (`/v1/models` shows it as `context_length`). */
+  sawContextLimit?(model: string, tokens: number): void;
 }
 
 /** Agent mode: the model is an agent model name, or an alias asked for it. */
@@ -77,8 +79,10 @@ export async function* runChat(host: TurnHost, req: ChatRequest, ctx: CallContex
   // Session reuse applies to chat mode, multi-turn, ending with a new user/tool turn.
   const eligible = cache.enabled && !agent && req.messages.length >= 2 && last.role !== 'assistant';
   let sessionId = '';
-  if (eligible) {
-    const lookupKey = cache.key(ctx.apiKeyId, req.messages.slice(0, -1));
+  // Hashed once per request: the pool's preference asked with the same message list.
+  const keys = cache.enabled && !agent ? cache.keysFor(ctx.apiKeyId, req.messages) : undefined;
+  if (eligible && keys) {
+    const lookupKey = keys.lookup;
     const entry = cache.peek(lookupKey);
     if (entry && entry.instance === host.name) sessionId = entry.sessionId;
     else if (entry) cache.delete(lookupKey); // owned by an instance that is not serving: useless here
@@ -92,6 +96,8 @@ export async function* runChat(host: TurnHost, req: ChatRequest, ctx: CallContex
     const images = reuse ? collectImages([last], req.messages.length - 1) : allImages;
     ctx.meta.sessionReuse = reuse;
     ctx.meta.promptBytes = (attempt === 0 ? 0 : (ctx.meta.promptBytes ?? 0)) + Buffer.byteLength(prompt, 'utf8');
+    // For the request inspector: the prompt text this turn actually sends (a reuse hit: the delta).
+    ctx.meta.upstream = { kind: 'lingma', prompt, info: { model: model ?? '', sessionReuse: reuse, images: images.length, agent, attempt } };
     const promptTokens = estimateTokens(fullPrompt);
     const turn: DialectTurn = {
       prompt,
@@ -106,10 +112,11 @@ export async function* runChat(host: TurnHost, req: ChatRequest, ctx: CallContex
     const out: TurnOutcome = { emitted: false, answer: '', sessionId: '' };
     try {
       yield* dialect.turn(turn, host.env(ctx), out);
+      if (out.limitTokens && model) host.sawContextLimit?.(model, out.limitTokens);
       // Written after a clean finish only, for the conversation as it now stands.
-      if (cache.enabled && !agent && out.sessionId) {
+      if (keys && out.sessionId) {
         const answered: ChatMessage = { role: 'assistant', content: [{ type: 'text', text: out.answer }] };
-        cache.put(cache.key(ctx.apiKeyId, [...req.messages, answered]), out.sessionId, host.name);
+        cache.put(keys.after(answered), out.sessionId, host.name);
       }
       return;
     } catch (e) {

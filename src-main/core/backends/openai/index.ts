@@ -20,6 +20,7 @@ import type {
   Provider,
   ProviderEvents,
 } from '../types';
+import { modelFromConfig, modelFromUpstream } from './models';
 import { readSseData } from './sse-reader';
 import { ChunkReader, completionToEvents, parseRetryAfter, toOpenAIBody, upstreamBodyError } from './translate';
 
@@ -170,7 +171,10 @@ export class OpenAIInstance implements Instance {
   }
 
   async *chat(req: ChatRequest, ctx: CallContext): AsyncGenerator<ChatEvent> {
-    const res = await this.post('/chat/completions', toOpenAIBody(req), ctx.signal);
+    const body = toOpenAIBody(req);
+    // For the request inspector: the body as posted (headers, with the API key, stay out).
+    ctx.meta.upstream = { kind: 'openai', body, info: { path: `${this.basePath}/chat/completions` } };
+    const res = await this.post('/chat/completions', body, ctx.signal);
     if (res.statusCode >= 400) throw await this.failFrom(res);
     const type = String(res.headers['content-type'] ?? '');
     if (!type.includes('text/event-stream')) {
@@ -241,8 +245,8 @@ export class OpenAIInstance implements Instance {
     };
   }
 
-  /** GET /models. Returns ids, or throws a RelayError. */
-  async listModels(signal: AbortSignal): Promise<string[]> {
+  /** GET /models. Returns the models (with the metadata the upstream gives), or throws a RelayError. */
+  async listModels(signal: AbortSignal): Promise<ModelInfo[]> {
     let res: Dispatcher.ResponseData;
     try {
       res = await this.client().request({ origin: this.origin, path: `${this.basePath}/models`, method: 'GET', headers: this.headers, signal });
@@ -253,7 +257,7 @@ export class OpenAIInstance implements Instance {
     if (res.statusCode >= 400) throw await this.failFrom(res);
     const json: any = parseJson(await readLimited(res.body));
     const list: any[] = Array.isArray(json?.data) ? json.data : Array.isArray(json?.models) ? json.models : [];
-    return list.map((m) => String(m?.id ?? m?.name ?? m?.model ?? '')).filter(Boolean);
+    return list.map(modelFromUpstream).filter((m): m is ModelInfo => m !== undefined);
   }
 
   async probe(signal: AbortSignal): Promise<void> {
@@ -290,13 +294,14 @@ export class OpenAIProvider implements Provider {
     this.capabilities = { tools: cfg.tools ?? true, images: cfg.images ?? true, embeddings: true };
     this.instance = new OpenAIInstance(cfg, deps.log);
     this.modelList = [];
-    this.setModels(cfg.models ?? []);
+    this.setModels((cfg.models ?? []).map(modelFromConfig));
   }
 
-  private setModels(ids: string[]): void {
-    const unique = [...new Set(ids)];
-    this.modelList = unique.map((id) => ({ id, embedding: /embed/i.test(id) || undefined }));
-    this.byLower = new Map(unique.map((id) => [id.toLowerCase(), id]));
+  private setModels(models: ModelInfo[]): void {
+    const byId = new Map<string, ModelInfo>();
+    for (const m of models) if (!byId.has(m.id)) byId.set(m.id, m);
+    this.modelList = [...byId.values()];
+    this.byLower = new Map(this.modelList.map((m) => [m.id.toLowerCase(), m.id]));
     this.events.emit('models');
   }
 
@@ -316,8 +321,7 @@ export class OpenAIProvider implements Provider {
   async refreshModels(): Promise<void> {
     if (this.cfg.models?.length) return;
     try {
-      const ids = await this.instance.listModels(AbortSignal.timeout(PROBE_TIMEOUT_MS));
-      this.setModels(ids);
+      this.setModels(await this.instance.listModels(AbortSignal.timeout(PROBE_TIMEOUT_MS)));
     } catch (e) {
       this.deps.log.warn({ provider: this.name, err: (e as Error).message }, 'could not list models; requests naming %s/<model> are still routed', this.name);
     }

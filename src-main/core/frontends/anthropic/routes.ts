@@ -12,7 +12,7 @@
  * `frontendPlugins` (../index.ts).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { estimatePromptTokens } from '../../chat/tokens';
+import { estimatePromptTokens, loadTokenizer } from '../../chat/tokens';
 import type { RelayError } from '../../errors';
 import { normalizeError, sendRelayError } from '../../gateway/plugins/errors';
 import { callContext, clientGone, sessionHeader } from '../shared/context';
@@ -48,7 +48,7 @@ export async function anthropicRoutes(app: FastifyInstance, opts: FrontendOption
     }
     const sse = new SseWriter(reply);
     const ctx = callContext(req, 'anthropic', ENDPOINT, sse.signal, receivedAt);
-    await streamAnswer(opts.chat, request, ctx, sse, new MessagesStream(req.id), opts.limits());
+    await streamAnswer(opts.chat, request, ctx, sse, new MessagesStream(req.id), opts.limits(), opts.clock);
     return reply;
   });
 
@@ -58,6 +58,8 @@ export async function anthropicRoutes(app: FastifyInstance, opts: FrontendOption
     const resolver = opts.resolver?.();
     if (resolver) resolver.resolve(request.model);
     else opts.chat.resolveModel?.(request.model);
+    // The tokenizer, not the stand-in: clients decide when to compact from this figure.
+    await loadTokenizer();
     return { input_tokens: estimatePromptTokens(request) };
   });
 }

@@ -6,7 +6,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import type { Provider } from '../../backends/types';
 import { errors } from '../../errors';
 import type { Resolver } from '../../routing/types';
 import { callContext, clientGone } from '../shared/context';
@@ -16,36 +15,9 @@ import { collectAnswer, streamAnswer } from '../shared/stream';
 import { ChatBody, ChatStream } from './encoder';
 import { embeddingsBody, parseChatRequest, parseEmbeddingsRequest } from './translate';
 import { guardScope } from '../../gateway/plugins/auth';
+import { listModels } from './models';
 
-interface ModelEntry {
-  id: string;
-  object: 'model';
-  created: number;
-  owned_by: string;
-  description?: string;
-}
-
-/** Every routable `provider/id` plus non-pattern aliases. */
-export function listModels(providers: readonly Provider[], resolver: Resolver | undefined): ModelEntry[] {
-  const out: ModelEntry[] = [];
-  const seen = new Set<string>();
-  for (const p of providers) {
-    for (const m of p.models()) {
-      const id = `${p.name}/${m.id}`;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      out.push({ id, object: 'model', created: 0, owned_by: p.name });
-    }
-  }
-  for (const a of resolver?.aliases() ?? []) {
-    if (a.pattern || seen.has(a.name)) continue;
-    seen.add(a.name);
-    const e: ModelEntry = { id: a.name, object: 'model', created: 0, owned_by: 'relay-alias' };
-    if (a.description) e.description = a.description;
-    out.push(e);
-  }
-  return out;
-}
+export { listModels, type ModelEntry } from './models';
 
 /** Always fresh: clients reuse x-request-id values, completion ids must not repeat. */
 function completionId(): string {
@@ -68,7 +40,7 @@ export async function openaiRoutes(app: FastifyInstance, opts: FrontendOptions):
     }
     const sse = new SseWriter(reply);
     const ctx = callContext(req, 'openai-chat', '/v1/chat/completions', sse.signal, receivedAt);
-    await streamAnswer(opts.chat, request, ctx, sse, new ChatStream(id, created, includeUsage), opts.limits());
+    await streamAnswer(opts.chat, request, ctx, sse, new ChatStream(id, created, includeUsage), opts.limits(), opts.clock);
     return reply;
   });
 
@@ -92,6 +64,10 @@ export async function openaiRoutes(app: FastifyInstance, opts: FrontendOptions):
     const resolver = opts.resolver?.();
     if (!resolver) throw errors.modelNotFound(id, all.slice(0, 8).map((m) => m.id));
     const res = resolver.resolve(id); // throws 404 model_not_found with suggestions
-    return { id, object: 'model', created: 0, owned_by: res.targets[0]?.provider ?? 'relay' };
+    // A bare name or pattern match: what its first target is known to offer.
+    const first = res.targets[0];
+    const entry = first && all.find((m) => m.id === first.label);
+    const { context_length, max_output_tokens, capabilities } = entry ?? {};
+    return { id, object: 'model', created: 0, owned_by: first?.provider ?? 'relay', context_length, max_output_tokens, capabilities };
   });
 }

@@ -50,7 +50,7 @@ export async function responsesRoutes(app: FastifyInstance, opts: FrontendOption
     }
     const sse = new SseWriter(reply);
     const ctx = callContext(req, 'responses', ENDPOINT, sse.signal, receivedAt);
-    await streamAnswer(opts.chat, request, ctx, sse, new ResponsesSse(parsed, remember), opts.limits());
+    await streamAnswer(opts.chat, request, ctx, sse, new ResponsesSse(parsed, remember), opts.limits(), opts.clock);
     return reply;
   });
 

@@ -10,6 +10,7 @@ import type { FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { ChatMessage } from '../../chat/model';
 import { errors, toRelayError, type RelayError } from '../../errors';
+import type { Clock } from '../../ports';
 import { isObject } from '../shared/check';
 import { callContext, sessionHeader } from '../shared/context';
 import type { FrontendOptions } from '../shared/options';
@@ -81,18 +82,18 @@ export class TurnSink implements StreamSink<ResponsesEvent[]> {
     if (!this.closed) this.socket.ping();
   }
 
-  drained(timeoutMs: number): Promise<boolean> {
+  drained(timeoutMs: number, clock: Clock): Promise<boolean> {
     if (this.closed || this.pending === 0 || this.socket.bufferedAmount <= WS_HIGH_WATER) return Promise.resolve(true);
     return new Promise((resolve) => {
       const done = (ok: boolean): void => {
-        clearTimeout(timer);
+        clock.clearTimeout(timer);
         this.wake = undefined;
         this.socket.off('close', onClose);
         this.signal.removeEventListener('abort', onClose);
         resolve(ok);
       };
       const onClose = (): void => done(true);
-      const timer = setTimeout(() => done(false), timeoutMs);
+      const timer = clock.setTimeout(() => done(false), timeoutMs);
       this.wake = onClose;
       this.socket.once('close', onClose);
       this.signal.addEventListener('abort', onClose, { once: true });
@@ -218,7 +219,7 @@ export class ResponsesSocket {
       this.remember(enc.id, [...parsed.conversation, enc.assistantMessage()], parsed.store, keyId),
     );
     try {
-      await streamAnswer(this.opts.chat, parsed.request, ctx, new TurnSink(this.socket, ac), wire, this.opts.limits());
+      await streamAnswer(this.opts.chat, parsed.request, ctx, new TurnSink(this.socket, ac), wire, this.opts.limits(), this.opts.clock);
     } catch (e) {
       // Failed before the turn started.
       const err = toRelayError(e);

@@ -39,5 +39,7 @@ export function callContext(req: FastifyRequest, protocol: Protocol, endpoint: s
     receivedAt,
     // fastify's logger is the pino instance the gateway built it with.
     log: req.log as unknown as Logger,
+    // For the request inspector's capture (redacted there); routing never reads it.
+    clientBody: req.body,
   };
 }

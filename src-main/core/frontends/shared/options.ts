@@ -1,6 +1,7 @@
 /** What every front end is registered with (the same object for all three: ../index.ts). */
 import type { Provider } from '../../backends/types';
 import type { ChatService } from '../../dispatch/types';
+import type { Clock } from '../../ports';
 import type { Resolver } from '../../routing/types';
 import type { ResponseStore } from '../responses/store';
 import type { StreamLimits } from './stream';
@@ -17,6 +18,8 @@ export interface FrontendOptions {
   maxBodyBytes?: number;
   /** The Responses conversation store; one (1000 entries) is created when not given. */
   store?: ResponseStore;
+  /** Keep-alives and drain deadlines of the shared stream path (the relay's one clock; default: system). */
+  clock?: Clock;
   /** How long a new Responses WebSocket may stay silent before its first message. Default 60 s. */
   wsFirstMessageTimeoutMs?: number;
 }

@@ -11,6 +11,7 @@
 import type { FastifyReply } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { clientGone } from './context';
+import type { Clock } from '../../ports';
 import type { StreamSink } from './stream';
 
 const KEEP_ALIVE_FRAME = ': keep-alive\n\n';
@@ -84,18 +85,18 @@ export class SseWriter implements StreamSink<string> {
    * Resolves true once the socket drained (or had nothing pending), false when `timeoutMs` passed
    * first. A client that leaves meanwhile resolves it too (`closed` tells).
    */
-  drained(timeoutMs: number): Promise<boolean> {
+  drained(timeoutMs: number, clock: Clock): Promise<boolean> {
     const raw = this.raw;
     if (!raw.writableNeedDrain || this.closed) return Promise.resolve(true);
     return new Promise((resolve) => {
       const done = (ok: boolean): void => {
-        clearTimeout(timer);
+        clock.clearTimeout(timer);
         raw.off('drain', onDrain);
         raw.off('close', onDrain);
         resolve(ok);
       };
       const onDrain = (): void => done(true);
-      const timer = setTimeout(() => done(false), timeoutMs);
+      const timer = clock.setTimeout(() => done(false), timeoutMs);
       raw.on('drain', onDrain);
       raw.on('close', onDrain);
     });

@@ -21,6 +21,7 @@ import type { FastifyReply } from 'fastify';
 import type { ChatEvent, ChatRequest } from '../../chat/model';
 import { RelayError, toRelayError } from '../../errors';
 import type { ChatExecution, ChatService, RequestContext, Resolved } from '../../dispatch/types';
+import { systemClock, type Clock, type TimerHandle } from '../../ports';
 
 /** Where frames go: an SSE response (./sse.ts) or a WebSocket turn. `F` is one write's frames. */
 export interface StreamSink<F> {
@@ -33,8 +34,8 @@ export interface StreamSink<F> {
   /** False when the client's buffer is full (or the client is gone). */
   write(frames: F): boolean;
   keepAlive(): void;
-  /** True once drained (or closed), false after `timeoutMs`. */
-  drained(timeoutMs: number): Promise<boolean>;
+  /** True once drained (or closed), false after `timeoutMs` on `clock`. */
+  drained(timeoutMs: number, clock: Clock): Promise<boolean>;
   end(last?: F): void;
   /** End with `last` for a client that stopped reading, not holding its connection past `idleMs`. */
   abandon(last: F | undefined, idleMs: number): void;
@@ -83,14 +84,15 @@ export function clientTooSlow(ms: number): RelayError {
 class KeepAlive<F> {
   started = false;
   paused = false;
-  private readonly timer: NodeJS.Timeout;
+  private readonly timer: TimerHandle;
 
   constructor(
     private readonly sink: StreamSink<F>,
     private readonly ping: F | undefined,
     ms: number,
+    private readonly clock: Clock,
   ) {
-    this.timer = setTimeout(this.beat, ms);
+    this.timer = clock.setTimeout(this.beat, ms);
   }
 
   private readonly beat = (): void => {
@@ -107,12 +109,13 @@ class KeepAlive<F> {
   }
 
   stop(): void {
-    clearTimeout(this.timer);
+    this.clock.clearTimeout(this.timer);
   }
 }
 
 /**
  * Execute `request` and stream the answer into `sink`. `ctx.signal` must be `sink.signal`.
+ * Keep-alives and the drain deadline run on `clock` (the relay's).
  * Rejects only when the request failed before anything was sent (the caller answers that error
  * in its protocol's plain shape); every later failure ends the stream with one `fail` frame.
  */
@@ -123,8 +126,9 @@ export async function streamAnswer<F>(
   sink: StreamSink<F>,
   encoder: StreamEncoder<F>,
   limits: StreamLimits,
+  clock: Clock = systemClock,
 ): Promise<void> {
-  const keepAlive = new KeepAlive(sink, encoder.ping, limits.keepAliveMs);
+  const keepAlive = new KeepAlive(sink, encoder.ping, limits.keepAliveMs, clock);
   let exec: ChatExecution;
   try {
     exec = await chat.execute(request, ctx);
@@ -153,7 +157,7 @@ export async function streamAnswer<F>(
       if (!ready && !sink.closed) {
         // Slow client: pull nothing more from the backend until its buffer drained.
         keepAlive.paused = true;
-        const drained = await sink.drained(limits.clientDrainTimeoutMs);
+        const drained = await sink.drained(limits.clientDrainTimeoutMs, clock);
         keepAlive.paused = false;
         if (!drained && !sink.closed) {
           const err = clientTooSlow(limits.clientDrainTimeoutMs);

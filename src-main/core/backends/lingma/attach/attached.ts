@@ -7,7 +7,8 @@
  * - a dropped connection is retried with backoff while the app runs; a new port or pid
  *   (`retarget`, from the watcher) reconnects at once.
  *
- * Chats go through an `AttachedChat` (seam.ts) built on the driver's dialect modules.
+ * Chats go through an `AttachedChat` (seam.ts) built on the driver's dialect modules; the sign-in
+ * is read by `AttachedSignin` (signin.ts); `connectTarget` (connect.ts) opens the connection.
  */
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
@@ -16,11 +17,14 @@ import type { Logger } from 'pino';
 import type { ChatEvent, ChatRequest } from '../../../chat/model';
 import { errors, RelayError } from '../../../errors';
 import type { EventHub } from '../../../events';
-import type { CallContext, Instance, InstanceEvents, InstanceSnapshot, InstanceState, LoginState, ModelInfo, QuotaState } from '../../types';
-import { flattenModels, type LingmaConfig } from '../instance';
+import type { CallContext, Instance, InstanceEvents, InstanceSnapshot, InstanceState, LoginState, ModelInfo } from '../../types';
+import { flattenModels } from '../models';
+import type { LingmaConfig } from '../types';
 import { RpcConnection } from '../rpc';
 import type { SessionCache } from '../session-cache';
 import { sameTarget, type AttachTarget } from './discover';
+import { connectTarget } from './connect';
+import { AttachedSignin } from './signin';
 import { createAttachedChat, type AttachedChat, type AttachedChatFactory, type AttachedRuntime } from './seam';
 import { abortable } from '../../../abort';
 import { backoffDelay } from '../../../backoff';
@@ -44,13 +48,6 @@ export interface AttachedInstanceDeps {
   clientVersion?: string;
 }
 
-interface Auth {
-  known: boolean;
-  loggedIn: boolean;
-  user?: string;
-  quota?: QuotaState;
-}
-
 export class AttachedInstance implements Instance {
   readonly kind = 'lingma';
   readonly attached = true;
@@ -66,11 +63,10 @@ export class AttachedInstance implements Instance {
   private rpcConn: RpcConnection | undefined;
   private transport: string | undefined;
   private version: string | undefined;
-  private auth: Auth = { known: false, loggedIn: false };
+  private readonly signin: AttachedSignin;
   private modelList: ModelInfo[] = [];
   private connecting: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
-  private authTimer: NodeJS.Timeout | undefined;
   private attempts = 0;
   private halted = true;
   private inFlight = 0;
@@ -84,6 +80,20 @@ export class AttachedInstance implements Instance {
     this.target = deps.target;
     this.log = deps.log.child({ instance: this.name, attached: deps.target.appName });
     this.events.setMaxListeners(0);
+    this.signin = new AttachedSignin({
+      rpc: () => this.requireRpc(),
+      appName: () => this.target.appName,
+      pollMs: deps.authPollMs,
+      halted: () => this.halted,
+      connected: () => this._state === 'ready',
+      signedIn: () => this.refreshModels(),
+      signedOut: () => {
+        this.deps.sessions.dropInstance(this.name);
+        this.modelList = [];
+        this.deps.onModels(this.name, []);
+      },
+      changed: () => this.emitLogin(),
+    });
   }
 
   get maxConcurrency(): number {
@@ -104,10 +114,7 @@ export class AttachedInstance implements Instance {
   }
 
   loginState(): LoginState {
-    if (this.auth.loggedIn) return { state: 'logged_in', user: this.auth.user, quotaExceeded: this.auth.quota?.exceeded || undefined };
-    if (!this.auth.known) return { state: 'logged_out' };
-    // SECURITY/ownership: the relay never signs in an app it attached to; a person does, there.
-    return { state: 'needs_manual', url: '', reason: `needs a person: sign in inside the ${this.target.appName} app` };
+    return this.signin.state();
   }
 
   snapshot(): InstanceSnapshot {
@@ -121,7 +128,7 @@ export class AttachedInstance implements Instance {
       startedAt: this.startedAt,
       restarts: this.reconnects,
       lastError: this.lastError,
-      quota: this.auth.quota,
+      quota: this.signin.auth.quota,
       extra: {
         attached: true,
         app: this.target.app,
@@ -191,14 +198,14 @@ export class AttachedInstance implements Instance {
         throw errors.unavailable(`The ${this.target.appName} app is not reachable.`, { retryAfter: 5, detail: this.reason });
       }
     }
-    if (!this.auth.loggedIn) await this.refreshAuth(signal).catch(() => undefined);
-    if (!this.auth.loggedIn) throw this.signedOutError();
+    if (!this.signin.auth.loggedIn) await this.signin.refresh(signal).catch(() => undefined);
+    if (!this.signin.auth.loggedIn) throw this.signin.signedOutError();
   }
 
   async probe(signal: AbortSignal): Promise<void> {
     if (this._state !== 'ready') throw errors.unavailable(`${this.name} is ${this._state}.`);
-    await this.refreshAuth(signal);
-    if (!this.auth.loggedIn) throw this.signedOutError();
+    await this.signin.refresh(signal);
+    if (!this.signin.auth.loggedIn) throw this.signin.signedOutError();
   }
 
   // ------------------------------------------------------------------ chat
@@ -248,8 +255,8 @@ export class AttachedInstance implements Instance {
       rpc: () => self.requireRpc(),
       models: () => self.modelList,
       signedOut: async () => {
-        await self.refreshAuth().catch(() => undefined);
-        return self.signedOutError();
+        await self.signin.refresh().catch(() => undefined);
+        return self.signin.signedOutError();
       },
     };
   }
@@ -278,25 +285,8 @@ export class AttachedInstance implements Instance {
     const opts = { timeoutMs: () => this.deps.config().rpcTimeoutMs, connectTimeoutMs: 5000 };
     let rpc: RpcConnection | undefined;
     let via: string | undefined;
-    const failures: string[] = [];
     try {
-      if (target.wsUrl) {
-        try {
-          rpc = await RpcConnection.connect(target.wsUrl, opts);
-          via = target.wsUrl;
-        } catch (e) {
-          failures.push((e as Error).message);
-        }
-      }
-      if (!rpc && target.ipcPath) {
-        try {
-          rpc = await RpcConnection.connectIpc(target.ipcPath, opts);
-          via = target.ipcPath;
-        } catch (e) {
-          failures.push((e as Error).message);
-        }
-      }
-      if (!rpc) throw new Error(failures.join('; ') || 'no transport');
+      ({ rpc, via } = await connectTarget(target, opts));
       mkdirSync(this.cwd, { recursive: true, mode: 0o700 });
       const info = await rpc.initialize(this.cwd, this.deps.clientVersion ?? '0.1.0');
       if (this.halted || target !== this.target) throw new Error('superseded');
@@ -317,7 +307,7 @@ export class AttachedInstance implements Instance {
     rpc.on('close', (closeInfo) => this.onClose(rpc!, closeInfo.detail));
     rpc.on('message', (method) => {
       // A token refresh inside the app: re-read the login (expiry, quota).
-      if (method === 'auth/syncTokenUpdate') void this.refreshAuth().catch(() => undefined);
+      if (method === 'auth/syncTokenUpdate') void this.signin.refresh().catch(() => undefined);
     });
     this.startedAt = Date.now();
     this.setState('ready');
@@ -327,8 +317,8 @@ export class AttachedInstance implements Instance {
 
   private async afterConnect(): Promise<void> {
     try {
-      await this.refreshAuth();
-      if (this.auth.loggedIn) await this.refreshModels();
+      await this.signin.refresh();
+      if (this.signin.auth.loggedIn) await this.refreshModels();
     } catch (e) {
       this.log.warn({ err: (e as Error).message }, 'reading the attached app\'s sign-in failed');
     }
@@ -369,59 +359,15 @@ export class AttachedInstance implements Instance {
 
   private clearTimers(): void {
     this.clearRetry();
-    if (this.authTimer) clearTimeout(this.authTimer);
-    this.authTimer = undefined;
+    this.signin.stop();
   }
 
-  // ------------------------------------------------------------------ sign-in (read only)
-
-  /** `auth/status`: signed in = a non-empty `id` (spec §4). Read only: never logs in or out. */
-  private async refreshAuth(signal?: AbortSignal): Promise<Auth> {
-    const r = await this.requireRpc().request<Record<string, unknown> | null>('auth/status', {}, { signal });
-    const id = typeof r?.id === 'string' ? r.id : r?.id != null ? String(r.id) : '';
-    const exceeded = r ? [r.IsQuotaExceeded, r.isQuotaExceeded, r.is_quota_exceeded, r.quotaExceeded].some((v) => v === true) : false;
-    const next: Auth = id
-      ? { known: true, loggedIn: true, user: typeof r?.name === 'string' && r.name ? r.name : undefined, quota: exceeded ? { exceeded: true } : undefined }
-      : { known: true, loggedIn: false };
-    const was = this.auth;
-    this.auth = next;
-    if (JSON.stringify(next) !== JSON.stringify(was)) {
-      if (next.loggedIn && !was.loggedIn && was.known) await this.refreshModels().catch(() => undefined);
-      if (!next.loggedIn && was.loggedIn) {
-        this.deps.sessions.dropInstance(this.name);
-        this.modelList = [];
-        this.deps.onModels(this.name, []);
-      }
-      this.emitLogin();
-    }
-    this.scheduleAuthPoll();
-    return next;
-  }
-
-  /** While signed out, look again now and then: the person signs in inside the app. */
-  private scheduleAuthPoll(): void {
-    if (this.authTimer) clearTimeout(this.authTimer);
-    this.authTimer = undefined;
-    if (this.auth.loggedIn || this.halted) return;
-    this.authTimer = setTimeout(() => {
-      this.authTimer = undefined;
-      if (this._state === 'ready') void this.refreshAuth().catch(() => undefined);
-    }, this.deps.authPollMs ?? 15_000);
-    this.authTimer.unref();
-  }
+  // ------------------------------------------------------------------ models
 
   private async refreshModels(): Promise<void> {
     const r = await this.requireRpc().request<Record<string, unknown> | null>('config/queryModels', {});
     this.modelList = flattenModels(r);
     this.deps.onModels(this.name, this.modelList);
-  }
-
-  private signedOutError(): RelayError {
-    return errors.unavailable(`The ${this.target.appName} app is not signed in; sign in inside the app.`, {
-      code: 'login_required',
-      retryAfter: 5,
-      retryable: true,
-    });
   }
 
   // ------------------------------------------------------------------ events

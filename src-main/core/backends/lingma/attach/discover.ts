@@ -16,6 +16,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { posix, win32 } from 'node:path';
+import { isAlive } from '../process';
 
 export type AttachApp = 'lingma' | 'qodercn';
 
@@ -83,16 +84,6 @@ export const nodeAttachFs: AttachFs = {
   },
 };
 
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it runs, as another user.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 const PIPE_PREFIX = '\\\\.\\pipe\\';
 const APP_FOLDERS = ['Lingma', 'QoderCN', 'Qoder'];
 const CACHE_FOLDERS = ['SharedClientCache', 'sharedClientCache'];
@@ -117,7 +108,7 @@ function resolve(o: DiscoverOptions): Resolved {
     platform,
     env,
     fs: o.fs ?? nodeAttachFs,
-    isAlive: o.isAlive ?? pidAlive,
+    isAlive: o.isAlive ?? isAlive,
     listPipes: o.listPipes ?? (() => nodeAttachFs.readdir(PIPE_PREFIX)),
     path: platform === 'win32' ? (win32 as unknown as typeof posix) : posix,
   };

@@ -19,7 +19,7 @@ import { isAgentRequest, runChat, type TurnHost } from '../turns';
 import type { ChatEvent, ChatRequest } from '../../../chat/model';
 import type { RelayError } from '../../../errors';
 import type { CallContext, ModelInfo } from '../../types';
-import type { LingmaConfig } from '../instance';
+import type { LingmaConfig } from '../types';
 import type { RpcConnection } from '../rpc';
 import type { SessionCache } from '../session-cache';
 

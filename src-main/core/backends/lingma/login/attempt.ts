@@ -5,8 +5,8 @@
  */
 import type { Logger } from 'pino';
 import { safeErrorText } from '../../../redact';
-import type { Clock, LoginCredentials, LoginDriver, LoginOutcome, LoginRecipe, SignInPolicy } from '../../../ports';
-import type { LoginTarget } from './coordinator';
+import type { Clock, LoginCredentials, LoginDriver, LoginOutcome, LoginRecipe, SignInPolicy, TimerHandle } from '../../../ports';
+import type { LoginTarget } from './types';
 import { LOGIN_REASONS } from './recipe';
 
 /**
@@ -41,7 +41,7 @@ const { driver, target, credentials, url, policy, needsPerson, outer, clock } = 
   const ac = new AbortController();
   const onOuter = (): void => ac.abort();
   outer.addEventListener('abort', onOuter, { once: true });
-  const timers: NodeJS.Timeout[] = [];
+  const timers: TimerHandle[] = [];
   let settled = false;
   let resolveWatch!: (o: LoginOutcome) => void;
   const watch = new Promise<LoginOutcome>((r) => (resolveWatch = r));
@@ -93,7 +93,7 @@ const { driver, target, credentials, url, policy, needsPerson, outer, clock } = 
     // Stop the driver if it is still going, and let it close its browser before anything else
     // starts (bounded, so a stuck driver cannot hold the instance forever).
     ac.abort();
-    let guard: NodeJS.Timeout | undefined;
+    let guard: TimerHandle | undefined;
     await Promise.race([run, new Promise<void>((r) => (guard = clock.setTimeout(r, o.graceMs)))]);
     if (guard) clock.clearTimeout(guard);
   }

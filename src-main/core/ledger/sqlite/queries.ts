@@ -1,25 +1,21 @@
 /**
- * Read side of the ledger: SQL for totals, time series, latency percentiles, recent requests and
- * CSV export. Runs on a read-only connection of its own (WAL lets it read while the writer writes).
- * Statements are prepared once per distinct SQL text and reused.
+ * SQLite read side of the ledger: totals, time series, latency percentiles, recent requests and
+ * CSV export over a read-only connection of its own (WAL lets it read while the worker writes).
+ * Statements are prepared once per distinct SQL text and reused. Synchronous (better-sqlite3);
+ * `SqliteStore` (./store.ts) offers it behind the promise-returning `LedgerStore` read methods.
  */
 import type Database from 'better-sqlite3';
-import { errors } from '../errors';
-import { bucketOf, histogramPercentiles } from './histogram';
+import { errors } from '../../errors';
+import { CSV_COLUMNS, CSV_HEADER, CSV_TIME_COLUMNS, csvLine } from '../csv';
+import { bucketOf, histogramPercentiles } from '../histogram';
+import {
+  addInto, agg, ceilTo, EXACT_PERCENTILE_ROWS, floorTo, GROUP_COLUMN, keyOf, percentiles, sortLatency, spans, statusRange, zero,
+} from '../plan';
+import { DAY, HOUR, type Sums } from '../rows';
+import type { RecentPage, SeriesQuery, TotalsQuery } from '../store';
 import type {
-  Percentiles, RecentQuery, UsageAggregate, UsageFilters, UsageGroup, UsageLatency, UsageRange, UsageRow,
-  UsageSeries, UsageTotals,
-} from './types';
-
-const GROUP_COLUMN: Record<UsageGroup, string> = {
-  model: 'label',
-  provider: 'provider',
-  instance: 'instance',
-  key: 'api_key_id',
-  status: 'status',
-};
-
-export const USAGE_GROUPS = Object.keys(GROUP_COLUMN) as UsageGroup[];
+  RecentQuery, UsageFilters, UsageGroup, UsageLatency, UsageRange, UsageRow, UsageSeries, UsageTotals,
+} from '../types';
 
 /** Sums over raw rows and over rollup rows, with the same output names. */
 const AGG_RAW = `COUNT(*) AS requests, SUM(status >= 400) AS errors,
@@ -31,53 +27,15 @@ const AGG_ROLLUP = `SUM(requests) AS requests, SUM(errors) AS errors,
   SUM(reasoning_tokens) AS reasoningTokens, SUM(cached_tokens) AS cachedTokens,
   SUM(cost_usd) AS costUsd, SUM(total_ms) AS totalMs`;
 
-const HOUR = 3_600_000;
-const DAY = 86_400_000;
-
-type Table = 'usage' | 'usage_hourly' | 'usage_daily';
-
-interface Span {
-  table: Table;
-  from: number;
-  to: number;
-}
-
-const floorTo = (t: number, size: number): number => Math.floor(t / size) * size;
-const ceilTo = (t: number, size: number): number => Math.ceil(t / size) * size;
-
-/**
- * Split [from, to) into pieces each answered by the cheapest table: whole UTC days from the daily
- * rollup (when allowed), whole hours from the hourly rollup, and the sub-hour edges from raw rows.
- */
-export function spans(from: number, to: number, allowDaily: boolean): Span[] {
-  const h1 = ceilTo(from, HOUR);
-  const h2 = floorTo(to, HOUR);
-  if (h1 >= h2) return [{ table: 'usage', from, to }];
-  const out: Span[] = [];
-  if (from < h1) out.push({ table: 'usage', from, to: h1 });
-  const d1 = ceilTo(h1, DAY);
-  const d2 = floorTo(h2, DAY);
-  if (allowDaily && d1 < d2) {
-    if (h1 < d1) out.push({ table: 'usage_hourly', from: h1, to: d1 });
-    out.push({ table: 'usage_daily', from: d1, to: d2 });
-    if (d2 < h2) out.push({ table: 'usage_hourly', from: d2, to: h2 });
-  } else {
-    out.push({ table: 'usage_hourly', from: h1, to: h2 });
-  }
-  if (h2 < to) out.push({ table: 'usage', from: h2, to });
-  return out;
-}
-
-/** A status filter: `429`, `5xx`, `ok` (< 400) or `error` (>= 400). Returns null when unreadable. */
+/** A status filter as SQL (see `statusRange`); null when unreadable. */
 export function statusClause(s: string): string | null {
-  const v = s.trim().toLowerCase();
-  if (v === 'ok') return 'status < 400';
-  if (v === 'error') return 'status >= 400';
-  let m = /^([1-5])xx$/.exec(v);
-  if (m) return `status BETWEEN ${m[1]}00 AND ${m[1]}99`;
-  m = /^([1-5]\d\d)$/.exec(v);
-  if (m) return `status = ${m[1]}`;
-  return null;
+  const r = statusRange(s);
+  if (!r) return null;
+  const [lo, hi] = r;
+  if (lo === hi) return `status = ${lo}`;
+  if (lo === 0) return `status < ${hi + 1}`;
+  if (hi === 999) return `status >= ${lo}`;
+  return `status BETWEEN ${lo} AND ${hi}`;
 }
 
 interface Where {
@@ -117,49 +75,6 @@ function where(f: UsageFilters, range?: UsageRange, extra: string[] = [], timeCo
   parts.push(...extra);
   return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
 }
-
-export interface Sums {
-  requests: number;
-  errors: number;
-  promptTokens: number;
-  completionTokens: number;
-  reasoningTokens: number;
-  cachedTokens: number;
-  costUsd: number | null;
-  totalMs: number;
-}
-
-const zero = (): Sums => ({
-  requests: 0, errors: 0, promptTokens: 0, completionTokens: 0, reasoningTokens: 0, cachedTokens: 0, costUsd: null, totalMs: 0,
-});
-
-function addInto(a: Sums, r: Record<string, unknown>): void {
-  a.requests += Number(r.requests ?? 0);
-  a.errors += Number(r.errors ?? 0);
-  a.promptTokens += Number(r.promptTokens ?? 0);
-  a.completionTokens += Number(r.completionTokens ?? 0);
-  a.reasoningTokens += Number(r.reasoningTokens ?? 0);
-  a.cachedTokens += Number(r.cachedTokens ?? 0);
-  if (r.costUsd !== null && r.costUsd !== undefined) a.costUsd = (a.costUsd ?? 0) + Number(r.costUsd);
-  a.totalMs += Number(r.totalMs ?? 0);
-}
-
-function agg(s: Sums): UsageAggregate {
-  return {
-    requests: s.requests,
-    errors: s.errors,
-    promptTokens: s.promptTokens,
-    completionTokens: s.completionTokens,
-    reasoningTokens: s.reasoningTokens,
-    cachedTokens: s.cachedTokens,
-    // Rounded to a micro-dollar: sums of floats otherwise show noise like 0.30000000000000004.
-    costUsd: s.costUsd === null ? null : Math.round(s.costUsd * 1e6) / 1e6,
-    avgTotalMs: s.requests ? Math.round((s.totalMs / s.requests) * 10) / 10 : null,
-  };
-}
-
-/** Rollups store '' for "no provider / instance"; the API shows null for both. */
-const keyOf = (v: unknown): string | null => (v === null || v === undefined || v === '' ? null : String(v));
 
 const ROW_COLUMNS = `id, request_id, received_at, first_byte_at, finished_at, api_key_id, user_agent, endpoint,
   protocol, requested_model, alias, provider, instance, model, label, stream, status, error_type, switches,
@@ -204,59 +119,14 @@ function toRow(r: Raw): UsageRow {
   };
 }
 
-const CSV_COLUMNS = [
-  'id', 'request_id', 'received_at', 'first_byte_at', 'finished_at', 'api_key_id', 'user_agent', 'endpoint',
-  'protocol', 'requested_model', 'alias', 'provider', 'instance', 'model', 'label', 'stream', 'status', 'error_type',
-  'switches', 'switch_reasons', 'session_reuse', 'prompt_tokens', 'completion_tokens', 'reasoning_tokens',
-  'cached_tokens', 'tokens_estimated', 'ttft_ms', 'total_ms', 'cost_usd',
-];
-const CSV_REASONS = CSV_COLUMNS.indexOf('switch_reasons');
 /** ISO 8601 UTC with milliseconds, formatted by SQLite (cheaper than a Date per value in JS). */
 const isoSql = (col: string): string => `strftime('%Y-%m-%dT%H:%M:%fZ', ${col} / 1000.0, 'unixepoch')`;
-const CSV_SELECT = CSV_COLUMNS.map((c) => (c === 'received_at' || c === 'first_byte_at' || c === 'finished_at' ? isoSql(c) : c)).join(', ');
-
-/** One CSV field (RFC 4180 quoting). */
-export function csvField(v: unknown): string {
-  if (v === null || v === undefined) return '';
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  let s = String(v);
-  // SECURITY: text that a spreadsheet would run as a formula (client-chosen user agents, model
-  // names) is prefixed with a quote so opening the export cannot execute it.
-  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-/** One CSV line from a raw row in CSV_COLUMNS order: times as ISO 8601 UTC, switch reasons joined by `;`. */
-function csvLine(r: unknown[]): string {
-  let line = '';
-  for (let i = 0; i < r.length; i++) {
-    let v = r[i];
-    if (i === CSV_REASONS && v) v = (JSON.parse(v as string) as string[]).join(';');
-    line += (i ? ',' : '') + csvField(v);
-  }
-  return line + '\r\n';
-}
+const CSV_SELECT = CSV_COLUMNS.map((c) => (CSV_TIME_COLUMNS.has(c) ? isoSql(c) : c)).join(', ');
 
 const CSV_PAGE = 2000;
 /** First id window of a request-list search, and the time after which it stops widening. */
 const RECENT_WINDOW = 50_000;
 const RECENT_BUDGET_MS = 80;
-
-/** Above this many successful requests in a range, percentiles come from the daily histograms. */
-export const EXACT_PERCENTILE_ROWS = 100_000;
-
-function sortLatency<T extends { model: string; total: Percentiles }>(rows: T[]): T[] {
-  return rows.sort((a, b) => b.total.count - a.total.count || a.model.localeCompare(b.model));
-}
-
-/** Nearest-rank percentiles (the value at rank ceil(p * n)) of a list of numbers. */
-export function percentiles(values: number[]): Percentiles {
-  const n = values.length;
-  if (!n) return { count: 0, p50: null, p90: null, p99: null };
-  const a = Float64Array.from(values).sort();
-  const at = (p: number): number => a[Math.max(0, Math.ceil((p * n) / 100) - 1)];
-  return { count: n, p50: at(50), p90: at(90), p99: at(99) };
-}
 
 export class UsageQueries {
   private readonly stmts = new Map<string, Database.Statement>();
@@ -278,10 +148,7 @@ export class UsageQueries {
 
   /**
    * Sums per (bucket, group) over a range, answered span by span (rollups for whole hours/days,
-   * raw rows for the edges) and merged here.
-   */
-  /**
-   * Sums per (bucket, group). `offset` (ms east of UTC) shifts bucket starts to local hours/days.
+   * raw rows for the edges) and merged here. `offset` (ms east of UTC) shifts bucket starts to local hours/days.
    * When the offset is not a whole hour, hourly rollup rows straddle bucket edges, so each bucket
    * is summed on its own (rollups inside, rows at its edges).
    */
@@ -327,7 +194,14 @@ export class UsageQueries {
     return out;
   }
 
-  totals(q: UsageRange & UsageFilters & { group?: UsageGroup }): UsageTotals {
+  /** prompt + completion tokens per key since `since`, from the hourly rollup (a few rows per hour, not every request). */
+  tokensByKeySince(since: number): Map<string, number> {
+    const rows = this.stmt('SELECT api_key_id AS k, SUM(prompt_tokens + completion_tokens) AS t FROM usage_hourly WHERE t >= ? GROUP BY api_key_id')
+      .all(since) as Array<{ k: string; t: number }>;
+    return new Map(rows.map((r) => [r.k, r.t]));
+  }
+
+  totals(q: TotalsQuery): UsageTotals {
     const total = zero();
     const rows: UsageTotals['rows'] = [];
     for (const e of this.sums(q, q.group, null).values()) {
@@ -338,7 +212,7 @@ export class UsageQueries {
     return { from: q.from, to: q.to, group: q.group ?? null, total: agg(total), rows };
   }
 
-  series(q: UsageRange & UsageFilters & { bucket: 'hour' | 'day'; group?: UsageGroup; tzOffsetMinutes?: number }): UsageSeries {
+  series(q: SeriesQuery): UsageSeries {
     const size = q.bucket === 'hour' ? HOUR : DAY;
     const offset = Math.round(q.tzOffsetMinutes ?? 0) * 60_000;
     const points = [...this.sums(q, q.group, size, [], offset).values()]
@@ -423,7 +297,7 @@ export class UsageQueries {
    * matches nothing answers quickly instead of walking the whole table. `nextBefore` continues
    * further back; null once the oldest row was searched.
    */
-  recent(q: RecentQuery): { rows: UsageRow[]; nextBefore: number | null } {
+  recent(q: RecentQuery): RecentPage {
     const limit = q.limit ?? 50;
     const filterCount = (['model', 'provider', 'instance', 'key', 'status'] as const).filter((k) => q[k] !== undefined).length;
     const exactStatus = q.status === undefined || /^\s*\d{3}\s*$/.test(q.status);
@@ -478,7 +352,7 @@ export class UsageQueries {
    * then walk the primary key (no sort, no long-lived cursor).
    */
   async *exportCsv(q: UsageRange & UsageFilters): AsyncGenerator<string> {
-    yield CSV_COLUMNS.join(',') + '\r\n';
+    yield CSV_HEADER;
     const bounds = this.stmt('SELECT MIN(id) AS lo, MAX(id) AS hi FROM usage WHERE received_at >= @from AND received_at < @to')
       .get({ from: q.from, to: q.to }) as { lo: number | null; hi: number | null };
     if (bounds.lo === null || bounds.hi === null) return;

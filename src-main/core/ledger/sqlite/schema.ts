@@ -18,7 +18,7 @@
  * for percentiles over long ranges (see histogram.ts).
  */
 import type Database from 'better-sqlite3';
-import { bucketOf } from './histogram';
+import { bucketOf } from '../histogram';
 
 export const SCHEMA_VERSION = 3;
 

@@ -1,0 +1,117 @@
+/**
+ * One request's story for the request inspector (core/inspector): a timeline relative to its
+ * arrival, the answer as the client got it (streams assembled) and the upstream request the
+ * serving backend reports (`CallMeta.upstream`). The dispatcher keeps one per request when
+ * capture is on and hands it over in the `RequestOutcome` (`trace`); nothing here redacts: the
+ * inspector does before storing.
+ */
+import type { UpstreamRequest } from '../backends/types';
+import { ChatFold } from '../chat/collect';
+import type { ChatEvent } from '../chat/model';
+import { toRelayError } from '../errors';
+import type { CapturedAnswer, TimelineEvent } from '../inspector/types';
+import { reasonOf, type Held, type WalkSteps, type WalkTarget } from './walk';
+
+export interface TraceData {
+  /** The client's body as parsed by its front end (absent: `request` below stands in). */
+  clientBody?: unknown;
+  timeline: TimelineEvent[];
+  answer?: CapturedAnswer;
+  upstream?: UpstreamRequest & { instance?: string };
+}
+
+export class RequestTrace {
+  readonly timeline: TimelineEvent[] = [];
+  private fold: ChatFold | undefined;
+  upstream?: UpstreamRequest & { instance?: string };
+
+  constructor(
+    private readonly receivedAt: number,
+    private readonly now: () => number,
+    readonly clientBody?: unknown,
+  ) {}
+
+  /** ms since arrival. */
+  rel(at = this.now()): number {
+    return Math.max(0, at - this.receivedAt);
+  }
+
+  add(ev: Omit<TimelineEvent, 'at'> & { at?: number }): TimelineEvent {
+    const e = { ...ev, at: ev.at ?? this.rel() } as TimelineEvent;
+    this.timeline.push(e);
+    return e;
+  }
+
+  /** An event the client gets (after usage is decided). */
+  observe(ev: ChatEvent): void {
+    (this.fold ??= new ChatFold()).push(ev);
+  }
+
+  /** The upstream request an attempt reported, with the instance it went to. */
+  sent(instance: string, up: UpstreamRequest | undefined): void {
+    if (up) this.upstream = { ...up, instance };
+  }
+
+  data(): TraceData {
+    const d: TraceData = { timeline: [...this.timeline] };
+    if (this.clientBody !== undefined) d.clientBody = this.clientBody;
+    if (this.upstream) d.upstream = this.upstream;
+    if (this.fold) {
+      const r = this.fold.result();
+      d.answer = { text: r.text, reasoning: r.reasoning, toolCalls: r.toolCalls, finishReason: r.finishReason };
+      if (r.usage) d.answer.usage = { ...r.usage };
+    }
+    return d;
+  }
+}
+
+/**
+ * The walk's steps with every skip, attempt (pool wait, call, outcome) and switch also put on
+ * the trace's timeline. The steps themselves are unchanged.
+ */
+export function tracedSteps<T extends WalkTarget, L extends Held, V>(trace: RequestTrace, steps: WalkSteps<T, L, V>, now: () => number, signal: AbortSignal): WalkSteps<T, L, V> {
+  // When the current attempt began waiting for an instance, and when it got one.
+  let began = 0;
+  let took = 0;
+  // Targets with an attempt already: the walk's look for one more instance there is no attempt.
+  const tried = new Set<T>();
+  return {
+    ...steps,
+    skip: (target) => {
+      const issue = steps.skip(target);
+      if (issue) trace.add({ kind: 'skipped', target: target.label, reason: issue });
+      return issue;
+    },
+    acquire: async (target, exclude) => {
+      began = now();
+      try {
+        const held = await steps.acquire(target, exclude);
+        took = now();
+        return held;
+      } catch (e) {
+        const err = toRelayError(e);
+        if (!tried.has(target) || err.code !== 'no_instance') {
+          trace.add({ kind: 'attempt', at: trace.rel(began), durationMs: now() - began, target: target.label, outcome: 'no_instance', reason: err.code, detail: err.message });
+        }
+        throw e;
+      }
+    },
+    attempt: async (held, target) => {
+      tried.add(target);
+      const base = { kind: 'attempt' as const, at: trace.rel(began), waitMs: took - began, target: target.label, instance: held.instance.name };
+      try {
+        const v = await steps.attempt(held, target);
+        trace.add({ ...base, durationMs: now() - began, outcome: 'first_byte' });
+        return v;
+      } catch (e) {
+        const err = toRelayError(e);
+        trace.add({ ...base, durationMs: now() - began, outcome: signal.aborted ? 'cancelled' : 'failed', reason: reasonOf(err), detail: err.message });
+        throw e;
+      }
+    },
+    switched: (s, target) => {
+      trace.add({ kind: 'switch', from: s.from, to: s.to, reason: s.reason, target: target.label });
+      steps.switched(s, target);
+    },
+  };
+}

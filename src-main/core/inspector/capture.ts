@@ -1,0 +1,124 @@
+/**
+ * SECURITY: a request's outcome → its stored `Capture`, redacted. The only way anything enters the
+ * inspector: every string goes through `redactSecrets` (core/redact.ts, the same scrub as logs)
+ * with the relay's known secrets (provider keys, account passwords, API keys, the admin token);
+ * fields whose name says they hold a credential (authorization, api_key, cookie, password,
+ * token, secret …) are replaced whole; `data:` URLs (images) are shortened; a body larger than
+ * `maxBodyBytes` is cut with a marker. Headers are never captured at all.
+ */
+import type { RequestOutcome } from '../dispatch/outcome';
+import { redactSecrets } from '../redact';
+import type { Capture, CaptureSummary, TimelineEvent } from './types';
+
+/** A field name that holds a credential: its value is dropped whatever it looks like. */
+const SECRET_FIELD = /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api[-_]?key|apikey|access[-_]?token|refresh[-_]?token|id[-_]?token|token|secret|client[-_]?secret|password|passwd|pwd|credentials?|private[-_]?key|session[-_]?token|login[-_]?(url|link))$/i;
+const DATA_URL = /^data:([^;,]{0,100})(;base64)?,/i;
+
+export const TRUNCATED = '…[truncated by the inspector]';
+
+export interface CaptureOptions {
+  /** Known secret values (masked wherever they appear); read per capture. */
+  secrets: () => ReadonlyArray<string | undefined>;
+  maxBodyBytes: number;
+}
+
+interface Cut {
+  truncated: boolean;
+}
+
+/** One string, scrubbed and cut. */
+function cleanString(s: string, known: ReadonlyArray<string | undefined>, max: number, cut: Cut): string {
+  const m = DATA_URL.exec(s);
+  if (m) return `data:${m[1]}${m[2] ?? ''},[${s.length - m[0].length} characters omitted]`;
+  let out = redactSecrets(s, known);
+  if (out.length > max) {
+    cut.truncated = true;
+    out = out.slice(0, max) + TRUNCATED;
+  }
+  return out;
+}
+
+/** A JSON-like value, deep: secrets masked, credential fields dropped, long strings cut. */
+export function sanitize(value: unknown, known: ReadonlyArray<string | undefined>, maxString: number, cut: Cut, depth = 0): unknown {
+  if (typeof value === 'string') return cleanString(value, known, maxString, cut);
+  if (value === null || typeof value !== 'object') return typeof value === 'bigint' ? String(value) : value;
+  if (depth > 32) {
+    cut.truncated = true;
+    return TRUNCATED;
+  }
+  if (Array.isArray(value)) return value.map((v) => sanitize(v, known, maxString, cut, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    if (v === undefined || typeof v === 'function') continue;
+    out[k] = SECRET_FIELD.test(k) ? '[redacted]' : sanitize(v, known, maxString, cut, depth + 1);
+  }
+  return out;
+}
+
+/** A whole body within `max` bytes: as is, or its JSON text cut with the marker. */
+function bounded(value: unknown, max: number, cut: Cut): unknown {
+  if (value === undefined) return undefined;
+  const text = JSON.stringify(value);
+  if (text === undefined || Buffer.byteLength(text) <= max) return value;
+  cut.truncated = true;
+  return { truncated: true, bytes: Buffer.byteLength(text), preview: text.slice(0, max) + TRUNCATED };
+}
+
+export function summaryOf(o: RequestOutcome, truncated: boolean): CaptureSummary {
+  const s: CaptureSummary = {
+    requestId: o.requestId,
+    id: o.id,
+    protocol: o.protocol,
+    endpoint: o.endpoint,
+    apiKeyId: o.apiKeyId,
+    requestedModel: o.requestedModel,
+    stream: o.stream,
+    status: o.status,
+    receivedAt: o.receivedAt,
+    totalMs: Math.max(0, o.finishedAt - o.receivedAt),
+    switches: o.switches.length,
+    truncated,
+  };
+  const alias = o.resolved?.alias ?? o.resolution?.alias;
+  if (alias) s.alias = alias;
+  if (o.resolved) {
+    s.resolved = o.resolved.label;
+    s.provider = o.resolved.provider;
+    s.instance = o.resolved.instance;
+  }
+  if (o.error) s.errorCode = o.error.code;
+  if (o.firstByteAt !== undefined) s.ttftMs = Math.max(0, o.firstByteAt - o.receivedAt);
+  if (o.usage) {
+    s.promptTokens = o.usage.promptTokens;
+    s.completionTokens = o.usage.completionTokens;
+  }
+  return s;
+}
+
+/** The redacted capture of one finished request. */
+export function captureOf(o: RequestOutcome, opts: CaptureOptions): Capture {
+  const known = opts.secrets();
+  const max = opts.maxBodyBytes;
+  const cut: Cut = { truncated: false };
+  const t = o.trace;
+  const clean = (v: unknown): unknown => bounded(sanitize(v, known, max, cut), max, cut);
+  const timeline = (t?.timeline ?? []).map((e) => sanitize(e, known, 2000, cut) as TimelineEvent);
+  const c: Capture = {
+    ...summaryOf(o, false),
+    request: clean(t?.clientBody) ?? null,
+    timeline,
+  };
+  if (t?.answer) c.response = clean(t.answer) as Capture['response'];
+  if (t?.upstream) c.upstream = clean(t.upstream) as Capture['upstream'];
+  if (o.error) c.error = { code: o.error.code, status: o.error.status, message: cleanString(o.error.message, known, 2000, cut) };
+  if (o.userAgent) c.userAgent = cleanString(o.userAgent, known, 200, cut);
+  c.truncated = cut.truncated;
+  return c;
+}
+
+/** Does the capture's prompt text contain `q` (case-insensitive)? Searches the request and upstream bodies. */
+export function mentions(c: Capture, q: string): boolean {
+  const needle = q.toLowerCase();
+  const hay = JSON.stringify([c.request, c.upstream?.prompt ?? c.upstream?.body ?? null]).toLowerCase();
+  return hay.includes(needle);
+}

@@ -1,0 +1,170 @@
+/**
+ * The request inspector: a `RequestObserver` (wired in relay.ts, after the usage ledger) that
+ * keeps each finished request's redacted capture (./capture.ts) in a memory ring (the most recent
+ * `maxEntries`, at most `maxBytes`) and, with `persist`, in `<data dir>/inspector.db` (./persist.ts).
+ * `enabled: false` keeps nothing (the dispatcher does not even trace: `capturing()`).
+ * The admin API reads it (core/admin/inspector-routes.ts).
+ */
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { RequestObserver, RequestOutcome } from '../dispatch/outcome';
+import { captureOf, mentions } from './capture';
+import { openCaptureDb, summary, type CaptureDb, type CaptureQuery } from './persist';
+import type { Capture, CaptureSummary } from './types';
+
+export type { CaptureQuery } from './persist';
+export * from './types';
+
+export interface InspectorConfig {
+  enabled: boolean;
+  maxEntries: number;
+  maxBytes: number;
+  maxBodyBytes: number;
+  persist: boolean;
+  retentionDays: number;
+  maxDbBytes: number;
+}
+
+export interface InspectorOptions {
+  /** Read per request, so a changed setting applies to the next one. */
+  config: () => InspectorConfig;
+  dataDir: string;
+  /** Known secret values to mask wherever they appear (provider keys, passwords, API keys, admin token). */
+  secrets: () => ReadonlyArray<string | undefined>;
+  /** The usage ledger observes before the inspector: each capture notes its row was queued. */
+  ledger?: boolean;
+  now?: () => number;
+  log?: Logger;
+}
+
+export interface Inspector {
+  readonly observer: RequestObserver;
+  /** Should the dispatcher trace requests (`DispatcherDeps.capture`)? */
+  capturing(): boolean;
+  persisted(): boolean;
+  /** By `x-request-id` (the newest with it) or by the unique id. */
+  get(id: string): Capture | undefined;
+  list(q: CaptureQuery): CaptureSummary[];
+  /** Mark `requestId` as a replay of `of` (the admin replay route). */
+  linkReplay(requestId: string, of: string): void;
+  close(): void;
+}
+
+interface Entry {
+  capture: Capture;
+  bytes: number;
+}
+
+export const DEFAULT_LIST_LIMIT = 50;
+
+/** Does the capture pass the list filters? */
+export function matches(c: Capture, q: CaptureQuery): boolean {
+  if (q.status !== undefined) {
+    if (q.status === 'ok' ? c.status >= 400 || !!c.errorCode : q.status === 'error' ? c.status < 400 && !c.errorCode : c.status !== q.status) return false;
+  }
+  if (q.model) {
+    const m = q.model.toLowerCase();
+    if (![c.requestedModel, c.resolved, c.alias].some((v) => v?.toLowerCase().includes(m))) return false;
+  }
+  if (q.instance && c.instance !== q.instance && !c.timeline.some((e) => e.instance === q.instance)) return false;
+  if (q.key && c.apiKeyId !== q.key) return false;
+  if (q.before !== undefined && c.receivedAt >= q.before) return false;
+  if (q.q && !mentions(c, q.q)) return false;
+  return true;
+}
+
+export function createInspector(opts: InspectorOptions): Inspector {
+  const now = opts.now ?? Date.now;
+  const ring: Entry[] = [];
+  let bytes = 0;
+  const replays = new Map<string, string>();
+  let db: CaptureDb | undefined;
+  let dbFailed = false;
+  let pruneTimer: NodeJS.Timeout | undefined;
+
+  const store = (): CaptureDb | undefined => {
+    const cfg = opts.config();
+    if (!cfg.persist || dbFailed) return undefined;
+    if (!db) {
+      try {
+        db = openCaptureDb(join(opts.dataDir, 'inspector.db'), { retentionDays: cfg.retentionDays, maxDbBytes: cfg.maxDbBytes, now });
+        pruneTimer = setInterval(() => db?.prune(now()), 10 * 60_000);
+        pruneTimer.unref();
+      } catch (e) {
+        dbFailed = true;
+        opts.log?.warn({ err: e instanceof Error ? e.message : String(e) }, 'inspector: cannot open inspector.db; captures stay in memory only');
+      }
+    }
+    return db;
+  };
+
+  const evict = (cfg: InspectorConfig): void => {
+    while (ring.length && (ring.length > cfg.maxEntries || bytes > cfg.maxBytes)) bytes -= ring.shift()!.bytes;
+  };
+
+  const keep = (o: RequestOutcome): void => {
+    const cfg = opts.config();
+    if (!cfg.enabled || !o.trace) return;
+    const capture = captureOf(o, { secrets: opts.secrets, maxBodyBytes: cfg.maxBodyBytes });
+    if (opts.ledger && o.status !== 0) capture.timeline.push({ at: capture.totalMs, kind: 'ledger_queued' });
+    const of = replays.get(o.requestId);
+    if (of) {
+      capture.replayOf = of;
+      replays.delete(o.requestId);
+    }
+    const size = Buffer.byteLength(JSON.stringify(capture));
+    ring.push({ capture, bytes: size });
+    bytes += size;
+    evict(cfg);
+    store()?.put(capture);
+  };
+
+  const inMemory = (id: string): Capture | undefined => {
+    for (let i = ring.length - 1; i >= 0; i--) {
+      const c = ring[i].capture;
+      if (c.requestId === id || c.id === id) return c;
+    }
+    return undefined;
+  };
+
+  return {
+    observer: {
+      finished: (o) => {
+        try {
+          keep(o);
+        } catch (e) {
+          opts.log?.warn({ err: e instanceof Error ? e.message : String(e) }, 'inspector: capture failed');
+        }
+      },
+    },
+    capturing: () => opts.config().enabled,
+    persisted: () => opts.config().persist && !dbFailed,
+    get: (id) => inMemory(id) ?? store()?.get(id),
+    list(q) {
+      const d = store();
+      if (d) return d.list(q, (c) => matches(c, q));
+      const out: CaptureSummary[] = [];
+      for (let i = ring.length - 1; i >= 0 && out.length < q.limit; i--) {
+        const c = ring[i].capture;
+        if (matches(c, q)) out.push(summary(c));
+      }
+      return out;
+    },
+    linkReplay(requestId, of) {
+      const c = inMemory(requestId);
+      if (c) {
+        c.replayOf = of;
+        store()?.put(c);
+      } else {
+        replays.set(requestId, of);
+        // A replay that never reached the dispatcher (refused by its front end) leaves its link behind: bounded.
+        if (replays.size > 100) replays.delete(replays.keys().next().value as string);
+      }
+    },
+    close() {
+      if (pruneTimer) clearInterval(pruneTimer);
+      db?.close();
+      db = undefined;
+    },
+  };
+}
