@@ -20,8 +20,8 @@ const LAYERS = [
   {
     name: 'services',
     // events.ts: the hub carries the services' snapshots (instances, health, reloads), so it sits with them.
-    comment: 'backends, routing, pool, ledger, client settings writers and the event hub',
-    path: `${CORE}((backends|routing|pool|ledger|clients)/|events\\.ts$)`,
+    comment: 'backends, routing, pool, ledger, client settings writers, team mode\'s shared state (cluster/) and the event hub',
+    path: `${CORE}((backends|routing|pool|ledger|clients|cluster)/|events\\.ts$)`,
   },
   {
     name: 'dispatch',

@@ -14,9 +14,10 @@ export interface SecretStore {
    * How well secrets are protected at rest, shown in the UI:
    * `os` = OS keychain-grade encryption (Electron safeStorage on macOS/Windows/Linux with a keyring);
    * `basic` = obfuscated only (Electron `basic_text` on Linux without a keyring);
-   * `file` = plain file readable only by this user (mode 0600, headless host).
+   * `file` = plain file readable only by this user (mode 0600, headless host);
+   * `cluster` = team mode: sealed with AES-256-GCM under a key derived from the cluster secret, in Redis.
    */
-  readonly protection: 'os' | 'basic' | 'file';
+  readonly protection: 'os' | 'basic' | 'file' | 'cluster';
 }
 
 export interface LoginCredentials {

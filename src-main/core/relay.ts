@@ -23,7 +23,11 @@ import { frontendPlugins } from './frontends/index';
 import { createAdmission } from './dispatch/admission';
 import { buildGateway, type GatewayPlugin } from './gateway/build';
 import { createDispatcher } from './dispatch/dispatcher';
-import { liveRequests, usageLedger } from './dispatch/observers';
+import { budgetTokens, liveRequests, usageLedger } from './dispatch/observers';
+import { openSharedState } from './cluster/index';
+import { LingmaProvider } from './backends/lingma/provider';
+import { verifyNodeRequest } from './cluster/node-auth';
+import { clusterRoutes } from './frontends/cluster/routes';
 import { createLogger } from './gateway/logging';
 import { Metrics, requestMetrics } from './gateway/metrics';
 import { createLedger, type Ledger } from './ledger/index';
@@ -62,13 +66,20 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   ensureDataDir(dataDir, { onTightened: (mode) => log.info({ dataDir, was: mode.toString(8), now: '700' }, 'data dir permissions tightened to owner-only') });
   const metrics = new Metrics({ processMetrics: opts.processMetrics ?? true });
 
+  // Team mode: keys, budgets and concurrency shared through Redis (absent: all in this process).
+  const shared = config.cluster ? await openSharedState(config.cluster, log.child({ module: 'cluster' })) : undefined;
+
   // SECURITY: keys and the admin token come from config or 0600 files in the data dir.
-  const keys = KeyStore.open({ config, dataDir, clock });
+  const keys = KeyStore.open({ config, dataDir, clock, repository: shared?.keys });
   const admin = ensureAdminToken(config, dataDir);
   const firstRun = { apiKey: keys.generated, adminToken: admin.generated };
 
+  // Team mode: account passwords sealed in Redis, each account run by the node holding its lease.
+  const secrets = shared?.secrets ?? opts.secrets;
   const registryDeps = {
-    config, dataDir, secrets: opts.secrets, log, hub, metrics, spawner: opts.spawner, loginDriver: opts.loginDriver, lingma: opts.lingma, env: opts.env, clock,
+    accountLeases: shared?.leases,
+    forwarder: shared?.forwarder,
+    config, dataDir, secrets, log, hub, metrics, spawner: opts.spawner, loginDriver: opts.loginDriver, lingma: opts.lingma, env: opts.env, clock,
   };
   const providers = (opts.providers ?? createProviders)(registryDeps);
   const allInstances = (): Instance[] => providers.flatMap((p) => [...p.instances()]);
@@ -104,6 +115,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     { maxInFlight: limits.maxInFlight, queueTimeoutMs: limits.queueTimeoutMs, perKeyConcurrency: limits.perKeyConcurrency, perKeyQueue: limits.perKeyQueue },
     metrics,
     clock,
+    shared?.slots,
   );
 
   // Always created: with `ledger.enabled: false` it writes no file, but per-key budgets (rpm,
@@ -127,10 +139,11 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     health,
     limits,
     // Every request ends in one outcome: counted in metrics, shown live, written to the ledger.
-    observers: [requestMetrics(metrics), liveRequests(hub), usageLedger((rec) => ledger.record(rec)), inspector.observer],
+    observers: [requestMetrics(metrics), liveRequests(hub), usageLedger((rec) => ledger.record(rec)), inspector.observer, ...(shared ? [budgetTokens(shared.budget)] : [])],
     capture: () => inspector.capturing(),
     errorRules: () => config.errorRules,
-    checkBudget: (caller) => ledger.checkBudget(caller.keyId, caller.limits, clock.now()),
+    // One budget port: the ledger's in-memory counters, or in team mode the cluster's.
+    checkBudget: (caller) => (shared ? shared.budget.check(caller.keyId, caller.limits, clock.now()) : ledger.checkBudget(caller.keyId, caller.limits, clock.now())),
     clock,
     log,
   });
@@ -164,7 +177,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     availability,
     ledger,
     inspector,
-    secrets: opts.secrets,
+    secrets,
     app: undefined as unknown as FastifyInstance,
     log,
     version: opts.version,
@@ -213,6 +226,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
       const port = o.port ?? config.server.port;
       const realPort = await listenOn(relay.app, host, port);
       listening = { host, port: realPort };
+      shared?.advertise(relay.url());
       return relay.url();
     },
     url() {
@@ -235,6 +249,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
         await ledger.close().catch((e) => log.warn({ err: String(e) }, 'ledger close failed'));
         inspector.close();
         await Promise.allSettled(providers.map((p) => p.stop()));
+        await shared?.close().catch((e) => log.warn({ err: String(e) }, 'cluster close failed'));
         listening = undefined;
       })();
       return stopping;
@@ -281,6 +296,11 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     // SECURITY: usage queries are admin-only: they live in the admin scope with every other admin route.
     adminPlugin(adminDeps(relay, aliasSource), { routes: [{ plugin: ledgerRoutes, opts: { ledger } }] }),
   ];
+  // Team mode: calls other nodes forward for the accounts this node runs (cluster scope, signed).
+  if (shared) {
+    const lingma = providers.find((p): p is LingmaProvider => p instanceof LingmaProvider);
+    plugins.push({ plugin: clusterRoutes, opts: { localInstance: (name: string) => lingma?.localInstance(name) } });
+  }
   plugins.push(...(opts.extraPlugins ?? []));
 
   (relay as { app: FastifyInstance }).app = await buildGateway({
@@ -297,6 +317,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     extraPlugins: plugins,
     extraOrigins: opts.extraOrigins,
     version: opts.version,
+    clusterNode: shared ? (req) => verifyNodeRequest(shared.crypto, req) : undefined,
   });
   return relay;
 }

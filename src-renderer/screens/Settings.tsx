@@ -129,7 +129,7 @@ export function Settings({ snap }: { snap: AdminSnapshot }) {
           <dt>Version</dt><dd>{snap.version}</dd>
           <dt>Endpoint</dt><dd className="mono">{snap.endpoint}</dd>
           <dt>Usage ledger</dt><dd>{snap.ledger ? <Badge tone={snap.ledger.state === 'ok' ? 'ok' : snap.ledger.state === 'disabled' ? 'muted' : 'warn'}>{snap.ledger.state}</Badge> : '–'} {snap.ledger?.written !== undefined && <span className="muted small">{snap.ledger.written} rows written{snap.ledger.dropped ? `, ${snap.ledger.dropped} dropped` : ''}</span>}</dd>
-          <dt>Secret storage</dt><dd>{prot === 'os' ? 'system keychain' : prot === 'basic' ? 'obfuscated (no keyring)' : prot === 'file' ? 'file, user-only' : '–'}</dd>
+          <dt>Secret storage</dt><dd>{prot === 'os' ? 'system keychain' : prot === 'basic' ? 'obfuscated (no keyring)' : prot === 'file' ? 'file, user-only' : prot === 'cluster' ? 'encrypted with the cluster secret (shared by the team)' : '–'}</dd>
         </dl>
         {desktop()?.revealDataFolder ? (
           <button type="button" className="btn btn-ghost" onClick={() => desktop()!.revealDataFolder!()}>Open data folder</button>

@@ -84,6 +84,13 @@ describe('route guard', () => {
       guardScope(app, 'admin');
       app.get('/v1/x', async () => 'open');
     }, /\/v1\/x is registered in a 'admin' scope/],
+    ['a /cluster route with no guard (team mode, node to node)', async (app: FastifyInstance) => {
+      app.post('/cluster/v1/chat', async () => 'open');
+    }, /POST \/cluster\/v1\/chat is registered without a guard; routes under \/cluster must be registered in the cluster scope/],
+    ['a /cluster route in an API-key scope', async (app: FastifyInstance) => {
+      guardScope(app, 'apiKey');
+      app.post('/Cluster/v1/chat', async () => 'open');
+    }, /\/Cluster\/v1\/chat is registered in a 'apiKey' scope/],
     ['a route registered before guardScope in the same scope', async (app: FastifyInstance) => {
       app.get('/admin/early', async () => 'open');
       guardScope(app, 'admin');

@@ -144,7 +144,7 @@ export interface AdminSnapshot {
   accountsEditable: boolean;
   keys: AdminApiKey[];
   settings: AdminSettings;
-  secretProtection?: 'os' | 'basic' | 'file';
+  secretProtection?: 'os' | 'basic' | 'file' | 'cluster';
   live: AdminLiveRequest[];
   /** Per-second counters, oldest first (up to 120 s). */
   counters: AdminCounters[];

@@ -5,6 +5,7 @@
  */
 import type { Config } from '../config/schema';
 import type { KeyStore } from '../config/keys';
+import type { SecretStore } from '../ports';
 import type { EventHub } from '../events';
 import type { Instance, Provider } from '../backends/types';
 import type { LingmaAccountsApi } from '../backends/lingma/accounts-api';
@@ -40,7 +41,7 @@ export interface AdminDeps {
   /** One tiny chat on the named instance (core/dispatch/backend-test.ts). */
   testBackend(instance: string, req: { model?: string; prompt?: string }): Promise<BackendTestResult>;
   ledger: { status(): AdminLedgerStatus };
-  secrets: { protection: 'os' | 'basic' | 'file' };
+  secrets: { protection: SecretStore['protection'] };
   /** Base URL of the listening gateway (`http://127.0.0.1:8420`); empty before it listens. */
   url(): string;
   /** Apply a settings change everywhere (config, loggers, admission) and save it for the next start. */

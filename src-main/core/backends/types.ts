@@ -8,6 +8,7 @@
  * - An Instance is one thing that can serve a call: one Lingma process (one account), or one
  *   OpenAI-compatible base URL.
  */
+import type { AccountLeases, ChatForwarder } from '../cluster/ports';
 import type { EventEmitter } from 'node:events';
 import type { Static, TObject, TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
@@ -196,6 +197,10 @@ export interface BackendDeps {
   loginDriver?: LoginDriver;
   lingma?: LingmaMode;
   env?: NodeJS.ProcessEnv;
+  /** Team mode: which node runs each Lingma account (absent: all run here). */
+  accountLeases?: AccountLeases;
+  /** Team mode: calls for an account another node runs go there. */
+  forwarder?: ChatForwarder;
   /** The relay's one clock (default: the system's). */
   clock?: Clock;
 }

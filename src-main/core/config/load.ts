@@ -299,6 +299,15 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
     }
   }
 
+  // Team mode: each part from the environment when the file does not set it.
+  for (const [name, key] of [
+    ['RELAY_REDIS_URL', 'redisUrl'], ['RELAY_POSTGRES_URL', 'postgresUrl'], ['RELAY_NODE_NAME', 'nodeName'],
+    ['RELAY_CLUSTER_SECRET', 'secret'], ['RELAY_ADVERTISE_URL', 'advertiseUrl'],
+  ] as const) {
+    const v = env[name]?.trim();
+    if (v && merged.cluster?.[key] === undefined) setIn(merged, ['cluster', key], v);
+  }
+
   if (flags.host !== undefined) setIn(merged, ['server', 'host'], flags.host);
   if (flags.port !== undefined) {
     const p = intFrom('--port', String(flags.port), 0, 65535, issues);

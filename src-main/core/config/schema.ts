@@ -306,6 +306,27 @@ export const ConfigSchema = Type.Object(
       },
       { ...Strict, default: {} },
     ),
+    /**
+     * Team mode (headless only): several nodes sharing keys, limits and accounts through Redis
+     * (`redisUrl`) and the usage ledger through PostgreSQL (`postgresUrl`); either part alone.
+     * Absent = single node, in-memory state, SQLite. Env: RELAY_REDIS_URL, RELAY_POSTGRES_URL,
+     * RELAY_NODE_NAME, RELAY_CLUSTER_SECRET, RELAY_ADVERTISE_URL.
+     */
+    cluster: Type.Optional(Type.Object(
+      {
+        redisUrl: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+        postgresUrl: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+        /** This node's name in the cluster (default: the host name). */
+        nodeName: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' })),
+        /** Node-to-node authentication and the key that encrypts stored passwords (at least 16 characters). */
+        secret: Type.Optional(Type.String({ minLength: 16 })),
+        /** The URL other nodes reach this one at (default: the address it listens on). */
+        advertiseUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+        /** How long an account lease or a concurrency slot outlives a node that stopped renewing it. */
+        leaseSec: Type.Integer({ minimum: 2, maximum: 600, default: 15 }),
+      },
+      { ...Strict },
+    )),
     ledger: Type.Object(
       {
         enabled: Type.Boolean({ default: true }),

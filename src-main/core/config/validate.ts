@@ -46,6 +46,8 @@ export function showValue(v: unknown): string {
 }
 
 const SECRET_KEY = /key|token|password|passwd|secret/i;
+/** Connection URLs that may carry a password (`redis://:pw@host`, `postgres://u:pw@host/db`). */
+const SECRET_URL_KEY = /^(redisUrl|postgresUrl)$/;
 
 /**
  * Does a key path name a secret? Its last named key looks like one (`providers[0].apiKey`,
@@ -54,7 +56,7 @@ const SECRET_KEY = /key|token|password|passwd|secret/i;
 export function isSecretPath(path: string): boolean {
   const names = [...path.matchAll(/(?:^|\.)([A-Za-z_$][\w$-]*)|\["((?:[^"\\]|\\.)*)"\]/g)].map((m) => m[1] ?? m[2] ?? '');
   const last = names[names.length - 1] ?? '';
-  return SECRET_KEY.test(last) || names.some((n) => n.toLowerCase() === 'headers');
+  return SECRET_KEY.test(last) || SECRET_URL_KEY.test(last) || names.some((n) => n.toLowerCase() === 'headers');
 }
 
 /** The type of a value, never the value: `a string`, `a number`, `a list`, ... */

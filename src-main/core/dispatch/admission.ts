@@ -4,6 +4,7 @@
  * stops waiting and frees its place at once. Every permit is released exactly once.
  */
 import { errors, type RelayError } from '../errors';
+import type { KeySlot, KeySlots } from '../cluster/ports';
 import type { AdmissionMetrics } from '../metrics-port';
 import { systemClock, type Clock, type TimerHandle } from '../ports';
 import type { Caller } from './types';
@@ -58,7 +59,11 @@ class Gate {
   }
 }
 
-export function createAdmission(initial: AdmissionLimits, metrics?: AdmissionMetrics, clock: Clock = systemClock): Admission {
+/**
+ * `shared` (team mode): the key's concurrency counted across every node, taken after this node's
+ * own per-key slot (which still orders this node's waiters) and before the global one.
+ */
+export function createAdmission(initial: AdmissionLimits, metrics?: AdmissionMetrics, clock: Clock = systemClock, shared?: KeySlots): Admission {
   const limits = { ...initial };
   const global = new Gate(limits.maxInFlight);
   const perKey = new Map<string, Gate>();
@@ -162,8 +167,10 @@ export function createAdmission(initial: AdmissionLimits, metrics?: AdmissionMet
         reject('per_key_queue_timeout', errors.rateLimited('Too many concurrent requests for this API key.', 1, 'too_many_pending_requests')),
       );
     }
-    // Holding the per-key slot; now the global one.
+    // Holding the per-key slot; in team mode the cluster-wide one too; now the global one.
+    let sharedSlot: KeySlot | undefined;
     try {
+      if (shared) sharedSlot = await shared.acquire(caller.keyId, kg.limit, signal, limits.queueTimeoutMs);
       if (global.free() && global.queue.length === 0) global.active++;
       else {
         queued.push('global');
@@ -175,6 +182,8 @@ export function createAdmission(initial: AdmissionLimits, metrics?: AdmissionMet
         );
       }
     } catch (e) {
+      sharedSlot?.release();
+      if ((e as RelayError).code === 'too_many_pending_requests') reject('per_key_queue_timeout', e as RelayError);
       releaseGate(kg, caller.keyId);
       publish();
       throw e;
@@ -187,6 +196,7 @@ export function createAdmission(initial: AdmissionLimits, metrics?: AdmissionMet
         if (released) return;
         released = true;
         releaseGate(global);
+        sharedSlot?.release();
         releaseGate(kg, caller.keyId);
         publish();
         if (global.active === 0 && idleWaiters.length) {

@@ -2,6 +2,7 @@
  * Request observers of the dispatch layer, wired in `relay.ts`: the live-request events of the hub
  * (dashboard) and the usage ledger's record. Metrics observe from `gateway/metrics.ts`.
  */
+import type { KeyBudget } from '../cluster/ports';
 import type { EventHub, LiveRequest } from '../events';
 import type { UsageRecord } from '../ledger/types';
 import type { RequestObserver, RequestOutcome, RequestStart } from './outcome';
@@ -74,4 +75,17 @@ export function usageRecordOf(o: RequestOutcome): UsageRecord {
 /** One `UsageRecord` per request into `record` (the ledger's queue). */
 export function usageLedger(record: (rec: UsageRecord) => void): RequestObserver {
   return { finished: (o) => record(usageRecordOf(o)) };
+}
+
+/**
+ * A request's tokens into a `KeyBudget` other than the ledger's (team mode: Redis), which the
+ * ledger's own counters would not see. Single node: not wired (the ledger counts as it records).
+ */
+export function budgetTokens(budget: Pick<KeyBudget, 'addTokens'>): RequestObserver {
+  return {
+    finished: (o) => {
+      const tokens = (o.usage?.promptTokens ?? 0) + (o.usage?.completionTokens ?? 0);
+      if (o.apiKeyId && tokens > 0) budget.addTokens(o.apiKeyId, tokens, o.receivedAt);
+    },
+  };
 }

@@ -18,7 +18,7 @@ import type { EventHub } from '../events';
 import type { HealthCache } from '../routing/types';
 import { createLogger } from './logging';
 import type { Metrics } from './metrics';
-import { installAuth, selectWsSubprotocol } from './plugins/auth';
+import { installAuth, selectWsSubprotocol, type AuthOptions } from './plugins/auth';
 import { frameworkErrorHandler, installErrorHandling } from './plugins/errors';
 import { installCors, installGuard } from './plugins/guard';
 import { installRequestId, requestIdFor } from './plugins/request-id';
@@ -52,6 +52,8 @@ export interface GatewayDeps {
   /** Origins the host allows besides `server.corsOrigins` (e.g. the desktop app's). */
   extraOrigins?: string[];
   version?: string;
+  /** Team mode: checks a node-to-node request's signature (routes in the `cluster` scope). */
+  clusterNode?: AuthOptions['clusterNode'];
 }
 
 export interface HealthzInstance {
@@ -204,6 +206,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     keys: deps.keys,
     adminToken: typeof admin === 'function' ? admin : () => admin,
     metricsToken: () => config.server.metricsToken,
+    clusterNode: deps.clusterNode,
   });
   installErrorHandling(app, config.limits.maxBodyBytes);
   installJsonParser(app);

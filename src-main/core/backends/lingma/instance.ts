@@ -53,6 +53,12 @@ export interface LingmaInstanceDeps {
   /** Extra `chat/ask` parameters (the spec's unknown fields), merged over the defaults. */
   askDefaults?: Record<string, unknown>;
   clientVersion?: string;
+  /**
+   * Team mode: why this account does not run here now (`runs on node b`), or undefined when it
+   * does. Checked before anything starts the process or a sign-in (the account's lease, held by
+   * one node at a time, decides: `cluster/redis-leases.ts`).
+   */
+  elsewhere?: () => string | undefined;
 }
 
 export class LingmaInstance implements Instance {
@@ -179,6 +185,11 @@ export class LingmaInstance implements Instance {
       this.sup.setState('stopped', 'the account is disabled');
       return;
     }
+    const away = this.deps.elsewhere?.();
+    if (away) {
+      this.sup.setState('stopped', away);
+      return;
+    }
     this.sup.stopping = false;
     this.sup.halted = false;
     if (this.sup.state === 'ready') return;
@@ -206,6 +217,11 @@ export class LingmaInstance implements Instance {
 
   async restart(): Promise<void> {
     await this.shutdown('stopped');
+    const away = this.deps.elsewhere?.();
+    if (away) {
+      this.sup.setState('stopped', away);
+      return;
+    }
     this.sup.stopping = false;
     this.sup.restarts++;
     await this.sup.boot('starting').catch(() => undefined);
@@ -225,6 +241,8 @@ export class LingmaInstance implements Instance {
   private async ensureProcessReady(signal: AbortSignal): Promise<void> {
     if (this.sup.state === 'closed') throw errors.unavailable(`Lingma instance ${this.name} was removed.`);
     if (this.deps.account.disabled) throw errors.unavailable(`Lingma account ${this.name} is disabled.`);
+    const away = this.deps.elsewhere?.();
+    if (away) throw errors.unavailable(`Lingma account ${this.name} ${away}.`, { code: 'account_elsewhere' });
     await this.sup.ensureProcessReady(signal);
   }
 

@@ -44,6 +44,8 @@ export const lingmaKind = defineKind({
       metrics: deps.metrics,
       loginDriver: deps.loginDriver,
       env: deps.env,
+      leases: deps.accountLeases,
+      forwarder: deps.forwarder,
       clock: deps.clock,
     }),
 });

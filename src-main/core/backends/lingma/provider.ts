@@ -11,6 +11,8 @@ import { DEFAULT_LOGIN_RECIPE, type Config } from '../../config/schema';
 import type { EventHub } from '../../events';
 import type { BackendMetrics } from '../../metrics-port';
 import type { Clock, LoginDriver, ProcessSpawner, SecretStore } from '../../ports';
+import type { AccountLeases, ChatForwarder } from '../../cluster/ports';
+import { RemoteAccount } from './remote';
 import type { CallContext, Capabilities, Instance, InstanceSnapshot, ModelInfo, Provider, ProviderEvents } from '../types';
 import { findLingmaBinary } from './binary';
 import { AccountStore } from './accounts';
@@ -53,6 +55,10 @@ export interface LingmaProviderDeps {
   attach?: AttachWatchOptions;
   /** Chat driver for an attached app (default: attach/seam.ts). */
   attachedChat?: AttachedChatFactory;
+  /** Team mode: an account runs only on the node holding its lease (absent: every account runs here). */
+  leases?: AccountLeases;
+  /** Team mode: calls for an account another node runs go there. */
+  forwarder?: ChatForwarder;
 }
 
 /** Keys the spec names, used when no instance has listed models yet (nothing logged in so far). */
@@ -82,6 +88,8 @@ export class LingmaProvider implements Provider {
   private readonly store: AccountStore;
   readonly loginCoordinator: LoginCoordinator;
   private readonly list: LingmaInstance[] = [];
+  /** Team mode: stand-ins for the accounts other nodes run (`remote.ts`), by name. */
+  private readonly remotes = new Map<string, RemoteAccount>();
   /** A running app served through (spec §7); never owned: never stopped, restarted or logged out. */
   private attached: AttachedInstance | undefined;
   private watcher: AttachWatcher | undefined;
@@ -151,7 +159,32 @@ export class LingmaProvider implements Provider {
   }
 
   instances(): readonly Instance[] {
-    return this.attached ? [...this.list, this.attached] : this.list;
+    const list = this.deps.leases && this.deps.forwarder ? this.list.map((i) => this.routable(i)) : this.list;
+    return this.attached ? [...list, this.attached] : list;
+  }
+
+  /** Team mode: the account itself when it runs here, else its stand-in that forwards to its node. */
+  private routable(inst: LingmaInstance): Instance {
+    const leases = this.deps.leases!;
+    if (leases.holds(inst.name) || !leases.owner(inst.name) || inst.account.disabled) return inst;
+    let r = this.remotes.get(inst.name);
+    if (!r) {
+      r = new RemoteAccount({
+        name: inst.name,
+        provider: this.name,
+        maxConcurrency: inst.maxConcurrency,
+        owner: () => (leases.holds(inst.name) ? undefined : leases.owner(inst.name)),
+        forwarder: this.deps.forwarder!,
+      });
+      this.remotes.set(inst.name, r);
+    }
+    return r;
+  }
+
+  /** The instance this node runs for an account (forwarded calls land here), if it runs it. */
+  localInstance(name: string): LingmaInstance | undefined {
+    const inst = this.find(name);
+    return inst && (!this.deps.leases || this.deps.leases.holds(name)) ? inst : undefined;
   }
 
   /** The attached app's instance, when one is served through. */
@@ -264,6 +297,23 @@ export class LingmaProvider implements Provider {
       accounts = [{ name: 'lingma-1', username: '', source: 'default' }];
     }
     for (const a of accounts) if (!this.find(a.name)) this.list.push(this.createInstance(a));
+    // Team mode: each account runs on the one node holding its lease; the others leave it stopped.
+    this.deps.leases?.follow(() => this.list.filter((i) => !i.account.disabled).map((i) => i.name), {
+      run: (name) => {
+        if (!this.halting) void this.find(name)?.start();
+        this.deps.hub?.emit('config', 'accounts');
+      },
+      halt: async (name) => {
+        await this.find(name)?.stop();
+        void this.find(name)?.start(); // stays stopped, saying which node runs it now
+        this.deps.hub?.emit('config', 'accounts');
+      },
+      moved: (name) => {
+        const inst = this.find(name);
+        if (inst && !this.halting && inst.state() === 'stopped') void inst.start();
+        this.deps.hub?.emit('config', 'accounts');
+      },
+    });
     this.initial = Promise.all([...this.list, ...(this.attached ? [this.attached] : [])].map((i) => i.start())).then(() => undefined);
   }
 
@@ -365,7 +415,16 @@ export class LingmaProvider implements Provider {
       backoff: this.deps.backoff,
       stopGraceMs: this.deps.stopGraceMs,
       askDefaults: this.deps.askDefaults,
+      elsewhere: this.deps.leases ? () => this.elsewhere(account.name) : undefined,
     });
+  }
+
+  /** Team mode: why an account does not run on this node now, or undefined when it does. */
+  private elsewhere(name: string): string | undefined {
+    const leases = this.deps.leases!;
+    if (leases.holds(name)) return undefined;
+    const owner = leases.owner(name);
+    return owner ? `runs on node ${owner}` : 'waits for a node to take its lease';
   }
 
   stats(): LingmaProviderStats {

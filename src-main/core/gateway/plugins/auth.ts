@@ -25,6 +25,7 @@ declare module 'fastify' {
     requireApiKey: AuthHook;
     requireAdmin: AuthHook;
     requireMetrics: AuthHook;
+    requireClusterNode: AuthHook;
   }
   interface FastifyRequest {
     /** Set by `requireApiKey` (and `requireMetrics` when an API key was used). */
@@ -37,6 +38,11 @@ export interface AuthOptions {
   /** Read at request time so a rotated token takes effect at once. */
   adminToken: () => string | undefined;
   metricsToken?: () => string | undefined;
+  /**
+   * Team mode: is this request signed by a node of the cluster (`cluster/node-auth.ts`)? Absent
+   * (single node): every request to a `cluster` scope is refused.
+   */
+  clusterNode?: (req: { method: string; url: string; headers: Record<string, string | string[] | undefined> }) => boolean;
 }
 
 /** Constant-time token comparison: both sides hashed first, so neither content nor length leaks. */
@@ -106,7 +112,7 @@ export function adminTokenHook(adminToken: () => string | undefined): AuthHook {
   };
 }
 
-export type ScopeGuard = 'admin' | 'apiKey';
+export type ScopeGuard = 'admin' | 'apiKey' | 'cluster';
 const SCOPE_GUARD = Symbol('relay.scopeGuard');
 
 /**
@@ -116,7 +122,7 @@ const SCOPE_GUARD = Symbol('relay.scopeGuard');
  * scope, before its routes.
  */
 export function guardScope(scope: FastifyInstance, kind: ScopeGuard): void {
-  const name = kind === 'admin' ? 'requireAdmin' : 'requireApiKey';
+  const name = kind === 'admin' ? 'requireAdmin' : kind === 'cluster' ? 'requireClusterNode' : 'requireApiKey';
   const hook = (scope as unknown as Partial<Record<string, AuthHook>>)[name];
   if (typeof hook !== 'function') throw new Error(`guardScope('${kind}') needs the gateway's auth plugin (${name} is not decorated)`);
   scope.addHook('onRequest', hook);
@@ -170,4 +176,12 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
   app.decorate('requireApiKey', requireApiKey);
   app.decorate('requireAdmin', requireAdmin);
   app.decorate('requireMetrics', requireMetrics);
+  // Node-to-node routes (team mode): the cluster secret's signature, nothing else (no API key,
+  // no admin token) opens them.
+  const requireClusterNode: AuthHook = async (req) => {
+    if (!opts.clusterNode?.({ method: req.method, url: req.url, headers: req.headers })) {
+      throw errors.unauthorized('Node-to-node request refused: missing or invalid cluster signature.');
+    }
+  };
+  app.decorate('requireClusterNode', requireClusterNode);
 }
