@@ -97,10 +97,17 @@ describe('/healthz body (healthzBody)', () => {
     expect(down.ok).toBe(false);
     expect(down.reason).toMatch(/^no backend can serve: lingma-1 needs login; ollama unhealthy \(Cannot reach ollama \(connection refused\)\.\)$/);
     expect(down.instances).toEqual([
-      { name: 'lingma-1', provider: 'lingma', state: 'ready', login: 'logged_out', healthy: true, serving: false, status: 'needs_person', reason: 'lingma-1 needs login', inFlight: 0 },
+      {
+        name: 'lingma-1', provider: 'lingma', state: 'ready', login: 'logged_out', healthy: true, serving: false, status: 'needs_person', reason: 'lingma-1 needs login', inFlight: 0,
+        display: { kind: 'needs_person', label: 'Needs a person', detail: 'not signed in', process: 'process ready · signed out', action: 'sign_in' },
+      },
       {
         name: 'ollama', provider: 'ollama', state: 'ready', login: 'not_applicable', healthy: false, serving: false, status: 'cooling_down',
         reason: 'ollama unhealthy (Cannot reach ollama (connection refused).)', inFlight: 0,
+        display: {
+          kind: 'cooling_down', label: 'Cooling down', detail: 'recent requests failed; retried after the cool-down', process: 'process ready',
+          action: 'clear_cooldown', lastError: { text: 'Cannot reach ollama (connection refused).' },
+        },
       },
     ]);
 
