@@ -182,7 +182,7 @@ describe('Accounts and instances: one table', () => {
 
   it('a cooling-down row shows time left and the last error with its time; Clear cool-down and Test call the API', async () => {
     const NOW = Date.now();
-    const f = fakeFetch((c) => (c.url.endsWith('/test') ? { body: { ok: false, message: 'alice did not answer: Upstream failed.', ms: 12 } } : { body: { ok: true } }));
+    const f = fakeFetch((c) => (c.url.endsWith('/check') ? { body: { ok: false, message: 'alice did not answer: Upstream failed.', ms: 12 } } : { body: { ok: true } }));
     useClient(f);
     render(<Instances snap={snapshot({ instances: [instance({ health: { instance: 'alice', healthy: false, consecutiveFailures: 2, lastError: 'Upstream failed (500).', lastErrorAt: NOW - 5000, unhealthyUntil: NOW + 95_000 } })] })} />);
     const row = screen.getByTestId('instance-alice');
