@@ -10,11 +10,11 @@ import type { Logger } from 'pino';
 import type { ChatEvent, ChatRequest } from '../../chat/model';
 import { errors, type RelayError } from '../../errors';
 import type { EventHub } from '../../events';
-import type { ProcessSpawner } from '../../ports';
+import type { Clock, ProcessSpawner } from '../../ports';
 import type { CallContext, Instance, InstanceEvents, InstanceSnapshot, InstanceState, LoginState, ModelInfo } from '../types';
 import type { DialectEnv } from './dialect';
 import type { LoginCoordinator } from './login/coordinator';
-import { flattenModels } from './models';
+import { AccountLogin } from './account-login';
 import type { PidRegistry } from './process';
 import { RpcError } from './rpc';
 import { safeJoin } from '../../safe-path';
@@ -22,7 +22,6 @@ import type { SessionCache } from './session-cache';
 import { Signin } from './signin';
 import { LingmaSupervisor, type BackoffOptions } from './supervisor';
 import { isAgentRequest, runChat, type TurnHost } from './turns';
-import { abortable } from '../../abort';
 
 import type { LingmaAccount, LingmaConfig } from './types';
 
@@ -48,6 +47,8 @@ export interface LingmaInstanceDeps {
   onContextLimit?: (model: string, tokens: number) => void;
   env?: NodeJS.ProcessEnv;
   backoff?: BackoffOptions;
+  /** The supervisor's recovery backoff and ready waits (default: the system clock). */
+  clock?: Clock;
   /** Grace period between SIGINT and SIGKILL. */
   stopGraceMs?: number;
   /** Extra `chat/ask` parameters (the spec's unknown fields), merged over the defaults. */
@@ -67,11 +68,11 @@ export class LingmaInstance implements Instance {
   readonly name: string;
   readonly provider: string;
   private inFlight = 0;
-  private liveModels: ModelInfo[] = [];
   private readonly log: Logger;
   private readonly sup: LingmaSupervisor;
   private readonly signin: Signin;
   private readonly turnHost: TurnHost;
+  private readonly accountLogin: AccountLogin;
 
   constructor(private readonly deps: LingmaInstanceDeps) {
     this.name = deps.account.name;
@@ -88,13 +89,14 @@ export class LingmaInstance implements Instance {
       env: deps.env,
       backoff: deps.backoff,
       stopGraceMs: deps.stopGraceMs,
+      clock: deps.clock,
       clientVersion: deps.clientVersion,
       onState: (prev) => {
         const snap = this.snapshot();
         this.events.emit('state', snap, prev);
         this.deps.hub?.emit('instance', snap);
       },
-      onReady: () => this.afterReady(),
+      onReady: () => this.accountLogin.afterReady(),
       onProcessGone: () => this.deps.sessions.dropInstance(this.name),
       onPush: (method) => {
         // A token refresh pushed by the binary: re-read the login (expiry, quota).
@@ -110,6 +112,17 @@ export class LingmaInstance implements Instance {
       rpc: () => this.sup.requireRpc(),
       httpPort: () => this.sup.ports?.http,
       log: this.log,
+      changed: () => this.emitLogin(),
+    });
+    this.accountLogin = new AccountLogin({
+      name: this.name,
+      sup: this.sup,
+      signin: this.signin,
+      sessions: deps.sessions,
+      log: this.log,
+      login: deps.login,
+      config: deps.config,
+      onModels: deps.onModels,
       changed: () => this.emitLogin(),
     });
     this.turnHost = this.makeTurnHost();
@@ -235,7 +248,7 @@ export class LingmaInstance implements Instance {
 
   async ensureReady(signal: AbortSignal): Promise<void> {
     await this.ensureProcessReady(signal);
-    await this.ensureLoggedIn(signal);
+    await this.accountLogin.ensureLoggedIn(signal);
   }
 
   private async ensureProcessReady(signal: AbortSignal): Promise<void> {
@@ -258,92 +271,21 @@ export class LingmaInstance implements Instance {
     if (!this.signin.auth.loggedIn) throw this.signin.notLoggedInError();
   }
 
-  // ------------------------------------------------------------------ login
+  // ------------------------------------------------------------------ login (account-login.ts)
 
-  /** Dashboard "log in": always tries (auto-login when a password is known, else a manual link). */
+  /** Dashboard "Sign in". */
   async login(): Promise<void> {
     await this.ensureProcessReady(new AbortController().signal);
-    if (!this.deps.login) throw errors.unavailable('Login is not available in this host.');
-    const state = await this.deps.login.ensureLoggedIn(await this.signin.target(), { force: true, auto: true });
-    if (state.state === 'logged_in') await this.afterLogin();
+    await this.accountLogin.login();
   }
 
   async logout(): Promise<void> {
-    const rpc = this.sup.rpc;
-    if (rpc && this.sup.state === 'ready') {
-      try {
-        await rpc.request('auth/logout', {});
-      } catch (e) {
-        this.log.warn({ err: (e as Error).message }, 'auth/logout failed');
-      }
-    }
-    this.signin.auth = { loggedIn: false };
-    this.deps.sessions.dropInstance(this.name);
-    if (this.deps.login) await this.deps.login.clear(this.name);
-    else this.signin.setLocal({ state: 'logged_out' });
-    this.emitLogin();
-    this.liveModels = [];
-    this.deps.onModels(this.name, []);
+    await this.accountLogin.logout();
   }
 
   /** The login coordinator reported a change (provider forwards it). */
   onLoginState(state: LoginState): void {
-    this.emitLogin();
-    if (state.state === 'logged_in' && !this.signin.auth.loggedIn) void this.afterLogin().catch(() => undefined);
-  }
-
-  private async ensureLoggedIn(signal: AbortSignal): Promise<void> {
-    if (this.signin.auth.loggedIn) return;
-    // Our view may be stale (a manual login in the dashboard's browser).
-    await this.signin.refresh(signal).catch(() => undefined);
-    if (this.signin.auth.loggedIn) return;
-    const coord = this.deps.login;
-    if (coord && (this.deps.config().login.auto || coord.busy(this.name))) {
-      const current = coord.state(this.name);
-      // Auto-login only from "logged out" or a login already running: never loop on failures.
-      if (current.state === 'logged_out' || current.state === 'logging_in' || coord.busy(this.name)) {
-        const result = await abortable(coord.ensureLoggedIn(await this.signin.target()), signal);
-        if (result.state === 'logged_in') {
-          await this.afterLogin();
-          return;
-        }
-      }
-    }
-    throw this.signin.notLoggedInError();
-  }
-
-  private async afterLogin(): Promise<void> {
-    await this.signin.refresh();
-    if (this.signin.auth.loggedIn) await this.refreshModels().catch((e) => this.log.warn({ err: (e as Error).message }, 'config/queryModels failed'));
-  }
-
-  private async refreshModels(): Promise<ModelInfo[]> {
-    const r = await this.sup.requireRpc().request<Record<string, unknown> | null>('config/queryModels', {});
-    this.liveModels = flattenModels(r);
-    this.deps.onModels(this.name, this.liveModels);
-    // Logged in and listed: learn the dialect now, so the dashboard shows it before the first chat.
-    void this.sup.dialectFor().catch((e) => this.log.debug({ err: (e as Error).message }, 'dialect detection failed'));
-    return this.liveModels;
-  }
-
-  /** After ready: read login state and models; kick off auto-login when logged out. */
-  private afterReady(): void {
-    void (async () => {
-      try {
-        await this.signin.refresh();
-        if (this.signin.auth.loggedIn) {
-          await this.refreshModels();
-        } else if (this.deps.login && this.deps.config().login.auto) {
-          const st = this.deps.login.state(this.name).state;
-          if (st === 'logged_out' || st === 'logged_in') {
-            const result = await this.deps.login.ensureLoggedIn(await this.signin.target());
-            if (result.state === 'logged_in') await this.afterLogin();
-          }
-        }
-      } catch (e) {
-        this.log.warn({ err: (e as Error).message }, 'reading the login state failed');
-      }
-    })();
+    this.accountLogin.onLoginState(state);
   }
 
   private emitLogin(): void {
@@ -373,8 +315,8 @@ export class LingmaInstance implements Instance {
 
   private async *chatStream(req: ChatRequest, ctx: CallContext): AsyncGenerator<ChatEvent> {
     if (this.sup.state !== 'ready') await this.ensureReady(ctx.signal);
-    else await this.ensureLoggedIn(ctx.signal);
-    if (!this.liveModels.length) await this.refreshModels().catch(() => undefined);
+    else await this.accountLogin.ensureLoggedIn(ctx.signal);
+    if (!this.accountLogin.models.length) await this.accountLogin.refreshModels().catch(() => undefined);
     this.inFlight++;
     try {
       yield* runChat(this.turnHost, req, ctx);
@@ -389,7 +331,7 @@ export class LingmaInstance implements Instance {
       sessions: this.deps.sessions,
       log: this.log,
       config: () => this.deps.config(),
-      models: () => this.liveModels,
+      models: () => this.accountLogin.models,
       sawContextLimit: (model, tokens) => this.deps.onContextLimit?.(model, tokens),
       dialect: (signal) => this.sup.dialectFor(signal),
       env: (ctx): DialectEnv => {

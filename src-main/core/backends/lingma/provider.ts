@@ -413,6 +413,7 @@ export class LingmaProvider implements Provider {
       onModels: (instance, models) => this.onModels(instance, models),
       env: this.deps.env,
       backoff: this.deps.backoff,
+      clock: this.deps.clock,
       stopGraceMs: this.deps.stopGraceMs,
       askDefaults: this.deps.askDefaults,
       elsewhere: this.deps.leases ? () => this.elsewhere(account.name) : undefined,
