@@ -3,7 +3,6 @@
  * reuse. The account/login operations the admin API calls are `accounts` (`accounts-api.ts`).
  */
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ChatRequest } from '../../chat/model';
@@ -27,7 +26,7 @@ import type { LingmaAccount } from './types';
 import { LoginCoordinator } from './login/coordinator';
 import { PidRegistry } from './process';
 import { SessionCache, type SessionCacheStats } from './session-cache';
-import { writeFileAtomicSync } from '../../fs-atomic';
+import { ModelCatalog } from './model-catalog';
 
 export interface LingmaProviderDeps {
   /** The whole config, or a getter for live reloads. */
@@ -61,14 +60,6 @@ export interface LingmaProviderDeps {
   forwarder?: ChatForwarder;
 }
 
-/** Keys the spec names, used when no instance has listed models yet (nothing logged in so far). */
-const FALLBACK_MODELS: ModelInfo[] = [
-  // The Auto entry of Lingma 2.11.1 (spec §4 verified values); instances map "auto" to the live one.
-  { id: 'dashscope_qwen3_coder_default', displayName: 'Auto', aliases: ['Auto'] },
-  { id: 'dashscope_qwen3_coder', displayName: 'Qwen3-Coder', aliases: ['Qwen3-Coder'] },
-  { id: 'dashscope_qwen_max_latest', displayName: 'Qwen-Max', aliases: ['Qwen-Max'] },
-];
-
 export interface LingmaProviderStats {
   sessionCache: SessionCacheStats;
   instances: InstanceSnapshot[];
@@ -81,8 +72,8 @@ export class LingmaProvider implements Provider {
   readonly capabilities: Capabilities = { tools: false, images: true, embeddings: false };
   readonly events = new EventEmitter<ProviderEvents>();
   readonly sessions: SessionCache;
-  /** Context windows the runtimes reported (`context_usage` limitTokens), by model key. */
-  private readonly contextLimits = new Map<string, number>();
+  /** The models it offers (`model-catalog.ts`). */
+  private readonly catalog: ModelCatalog;
   /** The account operations (list, add, edit, remove, sign in/out, restart): `accounts-api.ts`. */
   readonly accounts: LingmaAccountsApi;
   private readonly store: AccountStore;
@@ -93,8 +84,6 @@ export class LingmaProvider implements Provider {
   /** A running app served through (spec §7); never owned: never stopped, restarted or logged out. */
   private attached: AttachedInstance | undefined;
   private watcher: AttachWatcher | undefined;
-  private readonly modelsBy = new Map<string, ModelInfo[]>();
-  private knownModels: ModelInfo[] = [];
   private readonly pids: PidRegistry;
   private readonly log: Logger;
   private initial: Promise<void> = Promise.resolve();
@@ -130,7 +119,13 @@ export class LingmaProvider implements Provider {
         clock: deps.clock,
       });
     this.loginCoordinator.on('state', (instance, state) => this.find(instance)?.onLoginState(state));
-    this.loadModels();
+    this.catalog = new ModelCatalog({
+      provider: this.name,
+      dataDir: deps.dataDir,
+      log: this.log,
+      agentModels: () => this.config().lingma.agentModels,
+      changed: () => this.events.emit('models'),
+    });
     const self = this;
     this.accounts = new LingmaAccounts({
       store: this.store,
@@ -204,64 +199,15 @@ export class LingmaProvider implements Provider {
   // ------------------------------------------------------------------ models
 
   models(): ModelInfo[] {
-    const base = this.knownModels.length ? this.knownModels : FALLBACK_MODELS;
-    const ids = new Set(base.map((m) => m.id.toLowerCase()));
-    const agents = this.config()
-      .lingma.agentModels.filter((a) => !ids.has(a.toLowerCase()))
-      .map((a): ModelInfo => ({ id: a, displayName: `Lingma agent (${a})` }));
-    const all = [...base, ...agents];
-    if (!this.contextLimits.size) return all;
-    return all.map((m) => {
-      const seen = this.contextLimits.get(m.id);
-      return seen && !m.contextLength ? { ...m, contextLength: seen } : m;
-    });
+    return this.catalog.models();
   }
 
   resolveModel(name: string): string | undefined {
-    if (typeof name !== 'string' || !name.trim()) return undefined;
-    let n = name.trim();
-    const prefix = `${this.name}/`;
-    if (n.toLowerCase().startsWith(prefix.toLowerCase())) n = n.slice(prefix.length);
-    const lower = n.toLowerCase();
-    const all = this.models();
-    const byId = all.find((m) => m.id.toLowerCase() === lower);
-    if (byId) return byId.id;
-    const byAlias = all.filter((m) => m.aliases?.some((a) => a.toLowerCase() === lower) || m.displayName?.toLowerCase() === lower);
-    return byAlias.length === 1 ? byAlias[0].id : undefined;
+    return this.catalog.resolve(name);
   }
 
   private onModels(instance: string, models: ModelInfo[]): void {
-    if (models.length) this.modelsBy.set(instance, models);
-    else this.modelsBy.delete(instance);
-    const merged = new Map<string, ModelInfo>();
-    for (const list of this.modelsBy.values()) for (const m of list) if (!merged.has(m.id)) merged.set(m.id, m);
-    if (!merged.size) return; // keep the last known list while nobody is logged in
-    const next = [...merged.values()];
-    if (JSON.stringify(next) === JSON.stringify(this.knownModels)) return;
-    this.knownModels = next;
-    this.saveModels();
-    this.events.emit('models');
-  }
-
-  private get modelsFile(): string {
-    return join(this.deps.dataDir, 'lingma', 'models.json');
-  }
-
-  private loadModels(): void {
-    try {
-      const raw = JSON.parse(readFileSync(this.modelsFile, 'utf8')) as { models?: ModelInfo[] };
-      if (Array.isArray(raw.models)) this.knownModels = raw.models.filter((m) => m && typeof m.id === 'string');
-    } catch {
-      /* none yet */
-    }
-  }
-
-  private saveModels(): void {
-    try {
-      writeFileAtomicSync(this.modelsFile, JSON.stringify({ models: this.knownModels }, null, 2));
-    } catch (e) {
-      this.log.warn({ err: (e as Error).message }, 'could not save the Lingma model list');
-    }
+    this.catalog.set(instance, models);
   }
 
   // ------------------------------------------------------------------ routing
@@ -408,7 +354,7 @@ export class LingmaProvider implements Provider {
       log: this.log,
       hub: this.deps.hub,
       login: this.loginCoordinator,
-      onContextLimit: (model, tokens) => this.contextLimits.set(model, tokens),
+      onContextLimit: (model, tokens) => this.catalog.sawContextLimit(model, tokens),
       password: () => this.store.password(account.name),
       onModels: (instance, models) => this.onModels(instance, models),
       env: this.deps.env,
