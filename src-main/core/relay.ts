@@ -16,7 +16,6 @@ import type { Instance, Provider } from './backends/types';
 import { ensureAdminToken, ensureDataDir } from './config/datadir';
 import { KeyStore } from './config/keys';
 import { errors } from './errors';
-import { loadTokenizer } from './chat/tokens';
 import { EventHub } from './events';
 import { adminPlugin } from './admin/index';
 import { frontendPlugins } from './frontends/index';
@@ -198,8 +197,6 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     async start() {
       if (started) return;
       started = true;
-      // The one token estimate becomes tokenizer-grade before the first request (core/chat/tokens.ts).
-      await loadTokenizer();
       // A first start looks for what is already here (bounded by discovery.timeoutMs); found
       // servers are only offered, unless the host was started with --discover.
       if ((firstStart && config.discovery.enabled) || opts.discover) {

@@ -8,7 +8,7 @@ const feed = (m: UsageMeter, evs: ChatEvent[]): ChatEvent[] => evs.filter((e) =>
 
 describe('UsageMeter', () => {
   it('takes real figures from the backend as they are, and swallows the backend usage event', () => {
-    const m = new UsageMeter(50);
+    const m = new UsageMeter(() => 50);
     const passed = feed(m, [
       { type: 'text', text: 'hello' },
       { type: 'usage', usage: { promptTokens: 11, completionTokens: 22, cachedTokens: 3, estimated: false } },
@@ -20,7 +20,7 @@ describe('UsageMeter', () => {
 
   it("replaces a backend's own estimate by the one estimate (the announced prompt figure and the output seen)", () => {
     const req = { messages: [{ role: 'system' as const, content: [{ type: 'text' as const, text: 'You are terse.' }] }, { role: 'user' as const, content: [{ type: 'text' as const, text: 'Say hi.' }] }] };
-    const m = new UsageMeter(estimatePromptTokens(req));
+    const m = new UsageMeter(() => estimatePromptTokens(req));
     feed(m, [
       { type: 'reasoning', text: 'abcdefgh' },
       { type: 'text', text: 'x'.repeat(40) },
@@ -32,8 +32,21 @@ describe('UsageMeter', () => {
     expect(m.decide()).toEqual({ promptTokens: 17, completionTokens: 14, reasoningTokens: 2, cachedTokens: 17, estimated: true });
   });
 
+  it('estimates the prompt only when something needs it, and then once', () => {
+    let calls = 0;
+    const real = new UsageMeter(() => (calls++, 40));
+    feed(real, [{ type: 'text', text: 'hi' }, { type: 'usage', usage: { promptTokens: 3, completionTokens: 1, estimated: false } }]);
+    real.decide();
+    expect(calls).toBe(0); // real figures: no estimate made (and no tokenizer loaded for it)
+    const est = new UsageMeter(() => (calls++, 40));
+    expect(est.promptEstimate).toBe(40); // e.g. Anthropic's message_start
+    feed(est, [{ type: 'text', text: 'abcd' }]);
+    expect(est.decide().promptTokens).toBe(40);
+    expect(calls).toBe(1);
+  });
+
   it('decides once: a figure arriving after the decision changes nothing', () => {
-    const m = new UsageMeter(5);
+    const m = new UsageMeter(() => 5);
     feed(m, [{ type: 'text', text: 'abcd' }]);
     const first = m.decide();
     expect(first).toEqual({ promptTokens: 5, completionTokens: 1, estimated: true });

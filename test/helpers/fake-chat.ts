@@ -69,7 +69,7 @@ export class FakeChat implements ChatService {
       await sleep(this.slowMs, ctx.signal);
       if (m === 'slowfail') throw errors.upstream('fake upstream failed slowly');
     }
-    const meter = new UsageMeter(estimatePromptTokens(req));
+    const meter = new UsageMeter(() => estimatePromptTokens(req));
     const gen = metered(this.events(req, m, ctx.signal), meter);
     this.active++;
     const first = await gen.next();

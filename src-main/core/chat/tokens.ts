@@ -3,9 +3,11 @@
  *
  * Tokenizer-grade: a real BPE tokenizer (`gpt-tokenizer`, o200k_base, the encoding of current
  * OpenAI models; Qwen's and Claude's vocabularies count within a few percent of it on code and
- * prose) counts the text. It is loaded lazily, once, off the request path: `createRelay`'s
- * `start()` and the first `count_tokens` await `loadTokenizer()`. Until it is loaded (plain unit
- * use), or if it cannot be, a cheap approximation stands in (about 4 characters per token for Latin text, 1 per CJK character).
+ * prose) counts the text. It costs ~65 MB of memory, so it is loaded only when an estimate is
+ * first needed (most backends report real usage, and then none is): the first estimate starts
+ * the load in the background, `count_tokens` awaits it (`loadTokenizer()`). Until it is loaded, or
+ * if it cannot be, a cheap approximation stands in (about 4 characters per token for Latin text,
+ * 1 per CJK character).
  * Texts past `EXACT_LIMIT` characters are counted on samples and scaled, so one estimate never
  * costs more than a few milliseconds. Figures are flagged `estimated` wherever they are used.
  */
@@ -61,7 +63,10 @@ export function approximateTokens(text: string): number {
 export function estimateTokens(text: string): number {
   if (!text) return 0;
   const count = counter;
-  if (!count) return approximateTokens(text);
+  if (!count) {
+    if (!loading) void loadTokenizer();
+    return approximateTokens(text);
+  }
   if (text.length <= EXACT_LIMIT) return count(text);
   // Start, middle and end, scaled to the whole length.
   const mid = Math.floor((text.length - SAMPLE) / 2);

@@ -257,7 +257,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
   async function execute(req: ChatRequest, ctx: RequestContext): Promise<ChatExecution> {
     const run = new RequestRun(ctx, req.model, req.stream, env);
     traceFor(run, ctx, req);
-    const meter = new UsageMeter(estimatePromptTokens(req));
+    const meter = new UsageMeter(() => estimatePromptTokens(req));
     let permit: Permit | undefined;
     let inWalk = false;
     active++;

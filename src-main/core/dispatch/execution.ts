@@ -86,7 +86,6 @@ export interface ExecutionParts {
 
 export class Execution implements ChatExecution {
   readonly resolved: Resolved;
-  readonly promptTokens: number;
   readonly events: AsyncIterable<ChatEvent>;
   private done = false;
   /** The consumer was handed `finish`: it has a whole answer. */
@@ -95,10 +94,14 @@ export class Execution implements ChatExecution {
 
   constructor(private readonly p: ExecutionParts) {
     this.resolved = p.resolved;
-    this.promptTokens = p.meter.promptEstimate;
     if (p.clientSignal.aborted) queueMicrotask(this.onClientAbort);
     else p.clientSignal.addEventListener('abort', this.onClientAbort, { once: true });
     this.events = this.run();
+  }
+
+  /** The dispatcher's one prompt estimate (made on first read: `UsageMeter.promptEstimate`). */
+  get promptTokens(): number {
+    return this.p.meter.promptEstimate;
   }
 
   close(): void {

@@ -90,8 +90,19 @@ export class UsageMeter {
   private reported: Usage | undefined;
   private decided: Usage | undefined;
 
-  /** `promptEstimate`: the request's one prompt estimate (`estimatePromptTokens`). */
-  constructor(readonly promptEstimate: number) {}
+  private prompt: number | undefined;
+
+  /** `estimate`: the request's one prompt estimate (`estimatePromptTokens`), made only if needed. */
+  constructor(private readonly estimate: () => number) {}
+
+  /**
+   * The prompt estimate, made on first use and then fixed: a protocol that announces input tokens
+   * at the start (Anthropic's `message_start`) and the usage decided at the end agree. A request
+   * whose backend reports real usage to a protocol that announces nothing never estimates.
+   */
+  get promptEstimate(): number {
+    return (this.prompt ??= this.estimate());
+  }
 
   /** Take an event in; false when it is the backend's usage, which the meter replaces. */
   observe(ev: ChatEvent): boolean {
