@@ -29,6 +29,7 @@ import { verifyNodeRequest } from './cluster/node-auth';
 import { clusterRoutes } from './frontends/cluster/routes';
 import { createLogger } from './gateway/logging';
 import { Metrics, requestMetrics } from './gateway/metrics';
+import { useTokenizer } from './chat/tokens';
 import { createLedger, type Ledger } from './ledger/index';
 import { createInspector } from './inspector/index';
 import { ledgerRoutes } from './ledger/routes';
@@ -197,6 +198,8 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     async start() {
       if (started) return;
       started = true;
+      // Estimates are tokenizer-grade; the tokenizer loads at the first one (core/chat/tokens.ts).
+      useTokenizer();
       // A first start looks for what is already here (bounded by discovery.timeoutMs); found
       // servers are only offered, unless the host was started with --discover.
       if ((firstStart && config.discovery.enabled) || opts.discover) {

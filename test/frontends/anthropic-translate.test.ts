@@ -175,7 +175,8 @@ describe('Anthropic request → ChatRequest', () => {
     const small = anthropicToChatRequest({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }, { forCountTokens: true });
     const big = anthropicToChatRequest({ model: 'm', messages: [{ role: 'user', content: 'hello world '.repeat(200) }] }, { forCountTokens: true });
     expect(estimatePromptTokens(small)).toBe(estimatePromptTokens({ messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }] }));
-    expect(estimatePromptTokens(big)).toBeGreaterThan(estimatePromptTokens(small) + 400);
+    // 400 words: ~400 tokens with the tokenizer, ~600 with the approximation.
+    expect(estimatePromptTokens(big)).toBeGreaterThan(estimatePromptTokens(small) + 350);
   });
 });
 

@@ -26,17 +26,21 @@ export async function startCallbackServer(): Promise<{
   /** Set the state the next login must carry. */
   expect(state: string): void;
   loggedInAs(): string | undefined;
+  /** Run `fn` when a callback arrives, before it is answered (the browser that sent it still runs). */
+  onHit(fn: (() => void) | undefined): void;
   reset(): void;
   close(): Promise<void>;
 }> {
   let expected = '';
   let user: string | undefined;
+  let hit: (() => void) | undefined;
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (url.pathname !== '/auth/callback') {
       res.writeHead(404).end();
       return;
     }
+    hit?.();
     const state = url.searchParams.get('state');
     const auth = url.searchParams.get('auth');
     if (!expected || state !== expected || !auth || !url.searchParams.get('token')) {
@@ -60,6 +64,9 @@ export async function startCallbackServer(): Promise<{
       expected = state;
     },
     loggedInAs: () => user,
+    onHit(fn) {
+      hit = fn;
+    },
     reset() {
       user = undefined;
     },

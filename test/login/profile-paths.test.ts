@@ -136,6 +136,9 @@ describe('login profiles: names and paths', () => {
         const own = join(profiles, name);
         const before = snapshot(root);
         let env: string | undefined;
+        // Read while the browser surely runs: when its callback arrives (a fast login may finish
+        // before the first poll), and at each poll.
+        cb.onHit(() => (env ??= browserEnv(own)));
         const out = await driver.login(
           req(name, {
             loginUrl: loginUrlFor(site.baseUrl, cb.port, state),

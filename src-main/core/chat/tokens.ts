@@ -3,10 +3,12 @@
  *
  * Tokenizer-grade: a real BPE tokenizer (`gpt-tokenizer`, o200k_base, the encoding of current
  * OpenAI models; Qwen's and Claude's vocabularies count within a few percent of it on code and
- * prose) counts the text. It costs ~65 MB of memory, so it is loaded only when an estimate is
- * first needed (most backends report real usage, and then none is): the first estimate starts
- * the load in the background, `count_tokens` awaits it (`loadTokenizer()`). Until it is loaded, or
- * if it cannot be, a cheap approximation stands in (about 4 characters per token for Latin text,
+ * prose) counts the text. It costs ~65 MB of memory and ~150 ms to load, so it is loaded only
+ * when an estimate is first needed (most backends report real usage, and then none is): the relay
+ * calls `useTokenizer()` at start, and the first estimate after that loads it, once. So every
+ * estimate a relay makes is tokenizer-grade, deterministically. `count_tokens` loads it off the
+ * request's own tick (`loadTokenizer()`). Without `useTokenizer()` (plain unit use), or if it
+ * cannot be loaded, a cheap approximation stands in (about 4 characters per token for Latin text,
  * 1 per CJK character).
  * Texts past `EXACT_LIMIT` characters are counted on samples and scaled, so one estimate never
  * costs more than a few milliseconds. Figures are flagged `estimated` wherever they are used.
@@ -22,22 +24,39 @@ const SAMPLE = 8_000;
 
 type Counter = (text: string) => number;
 let counter: Counter | undefined;
+/** Tried already (loaded, or known not to load). */
+let tried = false;
+/** The first estimate loads the tokenizer (set by the relay's start). */
+let onFirstUse = false;
 let loading: Promise<void> | undefined;
+
+function loadNow(): void {
+  if (tried) return;
+  tried = true;
+  try {
+    const mod = createRequire(import.meta.url)('gpt-tokenizer/encoding/o200k_base') as { countTokens(t: string): number };
+    counter = (t) => mod.countTokens(t);
+  } catch {
+    counter = undefined; // not installed: the approximation stays
+  }
+}
+
+/** From now on the first estimate loads the tokenizer (the relay's start; costs nothing until then). */
+export function useTokenizer(): void {
+  onFirstUse = true;
+}
 
 /** Load the tokenizer (once; resolves when it is usable or known not to be). */
 export function loadTokenizer(): Promise<void> {
-  loading ??= new Promise<void>((resolve) => {
-    // A macrotask later: the request that asked first is not held up by the load.
-    setImmediate(() => {
-      try {
-        const mod = createRequire(import.meta.url)('gpt-tokenizer/encoding/o200k_base') as { countTokens(t: string): number };
-        counter = (t) => mod.countTokens(t);
-      } catch {
-        counter = undefined; // not installed: the approximation stays
-      }
-      resolve();
-    });
-  });
+  loading ??= tried
+    ? Promise.resolve()
+    : new Promise<void>((resolve) => {
+        // A macrotask later: the request that asked first is not held up by the load.
+        setImmediate(() => {
+          loadNow();
+          resolve();
+        });
+      });
   return loading;
 }
 
@@ -64,8 +83,9 @@ export function estimateTokens(text: string): number {
   if (!text) return 0;
   const count = counter;
   if (!count) {
-    if (!loading) void loadTokenizer();
-    return approximateTokens(text);
+    if (!onFirstUse || tried) return approximateTokens(text);
+    loadNow();
+    return estimateTokens(text);
   }
   if (text.length <= EXACT_LIMIT) return count(text);
   // Start, middle and end, scaled to the whole length.
