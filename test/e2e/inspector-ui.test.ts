@@ -80,12 +80,13 @@ describe.skipIf(!existsSync(CHROMIUM))('request inspector in the dashboard', () 
     cleanupTempDirs();
   }, 60_000);
 
-  /** Every size and scheme, the page as it is now. */
-  const shots = async (name: string) => {
+  /** Every size and scheme, the page as it is now (`focus`: scrolled into view at each size). */
+  const shots = async (name: string, focus?: string) => {
     for (const scheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme: scheme });
       for (const [w, h] of [[1440, 900], [900, 600]]) {
         await page.setViewportSize({ width: w, height: h });
+        if (focus) await page.$eval(focus, (el) => el.scrollIntoView({ block: 'start' }));
         await page.screenshot({ path: join(SHOTS, `${name}-${w}x${h}-${scheme}.png`) });
       }
     }
@@ -148,7 +149,7 @@ describe.skipIf(!existsSync(CHROMIUM))('request inspector in the dashboard', () 
     expect(await page.textContent('[data-testid=rd-diff-right]')).toBe('Echo: tell me more about the relay');
     expect(await page.$$eval('[data-testid=rd-diff-right] mark', (m) => m.map((x) => [x.className, x.textContent]))).toEqual([['diff-add', 'more ']]);
     expect(await page.textContent('[data-testid=rd-side-replay]')).toContain('up2/m1');
-    await shots('request-replay');
+    await shots('request-replay', '[data-testid=rd-replay-link]');
 
     // The replay is its own request, linked both ways.
     const link = await page.getAttribute('[data-testid=rd-replay-link] a', 'href');

@@ -43,6 +43,7 @@ export function BackendTestButton({ kind, name }: { kind: 'instance' | 'provider
         <div className="bt-pop" role="status" data-testid={`test-result-${name}`}>
           <div className="bt-pop-head">
             <span className={`badge ${r?.ok ? 'badge-ok' : 'badge-bad'}`}>{r?.ok ? 'answered' : 'failed'}</span>
+            <span className="strong">Test of {kind} {name}</span>
             <span className="spacer" />
             <button type="button" className="btn btn-small btn-ghost" aria-label="Close" onClick={() => setShown(undefined)}>×</button>
           </div>

@@ -3,7 +3,7 @@
  * through the gateway by the admin replay route (to the same alias or a chosen model), then the
  * original and the replay side by side with a word or line diff of their answers.
  */
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import type { Capture, ReplayResult } from '../../../src-main/core/inspector/types';
 import { diffStats, diffText, sides, type DiffPart } from '../../lib/diff';
 import { checkJsonBody } from '../../lib/json-body';
@@ -32,8 +32,10 @@ function Side({ c, title, screen, testId }: { c?: Capture; title: string; screen
     <div className="rd-side" data-testid={testId}>
       <h3 className="sub">{title}</h3>
       <div className="rd-side-head small">
-        <a className="mono" href={requestHref(c.requestId, screen)}>{c.requestId}</a>
-        <Badge tone={failed ? 'bad' : 'ok'}>{c.errorCode ?? c.status}</Badge>
+        <div className="rd-side-id">
+          <a className="mono" href={requestHref(c.requestId, screen)} title={c.requestId}>{c.requestId}</a>
+          <Badge tone={failed ? 'bad' : 'ok'}>{c.errorCode ?? c.status}</Badge>
+        </div>
         <span className="muted">{c.resolved ?? c.requestedModel} · {c.instance ?? '–'} · first byte {fmtMs(c.ttftMs)} · {fmtMs(c.totalMs)} · {fmtInt((c.promptTokens ?? 0) + (c.completionTokens ?? 0))} tokens</span>
       </div>
     </div>
@@ -87,6 +89,12 @@ export function Replay({ original, screen }: { original: Capture; screen: string
   const check = useMemo(() => checkJsonBody(text), [text]);
   const targets = useMemo(() => replayTargets(snap?.aliases ?? [], snap?.providers ?? []), [snap?.aliases, snap?.providers]);
   const same = original.alias ?? original.requestedModel;
+  // The comparison is below the editor: bring it into view when it arrives.
+  const shown = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (result) shown.current?.scrollIntoView?.({ block: 'start' });
+  }, [result]);
+  const rows = Math.min(14, Math.max(6, text.split('\n').length + 1));
 
   const send = async () => {
     if (!client || !check.ok) return;
@@ -109,7 +117,7 @@ export function Replay({ original, screen }: { original: Capture; screen: string
       {original.truncated && <p className="banner banner-warn">The captured body was cut by the inspector; paste the whole body before replaying.</p>}
       <div className={`field ${check.ok ? '' : 'field-error'}`}>
         <label htmlFor="rd-body">Request body (JSON)</label>
-        <textarea id="rd-body" className="rd-editor mono" data-testid="rd-editor" value={text} onChange={(e) => setText(e.target.value)} spellCheck={false} rows={14} aria-invalid={!check.ok} aria-describedby="rd-body-msg" />
+        <textarea id="rd-body" className="rd-editor mono" data-testid="rd-editor" value={text} onChange={(e) => setText(e.target.value)} spellCheck={false} rows={rows} aria-invalid={!check.ok} aria-describedby="rd-body-msg" />
         <div id="rd-body-msg" className={check.ok ? 'field-hint' : 'field-msg'} role={check.ok ? undefined : 'alert'} data-testid="rd-json-msg">
           {check.ok ? 'Valid JSON.' : check.problem}
         </div>
@@ -125,12 +133,12 @@ export function Replay({ original, screen }: { original: Capture; screen: string
       </div>
       {error && <div className="banner banner-bad" role="alert" data-testid="rd-replay-error">Replay failed: {error}</div>}
       {result && (
-        <>
+        <div ref={shown} className="rd-result">
           <p className="small" data-testid="rd-replay-link">
             Replay <a className="mono" href={requestHref(result.requestId, screen)}>{result.requestId}</a> of <span className="mono">{result.replayOf}</span>: the client got {result.status}.
           </p>
           <SideBySide original={original} replay={result.capture} screen={screen} />
-        </>
+        </div>
       )}
     </div>
   );
