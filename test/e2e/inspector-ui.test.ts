@@ -193,6 +193,7 @@ describe.skipIf(!existsSync(CHROMIUM))('request inspector in the dashboard', () 
     await page.click('[data-testid=providers-card] [data-testid=test-backend-up2]');
     const bad = await page.waitForSelector('[data-testid=test-result-up2]');
     expect(await bad.textContent()).toMatch(/up2 did not answer/);
+    await shots('provider-test', '[data-testid=providers-card]');
     expect(consoleErrors.filter((e) => /Content Security Policy|Refused to/i.test(e))).toEqual([]);
   });
 });
