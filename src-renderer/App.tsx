@@ -4,6 +4,7 @@ import { AdminClient, ApiError } from './api/client';
 import { desktop, pageOrigin, resolveEndpoint, storeToken, type AdminEndpoint } from './api/connection';
 import { LiveSocket } from './api/socket';
 import { isUsable } from './components/ui';
+import { RequestDrawer } from './components/RequestDetail/RequestDrawer';
 import { Connect } from './screens/Connect';
 import { Aliases } from './screens/Aliases';
 import { Instances } from './screens/Instances';
@@ -35,6 +36,8 @@ export function routeFromHash(hash: string): Route {
   const r = hash.replace(/^#\/?/, '').split(/[/?]/)[0];
   // Accounts and instances are one table now; old links to #/accounts land there.
   if (r === 'accounts') return 'instances';
+  // A request's detail (`#/requests/<id>`) opens over Live.
+  if (r === 'requests') return 'live';
   return (ROUTES as readonly string[]).includes(r) ? (r as Route) : 'overview';
 }
 
@@ -149,6 +152,7 @@ export function Shell({ snap, route }: { snap: AdminSnapshot; route: Route }) {
           {route === 'settings' && <Settings snap={snap} />}
         </div>
       </main>
+      <RequestDrawer />
       <Toasts />
     </div>
   );

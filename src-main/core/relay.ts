@@ -130,6 +130,8 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     ledger: config.ledger.enabled,
     log: log.child({ module: 'inspector' }),
   });
+  // The capture's timeline ends when the ledger confirms the batch holding its row.
+  ledger.onWritten((ids, at) => inspector.ledgerWritten(ids, at));
 
   const chat = createDispatcher({
     resolver,

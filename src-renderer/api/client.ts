@@ -3,6 +3,7 @@ import type {
   AccountInput, AdminAccount, AdminSnapshot, ClientPlanView, ClientRestoreView, ClientsView, CreateKeyInput, CreateKeyResult, DiscoveryView, SettingsPatch, TestInstanceResult, UsageGroup, UsageLatency,
   UsageRecent, UsageSeries, UsageTotals,
 } from '../../src-main/core/admin/api-types';
+import type { BackendTestResult, Capture, CaptureList, ReplayResult } from '../../src-main/core/inspector/types';
 import type { AdminEndpoint } from './connection';
 
 export class ApiError extends Error {
@@ -75,6 +76,11 @@ export class AdminClient {
   restoreClient(id: string) { return this.call<ClientRestoreView>('POST', `/admin/clients/${encodeURIComponent(id)}/restore`); }
   scanDiscovery() { return this.call<DiscoveryView>('POST', '/admin/discovery/scan', {}); }
   useDiscovered(id: string) { return this.call<{ ok: true; message: string }>('POST', `/admin/discovery/${encodeURIComponent(id)}/use`, {}); }
+  // The request inspector (core/admin/inspector-routes.ts).
+  requests(q: Query = {}) { return this.call<CaptureList>('GET', `/admin/requests${qs(q)}`); }
+  request(id: string) { return this.call<Capture>('GET', `/admin/requests/${encodeURIComponent(id)}`); }
+  replay(id: string, change: { model?: string; body?: Record<string, unknown> }) { return this.call<ReplayResult>('POST', `/admin/requests/${encodeURIComponent(id)}/replay`, change); }
+  testBackend(kind: 'instances' | 'providers', name: string) { return this.call<BackendTestResult>('POST', `/admin/${kind}/${encodeURIComponent(name)}/test`, {}); }
   usageTotals(q: Query & { group?: UsageGroup }) { return this.call<UsageTotals>('GET', `/admin/usage/totals${qs(q)}`); }
   usageSeries(q: Query & { bucket: 'hour' | 'day'; group?: UsageGroup; tz?: number }) { return this.call<UsageSeries>('GET', `/admin/usage/series${qs(q)}`); }
   usageLatency(q: Query) { return this.call<UsageLatency>('GET', `/admin/usage/latency${qs(q)}`); }

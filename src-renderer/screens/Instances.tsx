@@ -10,6 +10,7 @@ import { Badge, Card, ConfirmButton, Empty, ExternalLink, LoadBar, StatusPill, d
 import { fmtDuration } from '../lib/format';
 import { act, signIn, signInAll, toSignIn, useDash } from '../store';
 import { AccountForm } from './Accounts';
+import { BackendTestButton } from '../components/BackendTest/BackendTestButton';
 
 /** `#/instances?fix=<account>` (the tray's and a notification's "Fix password"). */
 export function fixFromHash(hash: string): string | undefined {
@@ -119,6 +120,7 @@ function InstanceRow({ row, now, editing, setEditing }: { row: Row; now: number;
           {i && !attached && (
             <button type="button" className="btn btn-small btn-ghost" onClick={() => void test(row.name)}>Test</button>
           )}
+          {i && <BackendTestButton kind="instance" name={row.name} />}
           {i?.actions.logout && i.login.state === 'logged_in' && (
             <button type="button" className="btn btn-small btn-ghost" onClick={() => act(`Log out ${row.name}`, (c) => c.logout(row.name), `${row.name} logged out`)}>Log out</button>
           )}

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { AdminLiveRequest, AdminSnapshot } from '../../src-main/core/admin/api-types';
 import { Badge, Card, Empty } from '../components/ui';
+import { requestHref } from '../components/RequestDetail/Replay';
 import { liveKey } from '../store';
 import { fmtMs, fmtTime } from '../lib/format';
 
@@ -17,7 +18,7 @@ function Row({ r, now, done }: { r: AdminLiveRequest; now: number; done?: boolea
   const end = r.finishedAt ?? now;
   const failed = (r.status ?? 200) >= 400 || !!r.errorCode;
   return (
-    <tr className={done ? 'row-done' : ''}>
+    <tr className={`row-link ${done ? 'row-done' : ''}`} onClick={() => { window.location.hash = requestHref(r.requestId, 'live'); }}>
       <td className="mono small">{fmtTime(r.startedAt)}</td>
       <td><span className="strong">{r.model}</span>{r.resolved && r.resolved !== r.model && <div className="muted small mono">→ {r.resolved}</div>}</td>
       <td className="mono">{r.instance ?? <span className="muted">{done ? '–' : 'waiting…'}</span>}</td>
@@ -25,7 +26,7 @@ function Row({ r, now, done }: { r: AdminLiveRequest; now: number; done?: boolea
       <td className="num">{r.firstByteAt ? fmtMs(r.firstByteAt - r.startedAt) : <span className="muted">–</span>}</td>
       <td>{r.stream ? <Badge tone="info">stream</Badge> : <Badge tone="muted">single</Badge>}</td>
       <td>{done ? (failed ? <Badge tone="bad">{r.errorCode ?? r.status}</Badge> : <Badge tone="ok">{r.status ?? 200}</Badge>) : <Badge tone="info">{r.firstByteAt ? 'answering' : 'waiting'}</Badge>}</td>
-      <td className="mono small muted" title={r.requestId}>{r.requestId.slice(0, 12)}</td>
+      <td className="mono small" title={r.requestId}><a href={requestHref(r.requestId, 'live')} data-testid="open-request">{r.requestId.slice(0, 12)}</a></td>
     </tr>
   );
 }

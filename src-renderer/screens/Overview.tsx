@@ -6,6 +6,7 @@ import { fmtInt, fmtPercent } from '../lib/format';
 import { snippets } from '../lib/snippets';
 import { signInAll, toSignIn } from '../store';
 import { DiscoveryCard } from './Discovered';
+import { ProvidersCard } from '../components/BackendTest/ProvidersCard';
 
 function maskKey(k: string): string {
   return k.length > 14 ? `${k.slice(0, 11)}${'•'.repeat(8)}${k.slice(-4)}` : '•'.repeat(k.length);
@@ -170,6 +171,8 @@ export function Overview({ snap }: { snap: AdminSnapshot }) {
           )}
         </Card>
       )}
+
+      <ProvidersCard snap={snap} />
 
       <Card title="Connect a client" actions={<Badge tone="muted">model: {model}</Badge>}>
         <div className="tabs" role="tablist">

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { AdminSnapshot, UsageGroup, UsageLatency, UsageRecent, UsageSeries, UsageTotals } from '../../src-main/core/admin/api-types';
 import { Legend, PercentileBars, StackedBars, type SeriesInput } from '../components/charts';
 import { Badge, Card, Empty, Stat } from '../components/ui';
+import { requestHref } from '../components/RequestDetail/Replay';
 import { fmtCompact, fmtDateTime, fmtInt, fmtMs, fmtUsd } from '../lib/format';
 import { useDash } from '../store';
 
@@ -188,7 +189,7 @@ export function Usage({ snap }: { snap: AdminSnapshot }) {
               <thead><tr><th>Time</th><th>Model</th><th>Instance</th><th>Status</th><th className="num">Tokens</th><th className="num">TTFT</th><th className="num">Total</th><th>Request</th></tr></thead>
               <tbody>
                 {recent.rows.map((r) => (
-                  <tr key={r.id}>
+                  <tr key={r.id} className="row-link" onClick={() => { window.location.hash = requestHref(r.requestId, 'usage'); }}>
                     <td className="small mono">{fmtDateTime(r.receivedAt)}</td>
                     <td><div>{r.label || r.requestedModel}</div>{r.requestedModel !== r.label && <div className="muted small">asked {r.requestedModel}</div>}</td>
                     <td className="mono">{r.instance ?? '–'}</td>
@@ -196,7 +197,7 @@ export function Usage({ snap }: { snap: AdminSnapshot }) {
                     <td className="num">{fmtInt((r.promptTokens ?? 0) + (r.completionTokens ?? 0))}{r.tokensEstimated && <span className="muted" title="estimated">*</span>}</td>
                     <td className="num">{fmtMs(r.ttftMs)}</td>
                     <td className="num">{fmtMs(r.totalMs)}</td>
-                    <td className="mono small muted" title={r.requestId}>{r.requestId.slice(0, 12)}</td>
+                    <td className="mono small" title={r.requestId}><a href={requestHref(r.requestId, 'usage')} data-testid="open-request">{r.requestId.slice(0, 12)}</a></td>
                   </tr>
                 ))}
               </tbody>

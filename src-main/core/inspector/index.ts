@@ -47,6 +47,8 @@ export interface Inspector {
   list(q: CaptureQuery): CaptureSummary[];
   /** Mark `requestId` as a replay of `of` (the admin replay route). */
   linkReplay(requestId: string, of: string): void;
+  /** The ledger committed these requests' rows at `at` (epoch ms): their timelines end in `ledger_written`. */
+  ledgerWritten(requestIds: readonly string[], at: number): void;
   close(): void;
 }
 
@@ -106,6 +108,7 @@ export function createInspector(opts: InspectorOptions): Inspector {
     const cfg = opts.config();
     if (!cfg.enabled || !o.trace) return;
     const capture = captureOf(o, { secrets: opts.secrets, maxBodyBytes: cfg.maxBodyBytes });
+    // The ledger observes first and only queues; its commit (`ledgerWritten`) comes later.
     if (opts.ledger && o.status !== 0) capture.timeline.push({ at: capture.totalMs, kind: 'ledger_queued' });
     const of = replays.get(o.requestId);
     if (of) {
@@ -117,6 +120,11 @@ export function createInspector(opts: InspectorOptions): Inspector {
     bytes += size;
     evict(cfg);
     store()?.put(capture);
+  };
+
+  const written = (c: Capture, at: number): void => {
+    const last = c.timeline[c.timeline.length - 1];
+    c.timeline.push({ at: Math.max(at - c.receivedAt, last?.at ?? 0), kind: 'ledger_written' });
   };
 
   const inMemory = (id: string): Capture | undefined => {
@@ -159,6 +167,23 @@ export function createInspector(opts: InspectorOptions): Inspector {
         replays.set(requestId, of);
         // A replay that never reached the dispatcher (refused by its front end) leaves its link behind: bounded.
         if (replays.size > 100) replays.delete(replays.keys().next().value as string);
+      }
+    },
+    ledgerWritten(requestIds, at) {
+      // Per id, the newest capture still waiting for its row (an x-request-id may repeat).
+      const want = new Map<string, number>();
+      for (const id of requestIds) want.set(id, (want.get(id) ?? 0) + 1);
+      for (let i = ring.length - 1; i >= 0 && want.size; i--) {
+        const e = ring[i];
+        const n = want.get(e.capture.requestId);
+        const last = e.capture.timeline[e.capture.timeline.length - 1];
+        if (!n || last?.kind !== 'ledger_queued') continue;
+        if (n === 1) want.delete(e.capture.requestId);
+        else want.set(e.capture.requestId, n - 1);
+        written(e.capture, at);
+        e.bytes += 40;
+        bytes += 40;
+        store()?.put(e.capture);
       }
     },
     close() {

@@ -21,8 +21,10 @@ export type TimelineKind =
   | 'first_byte'
   /** The request ended (`status`, `reason`: error code). */
   | 'end'
-  /** The usage record was handed to the ledger's write queue (rows: GET /admin/usage/requests?requestId=). */
-  | 'ledger_queued';
+  /** The usage record was handed to the ledger's write queue (the row: GET /admin/usage/recent?requestId=). */
+  | 'ledger_queued'
+  /** The ledger's store confirmed the batch holding the request's row (`Ledger.onWritten`). */
+  | 'ledger_written';
 
 /** One timeline entry; times in ms relative to the request's arrival. */
 export interface TimelineEvent {

@@ -113,6 +113,14 @@ export function createLedger(opts: LedgerOptions): Ledger {
   let lastOverflowLog = 0;
   let overflowSinceLog = 0;
 
+  const writtenListeners = new Set<(requestIds: string[], at: number) => void>();
+  /** A listener's failure is logged, never the batch's. */
+  const tellWritten = (rows: LedgerRow[], at = clock.now()): void => {
+    for (const l of writtenListeners) {
+      try { l(rows.map((r) => r.requestId), at); } catch (e) { log.warn({ err: e instanceof Error ? e.message : String(e) }, 'usage ledger: a written-batch listener failed'); }
+    }
+  };
+
   const queued = (): number => queue.length + (inFlight?.length ?? 0);
 
   const setDegraded = (why: string): void => {
@@ -214,6 +222,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
         mWritten.inc(rows.length);
         mQueued.set(queued());
         if (state === 'degraded') setOk();
+        tellWritten(rows);
         schedule();
       },
       (e: unknown) => {
@@ -358,6 +367,10 @@ export function createLedger(opts: LedgerOptions): Ledger {
     },
     ready: () => firstOpen,
     flush,
+    onWritten(listener) {
+      writtenListeners.add(listener);
+      return () => writtenListeners.delete(listener);
+    },
     close(): Promise<void> {
       closing ??= close();
       return closing;

@@ -139,6 +139,12 @@ export interface Ledger {
   ready(): Promise<void>;
   /** Resolves when everything queued so far is committed (or kept queued, if the store refuses writes). */
   flush(): Promise<void>;
+  /**
+   * Hears every batch the store confirmed: the request ids of its rows and when (epoch ms). The
+   * request inspector's capture gets its `ledger_written` event from it (wired in relay.ts).
+   * Returns the unsubscribe.
+   */
+  onWritten(listener: (requestIds: string[], at: number) => void): () => void;
   /** Flushes, stops timers and closes the store (and its worker). Idempotent. */
   close(): Promise<void>;
   status(): LedgerStatus;
