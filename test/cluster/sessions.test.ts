@@ -20,6 +20,7 @@ if (!hasRedis) console.warn(NO_REDIS);
 const KEY = 'sk-team-sessions-0000000001';
 const MODEL = 'lingma/dashscope_qwen3_coder';
 const SYSTEM = 'you are terse';
+const ADMIN = 'admin-token-team-sessions-01';
 
 describe.skipIf(!hasRedis)('team mode: a conversation keeps its Lingma session across nodes', () => {
   let redis: TestRedis;
@@ -37,7 +38,7 @@ describe.skipIf(!hasRedis)('team mode: a conversation keeps its Lingma session a
   beforeAll(async () => {
     redis = await startRedis();
     const config = {
-      server: { apiKeys: [KEY] },
+      server: { apiKeys: [KEY], adminToken: ADMIN },
       lingma: { binary: SIM_BIN, accounts: [{ username: 'alice', password: 'pw-a' }, { username: 'bob', password: 'pw-b' }], startupTimeoutMs: 20_000 },
       limits: { firstByteTimeoutMs: 15_000, queueTimeoutMs: 10_000, shutdownGraceMs: 500 },
       health: { failureThreshold: 1 },
@@ -119,4 +120,18 @@ describe.skipIf(!hasRedis)('team mode: a conversation keeps its Lingma session a
     await waitFor(() => owner.relay.pool.inFlight('alice') === 0, 'alice\'s slot to be free again');
     await sim(inst, { reset: true });
   });
+
+  it('GET /admin/cluster names the node that runs each account', async () => {
+    const runs = (view: any): Record<string, string[]> => Object.fromEntries(view.nodes.map((n: any) => [n.name, (n.accounts ?? []).map((a: any) => a.name)]));
+    const want = { [runner('alice').node.name]: ['alice'], [runner('bob').node.name]: ['bob'] };
+    const expected: Record<string, string[]> = {};
+    for (const n of nodes) expected[n.name] = [...(want[n.name] ?? [])];
+    if (runner('alice').node === runner('bob').node) expected[runner('alice').node.name] = ['alice', 'bob'];
+    let view: any;
+    await waitFor(async () => {
+      view = await (await fetch(`${nodes[1].url}/admin/cluster`, { headers: { authorization: `Bearer ${ADMIN}` } })).json();
+      return JSON.stringify(runs(view)) === JSON.stringify(expected);
+    }, 'the Nodes view to show who runs alice and bob', 20_000);
+    expect(view.totals.nodes).toBe(2);
+  }, 30_000);
 });

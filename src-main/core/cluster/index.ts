@@ -124,6 +124,7 @@ export async function openSharedState(cfg: ClusterConfig, log: Logger, more: Sha
     advertise(listening) {
       url = cfg.advertiseUrl ?? listening;
       void leases.tick();
+      void board?.report();
     },
     subscribe,
     async close() {

@@ -12,6 +12,8 @@ import type { ClusterView, NodeFigures, NodeView } from './view';
 export type { ClusterView, NodeFigures, NodeView } from './view';
 
 const NODES = `${PREFIX}nodes`;
+/** The nodes reporting, scored by when their report expires (nodes without accounts hold no lease). */
+const REPORTING = `${PREFIX}node-reports`;
 export const statusKey = (node: string): string => `${PREFIX}node-status:${node}`;
 
 export interface NodeStatusOptions {
@@ -37,14 +39,22 @@ export class NodeStatusBoard {
 
   /** Write this node's report now. */
   async report(): Promise<void> {
-    const v = { name: this.opts.nodeName, url: this.opts.url(), lastSeen: Date.now(), ...this.opts.figures() };
-    await this.opts.redis.set(statusKey(this.opts.nodeName), JSON.stringify(v), 'PX', this.opts.ttlMs).catch((e) => this.opts.onError?.('node status', e));
+    const now = Date.now();
+    const v = { name: this.opts.nodeName, url: this.opts.url(), lastSeen: now, ...this.opts.figures() };
+    await this.opts.redis
+      .multi()
+      .set(statusKey(this.opts.nodeName), JSON.stringify(v), 'PX', this.opts.ttlMs)
+      .zadd(REPORTING, now + this.opts.ttlMs, this.opts.nodeName)
+      .zremrangebyscore(REPORTING, '-inf', now)
+      .exec()
+      .catch((e) => this.opts.onError?.('node status', e));
   }
 
   async read(): Promise<ClusterView> {
     const redis = this.opts.redis;
-    const alive = await redis.zrangebyscore(NODES, Date.now() - 1000, '+inf');
-    const names = [...new Set([this.opts.nodeName, ...alive])].sort();
+    const now = Date.now();
+    const [leasing, reporting] = await Promise.all([redis.zrangebyscore(NODES, now - 1000, '+inf'), redis.zrangebyscore(REPORTING, now, '+inf')]);
+    const names = [...new Set([this.opts.nodeName, ...leasing, ...reporting])].sort();
     const [reports, urls] = await Promise.all([redis.mget(names.map(statusKey)), redis.mget(names.map(nodeUrlKey))]);
     const nodes = names.map((name, i): NodeView => {
       let r: Partial<NodeView> = {};
@@ -67,6 +77,6 @@ export class NodeStatusBoard {
   async close(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
-    await this.opts.redis.del(statusKey(this.opts.nodeName)).catch(() => undefined);
+    await this.opts.redis.multi().del(statusKey(this.opts.nodeName)).zrem(REPORTING, this.opts.nodeName).exec().catch(() => undefined);
   }
 }
