@@ -62,7 +62,7 @@ describe.skipIf(!hasRedis)('team mode: a conversation keeps its Lingma session a
 
   it('turn 2 at the other node reaches the account that took turn 1 and reuses its session', async () => {
     // The conversation's rendezvous favourite, which every node would pick by itself.
-    const key = affinityKey({ model: 'm', messages: [system(SYSTEM), user('turn 1')] })!;
+    const key = affinityKey({ model: 'm', stream: false, messages: [system(SYSTEM), user('turn 1')] })!;
     const [fav, other] = weight(key, 'alice') > weight(key, 'bob') ? ['alice', 'bob'] : ['bob', 'alice'];
     const favRun = runner(fav);
     const otherRun = runner(other);
@@ -100,7 +100,7 @@ describe.skipIf(!hasRedis)('team mode: a conversation keeps its Lingma session a
     await sim(bob, { reset: true, reply: { mode: 'fixed', text: 'from bob' } });
     // A conversation whose favourite is alice (affinity by its session header).
     const favours = (sid: string) => {
-      const k = affinityKey({ model: 'm', messages: [user('x')], sessionKey: sid })!;
+      const k = affinityKey({ model: 'm', stream: false, messages: [user('x')], sessionKey: sid })!;
       return weight(k, 'alice') > weight(k, 'bob');
     };
     let sid = 'slot-0';
