@@ -90,6 +90,7 @@ describe.skipIf(!hasRedis)('team mode: edits in one dashboard apply to every nod
       return view.nodes.length === 3 && view.nodes.every((n: any) => n.lastSeen !== undefined && (n.requests ?? 0) >= 1);
     }, 'every node to report its requests');
     expect(view.node).toBe('a');
+    expect(((await (await admin(a, 'GET', '/admin/state')).json()) as any).team).toEqual({ node: 'a' });
     expect(view.nodes.map((n: any) => n.name)).toEqual(['a', 'b', 'c']);
     expect(view.nodes.find((n: any) => n.self).name).toBe('a');
     for (const n of view.nodes) {
