@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupTempDirs } from '../helpers/tmp';
 import { NO_REDIS, redisServerPath, startRedis, type TestRedis } from '../helpers/redis';
@@ -69,6 +70,22 @@ describe.skipIf(!hasRedis)('team mode: edits in one dashboard apply to every nod
     expect(a.relay.config.limits.firstByteTimeoutMs).toBe(4321);
     expect(a.relay.admission.stats().max).toBe(7);
     expect(JSON.parse(readFileSync(join(a.relay.dataDir, 'settings.json'), 'utf8'))).toMatchObject({ maxInFlight: 7, firstByteTimeoutMs: 4321 });
+  });
+
+  it('settings from Redis that do not pass the settings schema are not applied', async () => {
+    const [a] = nodes;
+    const writer = new Redis(redis.url);
+    try {
+      const send = (value: unknown) => writer.publish('relay:shared-config-changed', JSON.stringify({ doc: 'settings', from: 'elsewhere', value: JSON.stringify(value) }));
+      await send({ maxInFlight: 'lots', logLevel: 'loud' });
+      await send({ maxInFlight: 7, queueTimeoutMs: 1234 });
+      // Messages arrive in order: once the good one applied, the bad one was seen and refused.
+      await waitFor(() => a.relay.config.limits.queueTimeoutMs === 1234, 'the valid settings to apply');
+      expect(a.relay.config.limits.maxInFlight).toBe(7);
+      expect(a.relay.config.server.logLevel).not.toBe('loud');
+    } finally {
+      writer.disconnect();
+    }
   });
 
   it('a node that joins later starts with the team\'s edits', async () => {

@@ -10,6 +10,7 @@
  *   runs with their calls (forwarded ones take the same pool slots), and counters since start.
  */
 import { readFileSync } from 'node:fs';
+import { Value } from '@sinclair/typebox/value';
 import type { Logger } from 'pino';
 import type { SharedState } from '../cluster/index';
 import type { NodeFigures } from '../cluster/view';
@@ -18,6 +19,7 @@ import type { LiveSettings } from '../config/live-settings';
 import { LingmaProvider } from '../backends/lingma/provider';
 import type { AliasSource } from '../routing/reload';
 import { clusterAdminRoutes } from '../admin/cluster-routes';
+import { SettingsBody } from '../admin/schemas';
 import type { Relay } from './types';
 
 /** Requests finished here since start (the node's share of the team's usage). */
@@ -74,7 +76,10 @@ export function wireTeam(relay: Relay, shared: SharedState, aliasSource: AliasSo
         aliasSource.save(value);
         log.info({ node: shared.nodeName }, 'cluster: aliases edited on another node applied');
       } else {
-        applyHere(JSON.parse(value) as LiveSettings);
+        // Checked like a dashboard's PATCH /admin/settings: what Redis holds is outside input too.
+        const settings: unknown = JSON.parse(value);
+        if (!Value.Check(SettingsBody, settings)) throw new Error(`not valid settings (${[...Value.Errors(SettingsBody, settings)][0]?.path || 'the whole object'})`);
+        applyHere(settings as LiveSettings);
       }
       relay.hub.emit('config', doc);
     } catch (e) {
