@@ -47,6 +47,7 @@ import { knownSecrets } from './relay/secrets';
 import { instanceWatcher } from './relay/instances';
 import { baseUrl, drainGateway, listenOn } from './relay/lifecycle';
 import { applySavedSettings } from './relay/settings';
+import { requestCounter, wireTeam } from './relay/cluster';
 import type { Relay, RelayOptions } from './relay/types';
 
 export type { Relay, RelayOptions } from './relay/types';
@@ -67,7 +68,8 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   const metrics = new Metrics({ processMetrics: opts.processMetrics ?? true });
 
   // Team mode: keys, budgets and concurrency shared through Redis (absent: all in this process).
-  const shared = config.cluster ? await openSharedState(config.cluster, log.child({ module: 'cluster' })) : undefined;
+  const shared = config.cluster ? await openSharedState(config.cluster, log.child({ module: 'cluster' }), { sessionTtlMs: config.sessionCache.ttlSec * 1000 }) : undefined;
+  const counter = shared ? requestCounter() : undefined;
 
   // SECURITY: keys and the admin token come from config or 0600 files in the data dir.
   const keys = KeyStore.open({ config, dataDir, clock, repository: shared?.keys });
@@ -109,7 +111,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     const inst = allInstances().find((i) => i.name === name);
     if (inst) hub.emit('instance', inst.snapshot());
   });
-  const pool = createPool({ health, metrics, waitMs: config.limits.queueTimeoutMs, availability, clock });
+  const pool = createPool({ health, metrics, waitMs: config.limits.queueTimeoutMs, availability, clock, owners: shared?.owners });
   const limits = config.limits;
   const admission = createAdmission(
     { maxInFlight: limits.maxInFlight, queueTimeoutMs: limits.queueTimeoutMs, perKeyConcurrency: limits.perKeyConcurrency, perKeyQueue: limits.perKeyQueue },
@@ -141,7 +143,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     health,
     limits,
     // Every request ends in one outcome: counted in metrics, shown live, written to the ledger.
-    observers: [requestMetrics(metrics), liveRequests(hub), usageLedger((rec) => ledger.record(rec)), inspector.observer, ...(shared ? [budgetTokens(shared.budget)] : [])],
+    observers: [requestMetrics(metrics), liveRequests(hub), usageLedger((rec) => ledger.record(rec)), inspector.observer, ...(shared && counter ? [budgetTokens(shared.budget), counter.observer] : [])],
     capture: () => inspector.capturing(),
     errorRules: () => config.errorRules,
     // One budget port: the ledger's in-memory counters, or in team mode the cluster's.
@@ -284,6 +286,8 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     onChange: () => hub.emit('config', 'discovery'),
   });
 
+  // Team mode: dashboard edits shared with the other nodes, this node's report, GET /admin/cluster.
+  const team = shared && counter ? wireTeam(relay, shared, aliasSource, counter.counts, log.child({ module: 'cluster' })) : undefined;
   const plugins: GatewayPlugin[] = [
     // The three protocol front ends, registered the one way (tests that build a gateway use it too).
     ...frontendPlugins({
@@ -296,12 +300,14 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     }),
     { plugin: routingRoutes, opts: { resolver: () => resolver, health, providers: () => providers, inFlight: (n: string) => pool.inFlight(n) } },
     // SECURITY: usage queries are admin-only: they live in the admin scope with every other admin route.
-    adminPlugin(adminDeps(relay, aliasSource), { routes: [{ plugin: ledgerRoutes, opts: { ledger } }] }),
+    adminPlugin(adminDeps(relay, team?.aliases ?? aliasSource), { routes: [{ plugin: ledgerRoutes, opts: { ledger } }, ...(team ? [team.adminRoute] : [])] }),
   ];
   // Team mode: calls other nodes forward for the accounts this node runs (cluster scope, signed).
   if (shared) {
     const lingma = providers.find((p): p is LingmaProvider => p instanceof LingmaProvider);
-    plugins.push({ plugin: clusterRoutes, opts: { localInstance: (name: string) => lingma?.localInstance(name) } });
+    const slotOn = (name: string, signal: AbortSignal) =>
+      lingma?.localInstance(name) ? pool.acquireOn(lingma, name, { signal, waitMs: limits.queueTimeoutMs, readyWaitMs: limits.firstByteTimeoutMs }) : undefined;
+    plugins.push({ plugin: clusterRoutes, opts: { acquire: slotOn } });
   }
   plugins.push(...(opts.extraPlugins ?? []));
 
@@ -321,5 +327,6 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     version: opts.version,
     clusterNode: shared ? (req) => verifyNodeRequest(shared.crypto, req) : undefined,
   });
+  await team?.start();
   return relay;
 }
