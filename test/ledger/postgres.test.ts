@@ -2,7 +2,8 @@
  * The PostgreSQL ledger store against a private server started here (initdb + pg_ctl):
  * - one contract, two engines: the same records written through `createLedger` to SQLite and to
  *   PostgreSQL answer the same totals, series, latency, request list, CSV and budget seeds;
- * - migrations: two stores opening one empty database together apply each version once;
+ * - migrations: three stores opening one empty database together apply each version once;
+ * - a batch sent again after an unacknowledged commit is written once;
  *   a database newer than this build is refused with a reason, not retried;
  * - retention deletes in batches and leaves both engines answering alike;
  * - an outage: the server stops → the ledger is degraded naming it, records stay queued (bounded),
@@ -10,7 +11,7 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLedger, type Ledger } from '../../src-main/core/ledger/index';
+import { createLedger, PriceTable, toRowParams, type Ledger } from '../../src-main/core/ledger/index';
 import { createPostgresStore } from '../../src-main/core/ledger/postgres/store';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src-main/core/ledger/postgres/schema';
 import { createSqliteStore } from '../../src-main/core/ledger/sqlite/store';
@@ -182,7 +183,7 @@ describe.skipIf(!hasPostgres)('PostgreSQL ledger store', () => {
     await expect(lite.totals({ from: D0, to: D0 + DAY, status: 'teapot' })).rejects.toMatchObject({ status: 400 });
   });
 
-  it('migrations: two stores opening one empty database together apply each version once', async () => {
+  it('migrations: three stores opening one empty database together apply each version once', async () => {
     const url = await server.createDatabase('race');
     const stores = [createPostgresStore({ url }), createPostgresStore({ url }), createPostgresStore({ url })];
     try {
@@ -200,6 +201,21 @@ describe.skipIf(!hasPostgres)('PostgreSQL ledger store', () => {
       }
     } finally {
       await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('a batch sent again (its commit went through, the acknowledgement was lost) is not written twice', async () => {
+    const s = createPostgresStore({ url: await server.createDatabase('again') });
+    try {
+      await s.open();
+      const batch = [toRowParams(rec({ requestId: 'again', receivedAt: D0 }), new PriceTable({}), D0)];
+      await s.append(batch);
+      await s.append(batch); // what the ledger does after a failed (or unacknowledged) commit
+      expect((await s.totals({ from: D0, to: D0 + DAY })).total.requests).toBe(1);
+      await s.append([...batch]); // another batch, even with the same content, is written
+      expect((await s.totals({ from: D0, to: D0 + DAY })).total.requests).toBe(2);
+    } finally {
+      await s.close();
     }
   });
 

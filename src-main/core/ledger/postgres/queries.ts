@@ -120,11 +120,14 @@ export class PgQueries {
   /** Rows of a range in id order, a page per query (keyset on id: no long-lived cursor, no sort of the range). */
   async *exportCsv(q: UsageRange & UsageFilters): AsyncGenerator<string> {
     yield CSV_HEADER;
-    const w = where(q, q, ['id > @cursor']);
+    // The range's id bounds through the time index, then pages walk the primary key between them.
+    const [bounds] = await this.all({ sql: 'SELECT MIN(id) AS lo, MAX(id) AS hi FROM usage WHERE received_at >= @from AND received_at < @to', params: { from: q.from, to: q.to } });
+    if (bounds.lo === null || bounds.hi === null) return;
+    const w = where(q, q, ['id > @cursor AND id <= @hi']);
     const sql = `SELECT ${CSV_COLUMNS.join(', ')} FROM usage ${w.sql} ORDER BY id LIMIT ${CSV_PAGE}`;
-    let cursor = 0;
+    let cursor = Number(bounds.lo) - 1;
     for (;;) {
-      const rows = await this.arrays<unknown[]>({ sql, params: { ...w.params, cursor } });
+      const rows = await this.arrays<unknown[]>({ sql, params: { ...w.params, cursor, hi: bounds.hi } });
       if (rows.length) {
         for (const r of rows) for (const i of CSV_TIME_INDEXES) if (r[i] !== null) r[i] = new Date(r[i] as number).toISOString();
         yield rows.map(csvLine).join('');

@@ -9,6 +9,9 @@
  * request), `usage_hourly` / `usage_daily` (sums per period x label/provider/instance/key/status,
  * upserted in the same transaction as the rows) and `latency_daily` (per-day histograms), so the
  * engine-neutral SQL of ../sql.ts reads both. Times are epoch ms (BIGINT), flags 0/1 (SMALLINT).
+ * `ledger_batches` (version 2) holds the id of every committed batch, written in the batch's own
+ * transaction: over a network a commit can succeed while its acknowledgement is lost, and the
+ * ledger then sends the same batch again; the store finds its id and does not write it twice.
  */
 import type { PoolClient } from 'pg';
 
@@ -89,6 +92,16 @@ export const MIGRATIONS: readonly Migration[] = [
     n BIGINT NOT NULL,
     PRIMARY KEY (t, label, kind, bucket)
   );`,
+  },
+  {
+    version: 2,
+    name: 'batch ids: a batch sent again after a lost commit acknowledgement is not written twice',
+    sql: `
+  CREATE TABLE ledger_batches (
+    id TEXT PRIMARY KEY,
+    committed_at BIGINT NOT NULL
+  );
+  CREATE INDEX ledger_batches_committed ON ledger_batches (committed_at);`,
   },
 ];
 

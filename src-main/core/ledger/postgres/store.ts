@@ -3,7 +3,8 @@
  * relay node writes its rows to one database and reads the team's usage from it. `pg` is
  * imported here lazily, at `open()`, so a single-node relay never loads it.
  *
- * Writes: one batch per transaction on one pooled connection: the rows as a multi-row insert
+ * Writes: one batch per transaction on one pooled connection: its id (`ledger_batches`: a batch
+ * sent again after a lost commit acknowledgement is not written twice), the rows as a multi-row insert
  * (`unnest` of one array per column: one statement whatever the batch size), then the hourly and
  * daily rollups and the latency histograms as upserts. The upsert rows are sorted by key, so two
  * nodes adding to the same rollup rows lock them in the same order (no deadlock between them).
@@ -13,6 +14,7 @@
  * `StoreFailure` naming the server (never its password): the ledger turns degraded with that
  * reason, keeps its bounded queue, and retries; pooled connections are made again as needed.
  */
+import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient, PoolConfig } from 'pg';
 import { redactUrl } from '../../cluster/url';
 import { errors, RelayError } from '../../errors';
@@ -138,10 +140,21 @@ export function createPostgresStore(o: PostgresStoreOptions): LedgerStore {
     }
   };
 
+  /** One id per batch the ledger hands over (it hands the same array again after a failure). */
+  const batchIds = new WeakMap<LedgerRow[], string>();
+
   const append = async (rows: LedgerRow[]): Promise<void> => {
     if (!rows.length) return;
+    let id = batchIds.get(rows);
+    if (!id) {
+      id = randomUUID();
+      batchIds.set(rows, id);
+    }
     const client = await conn();
     await inTransaction(client, async () => {
+      // A batch whose commit went through unacknowledged is already there: nothing more to write.
+      const fresh = await client.query('INSERT INTO ledger_batches (id, committed_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING', [id, Date.now()]);
+      if (!fresh.rowCount) return;
       await client.query(INSERT_ROWS, columns(rows, USAGE_COLUMNS));
       for (const [table, size] of [['usage_hourly', HOUR], ['usage_daily', DAY]] as const) {
         await client.query(insertRollups(table), columns(rollUp(rows, size).sort(rollupOrder), ROLLUP_COLUMNS));
@@ -165,6 +178,8 @@ export function createPostgresStore(o: PostgresStoreOptions): LedgerStore {
         if (batched ? n < batchRows : n === 0) break;
       }
     }
+    // Batch ids older than the cutoff: no batch that old can be sent again.
+    await pool.query('DELETE FROM ledger_batches WHERE committed_at < $1', [cutoff]).catch((e: unknown) => { throw describePg(e, location); });
     return total;
   };
 
