@@ -252,11 +252,19 @@ describe.skipIf(!hasPostgres)('PostgreSQL ledger store', () => {
   // Last: it stops the server.
   it('server down: degraded naming it, records queued and served on; server back: they land', async () => {
     const url = await server.createDatabase('outage');
+    const lateUrl = await server.createDatabase('outage-at-start');
     const ledger = createLedger({ dbPath: 'unused', log: silent, config: ledgerConfig({ queueMax: 5 }), store: createPostgresStore({ url, connectTimeoutMs: 1000 }), retryMs: 50 });
+    let late: Ledger | undefined;
     try {
       await ledger.ready();
       expect(ledger.status().state).toBe('ok');
       await server.halt();
+      // A node starting while the server is away: degraded, its records queue for the next open.
+      late = createLedger({ dbPath: 'unused', log: silent, config: ledgerConfig({ queueMax: 5 }), store: createPostgresStore({ url: lateUrl, connectTimeoutMs: 1000 }), retryMs: 50 });
+      await late.ready();
+      expect(late.status()).toMatchObject({ state: 'degraded', reason: expect.stringMatching(/is unreachable/) });
+      for (let i = 0; i < 2; i++) late.record(rec({ requestId: `late${i}`, receivedAt: D0 }));
+      expect(late.status()).toMatchObject({ queued: 2, dropped: 0 });
       const now = Date.now();
       for (let i = 0; i < 8; i++) ledger.record(rec({ requestId: `o${i}`, receivedAt: now }));
       await until(() => ledger.status().state === 'degraded');
@@ -269,9 +277,12 @@ describe.skipIf(!hasPostgres)('PostgreSQL ledger store', () => {
       await until(() => ledger.status().state === 'ok' && ledger.status().queued === 0, 30_000);
       expect(ledger.status().written).toBe(5);
       expect((await ledger.totals({ from: now - 1, to: now + 1 })).total.requests).toBe(5);
+      await until(() => late!.status().state === 'ok' && late!.status().queued === 0, 30_000);
+      expect((await late.totals({ from: D0, to: D0 + DAY })).total.requests).toBe(2);
     } finally {
       await server.resume();
       await ledger.close();
+      await late?.close();
     }
   }, 60_000);
 });
