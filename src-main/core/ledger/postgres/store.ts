@@ -104,6 +104,9 @@ export function createPostgresStore(o: PostgresStoreOptions): LedgerStore {
       idleTimeoutMillis: 30_000,
       application_name: `relay-${o.nodeName ?? 'node'}`.slice(0, 63),
       keepAlive: true,
+      // A server that stops answering (not refusing) must not hold a batch forever: the ledger
+      // turns degraded and retries.
+      query_timeout: 60_000,
       // BIGINT counts and NUMERIC sums as numbers, like SQLite gives them (far below 2^53 here).
       types: {
         getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
