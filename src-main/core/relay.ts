@@ -23,7 +23,7 @@ import { createAdmission } from './dispatch/admission';
 import { buildGateway, type GatewayPlugin } from './gateway/build';
 import { createDispatcher } from './dispatch/dispatcher';
 import { budgetTokens, liveRequests, usageLedger } from './dispatch/observers';
-import { openSharedState } from './cluster/index';
+import { nodeNameOf, openSharedState } from './cluster/index';
 import { LingmaProvider } from './backends/lingma/provider';
 import { verifyNodeRequest } from './cluster/node-auth';
 import { clusterRoutes } from './frontends/cluster/routes';
@@ -33,6 +33,7 @@ import { useTokenizer } from './chat/tokens';
 import { createLedger, type Ledger } from './ledger/index';
 import { createInspector } from './inspector/index';
 import { ledgerRoutes } from './ledger/routes';
+import { createPostgresStore } from './ledger/postgres/store';
 import { createAvailability } from './pool/availability-model';
 import { createPool } from './pool/pool';
 import { systemClock } from './ports';
@@ -122,7 +123,11 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
 
   // Always created: with `ledger.enabled: false` it writes no file, but per-key budgets (rpm,
   // tokensPerDay, expiry) still count in memory and the usage routes answer "disabled".
-  const ledger: Ledger = createLedger({ dbPath: join(dataDir, 'usage.db'), config: config.ledger, log: log.child({ module: 'ledger' }), registry: metrics.registry, clock });
+  // Team mode with `cluster.postgresUrl`: every node writes to (and reads from) one PostgreSQL
+  // database instead of its own usage.db (`pg` loads only then).
+  const pgUrl = config.ledger.enabled ? config.cluster?.postgresUrl : undefined;
+  const ledgerStore = pgUrl ? createPostgresStore({ url: pgUrl, nodeName: nodeNameOf(config.cluster!) }) : undefined;
+  const ledger: Ledger = createLedger({ dbPath: join(dataDir, 'usage.db'), config: config.ledger, log: log.child({ module: 'ledger' }), registry: metrics.registry, clock, store: ledgerStore });
 
   // The request inspector: redacted captures; it masks every secret the relay knows of.
   const inspector = createInspector({
