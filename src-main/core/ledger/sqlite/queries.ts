@@ -18,7 +18,7 @@ import type {
 } from '../types';
 
 /** Sums over raw rows and over rollup rows, with the same output names. */
-const AGG_RAW = `COUNT(*) AS requests, SUM(status >= 400) AS errors,
+const AGG_RAW = `COUNT(*) AS requests, SUM(status >= 400 OR error_type IS NOT NULL) AS errors,
   TOTAL(prompt_tokens) AS promptTokens, TOTAL(completion_tokens) AS completionTokens,
   TOTAL(reasoning_tokens) AS reasoningTokens, TOTAL(cached_tokens) AS cachedTokens,
   SUM(cost_usd) AS costUsd, TOTAL(total_ms) AS totalMs`;
@@ -27,11 +27,20 @@ const AGG_ROLLUP = `SUM(requests) AS requests, SUM(errors) AS errors,
   SUM(reasoning_tokens) AS reasoningTokens, SUM(cached_tokens) AS cachedTokens,
   SUM(cost_usd) AS costUsd, SUM(total_ms) AS totalMs`;
 
-/** A status filter as SQL (see `statusRange`); null when unreadable. */
-export function statusClause(s: string): string | null {
+/** A raw row that succeeded: below 400 and no error (a stream that broke after its first byte has one). */
+const OK_RAW = '(status < 400 AND error_type IS NULL)';
+
+/**
+ * A status filter as SQL (see `statusRange`); null when unreadable. `raw`: over raw rows, where
+ * 'ok' and 'error' also sort a stream that broke after its first byte (200 with an error type)
+ * as an error; rollups have no error type.
+ */
+export function statusClause(s: string, raw = false): string | null {
   const r = statusRange(s);
   if (!r) return null;
   const [lo, hi] = r;
+  if (raw && lo === 0 && hi === 399) return OK_RAW;
+  if (raw && lo === 400 && hi === 999) return '(status >= 400 OR error_type IS NOT NULL)';
   if (lo === hi) return `status = ${lo}`;
   if (lo === 0) return `status < ${hi + 1}`;
   if (hi === 999) return `status >= ${lo}`;
@@ -43,7 +52,7 @@ interface Where {
   params: Record<string, unknown>;
 }
 
-function where(f: UsageFilters, range?: UsageRange, extra: string[] = [], timeCol = 'received_at', modelMatchesRequested = false): Where {
+function where(f: UsageFilters, range?: UsageRange, extra: string[] = [], timeCol = 'received_at', modelMatchesRequested = false, raw = false): Where {
   const parts: string[] = [];
   const params: Record<string, unknown> = {};
   if (range) {
@@ -68,7 +77,7 @@ function where(f: UsageFilters, range?: UsageRange, extra: string[] = [], timeCo
     params.key = f.key;
   }
   if (f.status !== undefined) {
-    const c = statusClause(f.status);
+    const c = statusClause(f.status, raw);
     if (!c) throw errors.invalid(`Status filter must be a status code (429), a class (5xx), 'ok' or 'error', got '${String(f.status).slice(0, 20)}'.`, 'status');
     parts.push(c);
   }
@@ -251,7 +260,7 @@ export class UsageQueries {
   }
 
   private latencyRows(f: UsageFilters, r: UsageRange): IterableIterator<[string, number, number | null]> {
-    const w = where(f, r, ['status < 400']);
+    const w = where(f, r, [OK_RAW]);
     return this.stmt(`SELECT label, total_ms, ttft_ms FROM usage ${w.sql}`).raw(true).iterate(w.params) as IterableIterator<[string, number, number | null]>;
   }
 
@@ -304,10 +313,15 @@ export class UsageQueries {
     const direct = q.requestId !== undefined || filterCount === 0 || (filterCount === 1 && q.provider === undefined && exactStatus);
     const extra: string[] = ['id < @before'];
     if (!direct) extra.push('id >= @floor');
-    if (q.requestId !== undefined) extra.push('request_id = @requestId');
+    // A request id matches as a prefix (the dashboard shows 12 characters; pasting them finds the
+    // request): a range on the request id index.
+    if (q.requestId !== undefined) extra.push('request_id >= @requestId AND request_id < @requestIdEnd');
     // In the request list, `model` also finds requests by the name the client sent (an alias, say).
-    const w = where(q, undefined, extra, 'received_at', true);
-    if (q.requestId !== undefined) w.params.requestId = q.requestId;
+    const w = where(q, undefined, extra, 'received_at', true, true);
+    if (q.requestId !== undefined) {
+      w.params.requestId = q.requestId;
+      w.params.requestIdEnd = `${q.requestId}\u{10FFFF}`;
+    }
     // Windowed: walk the index of the most selective equality filter inside each id window (the
     // planner would otherwise scan the window by rowid).
     let hint = '';
@@ -356,7 +370,7 @@ export class UsageQueries {
     const bounds = this.stmt('SELECT MIN(id) AS lo, MAX(id) AS hi FROM usage WHERE received_at >= @from AND received_at < @to')
       .get({ from: q.from, to: q.to }) as { lo: number | null; hi: number | null };
     if (bounds.lo === null || bounds.hi === null) return;
-    const w = where(q, q, ['id >= @cursor AND id <= @hi']);
+    const w = where(q, q, ['id >= @cursor AND id <= @hi'], 'received_at', false, true);
     const page = this.stmt(`SELECT ${CSV_SELECT} FROM usage ${w.sql} ORDER BY id LIMIT ${CSV_PAGE}`).raw(true);
     let cursor = bounds.lo;
     for (;;) {
