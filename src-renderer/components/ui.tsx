@@ -80,7 +80,7 @@ export function AvailabilityBadge({ a, now, compact }: { a: AvailabilityView | u
   return <StatusPill d={a.display} now={now} compact={compact} />;
 }
 
-async function copyText(text: string): Promise<boolean> {
+export async function copyText(text: string): Promise<boolean> {
   const d = desktop();
   try {
     if (d?.copyText) {
