@@ -147,7 +147,7 @@ export function Shell({ snap, route }: { snap: AdminSnapshot; route: Route }) {
         <header className="top">
           <h1>{TITLES[route]}</h1>
           <span className="spacer" />
-          <button type="button" className="btn btn-small btn-ghost" aria-label="Open the command palette (Ctrl+K)" aria-keyshortcuts="Control+K Meta+K" title="Command palette (⌘K / Ctrl+K)" data-testid="open-palette" onClick={togglePalette}>⌘K</button>
+          <button type="button" className="btn btn-small btn-ghost" aria-keyshortcuts="Control+K Meta+K" title="Command palette (⌘K / Ctrl+K)" data-testid="open-palette" onClick={togglePalette}>⌘K<span className="sr-only"> Command palette</span></button>
           <ThemeSwitch />
           <ConnPill />
         </header>
