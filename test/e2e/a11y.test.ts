@@ -36,14 +36,14 @@ interface Finding {
 
 /** axe on the page as it is now: its serious and critical findings. */
 async function audit(page: Page): Promise<Finding[]> {
-  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
-  return page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(ctx: Document, o: object): Promise<{ violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: string[]; failureSummary?: string }> }> }> } }).axe;
-    const r = await axe.run(document, { resultTypes: ['violations'] });
+  if (!(await page.evaluate("'axe' in window"))) await page.addScriptTag({ path: AXE });
+  // A string, evaluated in the page (this file is type-checked without the DOM library).
+  return page.evaluate(`(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
     return r.violations
       .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => `${n.target.join(' ')} :: ${(n.failureSummary ?? '').split('\n').slice(1, 2).join('').trim()}`) }));
-  });
+      .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ') + ' :: ' + (n.failureSummary || '').split('\\n').slice(1, 2).join('').trim()) }));
+  })()`) as Promise<Finding[]>;
 }
 
 describe.skipIf(!existsSync(CHROMIUM) || !existsSync(AXE))('accessibility: axe on every screen', () => {
@@ -141,7 +141,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !existsSync(AXE))('accessibility: axe o
     await page.click('[data-testid=nav-overview]');
     await page.keyboard.press('Control+k');
     await page.waitForSelector('[data-testid=palette]');
-    expect(await page.evaluate(() => document.activeElement?.getAttribute('role'))).toBe('combobox');
+    expect(await page.evaluate("document.activeElement && document.activeElement.getAttribute('role')")).toBe('combobox');
     for (const scheme of SCHEMES) {
       await page.emulateMedia({ colorScheme: scheme });
       await check(`palette ${scheme}`);
@@ -154,10 +154,10 @@ describe.skipIf(!existsSync(CHROMIUM) || !existsSync(AXE))('accessibility: axe o
     // The manual theme switch wins over the system.
     await page.emulateMedia({ colorScheme: 'light' });
     await page.click('[data-testid=theme-dark]');
-    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+    expect(await page.evaluate('document.documentElement.dataset.theme')).toBe('dark');
     await check('usage, theme set to dark by hand');
     await page.click('[data-testid=theme-system]');
-    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('light');
+    expect(await page.evaluate('document.documentElement.dataset.theme')).toBe('light');
     expect(found, found.join('\n')).toEqual([]);
   });
 });

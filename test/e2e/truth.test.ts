@@ -112,7 +112,8 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard tells the truth', () => {
     expect(totals.total).toMatchObject({ requests: 2, errors: 1 });
     // The 12 characters the table shows find the request.
     await page.fill('input[aria-label="Request id"]', 'truth-broken');
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid=open-request]').length === 1);
+    await page.locator('tr', { hasText: 'truth-good' }).waitFor({ state: 'detached' });
+    expect(await page.locator('[data-testid=open-request]').count()).toBe(1);
     await page.screenshot({ path: join(SHOTS, 'truth-usage-broken-1440x900-light.png') });
   });
 
@@ -135,7 +136,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard tells the truth', () => {
     await relay.stop();
     await page.waitForSelector('[data-testid=conn-banner]');
     expect(await page.textContent('[data-testid=conn-banner]')).toContain('Lost the connection');
-    expect(await page.$eval('[data-testid=content]', (el) => (el as HTMLFieldSetElement).disabled)).toBe(true);
+    expect(await page.$eval('[data-testid=content]', (el) => (el as unknown as { disabled: boolean }).disabled)).toBe(true);
     const buttons = page.locator('[data-testid=content] button');
     expect(await buttons.count()).toBeGreaterThan(0);
     expect(await buttons.first().isDisabled()).toBe(true);
@@ -143,7 +144,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard tells the truth', () => {
 
     await start(samePort);
     await page.waitForSelector('[data-testid=conn-banner]', { state: 'detached', timeout: 40_000 });
-    expect(await page.$eval('[data-testid=content]', (el) => (el as HTMLFieldSetElement).disabled)).toBe(false);
+    expect(await page.$eval('[data-testid=content]', (el) => (el as unknown as { disabled: boolean }).disabled)).toBe(false);
     await page.waitForSelector('[data-testid=conn]:has-text("Live")');
   }, 90_000);
 });

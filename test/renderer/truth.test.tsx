@@ -164,3 +164,29 @@ describe('theme', () => {
     expect(storedTheme()).toBe('system');
   });
 });
+
+describe('Settings: desktop notifications', () => {
+  it('in the desktop app: a switch that reads and writes the setting', async () => {
+    const { DesktopNotifications } = await import('../../src-renderer/components/DesktopNotifications');
+    let on = true;
+    const sets: boolean[] = [];
+    window.relayDesktop = { admin: () => ({ url: 'http://127.0.0.1:1', token: 't' }), notifications: async () => on, setNotifications: async (v: boolean) => { sets.push(v); on = v; return on; } };
+    try {
+      render(<DesktopNotifications />);
+      const box = await screen.findByTestId('notifications-toggle') as HTMLInputElement;
+      await act(async () => { await Promise.resolve(); });
+      expect(box.checked).toBe(true);
+      await act(async () => { fireEvent.click(box); await Promise.resolve(); });
+      expect(sets).toEqual([false]);
+      expect(box.checked).toBe(false);
+    } finally {
+      delete window.relayDesktop;
+    }
+  });
+  it('in a browser: says there are none, no switch', async () => {
+    const { DesktopNotifications } = await import('../../src-renderer/components/DesktopNotifications');
+    render(<DesktopNotifications />);
+    expect(screen.queryByTestId('notifications-toggle')).toBeNull();
+    expect(screen.getByTestId('notifications-card').textContent).toMatch(/desktop app/);
+  });
+});
