@@ -8,6 +8,7 @@ import { snippets } from '../lib/snippets';
 import { signInAll, toSignIn } from '../store';
 import { DiscoveryCard } from './Discovered';
 import { ProvidersCard } from '../components/BackendTest/ProvidersCard';
+import { NodesCard } from './Nodes';
 
 function maskKey(k: string): string {
   return k.length > 14 ? `${k.slice(0, 11)}${'•'.repeat(8)}${k.slice(-4)}` : '•'.repeat(k.length);
@@ -136,6 +137,7 @@ export function Overview({ snap }: { snap: AdminSnapshot }) {
 
       <DiscoveryCard snap={snap} />
       <GettingStarted snap={snap} />
+      {snap.team && <NodesCard />}
 
       <div className="stats">
         <Stat

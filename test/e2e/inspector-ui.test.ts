@@ -122,7 +122,9 @@ describe.skipIf(!existsSync(CHROMIUM))('request inspector in the dashboard', () 
     const story = await page.textContent('[data-testid=timeline]');
     expect(story).toContain('Attempt up');
     expect(story).toContain('up → up2');
-    expect(await page.$$('[data-testid=timeline-bar]')).toHaveLength(3);
+    // A bar per attempt and one for the whole request (admission is a bar too when it waited).
+    expect(await page.$$('[data-testid=timeline-row][data-kind=attempt] [data-testid=timeline-bar]')).toHaveLength(2);
+    expect(await page.$$('[data-testid=timeline-row][data-kind=end] [data-testid=timeline-bar]')).toHaveLength(1);
     await shots('request-detail');
 
     await page.click('[data-testid=rd-tab-response]');

@@ -154,6 +154,8 @@ export interface AdminSnapshot {
   logs: AdminLogLine[];
   /** What discovery found (local servers, an installed Lingma); absent where it is not wired. */
   discovery?: DiscoveryView;
+  /** Team mode: this node's name (the dashboard then shows its Nodes card, `GET /admin/cluster`). */
+  team?: { node: string };
 }
 
 /** Messages on `GET /admin/events` (server → client, JSON text frames). */

@@ -1,4 +1,5 @@
 /** Builds the admin snapshot from the relay. Never includes a password or an upstream key. */
+import { nodeNameOf } from '../cluster/index';
 import type { Instance, InstanceSnapshot } from '../backends/types';
 import type { AvailabilityView } from '../pool/availability';
 import type { AliasInfo, HealthSnapshot } from '../routing/types';
@@ -221,6 +222,7 @@ export async function buildSnapshot(ctx: StateContext): Promise<AdminSnapshot> {
     finished: tracker.recentFinished(),
     counters: [...tracker.counters],
     discovery: deps.discovery.view(),
+    team: deps.config.cluster?.redisUrl ? { node: nodeNameOf(deps.config.cluster) } : undefined,
     logs: [...tracker.logs],
   };
 }
