@@ -1,3 +1,4 @@
+import { TabList } from '../components/TabList';
 import { useMemo, useState } from 'react';
 import type { AdminInstance, AdminSnapshot, StatusDisplay } from '../../src-main/core/admin/api-types';
 import { Sparkline } from '../components/charts';
@@ -177,11 +178,7 @@ export function Overview({ snap }: { snap: AdminSnapshot }) {
       <ProvidersCard snap={snap} />
 
       <Card title="Connect a client" actions={<Badge tone="muted">model: {model}</Badge>}>
-        <div className="tabs" role="tablist">
-          {list.map((s) => (
-            <button key={s.id} type="button" role="tab" aria-selected={s.id === current.id} className={`tab ${s.id === current.id ? 'tab-on' : ''}`} onClick={() => setClient(s.id)}>{s.title}</button>
-          ))}
-        </div>
+        <TabList label="Clients" items={list} current={current.id} onSelect={setClient} />
         <p className="muted small">{current.hint}{current.where ? <> · <span className="mono">{current.where}</span></> : null}</p>
         <Code code={current.code} testId="snippet" />
         <p className="small"><a href="#/connect">Let Lingma Relay write Claude Code, Codex, qwen-code or Continue settings for you</a> (shows the change first, keeps a backup).</p>

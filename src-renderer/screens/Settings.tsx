@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { DesktopNotifications } from '../components/DesktopNotifications';
 import type { AdminSettings, AdminSnapshot, CreateKeyResult } from '../../src-main/core/admin/api-types';
 import { desktop, storeToken } from '../api/connection';
 import { Badge, Card, ConfirmButton, CopyButton, Field } from '../components/ui';
@@ -124,6 +125,7 @@ export function Settings({ snap }: { snap: AdminSnapshot }) {
       )}
       <Card title="Live settings"><SettingsForm key={JSON.stringify(snap.settings)} s={snap.settings} /></Card>
       <Keys snap={snap} />
+      <DesktopNotifications />
       <Card title="About">
         <dl className="kv">
           <dt>Version</dt><dd>{snap.version}</dd>

@@ -146,6 +146,8 @@ export interface AdminSnapshot {
   settings: AdminSettings;
   secretProtection?: 'os' | 'basic' | 'file' | 'cluster';
   live: AdminLiveRequest[];
+  /** Requests finished in the last few minutes, newest first (bounded): Live shows them after a reload. */
+  finished?: AdminLiveRequest[];
   /** Per-second counters, oldest first (up to 120 s). */
   counters: AdminCounters[];
   /** Recent log lines, oldest first. */

@@ -219,6 +219,7 @@ export async function buildSnapshot(ctx: StateContext): Promise<AdminSnapshot> {
     settings: settingsView(deps),
     secretProtection: deps.secrets.protection,
     live: [...tracker.live.values()],
+    finished: tracker.recentFinished(),
     counters: [...tracker.counters],
     discovery: deps.discovery.view(),
     team: deps.config.cluster?.redisUrl ? { node: nodeNameOf(deps.config.cluster) } : undefined,

@@ -55,11 +55,22 @@ export const RETENTION_SQL: ReadonlyArray<{ table: string; sql: string; batched:
   })),
 ];
 
-/** A status filter as SQL (see `statusRange`); null when unreadable. */
-export function statusClause(s: string): string | null {
+/** A raw row that succeeded: below 400 and no error (a stream that broke after its first byte has one). */
+export const OK_RAW = '(status < 400 AND error_type IS NULL)';
+/** A raw row counted as an error: a failure, or a stream that broke after its first byte (`requestOutcomeKind`). */
+export const ERROR_RAW = '(status >= 400 OR error_type IS NOT NULL)';
+
+/**
+ * A status filter as SQL (see `statusRange`); null when unreadable. `raw`: over raw rows only,
+ * where 'ok' and 'error' also sort a stream that broke after its first byte (200 with an error
+ * type) as an error; rollups have no error type.
+ */
+export function statusClause(s: string, raw = false): string | null {
   const r = statusRange(s);
   if (!r) return null;
   const [lo, hi] = r;
+  if (raw && lo === 0 && hi === 399) return OK_RAW;
+  if (raw && lo === 400 && hi === 999) return ERROR_RAW;
   if (lo === hi) return `status = ${lo}`;
   if (lo === 0) return `status < ${hi + 1}`;
   if (hi === 999) return `status >= ${lo}`;
@@ -71,7 +82,7 @@ export interface Stmt {
   params: Record<string, unknown>;
 }
 
-export function where(f: UsageFilters, range?: UsageRange, extra: string[] = [], timeCol = 'received_at', modelMatchesRequested = false): Stmt {
+export function where(f: UsageFilters, range?: UsageRange, extra: string[] = [], timeCol = 'received_at', modelMatchesRequested = false, raw = false): Stmt {
   const parts: string[] = [];
   const params: Record<string, unknown> = {};
   if (range) {
@@ -89,7 +100,7 @@ export function where(f: UsageFilters, range?: UsageRange, extra: string[] = [],
     params[k] = f[k];
   }
   if (f.status !== undefined) {
-    const c = statusClause(f.status);
+    const c = statusClause(f.status, raw);
     if (!c) throw errors.invalid(`Status filter must be a status code (429), a class (5xx), 'ok' or 'error', got '${String(f.status).slice(0, 20)}'.`, 'status');
     parts.push(c);
   }
@@ -249,7 +260,7 @@ export function histogramDays(q: UsageRange & UsageFilters): { d1: number; d2: n
 
 /** The successful rows of a range: label, total time, time to first byte. */
 export function latencyRowsStmt(f: UsageFilters, r: UsageRange): Stmt {
-  const w = where(f, r, ['status < 400']);
+  const w = where(f, r, [OK_RAW]);
   return { sql: `SELECT label, total_ms, ttft_ms FROM usage ${w.sql}`, params: w.params };
 }
 

@@ -8,7 +8,7 @@ import type { Pool } from 'pg';
 import { CSV_COLUMNS, CSV_HEADER, CSV_TIME_COLUMNS, csvLine } from '../csv';
 import { EXACT_PERCENTILE_ROWS } from '../plan';
 import {
-  exactLatency, foldSeries, foldTotals, histogramDays, histogramLatency, histogramStmt, latencyRowsStmt, mergeSums,
+  ERROR_RAW, exactLatency, foldSeries, foldTotals, histogramDays, histogramLatency, histogramStmt, latencyRowsStmt, mergeSums,
   recentPage, ROW_COLUMNS, seriesBuckets, sumStatements, TOKENS_BY_KEY_SQL, where,
   type LatencyRow, type Raw, type SqlDialect, type Stmt, type SumEntry,
 } from '../sql';
@@ -17,7 +17,7 @@ import type { RecentQuery, UsageFilters, UsageGroup, UsageLatency, UsageRange, U
 
 /** Sums over raw rows and over rollup rows, with the names `addInto` reads (quoted: PostgreSQL folds case). */
 export const PG_DIALECT: SqlDialect = {
-  aggRaw: `COUNT(*) AS requests, COUNT(*) FILTER (WHERE status >= 400) AS errors,
+  aggRaw: `COUNT(*) AS requests, COUNT(*) FILTER (WHERE ${ERROR_RAW}) AS errors,
   COALESCE(SUM(prompt_tokens), 0) AS "promptTokens", COALESCE(SUM(completion_tokens), 0) AS "completionTokens",
   COALESCE(SUM(reasoning_tokens), 0) AS "reasoningTokens", COALESCE(SUM(cached_tokens), 0) AS "cachedTokens",
   SUM(cost_usd) AS "costUsd", COALESCE(SUM(total_ms), 0) AS "totalMs"`,
@@ -108,9 +108,11 @@ export class PgQueries {
   async recent(q: RecentQuery): Promise<RecentPage> {
     const limit = q.limit ?? 50;
     const extra = ['id < @before'];
-    if (q.requestId !== undefined) extra.push('request_id = @requestId');
+    // A request id matches as a prefix (the dashboard shows 12 characters; pasting them finds it);
+    // `starts_with` is exact whatever the database's collation.
+    if (q.requestId !== undefined) extra.push('starts_with(request_id, @requestId)');
     // In the request list, `model` also finds requests by the name the client sent (an alias, say).
-    const w = where(q, undefined, extra, 'received_at', true);
+    const w = where(q, undefined, extra, 'received_at', true, true);
     w.params.before = q.before ?? Number.MAX_SAFE_INTEGER;
     w.params.limit = limit + 1;
     if (q.requestId !== undefined) w.params.requestId = q.requestId;
@@ -123,7 +125,7 @@ export class PgQueries {
     // The range's id bounds through the time index, then pages walk the primary key between them.
     const [bounds] = await this.all({ sql: 'SELECT MIN(id) AS lo, MAX(id) AS hi FROM usage WHERE received_at >= @from AND received_at < @to', params: { from: q.from, to: q.to } });
     if (bounds.lo === null || bounds.hi === null) return;
-    const w = where(q, q, ['id > @cursor AND id <= @hi']);
+    const w = where(q, q, ['id > @cursor AND id <= @hi'], 'received_at', false, true);
     const sql = `SELECT ${CSV_COLUMNS.join(', ')} FROM usage ${w.sql} ORDER BY id LIMIT ${CSV_PAGE}`;
     let cursor = Number(bounds.lo) - 1;
     for (;;) {

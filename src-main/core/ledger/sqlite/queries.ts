@@ -8,7 +8,7 @@ import type Database from 'better-sqlite3';
 import { CSV_COLUMNS, CSV_HEADER, CSV_TIME_COLUMNS, csvLine } from '../csv';
 import { EXACT_PERCENTILE_ROWS } from '../plan';
 import {
-  exactLatency, foldSeries, foldTotals, histogramDays, histogramLatency, histogramStmt, latencyRowsStmt, mergeSums,
+  ERROR_RAW, exactLatency, foldSeries, foldTotals, histogramDays, histogramLatency, histogramStmt, latencyRowsStmt, mergeSums,
   recentPage, ROW_COLUMNS, seriesBuckets, sumStatements, TOKENS_BY_KEY_SQL, where, type LatencyRow, type Raw, type SqlDialect, type SumEntry,
 } from '../sql';
 import type { RecentPage, SeriesQuery, TotalsQuery } from '../store';
@@ -18,7 +18,7 @@ export { statusClause } from '../sql';
 
 /** Sums over raw rows and over rollup rows, with the same output names. */
 export const SQLITE_DIALECT: SqlDialect = {
-  aggRaw: `COUNT(*) AS requests, SUM(status >= 400) AS errors,
+  aggRaw: `COUNT(*) AS requests, SUM(${ERROR_RAW}) AS errors,
   TOTAL(prompt_tokens) AS promptTokens, TOTAL(completion_tokens) AS completionTokens,
   TOTAL(reasoning_tokens) AS reasoningTokens, TOTAL(cached_tokens) AS cachedTokens,
   SUM(cost_usd) AS costUsd, TOTAL(total_ms) AS totalMs`,
@@ -121,10 +121,15 @@ export class UsageQueries {
     const direct = q.requestId !== undefined || filterCount === 0 || (filterCount === 1 && q.provider === undefined && exactStatus);
     const extra: string[] = ['id < @before'];
     if (!direct) extra.push('id >= @floor');
-    if (q.requestId !== undefined) extra.push('request_id = @requestId');
+    // A request id matches as a prefix (the dashboard shows 12 characters; pasting them finds the
+    // request): a range on the request id index (binary collation: exactly the prefixed ids).
+    if (q.requestId !== undefined) extra.push('request_id >= @requestId AND request_id < @requestIdEnd');
     // In the request list, `model` also finds requests by the name the client sent (an alias, say).
-    const w = where(q, undefined, extra, 'received_at', true);
-    if (q.requestId !== undefined) w.params.requestId = q.requestId;
+    const w = where(q, undefined, extra, 'received_at', true, true);
+    if (q.requestId !== undefined) {
+      w.params.requestId = q.requestId;
+      w.params.requestIdEnd = `${q.requestId}\u{10FFFF}`;
+    }
     // Windowed: walk the index of the most selective equality filter inside each id window (the
     // planner would otherwise scan the window by rowid).
     let hint = '';
@@ -167,7 +172,7 @@ export class UsageQueries {
     const bounds = this.stmt('SELECT MIN(id) AS lo, MAX(id) AS hi FROM usage WHERE received_at >= @from AND received_at < @to')
       .get({ from: q.from, to: q.to }) as { lo: number | null; hi: number | null };
     if (bounds.lo === null || bounds.hi === null) return;
-    const w = where(q, q, ['id >= @cursor AND id <= @hi']);
+    const w = where(q, q, ['id >= @cursor AND id <= @hi'], 'received_at', false, true);
     const page = this.stmt(`SELECT ${CSV_SELECT} FROM usage ${w.sql} ORDER BY id LIMIT ${CSV_PAGE}`).raw(true);
     let cursor = bounds.lo;
     for (;;) {
