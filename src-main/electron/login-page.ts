@@ -85,10 +85,10 @@ export function electronLoginPageFactory(deps: ElectronLoginPageDeps): LoginPage
       },
       mainFrame: () => (win.isDestroyed() ? undefined : wc.mainFrame),
       frames: () => (win.isDestroyed() ? [] : wc.mainFrame.framesInSubtree),
-      showWithBanner: (message) => {
-        banner = message;
-        win.setTitle(`Lingma Relay: ${message.replace(/^Lingma Relay needs you: /, '')}`);
-        void wc.insertCSS(bannerCss(message)).catch(() => undefined);
+      showWithBanner: (message, account) => {
+        banner = `${message} Account: ${account}.`;
+        win.setTitle(`Lingma Relay: sign in ${account}`);
+        void wc.insertCSS(bannerCss(banner)).catch(() => undefined);
         win.show();
         win.focus();
       },

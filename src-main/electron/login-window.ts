@@ -51,8 +51,12 @@ export interface LoginPage {
   mainFrame(): LoginFrame | undefined;
   /** Every frame, main frame included. */
   frames(): LoginFrame[];
-  /** Shows the window with a one-line explanation on top of the page. */
-  showWithBanner(message: string): void;
+  /**
+   * Shows the window with a one-line explanation on top of the page; `account` says which account
+   * to sign in (`name (username)`), in the banner and the window title, so a person with several
+   * accounts types the right one.
+   */
+  showWithBanner(message: string, account: string): void;
   destroy(): void;
 }
 
@@ -77,6 +81,11 @@ export interface WindowLoginDriverOptions {
 }
 
 /** The banner shown on top of the sign-in page when a person must act. */
+/** Which account a sign-in window is for, as a person reads it: `alice (alice@example.com)`. */
+export function accountLabel(instance: string, username: string): string {
+  return username && username !== instance ? `${instance} (${username})` : instance;
+}
+
 export const BANNERS = {
   captcha: 'Lingma Relay needs you: please complete the security check to finish signing in.',
   unknownPage: 'Lingma Relay needs you: this sign-in page was not recognised. Please sign in here.',
@@ -232,7 +241,7 @@ export class WindowLoginDriver implements LoginDriver, LoginDriverLimits {
       }
       setDeadline(Math.max(0, manualUntil - Date.now()), LOGIN_REASONS.timeout);
       try {
-        page.showWithBanner(banner);
+        page.showWithBanner(banner, accountLabel(req.instance, req.credentials.username));
       } catch {
         finish({ kind: 'failed', reason: 'The sign-in window could not be shown.' });
       }

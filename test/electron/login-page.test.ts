@@ -77,10 +77,12 @@ describe('electronLoginPageFactory', () => {
       css.push(c);
       return 'k';
     };
-    page.showWithBanner('Lingma Relay needs you: please complete the security check to finish signing in.');
+    page.showWithBanner('Lingma Relay needs you: please complete the security check to finish signing in.', 'work (alice@example.com)');
     expect(win.visible).toBe(true);
-    expect(win.title).toBe('Lingma Relay: please complete the security check to finish signing in.');
+    // Which account: in the title and in the banner.
+    expect(win.title).toBe('Lingma Relay: sign in work (alice@example.com)');
     expect(css[0]).toContain('html::before');
+    expect(css[0]).toContain('Account: work (alice@example.com).');
     win.webContents.emit('did-finish-load');
     expect(css.length).toBe(2);
     const t = new FakeEvent();

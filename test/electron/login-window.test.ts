@@ -81,8 +81,10 @@ class FakePage implements LoginPage {
   frames() {
     return this.destroyed ? [] : [this.main, this.sub];
   }
-  showWithBanner(message: string) {
+  account: string | undefined;
+  showWithBanner(message: string, account: string) {
     this.banner = message;
+    this.account = account;
   }
   destroy() {
     this.destroyed = true;
@@ -191,6 +193,8 @@ describe('WindowLoginDriver', () => {
     const outcome = s.driver.login(s.req());
     await vi.waitFor(() => expect(s.page().banner).toBe(BANNERS.captcha), { timeout: 5000 });
     expect(s.page().destroyed).toBe(false);
+    // The window says which account to sign in (a person with several accounts types the right one).
+    expect(s.page().account).toBe(`${s.req().instance} (alice@example.com)`);
     // The coordinator hears it at once (the account shows "needs a person" while the window is up).
     expect(s.handedOver).toEqual([LOGIN_REASONS.captcha]);
     s.page().navigate(`${CALLBACK}?state=s1&token=t`);
