@@ -15,7 +15,16 @@ export function nextTab(key: string, i: number, n: number): number | undefined {
   }
 }
 
-export function TabList<T extends string>(props: { label: string; items: readonly { id: T; title: string }[]; current: T; onSelect(id: T): void }) {
+export function TabList<T extends string>(props: {
+  label: string;
+  items: readonly { id: T; title: string }[];
+  current: T;
+  onSelect(id: T): void;
+  /** Extra class on the list. */
+  className?: string;
+  /** `data-testid` of each tab. */
+  testId?: (id: T) => string;
+}) {
   const refs = useRef<(HTMLButtonElement | null)[]>([]);
   const { items, current } = props;
   const onKey = (e: KeyboardEvent, i: number): void => {
@@ -26,7 +35,7 @@ export function TabList<T extends string>(props: { label: string; items: readonl
     refs.current[j]?.focus();
   };
   return (
-    <div className="tabs" role="tablist" aria-label={props.label}>
+    <div className={`tabs${props.className ? ` ${props.className}` : ''}`} role="tablist" aria-label={props.label}>
       {items.map((t, i) => (
         <button
           key={t.id}
@@ -38,6 +47,7 @@ export function TabList<T extends string>(props: { label: string; items: readonl
           className={`tab ${t.id === current ? 'tab-on' : ''}`}
           onClick={() => props.onSelect(t.id)}
           onKeyDown={(e) => onKey(e, i)}
+          data-testid={props.testId?.(t.id)}
         >
           {t.title}
         </button>

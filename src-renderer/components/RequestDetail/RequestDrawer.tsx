@@ -5,6 +5,7 @@
  * the log lines of that request from the dashboard's recent log. Says plainly when capture is off
  * or the request is gone.
  */
+import { TabList } from '../TabList';
 import { useCallback, useEffect, useState } from 'react';
 import type { UsageRow } from '../../../src-main/core/admin/api-types';
 import type { Capture } from '../../../src-main/core/inspector/types';
@@ -116,11 +117,14 @@ export function RequestDetail({ id, screen, onClose }: { id: string; screen: str
                 The request inspector has no capture of this request. {data.missing}
               </div>
             )}
-            <div className="tabs rd-tabs" role="tablist">
-              {tabs.map((t) => (
-                <button key={t} type="button" role="tab" aria-selected={t === shown} className={`tab ${t === shown ? 'tab-on' : ''}`} data-testid={`rd-tab-${t}`} onClick={() => setTab(t)}>{TAB_TITLES[t]}</button>
-              ))}
-            </div>
+            <TabList<Tab>
+              label="Request details"
+              className="rd-tabs"
+              items={tabs.map((t) => ({ id: t, title: TAB_TITLES[t] }))}
+              current={shown}
+              onSelect={setTab}
+              testId={(t) => `rd-tab-${t}`}
+            />
             <div className="rd-body" role="tabpanel">
               {c && shown === 'story' && (
                 <>
