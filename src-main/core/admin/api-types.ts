@@ -58,6 +58,36 @@ export interface AdminAliasTarget {
   ready: number;
   total: number;
   status: 'ok' | 'degraded' | 'down' | 'unknown';
+  /** No provider lists this model (shown red: "unknown model"). */
+  unknownModel?: boolean;
+}
+
+/** A target no provider lists, found when aliases are read or saved. */
+export interface AliasWarning {
+  alias: string;
+  target: string;
+  message: string;
+}
+
+/** `POST /admin/aliases/test`: one tiny chat through the gateway and the path it took. */
+export interface AliasTestResult {
+  ok: boolean;
+  status: number;
+  model: string;
+  /** `x-relay-resolved`: the `provider/model` that answered. */
+  resolved?: string;
+  alias?: string;
+  /** The attempts in order (from the inspector's timeline; empty with the inspector off). */
+  path: { target: string; instance?: string; outcome: string; reason?: string }[];
+  answer?: string;
+  error?: string;
+  requestId: string;
+}
+
+/** `409` from `PUT /admin/aliases` when the file on disk is broken and `confirm` was not sent. */
+export interface AliasesBrokenBody extends AdminErrorBody {
+  problem: string;
+  diff: string;
 }
 
 export interface AdminAlias {

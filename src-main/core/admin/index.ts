@@ -12,7 +12,7 @@
  *   GET  /admin/events                     WebSocket of AdminEvent (first message: a fresh snapshot)
  *   POST /admin/instances/:name/{login,logout,restart}, POST /admin/instances/login-all
  *   GET/POST /admin/accounts, PATCH/DELETE /admin/accounts/:name
- *   GET/PUT /admin/aliases
+ *   GET/PUT /admin/aliases, POST /admin/aliases/test (alias-routes.ts)
  *   GET/POST /admin/keys, DELETE /admin/keys/:id
  *   GET/PATCH /admin/settings
  *   GET /admin/clients, POST /admin/clients/:id/{plan,apply,restore}   (client-routes.ts)
@@ -24,14 +24,12 @@
 import websocket from '@fastify/websocket';
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import YAML from 'yaml';
 import { attachedRefusal } from '../backends/lingma/accounts-api';
 import { AttachedInstance } from '../backends/lingma/attach/attached';
 import type { InstanceSnapshot } from '../backends/types';
 import { errors, toRelayError } from '../errors';
 import type { GatewayPlugin } from '../gateway/build';
 import type { HealthSnapshot, ReloadOutcome } from '../routing/types';
-import { AliasError } from '../routing/aliases';
 import type { LiveRequest, LogLine } from '../events';
 import type { AdminEvent, CreateKeyResult } from './api-types';
 import { guardScope, selectWsSubprotocol } from '../gateway/plugins/auth';
@@ -40,7 +38,7 @@ import { LiveTracker, toAdminLog, toAdminRequest } from './live';
 import { accountsView, aliasesView, buildSnapshot, instanceView, keysView, settingsView, type StateContext } from './state';
 import { availabilityRoutes } from './availability-routes';
 import { registerDashboard } from './static';
-import { AccountAddBody, AccountEditBody, AliasesBody, aliasesProblem, CreateKeyBody, SettingsBody } from './schemas';
+import { AccountAddBody, AccountEditBody, CreateKeyBody, SettingsBody } from './schemas';
 import { checkBody } from './validate';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { TSchema } from '@sinclair/typebox';
@@ -48,6 +46,7 @@ import type { FastifySchemaCompiler } from 'fastify';
 import { clientRoutes } from './client-routes';
 import { discoveryRoutes } from './discovery-routes';
 import { inspectorRoutes } from './inspector-routes';
+import { aliasRoutes } from './alias-routes';
 
 export type { AdminDeps } from './deps';
 
@@ -63,12 +62,6 @@ export interface AdminOptions {
 }
 
 export const SLOW_CLIENT_CLOSE_CODE = 4001;
-
-/** Routing's refusal of aliases as a 400 naming the field; anything else as it is. */
-function invalid(e: unknown, param: string): never {
-  if (e instanceof AliasError) throw errors.invalid(e.message, param);
-  throw e;
-}
 
 /**
  * The admin scope's validator for TypeBox route schemas: a body is tidied (empty optional fields
@@ -261,26 +254,8 @@ export function adminPlugin(deps: AdminDeps, opts: AdminOptions = {}): FastifyPl
       return { ok: true, accounts: await accountsView(deps) };
     });
 
-    // ---- aliases ----
-    app.get('/admin/aliases', async () => ({
-      aliases: aliasesView(ctx),
-      raw: deps.aliases.raw(),
-      path: deps.aliases.file,
-      lastReload: deps.resolver.lastReload(),
-    }));
-    app.put('/admin/aliases', { schema: { body: AliasesBody } }, async (req) => {
-      const { aliases } = req.body;
-      const bad = aliasesProblem(aliases, deps.providers().map((p) => p.name));
-      if (bad) throw errors.invalid(bad, 'aliases');
-      let outcome: ReloadOutcome;
-      try {
-        outcome = deps.aliases.save(`# Written by the Lingma Relay dashboard.\n${YAML.stringify(aliases)}`);
-      } catch (e) {
-        invalid(e, 'aliases');
-      }
-      hub.emit('config', 'aliases');
-      return { ok: true, path: deps.aliases.file, aliases: aliasesView(ctx), lastReload: outcome };
-    });
+    // ---- aliases (alias-routes.ts) ----
+    await app.register(aliasRoutes, { ctx });
 
     // ---- API keys ----
     app.get('/admin/keys', async () => keysView(deps));

@@ -80,7 +80,25 @@ export const SettingsBody = Type.Object(
 export type SettingsBody = Static<typeof SettingsBody>;
 
 /** PUT /admin/aliases: the definitions as written in a config file. */
-export const AliasesBody = Type.Object({ aliases: Type.Record(Type.String(), Type.Unknown(), { problem: 'must be a JSON object of alias definitions' }) }, closed('request'));
+export const AliasesBody = Type.Object(
+  {
+    /** The definitions (the structured editor): written into the file through the YAML Document API. */
+    aliases: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { problem: 'must be a JSON object of alias definitions' })),
+    /** The whole file as text (the raw YAML editor). */
+    text: Type.Optional(Type.String({ maxLength: 1_000_000, problem: 'expected the aliases file as text (at most 1 MB)' })),
+    /** Replace a file that is broken on disk now (after the person saw the diff). */
+    confirm: Type.Optional(bool()),
+  },
+  closed('request'),
+);
+export type AliasesBody = Static<typeof AliasesBody>;
+
+/** POST /admin/aliases/test: one tiny chat to an alias or a target, through the gateway. */
+export const AliasTestBody = Type.Object(
+  { model: Type.String({ minLength: 1, maxLength: 256, problem: 'required: an alias or provider/model of at most 256 characters' }) },
+  closed('alias test'),
+);
+export type AliasTestBody = Static<typeof AliasTestBody>;
 
 export interface FieldProblem {
   /** The field (`maxConcurrency`, `aliases.fast.chain`), or undefined for the body itself. */

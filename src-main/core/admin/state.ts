@@ -1,5 +1,6 @@
 /** Builds the admin snapshot from the relay. Never includes a password or an upstream key. */
-import type { Instance, InstanceSnapshot } from '../backends/types';
+import type { Instance, InstanceSnapshot, Provider } from '../backends/types';
+import { modelExists } from '../routing/alias-document';
 import type { AvailabilityView } from '../pool/availability';
 import type { AliasInfo, HealthSnapshot } from '../routing/types';
 import type {
@@ -103,7 +104,7 @@ export function instancesView(ctx: StateContext): AdminInstance[] {
   return out;
 }
 
-function targetView(label: string, instances: AdminInstance[], knownProviders: Set<string>): AdminAliasTarget {
+function targetView(label: string, instances: AdminInstance[], knownProviders: Set<string>, providers: readonly Provider[]): AdminAliasTarget {
   const slash = label.indexOf('/');
   const provider = slash > 0 ? label.slice(0, slash) : label;
   const mine = instances.filter((i) => i.provider === provider);
@@ -111,7 +112,9 @@ function targetView(label: string, instances: AdminInstance[], knownProviders: S
   let status: AdminAliasTarget['status'] = 'unknown';
   if (knownProviders.has(provider) && mine.length) status = ready === mine.length ? 'ok' : ready > 0 ? 'degraded' : 'down';
   else if (knownProviders.has(provider)) status = 'down';
-  return { label, provider, ready, total: mine.length, status };
+  const view: AdminAliasTarget = { label, provider, ready, total: mine.length, status };
+  if (!modelExists(label, providers)) view.unknownModel = true;
+  return view;
 }
 
 export function aliasesView(ctx: StateContext, instances = instancesView(ctx)): AdminAlias[] {
@@ -121,14 +124,15 @@ export function aliasesView(ctx: StateContext, instances = instancesView(ctx)): 
   } catch {
     infos = [];
   }
-  const known = new Set(ctx.deps.providers().map((p) => p.name));
+  const providers = ctx.deps.providers();
+  const known = new Set(providers.map((p) => p.name));
   return infos.map((a) => ({
     name: a.name,
     description: a.description,
     chain: a.chain,
     expanded: a.expanded,
     pattern: a.pattern,
-    targets: a.expanded.map((l) => targetView(l, instances, known)),
+    targets: a.expanded.map((l) => targetView(l, instances, known, providers)),
   }));
 }
 
