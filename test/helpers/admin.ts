@@ -20,6 +20,7 @@ import { buildGateway } from '../../src-main/core/gateway/build';
 import { createLogger } from '../../src-main/core/gateway/logging';
 import { Metrics } from '../../src-main/core/gateway/metrics';
 import { createLedger } from '../../src-main/core/ledger/index';
+import { keyUsage } from '../../src-main/core/ledger/key-usage';
 import { createAvailability } from '../../src-main/core/pool/availability-model';
 import { createPool } from '../../src-main/core/pool/pool';
 import { createResolver } from '../../src-main/core/routing/aliases';
@@ -88,6 +89,7 @@ export function adminHarness(o: AdminHarnessOptions = {}): AdminHarness {
     accounts: o.accounts === undefined ? (providers.includes(lingma) ? lingma.accounts : null) : o.accounts,
     sessionCache: providers.includes(lingma) ? () => lingma.sessionCacheStats() : null,
     resolver, aliases, health, admission, availability, pool, keys, ledger,
+    keyUsage: (ids) => keyUsage(ledger, ids, Date.now()),
     secrets: { protection: 'file' },
     url: () => o.url ?? '',
     applySettings: (patch) => {

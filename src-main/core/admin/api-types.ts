@@ -121,6 +121,26 @@ export interface AdminApiKey {
   source: string;
   revocable: boolean;
   createdAt?: number;
+  /** rpm, tokensPerDay, expiresAt, concurrency as set. */
+  limits?: { rpm?: number; tokensPerDay?: number; expiresAt?: string; concurrency?: number };
+  /** The key the dashboard's snippets and the tray use: revoking it needs a replacement. */
+  dashboard?: boolean;
+  /** Limits can be changed here (created keys). */
+  editable?: boolean;
+  /** From the usage ledger (absent when it is off). */
+  lastUsed?: number;
+  requestsToday?: number;
+  tokensToday?: number;
+}
+
+/** `POST /admin/keys/:id/replace`. */
+export interface ReplaceKeyResult {
+  ok: true;
+  revoked: string;
+  /** The key now used by the dashboard. */
+  id: string;
+  /** The whole new key, when one was created: shown once. */
+  key?: string;
 }
 
 export interface AdminCounters {
@@ -217,6 +237,7 @@ export interface CreateKeyInput {
   rpm?: number;
   tokensPerDay?: number;
   expiresAt?: string;
+  concurrency?: number;
 }
 
 export interface CreateKeyResult {

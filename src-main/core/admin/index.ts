@@ -13,7 +13,7 @@
  *   POST /admin/instances/:name/{login,logout,restart}, POST /admin/instances/login-all
  *   GET/POST /admin/accounts, PATCH/DELETE /admin/accounts/:name
  *   GET/PUT /admin/aliases, POST /admin/aliases/test (alias-routes.ts)
- *   GET/POST /admin/keys, DELETE /admin/keys/:id
+ *   GET/POST /admin/keys, PATCH/DELETE /admin/keys/:id, POST /admin/keys/:id/replace (key-routes.ts)
  *   GET/PATCH /admin/settings
  *   GET /admin/clients, POST /admin/clients/:id/{plan,apply,restore}   (client-routes.ts)
  *   GET /admin/discovery, POST /admin/discovery/scan, POST /admin/discovery/:id/use (discovery-routes.ts)
@@ -31,14 +31,14 @@ import { errors, toRelayError } from '../errors';
 import type { GatewayPlugin } from '../gateway/build';
 import type { HealthSnapshot, ReloadOutcome } from '../routing/types';
 import type { LiveRequest, LogLine } from '../events';
-import type { AdminEvent, CreateKeyResult } from './api-types';
+import type { AdminEvent } from './api-types';
 import { guardScope, selectWsSubprotocol } from '../gateway/plugins/auth';
 import { findInstance, type AdminDeps } from './deps';
 import { LiveTracker, toAdminLog, toAdminRequest } from './live';
-import { accountsView, aliasesView, buildSnapshot, instanceView, keysView, settingsView, type StateContext } from './state';
+import { accountsView, aliasesView, buildSnapshot, instanceView, settingsView, type StateContext } from './state';
 import { availabilityRoutes } from './availability-routes';
 import { registerDashboard } from './static';
-import { AccountAddBody, AccountEditBody, CreateKeyBody, SettingsBody } from './schemas';
+import { AccountAddBody, AccountEditBody, SettingsBody } from './schemas';
 import { checkBody } from './validate';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { TSchema } from '@sinclair/typebox';
@@ -47,6 +47,7 @@ import { clientRoutes } from './client-routes';
 import { discoveryRoutes } from './discovery-routes';
 import { inspectorRoutes } from './inspector-routes';
 import { aliasRoutes } from './alias-routes';
+import { keyRoutes } from './key-routes';
 
 export type { AdminDeps } from './deps';
 
@@ -257,23 +258,8 @@ export function adminPlugin(deps: AdminDeps, opts: AdminOptions = {}): FastifyPl
     // ---- aliases (alias-routes.ts) ----
     await app.register(aliasRoutes, { ctx });
 
-    // ---- API keys ----
-    app.get('/admin/keys', async () => keysView(deps));
-    app.post('/admin/keys', { schema: { body: CreateKeyBody } }, async (req, reply) => {
-      const { name, ...limits } = req.body;
-      const created = deps.keys.create(name, limits);
-      hub.emit('config', 'keys');
-      const body: CreateKeyResult = { id: created.id, key: created.key };
-      // SECURITY: the whole key is in this one response only; it is never logged or listed again.
-      return reply.code(201).header('cache-control', 'no-store').send(body);
-    });
-    app.delete<{ Params: { id: string } }>('/admin/keys/:id', async (req) => {
-      const known = deps.keys.list().some((k) => k.id === req.params.id);
-      if (!known) throw errors.notFound(`No API key with id '${req.params.id}'.`, 'key_not_found');
-      deps.keys.revoke(req.params.id);
-      hub.emit('config', 'keys');
-      return { ok: true };
-    });
+    // ---- API keys (key-routes.ts) ----
+    await app.register(keyRoutes, { deps });
 
     // ---- live settings ----
     app.get('/admin/settings', async () => settingsView(deps));

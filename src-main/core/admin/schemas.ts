@@ -60,10 +60,37 @@ export const CreateKeyBody = Type.Object(
     rpm: Type.Optional(int(1, 1_000_000)),
     tokensPerDay: Type.Optional(int(1, 1_000_000_000_000)),
     expiresAt: Type.Optional(Type.String({ format: 'date-ish', problem: 'expected a date like 2027-01-31' })),
+    concurrency: Type.Optional(int(1, 100_000)),
   },
   closed('key request'),
 );
 export type CreateKeyBody = Static<typeof CreateKeyBody>;
+
+export const KEY_LIMITS = ['rpm', 'tokensPerDay', 'expiresAt', 'concurrency'] as const;
+
+/** PATCH /admin/keys/:id: the limits to set; `clear` lists the ones to remove. */
+export const KeyLimitsBody = Type.Object(
+  {
+    rpm: CreateKeyBody.properties.rpm,
+    tokensPerDay: CreateKeyBody.properties.tokensPerDay,
+    expiresAt: CreateKeyBody.properties.expiresAt,
+    concurrency: CreateKeyBody.properties.concurrency,
+    clear: Type.Optional(Type.Array(Type.Union(KEY_LIMITS.map((k) => Type.Literal(k))), { problem: `a list of limits to remove (${KEY_LIMITS.join(', ')})` })),
+  },
+  closed('key limits'),
+);
+export type KeyLimitsBody = Static<typeof KeyLimitsBody>;
+
+/** POST /admin/keys/:id/replace: revoke the dashboard's key for a new one (`create`) or a picked one (`id` + its whole `key`). */
+export const ReplaceKeyBody = Type.Object(
+  {
+    create: Type.Optional(bool()),
+    id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, problem: 'expected the id of the key to use instead' })),
+    key: Type.Optional(Type.String({ minLength: 8, maxLength: 512, problem: 'expected the whole key you picked (only its hash is kept)' })),
+  },
+  closed('replacement'),
+);
+export type ReplaceKeyBody = Static<typeof ReplaceKeyBody>;
 
 /** PATCH /admin/settings. */
 export const SettingsBody = Type.Object(

@@ -138,7 +138,18 @@ export function aliasesView(ctx: StateContext, instances = instancesView(ctx)): 
 
 export function keysView(deps: AdminDeps): AdminApiKey[] {
   // SECURITY: only the store's prefix is shown; a whole key never leaves `create`.
-  return deps.keys.list().map((k) => ({ id: k.id, name: k.name, prefix: k.prefix, source: k.source, revocable: k.revocable, createdAt: k.createdAt }));
+  const primary = deps.keys.primaryId();
+  return deps.keys.list().map((k) => ({
+    id: k.id, name: k.name, prefix: k.prefix, source: k.source, revocable: k.revocable, createdAt: k.createdAt,
+    limits: { ...k.limits }, dashboard: k.id === primary, editable: k.source === 'created',
+  }));
+}
+
+/** The keys with their usage today and last use (from the ledger, when it is on). */
+export async function keysUsageView(deps: AdminDeps): Promise<AdminApiKey[]> {
+  const keys = keysView(deps);
+  const usage = await deps.keyUsage(keys.map((k) => k.id)).catch(() => ({}) as Awaited<ReturnType<AdminDeps['keyUsage']>>);
+  return keys.map((k) => ({ ...k, ...usage[k.id] }));
 }
 
 /** Only whitelisted, non-secret fields of an account. */
@@ -218,7 +229,7 @@ export async function buildSnapshot(ctx: StateContext): Promise<AdminSnapshot> {
     ledger,
     accounts: await accountsView(deps),
     accountsEditable: deps.accounts !== null,
-    keys: keysView(deps),
+    keys: await keysUsageView(deps),
     settings: settingsView(deps),
     secretProtection: deps.secrets.protection,
     live: [...tracker.live.values()],
