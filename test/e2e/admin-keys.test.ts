@@ -17,7 +17,7 @@ async function generatedOnly(ledgerEnabled = false) {
   const relay = adminHarness({ ledgerEnabled });
   harnesses.push(relay);
   const keys = KeyStore.open({ config: { ...relay.config, server: { ...relay.config.server, apiKeys: [] } }, dataDir: relay.dataDir });
-  (relay.deps as { keys: KeyStore }).keys = keys;
+  relay.deps.keys = keys;
   const app = await relay.build();
   return { relay, app, keys, generated: keys.generated! };
 }
