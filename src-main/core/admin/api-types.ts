@@ -312,3 +312,34 @@ export interface ClientRestoreView {
   action: 'restored' | 'removed';
   diff: string;
 }
+
+/** `GET /admin/providers`: an OpenAI-compatible provider; its key is write-only (only whether one is set). */
+export interface AdminProviderView {
+  name: string;
+  baseUrl: string;
+  /** A key is set (kept in the secret store); the key itself is never sent. */
+  hasApiKey: boolean;
+  /** Header names only: values may be secrets. */
+  headerNames: string[];
+  /** Configured model ids; absent: the server's `/models` list is used. */
+  models?: string[];
+  maxConcurrency?: number;
+  timeoutMs?: number;
+  tools?: boolean;
+  images?: boolean;
+  /** `config`: from the config file (edit it there); `dashboard`: added here (or from discovery). */
+  source: 'config' | 'dashboard';
+}
+
+export interface ProviderInput {
+  name: string;
+  baseUrl: string;
+  /** Write-only. On edit, omitted = unchanged. */
+  apiKey?: string;
+  headers?: Record<string, string>;
+  models?: string[];
+  maxConcurrency?: number;
+  timeoutMs?: number;
+  tools?: boolean;
+  images?: boolean;
+}

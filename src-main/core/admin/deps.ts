@@ -16,7 +16,8 @@ import type { AliasSource } from '../routing/reload';
 import type { HealthCache, Resolver } from '../routing/types';
 import type { Inspector } from '../inspector/index';
 import type { BackendTestResult } from '../inspector/types';
-import type { AdminLedgerStatus, SettingsPatch } from './api-types';
+import type { AdminLedgerStatus, AdminProviderView, SettingsPatch } from './api-types';
+import type { ProviderAddBody, ProviderEditBody } from './schemas';
 import type { KeyUsage } from '../ledger/key-usage';
 
 export interface AdminDeps {
@@ -54,6 +55,13 @@ export interface AdminDeps {
   version: string;
   /** The data folder (client-config backups live under it). */
   dataDir: string;
+  /** OpenAI-compatible providers managed from the dashboard (core/relay/providers.ts). */
+  providerAdmin: {
+    list(): AdminProviderView[];
+    add(body: ProviderAddBody): Promise<void>;
+    edit(name: string, patch: ProviderEditBody): Promise<void>;
+    remove(name: string): Promise<void>;
+  };
   /** Local servers and an installed Lingma found on this machine (core/backends/discovery.ts). */
   discovery: {
     view(): DiscoveryView;

@@ -15,6 +15,7 @@
  *   GET/PUT /admin/aliases, POST /admin/aliases/test (alias-routes.ts)
  *   GET/POST /admin/keys, PATCH/DELETE /admin/keys/:id, POST /admin/keys/:id/replace (key-routes.ts)
  *   GET/PATCH /admin/settings
+ *   GET/POST /admin/providers, PATCH/DELETE /admin/providers/:name (provider-routes.ts)
  *   GET /admin/clients, POST /admin/clients/:id/{plan,apply,restore}   (client-routes.ts)
  *   GET /admin/discovery, POST /admin/discovery/scan, POST /admin/discovery/:id/use (discovery-routes.ts)
  *   GET /admin/requests[/:id], POST /admin/requests/:id/replay, POST /admin/{instances,providers}/:name/test (inspector-routes.ts)
@@ -48,6 +49,7 @@ import { discoveryRoutes } from './discovery-routes';
 import { inspectorRoutes } from './inspector-routes';
 import { aliasRoutes } from './alias-routes';
 import { keyRoutes } from './key-routes';
+import { providerRoutes } from './provider-routes';
 
 export type { AdminDeps } from './deps';
 
@@ -260,6 +262,7 @@ export function adminPlugin(deps: AdminDeps, opts: AdminOptions = {}): FastifyPl
 
     // ---- API keys (key-routes.ts) ----
     await app.register(keyRoutes, { deps });
+    await app.register(providerRoutes, { deps });
 
     // ---- live settings ----
     app.get('/admin/settings', async () => settingsView(deps));

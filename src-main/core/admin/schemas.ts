@@ -281,3 +281,42 @@ export const BackendTestBody = Type.Object(
   closed('backend test'),
 );
 export type BackendTestBody = Static<typeof BackendTestBody>;
+
+const providerFields = {
+  baseUrl: Type.String({ format: 'uri', maxLength: 2048, problem: 'expected an http(s) URL such as https://api.example.com/v1' }),
+  // SECURITY: write-only; no pattern or value of a key ever appears in a message.
+  apiKey: Type.String({ minLength: 1, maxLength: 4096, problem: 'must be text of at most 4096 characters' }),
+  headers: Type.Record(Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }), Type.String({ maxLength: 4096 }), { problem: 'expected header names (letters, digits, -) mapped to text' }),
+  models: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 1000, problem: 'expected a list of model ids (empty: ask the server\'s /models)' }),
+  maxConcurrency: int(1, 4096),
+  timeoutMs: int(1000, 3_600_000),
+  tools: bool(),
+  images: bool(),
+};
+
+/** POST /admin/providers: an OpenAI-compatible provider. */
+export const ProviderAddBody = Type.Object(
+  {
+    name: Type.String({ pattern: NAME_PATTERN, problem: `required; must be ${NAME_RULE}` }),
+    baseUrl: providerFields.baseUrl,
+    apiKey: Type.Optional(providerFields.apiKey),
+    headers: Type.Optional(providerFields.headers),
+    models: Type.Optional(providerFields.models),
+    maxConcurrency: Type.Optional(providerFields.maxConcurrency),
+    timeoutMs: Type.Optional(providerFields.timeoutMs),
+    tools: Type.Optional(providerFields.tools),
+    images: Type.Optional(providerFields.images),
+  },
+  closed('provider'),
+);
+export type ProviderAddBody = Static<typeof ProviderAddBody>;
+
+/** PATCH /admin/providers/:name: omitted fields unchanged; an omitted key is kept, `clearApiKey` removes it. */
+export const ProviderEditBody = Type.Object(
+  {
+    ...Type.Partial(Type.Object(providerFields)).properties,
+    clearApiKey: Type.Optional(bool()),
+  },
+  closed('provider'),
+);
+export type ProviderEditBody = Static<typeof ProviderEditBody>;

@@ -23,6 +23,7 @@ export function adminDeps(relay: Relay, aliases: AliasSource): AdminDeps {
     availability: relay.availability,
     pool: relay.pool,
     keys: relay.keys,
+    providerAdmin: relay.managedProviders,
     keyUsage: (ids) => keyUsage(relay.ledger, ids, Date.now()),
     ledger: relay.ledger,
     secrets: relay.secrets,
