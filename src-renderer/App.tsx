@@ -5,6 +5,7 @@ import { desktop, pageOrigin, resolveEndpoint, storeToken, type AdminEndpoint } 
 import { LiveSocket } from './api/socket';
 import { isUsable } from './components/ui';
 import { RequestDrawer } from './components/RequestDetail/RequestDrawer';
+import { AliasesBanner } from './components/Manage/AliasesBanner';
 import { Connect } from './screens/Connect';
 import { Aliases } from './screens/Aliases';
 import { Instances } from './screens/Instances';
@@ -142,6 +143,7 @@ export function Shell({ snap, route }: { snap: AdminSnapshot; route: Route }) {
           <ConnPill />
         </header>
         <div className="content">
+          {route !== 'aliases' && <AliasesBanner snap={snap} />}
           {route === 'overview' && <Overview snap={snap} />}
           {route === 'connect' && <Connect snap={snap} />}
           {route === 'live' && <Live snap={snap} finished={finished} />}

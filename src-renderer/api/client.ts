@@ -7,7 +7,7 @@ import type { BackendTestResult, Capture, CaptureList, ReplayResult } from '../.
 import type { AdminEndpoint } from './connection';
 
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string, readonly code?: string, readonly param?: string | null) {
+  constructor(readonly status: number, message: string, readonly code?: string, readonly param?: string | null, readonly body?: unknown) {
     super(message);
     this.name = 'ApiError';
   }
@@ -25,7 +25,8 @@ function qs(q: Query = {}): string {
 export class AdminClient {
   constructor(readonly endpoint: AdminEndpoint, private readonly fetchImpl: typeof fetch = (...a) => fetch(...a)) {}
 
-  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** One admin call (more typed calls: `api/manage.ts`). */
+  async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {
       res = await this.fetchImpl(`${this.endpoint.url}${path}`, {
@@ -49,7 +50,7 @@ export class AdminClient {
     }
     if (!res.ok) {
       const err = (data as { error?: { message?: string; code?: string; param?: string | null } } | undefined)?.error;
-      throw new ApiError(res.status, err?.message ?? `Request failed (${res.status}).`, err?.code, err?.param);
+      throw new ApiError(res.status, err?.message ?? `Request failed (${res.status}).`, err?.code, err?.param, data);
     }
     return data as T;
   }
