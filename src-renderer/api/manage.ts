@@ -29,7 +29,6 @@ export const manage = {
   saveAliasesText: (c: AdminClient, text: string, confirm = false) =>
     c.call<AliasesSaved>('PUT', '/admin/aliases', confirm ? { text, confirm } : { text }),
   testAlias: (c: AdminClient, model: string) => c.call<AliasTestResult>('POST', '/admin/aliases/test', { model }),
-  providers: (c: AdminClient) => c.call<AdminProviderView[]>('GET', '/admin/providers'),
   addProvider: (c: AdminClient, p: ProviderInput) => c.call<{ ok: true; providers: AdminProviderView[] }>('POST', '/admin/providers', p),
   editProvider: (c: AdminClient, name: string, p: Partial<ProviderInput> & { clearApiKey?: boolean }) =>
     c.call<{ ok: true; providers: AdminProviderView[] }>('PATCH', `/admin/providers/${encodeURIComponent(name)}`, p),

@@ -168,13 +168,10 @@ describe('API keys', () => {
 
 describe('Providers', () => {
   it('lists keys only as set, validates the form with the shared schema, and adds', async () => {
-    let list = [{ name: 'router', baseUrl: 'https://openrouter.ai/api/v1', hasApiKey: true, headerNames: ['HTTP-Referer'], source: 'dashboard' }];
-    const calls = fakeFetch((c) => {
-      if (c.method === 'POST') { list = [...list, { ...c.body, hasApiKey: !!c.body.apiKey, headerNames: [], source: 'dashboard' }]; return { status: 201, body: { ok: true, providers: list } }; }
-      return { body: list };
-    });
-    render(<ProvidersManager snap={snapshot()} />);
-    const row = await screen.findByTestId('managed-provider-router');
+    const managedProviders = [{ name: 'router', baseUrl: 'https://openrouter.ai/api/v1', hasApiKey: true, headerNames: ['HTTP-Referer'], source: 'dashboard' as const }];
+    const calls = fakeFetch(() => ({ status: 201, body: { ok: true, providers: [] } }));
+    render(<ProvidersManager snap={snapshot({ managedProviders })} />);
+    const row = screen.getByTestId('managed-provider-router');
     expect(row.textContent).toContain('key set');
     fireEvent.click(screen.getByRole('button', { name: 'Add provider' }));
     fireEvent.change(screen.getByLabelText('Name'), { target: { value: 'vllm' } });
@@ -187,7 +184,7 @@ describe('Providers', () => {
     fireEvent.change(screen.getByLabelText(/Models/), { target: { value: 'qwen\nllama' } });
     fireEvent.click(screen.getByRole('button', { name: 'Add provider' }));
     await waitFor(() => expect(calls.find((c) => c.method === 'POST')?.body).toMatchObject({ name: 'vllm', baseUrl: 'http://10.0.0.5:8000/v1', apiKey: 'sk-secret-value-1', models: ['qwen', 'llama'] }));
-    expect(await screen.findByTestId('managed-provider-vllm')).toBeTruthy();
+    await waitFor(() => expect(screen.queryByTestId('prov-new-form')).toBeNull());
     expect(document.body.textContent).not.toContain('sk-secret-value-1');
   });
 });

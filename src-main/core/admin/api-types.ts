@@ -180,6 +180,8 @@ export interface AdminSnapshot {
   apiKey?: string;
   instances: AdminInstance[];
   providers: { name: string; kind: string; models: string[] }[];
+  /** The OpenAI-compatible providers with their settings (keys only as "set"); absent where not wired. */
+  managedProviders?: AdminProviderView[];
   aliases: AdminAlias[];
   aliasesReload?: AdminReloadOutcome;
   /** Where an alias edit is written. */

@@ -220,6 +220,7 @@ export async function buildSnapshot(ctx: StateContext): Promise<AdminSnapshot> {
       }
       return { name: p.name, kind: p.kind, models };
     }),
+    managedProviders: deps.providerAdmin.list(),
     aliases: aliasesView(ctx, instances),
     aliasesReload: reload ? { ...reload } : undefined,
     aliasesPath: deps.aliases.file,

@@ -2,7 +2,7 @@
  * OpenAI-compatible providers from the dashboard: add, edit, test, remove; applied at once, kept
  * across restarts. The key is write-only: the form never shows it, only whether one is set.
  */
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import type { AdminProviderView, AdminSnapshot, ProviderInput } from '../../../src-main/core/admin/api-types';
 import { manage } from '../../api/manage';
 import { useDash } from '../../store';
@@ -81,16 +81,9 @@ function ProviderForm({ provider, onDone }: { provider?: AdminProviderView; onDo
 }
 
 export function ProvidersManager({ snap }: { snap: AdminSnapshot }) {
-  const client = useDash((s) => s.client);
-  const [list, setList] = useState<AdminProviderView[]>();
+  // Live: the snapshot is refreshed after every add, edit or removal (a `config` event).
+  const list = snap.managedProviders ?? [];
   const [editing, setEditing] = useState<string | 'new'>();
-  const [loadErr, setLoadErr] = useState<string>();
-  // Refetched whenever the snapshot's providers change (an add, edit or removal anywhere).
-  const stamp = JSON.stringify(snap.providers.map((p) => [p.name, p.models.length]));
-  useEffect(() => {
-    if (!client) return;
-    manage.providers(client).then(setList, (e: unknown) => setLoadErr(e instanceof Error ? e.message : String(e)));
-  }, [client, stamp, editing]);
   const remove = async (name: string) => {
     const { client: c, toast } = useDash.getState();
     try {
@@ -101,13 +94,12 @@ export function ProvidersManager({ snap }: { snap: AdminSnapshot }) {
     }
   };
   return (
-    <Card title={<>OpenAI-compatible providers <span className="count">{list?.length ?? 0}</span></>} testId="providers-manager"
+    <Card title={<>OpenAI-compatible providers <span className="count">{list.length}</span></>} testId="providers-manager"
       actions={editing !== 'new' && <button type="button" className="btn btn-primary" onClick={() => setEditing('new')}>Add provider</button>}>
       <p className="muted small">Any server that speaks the OpenAI API (OpenRouter, vLLM, a company gateway…). Changes apply at once, without a restart, and are kept in the data folder; keys go to the secret store.</p>
-      {loadErr && <div className="form-error" role="alert">{loadErr}</div>}
       {editing === 'new' && <ProviderForm onDone={() => setEditing(undefined)} />}
       <ul className="list">
-        {(list ?? []).map((p) => (
+        {list.map((p) => (
           <li key={p.name} className="list-item" data-testid={`managed-provider-${p.name}`}>
             {editing === p.name ? <ProviderForm provider={p} onDone={() => setEditing(undefined)} /> : (
               <div className="list-row">
