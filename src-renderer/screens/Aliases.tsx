@@ -2,6 +2,7 @@ import { useState } from 'react';
 import type { AdminSnapshot } from '../../src-main/core/admin/api-types';
 import { manage } from '../api/manage';
 import { AliasesBanner } from '../components/Manage/AliasesBanner';
+import '../components/Manage/manage.css';
 import { Badge, Card, ConfirmButton, Empty, type Tone } from '../components/ui';
 import { useDash } from '../store';
 import { AliasEditor, UnknownModel } from './aliases/AliasEditor';

@@ -90,7 +90,7 @@ export async function aliasRoutes(app: FastifyInstance, opts: { ctx: StateContex
       next = body.aliases!;
       const toWrite = fileAliases(deps, next, parsedFile(before));
       // A file that does not parse cannot be edited in place: it is replaced (only when confirmed below).
-      text = yamlProblems(before).length ? `${HEADER}${YAML.stringify(toWrite)}` : editAliasesText(before || HEADER, toWrite);
+      text = yamlProblems(before).length ? `${HEADER}${Object.keys(toWrite).length ? YAML.stringify(toWrite) : ''}` : editAliasesText(before || HEADER, toWrite);
     }
     const bad = aliasesProblem(next, deps.providers().map((p) => p.name));
     if (bad) throw errors.invalid(bad, body.text !== undefined ? 'text' : 'aliases');

@@ -18,7 +18,8 @@ export interface TextProblem {
 export function yamlProblems(text: string): TextProblem[] {
   const doc = parseDocument(text, { prettyErrors: true });
   return doc.errors.slice(0, 5).map((e) => ({
-    message: e.message.split('\n')[0],
+    // The position is given apart: the message without its own "at line 2, column 1:".
+    message: e.message.split('\n')[0].replace(/ at line \d+, column \d+:?\s*$/, ''),
     line: e.linePos?.[0]?.line,
     col: e.linePos?.[0]?.col,
   }));

@@ -1,5 +1,6 @@
 import type { AdminSnapshot } from '../../../src-main/core/admin/api-types';
 import { fmtDateTime } from '../../lib/format';
+import './manage.css';
 
 /**
  * App-wide: the aliases file on disk was refused at its last reload (a broken file). Shown on
@@ -10,9 +11,11 @@ export function AliasesBanner({ snap, onAliases = false }: { snap: AdminSnapshot
   const r = snap.aliasesReload;
   if (!r || r.ok) return null;
   return (
-    <div className="banner banner-bad" role="alert" data-testid="aliases-broken">
-      <strong>The aliases file is broken.</strong> The last reload ({fmtDateTime(r.at)}) refused it: {r.error}. The previous aliases stay in force.
-      {!onAliases && <> <a href="#/aliases">Open Aliases</a> to fix it.</>}
+    <div className={`banner banner-bad ${onAliases ? '' : 'app-banner'}`} role="alert" data-testid="aliases-broken">
+      <div>
+        <strong>The aliases file is broken.</strong> The last reload ({fmtDateTime(r.at)}) refused it: {r.error}. The previous aliases stay in force.
+        {!onAliases && <> <a href="#/aliases">Open Aliases</a> to fix it.</>}
+      </div>
     </div>
   );
 }

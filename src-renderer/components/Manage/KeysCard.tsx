@@ -10,6 +10,7 @@ import { manage } from '../../api/manage';
 import { fmtCompact, fmtDateTime, fmtInt } from '../../lib/format';
 import { validateKeyName } from '../../lib/validate';
 import { act, useDash } from '../../store';
+import './manage.css';
 import { Badge, Card, ConfirmButton, CopyButton, Field } from '../ui';
 
 const LIMITS = [

@@ -7,6 +7,7 @@ import type { AdminProviderView, AdminSnapshot, ProviderInput } from '../../../s
 import { manage } from '../../api/manage';
 import { useDash } from '../../store';
 import { BackendTestButton } from '../BackendTest/BackendTestButton';
+import './manage.css';
 import { Badge, Card, ConfirmButton, Field } from '../ui';
 import { draftOf, providerBody, type ProviderDraft } from './provider-form';
 
