@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
 import type { AdminSnapshot } from '../src-main/core/admin/api-types';
 import { AdminClient, ApiError } from './api/client';
 import { desktop, pageOrigin, resolveEndpoint, storeToken, type AdminEndpoint } from './api/connection';
@@ -6,6 +6,9 @@ import { LiveSocket } from './api/socket';
 import { isUsable } from './components/ui';
 import { RequestDrawer } from './components/RequestDetail/RequestDrawer';
 import { AliasesBanner } from './components/Manage/AliasesBanner';
+import { CommandPalette, commandsFor, usePaletteShortcut } from './components/CommandPalette';
+import { ConnectionBanner, useOffline } from './components/ConnectionBanner';
+import { ThemeSwitch } from './components/ThemeSwitch';
 import { Connect } from './screens/Connect';
 import { Aliases } from './screens/Aliases';
 import { Instances } from './screens/Instances';
@@ -116,14 +119,18 @@ export function Shell({ snap, route }: { snap: AdminSnapshot; route: Route }) {
     live: snap.live.length ? <span className="nav-count">{snap.live.length}</span> : null,
     instances: needPerson ? <span className="nav-count nav-warn" title="need a person">{needPerson}</span> : null,
   };
+  const offline = useOffline();
+  const [palette, setPalette] = useState(false);
+  const togglePalette = useCallback(() => setPalette((p) => !p), []);
+  usePaletteShortcut(togglePalette);
   return (
-    <div className="app">
+    <div className={`app ${offline ? 'app-offline' : ''}`}>
       <nav className="side" aria-label="Sections">
         <div className="brand"><Logo /><span>Lingma Relay</span></div>
         <ul>
           {ROUTES.map((r) => (
             <li key={r}>
-              <a href={`#/${r}`} className={`nav ${route === r ? 'nav-on' : ''}`} aria-current={route === r ? 'page' : undefined} data-testid={`nav-${r}`}>
+              <a href={`#/${r}`} className={`nav ${route === r ? 'nav-on' : ''}`} aria-current={route === r ? 'page' : undefined} aria-label={TITLES[r]} title={TITLES[r]} data-testid={`nav-${r}`}>
                 <svg viewBox="0 0 24 24" width="18" height="18" className="nav-icon" aria-hidden="true">{ICONS[r]}</svg>
                 <span className="nav-label">{TITLES[r]}</span>
                 {counts[r]}
@@ -137,12 +144,16 @@ export function Shell({ snap, route }: { snap: AdminSnapshot; route: Route }) {
         </div>
       </nav>
       <main className="main">
+        <ConnectionBanner />
         <header className="top">
           <h1>{TITLES[route]}</h1>
           <span className="spacer" />
+          <button type="button" className="btn btn-small btn-ghost" aria-keyshortcuts="Control+K Meta+K" title="Command palette (⌘K / Ctrl+K)" data-testid="open-palette" onClick={togglePalette}>⌘K<span className="sr-only"> Command palette</span></button>
+          <ThemeSwitch />
           <ConnPill />
         </header>
-        <div className="content">
+        {/* Offline: the data is dimmed and every action below is disabled until the relay is back. */}
+        <fieldset className="content" disabled={offline} aria-busy={offline || undefined} data-testid="content">
           {route !== 'aliases' && <AliasesBanner snap={snap} />}
           {route === 'overview' && <Overview snap={snap} />}
           {route === 'connect' && <Connect snap={snap} />}
@@ -152,9 +163,10 @@ export function Shell({ snap, route }: { snap: AdminSnapshot; route: Route }) {
           {route === 'usage' && <Usage snap={snap} />}
           {route === 'logs' && <Logs snap={snap} />}
           {route === 'settings' && <Settings snap={snap} />}
-        </div>
+        </fieldset>
       </main>
       <RequestDrawer />
+      {palette && <CommandPalette commands={commandsFor(snap, ROUTES.map((id) => ({ id, title: TITLES[id] })), (id) => { window.location.hash = `#/${id}`; })} onClose={() => setPalette(false)} />}
       <Toasts />
     </div>
   );

@@ -40,8 +40,16 @@ function withInstances(snap: AdminSnapshot, instances: AdminInstance[]): AdminSn
   return { ...snap, instances, aliases: retarget(snap.aliases, instances) };
 }
 
+/** The finished requests the dashboard knows, with a snapshot's (after a reload), newest first, bounded. */
+export function mergeFinished(mine: AdminLiveRequest[], theirs: AdminLiveRequest[]): AdminLiveRequest[] {
+  const seen = new Set(mine.map(liveKey));
+  return [...mine, ...theirs.filter((r) => !seen.has(liveKey(r)))]
+    .sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0))
+    .slice(0, MAX_FINISHED);
+}
+
 export function reduce(data: LiveData, ev: AdminEvent): LiveData {
-  if (ev.type === 'snapshot') return { snap: ev.snapshot, finished: data.finished, stale: false };
+  if (ev.type === 'snapshot') return { snap: ev.snapshot, finished: mergeFinished(data.finished, ev.snapshot.finished ?? []), stale: false };
   const snap = data.snap;
   if (!snap) return data;
   switch (ev.type) {

@@ -24,7 +24,7 @@ import { nameProblem } from '../core/names';
 import type { LoginDriver, LoginOutcome, LoginRequest } from '../core/ports';
 import { removeTreeAsync, safeJoin } from '../core/safe-path';
 import { buildInspectScript, buildRecipeScript, classifyPage, LOGIN_REASONS, safeUrl, type PageFacts } from '../core/backends/lingma/login/recipe';
-import { asPageFacts, asRecipeResult, pageJudge, pollLoggedIn, preflight, RECIPE_REASONS } from '../core/backends/lingma/login/driver-steps';
+import { asPageFacts, asRecipeResult, judgeCallbackFailure, pageJudge, pollLoggedIn, preflight, RECIPE_REASONS } from '../core/backends/lingma/login/driver-steps';
 import { originOf } from '../core/sign-in-policy';
 import { BROWSER_ARGS, ensureProfilesDir, findBrowser, sandboxFor } from './login-browser';
 
@@ -145,9 +145,20 @@ export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions):
           resolve(res.status() < 400 ? { kind: 'success' } : { kind: 'failed', reason: LOGIN_REASONS.callbackRejected });
         });
         page.on('requestfailed', (r) => {
-          if (!r.isNavigationRequest() || r.frame() !== page.mainFrame() || !r.url().startsWith(req.callbackUrl)) return;
-          ilog.warn({ url: safeUrl(r.url()), err: r.failure()?.errorText }, 'auto-login: the callback could not be reached');
-          resolve({ kind: 'failed', reason: LOGIN_REASONS.callbackUnreachable });
+          // After success the browser is closed on purpose: its callback load ending is no news.
+          if (finished || !r.isNavigationRequest() || r.frame() !== page.mainFrame() || !r.url().startsWith(req.callbackUrl)) return;
+          const url = safeUrl(r.url());
+          const err = r.failure()?.errorText;
+          void judgeCallbackFailure(() => req.isLoggedIn()).then((verdict) => {
+            if (finished) return;
+            if (verdict === 'success') {
+              ilog.info({ url }, 'auto-login: the callback page closed after the sign-in took');
+              resolve({ kind: 'success' });
+              return;
+            }
+            ilog.warn({ url, err }, 'auto-login: the callback could not be reached');
+            resolve({ kind: 'failed', reason: LOGIN_REASONS.callbackUnreachable });
+          });
         });
         const stopPoll = pollLoggedIn(() => req.isLoggedIn(), pollMs, () => {
           if (finished) return;

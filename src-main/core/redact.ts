@@ -21,12 +21,29 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** The known secrets as one pattern (longest first), compiled once per distinct list. */
+const knownPatterns = new WeakMap<ReadonlyArray<string | undefined>, RegExp | null>();
+let lastKey = '';
+let lastPattern: RegExp | null = null;
+
+function knownPattern(known: ReadonlyArray<string | undefined>): RegExp | null {
+  const hit = knownPatterns.get(known);
+  if (hit !== undefined) return hit;
+  // Short values would mask ordinary words; real keys and passwords worth hiding are longer.
+  const worth = [...new Set(known.filter((k): k is string => !!k && k.length >= 6))].sort((a, b) => b.length - a.length);
+  const key = worth.join('\u0000');
+  if (key !== lastKey) {
+    lastKey = key;
+    lastPattern = worth.length ? new RegExp(worth.map(escapeRegExp).join('|'), 'g') : null;
+  }
+  knownPatterns.set(known, lastPattern);
+  return lastPattern;
+}
+
 export function redactSecrets(text: string, known: ReadonlyArray<string | undefined> = []): string {
   let out = text.replace(ANSI, '');
-  for (const k of known) {
-    // Short values would mask ordinary words; real keys and passwords worth hiding are longer.
-    if (k && k.length >= 6) out = out.replace(new RegExp(escapeRegExp(k), 'g'), '[redacted]');
-  }
+  const secrets = known.length ? knownPattern(known) : null;
+  if (secrets) out = out.replace(secrets, '[redacted]');
   return out
     .replace(URL_WITH_QUERY, '$1?[redacted]')
     .replace(BEARER, 'Bearer [redacted]')

@@ -22,7 +22,7 @@ import { createAdmission } from './dispatch/admission';
 import { buildGateway, type GatewayPlugin } from './gateway/build';
 import { createDispatcher } from './dispatch/dispatcher';
 import { budgetTokens, liveRequests, usageLedger } from './dispatch/observers';
-import { openSharedState } from './cluster/index';
+import { nodeNameOf, openSharedState } from './cluster/index';
 import { LingmaProvider } from './backends/lingma/provider';
 import { verifyNodeRequest } from './cluster/node-auth';
 import { clusterRoutes } from './frontends/cluster/routes';
@@ -32,6 +32,7 @@ import { useTokenizer } from './chat/tokens';
 import { createLedger, type Ledger } from './ledger/index';
 import { createInspector } from './inspector/index';
 import { ledgerRoutes } from './ledger/routes';
+import { createPostgresStore } from './ledger/postgres/store';
 import { createAvailability } from './pool/availability-model';
 import { createPool } from './pool/pool';
 import { systemClock } from './ports';
@@ -47,6 +48,7 @@ import { instanceWatcher } from './relay/instances';
 import { baseUrl, drainGateway, listenOn } from './relay/lifecycle';
 import { applySavedSettings } from './relay/settings';
 import { loadProviderKeys, providerManager } from './relay/providers';
+import { requestCounter, wireTeam } from './relay/cluster';
 import type { Relay, RelayOptions } from './relay/types';
 
 export type { Relay, RelayOptions } from './relay/types';
@@ -67,7 +69,8 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   const metrics = new Metrics({ processMetrics: opts.processMetrics ?? true });
 
   // Team mode: keys, budgets and concurrency shared through Redis (absent: all in this process).
-  const shared = config.cluster ? await openSharedState(config.cluster, log.child({ module: 'cluster' })) : undefined;
+  const shared = config.cluster ? await openSharedState(config.cluster, log.child({ module: 'cluster' }), { sessionTtlMs: config.sessionCache.ttlSec * 1000 }) : undefined;
+  const counter = shared ? requestCounter() : undefined;
 
   // SECURITY: keys and the admin token come from config or 0600 files in the data dir.
   const keys = KeyStore.open({ config, dataDir, clock, repository: shared?.keys });
@@ -111,7 +114,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     const inst = allInstances().find((i) => i.name === name);
     if (inst) hub.emit('instance', inst.snapshot());
   });
-  const pool = createPool({ health, metrics, waitMs: config.limits.queueTimeoutMs, availability, clock });
+  const pool = createPool({ health, metrics, waitMs: config.limits.queueTimeoutMs, availability, clock, owners: shared?.owners });
   const limits = config.limits;
   const admission = createAdmission(
     { maxInFlight: limits.maxInFlight, queueTimeoutMs: limits.queueTimeoutMs, perKeyConcurrency: limits.perKeyConcurrency, perKeyQueue: limits.perKeyQueue },
@@ -122,7 +125,11 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
 
   // Always created: with `ledger.enabled: false` it writes no file, but per-key budgets (rpm,
   // tokensPerDay, expiry) still count in memory and the usage routes answer "disabled".
-  const ledger: Ledger = createLedger({ dbPath: join(dataDir, 'usage.db'), config: config.ledger, log: log.child({ module: 'ledger' }), registry: metrics.registry, clock });
+  // Team mode with `cluster.postgresUrl`: every node writes to (and reads from) one PostgreSQL
+  // database instead of its own usage.db (`pg` loads only then).
+  const pgUrl = config.ledger.enabled ? config.cluster?.postgresUrl : undefined;
+  const ledgerStore = pgUrl ? createPostgresStore({ url: pgUrl, nodeName: nodeNameOf(config.cluster!) }) : undefined;
+  const ledger: Ledger = createLedger({ dbPath: join(dataDir, 'usage.db'), config: config.ledger, log: log.child({ module: 'ledger' }), registry: metrics.registry, clock, store: ledgerStore });
 
   // The request inspector: redacted captures; it masks every secret the relay knows of.
   const inspector = createInspector({
@@ -143,7 +150,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     health,
     limits,
     // Every request ends in one outcome: counted in metrics, shown live, written to the ledger.
-    observers: [requestMetrics(metrics), liveRequests(hub), usageLedger((rec) => ledger.record(rec)), inspector.observer, ...(shared ? [budgetTokens(shared.budget)] : [])],
+    observers: [requestMetrics(metrics), liveRequests(hub), usageLedger((rec) => ledger.record(rec)), inspector.observer, ...(shared && counter ? [budgetTokens(shared.budget), counter.observer] : [])],
     capture: () => inspector.capturing(),
     errorRules: () => config.errorRules,
     // One budget port: the ledger's in-memory counters, or in team mode the cluster's.
@@ -290,6 +297,8 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     onChange: () => hub.emit('config', 'discovery'),
   });
 
+  // Team mode: dashboard edits shared with the other nodes, this node's report, GET /admin/cluster.
+  const team = shared && counter ? wireTeam(relay, shared, aliasSource, counter.counts, log.child({ module: 'cluster' })) : undefined;
   const plugins: GatewayPlugin[] = [
     // The three protocol front ends, registered the one way (tests that build a gateway use it too).
     ...frontendPlugins({
@@ -302,12 +311,14 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     }),
     { plugin: routingRoutes, opts: { resolver: () => resolver, health, providers: () => providers, inFlight: (n: string) => pool.inFlight(n) } },
     // SECURITY: usage queries are admin-only: they live in the admin scope with every other admin route.
-    adminPlugin(adminDeps(relay, aliasSource), { routes: [{ plugin: ledgerRoutes, opts: { ledger } }] }),
+    adminPlugin(adminDeps(relay, team?.aliases ?? aliasSource), { routes: [{ plugin: ledgerRoutes, opts: { ledger } }, ...(team ? [team.adminRoute] : [])] }),
   ];
   // Team mode: calls other nodes forward for the accounts this node runs (cluster scope, signed).
   if (shared) {
     const lingma = providers.find((p): p is LingmaProvider => p instanceof LingmaProvider);
-    plugins.push({ plugin: clusterRoutes, opts: { localInstance: (name: string) => lingma?.localInstance(name) } });
+    const slotOn = (name: string, signal: AbortSignal) =>
+      lingma?.localInstance(name) ? pool.acquireOn(lingma, name, { signal, waitMs: limits.queueTimeoutMs, readyWaitMs: limits.firstByteTimeoutMs }) : undefined;
+    plugins.push({ plugin: clusterRoutes, opts: { acquire: slotOn } });
   }
   plugins.push(...(opts.extraPlugins ?? []));
 
@@ -327,5 +338,6 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     version: opts.version,
     clusterNode: shared ? (req) => verifyNodeRequest(shared.crypto, req) : undefined,
   });
+  await team?.start();
   return relay;
 }

@@ -160,3 +160,20 @@ export interface DiscoveryView {
   /** An installed Lingma runtime (IDE plugin, desktop app, Qoder CN): a person can add an account. */
   lingma?: { installed: true; label: string; version?: string; inUse: boolean };
 }
+
+/**
+ * What a finished request came to, as a person reads it: `ok`; `stream_broken` (the client got a
+ * 200 and the first bytes, then the stream failed: status < 400 with an error); `failed` (status
+ * >= 400). The one rule the ledger's error figures, the metrics and the dashboard all use.
+ */
+export type RequestOutcomeKind = 'ok' | 'stream_broken' | 'failed';
+
+export function requestOutcomeKind(status: number | undefined, errorCode?: string | null): RequestOutcomeKind {
+  const s = status ?? 200;
+  if (s >= 400) return 'failed';
+  return errorCode ? 'stream_broken' : 'ok';
+}
+
+/** Counted in the error figures: a failed request or a stream that broke after its first byte. */
+export const isErrorOutcome = (status: number | undefined, errorCode?: string | null): boolean =>
+  requestOutcomeKind(status, errorCode) !== 'ok';

@@ -9,6 +9,8 @@ export const IPC = {
   copyText: 'relay:copy-text',
   revealDataFolder: 'relay:reveal-data-folder',
   secretProtection: 'relay:secret-protection',
+  notifications: 'relay:notifications',
+  setNotifications: 'relay:set-notifications',
 } as const;
 
 export type IpcChannel = (typeof IPC)[keyof typeof IPC];
@@ -30,6 +32,10 @@ export interface RelayDesktopApi {
   copyText(text: string): Promise<void>;
   revealDataFolder(): Promise<void>;
   secretProtection(): Promise<SecretProtection>;
+  /** Whether desktop notifications are on (the tray's toggle and Settings show the same setting). */
+  notifications(): Promise<boolean>;
+  /** Turn desktop notifications on or off; answers the setting as it now is. */
+  setNotifications(on: boolean): Promise<boolean>;
 }
 
 export const MAX_URL_LENGTH = 2048;
@@ -63,9 +69,15 @@ export function validateArgs(channel: IpcChannel, args: readonly unknown[]): unk
       if (text.length > MAX_COPY_LENGTH) throw new IpcArgumentError(`${channel}: text is longer than ${MAX_COPY_LENGTH} characters`);
       return [text];
     }
+    case IPC.setNotifications: {
+      expectCount(channel, args, 1);
+      if (typeof args[0] !== 'boolean') throw new IpcArgumentError(`${channel}: on must be a boolean`);
+      return [args[0]];
+    }
     case IPC.admin:
     case IPC.revealDataFolder:
     case IPC.secretProtection:
+    case IPC.notifications:
       expectCount(channel, args, 0);
       return [];
     default:

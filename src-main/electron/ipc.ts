@@ -14,6 +14,9 @@ export interface IpcDeps {
   copyText(text: string): void;
   revealDataFolder(): void;
   secretProtection(): SecretProtection;
+  /** The desktop-notifications setting, read and written (Settings in the dashboard). */
+  notifications(): boolean;
+  setNotifications(on: boolean): boolean;
   log?: Log;
 }
 
@@ -72,6 +75,8 @@ export function registerIpc(ipcMain: IpcMain, deps: IpcDeps): () => void {
     deps.revealDataFolder();
   });
   handle(IPC.secretProtection, () => deps.secretProtection());
+  handle(IPC.notifications, () => deps.notifications());
+  handle(IPC.setNotifications, ([on]) => deps.setNotifications(on as boolean));
   return () => {
     for (const ch of Object.values(IPC)) ipcMain.removeHandler(ch);
   };

@@ -19,7 +19,7 @@ import type { BrowserWindow as BrowserWindowT, Session } from 'electron';
 import { isSafeName } from '../core/names';
 import type { LoginDriver, LoginOutcome, LoginRequest } from '../core/ports';
 import { buildInspectScript, buildRecipeScript, LOGIN_REASONS, type PageFacts, type RecipeResult } from '../core/backends/lingma/login/recipe';
-import { asPageFacts, asRecipeResult, pageJudge, pollLoggedIn, preflight, RECIPE_REASONS } from '../core/backends/lingma/login/driver-steps';
+import { asPageFacts, asRecipeResult, judgeCallbackFailure, pageJudge, pollLoggedIn, preflight, RECIPE_REASONS } from '../core/backends/lingma/login/driver-steps';
 import type { LoginDriverLimits } from '../core/backends/lingma/login/attempt';
 import { safeOrigin, type Log } from './security';
 
@@ -336,7 +336,12 @@ export class WindowLoginDriver implements LoginDriver, LoginDriverLimits {
       finish(status > 0 && status < 400 ? { kind: 'success' } : { kind: 'failed', reason: LOGIN_REASONS.callbackRejected });
     });
     page.onLoadFailed((url) => {
-      if (!done && policy.navigation(url) === 'callback') finish({ kind: 'failed', reason: LOGIN_REASONS.callbackUnreachable });
+      if (done || policy.navigation(url) !== 'callback') return;
+      // Lingma closes the callback page on purpose once it took the sign-in: ask before failing.
+      void judgeCallbackFailure(() => req.isLoggedIn()).then((verdict) => {
+        if (done) return;
+        finish(verdict === 'success' ? { kind: 'success' } : { kind: 'failed', reason: LOGIN_REASONS.callbackUnreachable });
+      });
     });
     page.onClosed(() => {
       if (done) return;

@@ -194,6 +194,12 @@ async function main(): Promise<void> {
     copyText: (t) => clipboard.writeText(t),
     revealDataFolder: () => void shell.openPath(userData),
     secretProtection: () => secrets.protection,
+    notifications: () => settings().notifications,
+    setNotifications: (on) => {
+      store.set('notifications', on);
+      binder?.refresh();
+      return settings().notifications;
+    },
     log,
   });
 

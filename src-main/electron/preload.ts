@@ -1,6 +1,6 @@
 /**
  * The dashboard window's preload. Runs sandboxed: only `contextBridge` and `ipcRenderer` from
- * electron; bundled to CJS with ipc-contract. SECURITY: exposes five narrow functions, never
+ * electron; bundled to CJS with ipc-contract. SECURITY: exposes seven narrow functions, never
  * ipcRenderer itself; arguments are checked here and again in the main process.
  */
 import { contextBridge, ipcRenderer } from 'electron';
@@ -25,6 +25,12 @@ const api: RelayDesktopApi = {
     const v: unknown = await ipcRenderer.invoke(IPC.secretProtection, ...validateArgs(IPC.secretProtection, []));
     if (!isSecretProtection(v)) throw new Error('The desktop app returned an unknown secret protection level.');
     return v;
+  },
+  async notifications() {
+    return (await ipcRenderer.invoke(IPC.notifications, ...validateArgs(IPC.notifications, []))) === true;
+  },
+  async setNotifications(on: boolean) {
+    return (await ipcRenderer.invoke(IPC.setNotifications, ...validateArgs(IPC.setNotifications, [on]))) === true;
   },
 };
 

@@ -4,6 +4,7 @@ import type {
   UsageRecent, UsageSeries, UsageTotals,
 } from '../../src-main/core/admin/api-types';
 import type { BackendTestResult, Capture, CaptureList, ReplayResult } from '../../src-main/core/inspector/types';
+import type { ClusterView } from '../../src-main/core/cluster/view';
 import type { AdminEndpoint } from './connection';
 
 export class ApiError extends Error {
@@ -56,6 +57,8 @@ export class AdminClient {
   }
 
   state() { return this.call<AdminSnapshot>('GET', '/admin/state'); }
+  /** Team mode only (404 otherwise). */
+  cluster() { return this.call<ClusterView>('GET', '/admin/cluster'); }
   login(name: string) { return this.call<{ ok: true }>('POST', `/admin/instances/${encodeURIComponent(name)}/login`); }
   logout(name: string) { return this.call<{ ok: true }>('POST', `/admin/instances/${encodeURIComponent(name)}/logout`); }
   restart(name: string) { return this.call<{ ok: true }>('POST', `/admin/instances/${encodeURIComponent(name)}/restart`); }

@@ -16,6 +16,8 @@ export interface RelayDesktopBridge {
   copyText?(text: string): unknown;
   revealDataFolder?(): unknown;
   secretProtection?(): unknown;
+  notifications?(): unknown;
+  setNotifications?(on: boolean): unknown;
 }
 
 declare global {

@@ -80,7 +80,7 @@ export function AvailabilityBadge({ a, now, compact }: { a: AvailabilityView | u
   return <StatusPill d={a.display} now={now} compact={compact} />;
 }
 
-async function copyText(text: string): Promise<boolean> {
+export async function copyText(text: string): Promise<boolean> {
   const d = desktop();
   try {
     if (d?.copyText) {
@@ -194,7 +194,7 @@ export function ConfirmButton(props: { label: string; confirm: string; onConfirm
 export function Code(props: { code: string; testId?: string; copy?: string }) {
   return (
     <div className="code">
-      <pre data-testid={props.testId}><code>{props.code}</code></pre>
+      <pre data-testid={props.testId} tabIndex={0} aria-label="Code"><code>{props.code}</code></pre>
       <div className="code-copy"><CopyButton text={props.copy ?? props.code} small /></div>
     </div>
   );

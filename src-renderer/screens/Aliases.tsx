@@ -4,6 +4,7 @@ import { manage } from '../api/manage';
 import { AliasesBanner } from '../components/Manage/AliasesBanner';
 import '../components/Manage/manage.css';
 import { Badge, Card, ConfirmButton, Empty, type Tone } from '../components/ui';
+import { TabList } from '../components/TabList';
 import { useDash } from '../store';
 import { AliasEditor, UnknownModel } from './aliases/AliasEditor';
 import { AliasTestButton } from './aliases/AliasTest';
@@ -36,10 +37,7 @@ export function Aliases({ snap }: { snap: AdminSnapshot }) {
         title={<>Aliases <span className="count">{snap.aliases.length}</span></>}
         actions={(
           <>
-            <div className="tabs" role="tablist" aria-label="Editor">
-              <button type="button" role="tab" aria-selected={tab === 'list'} className={`tab ${tab === 'list' ? 'tab-on' : ''}`} onClick={() => setTab('list')}>Aliases</button>
-              <button type="button" role="tab" aria-selected={tab === 'yaml'} className={`tab ${tab === 'yaml' ? 'tab-on' : ''}`} onClick={() => setTab('yaml')} data-testid="tab-yaml">YAML</button>
-            </div>
+            <TabList<'list' | 'yaml'> label="Editor" items={[{ id: 'list', title: 'Aliases' }, { id: 'yaml', title: 'YAML' }]} current={tab} onSelect={setTab} />
             {tab === 'list' && editing !== 'new' && <button type="button" className="btn btn-primary" onClick={() => setEditing('new')}>New alias</button>}
           </>
         )}

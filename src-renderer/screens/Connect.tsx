@@ -3,6 +3,7 @@
  * showing the exact diff, keeps a backup, and can put it back ("Restore previous"). The other
  * clients (Cursor, Cline, the SDKs, curl) get copy-paste snippets.
  */
+import { TabList } from '../components/TabList';
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { AdminSnapshot, ClientPlanView, ClientsView, ClientStatusView } from '../../src-main/core/admin/api-types';
 import { Badge, Card, Code, ConfirmButton, Empty } from '../components/ui';
@@ -159,11 +160,7 @@ export function Connect({ snap }: { snap: AdminSnapshot }) {
       </Card>
 
       <Card title="Copy and paste for the others">
-        <div className="tabs" role="tablist">
-          {copy.map((s) => (
-            <button key={s.id} type="button" role="tab" aria-selected={s.id === current.id} className={`tab ${s.id === current.id ? 'tab-on' : ''}`} onClick={() => setOther(s.id)}>{s.title}</button>
-          ))}
-        </div>
+        <TabList label="Other clients" items={copy} current={current.id} onSelect={setOther} />
         <p className="muted small">{current.hint}{current.where ? <> · <span className="mono">{current.where}</span></> : null}</p>
         <Code code={current.code} testId="snippet-other" />
       </Card>

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { AdminLiveRequest, AdminSnapshot } from '../../src-main/core/admin/api-types';
 import { Badge, Card, Empty } from '../components/ui';
+import { OutcomeBadge } from '../components/OutcomeBadge';
 import { requestHref } from '../components/RequestDetail/Replay';
 import { liveKey } from '../store';
 import { fmtMs, fmtTime } from '../lib/format';
@@ -16,7 +17,6 @@ function useNow(ms = 500): number {
 
 function Row({ r, now, done }: { r: AdminLiveRequest; now: number; done?: boolean }) {
   const end = r.finishedAt ?? now;
-  const failed = (r.status ?? 200) >= 400 || !!r.errorCode;
   return (
     <tr className={`row-link ${done ? 'row-done' : ''}`} onClick={() => { window.location.hash = requestHref(r.requestId, 'live'); }}>
       <td className="mono small">{fmtTime(r.startedAt)}</td>
@@ -25,7 +25,7 @@ function Row({ r, now, done }: { r: AdminLiveRequest; now: number; done?: boolea
       <td className="num">{fmtMs(end - r.startedAt)}</td>
       <td className="num">{r.firstByteAt ? fmtMs(r.firstByteAt - r.startedAt) : <span className="muted">–</span>}</td>
       <td>{r.stream ? <Badge tone="info">stream</Badge> : <Badge tone="muted">single</Badge>}</td>
-      <td>{done ? (failed ? <Badge tone="bad">{r.errorCode ?? r.status}</Badge> : <Badge tone="ok">{r.status ?? 200}</Badge>) : <Badge tone="info">{r.firstByteAt ? 'answering' : 'waiting'}</Badge>}</td>
+      <td>{done ? <OutcomeBadge status={r.status} errorCode={r.errorCode} /> : <Badge tone="info">{r.firstByteAt ? 'answering' : 'waiting'}</Badge>}</td>
       <td className="mono small" title={r.requestId}><a href={requestHref(r.requestId, 'live')} data-testid="open-request">{r.requestId.slice(0, 12)}</a></td>
     </tr>
   );

@@ -23,8 +23,18 @@ export function filterLogs(lines: AdminLogLine[], f: LogFilter): AdminLogLine[] 
     LEVELS.indexOf(l.level) >= min &&
     (!f.instance || l.instance === f.instance) &&
     (!rid || (l.requestId ?? '').includes(rid)) &&
-    (!text || l.msg.toLowerCase().includes(text)) &&
+    (!text || searchText(l).includes(text)) &&
     (f.admin || !isDashboardCall(l)));
+}
+
+/**
+ * What the search box reads of a line: its message, instance and request id, and its structured
+ * fields as `key=value` (status, error type/code, instance, model, ...), lower-cased. So `502`,
+ * `status=502`, `upstream_error` and `model=coder` all find their lines.
+ */
+export function searchText(l: AdminLogLine): string {
+  const fields = l.fields ? Object.entries(l.fields).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ') : '';
+  return `${l.msg} ${l.instance ?? ''} ${l.requestId ?? ''} ${fields}`.toLowerCase();
 }
 
 export function isDashboardCall(l: AdminLogLine): boolean {
@@ -82,7 +92,7 @@ export function Logs({ snap }: { snap: AdminSnapshot }) {
             {instances.map((i) => <option key={i} value={i}>{i}</option>)}
           </select>
           <input aria-label="Request id" placeholder="Request id" value={f.requestId} onChange={(e) => setF({ ...f, requestId: e.target.value })} spellCheck={false} />
-          <input aria-label="Search" placeholder="Search messages" value={f.text} onChange={(e) => setF({ ...f, text: e.target.value })} spellCheck={false} />
+          <input aria-label="Search" placeholder="Search messages and fields" value={f.text} onChange={(e) => setF({ ...f, text: e.target.value })} spellCheck={false} />
           <label className="switch small"><input type="checkbox" checked={!!f.admin} onChange={(e) => setF({ ...f, admin: e.target.checked })} /> dashboard calls</label>
         </div>
         {lines.length === 0 ? (

@@ -1,3 +1,4 @@
+import { TabList } from '../components/TabList';
 import { useMemo, useState } from 'react';
 import type { AdminInstance, AdminSnapshot, StatusDisplay } from '../../src-main/core/admin/api-types';
 import { Sparkline } from '../components/charts';
@@ -7,6 +8,7 @@ import { snippets } from '../lib/snippets';
 import { signInAll, toSignIn } from '../store';
 import { DiscoveryCard } from './Discovered';
 import { ProvidersCard } from '../components/BackendTest/ProvidersCard';
+import { NodesCard } from './Nodes';
 
 function maskKey(k: string): string {
   return k.length > 14 ? `${k.slice(0, 11)}${'•'.repeat(8)}${k.slice(-4)}` : '•'.repeat(k.length);
@@ -141,6 +143,7 @@ export function Overview({ snap }: { snap: AdminSnapshot }) {
 
       <DiscoveryCard snap={snap} />
       <GettingStarted snap={snap} />
+      {snap.team && <NodesCard />}
 
       <div className="stats">
         <Stat
@@ -187,11 +190,7 @@ export function Overview({ snap }: { snap: AdminSnapshot }) {
           </select>
         </label>
       ) : <Badge tone="muted">model: {model}</Badge>}>
-        <div className="tabs" role="tablist">
-          {list.map((s) => (
-            <button key={s.id} type="button" role="tab" aria-selected={s.id === current.id} className={`tab ${s.id === current.id ? 'tab-on' : ''}`} onClick={() => setClient(s.id)}>{s.title}</button>
-          ))}
-        </div>
+        <TabList label="Clients" items={list} current={current.id} onSelect={setClient} />
         <p className="muted small">{current.hint}{current.where ? <> · <span className="mono">{current.where}</span></> : null}</p>
         <Code code={current.code} copy={currentFull.code} testId="snippet" />
         <p className="small"><a href="#/connect">Let Lingma Relay write Claude Code, Codex, qwen-code or Continue settings for you</a> (shows the change first, keeps a backup).</p>

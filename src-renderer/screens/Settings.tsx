@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { DesktopNotifications } from '../components/DesktopNotifications';
 import type { AdminSettings, AdminSnapshot } from '../../src-main/core/admin/api-types';
 import { desktop, storeToken } from '../api/connection';
 import { Badge, Card, Field } from '../components/ui';
@@ -73,6 +74,7 @@ export function Settings({ snap }: { snap: AdminSnapshot }) {
       <Card title="Live settings"><SettingsForm key={JSON.stringify(snap.settings)} s={snap.settings} /></Card>
       <ProvidersManager snap={snap} />
       <KeysCard snap={snap} />
+      <DesktopNotifications />
       <Card title="About">
         <dl className="kv">
           <dt>Version</dt><dd>{snap.version}</dd>

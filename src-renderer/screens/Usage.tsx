@@ -2,6 +2,7 @@ import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { AdminSnapshot, UsageGroup, UsageLatency, UsageRecent, UsageSeries, UsageTotals } from '../../src-main/core/admin/api-types';
 import { Legend, PercentileBars, StackedBars, type SeriesInput } from '../components/charts';
 import { Badge, Card, Empty, Stat } from '../components/ui';
+import { OutcomeBadge } from '../components/OutcomeBadge';
 import { requestHref } from '../components/RequestDetail/Replay';
 import { fmtCompact, fmtDateTime, fmtInt, fmtMs, fmtUsd } from '../lib/format';
 import { useDash } from '../store';
@@ -193,7 +194,7 @@ export function Usage({ snap }: { snap: AdminSnapshot }) {
                     <td className="small mono">{fmtDateTime(r.receivedAt)}</td>
                     <td><div>{r.label || r.requestedModel}</div>{r.requestedModel !== r.label && <div className="muted small">asked {r.requestedModel}</div>}</td>
                     <td className="mono">{r.instance ?? '–'}</td>
-                    <td>{r.status >= 400 ? <Badge tone="bad">{r.status}{r.errorType ? ` ${r.errorType}` : ''}</Badge> : <Badge tone="ok">{r.status}</Badge>}{r.switches > 0 && <span className="muted small"> · {r.switches} switch{r.switches === 1 ? '' : 'es'}</span>}</td>
+                    <td><OutcomeBadge status={r.status} errorCode={r.errorType} />{r.switches > 0 && <span className="muted small"> · {r.switches} switch{r.switches === 1 ? '' : 'es'}</span>}</td>
                     <td className="num">{fmtInt((r.promptTokens ?? 0) + (r.completionTokens ?? 0))}{r.tokensEstimated && <span className="muted" title="estimated">*</span>}</td>
                     <td className="num">{fmtMs(r.ttftMs)}</td>
                     <td className="num">{fmtMs(r.totalMs)}</td>

@@ -80,8 +80,8 @@ export const RELAY_KEY = 'sk-relay-bench-key-000000000000';
 /**
  * The relay as `npm run serve` runs it: bin/serve-build.mjs builds dist/cli/serve.mjs when its
  * sources changed, then `node <flags> dist/cli/serve.mjs --port 0` with a config file naming the
- * mock as an OpenAI-compatible provider. Env: BENCH_LEDGER=0 / BENCH_LOG_LEVEL=warn to see what
- * the ledger / the request log cost; `extraArgs` e.g. ['--cpu-prof', ...] go before the script.
+ * mock as an OpenAI-compatible provider. Env: BENCH_LEDGER=0 / BENCH_LOG_LEVEL=warn / BENCH_INSPECTOR=0 to
+ * see what the ledger / the request log / the request inspector cost; `extraArgs` e.g. ['--cpu-prof', ...] go before the script.
  */
 export async function startRelay(upstream: string, nodeFlags: string[], extraEnv: Record<string, string> = {}): Promise<Proc> {
   const { ensureServeBuild } = (await import(pathToFileURL(join(root, 'bin', 'serve-build.mjs')).href)) as { ensureServeBuild(): Promise<string> };
@@ -92,6 +92,7 @@ export async function startRelay(upstream: string, nodeFlags: string[], extraEnv
     providers: [{ name: 'mock', type: 'openai', baseUrl: upstream, models: ['m'], maxConcurrency: 1024 }],
     limits: { maxInFlight: 2048, perKeyConcurrency: 2048, perKeyQueue: 4096, queueTimeoutMs: 60000 },
     ledger: { enabled: process.env.BENCH_LEDGER !== '0' },
+    ...(process.env.BENCH_INSPECTOR === '0' ? { inspector: { enabled: false } } : {}),
     lingma: { attach: 'off' },
   };
   const configFile = join(dataDir, 'config.json');

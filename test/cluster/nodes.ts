@@ -21,12 +21,12 @@ export interface NodeOptions {
   relay?: Partial<RelayOptions>;
 }
 
-/** Start a node: `config` is laid over a cluster section pointing at `redisUrl`. */
-export async function startNode(name: string, redisUrl: string, config: Record<string, unknown>, o: NodeOptions = {}): Promise<Node> {
+/** Start a node: `config` is laid over a cluster section pointing at `redisUrl` (undefined: no Redis, e.g. PostgreSQL only). */
+export async function startNode(name: string, redisUrl: string | undefined, config: Record<string, unknown>, o: NodeOptions = {}): Promise<Node> {
   const dataDir = o.dataDir ?? tempDir(`relay-${name}-`);
   const cfg = validateConfig({
     ...config,
-    cluster: { redisUrl, nodeName: name, secret: SECRET, ...o.cluster },
+    cluster: { ...(redisUrl ? { redisUrl } : {}), nodeName: name, secret: SECRET, ...o.cluster },
   });
   const relay = await createRelay({
     config: cfg, dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never', processMetrics: false,

@@ -135,7 +135,7 @@ describe.skipIf(!existsSync(CHROMIUM))('managing providers, aliases and keys fro
   });
 
   it('the YAML tab shows parse errors inline with line and column', async () => {
-    await page.click('[data-testid=tab-yaml]');
+    await page.click('[data-testid=screen-aliases] [role=tab]:has-text("YAML")');
     await page.waitForSelector('#aliases-yaml');
     expect(await page.inputValue('#aliases-yaml')).toContain('# Team aliases: keep this header.');
     await page.fill('#aliases-yaml', `${ALIASES}fast: [up/m1\n`);

@@ -20,6 +20,8 @@ function setup(over: Partial<IpcDeps> = {}) {
     copyText: vi.fn(),
     revealDataFolder: vi.fn(),
     secretProtection: () => 'basic',
+    notifications: () => true,
+    setNotifications: (on) => on,
     ...over,
   };
   const dispose = registerIpc(ipcMain, deps);
@@ -56,7 +58,7 @@ describe('IPC sender checks', () => {
   });
   it('dispose removes every handler', () => {
     const s = setup();
-    expect(s.handlers.size).toBe(5);
+    expect(s.handlers.size).toBe(7);
     s.dispose();
     expect(s.handlers.size).toBe(0);
   });
@@ -80,6 +82,17 @@ describe('IPC arguments', () => {
     expect(s.deps.copyText).toHaveBeenCalledWith('sk-relay-abc');
     await expect(s.call(IPC.copyText, s.good, { toString: () => 'x' })).rejects.toThrow(/must be a string/);
     await expect(s.call(IPC.copyText, s.good, 'x'.repeat(70000))).rejects.toThrow(/longer than/);
+  });
+  it('notifications: read and set, booleans only, from our window only', async () => {
+    let on = true;
+    const s = setup({ notifications: () => on, setNotifications: (v) => (on = v) });
+    await expect(s.call(IPC.notifications, s.good)).resolves.toBe(true);
+    await expect(s.call(IPC.setNotifications, s.good, false)).resolves.toBe(false);
+    expect(on).toBe(false);
+    await expect(s.call(IPC.setNotifications, s.good, 'yes')).rejects.toThrow(/must be a boolean/);
+    await expect(s.call(IPC.setNotifications, s.good)).rejects.toThrow(/takes 1 argument/);
+    await expect(s.call(IPC.setNotifications, s.ev({ id: 2 }, s.mainFrame), true)).rejects.toThrow(/unexpected sender/);
+    expect(on).toBe(false);
   });
   it('no-argument channels refuse arguments', async () => {
     const s = setup();

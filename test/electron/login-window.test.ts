@@ -274,6 +274,17 @@ describe('WindowLoginDriver', () => {
     await expect(o2).resolves.toEqual({ kind: 'failed', reason: LOGIN_REASONS.callbackUnreachable });
   });
 
+  it('a callback page closed after the sign-in took is a success, not a failure', async () => {
+    let ok = false;
+    const s = setup({ isLoggedIn: async () => ok });
+    const o = s.driver.login(s.req());
+    await vi.waitFor(() => expect(recipeRan(s.page().sub)).toBe(true), { timeout: 5000 });
+    // Lingma stored the sign-in, then closed the callback page on purpose.
+    ok = true;
+    s.page().failCallback(`${CALLBACK}?token=x`);
+    await expect(o).resolves.toEqual({ kind: 'success' });
+  });
+
   it('logout clears the partition and cancels a running sign-in; a second call joins the first', async () => {
     const s = setup();
     const o1 = s.driver.login(s.req());

@@ -21,9 +21,9 @@ beforeAll(async () => {
 });
 
 describe('preload', () => {
-  it('exposes exactly the five functions, frozen, and never ipcRenderer', () => {
+  it('exposes exactly the seven functions, frozen, and never ipcRenderer', () => {
     expect(Object.keys(exposed)).toEqual(['relayDesktop']);
-    expect(Object.keys(api).sort()).toEqual(['admin', 'copyText', 'openExternal', 'revealDataFolder', 'secretProtection']);
+    expect(Object.keys(api).sort()).toEqual(['admin', 'copyText', 'notifications', 'openExternal', 'revealDataFolder', 'secretProtection', 'setNotifications']);
     expect(Object.isFrozen(api)).toBe(true);
   });
 

@@ -135,7 +135,7 @@ describe('Responses request → ChatRequest', () => {
 
 function encode(events: ChatEvent[], custom: string[] = []): { wire: ResponsesEvent[]; enc: ResponsesEncoder } {
   const p = responsesToChatRequest({ model: 'm', input: 'x' }, none);
-  const enc = new ResponsesEncoder('openai/gpt-x', p.echo, new Set(custom), 7, { id: 'resp_test' });
+  const enc = new ResponsesEncoder('openai/gpt-x', p.echo, new Set(custom), () => 7, { id: 'resp_test' });
   const wire = [...enc.start()];
   for (const e of events) wire.push(...enc.push(e));
   wire.push(...enc.end());
@@ -224,7 +224,7 @@ describe('Responses stream encoder', () => {
     expect(last.response).toMatchObject({ status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' } });
 
     const p = responsesToChatRequest({ model: 'm', input: 'x' }, none);
-    const enc = new ResponsesEncoder('m', p.echo, new Set(), 1);
+    const enc = new ResponsesEncoder('m', p.echo, new Set(), () => 1);
     enc.start();
     enc.push({ type: 'text', text: 'part' });
     const failed = enc.fail(errors.upstream('backend died'));

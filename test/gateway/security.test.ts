@@ -179,6 +179,8 @@ describe('request ids and logs', () => {
     expect(mine.length).toBeGreaterThan(0);
     const parsed = JSON.parse(mine[0]);
     expect(parsed).toMatchObject({ reqId: 'log-test-1', msg: 'request', status: 200, url: '/v1/chat/completions' });
+    // Each request line carries the model the client asked for (searchable in the dashboard's Logs).
+    expect(parsed.model).toBe(JSON.parse(chatBody()).model);
     expect(lines.join('\n')).not.toContain(TEST_KEY);
     expect(seen.find((l) => l.requestId === 'log-test-1')).toMatchObject({ level: 'info', msg: 'request' });
     // redaction of secret-looking fields

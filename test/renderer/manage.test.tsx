@@ -109,7 +109,7 @@ describe('Aliases', () => {
   it('the YAML tab shows parse errors inline with line and column and will not save them', async () => {
     const calls = fakeFetch((c) => (c.method === 'GET' ? { body: { text: 'fast: lingma/qwen3-coder\n', warnings: [] } } : { body: { ok: true, warnings: [] } }));
     render(<Aliases snap={snap()} />);
-    fireEvent.click(screen.getByTestId('tab-yaml'));
+    fireEvent.click(screen.getByRole('tab', { name: 'YAML' }));
     const area = await screen.findByLabelText(/Aliases file/);
     expect((area as HTMLTextAreaElement).value).toBe('fast: lingma/qwen3-coder\n');
     fireEvent.change(area, { target: { value: 'fast: lingma/qwen3-coder\nbad: [x\n' } });

@@ -31,7 +31,7 @@ describe('health cache', () => {
     expect(until).toBeLessThanOrEqual(1200);
   });
 
-  it('emits transitions only, and keeps no secret-bearing detail', () => {
+  it('emits flips and longer backoffs, and keeps no secret-bearing detail', () => {
     const h = createHealthCache({ failureThreshold: 1, baseBackoffMs: 100, maxBackoffMs: 1000 });
     const seen: HealthSnapshot[] = [];
     h.events.on('transition', (s) => seen.push(s));
@@ -40,7 +40,9 @@ describe('health cache', () => {
     h.recordFailure('a', errors.upstream('Upstream failed again.'));
     h.recordSuccess('a');
     h.recordSuccess('a');
-    expect(seen.map((s) => s.healthy)).toEqual([false, true]);
+    // The second failure lengthened the backoff: heard too (the dashboard's countdown follows it).
+    expect(seen.map((s) => s.healthy)).toEqual([false, false, true]);
+    expect(seen[1].unhealthyUntil).toBeGreaterThan(seen[0].unhealthyUntil!);
     expect(JSON.stringify(h.all())).not.toContain('sk-secret');
     expect(h.snapshot('a')).toEqual({ instance: 'a', healthy: true, consecutiveFailures: 0, lastError: 'Upstream failed again.', lastErrorAt: expect.any(Number) });
   });

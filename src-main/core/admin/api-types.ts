@@ -198,12 +198,16 @@ export interface AdminSnapshot {
   settings: AdminSettings;
   secretProtection?: 'os' | 'basic' | 'file' | 'cluster';
   live: AdminLiveRequest[];
+  /** Requests finished in the last few minutes, newest first (bounded): Live shows them after a reload. */
+  finished?: AdminLiveRequest[];
   /** Per-second counters, oldest first (up to 120 s). */
   counters: AdminCounters[];
   /** Recent log lines, oldest first. */
   logs: AdminLogLine[];
   /** What discovery found (local servers, an installed Lingma); absent where it is not wired. */
   discovery?: DiscoveryView;
+  /** Team mode: this node's name (the dashboard then shows its Nodes card, `GET /admin/cluster`). */
+  team?: { node: string };
 }
 
 /** Messages on `GET /admin/events` (server → client, JSON text frames). */

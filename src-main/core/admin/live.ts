@@ -9,6 +9,9 @@ import type { AdminCounters, AdminLiveRequest, AdminLogLine } from './api-types'
 
 const MAX_LIVE = 5000;
 const STALE_MS = 60 * 60 * 1000;
+/** Finished requests a fresh dashboard sees (Live after a reload): the newest few, of the last minutes. */
+export const RECENT_FINISHED = 25;
+export const RECENT_FINISHED_MS = 5 * 60 * 1000;
 
 export interface LiveTrackerOptions {
   logLines?: number;
@@ -18,6 +21,8 @@ export interface LiveTrackerOptions {
 
 export class LiveTracker {
   readonly live = new Map<string, AdminLiveRequest>();
+  /** Recently finished requests, oldest first, bounded by count (`RECENT_FINISHED`) and age. */
+  private readonly finishedRing: AdminLiveRequest[] = [];
   /** The last `maxLogs` log lines as written (JSON text), a ring: parsed only when `logs` is read. */
   private readonly logRing: string[] = [];
   private logNext = 0;
@@ -81,8 +86,16 @@ export class LiveTracker {
 
   private end(r: LiveRequest): void {
     this.live.delete(r.id);
+    this.finishedRing.push(toAdminRequest({ ...r, finishedAt: r.finishedAt ?? this.now() }));
+    if (this.finishedRing.length > RECENT_FINISHED) this.finishedRing.shift();
     this.endedThisSecond++;
     if ((r.status ?? 200) >= 400 || r.errorCode) this.errorsThisSecond++;
+  }
+
+  /** Requests finished in the last `RECENT_FINISHED_MS`, newest first (at most `RECENT_FINISHED`). */
+  recentFinished(): AdminLiveRequest[] {
+    const since = this.now() - RECENT_FINISHED_MS;
+    return this.finishedRing.filter((r) => (r.finishedAt ?? 0) >= since).reverse();
   }
 
   /** Per-instance in-flight count from live requests (fallback when the pool gives none). */

@@ -1,4 +1,5 @@
 /** Builds the admin snapshot from the relay. Never includes a password or an upstream key. */
+import { nodeNameOf } from '../cluster/index';
 import type { Instance, InstanceSnapshot, Provider } from '../backends/types';
 import { modelExists } from '../routing/alias-document';
 import type { AvailabilityView } from '../pool/availability';
@@ -234,8 +235,10 @@ export async function buildSnapshot(ctx: StateContext): Promise<AdminSnapshot> {
     settings: settingsView(deps),
     secretProtection: deps.secrets.protection,
     live: [...tracker.live.values()],
+    finished: tracker.recentFinished(),
     counters: [...tracker.counters],
     discovery: deps.discovery.view(),
+    team: deps.config.cluster?.redisUrl ? { node: nodeNameOf(deps.config.cluster) } : undefined,
     logs: [...tracker.logs],
   };
 }

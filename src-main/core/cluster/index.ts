@@ -16,6 +16,9 @@ import { RedisKeySlots } from './redis-slots';
 import { clusterCrypto, type ClusterCrypto } from './crypto';
 import { RedisAccountLeases } from './redis-leases';
 import { RedisSecretStore } from './redis-secrets';
+import { RedisSessionOwners } from './redis-owners';
+import { RedisSharedConfig } from './redis-config';
+import { NodeStatusBoard, type NodeFigures } from './redis-nodes';
 import { redactUrl } from './url';
 
 export type ClusterConfig = NonNullable<Config['cluster']>;
@@ -34,6 +37,12 @@ export interface SharedState {
   readonly crypto: ClusterCrypto;
   /** Calls for accounts other nodes run. */
   readonly forwarder: ChatForwarder;
+  /** Which account holds each conversation's Lingma session, for every node. */
+  readonly owners: RedisSessionOwners;
+  /** Aliases and live settings edited in any node's dashboard. */
+  readonly config: RedisSharedConfig;
+  /** Start reporting this node's figures (the dashboard's Nodes view reads every node's). */
+  startStatus(figures: () => NodeFigures): NodeStatusBoard;
   /** Where other nodes reach this one: `cluster.advertiseUrl`, else the address it listens on. */
   advertise(url: string): void;
   /** A handler for a channel on the node's one subscriber connection. */
@@ -46,7 +55,12 @@ export function nodeNameOf(cfg: ClusterConfig): string {
   return cfg.nodeName ?? (hostname().replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'node');
 }
 
-export async function openSharedState(cfg: ClusterConfig, log: Logger): Promise<SharedState | undefined> {
+export interface SharedStateOptions {
+  /** How long a conversation's session owner is remembered (the session cache's TTL). */
+  sessionTtlMs?: number;
+}
+
+export async function openSharedState(cfg: ClusterConfig, log: Logger, more: SharedStateOptions = {}): Promise<SharedState | undefined> {
   if (!cfg.redisUrl) return undefined;
   if (!cfg.secret) {
     throw new Error('cluster.secret (RELAY_CLUSTER_SECRET) is required with cluster.redisUrl: the nodes authenticate each other and seal account passwords with it');
@@ -74,8 +88,12 @@ export async function openSharedState(cfg: ClusterConfig, log: Logger): Promise<
   let first = true;
   sub.on('ready', () => {
     if (first) first = false;
-    else void keys.reload();
+    else {
+      void keys.reload();
+      void config.catchUp();
+    }
   });
+  const config = new RedisSharedConfig({ redis, subscribe, nodeName, onError });
   const ttlMs = cfg.leaseSec * 1000;
   const slots = new RedisKeySlots({ redis, subscribe, nodeName, ttlMs, onError });
   const budget = new RedisKeyBudget({ redis, nodeName, onError });
@@ -83,6 +101,8 @@ export async function openSharedState(cfg: ClusterConfig, log: Logger): Promise<
   const leases = new RedisAccountLeases({ redis, subscribe, nodeName, ttlMs, onError, url: () => url });
   const forwarder = new HttpForwarder({ redis, crypto, nodeName });
   const secrets = new RedisSecretStore(redis, crypto);
+  const owners = new RedisSessionOwners({ redis, ttlMs: more.sessionTtlMs ?? 3_600_000, onError });
+  let board: NodeStatusBoard | undefined;
   log.info({ node: nodeName, redis: redactUrl(cfg.redisUrl) }, 'cluster: shared keys and limits in Redis');
   return {
     nodeName,
@@ -94,12 +114,21 @@ export async function openSharedState(cfg: ClusterConfig, log: Logger): Promise<
     secrets,
     crypto,
     forwarder,
+    owners,
+    config,
+    startStatus(figures) {
+      board ??= new NodeStatusBoard({ redis, nodeName, ttlMs, url: () => url, figures, onError });
+      board.start();
+      return board;
+    },
     advertise(listening) {
       url = cfg.advertiseUrl ?? listening;
       void leases.tick();
+      void board?.report();
     },
     subscribe,
     async close() {
+      await board?.close();
       await leases.close();
       slots.close();
       sub.disconnect();

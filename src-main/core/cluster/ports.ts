@@ -79,3 +79,18 @@ export interface ForwardCall {
 export interface ChatForwarder {
   chat(node: string, instance: string, req: import('../chat/model').ChatRequest, call: ForwardCall): AsyncIterable<import('../chat/model').ChatEvent>;
 }
+
+/**
+ * Which instance holds a conversation's upstream session (the account whose Lingma session has
+ * its turns so far), so the next turn goes to that account whichever node receives it; the owner
+ * node's own session cache then reuses the session. Keys are the pool's (provider, caller,
+ * affinity key: hashed, never a prompt); an entry lives `ttlMs` after its last use.
+ * Single node: `MemorySessionOwners` (`./memory-owners.ts`). Cluster: `RedisSessionOwners`.
+ * The pool consults it when one is given (`PoolOptions.owners`); the relay gives it in team mode.
+ */
+export interface SessionOwners {
+  /** The instance last chosen for this conversation, if it is still remembered. */
+  get(key: string): string | undefined | Promise<string | undefined>;
+  /** Remember (or refresh) the instance chosen for this conversation. Never throws. */
+  set(key: string, instance: string): void;
+}

@@ -214,10 +214,11 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   // One line per request, at its end (no per-chunk logging anywhere).
   app.addHook('onResponse', (req, reply, done) => {
     const q = req.url.indexOf('?');
-    req.log.info(
-      { method: req.method, url: q < 0 ? req.url : req.url.slice(0, q), status: reply.raw.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
-      'request',
-    );
+    const line: Record<string, unknown> = { method: req.method, url: q < 0 ? req.url : req.url.slice(0, q), status: reply.raw.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 };
+    // The model the client asked for, so a request's line can be found by it (capped; the line is redacted).
+    const model = (req.body as { model?: unknown } | undefined)?.model;
+    if (typeof model === 'string' && model) line.model = model.slice(0, 128);
+    req.log.info(line, 'request');
     done();
   });
 

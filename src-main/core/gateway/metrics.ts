@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RequestObserver, RequestOutcome } from '../dispatch/outcome';
+import { requestOutcomeKind } from '../state-types';
 import type { AdmissionMetrics, AvailabilityMetrics, BackendMetrics, HealthMetrics, PoolMetrics } from '../metrics-port';
 
 // Label hygiene lives with the ports so lower layers can label safely without importing this file.
@@ -22,6 +23,17 @@ export class Metrics implements PoolMetrics, AdmissionMetrics, HealthMetrics, Ba
     name: 'relay_requests_total',
     help: 'Client requests, by requested model, protocol and status.',
     labelNames: ['model', 'protocol', 'status'] as const,
+    registers: [this.registry],
+  });
+  /**
+   * Requests that did not end well, by requested model, protocol and kind: `failed` (status >= 400)
+   * or `stream_broken` (a 200 stream that failed after its first byte, which `relay_requests_total`
+   * counts under status 200).
+   */
+  readonly requestErrors = new Counter({
+    name: 'relay_request_errors_total',
+    help: 'Client requests that failed, by requested model, protocol and kind (failed, stream_broken).',
+    labelNames: ['model', 'protocol', 'kind'] as const,
     registers: [this.registry],
   });
   /** Duration by the resolved model (what served it). */
@@ -175,6 +187,8 @@ export function requestMetrics(m: Metrics): RequestObserver {
       if (o.refusedBy) m.rejected.inc({ reason: o.refusedBy });
       for (const s of o.switches) m.fallback.inc({ from: safeLabel(s.from), to: safeLabel(s.to), reason: s.reason.split(':')[0] });
       requests(requested, o.protocol, String(o.status)).inc();
+      const kind = requestOutcomeKind(o.status, o.error?.code);
+      if (kind !== 'ok') m.requestErrors.inc({ model: requested, protocol: o.protocol, kind });
       duration(label, o.protocol).observe(Math.max(0, o.finishedAt - o.receivedAt) / 1000);
       if (!o.resolved) return;
       if (o.firstByteAt !== undefined) ttft(label).observe(Math.max(0, o.firstByteAt - o.receivedAt) / 1000);

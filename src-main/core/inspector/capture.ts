@@ -24,6 +24,8 @@ export interface CaptureOptions {
 
 interface Cut {
   truncated: boolean;
+  /** Characters kept so far (strings and keys, plus a little per value): the capture's approximate JSON size. */
+  chars: number;
 }
 
 /** One string, scrubbed and cut. */
@@ -35,13 +37,17 @@ function cleanString(s: string, known: ReadonlyArray<string | undefined>, max: n
     cut.truncated = true;
     out = out.slice(0, max) + TRUNCATED;
   }
+  cut.chars += out.length + 2;
   return out;
 }
 
 /** A JSON-like value, deep: secrets masked, credential fields dropped, long strings cut. */
 export function sanitize(value: unknown, known: ReadonlyArray<string | undefined>, maxString: number, cut: Cut, depth = 0): unknown {
   if (typeof value === 'string') return cleanString(value, known, maxString, cut);
-  if (value === null || typeof value !== 'object') return typeof value === 'bigint' ? String(value) : value;
+  if (value === null || typeof value !== 'object') {
+    cut.chars += 8;
+    return typeof value === 'bigint' ? String(value) : value;
+  }
   if (depth > 32) {
     cut.truncated = true;
     return TRUNCATED;
@@ -50,14 +56,20 @@ export function sanitize(value: unknown, known: ReadonlyArray<string | undefined
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
     if (v === undefined || typeof v === 'function') continue;
+    cut.chars += k.length + 4;
     out[k] = SECRET_FIELD.test(k) ? '[redacted]' : sanitize(v, known, maxString, cut, depth + 1);
   }
   return out;
 }
 
-/** A whole body within `max` bytes: as is, or its JSON text cut with the marker. */
-function bounded(value: unknown, max: number, cut: Cut): unknown {
+/**
+ * A whole body within `max` bytes: as is, or its JSON text cut with the marker. `chars`: what
+ * sanitizing it kept; JSON text takes at most 6 bytes per character (`\u0000` escapes), so a body
+ * well under the limit is not serialized just to be measured.
+ */
+function bounded(value: unknown, max: number, cut: Cut, chars: number): unknown {
   if (value === undefined) return undefined;
+  if (chars * 6 <= max) return value;
   const text = JSON.stringify(value);
   if (text === undefined || Buffer.byteLength(text) <= max) return value;
   cut.truncated = true;
@@ -96,12 +108,17 @@ export function summaryOf(o: RequestOutcome, truncated: boolean): CaptureSummary
 }
 
 /** The redacted capture of one finished request. */
-export function captureOf(o: RequestOutcome, opts: CaptureOptions): Capture {
+/** `size.bytes` receives the capture's approximate JSON size (what the memory ring counts). */
+export function captureOf(o: RequestOutcome, opts: CaptureOptions, size?: { bytes: number }): Capture {
   const known = opts.secrets();
   const max = opts.maxBodyBytes;
-  const cut: Cut = { truncated: false };
+  const cut: Cut = { truncated: false, chars: 0 };
   const t = o.trace;
-  const clean = (v: unknown): unknown => bounded(sanitize(v, known, max, cut), max, cut);
+  const clean = (v: unknown): unknown => {
+    const before = cut.chars;
+    const s = sanitize(v, known, max, cut);
+    return bounded(s, max, cut, cut.chars - before);
+  };
   const timeline = (t?.timeline ?? []).map((e) => sanitize(e, known, 2000, cut) as TimelineEvent);
   const c: Capture = {
     ...summaryOf(o, false),
@@ -113,6 +130,7 @@ export function captureOf(o: RequestOutcome, opts: CaptureOptions): Capture {
   if (o.error) c.error = { code: o.error.code, status: o.error.status, message: cleanString(o.error.message, known, 2000, cut) };
   if (o.userAgent) c.userAgent = cleanString(o.userAgent, known, 200, cut);
   c.truncated = cut.truncated;
+  if (size) size.bytes = cut.chars + 300;
   return c;
 }
 

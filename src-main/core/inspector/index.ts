@@ -107,7 +107,8 @@ export function createInspector(opts: InspectorOptions): Inspector {
   const keep = (o: RequestOutcome): void => {
     const cfg = opts.config();
     if (!cfg.enabled || !o.trace) return;
-    const capture = captureOf(o, { secrets: opts.secrets, maxBodyBytes: cfg.maxBodyBytes });
+    const measured = { bytes: 0 };
+    const capture = captureOf(o, { secrets: opts.secrets, maxBodyBytes: cfg.maxBodyBytes }, measured);
     // The ledger observes first and only queues; its commit (`ledgerWritten`) comes later.
     if (opts.ledger && o.status !== 0) capture.timeline.push({ at: capture.totalMs, kind: 'ledger_queued' });
     const of = replays.get(o.requestId);
@@ -115,7 +116,8 @@ export function createInspector(opts: InspectorOptions): Inspector {
       capture.replayOf = of;
       replays.delete(o.requestId);
     }
-    const size = Buffer.byteLength(JSON.stringify(capture));
+    // Approximate (characters kept while redacting, not serialized again): the ring's byte bound.
+    const size = measured.bytes;
     ring.push({ capture, bytes: size });
     bytes += size;
     evict(cfg);

@@ -14,9 +14,10 @@
  * awaited on SIGTERM and app quit) loses nothing. SQLite: WAL + synchronous=NORMAL: a committed
  * batch survives a process crash; an OS crash or power cut can also lose the last batches.
  *
- * A store that cannot open (corrupt, locked, newer schema, worker not loadable) or stops
- * accepting writes makes the ledger `degraded` with a reason; the gateway keeps serving, records
- * are counted as dropped (or kept queued, up to `queueMax`, when writes fail at run time), and
+ * A store that cannot open (corrupt, locked, newer schema, worker not loadable, server away) or
+ * stops accepting writes makes the ledger `degraded` with a reason; the gateway keeps serving,
+ * records are kept queued, up to `queueMax`, while the cause may pass (writes failing at run time,
+ * a lock or an unreachable server at open: opened again every `retryMs`), else counted as dropped, and
  * budgets keep counting in memory (`ledger.onDegraded` decides whether they still admit).
  */
 import type { Logger } from 'pino';
@@ -96,6 +97,8 @@ export function createLedger(opts: LedgerOptions): Ledger {
   let reason: string | undefined;
   /** opening: first open under way (records queue); open; unavailable: open failed (records drop). */
   let phase: 'opening' | 'open' | 'unavailable' = 'opening';
+  /** While unavailable: the store will be opened again (records queue meanwhile, up to queueMax). */
+  let reopens = false;
   let written = 0;
   let dropped = 0;
   let closed = false;
@@ -167,11 +170,15 @@ export function createLedger(opts: LedgerOptions): Ledger {
     } catch (e) {
       const f = failure(e);
       phase = 'unavailable';
+      reopens = f.retry && !closed;
       setDegraded(f.reason);
-      // What waited for the open cannot be written.
-      drop(queue.length, 'unavailable');
-      queue = [];
-      mQueued.set(0);
+      // A cause that may pass (lock, server away): records stay queued (bounded) for the next
+      // open. Otherwise what waited for the open cannot be written.
+      if (!reopens) {
+        drop(queue.length, 'unavailable');
+        queue = [];
+        mQueued.set(0);
+      }
       if (f.retry && !closed) {
         retryTimer = clock.setTimeout(() => {
           retryTimer = null;
@@ -260,7 +267,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
       const tokens = (rec.promptTokens ?? 0) + (rec.completionTokens ?? 0);
       if (rec.apiKeyId) budgets.addTokens(rec.apiKeyId, tokens, rec.receivedAt ?? clock.now());
       if (state === 'disabled') return;
-      if (closed || phase === 'unavailable') {
+      if (closed || (phase === 'unavailable' && !reopens)) {
         drop(1, 'unavailable');
         return;
       }

@@ -4,6 +4,7 @@
  * histogram counts that are written with it. Pure functions: the SQLite writer (in its worker)
  * uses them and a PostgreSQL store can too.
  */
+import { isErrorOutcome } from '../state-types';
 import { bucketOf } from './histogram';
 import type { PriceTable } from './prices';
 import type { UsageRecord } from './types';
@@ -129,7 +130,8 @@ export function rollUp(rows: readonly LedgerRow[], size: number): RollupRow[] {
       out.set(key, e);
     }
     e.requests += 1;
-    if (p.status >= 400) e.errors += 1;
+    // A stream that broke after its first byte (200 with an error type) is an error too.
+    if (isErrorOutcome(p.status, p.errorType)) e.errors += 1;
     e.promptTokens += p.promptTokens ?? 0;
     e.completionTokens += p.completionTokens ?? 0;
     e.reasoningTokens += p.reasoningTokens ?? 0;
@@ -151,7 +153,7 @@ export function latencyBins(rows: readonly LedgerRow[]): Array<[number, string, 
     else out.set(key, [t, label, kind, b, 1]);
   };
   for (const p of rows) {
-    if (p.status >= 400) continue;
+    if (isErrorOutcome(p.status, p.errorType)) continue;
     const t = Math.floor(p.receivedAt / DAY) * DAY;
     add(t, p.label, 0, p.totalMs);
     if (p.ttftMs !== null) add(t, p.label, 1, p.ttftMs);

@@ -4,10 +4,12 @@
  * Only serving instances are picked (the one answer: ./availability.ts, through the model in
  * ./availability-model.ts), among those not excluded by the dispatcher and with a free slot:
  *   1. the provider's preferred instance (e.g. the owner of a reusable Lingma session);
- *   2. sticky affinity: the client's session key, else `user`, else a hash of the system prompt,
+ *   2. the instance the shared session-owner map (`PoolOptions.owners`, team mode) names for the
+ *      conversation: it holds the conversation's upstream session, maybe on another node;
+ *   3. sticky affinity: the client's session key, else `user`, else a hash of the system prompt,
  *      else of the first message, mapped by rendezvous hashing (adding or removing an instance
  *      only moves the keys that belonged to it); a busy favourite yields to the next in rank;
- *   3. least in-flight (requests with no messages, e.g. embeddings).
+ *   4. least in-flight (requests with no messages, e.g. embeddings).
  * A favourite (preferred or affinity) that cannot serve yields to one that can.
  *
  * When no instance of the provider serves:
@@ -19,15 +21,18 @@
  *     or they need a person: a retryable 503 naming why.
  * When every serving candidate is busy, the call waits (FIFO per provider) for a slot.
  */
-import { createHash } from 'node:crypto';
 import type { CallContext, Instance, Provider } from '../backends/types';
-import { textOf, type ChatRequest } from '../chat/model';
+import type { ChatRequest } from '../chat/model';
 import { RelayError, errors } from '../errors';
 import type { AvailabilityMetrics, PoolMetrics } from '../metrics-port';
 import { systemClock, type Clock } from '../ports';
 import type { HealthCache, Target } from '../routing/types';
+import type { SessionOwners } from '../cluster/ports';
 import type { Availability } from './availability';
 import { createAvailability, type AvailabilityModel } from './availability-model';
+import { affinityKey, weight } from './affinity';
+
+export { affinityKey } from './affinity';
 
 export interface Lease {
   readonly instance: Instance;
@@ -48,6 +53,8 @@ export interface Hop {
   request?: ChatRequest;
   /** The request's affinity key (`affinityKey`), hashed once per request by the caller. */
   affinity?: string;
+  /** Set by the pool: the instance the session-owner map names for this conversation. */
+  owner?: string;
 }
 
 /** A hop for `request` on `provider` (hashes the affinity key: callers that make several hops build one key and reuse it). */
@@ -84,6 +91,11 @@ export interface Pool {
   /** The one availability answer the pool picks by (the dispatcher, /healthz and admin read it too). */
   readonly availability: AvailabilityModel;
   acquire(hop: Hop, opts?: AcquireOptions): Promise<Lease>;
+  /**
+   * A slot on one named instance of `provider`, under the same rules (availability, slots,
+   * waits): a call another node forwarded for an account this node runs.
+   */
+  acquireOn(provider: Provider, instance: string, opts?: AcquireOptions): Promise<Lease>;
   inFlight(instance: string): number;
   /** Calls in flight across every instance. */
   totalInFlight(): number;
@@ -101,39 +113,8 @@ export interface PoolOptions {
   availability?: AvailabilityModel;
   /** Wait deadlines and credit resets (the relay's one clock). */
   clock?: Clock;
-}
-
-/** The affinity key of a request, hashed (never kept in clear: it may be a prompt). */
-export function affinityKey(req: ChatRequest | undefined): string | undefined {
-  if (!req) return undefined;
-  let key: string | undefined;
-  if (req.sessionKey) key = `s:${req.sessionKey}`;
-  else if (req.user) key = `u:${req.user}`;
-  else {
-    const system = req.messages.filter((m) => m.role === 'system').map((m) => textOf(m.content)).join('\n');
-    if (system) key = `p:${system}`;
-    else {
-      const first = req.messages.find((m) => m.role !== 'system');
-      if (first) key = `m:${textOf(first.content)}`;
-    }
-  }
-  return key === undefined ? undefined : createHash('sha1').update(key).digest('hex').slice(0, 16);
-}
-
-/** 32-bit FNV-1a with a final avalanche: cheap, well-spread rendezvous weights. */
-function weight(key: string, name: string): number {
-  let h = 0x811c9dc5;
-  const s = `${key}\u0000${name}`;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  /** Which instance holds each conversation's session (team mode: shared by the nodes). Absent: none kept. */
+  owners?: SessionOwners;
 }
 
 interface Waiter {
@@ -193,6 +174,10 @@ export function createPool(opts: PoolOptions): Pool {
     if (request && o.callCtx && provider.preferredInstance) {
       const want = provider.preferredInstance(request, o.callCtx);
       const hit = want === undefined ? undefined : free.find((i) => i.name === want);
+      if (hit) return lease(hit);
+    }
+    if (hop.owner !== undefined) {
+      const hit = free.find((i) => i.name === hop.owner);
       if (hit) return lease(hit);
     }
     if (free.length === 1) return lease(free[0]);
@@ -311,7 +296,21 @@ export function createPool(opts: PoolOptions): Pool {
   };
   availability.events.on('change', drain);
 
+  /** With an owner map: look the conversation up first, remember the instance it gets. */
   const acquire = (hop: Hop, o: AcquireOptions = {}): Promise<Lease> => {
+    const owners = opts.owners;
+    if (!owners || hop.affinity === undefined || !hop.request) return take(hop, o);
+    const key = `${hop.provider.name}:${o.callCtx?.apiKeyId ?? ''}:${hop.affinity}`;
+    const remember = (l: Lease): Lease => {
+      owners.set(key, l.instance.name);
+      return l;
+    };
+    const known = owners.get(key);
+    if (known === undefined || typeof known === 'string') return take({ ...hop, owner: known }, o).then(remember);
+    return known.then((owner) => take({ ...hop, owner }, o)).then(remember);
+  };
+
+  const take = (hop: Hop, o: AcquireOptions): Promise<Lease> => {
     if (o.signal?.aborted) return Promise.reject(errors.cancelled());
     const { provider } = hop;
     let first: Take;
@@ -362,6 +361,11 @@ export function createPool(opts: PoolOptions): Pool {
   return {
     availability,
     acquire,
+    acquireOn: (provider, instance, o) => {
+      // The provider as far as the pool reads it, narrowed to the one instance.
+      const one = { name: provider.name, instances: () => provider.instances().filter((i) => i.name === instance) } as Pick<Provider, 'name' | 'instances'>;
+      return take({ provider: one as Provider }, o ?? {});
+    },
     inFlight: count,
     totalInFlight: () => {
       let n = 0;

@@ -3,7 +3,7 @@
  * exponential backoff plus jitter. An unhealthy instance stays unhealthy until a call or a
  * background probe succeeds; the prober only retries it once its backoff has expired.
  *
- * Listeners hear transitions only (healthy flips). This module imports no metrics or dashboard
+ * Listeners hear transitions: healthy flips, and a changed backoff of an unhealthy instance. This module imports no metrics or dashboard
  * code: those subscribe to `events`.
  */
 import { EventEmitter } from 'node:events';
@@ -109,6 +109,7 @@ export function createHealthCache(opts: HealthOptions): RelayHealthCache {
   const recordFailure = (name: string, error: RelayError): void => {
     const e = entry(name);
     const was = e.healthy;
+    const until = e.unhealthyUntil;
     e.consecutiveFailures++;
     // SECURITY: only the client-safe message is kept (RelayError messages hold no secrets by
     // contract; `detail` may hold upstream text and is never stored here).
@@ -119,7 +120,9 @@ export function createHealthCache(opts: HealthOptions): RelayHealthCache {
       e.healthy = false;
       e.unhealthyUntil = clock.now() + backoff;
     }
-    if (was && !e.healthy) emit(name, e);
+    // A flip to unhealthy, and also a longer backoff of an instance already unhealthy: its
+    // "cooling down, retry in …" must show the new time, not count down to a stale one.
+    if (!e.healthy && (was || e.unhealthyUntil !== until)) emit(name, e);
   };
 
   const startProbing = (instances: () => readonly Instance[], intervalMs: number, probeTimeoutMs = 10_000, hooks: ProbeHooks = {}): Prober => {

@@ -55,7 +55,7 @@ export interface Resolver {
 
 
 export interface HealthEvents {
-  /** Fired only when healthy flips. */
+  /** Fired when healthy flips, and when an unhealthy instance's backoff changes (`unhealthyUntil`). */
   transition: [snapshot: HealthSnapshot];
 }
 

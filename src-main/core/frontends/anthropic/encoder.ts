@@ -27,8 +27,8 @@ export class MessagesStream implements StreamEncoder<string> {
   constructor(private readonly requestId: string) {}
 
   /** `message_start` announces the dispatcher's prompt figure, the same one the final usage carries. */
-  start(resolved: Resolved, promptTokens: number): string {
-    this.enc = new AnthropicEncoder(resolved.label, promptTokens);
+  start(resolved: Resolved, prompt: () => number): string {
+    this.enc = new AnthropicEncoder(resolved.label, prompt());
     return frames(this.enc.start());
   }
 
@@ -49,8 +49,8 @@ export class MessagesStream implements StreamEncoder<string> {
 export class MessagesBody implements BodyEncoder<AnthropicMessage> {
   private readonly enc: AnthropicEncoder;
 
-  constructor(label: string, promptTokens: number) {
-    this.enc = new AnthropicEncoder(label, promptTokens);
+  constructor(label: string, prompt: () => number) {
+    this.enc = new AnthropicEncoder(label, prompt());
   }
 
   push(ev: ChatEvent): void {

@@ -44,7 +44,7 @@ export async function anthropicRoutes(app: FastifyInstance, opts: FrontendOption
 
     if (!request.stream) {
       const ctx = callContext(req, 'anthropic', ENDPOINT, clientGone(reply.raw), receivedAt);
-      return collectAnswer(opts.chat, request, ctx, reply, (resolved, promptTokens) => new MessagesBody(resolved.label, promptTokens));
+      return collectAnswer(opts.chat, request, ctx, reply, (resolved, prompt) => new MessagesBody(resolved.label, prompt));
     }
     const sse = new SseWriter(reply);
     const ctx = callContext(req, 'anthropic', ENDPOINT, sse.signal, receivedAt);

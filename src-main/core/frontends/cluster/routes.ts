@@ -5,20 +5,25 @@
  * (`guardScope(scope, 'cluster')`), then the body against the signed digest. The answer streams
  * as JSON lines as the events arrive; a failure before the first event is an HTTP error the
  * sending node turns back into the same RelayError (so its failover rules apply), a failure after
- * it one `{"error":…}` line. A sender that goes away aborts the call here.
+ * it one `{"error":…}` line. A sender that goes away aborts the call here. A forwarded call takes
+ * a slot of the account's instance in this node's pool, like a call received here: the account's
+ * `maxConcurrency` holds across every node sending to it.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { ChatRequest } from '../../chat/model';
-import type { Instance } from '../../backends/types';
+import type { Lease } from '../../pool/pool';
 import { bodyDigest, FORWARD_CONTENT_TYPE, H } from '../../cluster/node-auth';
 import { FORWARD_PATH, toWireError } from '../../cluster/forward';
 import { errors } from '../../errors';
 import { guardScope } from '../../gateway/plugins/auth';
 
 export interface ClusterRoutesOptions {
-  /** The instance of an account this node runs now (undefined when it does not run it). */
-  localInstance(name: string): Instance | undefined;
+  /**
+   * A slot on the instance of an account this node runs now, waiting like a local call would;
+   * undefined when this node does not run the account.
+   */
+  acquire(name: string, signal: AbortSignal): Promise<Lease> | undefined;
 }
 
 interface ForwardBody {
@@ -46,18 +51,25 @@ export const clusterRoutes: FastifyPluginAsync<ClusterRoutesOptions> = async (sc
     if (typeof body.instance !== 'string' || typeof body.apiKeyId !== 'string' || typeof body.requestId !== 'string' || !body.request || typeof body.request !== 'object') {
       throw errors.invalid('A forwarded call needs instance, request, apiKeyId and requestId.');
     }
-    const inst = opts.localInstance(body.instance);
     const fail = (e: unknown) => {
       const w = toWireError(e);
       return reply.code(w.status).header('content-type', 'application/json').send({ error: w });
     };
-    if (!inst) return fail(errors.unavailable(`Lingma account ${body.instance.slice(0, 64)} does not run on this node now.`, { code: 'account_elsewhere' }));
-
     const ac = new AbortController();
     let finished = false;
     reply.raw.on('close', () => {
       if (!finished) ac.abort();
     });
+    const leasing = opts.acquire(body.instance, ac.signal);
+    if (!leasing) return fail(errors.unavailable(`Lingma account ${body.instance.slice(0, 64)} does not run on this node now.`, { code: 'account_elsewhere' }));
+    let lease: Lease;
+    try {
+      lease = await leasing;
+    } catch (e) {
+      finished = true;
+      return fail(e);
+    }
+    const inst = lease.instance;
     const meta: { sessionReuse?: boolean; promptBytes?: number } = {};
     const ctx = { requestId: body.requestId, apiKeyId: body.apiKeyId, signal: ac.signal, log: req.log as unknown as Logger, meta };
     let it: AsyncIterator<unknown>;
@@ -68,6 +80,7 @@ export const clusterRoutes: FastifyPluginAsync<ClusterRoutesOptions> = async (sc
       first = await it.next();
     } catch (e) {
       finished = true;
+      lease.release();
       return fail(e);
     }
     reply.hijack();
@@ -87,6 +100,7 @@ export const clusterRoutes: FastifyPluginAsync<ClusterRoutesOptions> = async (sc
       line({ error: toWireError(e) });
     } finally {
       finished = true;
+      lease.release();
       out.end();
     }
   });

@@ -46,7 +46,8 @@ export class ChatBody implements BodyEncoder<Record<string, unknown>> {
     private readonly id: string,
     private readonly created: number,
     private readonly label: string,
-    private readonly promptTokens: number,
+    /** The dispatcher's prompt figure, read only if the answer carries no usage. */
+    private readonly prompt: () => number,
   ) {}
 
   push(ev: ChatEvent): void {
@@ -56,7 +57,7 @@ export class ChatBody implements BodyEncoder<Record<string, unknown>> {
   body(): Record<string, unknown> {
     const result = this.fold.result();
     // The dispatcher always sends one usage event; without one, its prompt figure and nothing counted.
-    const usage: Usage = result.usage ?? { promptTokens: this.promptTokens, completionTokens: 0, estimated: true };
+    const usage: Usage = result.usage ?? { promptTokens: this.prompt(), completionTokens: 0, estimated: true };
     return completionBody(this.id, this.created, this.label, result, usage);
   }
 }

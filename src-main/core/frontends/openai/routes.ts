@@ -36,7 +36,7 @@ export async function openaiRoutes(app: FastifyInstance, opts: FrontendOptions):
 
     if (!request.stream) {
       const ctx = callContext(req, 'openai-chat', '/v1/chat/completions', clientGone(reply.raw), receivedAt);
-      return collectAnswer(opts.chat, request, ctx, reply, (resolved, promptTokens) => new ChatBody(id, created, resolved.label, promptTokens));
+      return collectAnswer(opts.chat, request, ctx, reply, (resolved, prompt) => new ChatBody(id, created, resolved.label, prompt));
     }
     const sse = new SseWriter(reply);
     const ctx = callContext(req, 'openai-chat', '/v1/chat/completions', sse.signal, receivedAt);

@@ -24,12 +24,12 @@ abstract class ResponsesWire<F> implements StreamEncoder<F> {
 
   protected abstract out(events: ResponsesEvent[]): F;
 
-  private encoder(model: string, promptTokens: number): ResponsesEncoder {
-    return new ResponsesEncoder(model, this.parsed.echo, this.parsed.customTools, promptTokens);
+  private encoder(model: string, prompt: () => number): ResponsesEncoder {
+    return new ResponsesEncoder(model, this.parsed.echo, this.parsed.customTools, prompt);
   }
 
-  start(resolved: Resolved, promptTokens: number): F {
-    this.enc = this.encoder(resolved.label, promptTokens);
+  start(resolved: Resolved, prompt: () => number): F {
+    this.enc = this.encoder(resolved.label, prompt);
     return this.out(this.enc.start());
   }
 
@@ -47,7 +47,7 @@ abstract class ResponsesWire<F> implements StreamEncoder<F> {
   fail(err: RelayError): F {
     if (this.enc) return this.out(this.enc.fail(err));
     // Failed before any answer: nothing was counted.
-    const enc = this.encoder(this.parsed.request.model, 0);
+    const enc = this.encoder(this.parsed.request.model, () => 0);
     return this.out([...enc.start(), ...enc.fail(err)]);
   }
 }
@@ -73,10 +73,10 @@ export class ResponsesBody implements BodyEncoder<Json> {
   constructor(
     label: string,
     parsed: ParsedResponsesRequest,
-    promptTokens: number,
+    prompt: () => number,
     private readonly done: Done,
   ) {
-    this.enc = new ResponsesEncoder(label, parsed.echo, parsed.customTools, promptTokens);
+    this.enc = new ResponsesEncoder(label, parsed.echo, parsed.customTools, prompt);
   }
 
   push(ev: ChatEvent): void {

@@ -59,7 +59,8 @@ export class ResponsesEncoder {
     private readonly model: string,
     private readonly echo: ResponsesEcho,
     private readonly customTools: Set<string>,
-    private readonly inputTokensEstimate: number,
+    /** The dispatcher's prompt figure, read only when no usage came. */
+    private readonly inputTokensEstimate: () => number,
     opts: { id?: string; now?: number } = {},
   ) {
     this.id = opts.id ?? newId('resp_');
@@ -188,7 +189,7 @@ export class ResponsesEncoder {
   }
 
   private finalUsage(): ResponsesUsage {
-    const input = this.usage ? this.usage.promptTokens : this.inputTokensEstimate;
+    const input = this.usage ? this.usage.promptTokens : this.inputTokensEstimate();
     // The figures are the stream's usage event (decided by the dispatcher); without one, the
     // dispatcher's prompt figure given at construction and nothing counted for the output.
     const output = this.usage ? this.usage.completionTokens : 0;

@@ -46,7 +46,7 @@ export async function responsesRoutes(app: FastifyInstance, opts: FrontendOption
 
     if (!request.stream) {
       const ctx = callContext(req, 'responses', ENDPOINT, clientGone(reply.raw), receivedAt);
-      return collectAnswer(opts.chat, request, ctx, reply, (resolved, promptTokens) => new ResponsesBody(resolved.label, parsed, promptTokens, remember));
+      return collectAnswer(opts.chat, request, ctx, reply, (resolved, prompt) => new ResponsesBody(resolved.label, parsed, prompt, remember));
     }
     const sse = new SseWriter(reply);
     const ctx = callContext(req, 'responses', ENDPOINT, sse.signal, receivedAt);

@@ -204,7 +204,7 @@ export class ResponsesSocket {
     if (generate === false) {
       // A warm-up (Codex sends one per connection): no model call, just a response id that the
       // next turn can chain from with previous_response_id.
-      const enc = new ResponsesEncoder(String(body.model), parsed.echo, parsed.customTools, 0);
+      const enc = new ResponsesEncoder(String(body.model), parsed.echo, parsed.customTools, () => 0);
       for (const ev of [...enc.start(), ...enc.end()]) this.send(ev);
       this.remember(enc.id, parsed.conversation, parsed.store, keyId);
       return;

@@ -44,10 +44,11 @@ export interface StreamSink<F> {
 /** A protocol's wire format for one streamed answer. */
 export interface StreamEncoder<F> {
   /**
-   * The answer starts (`resolved.label` is the model to report; `promptTokens` is the dispatcher's
-   * one prompt figure, for protocols that announce input tokens up front).
+   * The answer starts (`resolved.label` is the model to report; `prompt()` gives the dispatcher's
+   * one prompt figure, for protocols that announce input tokens up front: read it only then, since
+   * the figure is estimated on first read).
    */
-  start(resolved: Resolved, promptTokens: number): F;
+  start(resolved: Resolved, prompt: () => number): F;
   push(ev: ChatEvent): F;
   end(): F;
   /** The one error event; called with or without `start` before it. */
@@ -151,7 +152,7 @@ export async function streamAnswer<F>(
   try {
     sink.commit({ 'x-relay-resolved': exec.resolved.label });
     keepAlive.started = true;
-    let ready = sink.write(encoder.start(exec.resolved, exec.promptTokens));
+    let ready = sink.write(encoder.start(exec.resolved, () => exec.promptTokens));
     keepAlive.touch();
     for (;;) {
       if (!ready && !sink.closed) {
@@ -205,11 +206,11 @@ export async function collectAnswer<B>(
   request: ChatRequest,
   ctx: RequestContext,
   reply: FastifyReply,
-  encoder: (resolved: Resolved, promptTokens: number) => BodyEncoder<B>,
+  encoder: (resolved: Resolved, prompt: () => number) => BodyEncoder<B>,
 ): Promise<B> {
   const exec = await chat.execute(request, ctx);
   try {
-    const enc = encoder(exec.resolved, exec.promptTokens);
+    const enc = encoder(exec.resolved, () => exec.promptTokens);
     for await (const ev of exec.events) enc.push(ev);
     reply.header('x-relay-resolved', exec.resolved.label);
     return enc.body();

@@ -8,38 +8,22 @@ import Database from 'better-sqlite3';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DAY, HOUR, latencyBins, rollUp, type LedgerRow } from '../rows';
+import { camel, LATENCY_CONFLICT_SQL, RETENTION_SQL, ROLLUP_KEY, ROLLUP_SUMS, rollupConflictSql, USAGE_COLUMNS } from '../sql';
 import { migrate } from './schema';
 
-export const INSERT_SQL = `INSERT INTO usage (
-  request_id, received_at, first_byte_at, finished_at, api_key_id, user_agent, endpoint, protocol,
-  requested_model, alias, provider, instance, model, label, stream, status, error_type, switches,
-  switch_reasons, session_reuse, prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens,
-  tokens_estimated, ttft_ms, total_ms, cost_usd
-) VALUES (
-  @requestId, @receivedAt, @firstByteAt, @finishedAt, @apiKeyId, @userAgent, @endpoint, @protocol,
-  @requestedModel, @alias, @provider, @instance, @model, @label, @stream, @status, @errorType, @switches,
-  @switchReasons, @sessionReuse, @promptTokens, @completionTokens, @reasoningTokens, @cachedTokens,
-  @tokensEstimated, @ttftMs, @totalMs, @costUsd
-)`;
+export const INSERT_SQL = `INSERT INTO usage (${USAGE_COLUMNS.join(', ')})
+VALUES (${USAGE_COLUMNS.map((c) => `@${camel(c)}`).join(', ')})`;
 
-const rollupSql = (table: string): string => `INSERT INTO ${table} (t, label, provider, instance, api_key_id, status,
-  requests, errors, prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, cost_usd, total_ms)
-VALUES (@t, @label, @provider, @instance, @apiKeyId, @status, @requests, @errors, @promptTokens, @completionTokens,
-  @reasoningTokens, @cachedTokens, @costUsd, @totalMs)
-ON CONFLICT (t, label, provider, instance, api_key_id, status) DO UPDATE SET
-  requests = requests + excluded.requests, errors = errors + excluded.errors,
-  prompt_tokens = prompt_tokens + excluded.prompt_tokens, completion_tokens = completion_tokens + excluded.completion_tokens,
-  reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens, cached_tokens = cached_tokens + excluded.cached_tokens,
-  cost_usd = CASE WHEN excluded.cost_usd IS NULL THEN cost_usd ELSE COALESCE(cost_usd, 0) + excluded.cost_usd END,
-  total_ms = total_ms + excluded.total_ms`;
+const rollupSql = (table: string): string => `INSERT INTO ${table} (${[...ROLLUP_KEY, ...ROLLUP_SUMS].join(', ')})
+VALUES (${[...ROLLUP_KEY, ...ROLLUP_SUMS].map((c) => `@${camel(c)}`).join(', ')})
+${rollupConflictSql(table)}`;
 
 /** Prepared statements that write one batch: the rows, both rollups and the latency histograms, in one transaction. */
 export function batchWriter(db: Database.Database): (rows: LedgerRow[]) => void {
   const ins = db.prepare(INSERT_SQL);
   const hourly = db.prepare(rollupSql('usage_hourly'));
   const daily = db.prepare(rollupSql('usage_daily'));
-  const latency = db.prepare(`INSERT INTO latency_daily (t, label, kind, bucket, n) VALUES (?, ?, ?, ?, ?)
-    ON CONFLICT (t, label, kind, bucket) DO UPDATE SET n = n + excluded.n`);
+  const latency = db.prepare(`INSERT INTO latency_daily (t, label, kind, bucket, n) VALUES (?, ?, ?, ?, ?) ${LATENCY_CONFLICT_SQL}`);
   return db.transaction((rows: LedgerRow[]) => {
     for (const p of rows) ins.run(p);
     for (const r of rollUp(rows, HOUR)) hourly.run(r);
@@ -97,16 +81,13 @@ export function openWriter(dbPath: string, busyTimeoutMs: number): SqliteWriter 
     append: write,
     async deleteBefore(cutoff, batchRows) {
       let total = 0;
-      for (const table of ['usage', 'usage_hourly', 'usage_daily', 'latency_daily']) {
-        const del = db.prepare(table === 'usage'
-          ? 'DELETE FROM usage WHERE id IN (SELECT id FROM usage WHERE received_at < ? LIMIT ?)'
-          // Rollups and histograms: one period (hour or day) per statement, a few thousand rows at most.
-          : `DELETE FROM ${table} WHERE t = (SELECT MIN(t) FROM ${table} WHERE t < ?)`);
+      for (const { sql, batched } of RETENTION_SQL) {
+        const del = db.prepare(sql);
         for (;;) {
           if (closed) return total;
-          const n = table === 'usage' ? del.run(cutoff, batchRows).changes : del.run(cutoff).changes;
-          if (table === 'usage') total += n;
-          if (table === 'usage' ? n < batchRows : n === 0) break;
+          const n = del.run(batched ? { cutoff, batch: batchRows } : { cutoff }).changes;
+          if (batched) total += n;
+          if (batched ? n < batchRows : n === 0) break;
           // Small batches with a turn between them: appends waiting in the worker's queue get through.
           await new Promise<void>((r) => setImmediate(r));
         }

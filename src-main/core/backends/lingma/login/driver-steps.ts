@@ -26,6 +26,20 @@ export function preflight(req: LoginRequest): LoginOutcome | undefined {
 }
 
 /**
+ * The callback page did not load. Lingma takes the sign-in and then closes that page on purpose,
+ * and a driver closes its browser once the sign-in succeeded, so a failed callback load alone is
+ * no failure: the instance is asked first. `success` when it reports logged in (nothing to warn
+ * about), else `unreachable` (a real failure, warned and reported).
+ */
+export async function judgeCallbackFailure(isLoggedIn: () => Promise<boolean>): Promise<'success' | 'unreachable'> {
+  try {
+    return (await isLoggedIn()) ? 'success' : 'unreachable';
+  } catch {
+    return 'unreachable';
+  }
+}
+
+/**
  * Asks `isLoggedIn` every `max(200, 2 × pollMs)` ms, one question at a time, and calls
  * `onLoggedIn` on a yes. Returns the stop function.
  */
