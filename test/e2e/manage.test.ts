@@ -17,6 +17,7 @@ import { createLogger } from '../../src-main/core/gateway/logging';
 import { createRelay, type Relay } from '../../src-main/core/relay';
 import { startFakeOpenAI, type FakeUpstream } from '../fakes/openai-upstream';
 import { MemorySecrets, tmpDir } from '../lingma/helpers';
+import { audit, AXE } from '../helpers/axe';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RENDERER = join(ROOT, 'dist/renderer');
@@ -60,7 +61,8 @@ describe.skipIf(!existsSync(CHROMIUM))('managing providers, aliases and keys fro
       headless: true,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
     });
-    page = await (await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: 'light' })).newPage();
+    // axe is injected as a script tag: the dashboard's CSP would refuse it, so this context bypasses it.
+    page = await (await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: 'light', bypassCSP: existsSync(AXE) })).newPage();
     page.setDefaultTimeout(20_000);
   }, 120_000);
 
@@ -76,6 +78,10 @@ describe.skipIf(!existsSync(CHROMIUM))('managing providers, aliases and keys fro
     await page.waitForSelector(`[data-testid=screen-${route}]`);
   };
   const shot = (name: string) => page.screenshot({ path: join(SHOTS, `manage-${name}.png`), fullPage: true });
+  /** No serious or critical axe finding on the page as it is now (forms and panels open). */
+  const accessible = async () => {
+    if (existsSync(AXE)) expect(await audit(page)).toEqual([]);
+  };
 
   it('adds a provider from Settings: validated, key write-only, tested, serving without a restart', async () => {
     await page.goto(`${url}/ui/`);
@@ -91,6 +97,7 @@ describe.skipIf(!existsSync(CHROMIUM))('managing providers, aliases and keys fro
     await page.fill('#prov-new-url', up.url);
     await page.fill('#prov-new-key', UPSTREAM_KEY);
     await page.fill('#prov-new-models', 'm1\nm2');
+    await accessible();
     await page.click('[data-testid=prov-new-form] button[type=submit]');
     await page.waitForSelector('[data-testid=managed-provider-up] >> text=key set');
     await page.click('[data-testid=managed-provider-up] button:has-text("Test")');
@@ -121,6 +128,7 @@ describe.skipIf(!existsSync(CHROMIUM))('managing providers, aliases and keys fro
     await page.fill('#alias-new-hop-1-fb', '5000');
     await page.check('#alias-new-hop-1-te');
     await shot('alias-editor');
+    await accessible();
     await page.click('[data-testid=alias-new-form] button[type=submit]');
     await page.waitForSelector('[data-testid=alias-fast] >> text=unknown model');
     await page.waitForSelector('.toast >> text=unknown model');
@@ -141,6 +149,7 @@ describe.skipIf(!existsSync(CHROMIUM))('managing providers, aliases and keys fro
     await page.fill('#aliases-yaml', `${ALIASES}fast: [up/m1\n`);
     await page.waitForSelector('[data-testid=yaml-errors] >> text=/Line \\d+, column \\d+/');
     expect(await page.isDisabled('button:has-text("Save file")')).toBe(true);
+    await accessible();
     await shot('aliases-yaml');
   });
 
@@ -154,6 +163,7 @@ describe.skipIf(!existsSync(CHROMIUM))('managing providers, aliases and keys fro
     await page.click('[data-testid=alias-fast] button:has-text("Delete fast")');
     await page.waitForSelector('[data-testid=aliases-overwrite-diff] >> text=-fast: [up/m1');
     await shot('overwrite');
+    await accessible();
     expect(readFileSync(join(dataDir, 'aliases.yaml'), 'utf8')).toBe('fast: [up/m1\n');
     await page.click('button:has-text("Overwrite the broken file")');
     await page.waitForSelector('[data-testid=aliases-broken]', { state: 'detached' });
@@ -169,6 +179,7 @@ describe.skipIf(!existsSync(CHROMIUM))('managing providers, aliases and keys fro
     await page.click(`${row} button:has-text("Revoke…")`);
     await page.waitForSelector('[data-testid=replace-key]');
     await shot('replace-key');
+    await accessible();
     await page.click('[data-testid=replace-key] button:has-text("Revoke and replace")');
     await page.waitForSelector('[data-testid=new-key]');
     const fresh = relay.keys.primaryKey()!;

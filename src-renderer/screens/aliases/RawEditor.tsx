@@ -55,13 +55,15 @@ export function RawEditor({ saver, path }: { saver: ReturnType<typeof useAliasSa
           aria-invalid={problems.length ? true : undefined} aria-describedby={problems.length ? 'aliases-yaml-errors' : undefined}
           onChange={(e) => setText(e.target.value)} />
         {problems.length > 0 && (
-          <ul id="aliases-yaml-errors" className="yaml-errors" role="alert" data-testid="yaml-errors">
-            {problems.map((p, i) => (
-              <li key={i} className="field-msg">
-                <button type="button" className="link-button" onClick={() => jump(p.line, p.col)}>Line {p.line ?? '?'}, column {p.col ?? '?'}</button>: {p.message}
-              </li>
-            ))}
-          </ul>
+          <div id="aliases-yaml-errors" role="alert" data-testid="yaml-errors">
+            <ul className="yaml-errors">
+              {problems.map((p, i) => (
+                <li key={i} className="field-msg">
+                  <button type="button" className="link-button" onClick={() => jump(p.line, p.col)}>Line {p.line ?? '?'}, column {p.col ?? '?'}</button>: {p.message}
+                </li>
+              ))}
+            </ul>
+          </div>
         )}
       </div>
       {serverErr && <div className="form-error" role="alert">{serverErr}</div>}
