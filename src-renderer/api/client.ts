@@ -70,7 +70,6 @@ export class AdminClient {
     return this.call<{ ok: true; accounts: AdminAccount[] }>('PATCH', `/admin/accounts/${encodeURIComponent(name)}`, a);
   }
   removeAccount(name: string) { return this.call<{ ok: true }>('DELETE', `/admin/accounts/${encodeURIComponent(name)}`); }
-  saveAliases(aliases: Record<string, unknown>) { return this.call<{ ok: true }>('PUT', '/admin/aliases', { aliases }); }
   createKey(k: CreateKeyInput) { return this.call<CreateKeyResult>('POST', '/admin/keys', k); }
   revokeKey(id: string) { return this.call<{ ok: true }>('DELETE', `/admin/keys/${encodeURIComponent(id)}`); }
   updateSettings(p: SettingsPatch) { return this.call<{ ok: true }>('PATCH', '/admin/settings', p); }

@@ -8,13 +8,25 @@ import { TabList } from '../components/TabList';
 import { useDash } from '../store';
 import { AliasEditor, UnknownModel } from './aliases/AliasEditor';
 import { AliasTestButton } from './aliases/AliasTest';
-import type { RawAlias } from './aliases/draft';
+import { hopOf, targetOf, type RawAlias } from './aliases/draft';
 import { RawEditor } from './aliases/RawEditor';
 import { useAliasSave } from './aliases/useAliasSave';
 
 export { applyDraft } from './aliases/draft';
 
 const TONE: Record<string, Tone> = { ok: 'ok', degraded: 'warn', down: 'bad', unknown: 'muted' };
+
+/** The hop options an alias carries, in words under its chain (edited in the alias's editor). */
+function HopNotes({ raw }: { raw: RawAlias | undefined }) {
+  if (!raw || typeof raw === 'string') return null;
+  const notes = raw.chain.flatMap((t) => {
+    const h = hopOf(t);
+    const parts = [h.firstByteTimeoutMs && `first byte within ${h.firstByteTimeoutMs} ms`, h.toolEmulation && 'tools emulated'].filter(Boolean);
+    return parts.length ? [`${targetOf(t)}: ${parts.join(', ')}`] : [];
+  });
+  if (!notes.length) return null;
+  return <p className="muted small hop-notes" data-testid="hop-notes">{notes.join(' · ')}</p>;
+}
 
 export function Aliases({ snap }: { snap: AdminSnapshot }) {
   const [editing, setEditing] = useState<string | 'new'>();
@@ -80,6 +92,7 @@ export function Aliases({ snap }: { snap: AdminSnapshot }) {
                             </li>
                           ))}
                         </ol>
+                        <HopNotes raw={(snap.aliasesRaw ?? {})[a.name] as RawAlias | undefined} />
                       </>
                     )}
                   </li>

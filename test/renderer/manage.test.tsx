@@ -73,6 +73,11 @@ describe('Aliases', () => {
     expect(screen.getByTestId('alias-default').textContent).not.toContain('unknown model');
   });
 
+  it('shows each hop\'s options under the chain', () => {
+    render(<Aliases snap={snapshot({ ...snap(), aliasesRaw: { default: 'lingma/qwen3-coder', odd: { chain: [{ target: 'lingma/ghost', firstByteTimeoutMs: 4000, options: { toolEmulation: true } }] } } })} />);
+    expect(screen.getByTestId('hop-notes').textContent).toBe('lingma/ghost: first byte within 4000 ms, tools emulated');
+  });
+
   it('hop options are editable and saved on the hop', async () => {
     const calls = fakeFetch();
     render(<Aliases snap={snap()} />);
