@@ -5,6 +5,7 @@ import { desktop, pageOrigin, resolveEndpoint, storeToken, type AdminEndpoint } 
 import { LiveSocket } from './api/socket';
 import { isUsable } from './components/ui';
 import { RequestDrawer } from './components/RequestDetail/RequestDrawer';
+import { AliasesBanner } from './components/Manage/AliasesBanner';
 import { CommandPalette, commandsFor, usePaletteShortcut } from './components/CommandPalette';
 import { ConnectionBanner, useOffline } from './components/ConnectionBanner';
 import { ThemeSwitch } from './components/ThemeSwitch';
@@ -153,6 +154,7 @@ export function Shell({ snap, route }: { snap: AdminSnapshot; route: Route }) {
         </header>
         {/* Offline: the data is dimmed and every action below is disabled until the relay is back. */}
         <fieldset className="content" disabled={offline} aria-busy={offline || undefined} data-testid="content">
+          {route !== 'aliases' && <AliasesBanner snap={snap} />}
           {route === 'overview' && <Overview snap={snap} />}
           {route === 'connect' && <Connect snap={snap} />}
           {route === 'live' && <Live snap={snap} finished={finished} />}

@@ -15,7 +15,6 @@ import { createDiscovery, nothingConfigured, type Discovery } from './backends/d
 import type { Instance, Provider } from './backends/types';
 import { ensureAdminToken, ensureDataDir } from './config/datadir';
 import { KeyStore } from './config/keys';
-import { errors } from './errors';
 import { EventHub } from './events';
 import { adminPlugin } from './admin/index';
 import { frontendPlugins } from './frontends/index';
@@ -48,6 +47,7 @@ import { knownSecrets } from './relay/secrets';
 import { instanceWatcher } from './relay/instances';
 import { baseUrl, drainGateway, listenOn } from './relay/lifecycle';
 import { applySavedSettings } from './relay/settings';
+import { loadProviderKeys, providerManager } from './relay/providers';
 import { requestCounter, wireTeam } from './relay/cluster';
 import type { Relay, RelayOptions } from './relay/types';
 
@@ -84,6 +84,8 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     forwarder: shared?.forwarder,
     config, dataDir, secrets, log, hub, metrics, spawner: opts.spawner, loginDriver: opts.loginDriver, lingma: opts.lingma, env: opts.env, clock,
   };
+  // Keys of providers added from the dashboard live in the secret store, not in settings.json.
+  await loadProviderKeys(config, savedSettings.providers ?? [], secrets);
   const providers = (opts.providers ?? createProviders)(registryDeps);
   const allInstances = (): Instance[] => providers.flatMap((p) => [...p.instances()]);
   // Read before any account can be added: was this a first start with nothing to serve?
@@ -194,16 +196,20 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     firstRun,
     adminToken: () => admin.token,
     discovery: undefined as unknown as Discovery,
-    async addProvider(cfg) {
-      if (providers.some((p) => p.name === cfg.name)) throw errors.invalid(`A provider named '${cfg.name}' exists already.`, 'name', 'provider_exists');
-      const provider = createConfiguredProvider(cfg, registryDeps);
-      config.providers.push(cfg);
-      (providers as Provider[]).push(provider);
-      savedSettings = saveLiveSettings(dataDir, { providers: [...(savedSettings.providers ?? []).filter((p) => p.name !== cfg.name), cfg] }, savedSettings);
-      // Before start() has started the providers, start() starts this one with the others.
-      if (providersStarted) await provider.start();
-      hub.emit('config', 'providers');
-    },
+    managedProviders: providerManager({
+      config,
+      providers: providers as Provider[],
+      create: (cfg) => createConfiguredProvider(cfg, registryDeps),
+      secrets,
+      saved: () => savedSettings.providers ?? [],
+      save: (list) => {
+        savedSettings = saveLiveSettings(dataDir, { providers: list }, savedSettings);
+      },
+      started: () => providersStarted,
+      hub,
+      log,
+    }),
+    addProvider: (cfg) => relay.managedProviders.add(cfg),
     async start() {
       if (started) return;
       started = true;

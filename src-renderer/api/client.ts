@@ -8,7 +8,7 @@ import type { ClusterView } from '../../src-main/core/cluster/view';
 import type { AdminEndpoint } from './connection';
 
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string, readonly code?: string, readonly param?: string | null) {
+  constructor(readonly status: number, message: string, readonly code?: string, readonly param?: string | null, readonly body?: unknown) {
     super(message);
     this.name = 'ApiError';
   }
@@ -26,7 +26,8 @@ function qs(q: Query = {}): string {
 export class AdminClient {
   constructor(readonly endpoint: AdminEndpoint, private readonly fetchImpl: typeof fetch = (...a) => fetch(...a)) {}
 
-  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** One admin call (more typed calls: `api/manage.ts`). */
+  async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {
       res = await this.fetchImpl(`${this.endpoint.url}${path}`, {
@@ -50,7 +51,7 @@ export class AdminClient {
     }
     if (!res.ok) {
       const err = (data as { error?: { message?: string; code?: string; param?: string | null } } | undefined)?.error;
-      throw new ApiError(res.status, err?.message ?? `Request failed (${res.status}).`, err?.code, err?.param);
+      throw new ApiError(res.status, err?.message ?? `Request failed (${res.status}).`, err?.code, err?.param, data);
     }
     return data as T;
   }
@@ -69,7 +70,6 @@ export class AdminClient {
     return this.call<{ ok: true; accounts: AdminAccount[] }>('PATCH', `/admin/accounts/${encodeURIComponent(name)}`, a);
   }
   removeAccount(name: string) { return this.call<{ ok: true }>('DELETE', `/admin/accounts/${encodeURIComponent(name)}`); }
-  saveAliases(aliases: Record<string, unknown>) { return this.call<{ ok: true }>('PUT', '/admin/aliases', { aliases }); }
   createKey(k: CreateKeyInput) { return this.call<CreateKeyResult>('POST', '/admin/keys', k); }
   revokeKey(id: string) { return this.call<{ ok: true }>('DELETE', `/admin/keys/${encodeURIComponent(id)}`); }
   updateSettings(p: SettingsPatch) { return this.call<{ ok: true }>('PATCH', '/admin/settings', p); }

@@ -190,11 +190,12 @@ export function ConfirmButton(props: { label: string; confirm: string; onConfirm
   );
 }
 
-export function Code(props: { code: string; testId?: string }) {
+/** `copy`: what the Copy button copies when it differs from what is shown (a masked key shown, the whole one copied). */
+export function Code(props: { code: string; testId?: string; copy?: string }) {
   return (
     <div className="code">
       <pre data-testid={props.testId} tabIndex={0} aria-label="Code"><code>{props.code}</code></pre>
-      <div className="code-copy"><CopyButton text={props.code} small /></div>
+      <div className="code-copy"><CopyButton text={props.copy ?? props.code} small /></div>
     </div>
   );
 }

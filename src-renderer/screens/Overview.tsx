@@ -106,10 +106,16 @@ export function Overview({ snap }: { snap: AdminSnapshot }) {
   const errors60 = window60.reduce((s, c) => s + c.errors, 0);
   const reqs60 = window60.reduce((s, c) => s + c.rps, 0);
   const hitRate = snap.sessionCache.hits + snap.sessionCache.misses > 0 ? snap.sessionCache.hits / (snap.sessionCache.hits + snap.sessionCache.misses) : null;
-  const model = snap.aliases.find((a) => !a.pattern)?.name ?? snap.providers.flatMap((p) => p.models)[0] ?? 'coder';
+  const models = useMemo(() => [...new Set([...snap.aliases.filter((a) => !a.pattern).map((a) => a.name), ...snap.providers.flatMap((p) => p.models)])], [snap.aliases, snap.providers]);
+  const [picked, setPicked] = useState<string>();
+  const model = picked && models.includes(picked) ? picked : models[0] ?? 'coder';
   const key = snap.apiKey ?? 'YOUR_API_KEY';
-  const list = useMemo(() => snippets(snap.endpoint, key, model), [snap.endpoint, key, model]);
+  // The snippet shows the key exactly as the card above does (masked unless "Show"); Copy gives the whole key.
+  const shownKey = snap.apiKey && !showKey ? maskKey(snap.apiKey) : key;
+  const list = useMemo(() => snippets(snap.endpoint, shownKey, model), [snap.endpoint, shownKey, model]);
+  const full = useMemo(() => snippets(snap.endpoint, key, model), [snap.endpoint, key, model]);
   const current = list.find((s) => s.id === client) ?? list[0];
+  const currentFull = full.find((s) => s.id === current.id) ?? full[0];
 
   return (
     <div className="screen" data-testid="screen-overview">
@@ -177,10 +183,16 @@ export function Overview({ snap }: { snap: AdminSnapshot }) {
 
       <ProvidersCard snap={snap} />
 
-      <Card title="Connect a client" actions={<Badge tone="muted">model: {model}</Badge>}>
+      <Card title="Connect a client" actions={models.length > 1 ? (
+        <label className="small snippet-model">Model{' '}
+          <select value={model} onChange={(e) => setPicked(e.target.value)} data-testid="snippet-model">
+            {models.map((m) => <option key={m} value={m}>{m}</option>)}
+          </select>
+        </label>
+      ) : <Badge tone="muted">model: {model}</Badge>}>
         <TabList label="Clients" items={list} current={current.id} onSelect={setClient} />
         <p className="muted small">{current.hint}{current.where ? <> · <span className="mono">{current.where}</span></> : null}</p>
-        <Code code={current.code} testId="snippet" />
+        <Code code={current.code} copy={currentFull.code} testId="snippet" />
         <p className="small"><a href="#/connect">Let Lingma Relay write Claude Code, Codex, qwen-code or Continue settings for you</a> (shows the change first, keeps a backup).</p>
       </Card>
     </div>

@@ -1,11 +1,11 @@
 import { useState } from 'react';
 import { DesktopNotifications } from '../components/DesktopNotifications';
-import type { AdminSettings, AdminSnapshot, CreateKeyResult } from '../../src-main/core/admin/api-types';
+import type { AdminSettings, AdminSnapshot } from '../../src-main/core/admin/api-types';
 import { desktop, storeToken } from '../api/connection';
-import { Badge, Card, ConfirmButton, CopyButton, Field } from '../components/ui';
-import { fmtDateTime } from '../lib/format';
-import { validateKeyName } from '../lib/validate';
-import { act, useDash } from '../store';
+import { Badge, Card, Field } from '../components/ui';
+import { KeysCard } from '../components/Manage/KeysCard';
+import { ProvidersManager } from '../components/Manage/ProvidersManager';
+import { act } from '../store';
 
 function num(v: string): number | undefined {
   return v.trim() === '' ? undefined : Number(v);
@@ -60,58 +60,6 @@ function SettingsForm({ s }: { s: AdminSettings }) {
   );
 }
 
-function Keys({ snap }: { snap: AdminSnapshot }) {
-  const [name, setName] = useState('');
-  const [err, setErr] = useState<string>();
-  const [created, setCreated] = useState<CreateKeyResult & { name: string }>();
-  const create = async (ev: { preventDefault(): void }) => {
-    ev.preventDefault();
-    const problem = validateKeyName(name);
-    if (problem) { setErr(problem); return; }
-    setErr(undefined);
-    const client = useDash.getState().client;
-    try {
-      const r = await client!.createKey({ name: name.trim() });
-      setCreated({ ...r, name: name.trim() });
-      setName('');
-    } catch (e) {
-      setErr(e instanceof Error ? e.message : String(e));
-    }
-  };
-  return (
-    <Card title={<>API keys <span className="count">{snap.keys.length}</span></>}>
-      {created && (
-        <div className="banner banner-ok" data-testid="new-key">
-          <div><strong>Key “{created.name}” created.</strong> Copy it now: it is not shown again.</div>
-          <div className="kv-line"><code className="mono">{created.key}</code><CopyButton text={created.key} /><button type="button" className="btn btn-ghost btn-small" onClick={() => setCreated(undefined)}>Done</button></div>
-        </div>
-      )}
-      <ul className="list">
-        {snap.keys.map((k) => (
-          <li key={k.id} className="list-item">
-            <div className="list-row">
-              <div className="list-main">
-                <div className="strong">{k.name ?? 'unnamed'}</div>
-                <div className="muted small mono">{k.prefix} · id {k.id}{k.createdAt ? ` · created ${fmtDateTime(k.createdAt)}` : ''}</div>
-              </div>
-              <div className="list-side">
-                <Badge tone="muted">{k.source}</Badge>
-                {k.revocable ? <ConfirmButton small label="Revoke" confirm="Revoke key" onConfirm={() => act('Revoke key', (c) => c.revokeKey(k.id), 'Key revoked')} /> : <span className="muted small" title="Keys from the config file or environment are changed there.">read-only</span>}
-              </div>
-            </div>
-          </li>
-        ))}
-      </ul>
-      <form className="inline-form" onSubmit={create} noValidate>
-        <Field label="New key" htmlFor="key-name" error={err}>
-          <input id="key-name" placeholder="Name, e.g. laptop" value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" />
-        </Field>
-        <button type="submit" className="btn btn-primary">Create key</button>
-      </form>
-    </Card>
-  );
-}
-
 export function Settings({ snap }: { snap: AdminSnapshot }) {
   const prot = snap.secretProtection;
   return (
@@ -124,7 +72,8 @@ export function Settings({ snap }: { snap: AdminSnapshot }) {
         </div>
       )}
       <Card title="Live settings"><SettingsForm key={JSON.stringify(snap.settings)} s={snap.settings} /></Card>
-      <Keys snap={snap} />
+      <ProvidersManager snap={snap} />
+      <KeysCard snap={snap} />
       <DesktopNotifications />
       <Card title="About">
         <dl className="kv">

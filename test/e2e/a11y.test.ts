@@ -16,35 +16,16 @@ import { validateConfig } from '../../src-main/core/config/validate';
 import { createRelay, type Relay } from '../../src-main/core/relay';
 import { startFakeOpenAI, type FakeUpstream } from '../fakes/openai-upstream';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
+import { audit, AXE } from '../helpers/axe';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RENDERER = join(ROOT, 'dist/renderer');
 const SHOTS = join(ROOT, 'test-artifacts/screens');
-const AXE = join(ROOT, 'node_modules/axe-core/axe.min.js');
 const CHROMIUM = '/usr/bin/chromium';
 const ADMIN = 'admin-token-a11y-e2e-000000001';
 const SCREENS = ['overview', 'connect', 'live', 'instances', 'aliases', 'usage', 'logs', 'settings'] as const;
 const SIZES = [[1440, 900], [900, 600]] as const;
 const SCHEMES = ['light', 'dark'] as const;
-
-interface Finding {
-  id: string;
-  impact: string;
-  help: string;
-  nodes: string[];
-}
-
-/** axe on the page as it is now: its serious and critical findings. */
-async function audit(page: Page): Promise<Finding[]> {
-  if (!(await page.evaluate("'axe' in window"))) await page.addScriptTag({ path: AXE });
-  // A string, evaluated in the page (this file is type-checked without the DOM library).
-  return page.evaluate(`(async () => {
-    const r = await window.axe.run(document, { resultTypes: ['violations'] });
-    return r.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ') + ' :: ' + (n.failureSummary || '').split('\\n').slice(1, 2).join('').trim()) }));
-  })()`) as Promise<Finding[]>;
-}
 
 describe.skipIf(!existsSync(CHROMIUM) || !existsSync(AXE))('accessibility: axe on every screen', () => {
   let up: FakeUpstream;

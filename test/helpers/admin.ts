@@ -10,6 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adminPlugin, type AdminDeps, type AdminOptions } from '../../src-main/core/admin/index';
 import type { Provider } from '../../src-main/core/backends/types';
+import { createConfiguredProvider } from '../../src-main/core/backends/registry';
+import { providerManager } from '../../src-main/core/relay/providers';
+import type { ProviderConfig } from '../../src-main/core/config/schema';
 import { applyLiveSettings } from '../../src-main/core/config/live-settings';
 import { KeyStore } from '../../src-main/core/config/keys';
 import type { Config } from '../../src-main/core/config/schema';
@@ -20,6 +23,7 @@ import { buildGateway } from '../../src-main/core/gateway/build';
 import { createLogger } from '../../src-main/core/gateway/logging';
 import { Metrics } from '../../src-main/core/gateway/metrics';
 import { createLedger } from '../../src-main/core/ledger/index';
+import { keyUsage } from '../../src-main/core/ledger/key-usage';
 import { createAvailability } from '../../src-main/core/pool/availability-model';
 import { createPool } from '../../src-main/core/pool/pool';
 import { createResolver } from '../../src-main/core/routing/aliases';
@@ -83,11 +87,12 @@ export function adminHarness(o: AdminHarnessOptions = {}): AdminHarness {
   const keys = KeyStore.open({ config, dataDir });
   const applied: unknown[] = [];
   const inspector = createInspector({ config: () => config.inspector, dataDir, secrets: () => [ADMIN_TOKEN, FIRST_KEY] });
-  const deps: AdminDeps = {
+  const deps = {
     config, hub, providers: () => providers,
     accounts: o.accounts === undefined ? (providers.includes(lingma) ? lingma.accounts : null) : o.accounts,
     sessionCache: providers.includes(lingma) ? () => lingma.sessionCacheStats() : null,
     resolver, aliases, health, admission, availability, pool, keys, ledger,
+    keyUsage: (ids) => keyUsage(ledger, ids, Date.now()),
     secrets: { protection: 'file' },
     url: () => o.url ?? '',
     applySettings: (patch) => {
@@ -105,7 +110,23 @@ export function adminHarness(o: AdminHarnessOptions = {}): AdminHarness {
       addProvider: async () => undefined, onChange: () => undefined,
       probe: async () => undefined, findLingma: () => ({ found: false, reason: 'not looked for in tests', searched: [] }),
     }),
-  };
+  } as Omit<AdminDeps, 'providerAdmin'> as AdminDeps;
+  // Providers managed from the dashboard: the relay's manager over a memory secret store and a memory settings list.
+  let savedProviders: ProviderConfig[] = [];
+  const secretValues = new Map<string, string>();
+  deps.providerAdmin = providerManager({
+    config, providers: providers as Provider[], hub, log,
+    create: (cfg) => createConfiguredProvider(cfg, { config, dataDir, log, secrets: deps.secrets as never }),
+    secrets: {
+      protection: 'file',
+      get: async (k) => secretValues.get(k),
+      set: async (k, v) => void secretValues.set(k, v),
+      delete: async (k) => void secretValues.delete(k),
+    },
+    saved: () => savedProviders,
+    save: (list) => { savedProviders = list; },
+    started: () => false,
+  });
   const apps: FastifyInstance[] = [];
   return {
     deps, hub, config, dataDir, lingma, applied,

@@ -58,6 +58,36 @@ export interface AdminAliasTarget {
   ready: number;
   total: number;
   status: 'ok' | 'degraded' | 'down' | 'unknown';
+  /** No provider lists this model (shown red: "unknown model"). */
+  unknownModel?: boolean;
+}
+
+/** A target no provider lists, found when aliases are read or saved. */
+export interface AliasWarning {
+  alias: string;
+  target: string;
+  message: string;
+}
+
+/** `POST /admin/aliases/test`: one tiny chat through the gateway and the path it took. */
+export interface AliasTestResult {
+  ok: boolean;
+  status: number;
+  model: string;
+  /** `x-relay-resolved`: the `provider/model` that answered. */
+  resolved?: string;
+  alias?: string;
+  /** The attempts in order (from the inspector's timeline; empty with the inspector off). */
+  path: { target: string; instance?: string; outcome: string; reason?: string }[];
+  answer?: string;
+  error?: string;
+  requestId: string;
+}
+
+/** `409` from `PUT /admin/aliases` when the file on disk is broken and `confirm` was not sent. */
+export interface AliasesBrokenBody extends AdminErrorBody {
+  problem: string;
+  diff: string;
 }
 
 export interface AdminAlias {
@@ -91,6 +121,26 @@ export interface AdminApiKey {
   source: string;
   revocable: boolean;
   createdAt?: number;
+  /** rpm, tokensPerDay, expiresAt, concurrency as set. */
+  limits?: { rpm?: number; tokensPerDay?: number; expiresAt?: string; concurrency?: number };
+  /** The key the dashboard's snippets and the tray use: revoking it needs a replacement. */
+  dashboard?: boolean;
+  /** Limits can be changed here (created keys). */
+  editable?: boolean;
+  /** From the usage ledger (absent when it is off). */
+  lastUsed?: number;
+  requestsToday?: number;
+  tokensToday?: number;
+}
+
+/** `POST /admin/keys/:id/replace`. */
+export interface ReplaceKeyResult {
+  ok: true;
+  revoked: string;
+  /** The key now used by the dashboard. */
+  id: string;
+  /** The whole new key, when one was created: shown once. */
+  key?: string;
 }
 
 export interface AdminCounters {
@@ -130,6 +180,8 @@ export interface AdminSnapshot {
   apiKey?: string;
   instances: AdminInstance[];
   providers: { name: string; kind: string; models: string[] }[];
+  /** The OpenAI-compatible providers with their settings (keys only as "set"); absent where not wired. */
+  managedProviders?: AdminProviderView[];
   aliases: AdminAlias[];
   aliasesReload?: AdminReloadOutcome;
   /** Where an alias edit is written. */
@@ -191,6 +243,7 @@ export interface CreateKeyInput {
   rpm?: number;
   tokensPerDay?: number;
   expiresAt?: string;
+  concurrency?: number;
 }
 
 export interface CreateKeyResult {
@@ -264,4 +317,35 @@ export interface ClientRestoreView {
   path: string;
   action: 'restored' | 'removed';
   diff: string;
+}
+
+/** `GET /admin/providers`: an OpenAI-compatible provider; its key is write-only (only whether one is set). */
+export interface AdminProviderView {
+  name: string;
+  baseUrl: string;
+  /** A key is set (kept in the secret store); the key itself is never sent. */
+  hasApiKey: boolean;
+  /** Header names only: values may be secrets. */
+  headerNames: string[];
+  /** Configured model ids; absent: the server's `/models` list is used. */
+  models?: string[];
+  maxConcurrency?: number;
+  timeoutMs?: number;
+  tools?: boolean;
+  images?: boolean;
+  /** `config`: from the config file (edit it there); `dashboard`: added here (or from discovery). */
+  source: 'config' | 'dashboard';
+}
+
+export interface ProviderInput {
+  name: string;
+  baseUrl: string;
+  /** Write-only. On edit, omitted = unchanged. */
+  apiKey?: string;
+  headers?: Record<string, string>;
+  models?: string[];
+  maxConcurrency?: number;
+  timeoutMs?: number;
+  tools?: boolean;
+  images?: boolean;
 }

@@ -16,7 +16,9 @@ import type { AliasSource } from '../routing/reload';
 import type { HealthCache, Resolver } from '../routing/types';
 import type { Inspector } from '../inspector/index';
 import type { BackendTestResult } from '../inspector/types';
-import type { AdminLedgerStatus, SettingsPatch } from './api-types';
+import type { AdminLedgerStatus, AdminProviderView, SettingsPatch } from './api-types';
+import type { ProviderAddBody, ProviderEditBody } from './schemas';
+import type { KeyUsage } from '../ledger/key-usage';
 
 export interface AdminDeps {
   config: Config;
@@ -35,7 +37,9 @@ export interface AdminDeps {
   availability: { of(instance: Instance): AvailabilityView; clear(name: string): void };
   /** Calls in flight per instance (the pool). */
   pool: { inFlight(instance: string): number };
-  keys: Pick<KeyStore, 'list' | 'create' | 'revoke' | 'primaryKey' | 'replayTicket'>;
+  keys: Pick<KeyStore, 'list' | 'create' | 'revoke' | 'primaryKey' | 'primaryId' | 'setLimits' | 'replacePrimary' | 'replayTicket'>;
+  /** Per key id: last use, requests and tokens today (core/ledger/key-usage.ts); {} with the ledger off. */
+  keyUsage(ids: readonly string[]): Promise<Record<string, KeyUsage>>;
   /** The request inspector's captures (core/inspector). */
   inspector: Pick<Inspector, 'get' | 'list' | 'capturing' | 'persisted' | 'linkReplay'>;
   /** One tiny chat on the named instance (core/dispatch/backend-test.ts). */
@@ -51,6 +55,13 @@ export interface AdminDeps {
   version: string;
   /** The data folder (client-config backups live under it). */
   dataDir: string;
+  /** OpenAI-compatible providers managed from the dashboard (core/relay/providers.ts). */
+  providerAdmin: {
+    list(): AdminProviderView[];
+    add(body: ProviderAddBody): Promise<void>;
+    edit(name: string, patch: ProviderEditBody): Promise<void>;
+    remove(name: string): Promise<void>;
+  };
   /** Local servers and an installed Lingma found on this machine (core/backends/discovery.ts). */
   discovery: {
     view(): DiscoveryView;

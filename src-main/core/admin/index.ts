@@ -12,9 +12,10 @@
  *   GET  /admin/events                     WebSocket of AdminEvent (first message: a fresh snapshot)
  *   POST /admin/instances/:name/{login,logout,restart}, POST /admin/instances/login-all
  *   GET/POST /admin/accounts, PATCH/DELETE /admin/accounts/:name
- *   GET/PUT /admin/aliases
- *   GET/POST /admin/keys, DELETE /admin/keys/:id
+ *   GET/PUT /admin/aliases, POST /admin/aliases/test (alias-routes.ts)
+ *   GET/POST /admin/keys, PATCH/DELETE /admin/keys/:id, POST /admin/keys/:id/replace (key-routes.ts)
  *   GET/PATCH /admin/settings
+ *   GET/POST /admin/providers, PATCH/DELETE /admin/providers/:name (provider-routes.ts)
  *   GET /admin/clients, POST /admin/clients/:id/{plan,apply,restore}   (client-routes.ts)
  *   GET /admin/discovery, POST /admin/discovery/scan, POST /admin/discovery/:id/use (discovery-routes.ts)
  *   GET /admin/requests[/:id], POST /admin/requests/:id/replay, POST /admin/{instances,providers}/:name/test (inspector-routes.ts)
@@ -24,23 +25,21 @@
 import websocket from '@fastify/websocket';
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import YAML from 'yaml';
 import { attachedRefusal } from '../backends/lingma/accounts-api';
 import { AttachedInstance } from '../backends/lingma/attach/attached';
 import type { InstanceSnapshot } from '../backends/types';
 import { errors, toRelayError } from '../errors';
 import type { GatewayPlugin } from '../gateway/build';
 import type { HealthSnapshot, ReloadOutcome } from '../routing/types';
-import { AliasError } from '../routing/aliases';
 import type { LiveRequest, LogLine } from '../events';
-import type { AdminEvent, CreateKeyResult } from './api-types';
+import type { AdminEvent } from './api-types';
 import { guardScope, selectWsSubprotocol } from '../gateway/plugins/auth';
 import { findInstance, type AdminDeps } from './deps';
 import { LiveTracker, toAdminLog, toAdminRequest } from './live';
-import { accountsView, aliasesView, buildSnapshot, instanceView, keysView, settingsView, type StateContext } from './state';
+import { accountsView, aliasesView, buildSnapshot, instanceView, settingsView, type StateContext } from './state';
 import { availabilityRoutes } from './availability-routes';
 import { registerDashboard } from './static';
-import { AccountAddBody, AccountEditBody, AliasesBody, aliasesProblem, CreateKeyBody, SettingsBody } from './schemas';
+import { AccountAddBody, AccountEditBody, SettingsBody } from './schemas';
 import { checkBody } from './validate';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { TSchema } from '@sinclair/typebox';
@@ -48,6 +47,9 @@ import type { FastifySchemaCompiler } from 'fastify';
 import { clientRoutes } from './client-routes';
 import { discoveryRoutes } from './discovery-routes';
 import { inspectorRoutes } from './inspector-routes';
+import { aliasRoutes } from './alias-routes';
+import { keyRoutes } from './key-routes';
+import { providerRoutes } from './provider-routes';
 
 export type { AdminDeps } from './deps';
 
@@ -63,12 +65,6 @@ export interface AdminOptions {
 }
 
 export const SLOW_CLIENT_CLOSE_CODE = 4001;
-
-/** Routing's refusal of aliases as a 400 naming the field; anything else as it is. */
-function invalid(e: unknown, param: string): never {
-  if (e instanceof AliasError) throw errors.invalid(e.message, param);
-  throw e;
-}
 
 /**
  * The admin scope's validator for TypeBox route schemas: a body is tidied (empty optional fields
@@ -261,44 +257,12 @@ export function adminPlugin(deps: AdminDeps, opts: AdminOptions = {}): FastifyPl
       return { ok: true, accounts: await accountsView(deps) };
     });
 
-    // ---- aliases ----
-    app.get('/admin/aliases', async () => ({
-      aliases: aliasesView(ctx),
-      raw: deps.aliases.raw(),
-      path: deps.aliases.file,
-      lastReload: deps.resolver.lastReload(),
-    }));
-    app.put('/admin/aliases', { schema: { body: AliasesBody } }, async (req) => {
-      const { aliases } = req.body;
-      const bad = aliasesProblem(aliases, deps.providers().map((p) => p.name));
-      if (bad) throw errors.invalid(bad, 'aliases');
-      let outcome: ReloadOutcome;
-      try {
-        outcome = deps.aliases.save(`# Written by the Lingma Relay dashboard.\n${YAML.stringify(aliases)}`);
-      } catch (e) {
-        invalid(e, 'aliases');
-      }
-      hub.emit('config', 'aliases');
-      return { ok: true, path: deps.aliases.file, aliases: aliasesView(ctx), lastReload: outcome };
-    });
+    // ---- aliases (alias-routes.ts) ----
+    await app.register(aliasRoutes, { ctx });
 
-    // ---- API keys ----
-    app.get('/admin/keys', async () => keysView(deps));
-    app.post('/admin/keys', { schema: { body: CreateKeyBody } }, async (req, reply) => {
-      const { name, ...limits } = req.body;
-      const created = deps.keys.create(name, limits);
-      hub.emit('config', 'keys');
-      const body: CreateKeyResult = { id: created.id, key: created.key };
-      // SECURITY: the whole key is in this one response only; it is never logged or listed again.
-      return reply.code(201).header('cache-control', 'no-store').send(body);
-    });
-    app.delete<{ Params: { id: string } }>('/admin/keys/:id', async (req) => {
-      const known = deps.keys.list().some((k) => k.id === req.params.id);
-      if (!known) throw errors.notFound(`No API key with id '${req.params.id}'.`, 'key_not_found');
-      deps.keys.revoke(req.params.id);
-      hub.emit('config', 'keys');
-      return { ok: true };
-    });
+    // ---- API keys (key-routes.ts) ----
+    await app.register(keyRoutes, { deps });
+    await app.register(providerRoutes, { deps });
 
     // ---- live settings ----
     app.get('/admin/settings', async () => settingsView(deps));

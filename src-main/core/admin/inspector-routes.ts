@@ -16,6 +16,7 @@ import type { Capture, CaptureList, ReplayResult } from '../inspector/types';
 import type { AdminDeps } from './deps';
 import { BackendTestBody, ReplayBody } from './schemas';
 import { checkBody } from './validate';
+import { postToGateway } from './self-request';
 
 const QUERY_KEYS = ['status', 'model', 'instance', 'key', 'q', 'before', 'limit'];
 
@@ -101,21 +102,11 @@ export async function inspectorRoutes(app: FastifyInstance, opts: { deps: AdminD
     }
     if (change.model) body.model = change.model;
     // SECURITY: the replay runs as the original request's API key (its limits and budget), through
-    // a single-use in-process ticket; no stored key or admin token is sent.
-    const ticket = deps.keys.replayTicket(original.apiKeyId);
+    // a single-use in-process ticket (postToGateway); no stored key or admin token is sent.
     const requestId = `replay-${randomUUID()}`;
-    // A gateway bound to every address is reached on loopback (the Host guard accepts that).
-    const gateway = deps.url().replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:');
-    if (!gateway) throw errors.unavailable('The gateway is not listening yet; replay once it is.');
+    if (!deps.url()) throw errors.unavailable('The gateway is not listening yet; replay once it is.');
     inspector.linkReplay(requestId, original.requestId);
-    // Over HTTP to the gateway itself, exactly as a client would send it (streams are read to the end).
-    const res = await fetch(`${gateway}${replayEndpoint(original)}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ticket}`, 'content-type': 'application/json', 'x-request-id': requestId },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(deps.config.limits.firstByteTimeoutMs * 2 + 60_000),
-    });
-    await res.arrayBuffer().catch(() => undefined);
+    const res = await postToGateway(deps, replayEndpoint(original), original.apiKeyId, requestId, body);
     reply.header('cache-control', 'no-store');
     const result: ReplayResult = { requestId, replayOf: original.requestId, status: res.status };
     const capture = inspector.get(requestId);

@@ -60,10 +60,37 @@ export const CreateKeyBody = Type.Object(
     rpm: Type.Optional(int(1, 1_000_000)),
     tokensPerDay: Type.Optional(int(1, 1_000_000_000_000)),
     expiresAt: Type.Optional(Type.String({ format: 'date-ish', problem: 'expected a date like 2027-01-31' })),
+    concurrency: Type.Optional(int(1, 100_000)),
   },
   closed('key request'),
 );
 export type CreateKeyBody = Static<typeof CreateKeyBody>;
+
+export const KEY_LIMITS = ['rpm', 'tokensPerDay', 'expiresAt', 'concurrency'] as const;
+
+/** PATCH /admin/keys/:id: the limits to set; `clear` lists the ones to remove. */
+export const KeyLimitsBody = Type.Object(
+  {
+    rpm: CreateKeyBody.properties.rpm,
+    tokensPerDay: CreateKeyBody.properties.tokensPerDay,
+    expiresAt: CreateKeyBody.properties.expiresAt,
+    concurrency: CreateKeyBody.properties.concurrency,
+    clear: Type.Optional(Type.Array(Type.Union(KEY_LIMITS.map((k) => Type.Literal(k))), { problem: `a list of limits to remove (${KEY_LIMITS.join(', ')})` })),
+  },
+  closed('key limits'),
+);
+export type KeyLimitsBody = Static<typeof KeyLimitsBody>;
+
+/** POST /admin/keys/:id/replace: revoke the dashboard's key for a new one (`create`) or a picked one (`id` + its whole `key`). */
+export const ReplaceKeyBody = Type.Object(
+  {
+    create: Type.Optional(bool()),
+    id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, problem: 'expected the id of the key to use instead' })),
+    key: Type.Optional(Type.String({ minLength: 8, maxLength: 512, problem: 'expected the whole key you picked (only its hash is kept)' })),
+  },
+  closed('replacement'),
+);
+export type ReplaceKeyBody = Static<typeof ReplaceKeyBody>;
 
 /** PATCH /admin/settings. */
 export const SettingsBody = Type.Object(
@@ -80,7 +107,25 @@ export const SettingsBody = Type.Object(
 export type SettingsBody = Static<typeof SettingsBody>;
 
 /** PUT /admin/aliases: the definitions as written in a config file. */
-export const AliasesBody = Type.Object({ aliases: Type.Record(Type.String(), Type.Unknown(), { problem: 'must be a JSON object of alias definitions' }) }, closed('request'));
+export const AliasesBody = Type.Object(
+  {
+    /** The definitions (the structured editor): written into the file through the YAML Document API. */
+    aliases: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { problem: 'must be a JSON object of alias definitions' })),
+    /** The whole file as text (the raw YAML editor). */
+    text: Type.Optional(Type.String({ maxLength: 1_000_000, problem: 'expected the aliases file as text (at most 1 MB)' })),
+    /** Replace a file that is broken on disk now (after the person saw the diff). */
+    confirm: Type.Optional(bool()),
+  },
+  closed('request'),
+);
+export type AliasesBody = Static<typeof AliasesBody>;
+
+/** POST /admin/aliases/test: one tiny chat to an alias or a target, through the gateway. */
+export const AliasTestBody = Type.Object(
+  { model: Type.String({ minLength: 1, maxLength: 256, problem: 'required: an alias or provider/model of at most 256 characters' }) },
+  closed('alias test'),
+);
+export type AliasTestBody = Static<typeof AliasTestBody>;
 
 export interface FieldProblem {
   /** The field (`maxConcurrency`, `aliases.fast.chain`), or undefined for the body itself. */
@@ -236,3 +281,42 @@ export const BackendTestBody = Type.Object(
   closed('backend test'),
 );
 export type BackendTestBody = Static<typeof BackendTestBody>;
+
+const providerFields = {
+  baseUrl: Type.String({ format: 'uri', maxLength: 2048, problem: 'expected an http(s) URL such as https://api.example.com/v1' }),
+  // SECURITY: write-only; no pattern or value of a key ever appears in a message.
+  apiKey: Type.String({ minLength: 1, maxLength: 4096, problem: 'must be text of at most 4096 characters' }),
+  headers: Type.Record(Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }), Type.String({ maxLength: 4096 }), { problem: 'expected header names (letters, digits, -) mapped to text' }),
+  models: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 1000, problem: 'expected a list of model ids (empty: ask the server\'s /models)' }),
+  maxConcurrency: int(1, 4096),
+  timeoutMs: int(1000, 3_600_000),
+  tools: bool(),
+  images: bool(),
+};
+
+/** POST /admin/providers: an OpenAI-compatible provider. */
+export const ProviderAddBody = Type.Object(
+  {
+    name: Type.String({ pattern: NAME_PATTERN, problem: `required; must be ${NAME_RULE}` }),
+    baseUrl: providerFields.baseUrl,
+    apiKey: Type.Optional(providerFields.apiKey),
+    headers: Type.Optional(providerFields.headers),
+    models: Type.Optional(providerFields.models),
+    maxConcurrency: Type.Optional(providerFields.maxConcurrency),
+    timeoutMs: Type.Optional(providerFields.timeoutMs),
+    tools: Type.Optional(providerFields.tools),
+    images: Type.Optional(providerFields.images),
+  },
+  closed('provider'),
+);
+export type ProviderAddBody = Static<typeof ProviderAddBody>;
+
+/** PATCH /admin/providers/:name: omitted fields unchanged; an omitted key is kept, `clearApiKey` removes it. */
+export const ProviderEditBody = Type.Object(
+  {
+    ...Type.Partial(Type.Object(providerFields)).properties,
+    clearApiKey: Type.Optional(bool()),
+  },
+  closed('provider'),
+);
+export type ProviderEditBody = Static<typeof ProviderEditBody>;

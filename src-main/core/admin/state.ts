@@ -1,6 +1,7 @@
 /** Builds the admin snapshot from the relay. Never includes a password or an upstream key. */
 import { nodeNameOf } from '../cluster/index';
-import type { Instance, InstanceSnapshot } from '../backends/types';
+import type { Instance, InstanceSnapshot, Provider } from '../backends/types';
+import { modelExists } from '../routing/alias-document';
 import type { AvailabilityView } from '../pool/availability';
 import type { AliasInfo, HealthSnapshot } from '../routing/types';
 import type {
@@ -104,7 +105,7 @@ export function instancesView(ctx: StateContext): AdminInstance[] {
   return out;
 }
 
-function targetView(label: string, instances: AdminInstance[], knownProviders: Set<string>): AdminAliasTarget {
+function targetView(label: string, instances: AdminInstance[], knownProviders: Set<string>, providers: readonly Provider[]): AdminAliasTarget {
   const slash = label.indexOf('/');
   const provider = slash > 0 ? label.slice(0, slash) : label;
   const mine = instances.filter((i) => i.provider === provider);
@@ -112,7 +113,9 @@ function targetView(label: string, instances: AdminInstance[], knownProviders: S
   let status: AdminAliasTarget['status'] = 'unknown';
   if (knownProviders.has(provider) && mine.length) status = ready === mine.length ? 'ok' : ready > 0 ? 'degraded' : 'down';
   else if (knownProviders.has(provider)) status = 'down';
-  return { label, provider, ready, total: mine.length, status };
+  const view: AdminAliasTarget = { label, provider, ready, total: mine.length, status };
+  if (!modelExists(label, providers)) view.unknownModel = true;
+  return view;
 }
 
 export function aliasesView(ctx: StateContext, instances = instancesView(ctx)): AdminAlias[] {
@@ -122,20 +125,32 @@ export function aliasesView(ctx: StateContext, instances = instancesView(ctx)): 
   } catch {
     infos = [];
   }
-  const known = new Set(ctx.deps.providers().map((p) => p.name));
+  const providers = ctx.deps.providers();
+  const known = new Set(providers.map((p) => p.name));
   return infos.map((a) => ({
     name: a.name,
     description: a.description,
     chain: a.chain,
     expanded: a.expanded,
     pattern: a.pattern,
-    targets: a.expanded.map((l) => targetView(l, instances, known)),
+    targets: a.expanded.map((l) => targetView(l, instances, known, providers)),
   }));
 }
 
 export function keysView(deps: AdminDeps): AdminApiKey[] {
   // SECURITY: only the store's prefix is shown; a whole key never leaves `create`.
-  return deps.keys.list().map((k) => ({ id: k.id, name: k.name, prefix: k.prefix, source: k.source, revocable: k.revocable, createdAt: k.createdAt }));
+  const primary = deps.keys.primaryId();
+  return deps.keys.list().map((k) => ({
+    id: k.id, name: k.name, prefix: k.prefix, source: k.source, revocable: k.revocable, createdAt: k.createdAt,
+    limits: { ...k.limits }, dashboard: k.id === primary, editable: k.source === 'created',
+  }));
+}
+
+/** The keys with their usage today and last use (from the ledger, when it is on). */
+export async function keysUsageView(deps: AdminDeps): Promise<AdminApiKey[]> {
+  const keys = keysView(deps);
+  const usage = await deps.keyUsage(keys.map((k) => k.id)).catch(() => ({}) as Awaited<ReturnType<AdminDeps['keyUsage']>>);
+  return keys.map((k) => ({ ...k, ...usage[k.id] }));
 }
 
 /** Only whitelisted, non-secret fields of an account. */
@@ -206,6 +221,7 @@ export async function buildSnapshot(ctx: StateContext): Promise<AdminSnapshot> {
       }
       return { name: p.name, kind: p.kind, models };
     }),
+    managedProviders: deps.providerAdmin.list(),
     aliases: aliasesView(ctx, instances),
     aliasesReload: reload ? { ...reload } : undefined,
     aliasesPath: deps.aliases.file,
@@ -215,7 +231,7 @@ export async function buildSnapshot(ctx: StateContext): Promise<AdminSnapshot> {
     ledger,
     accounts: await accountsView(deps),
     accountsEditable: deps.accounts !== null,
-    keys: keysView(deps),
+    keys: await keysUsageView(deps),
     settings: settingsView(deps),
     secretProtection: deps.secrets.protection,
     live: [...tracker.live.values()],

@@ -50,11 +50,15 @@ export function createProviders(deps: RegistryDeps, kinds: readonly BackendKind[
  */
 export function hopOptionKinds(config: Config, kinds: readonly BackendKind[] = KINDS): HopOptionKinds {
   const all: OptionKind[] = kinds.map((k) => ({ kind: k.name, schema: k.optionsSchema }));
-  const byProvider = new Map<string, OptionKind>();
-  kinds.forEach((k, i) => {
-    for (const { provider } of k.entries(config)) byProvider.set(provider, all[i]);
-  });
-  return { forProvider: (name) => byProvider.get(name), all: () => all };
+  // Read at each check: providers added, edited or removed while running count at once.
+  const forProvider = (name: string): OptionKind | undefined => {
+    let found: OptionKind | undefined;
+    kinds.forEach((k, i) => {
+      for (const { provider } of k.entries(config)) if (provider === name) found = all[i];
+    });
+    return found;
+  };
+  return { forProvider, all: () => all };
 }
 
 /** One `providers[]` entry → its provider, when one is added while running (discovery). */

@@ -138,14 +138,18 @@ export class KeyStore {
       ks.add({ key: c.key, name: (c as { name?: string }).name ?? `config-key-${i + 1}`, limits: cleanLimits(c as KeyLimits), source: 'config' });
     });
     const gen = fileKey ?? generated;
-    if (gen) ks.add({ key: gen, name: 'generated', limits: {}, source: 'generated' });
+    // The dashboard's key may be a created key a person picked as its replacement (`replacePrimary`).
+    const adopted = gen ? stored.find((s) => s.id === keyIdOf(gen)) : undefined;
+    if (gen && !adopted) ks.add({ key: gen, name: 'generated', limits: {}, source: 'generated' });
     ks.setCreated(stored);
+    if (gen && adopted) ks.entries.find((e) => e.id === adopted.id)!.plain = gen;
     repo.onChange?.(() => ks.setCreated(repo.load()));
     return ks;
   }
 
   /** Replace the created keys with the repository's (at open, and when another node changed them). */
   private setCreated(stored: StoredKey[]): void {
+    const plainOf = new Map(this.entries.filter((e) => e.source === 'created' && e.plain).map((e) => [e.id, e.plain]));
     const kept = this.entries.filter((e) => e.source !== 'created');
     const ids = new Set(kept.map((e) => e.id));
     for (const s of stored) {
@@ -160,6 +164,7 @@ export class KeyStore {
         createdAt: s.createdAt,
         revocable: true,
         digest: Buffer.from(s.sha256, 'hex'),
+        plain: plainOf.get(s.id),
         expiresAtMs: s.limits?.expiresAt ? Date.parse(s.limits.expiresAt) : undefined,
       });
     }
@@ -283,8 +288,59 @@ export class KeyStore {
       throw errors.invalid(`Key ${e.id} comes from the config file or RELAY_API_KEYS; remove it there and restart.`, 'id', 'key_not_revocable');
     }
     this.entries.splice(i, 1);
-    if (e.source === 'generated') writeSecretFile(join(this.dataDir, API_KEY_FILE), '');
-    else this.repo.remove(e.id);
+    if (e.source === 'generated' || e.plain) writeSecretFile(join(this.dataDir, API_KEY_FILE), '');
+    if (e.source !== 'generated') this.repo.remove(e.id);
+  }
+
+  /** The id of `primaryKey()`: the key the dashboard's snippets and the tray use. */
+  primaryId(): string | undefined {
+    const key = this.primaryKey();
+    return key ? keyIdOf(key) : undefined;
+  }
+
+  /** Change a created key's limits (rpm, tokensPerDay, expiresAt, concurrency); `null` clears one. */
+  setLimits(id: string, change: { [K in keyof KeyLimits]?: KeyLimits[K] | null }): KeyInfo {
+    const e = this.entries.find((x) => x.id === id);
+    if (!e) throw errors.notFound(`No API key with id '${String(id).slice(0, 32)}'.`, 'key_not_found');
+    if (e.source !== 'created') {
+      throw errors.invalid(`Key ${e.id} comes from ${e.source === 'config' ? 'the config file; set its limits there' : 'the first start and has no limits; create a key to limit it'}.`, 'id', 'key_not_editable');
+    }
+    const merged: Record<string, unknown> = { ...e.limits };
+    for (const [k, v] of Object.entries(change)) {
+      if (v === null) delete merged[k];
+      else if (v !== undefined) merged[k] = v;
+    }
+    e.limits = validateLimits(merged as KeyLimits);
+    e.expiresAtMs = e.limits.expiresAt ? Date.parse(e.limits.expiresAt) : undefined;
+    this.repo.put({ id: e.id, name: e.name, prefix: e.prefix, sha256: e.digest.toString('hex'), createdAt: e.createdAt ?? this.clock.now(), limits: e.limits });
+    return this.list().find((k) => k.id === e.id)!;
+  }
+
+  /**
+   * Revoke the dashboard's key (`primaryId`) and put a replacement in its place: a new key
+   * (returned this once), or a created key the person picked, proven by its whole value (only its
+   * hash is kept). The replacement is saved as `<dataDir>/api-key` for the next start.
+   */
+  replacePrimary(id: string, replacement: { create: true } | { id: string; key: string }): { id: string; key?: string } {
+    if (this.primaryId() !== id) throw errors.invalid(`Key ${String(id).slice(0, 32)} is not the dashboard's key; revoke it directly.`, 'id', 'not_dashboard_key');
+    let next: { id: string; key?: string };
+    if ('create' in replacement) {
+      const key = newApiKey();
+      this.revoke(id);
+      writeSecretFile(join(this.dataDir, API_KEY_FILE), key + '\n');
+      const e = this.add({ key, name: 'generated', limits: {}, source: 'generated', createdAt: this.clock.now() });
+      next = { id: e.id, key };
+    } else {
+      const e = this.entries.find((x) => x.id === replacement.id && x.id !== id);
+      if (!e) throw errors.invalid('id: pick another existing key as the replacement.', 'id');
+      const d = sha256(String(replacement.key ?? ''));
+      if (!timingSafeEqual(d, e.digest)) throw errors.invalid('key: that is not the whole key of the key you picked.', 'key');
+      this.revoke(id);
+      e.plain = replacement.key;
+      writeSecretFile(join(this.dataDir, API_KEY_FILE), replacement.key + '\n');
+      next = { id: e.id };
+    }
+    return next;
   }
 }
 

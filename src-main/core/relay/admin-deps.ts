@@ -5,6 +5,7 @@ import { LingmaProvider } from '../backends/lingma/provider';
 import type { AliasSource } from '../routing/reload';
 import { testBackend } from '../dispatch/backend-test';
 import type { Relay } from './types';
+import { keyUsage } from '../ledger/key-usage';
 
 /** What the admin API gets from the relay (one typed object; nothing optional). */
 export function adminDeps(relay: Relay, aliases: AliasSource): AdminDeps {
@@ -22,6 +23,8 @@ export function adminDeps(relay: Relay, aliases: AliasSource): AdminDeps {
     availability: relay.availability,
     pool: relay.pool,
     keys: relay.keys,
+    providerAdmin: relay.managedProviders,
+    keyUsage: (ids) => keyUsage(relay.ledger, ids, Date.now()),
     ledger: relay.ledger,
     secrets: relay.secrets,
     url: () => relay.url(),

@@ -19,6 +19,7 @@ import type { Clock, LoginDriver, ProcessSpawner, SecretStore } from '../ports';
 import type { RelayResolver } from '../routing/aliases';
 import type { RelayHealthCache } from '../routing/health';
 import type { ReloadOutcome } from '../routing/types';
+import type { ProviderManager } from './providers';
 
 export interface RelayOptions {
   config: Config;
@@ -94,4 +95,6 @@ export interface Relay {
    * once) and keep it for the next start (`settings.json`). Throws when the name is taken.
    */
   addProvider(cfg: ProviderConfig): Promise<void>;
+  /** OpenAI-compatible providers added, edited and removed from the dashboard (keys in the secret store). */
+  readonly managedProviders: ProviderManager;
 }

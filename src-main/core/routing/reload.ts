@@ -44,6 +44,10 @@ export interface AliasSource extends AliasProvider {
   save(text: string): ReloadOutcome;
   /** The definitions as written: inline aliases with the file's over them (file unreadable: inline only). */
   raw(): Record<string, unknown>;
+  /** The file's text as it is on disk now ('' when it does not exist; undefined without a file). */
+  text(): string | undefined;
+  /** Why the file on disk would be refused if it were loaded now (a broken file), or undefined. */
+  fileProblem(): string | undefined;
   readonly file?: string;
   close(): void;
 }
@@ -166,8 +170,20 @@ export function createAliasSource(opts: AliasSourceOptions): AliasSource {
     }
   };
 
+  const fileProblem = (): string | undefined => {
+    if (!file) return undefined;
+    try {
+      load();
+      return undefined;
+    } catch (e) {
+      return e instanceof AliasError ? e.message : (e as Error).message;
+    }
+  };
+
   return {
     file,
+    text: () => (file ? (readText(file) ?? '') : undefined),
+    fileProblem,
     current: () => current,
     lastReload: () => last,
     reload,
