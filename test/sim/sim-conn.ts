@@ -153,6 +153,10 @@ export class Conn {
         return reply({ serverInfo: { name: 'lingma', version: VERSION }, capabilities: {} });
       }
       case 'auth/status': {
+        if (faults.authStatusErrors > 0) {
+          faults.authStatusErrors--;
+          return fail(-32603, 'internal error: auth service not ready');
+        }
         const u = readUser();
         if (!u) return reply({ status: 1, id: '', name: '', accountId: '', token: '', refreshToken: '', expireTime: 0, userType: '' });
         const q = faults.quotaExceeded || !!u.quotaExceeded;

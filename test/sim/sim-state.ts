@@ -102,6 +102,8 @@ export interface Faults {
   noGenerateUrl: boolean;
   /** session/cancel answers -32601 (the driver falls back to chat/stop). */
   noSessionCancel: boolean;
+  /** The next n `auth/status` calls answer an internal error (a runtime slow to settle after start). */
+  authStatusErrors: number;
   reply: ReplyPlan;
 }
 
@@ -127,6 +129,7 @@ export const faults: Faults = {
   upstreamError: null,
   noGenerateUrl: false,
   noSessionCancel: false,
+  authStatusErrors: 0,
   reply: {},
 };
 

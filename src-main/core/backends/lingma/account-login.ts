@@ -14,6 +14,8 @@ import type { LoginState, ModelInfo } from '../types';
 import { errors } from '../../errors';
 import { abortable } from '../../abort';
 import { flattenModels } from './models';
+import { systemClock, type Clock } from '../../ports';
+import { backoffDelay } from '../../backoff';
 
 export interface AccountLoginDeps {
   name: string;
@@ -27,7 +29,12 @@ export interface AccountLoginDeps {
   onModels: (instance: string, models: ModelInfo[]) => void;
   /** The login state changed: the facade emits a snapshot. */
   changed: () => void;
+  /** Retries of the first read after ready (default: the system clock). */
+  clock?: Clock;
 }
+
+/** How many times a failed first `auth/status` after ready is tried again. */
+const READY_READ_RETRIES = 4;
 
 export class AccountLogin {
   /** The models this account listed last (empty until signed in and read). */
@@ -98,25 +105,48 @@ export class AccountLogin {
     return this.models;
   }
 
-  /** After ready: read login state and models; kick off auto-login when logged out. */
+  /** Bumped by each `afterReady`: an older read that is still retrying gives way. */
+  private readyRound = 0;
+
+  /**
+   * After ready: read login state and models; kick off auto-login when logged out. A first read
+   * that fails (a runtime slow to answer right after start) is tried again a few times, backing
+   * off, while the same process stays ready; otherwise the account would show signed out until
+   * the next health probe.
+   */
   afterReady(): void {
-    const { signin, login } = this.d;
-    void (async () => {
-      try {
-        await signin.refresh();
-        if (signin.auth.loggedIn) {
-          await this.refreshModels();
-        } else if (login && this.d.config().login.auto) {
-          const st = login.state(this.d.name).state;
-          if (st === 'logged_out' || st === 'logged_in') {
-            const result = await login.ensureLoggedIn(await signin.target());
-            if (result.state === 'logged_in') await this.afterLogin();
-          }
-        }
-      } catch (e) {
+    const round = ++this.readyRound;
+    void this.readAfterReady(round, 0);
+  }
+
+  private async readAfterReady(round: number, attempt: number): Promise<void> {
+    const { signin, login, sup } = this.d;
+    try {
+      await signin.refresh();
+    } catch (e) {
+      const current = round === this.readyRound && sup.state === 'ready';
+      if (!current || attempt >= READY_READ_RETRIES) {
         this.d.log.warn({ err: (e as Error).message }, 'reading the login state failed');
+        return;
       }
-    })();
+      const clock = this.d.clock ?? systemClock;
+      const t = clock.setTimeout(() => void this.readAfterReady(round, attempt + 1), backoffDelay(attempt, { baseMs: 500, maxMs: 4000, jitter: 0.2 }));
+      t.unref?.();
+      return;
+    }
+    try {
+      if (signin.auth.loggedIn) {
+        await this.refreshModels();
+      } else if (login && this.d.config().login.auto) {
+        const st = login.state(this.d.name).state;
+        if (st === 'logged_out' || st === 'logged_in') {
+          const result = await login.ensureLoggedIn(await signin.target());
+          if (result.state === 'logged_in') await this.afterLogin();
+        }
+      }
+    } catch (e) {
+      this.d.log.warn({ err: (e as Error).message }, 'reading the models or signing in after start failed');
+    }
   }
 
   private async afterLogin(): Promise<void> {

@@ -124,6 +124,7 @@ export class LingmaInstance implements Instance {
       config: deps.config,
       onModels: deps.onModels,
       changed: () => this.emitLogin(),
+      clock: deps.clock,
     });
     this.turnHost = this.makeTurnHost();
   }
