@@ -113,6 +113,35 @@ describe('providers from the dashboard', () => {
     expect((await call(url, 'DELETE', '/admin/providers/up')).status).toBe(404);
   });
 
+  it('an answer streaming while its provider is edited or removed finishes whole (the old one retires, it is not cut)', async () => {
+    const up = await startFakeOpenAI({ models: ['m1'], reply: 'one two three four five six seven eight', chunks: 8, chunkDelayMs: 60 });
+    open.push(up);
+    const { url } = await startRelay(tempDir(), []);
+    expect((await call(url, 'POST', '/admin/providers', { name: 'up', baseUrl: up.url, models: ['m1'] })).status).toBe(201);
+    for (const change of [() => call(url, 'PATCH', '/admin/providers/up', { maxConcurrency: 3 }), () => call(url, 'DELETE', '/admin/providers/up')]) {
+      const res = await fetch(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'up/m1', stream: true, messages: [{ role: 'user', content: 'count' }] }),
+      });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      const first = await reader.read(); // the answer has started
+      expect(first.done).toBe(false);
+      expect((await change()).status).toBe(200);
+      let text = new TextDecoder().decode(first.value);
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      const said = text.split('\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6)).choices?.[0]?.delta?.content ?? '').join('');
+      expect(said).toBe('one two three four five six seven eight');
+      expect(text).toContain('data: [DONE]');
+      expect(text).not.toContain('"error"');
+    }
+  });
+
   it('survives a restart with its key (read from the secret store); clearApiKey removes it', async () => {
     const up = await upstream();
     const dir = tempDir();

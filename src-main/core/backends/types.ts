@@ -177,6 +177,11 @@ export interface Provider {
    */
   prepareStop?(): void;
   stop(): Promise<void>;
+  /**
+   * Optional: this provider was replaced or removed while running (the dashboard edited it): take
+   * no new call, let the calls in flight finish, then close. Without it, `stop()`.
+   */
+  retire?(): Promise<void>;
 }
 
 /**

@@ -71,8 +71,9 @@ export function providerManager(d: ProviderManagerDeps): ProviderManager {
     if (key) await d.secrets.set(providerSecretKey(name), key);
     else await d.secrets.delete(providerSecretKey(name));
   };
+  /** A replaced or removed provider: the calls in flight finish (`retire`), then it closes. */
   const stopQuietly = (p: Provider): void => {
-    p.stop().catch((e) => d.log.warn({ provider: p.name, err: String((e as Error)?.message ?? e) }, 'provider stop failed'));
+    (p.retire ? p.retire() : p.stop()).catch((e) => d.log.warn({ provider: p.name, err: String((e as Error)?.message ?? e) }, 'provider stop failed'));
   };
 
   return {

@@ -143,6 +143,14 @@ export class OpenAIInstance implements Instance {
     if (pool) await pool.destroy().catch(() => undefined);
   }
 
+  /** Closed to new calls; the calls in flight finish on the old connections (undici `close()`). */
+  async retire(): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    this.setState('closed');
+    if (pool) await pool.close().catch(() => undefined);
+  }
+
   async ensureReady(): Promise<void> {
     if (this.st !== 'ready') await this.start();
   }
@@ -335,6 +343,10 @@ export class OpenAIProvider implements Provider {
 
   async stop(): Promise<void> {
     await this.instance.stop();
+  }
+
+  async retire(): Promise<void> {
+    await this.instance.retire();
   }
 }
 
