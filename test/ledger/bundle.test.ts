@@ -131,7 +131,12 @@ describe('CLI bundle', () => {
     const r = await chat(s.url, 1);
     expect(r.status).toBe(200);
     await r.text();
-    const st = await usageStatus(s.url);
+    // The store opens in its worker thread, after the gateway listens: wait for its verdict.
+    let st = await usageStatus(s.url);
+    for (const until = Date.now() + 20_000; st.state !== 'degraded' && Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 100));
+      st = await usageStatus(s.url);
+    }
     expect(st).toMatchObject({ state: 'degraded' });
     expect(st.reason).toMatch(/corrupt|not a SQLite database/i);
     s.child.kill('SIGTERM');
