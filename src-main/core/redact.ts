@@ -17,6 +17,13 @@ const BEARER = /\bbearer\s+[A-Za-z0-9._~+/=-]+/gi;
 const KEYLIKE = /\b(sk|pk|rk|key|token|secret)[-_][A-Za-z0-9._-]{6,}/gi;
 const PAIR = /\b(password|passwd|pwd|token|secret|api[_-]?key|access[_-]?token|refresh[_-]?token)\s*[=:]\s*[^\s&"',;]+/gi;
 
+/**
+ * The union of the patterns above (not global, case-insensitive: it matches wherever any of them
+ * could): text it does not match is returned by the chain below unchanged, so that chain of five
+ * scans runs only on text that may need it (most strings of a captured body need none).
+ */
+const ANY_PATTERN = new RegExp([ANSI, URL_WITH_QUERY, BEARER, KEYLIKE, PAIR].map((r) => `(?:${r.source})`).join('|'), 'i');
+
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -41,9 +48,10 @@ function knownPattern(known: ReadonlyArray<string | undefined>): RegExp | null {
 }
 
 export function redactSecrets(text: string, known: ReadonlyArray<string | undefined> = []): string {
-  let out = text.replace(ANSI, '');
+  let out = text.includes('\u001b') ? text.replace(ANSI, '') : text;
   const secrets = known.length ? knownPattern(known) : null;
   if (secrets) out = out.replace(secrets, '[redacted]');
+  if (!ANY_PATTERN.test(out)) return out;
   return out
     .replace(URL_WITH_QUERY, '$1?[redacted]')
     .replace(BEARER, 'Bearer [redacted]')

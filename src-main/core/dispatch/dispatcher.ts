@@ -195,14 +195,21 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
    * tell a timeout from a disconnect.
    */
   async function onInstance<V>(lease: Lease, ctx: RequestContext, call: (instance: Instance, callCtx: CallContext) => Promise<V>, trace?: RequestTrace): Promise<{ value: V; call: AbortController; callCtx: CallContext }> {
+    // The call's signal follows the client's: one listener on it (dropped when the call is
+    // settled by a failure) instead of an `AbortSignal.any` per attempt.
     const own = new AbortController();
-    const callCtx: CallContext = { requestId: ctx.requestId, apiKeyId: ctx.caller.keyId, signal: AbortSignal.any([ctx.signal, own.signal]), log: ctx.log, meta: {} };
+    const client = ctx.signal;
+    const follow = (): void => own.abort(client.reason);
+    if (client.aborted) follow();
+    else client.addEventListener('abort', follow, { once: true });
+    const callCtx: CallContext = { requestId: ctx.requestId, apiKeyId: ctx.caller.keyId, signal: own.signal, log: ctx.log, meta: {} };
     const instance = lease.instance;
     try {
       if (instance.state() !== 'ready') await instance.ensureReady(callCtx.signal);
       if (ctx.signal.aborted) throw errors.cancelled();
       return { value: await call(instance, callCtx), call: own, callCtx };
     } catch (e) {
+      client.removeEventListener('abort', follow);
       own.abort(e);
       throw e;
     } finally {

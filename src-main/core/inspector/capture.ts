@@ -54,7 +54,9 @@ export function sanitize(value: unknown, known: ReadonlyArray<string | undefined
   }
   if (Array.isArray(value)) return value.map((v) => sanitize(v, known, maxString, cut, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+  const obj = value as Record<string, unknown>;
+  for (const k of Object.keys(obj)) {
+    const v = obj[k];
     if (v === undefined || typeof v === 'function') continue;
     cut.chars += k.length + 4;
     out[k] = SECRET_FIELD.test(k) ? '[redacted]' : sanitize(v, known, maxString, cut, depth + 1);
