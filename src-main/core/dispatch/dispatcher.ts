@@ -146,7 +146,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
     run: RequestRun,
     ctx: RequestContext,
     needs: Needs,
-    hop: (target: Target) => { request?: ChatRequest; affinity?: string },
+    hop: (target: Target) => { request?: ChatRequest; affinity?: () => string | undefined },
     attempt: (lease: Lease, target: Target) => Promise<V>,
   ): WalkSteps<Target, Lease, V> {
     const limits = deps.limits;
@@ -175,8 +175,11 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
     return run.trace ? tracedSteps(run.trace, steps, () => clock.now(), ctx.signal) : steps;
 
     function acquireFor(target: Target, exclude: ReadonlySet<string>): Promise<Lease> {
+      const h = hop(target);
+      const key = h.affinity;
       return deps.pool.acquire(
-          { provider: providerNamed(target.provider)!, target, ...hop(target) },
+          // The affinity key is read only when the pool needs it (a choice among instances, session owners).
+          { provider: providerNamed(target.provider)!, target, request: h.request, get affinity() { return key?.(); } },
           {
             exclude,
             signal: ctx.signal,
@@ -274,8 +277,9 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
       run.resolution = resolution;
       traceResolved(run, resolution);
       const needs: Needs = { tools: requestUsesTools(req), images: hasImages(req), embeddings: false };
-      // Hashed once per request; each hop is prepared once (the pool sees what the instance gets).
-      const affinity = affinityKey(req);
+      // Hashed at most once per request, and only when the pool asks; each hop is prepared once (the pool sees what the instance gets).
+      let affinity: string | undefined | null = null;
+      const affinityOf = (): string | undefined => (affinity === null ? (affinity = affinityKey(req)) : affinity);
       const hops = new Map<Target, PreparedHop>();
       const prepare = (target: Target): PreparedHop => {
         let hop = hops.get(target);
@@ -294,7 +298,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
       const walked = await walkChain(
         resolution.requested,
         orderByHealth(resolution.targets),
-        stepsFor<ChatCall>(run, ctx, needs, (t) => ({ request: prepare(t).request, affinity }), async (lease, target) => {
+        stepsFor<ChatCall>(run, ctx, needs, (t) => ({ request: prepare(t).request, affinity: affinityOf }), async (lease, target) => {
           const hop = prepare(target);
           const ms = target.firstByteTimeoutMs ?? deps.limits.firstByteTimeoutMs;
           const r = await onInstance(lease, ctx, (instance, callCtx) => {
