@@ -13,6 +13,7 @@ import type { FrontendOptions } from '../shared/options';
 import { SseWriter } from '../shared/sse';
 import { collectAnswer, streamAnswer } from '../shared/stream';
 import { ChatBody, ChatStream } from './encoder';
+import { serializeCompletion } from './serialize';
 import { embeddingsBody, parseChatRequest, parseEmbeddingsRequest } from './translate';
 import { guardScope } from '../../gateway/plugins/auth';
 import { listModels } from './models';
@@ -49,7 +50,10 @@ export async function openaiRoutes(app: FastifyInstance, opts: FrontendOptions):
 
     if (!request.stream) {
       const ctx = callContext(req, 'openai-chat', '/v1/chat/completions', clientGone(reply.raw), receivedAt);
-      return collectAnswer(opts.chat, request, ctx, reply, (resolved, prompt) => new ChatBody(id, created, resolved.label, prompt));
+      const body = await collectAnswer(opts.chat, request, ctx, reply, (resolved, prompt) => new ChatBody(id, created, resolved.label, prompt));
+      // Set only once the body is whole: an error answer keeps the gateway's own serialization.
+      reply.type('application/json; charset=utf-8').serializer(serializeCompletion);
+      return body;
     }
     const sse = new SseWriter(reply);
     const ctx = callContext(req, 'openai-chat', '/v1/chat/completions', sse.signal, receivedAt);
