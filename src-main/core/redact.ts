@@ -33,9 +33,23 @@ const knownPatterns = new WeakMap<ReadonlyArray<string | undefined>, RegExp | nu
 let lastKey = '';
 let lastPattern: RegExp | null = null;
 
+/** The list the last pattern was built from: a fresh array with the same values (callers that build the list per use) reuses it without sorting again. */
+let lastList: ReadonlyArray<string | undefined> = [];
+
+function sameList(a: ReadonlyArray<string | undefined>, b: ReadonlyArray<string | undefined>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 function knownPattern(known: ReadonlyArray<string | undefined>): RegExp | null {
   const hit = knownPatterns.get(known);
   if (hit !== undefined) return hit;
+  if (lastList.length && sameList(known, lastList)) {
+    knownPatterns.set(known, lastPattern);
+    return lastPattern;
+  }
+  lastList = [...known];
   // Short values would mask ordinary words; real keys and passwords worth hiding are longer.
   const worth = [...new Set(known.filter((k): k is string => !!k && k.length >= 6))].sort((a, b) => b.length - a.length);
   const key = worth.join('\u0000');

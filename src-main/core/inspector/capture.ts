@@ -157,11 +157,10 @@ export function captureOf(o: RequestOutcome, opts: CaptureOptions, size?: { byte
     return bounded(s, max, cut, cut.chars - before);
   };
   const timeline = (t?.timeline ?? []).map((e) => sanitize(e, known, 2000, cut) as TimelineEvent);
-  const c: Capture = {
-    ...summaryOf(o, false),
-    request: clean(t?.clientBody) ?? null,
-    timeline,
-  };
+  // The summary's fresh object grows into the capture (same keys, same order, no spread copy).
+  const c = summaryOf(o, false) as Capture;
+  c.request = clean(t?.clientBody) ?? null;
+  c.timeline = timeline;
   if (t?.answer) c.response = clean(t.answer) as Capture['response'];
   if (t?.upstream) c.upstream = clean(t.upstream) as Capture['upstream'];
   if (o.error) c.error = { code: o.error.code, status: o.error.status, message: cleanString(o.error.message, known, 2000, cut) };
