@@ -130,14 +130,6 @@ export class Execution implements ChatExecution {
     p.ended(status, err);
   }
 
-  /** What the consumer gets for one upstream event: backend usage is replaced by the decided one, sent before `finish`. */
-  private pass(ev: ChatEvent): ChatEvent[] {
-    if (!this.p.meter.observe(ev)) return [];
-    if (ev.type !== 'finish') return [ev];
-    const usage: ChatEvent = { type: 'usage', usage: this.p.meter.decide() };
-    return [usage, ev];
-  }
-
   private async *run(): AsyncGenerator<ChatEvent> {
     const { started, meter } = this.p;
     let completed = false;
@@ -145,10 +137,17 @@ export class Execution implements ChatExecution {
       if (this.done) throw errors.cancelled();
       let ev: ChatEvent | undefined = started.first;
       while (ev) {
-        for (const out of this.pass(ev)) {
-          if (out.type === 'finish') this.sawFinish = true;
-          this.p.observe?.(out);
-          yield out;
+        // What the consumer gets for one upstream event: backend usage is replaced by the decided
+        // one, sent before `finish` (no array per event).
+        if (meter.observe(ev)) {
+          if (ev.type === 'finish') {
+            const usage: ChatEvent = { type: 'usage', usage: meter.decide() };
+            this.p.observe?.(usage);
+            yield usage;
+            this.sawFinish = true;
+          }
+          this.p.observe?.(ev);
+          yield ev;
         }
         const r: IteratorResult<ChatEvent> = await started.iter.next();
         ev = r.done ? undefined : r.value;
