@@ -17,6 +17,13 @@ const BEARER = /\bbearer\s+[A-Za-z0-9._~+/=-]+/gi;
 const KEYLIKE = /\b(sk|pk|rk|key|token|secret)[-_][A-Za-z0-9._-]{6,}/gi;
 const PAIR = /\b(password|passwd|pwd|token|secret|api[_-]?key|access[_-]?token|refresh[_-]?token)\s*[=:]\s*[^\s&"',;]+/gi;
 
+/**
+ * The union of the patterns above (not global, case-insensitive: it matches wherever any of them
+ * could): text it does not match is returned by the chain below unchanged, so that chain of five
+ * scans runs only on text that may need it (most strings of a captured body need none).
+ */
+const ANY_PATTERN = new RegExp([ANSI, URL_WITH_QUERY, BEARER, KEYLIKE, PAIR].map((r) => `(?:${r.source})`).join('|'), 'i');
+
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -26,9 +33,23 @@ const knownPatterns = new WeakMap<ReadonlyArray<string | undefined>, RegExp | nu
 let lastKey = '';
 let lastPattern: RegExp | null = null;
 
+/** The list the last pattern was built from: a fresh array with the same values (callers that build the list per use) reuses it without sorting again. */
+let lastList: ReadonlyArray<string | undefined> = [];
+
+function sameList(a: ReadonlyArray<string | undefined>, b: ReadonlyArray<string | undefined>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 function knownPattern(known: ReadonlyArray<string | undefined>): RegExp | null {
   const hit = knownPatterns.get(known);
   if (hit !== undefined) return hit;
+  if (lastList.length && sameList(known, lastList)) {
+    knownPatterns.set(known, lastPattern);
+    return lastPattern;
+  }
+  lastList = [...known];
   // Short values would mask ordinary words; real keys and passwords worth hiding are longer.
   const worth = [...new Set(known.filter((k): k is string => !!k && k.length >= 6))].sort((a, b) => b.length - a.length);
   const key = worth.join('\u0000');
@@ -41,9 +62,10 @@ function knownPattern(known: ReadonlyArray<string | undefined>): RegExp | null {
 }
 
 export function redactSecrets(text: string, known: ReadonlyArray<string | undefined> = []): string {
-  let out = text.replace(ANSI, '');
+  let out = text.includes('\u001b') ? text.replace(ANSI, '') : text;
   const secrets = known.length ? knownPattern(known) : null;
   if (secrets) out = out.replace(secrets, '[redacted]');
+  if (!ANY_PATTERN.test(out)) return out;
   return out
     .replace(URL_WITH_QUERY, '$1?[redacted]')
     .replace(BEARER, 'Bearer [redacted]')

@@ -94,6 +94,15 @@ export function adminPlugin(deps: AdminDeps, opts: AdminOptions = {}): FastifyPl
     const app = scope.withTypeProvider<TypeBoxTypeProvider>();
     const tracker = new LiveTracker(hub);
     const clients = new Set<WebSocket>();
+    // Log lines are parsed for the hub's `log` event only while a dashboard listens (the tracker
+    // keeps the unparsed text for snapshots): no JSON.parse per request line otherwise.
+    const join = (ws: WebSocket): void => {
+      clients.add(ws);
+      if (clients.size === 1) hub.on('log', onLog);
+    };
+    const leave = (ws: WebSocket): void => {
+      if (clients.delete(ws) && clients.size === 0) hub.off('log', onLog);
+    };
     const ctx: StateContext = { deps, tracker, startedAt: Date.now() };
 
     // ---- live events ----
@@ -101,7 +110,7 @@ export function adminPlugin(deps: AdminDeps, opts: AdminOptions = {}): FastifyPl
       if (ws.readyState !== ws.OPEN) return;
       // SECURITY/robustness: a client that does not read is dropped rather than buffered without bound.
       if (ws.bufferedAmount > maxBuffered) {
-        clients.delete(ws);
+        leave(ws);
         try {
           ws.close(SLOW_CLIENT_CLOSE_CODE, 'client too slow: events were not read in time');
         } catch {
@@ -137,7 +146,6 @@ export function adminPlugin(deps: AdminDeps, opts: AdminOptions = {}): FastifyPl
     const onAliases = (o: ReloadOutcome) => broadcast(() => ({ type: 'aliases', outcome: { ...o }, aliases: aliasesView(ctx) }));
     const onConfig = (what: string) => broadcast({ type: 'config', what });
     hub.on('instance', onInstance);
-    hub.on('log', onLog);
     hub.on('requestStart', onStart);
     hub.on('requestUpdate', onUpdate);
     hub.on('requestEnd', onEnd);
@@ -174,9 +182,9 @@ export function adminPlugin(deps: AdminDeps, opts: AdminOptions = {}): FastifyPl
     // SECURITY: the gateway's guard refused foreign Origins before the upgrade (it also knows the
     // desktop app's origin), and requireAdmin checked the token (`bearer.<token>` subprotocol).
     app.get('/admin/events', { websocket: true }, (socket, req) => {
-      clients.add(socket);
-      socket.on('close', () => clients.delete(socket));
-      socket.on('error', () => clients.delete(socket));
+      join(socket);
+      socket.on('close', () => leave(socket));
+      socket.on('error', () => leave(socket));
       // Incoming messages are not part of the protocol; ignore them (a ping keeps proxies happy).
       socket.on('message', () => undefined);
       buildSnapshot({ ...ctx, baseUrl: baseUrlOf(req) })

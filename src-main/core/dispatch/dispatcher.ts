@@ -146,7 +146,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
     run: RequestRun,
     ctx: RequestContext,
     needs: Needs,
-    hop: (target: Target) => { request?: ChatRequest; affinity?: string },
+    hop: (target: Target) => { request?: ChatRequest; affinity?: () => string | undefined },
     attempt: (lease: Lease, target: Target) => Promise<V>,
   ): WalkSteps<Target, Lease, V> {
     const limits = deps.limits;
@@ -175,8 +175,11 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
     return run.trace ? tracedSteps(run.trace, steps, () => clock.now(), ctx.signal) : steps;
 
     function acquireFor(target: Target, exclude: ReadonlySet<string>): Promise<Lease> {
+      const h = hop(target);
+      const key = h.affinity;
       return deps.pool.acquire(
-          { provider: providerNamed(target.provider)!, target, ...hop(target) },
+          // The affinity key is read only when the pool needs it (a choice among instances, session owners).
+          { provider: providerNamed(target.provider)!, target, request: h.request, get affinity() { return key?.(); } },
           {
             exclude,
             signal: ctx.signal,
@@ -195,14 +198,21 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
    * tell a timeout from a disconnect.
    */
   async function onInstance<V>(lease: Lease, ctx: RequestContext, call: (instance: Instance, callCtx: CallContext) => Promise<V>, trace?: RequestTrace): Promise<{ value: V; call: AbortController; callCtx: CallContext }> {
+    // The call's signal follows the client's: one listener on it (dropped when the call is
+    // settled by a failure) instead of an `AbortSignal.any` per attempt.
     const own = new AbortController();
-    const callCtx: CallContext = { requestId: ctx.requestId, apiKeyId: ctx.caller.keyId, signal: AbortSignal.any([ctx.signal, own.signal]), log: ctx.log, meta: {} };
+    const client = ctx.signal;
+    const follow = (): void => own.abort(client.reason);
+    if (client.aborted) follow();
+    else client.addEventListener('abort', follow, { once: true });
+    const callCtx: CallContext = { requestId: ctx.requestId, apiKeyId: ctx.caller.keyId, signal: own.signal, log: ctx.log, meta: {} };
     const instance = lease.instance;
     try {
       if (instance.state() !== 'ready') await instance.ensureReady(callCtx.signal);
       if (ctx.signal.aborted) throw errors.cancelled();
       return { value: await call(instance, callCtx), call: own, callCtx };
     } catch (e) {
+      client.removeEventListener('abort', follow);
       own.abort(e);
       throw e;
     } finally {
@@ -267,8 +277,9 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
       run.resolution = resolution;
       traceResolved(run, resolution);
       const needs: Needs = { tools: requestUsesTools(req), images: hasImages(req), embeddings: false };
-      // Hashed once per request; each hop is prepared once (the pool sees what the instance gets).
-      const affinity = affinityKey(req);
+      // Hashed at most once per request, and only when the pool asks; each hop is prepared once (the pool sees what the instance gets).
+      let affinity: string | undefined | null = null;
+      const affinityOf = (): string | undefined => (affinity === null ? (affinity = affinityKey(req)) : affinity);
       const hops = new Map<Target, PreparedHop>();
       const prepare = (target: Target): PreparedHop => {
         let hop = hops.get(target);
@@ -287,7 +298,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
       const walked = await walkChain(
         resolution.requested,
         orderByHealth(resolution.targets),
-        stepsFor<ChatCall>(run, ctx, needs, (t) => ({ request: prepare(t).request, affinity }), async (lease, target) => {
+        stepsFor<ChatCall>(run, ctx, needs, (t) => ({ request: prepare(t).request, affinity: affinityOf }), async (lease, target) => {
           const hop = prepare(target);
           const ms = target.firstByteTimeoutMs ?? deps.limits.firstByteTimeoutMs;
           const r = await onInstance(lease, ctx, (instance, callCtx) => {

@@ -9,7 +9,7 @@
  */
 import type { ChatEvent } from '../chat/model';
 import { errors, type RelayError } from '../errors';
-import { deadline as deadlineOn, type Clock } from '../ports';
+import type { Clock } from '../ports';
 import type { UsageMeter } from './outcome';
 import type { ChatExecution, Resolved } from './types';
 
@@ -20,33 +20,41 @@ export interface Started {
 }
 
 /**
- * Wait for `p` (a call to `label`) for at most `ms` on `clock` (`deadline`, the clock's
- * `AbortSignal.timeout`), or until `signal` aborts: then reject with a retryable
- * `first_byte_timeout` (the deadline) or `client_closed`. The loser's rejection is swallowed.
+ * Wait for `p` (a call to `label`) for at most `ms` on `clock`, or until `signal` aborts: then
+ * reject with a retryable `first_byte_timeout` (the deadline) or `client_closed`. The loser's
+ * rejection is swallowed. One clock timer and one abort listener, both dropped as soon as one
+ * side wins (no `AbortSignal.timeout`/`any` per request: those allocate signals, weak refs and
+ * DOMExceptions on the hot path).
  */
-export async function withDeadline<T>(p: Promise<T>, label: string, ms: number, signal: AbortSignal, clock: Clock): Promise<T> {
+export function withDeadline<T>(p: Promise<T>, label: string, ms: number, signal: AbortSignal, clock: Clock): Promise<T> {
   p.catch(() => undefined);
-  const timer = deadlineOn(clock, ms);
-  const deadline = timer.signal;
-  const stop = AbortSignal.any([signal, deadline]);
-  let onAbort = (): void => undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () =>
-      reject(
-        deadline.aborted && !signal.aborted
-          ? errors.timeout(`No answer from ${label} within ${ms} ms.`, { code: 'first_byte_timeout', retryable: true })
-          : errors.cancelled(),
-      );
-    if (stop.aborted) onAbort();
-    else stop.addEventListener('abort', onAbort, { once: true });
+  if (signal.aborted) return Promise.reject(errors.cancelled());
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      clock.clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      return true;
+    };
+    const onAbort = (): void => {
+      if (settle()) reject(errors.cancelled());
+    };
+    const timer = clock.setTimeout(() => {
+      if (settle()) reject(errors.timeout(`No answer from ${label} within ${ms} ms.`, { code: 'first_byte_timeout', retryable: true }));
+    }, ms);
+    timer.unref?.();
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        if (settle()) resolve(v);
+      },
+      (e) => {
+        if (settle()) reject(e);
+      },
+    );
   });
-  aborted.catch(() => undefined);
-  try {
-    return await Promise.race([p, aborted]);
-  } finally {
-    timer.clear();
-    stop.removeEventListener('abort', onAbort);
-  }
 }
 
 /**
@@ -122,14 +130,6 @@ export class Execution implements ChatExecution {
     p.ended(status, err);
   }
 
-  /** What the consumer gets for one upstream event: backend usage is replaced by the decided one, sent before `finish`. */
-  private pass(ev: ChatEvent): ChatEvent[] {
-    if (!this.p.meter.observe(ev)) return [];
-    if (ev.type !== 'finish') return [ev];
-    const usage: ChatEvent = { type: 'usage', usage: this.p.meter.decide() };
-    return [usage, ev];
-  }
-
   private async *run(): AsyncGenerator<ChatEvent> {
     const { started, meter } = this.p;
     let completed = false;
@@ -137,10 +137,17 @@ export class Execution implements ChatExecution {
       if (this.done) throw errors.cancelled();
       let ev: ChatEvent | undefined = started.first;
       while (ev) {
-        for (const out of this.pass(ev)) {
-          if (out.type === 'finish') this.sawFinish = true;
-          this.p.observe?.(out);
-          yield out;
+        // What the consumer gets for one upstream event: backend usage is replaced by the decided
+        // one, sent before `finish` (no array per event).
+        if (meter.observe(ev)) {
+          if (ev.type === 'finish') {
+            const usage: ChatEvent = { type: 'usage', usage: meter.decide() };
+            this.p.observe?.(usage);
+            yield usage;
+            this.sawFinish = true;
+          }
+          this.p.observe?.(ev);
+          yield ev;
         }
         const r: IteratorResult<ChatEvent> = await started.iter.next();
         ev = r.done ? undefined : r.value;

@@ -20,14 +20,29 @@ function liveOf(r: RequestStart): LiveRequest {
   };
 }
 
-/** `requestStart` / `requestUpdate` (first byte) / `requestEnd` on the hub. */
+/** `requestStart` / `requestUpdate` (first byte) / `requestEnd` on the hub: one fresh object per event. */
 export function liveRequests(hub: EventHub): RequestObserver {
-  const routedPart = (r: { resolved?: RequestOutcome['resolved']; firstByteAt?: number }): Partial<LiveRequest> =>
-    r.resolved ? { provider: r.resolved.provider, instance: r.resolved.instance, resolved: r.resolved.label, firstByteAt: r.firstByteAt } : {};
+  const full = (r: RequestStart & { resolved?: RequestOutcome['resolved']; firstByteAt?: number }): LiveRequest => {
+    const l = liveOf(r);
+    const res = r.resolved;
+    if (res) {
+      l.provider = res.provider;
+      l.instance = res.instance;
+      l.resolved = res.label;
+      l.firstByteAt = r.firstByteAt;
+    }
+    return l;
+  };
   return {
     started: (r) => hub.emit('requestStart', liveOf(r)),
-    routed: (r) => hub.emit('requestUpdate', { ...liveOf(r), ...routedPart(r) }),
-    finished: (o) => hub.emit('requestEnd', { ...liveOf(o), ...routedPart(o), finishedAt: o.finishedAt, status: o.status, errorCode: o.error?.code }),
+    routed: (r) => hub.emit('requestUpdate', full(r)),
+    finished: (o) => {
+      const l = full(o);
+      l.finishedAt = o.finishedAt;
+      l.status = o.status;
+      l.errorCode = o.error?.code;
+      hub.emit('requestEnd', l);
+    },
   };
 }
 

@@ -36,8 +36,10 @@ export class RequestTrace {
     return Math.max(0, at - this.receivedAt);
   }
 
+  /** `ev` (a fresh object from the caller) becomes the timeline's entry, `at` filled in: no copy. */
   add(ev: Omit<TimelineEvent, 'at'> & { at?: number }): TimelineEvent {
-    const e = { ...ev, at: ev.at ?? this.rel() } as TimelineEvent;
+    if (ev.at === undefined) ev.at = this.rel();
+    const e = ev as TimelineEvent;
     this.timeline.push(e);
     return e;
   }

@@ -41,7 +41,12 @@ function cleanString(s: string, known: ReadonlyArray<string | undefined>, max: n
   return out;
 }
 
-/** A JSON-like value, deep: secrets masked, credential fields dropped, long strings cut. */
+/**
+ * A JSON-like value, deep: secrets masked, credential fields dropped, long strings cut. Copy on
+ * write: a plain object or array none of whose contents needed a change is returned as it is
+ * (the request is over: nothing writes to its bodies any more), so a clean body costs a walk and
+ * no copies; anything changed, dropped or not plain is rebuilt as before.
+ */
 export function sanitize(value: unknown, known: ReadonlyArray<string | undefined>, maxString: number, cut: Cut, depth = 0): unknown {
   if (typeof value === 'string') return cleanString(value, known, maxString, cut);
   if (value === null || typeof value !== 'object') {
@@ -52,13 +57,45 @@ export function sanitize(value: unknown, known: ReadonlyArray<string | undefined
     cut.truncated = true;
     return TRUNCATED;
   }
-  if (Array.isArray(value)) return value.map((v) => sanitize(v, known, maxString, cut, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    if (v === undefined || typeof v === 'function') continue;
-    cut.chars += k.length + 4;
-    out[k] = SECRET_FIELD.test(k) ? '[redacted]' : sanitize(v, known, maxString, cut, depth + 1);
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined = Object.getPrototypeOf(value) === Array.prototype ? undefined : [];
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      const c = sanitize(v, known, maxString, cut, depth + 1);
+      if (out) out[i] = c;
+      else if (c !== v) {
+        out = value.slice(0, i);
+        out[i] = c;
+      }
+    }
+    return out ?? value;
   }
+  const obj = value as Record<string, unknown>;
+  const proto: unknown = Object.getPrototypeOf(obj);
+  let out: Record<string, unknown> | undefined = proto === Object.prototype || proto === null ? undefined : {};
+  const keys = Object.keys(obj);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    const v = obj[k];
+    if (v === undefined || typeof v === 'function') {
+      out ??= copied(obj, keys, i);
+      continue;
+    }
+    cut.chars += k.length + 4;
+    const c = SECRET_FIELD.test(k) ? '[redacted]' : sanitize(v, known, maxString, cut, depth + 1);
+    if (out) out[k] = c;
+    else if (c !== v) {
+      out = copied(obj, keys, i);
+      out[k] = c;
+    }
+  }
+  return out ?? value;
+}
+
+/** A fresh object with `obj`'s first `n` keys (all kept unchanged so far). */
+function copied(obj: Record<string, unknown>, keys: readonly string[], n: number): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (let j = 0; j < n; j++) out[keys[j]] = obj[keys[j]];
   return out;
 }
 
@@ -120,11 +157,10 @@ export function captureOf(o: RequestOutcome, opts: CaptureOptions, size?: { byte
     return bounded(s, max, cut, cut.chars - before);
   };
   const timeline = (t?.timeline ?? []).map((e) => sanitize(e, known, 2000, cut) as TimelineEvent);
-  const c: Capture = {
-    ...summaryOf(o, false),
-    request: clean(t?.clientBody) ?? null,
-    timeline,
-  };
+  // The summary's fresh object grows into the capture (same keys, same order, no spread copy).
+  const c = summaryOf(o, false) as Capture;
+  c.request = clean(t?.clientBody) ?? null;
+  c.timeline = timeline;
   if (t?.answer) c.response = clean(t.answer) as Capture['response'];
   if (t?.upstream) c.upstream = clean(t.upstream) as Capture['upstream'];
   if (o.error) c.error = { code: o.error.code, status: o.error.status, message: cleanString(o.error.message, known, 2000, cut) };

@@ -4,7 +4,7 @@
  * the ChatService through the shared execution (../shared/stream.ts) with the encoders of
  * ./encoder.ts; errors go through the gateway's one error handler (OpenAI shape).
  */
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { errors } from '../../errors';
 import type { Resolver } from '../../routing/types';
@@ -13,15 +13,29 @@ import type { FrontendOptions } from '../shared/options';
 import { SseWriter } from '../shared/sse';
 import { collectAnswer, streamAnswer } from '../shared/stream';
 import { ChatBody, ChatStream } from './encoder';
+import { serializeCompletion } from './serialize';
 import { embeddingsBody, parseChatRequest, parseEmbeddingsRequest } from './translate';
 import { guardScope } from '../../gateway/plugins/auth';
 import { listModels } from './models';
 
 export { listModels, type ModelEntry } from './models';
 
-/** Always fresh: clients reuse x-request-id values, completion ids must not repeat. */
+/**
+ * Always fresh: clients reuse x-request-id values, completion ids must not repeat. 12 random
+ * bytes each, taken from a pool filled 128 ids at a time (one `randomFillSync` call instead of a
+ * `randomBytes` allocation per request).
+ */
+const ID_BYTES = 12;
+const idPool = Buffer.alloc(ID_BYTES * 128);
+let idNext = idPool.length;
 function completionId(): string {
-  return `chatcmpl-${randomBytes(12).toString('hex')}`;
+  if (idNext >= idPool.length) {
+    randomFillSync(idPool);
+    idNext = 0;
+  }
+  const hex = idPool.toString('hex', idNext, idNext + ID_BYTES);
+  idNext += ID_BYTES;
+  return `chatcmpl-${hex}`;
 }
 
 export async function openaiRoutes(app: FastifyInstance, opts: FrontendOptions): Promise<void> {
@@ -36,7 +50,10 @@ export async function openaiRoutes(app: FastifyInstance, opts: FrontendOptions):
 
     if (!request.stream) {
       const ctx = callContext(req, 'openai-chat', '/v1/chat/completions', clientGone(reply.raw), receivedAt);
-      return collectAnswer(opts.chat, request, ctx, reply, (resolved, prompt) => new ChatBody(id, created, resolved.label, prompt));
+      const body = await collectAnswer(opts.chat, request, ctx, reply, (resolved, prompt) => new ChatBody(id, created, resolved.label, prompt));
+      // Set only once the body is whole: an error answer keeps the gateway's own serialization.
+      reply.type('application/json; charset=utf-8').serializer(serializeCompletion);
+      return body;
     }
     const sse = new SseWriter(reply);
     const ctx = callContext(req, 'openai-chat', '/v1/chat/completions', sse.signal, receivedAt);
