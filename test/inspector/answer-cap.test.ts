@@ -73,4 +73,21 @@ describe('answer cap of a trace', () => {
     expect(JSON.stringify(a.response)).not.toContain('sk-secret-0123456789');
     expect(a.response).toEqual(b.response);
   });
+
+  it('the ring counts a string beyond Latin-1 at two bytes a character (what V8 keeps)', () => {
+    const kept = (text: string): number => {
+      const ins = createInspector({ config: () => cfg({ maxBytes: 65_536, maxBodyBytes: 256 * 1024 }), dataDir: tempDir(), secrets: () => [] });
+      for (let i = 0; i < 40; i++) {
+        const t = new RequestTrace(0, () => 5, { model: 'm' }, ins.answerChars());
+        t.observe({ type: 'text', text });
+        t.observe({ type: 'finish', reason: 'stop' });
+        ins.observer.finished!(outcome(`r${i}`, t));
+      }
+      return ins.list({ limit: 500 }).length;
+    };
+    const latin = kept('x'.repeat(4000));
+    const wide = kept('中'.repeat(4000));
+    expect(latin).toBeGreaterThanOrEqual(14);
+    expect(wide).toBeLessThanOrEqual(Math.ceil(latin / 2) + 1);
+  });
 });

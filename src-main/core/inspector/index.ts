@@ -123,7 +123,7 @@ export function createInspector(opts: InspectorOptions): Inspector {
       capture.replayOf = of;
       replays.delete(o.requestId);
     }
-    // Approximate (characters kept while redacting, not serialized again): the ring's byte bound.
+    // Approximate (the strings kept while redacting, two bytes a character when V8 needs them): the ring's byte bound.
     const size = measured.bytes;
     ring.push({ capture, bytes: size });
     bytes += size;
