@@ -38,7 +38,7 @@ try {
   out.idle = r1(relay.rssMb());
   out.idleHeap = await heap();
   if (phases.has('load')) {
-    await maxRps(t, 32, 2000);
+    out.rps = Math.round((await maxRps(t, 32, 2000)).rps);
     await streaming(t, mock, 30, 20, 2);
     await concurrentStreams(t, mock, 512, 20, 10);
     await sleep(1000);
