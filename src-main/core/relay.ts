@@ -152,6 +152,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     // Every request ends in one outcome: counted in metrics, shown live, written to the ledger.
     observers: [requestMetrics(metrics), liveRequests(hub), usageLedger((rec) => ledger.record(rec)), inspector.observer, ...(shared && counter ? [budgetTokens(shared.budget), counter.observer] : [])],
     capture: () => inspector.capturing(),
+    captureChars: () => inspector.answerChars(),
     errorRules: () => config.errorRules,
     // One budget port: the ledger's in-memory counters, or in team mode the cluster's.
     checkBudget: (caller) => (shared ? shared.budget.check(caller.keyId, caller.limits, clock.now()) : ledger.checkBudget(caller.keyId, caller.limits, clock.now())),

@@ -13,6 +13,12 @@ export interface MockUpstream {
   sentAt: Map<string, number>;
   /** TCP connections accepted so far (keep-alive reuse check). */
   connections(): number;
+  /**
+   * Per padded stream still open (`pad` in its parameters): the bytes of its answer the kernel
+   * accepted so far (written, not queued in this process), i.e. roughly what the gateway pulled
+   * plus the sockets' buffers. Backpressure checks.
+   */
+  accepted(): Map<string, number>;
   close(): Promise<void>;
 }
 
@@ -35,6 +41,7 @@ const FINISH =
 export async function startMockUpstream(): Promise<MockUpstream> {
   const sentAt = new Map<string, number>();
   const sockets = new Set<Socket>();
+  const open = new Map<string, { res: ServerResponse; base: number }>();
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(MODELS) });
@@ -66,6 +73,11 @@ export async function startMockUpstream(): Promise<MockUpstream> {
       const pad = params.pad ? ' '.repeat(Number(params.pad)) : '';
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
       res.socket?.setNoDelay(true);
+      // Keep-alive sockets carry earlier answers: count from here on.
+      if (pad && res.socket) {
+        open.set(s, { res, base: res.socket.bytesWritten - res.socket.writableLength });
+        res.once('close', () => open.delete(s));
+      }
       let i = 0;
       const next = () => {
         if (res.destroyed) return;
@@ -96,6 +108,14 @@ export async function startMockUpstream(): Promise<MockUpstream> {
     url: `http://127.0.0.1:${port}/v1`,
     sentAt,
     connections: () => accepted,
+    accepted: () => {
+      const out = new Map<string, number>();
+      for (const [s, { res, base }] of open) {
+        const sock = res.socket;
+        if (sock) out.set(s, sock.bytesWritten - sock.writableLength - base);
+      }
+      return out;
+    },
     close: () =>
       new Promise<void>((r) => {
         for (const s of sockets) s.destroy();

@@ -1,28 +1,43 @@
 /** Fold a stream of ChatEvents into one ChatResult (non-streaming answers). */
 import type { ChatEvent, ChatResult, FinishReason, ToolCall, Usage } from './model';
 
-/** The fold, one event at a time (front ends push as events arrive). */
+/**
+ * The fold, one event at a time (front ends push as events arrive). `maxChars` (default: no
+ * bound) caps what text, reasoning and each call's arguments keep: the rest of a long answer is
+ * dropped as it comes (`cut` tells), so a fold kept for inspection costs at most that much.
+ */
 export class ChatFold {
   private text = '';
   private reasoning = '';
   private readonly calls: Array<ToolCall | undefined> = [];
   private finishReason: FinishReason | undefined;
   private usage: Usage | undefined;
+  /** Some text was dropped at `maxChars`. */
+  cut = false;
+
+  constructor(private readonly maxChars = Infinity) {}
+
+  /** `s + more`, within `maxChars`. */
+  private grow(s: string, more: string): string {
+    if (s.length + more.length <= this.maxChars) return s + more;
+    this.cut = true;
+    return s.length >= this.maxChars ? s : s + more.slice(0, this.maxChars - s.length);
+  }
 
   push(ev: ChatEvent): void {
     switch (ev.type) {
       case 'text':
-        this.text += ev.text;
+        this.text = this.grow(this.text, ev.text);
         break;
       case 'reasoning':
-        this.reasoning += ev.text;
+        this.reasoning = this.grow(this.reasoning, ev.text);
         break;
       case 'tool_call': {
         let c = this.calls[ev.index];
         if (!c) c = this.calls[ev.index] = { id: ev.id ?? '', name: ev.name ?? '', arguments: '' };
         if (ev.id) c.id = ev.id;
         if (ev.name) c.name = ev.name;
-        c.arguments += ev.argumentsDelta;
+        c.arguments = this.grow(c.arguments, ev.argumentsDelta);
         break;
       }
       case 'usage':

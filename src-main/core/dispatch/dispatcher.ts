@@ -57,6 +57,11 @@ export interface DispatcherDeps {
    * `trace`, for the request inspector. Read per request; off (or absent): nothing is kept.
    */
   capture?: () => boolean;
+  /**
+   * With capture on: the most characters a trace keeps of each answer string (the inspector cuts
+   * longer ones anyway), so a long streamed answer is not held whole while it streams. Default: all.
+   */
+  captureChars?: () => number;
   clock?: Clock;
   log?: Logger;
 }
@@ -248,7 +253,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
 
   /** A trace for this request when capture is on (the client's body, else the neutral request stands in). */
   const traceFor = (run: RequestRun, ctx: RequestContext, fallbackBody: unknown): void => {
-    if (deps.capture?.()) run.trace = new RequestTrace(ctx.receivedAt, () => clock.now(), ctx.clientBody ?? fallbackBody);
+    if (deps.capture?.()) run.trace = new RequestTrace(ctx.receivedAt, () => clock.now(), ctx.clientBody ?? fallbackBody, deps.captureChars?.());
   };
   const traceResolved = (run: RequestRun, resolution: Resolution): void => {
     const t = run.trace;

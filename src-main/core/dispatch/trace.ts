@@ -25,10 +25,12 @@ export class RequestTrace {
   private fold: ChatFold | undefined;
   upstream?: UpstreamRequest & { instance?: string };
 
+  /** `answerChars`: the most characters the answer's text (reasoning, each call's arguments) keeps. */
   constructor(
     private readonly receivedAt: number,
     private readonly now: () => number,
     readonly clientBody?: unknown,
+    private readonly answerChars = Infinity,
   ) {}
 
   /** ms since arrival. */
@@ -46,7 +48,7 @@ export class RequestTrace {
 
   /** An event the client gets (after usage is decided). */
   observe(ev: ChatEvent): void {
-    (this.fold ??= new ChatFold()).push(ev);
+    (this.fold ??= new ChatFold(this.answerChars)).push(ev);
   }
 
   /** The upstream request an attempt reported, with the instance it went to. */

@@ -24,9 +24,16 @@ export interface CaptureOptions {
 
 interface Cut {
   truncated: boolean;
-  /** Characters kept so far (strings and keys, plus a little per value): the capture's approximate JSON size. */
+  /**
+   * What the strings kept so far cost in memory (plus a little per value): a character each, two
+   * for a string with any character beyond Latin-1 (V8 stores it two bytes a character: CJK text,
+   * and every cut string, whose marker has '…').
+   */
   chars: number;
 }
+
+/** Any character beyond Latin-1: V8 keeps the string two bytes a character. */
+const WIDE = /[^\u0000-\u00ff]/;
 
 /** One string, scrubbed and cut. */
 function cleanString(s: string, known: ReadonlyArray<string | undefined>, max: number, cut: Cut): string {
@@ -37,7 +44,7 @@ function cleanString(s: string, known: ReadonlyArray<string | undefined>, max: n
     cut.truncated = true;
     out = out.slice(0, max) + TRUNCATED;
   }
-  cut.chars += out.length + 2;
+  cut.chars += (out.length + 2) * (WIDE.test(out) ? 2 : 1);
   return out;
 }
 
@@ -145,7 +152,7 @@ export function summaryOf(o: RequestOutcome, truncated: boolean): CaptureSummary
 }
 
 /** The redacted capture of one finished request. */
-/** `size.bytes` receives the capture's approximate JSON size (what the memory ring counts). */
+/** `size.bytes` receives the capture's approximate size in memory (what the memory ring counts). */
 export function captureOf(o: RequestOutcome, opts: CaptureOptions, size?: { bytes: number }): Capture {
   const known = opts.secrets();
   const max = opts.maxBodyBytes;

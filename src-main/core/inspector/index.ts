@@ -41,6 +41,11 @@ export interface Inspector {
   readonly observer: RequestObserver;
   /** Should the dispatcher trace requests (`DispatcherDeps.capture`)? */
   capturing(): boolean;
+  /**
+   * The most characters of an answer string a capture can show (`maxBodyBytes`, plus a margin for
+   * secrets masked before the cut): what a trace needs to keep (`DispatcherDeps.captureChars`).
+   */
+  answerChars(): number;
   persisted(): boolean;
   /** By `x-request-id` (the newest with it) or by the unique id. */
   get(id: string): Capture | undefined;
@@ -58,6 +63,8 @@ interface Entry {
 }
 
 export const DEFAULT_LIST_LIMIT = 50;
+/** Beyond `maxBodyBytes`: room for masked secrets (which shorten the text before it is cut). */
+const ANSWER_MARGIN = 4096;
 
 /** Does the capture pass the list filters? */
 export function matches(c: Capture, q: CaptureQuery): boolean {
@@ -116,7 +123,7 @@ export function createInspector(opts: InspectorOptions): Inspector {
       capture.replayOf = of;
       replays.delete(o.requestId);
     }
-    // Approximate (characters kept while redacting, not serialized again): the ring's byte bound.
+    // Approximate (the strings kept while redacting, two bytes a character when V8 needs them): the ring's byte bound.
     const size = measured.bytes;
     ring.push({ capture, bytes: size });
     bytes += size;
@@ -148,6 +155,7 @@ export function createInspector(opts: InspectorOptions): Inspector {
       },
     },
     capturing: () => opts.config().enabled,
+    answerChars: () => opts.config().maxBodyBytes + ANSWER_MARGIN,
     persisted: () => opts.config().persist && !dbFailed,
     get: (id) => inMemory(id) ?? store()?.get(id),
     list(q) {
