@@ -98,9 +98,26 @@ describe('key limits and usage', () => {
     const expired = await app.inject({ method: 'PATCH', url: `/admin/keys/${created.id}`, headers: auth, payload: { expiresAt: '2001-01-01' } });
     expect(expired.statusCode).toBe(200);
     expect(() => keys.verify(created.key)).toThrow(/expired/);
-    const generated = await app.inject({ method: 'PATCH', url: `/admin/keys/${keys.primaryId()}`, headers: auth, payload: { rpm: 5 } });
-    expect(generated.json().error.code).toBe('key_not_editable');
     expect((await app.inject({ method: 'PATCH', url: '/admin/keys/nope', headers: auth, payload: { rpm: 5 } })).statusCode).toBe(404);
+  });
+
+  it("the first start's key (the dashboard's) takes limits too: applied at once, kept across a restart, still the dashboard key", async () => {
+    const { app, keys, generated, relay } = await generatedOnly();
+    const id = keyIdOf(generated);
+    const res = await app.inject({ method: 'PATCH', url: `/admin/keys/${id}`, headers: auth, payload: { rpm: 5, concurrency: 3 } });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().keys.find((k: { id: string }) => k.id === id)).toMatchObject({ limits: { rpm: 5, concurrency: 3 }, dashboard: true, editable: true });
+    expect(keys.verify(generated)?.limits).toEqual({ rpm: 5, concurrency: 3 });
+    expect(keys.primaryKey()).toBe(generated);
+    // Only its hash is stored with the limits; the whole key stays in api-key.
+    expect(readFileSync(join(relay.dataDir, 'keys.json'), 'utf8')).not.toContain(generated);
+    const again = KeyStore.open({ config: { ...relay.config, server: { ...relay.config.server, apiKeys: [] } }, dataDir: relay.dataDir });
+    expect(again.primaryKey()).toBe(generated);
+    expect(again.verify(generated)?.limits).toEqual({ rpm: 5, concurrency: 3 });
+    expect(again.list()).toEqual([expect.objectContaining({ id, limits: { rpm: 5, concurrency: 3 } })]);
+    // A config key is still refused, saying where its limits live.
+    const cfgKeys = KeyStore.open({ config: { ...relay.config, server: { ...relay.config.server, apiKeys: ['sk-config-key-000001'] } }, dataDir: relay.dataDir });
+    expect(() => cfgKeys.setLimits(keyIdOf('sk-config-key-000001'), { rpm: 1 })).toThrow(/config file/);
   });
 
   it('the list shows last use, requests and tokens today from the ledger', async () => {

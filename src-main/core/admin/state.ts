@@ -142,7 +142,7 @@ export function keysView(deps: AdminDeps): AdminApiKey[] {
   const primary = deps.keys.primaryId();
   return deps.keys.list().map((k) => ({
     id: k.id, name: k.name, prefix: k.prefix, source: k.source, revocable: k.revocable, createdAt: k.createdAt,
-    limits: { ...k.limits }, dashboard: k.id === primary, editable: k.source === 'created',
+    limits: { ...k.limits }, dashboard: k.id === primary, editable: k.source !== 'config',
   }));
 }
 

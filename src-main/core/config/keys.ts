@@ -298,13 +298,14 @@ export class KeyStore {
     return key ? keyIdOf(key) : undefined;
   }
 
-  /** Change a created key's limits (rpm, tokensPerDay, expiresAt, concurrency); `null` clears one. */
+  /** Change a created or generated key's limits (rpm, tokensPerDay, expiresAt, concurrency); `null` clears one. */
   setLimits(id: string, change: { [K in keyof KeyLimits]?: KeyLimits[K] | null }): KeyInfo {
     const e = this.entries.find((x) => x.id === id);
     if (!e) throw errors.notFound(`No API key with id '${String(id).slice(0, 32)}'.`, 'key_not_found');
-    if (e.source !== 'created') {
-      throw errors.invalid(`Key ${e.id} comes from ${e.source === 'config' ? 'the config file; set its limits there' : 'the first start and has no limits; create a key to limit it'}.`, 'id', 'key_not_editable');
-    }
+    if (e.source === 'config') throw errors.invalid(`Key ${e.id} comes from the config file; set its limits there.`, 'id', 'key_not_editable');
+    // The first start's key gets limits like a created one: kept by its hash in the repository
+    // (adopted at the next start as the dashboard's key, its whole value still in `api-key`).
+    if (e.source === 'generated') e.source = 'created';
     const merged: Record<string, unknown> = { ...e.limits };
     for (const [k, v] of Object.entries(change)) {
       if (v === null) delete merged[k];

@@ -1,5 +1,5 @@
 /**
- * API keys: usage today and last use, editable limits (created keys), and revoking. The key the
+ * API keys: usage today and last use, editable limits (created and first-start keys), and revoking. The key the
  * dashboard's snippets and the tray use is not revoked with the one-click confirm: revoking it
  * asks for a replacement (a new key, or another key proven by its whole value).
  */
