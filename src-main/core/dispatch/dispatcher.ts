@@ -10,61 +10,27 @@
  * `RequestOutcome` (./outcome.ts) handed to the observers (metrics, live hub, ledger: wired in
  * relay.ts). Usage is decided here, once: the stream's `usage` event before `finish`.
  */
-import type { Logger } from 'pino';
 import type { CallContext, Instance, Provider } from '../backends/types';
 import type { ChatEvent, ChatRequest, EmbeddingsRequest, EmbeddingsResult } from '../chat/model';
 import { estimatePromptTokens } from '../chat/tokens';
 import { applyToolEmulation, requestUsesTools } from '../chat/tool-emulation';
-import type { ErrorRule } from '../config/schema';
 import { errors, toRelayError, type RelayError } from '../errors';
 import { mayServeSoon } from '../pool/availability';
 import { isQuotaError } from '../pool/availability-model';
-import { affinityKey, type Lease, type Pool } from '../pool/pool';
+import { affinityKey, type Lease } from '../pool/pool';
 import { applyErrorRules } from '../routing/error-rules';
-import type { HealthCache, Resolution, Resolver, Target } from '../routing/types';
-import { systemClock, type Clock } from '../ports';
-import type { Admission, Permit } from './admission';
+import type { Resolution, Target } from '../routing/types';
+import { systemClock } from '../ports';
+import type { Permit } from './admission';
 import { Execution, firstEvent, withDeadline, type Started } from './execution';
-import { UsageMeter, type RequestObserver } from './outcome';
+import { UsageMeter } from './outcome';
 import { RequestRun, type RunEnv } from './run';
 import { RequestTrace, tracedSteps } from './trace';
-import type { Caller, ChatExecution, ChatService, RequestContext, Resolved } from './types';
+import type { ChatExecution, ChatService, RequestContext, Resolved } from './types';
 import { walkChain, type WalkSteps } from './walk';
+import type { DispatcherDeps } from './deps';
 
-export interface DispatchLimits {
-  maxSwitches: number;
-  firstByteTimeoutMs: number;
-  /** How long a call may wait for a free instance slot. */
-  queueTimeoutMs: number;
-}
-
-export interface DispatcherDeps {
-  resolver: Resolver;
-  providers: () => readonly Provider[];
-  pool: Pool;
-  admission: Admission;
-  health: HealthCache;
-  /** Read on every request, so a live settings change applies to the next one. */
-  limits: DispatchLimits;
-  /** Who hears of every request (metrics, the live hub, the usage ledger): wired in relay.ts. */
-  observers?: readonly RequestObserver[];
-  /** `errorRules` from the config, applied to the final failure of a chain walk. */
-  errorRules?: readonly ErrorRule[] | (() => readonly ErrorRule[]);
-  /** Budget/expiry check for the caller; throws a RelayError (e.g. 429) to refuse. */
-  checkBudget?: (caller: Caller, req: { model: string; endpoint: string }) => void | Promise<void>;
-  /**
-   * Keep each request's story (client body, answer, upstream request, timeline) in its outcome's
-   * `trace`, for the request inspector. Read per request; off (or absent): nothing is kept.
-   */
-  capture?: () => boolean;
-  /**
-   * With capture on: the most characters a trace keeps of each answer string (the inspector cuts
-   * longer ones anyway), so a long streamed answer is not held whole while it streams. Default: all.
-   */
-  captureChars?: () => number;
-  clock?: Clock;
-  log?: Logger;
-}
+export type { DispatchLimits, DispatcherDeps } from './deps';
 
 interface Needs {
   tools: boolean;
