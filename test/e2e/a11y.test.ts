@@ -9,7 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM, openDashboardBrowser } from '../helpers/dashboard-browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileSecretStore } from '../../src-main/cli/file-secrets';
 import { validateConfig } from '../../src-main/core/config/validate';
@@ -21,7 +22,6 @@ import { audit, AXE } from '../helpers/axe';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RENDERER = join(ROOT, 'dist/renderer');
 const SHOTS = join(ROOT, 'test-artifacts/screens');
-const CHROMIUM = '/usr/bin/chromium';
 const ADMIN = 'admin-token-a11y-e2e-000000001';
 const SCREENS = ['overview', 'connect', 'live', 'instances', 'aliases', 'usage', 'logs', 'settings'] as const;
 const SIZES = [[1440, 900], [900, 600]] as const;
@@ -59,15 +59,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !existsSync(AXE))('accessibility: axe o
       await res.text();
     }
     await relay.ledger.flush();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
-    // axe is injected as a script tag: the dashboard's CSP would refuse it, so this context bypasses it.
-    const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: 'light', bypassCSP: true });
-    page = await context.newPage();
-    page.setDefaultTimeout(20_000);
+    ({ browser, page } = await openDashboardBrowser({ bypassCSP: true }));
     mkdirSync(SHOTS, { recursive: true });
   }, 120_000);
 

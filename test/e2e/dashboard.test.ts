@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import WebSocket from 'ws';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM, openDashboardBrowser } from '../helpers/dashboard-browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src-main/core/config/validate';
 import { createRelay, type Relay } from '../../src-main/core/relay';
@@ -29,7 +30,6 @@ import type { LingmaProvider } from '../../src-main/core/backends/lingma';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RENDERER = join(ROOT, 'dist/renderer');
 const SHOTS = join(ROOT, 'test-artifacts/screens');
-const CHROMIUM = '/usr/bin/chromium';
 const KEY = 'sk-relay-dashboard-e2e-0001';
 const ADMIN = 'admin-token-dashboard-e2e-0001';
 const MODEL = 'lingma/dashscope_qwen3_coder';
@@ -78,14 +78,7 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium against a
     logHub.on('logText', (text) => relay.hub.emit('logText', text));
     await relay.start();
     url = await relay.listen({ host: '127.0.0.1', port: 0 });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
-    page = await context.newPage();
-    page.setDefaultTimeout(20_000);
+    ({ browser, page } = await openDashboardBrowser({ viewport: { width: 1280, height: 800 } }));
   }, 120_000);
 
   afterAll(async () => {

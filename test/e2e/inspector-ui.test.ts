@@ -10,7 +10,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM, openDashboardBrowser, signInToDashboard } from '../helpers/dashboard-browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileSecretStore } from '../../src-main/cli/file-secrets';
 import { validateConfig } from '../../src-main/core/config/validate';
@@ -23,7 +24,6 @@ import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RENDERER = join(ROOT, 'dist/renderer');
 const SHOTS = join(ROOT, 'test-artifacts/screens');
-const CHROMIUM = '/usr/bin/chromium';
 const ADMIN = 'admin-token-inspector-e2e-000001';
 const RID = 'e2e-inspect-1';
 
@@ -60,14 +60,7 @@ describe.skipIf(!existsSync(CHROMIUM))('request inspector in the dashboard', () 
     await relay.start();
     url = await relay.listen({ host: '127.0.0.1', port: 0 });
     key = relay.firstRun.apiKey!;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
-    const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: 'light' });
-    page = await context.newPage();
-    page.setDefaultTimeout(20_000);
+    ({ browser, page } = await openDashboardBrowser());
     page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
     mkdirSync(SHOTS, { recursive: true });
   }, 120_000);
@@ -95,10 +88,7 @@ describe.skipIf(!existsSync(CHROMIUM))('request inspector in the dashboard', () 
   };
 
   it('opens a failed-over request from Live: its timeline, answer, upstream request and log lines', async () => {
-    await page.goto(`${url}/ui/`);
-    await page.fill('#admin-token', ADMIN);
-    await page.click('button[type=submit]');
-    await page.waitForSelector('[data-testid=conn]:has-text("Live")');
+    await signInToDashboard(page, url, ADMIN);
     await page.click('[data-testid=nav-live]');
     await page.waitForSelector('[data-testid=screen-live]');
 

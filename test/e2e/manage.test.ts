@@ -10,7 +10,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM, openDashboardBrowser } from '../helpers/dashboard-browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src-main/core/config/validate';
 import { createLogger } from '../../src-main/core/gateway/logging';
@@ -22,7 +23,6 @@ import { audit, AXE } from '../helpers/axe';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RENDERER = join(ROOT, 'dist/renderer');
 const SHOTS = join(ROOT, 'test-artifacts/screens');
-const CHROMIUM = '/usr/bin/chromium';
 const ADMIN = 'admin-token-manage-e2e-000001';
 const UPSTREAM_KEY = 'sk-upstream-manage-e2e-secret-77';
 const ALIASES = '# Team aliases: keep this header.\n# (edited by hand and from the dashboard)\n';
@@ -56,14 +56,7 @@ describe.skipIf(!existsSync(CHROMIUM))('managing providers, aliases and keys fro
     });
     await relay.start();
     url = await relay.listen({ host: '127.0.0.1', port: 0 });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
-    // axe is injected as a script tag: the dashboard's CSP would refuse it, so this context bypasses it.
-    page = await (await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: 'light', bypassCSP: existsSync(AXE) })).newPage();
-    page.setDefaultTimeout(20_000);
+    ({ browser, page } = await openDashboardBrowser({ bypassCSP: existsSync(AXE) }));
   }, 120_000);
 
   afterAll(async () => {

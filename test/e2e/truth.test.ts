@@ -9,7 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM, openDashboardBrowser, signInToDashboard } from '../helpers/dashboard-browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileSecretStore } from '../../src-main/cli/file-secrets';
 import type { Config } from '../../src-main/core/config/schema';
@@ -21,7 +22,6 @@ import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RENDERER = join(ROOT, 'dist/renderer');
 const SHOTS = join(ROOT, 'test-artifacts/screens');
-const CHROMIUM = '/usr/bin/chromium';
 const ADMIN = 'admin-token-truth-e2e-0000001';
 
 describe.skipIf(!existsSync(CHROMIUM))('the dashboard tells the truth', () => {
@@ -63,19 +63,9 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard tells the truth', () => {
     });
     await start();
     key = relay.firstRun.apiKey!;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
-    const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: 'light' });
-    page = await context.newPage();
-    page.setDefaultTimeout(20_000);
+    ({ browser, page } = await openDashboardBrowser());
     mkdirSync(SHOTS, { recursive: true });
-    await page.goto(`${url}/ui/`);
-    await page.fill('#admin-token', ADMIN);
-    await page.click('button[type=submit]');
-    await page.waitForSelector('[data-testid=conn]:has-text("Live")');
+    await signInToDashboard(page, url, ADMIN);
   }, 120_000);
 
   afterAll(async () => {
