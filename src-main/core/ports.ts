@@ -154,14 +154,3 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
-
-/**
- * `AbortSignal.timeout(ms)` on `clock`: aborts with a `TimeoutError` after `ms`. `clear()` drops
- * the timer once the deadline no longer matters (the signal then never aborts).
- */
-export function deadline(clock: Clock, ms: number): { signal: AbortSignal; clear(): void } {
-  const ctrl = new AbortController();
-  const t = clock.setTimeout(() => ctrl.abort(new DOMException(`timed out after ${ms} ms`, 'TimeoutError')), ms);
-  t.unref?.();
-  return { signal: ctrl.signal, clear: () => clock.clearTimeout(t) };
-}

@@ -1,6 +1,6 @@
-/** The Clock port's helpers (`sleep`, `deadline`) and the fake clock the tests run core on. */
+/** The Clock port's helper (`sleep`) and the fake clock the tests run core on. */
 import { describe, expect, it } from 'vitest';
-import { deadline, sleep, systemClock } from '../../src-main/core/ports';
+import { sleep, systemClock } from '../../src-main/core/ports';
 import { drive, fakeClock } from '../helpers/fake-clock';
 
 describe('fake clock', () => {
@@ -72,7 +72,7 @@ describe('fake clock', () => {
   });
 });
 
-describe('sleep and deadline', () => {
+describe('sleep', () => {
   it('sleep rejects with the signal reason on abort, at once if already aborted, and leaves no timer', async () => {
     const clock = fakeClock(0);
     const ac = new AbortController();
@@ -83,20 +83,6 @@ describe('sleep and deadline', () => {
     expect(clock.pending()).toBe(0);
     await expect(sleep(clock, 1000, ac.signal)).rejects.toThrow('stop');
     expect(clock.pending()).toBe(0);
-  });
-
-  it('deadline aborts with a TimeoutError after ms; clear() keeps it from ever aborting', async () => {
-    const clock = fakeClock(0);
-    const d = deadline(clock, 50);
-    await clock.advance(49);
-    expect(d.signal.aborted).toBe(false);
-    await clock.advance(1);
-    expect(d.signal.aborted).toBe(true);
-    expect((d.signal.reason as DOMException).name).toBe('TimeoutError');
-    const e = deadline(clock, 50);
-    e.clear();
-    await clock.advance(1000);
-    expect(e.signal.aborted).toBe(false);
   });
 
   it('the system clock sleeps on real timers, and stops on abort', async () => {
