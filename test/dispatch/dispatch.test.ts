@@ -43,7 +43,8 @@ describe('dispatcher', () => {
     expect(a1.calls.length + a2.calls.length).toBe(1);
     expect(t.usage).toHaveLength(1);
     expect(t.usage[0]).toMatchObject({ status: 200, alias: 'coder', provider: 'pa', model: 'm', requestedModel: 'coder', switches: 0, tokensEstimated: true });
-    expect(t.usage[0]).toMatchObject({ promptTokens: 10, completionTokens: 2 });
+    expect(t.usage[0]).toMatchObject({ promptTokens: ex.promptTokens, completionTokens: estimateTokens('hello') });
+    expect(ex.promptTokens).toBeGreaterThan(0);
     expect(await t.metrics.registry.getSingleMetricAsString('relay_requests_total')).toContain('model="coder",protocol="openai-chat",status="200"');
     expect(await t.metrics.registry.getSingleMetricAsString('relay_alias_resolved_total')).toContain('alias="coder",target="pa/m"');
     expect(t.ended.map((e) => e.status)).toEqual([200]);

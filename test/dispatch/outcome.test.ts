@@ -1,7 +1,7 @@
 /** Usage decided once (UsageMeter), and the outcome's observers. */
 import { describe, expect, it } from 'vitest';
 import type { ChatEvent } from '../../src-main/core/chat/model';
-import { estimatePromptTokens } from '../../src-main/core/chat/tokens';
+import { estimatePromptTokens, estimateTokens } from '../../src-main/core/chat/tokens';
 import { notify, UsageMeter, type RequestObserver } from '../../src-main/core/dispatch/outcome';
 
 const feed = (m: UsageMeter, evs: ChatEvent[]): ChatEvent[] => evs.filter((e) => m.observe(e));
@@ -28,8 +28,17 @@ describe('UsageMeter', () => {
       // Lingma-like: an estimate over its rendered prompt, with a reused share.
       { type: 'usage', usage: { promptTokens: 16, completionTokens: 9, cachedTokens: 400, estimated: true } },
     ]);
-    // 3 + (4 + 4) + (4 + 2) for the prompt; 'x'*40 + 'run{}' + 'abcdefgh' = 53 chars for the output.
-    expect(m.decide()).toEqual({ promptTokens: 17, completionTokens: 14, reasoningTokens: 2, cachedTokens: 17, estimated: true });
+    // The prompt estimate, and the output seen (text, the tool call's name and arguments, and the
+    // reasoning) counted once; the backend's reused share is kept within the prompt.
+    const prompt = estimatePromptTokens(req);
+    expect(prompt).toBeGreaterThan(estimateTokens('You are terse.Say hi.')); // + per-message overhead
+    expect(m.decide()).toEqual({
+      promptTokens: prompt,
+      completionTokens: estimateTokens('x'.repeat(40) + 'run{}' + 'abcdefgh'),
+      reasoningTokens: estimateTokens('abcdefgh'),
+      cachedTokens: prompt,
+      estimated: true,
+    });
   });
 
   it('estimates the prompt only when something needs it, and then once', () => {
