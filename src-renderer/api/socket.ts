@@ -4,6 +4,7 @@
  * snapshot from the server, so nothing missed while offline stays stale.
  */
 import { ADMIN_WS_PROTOCOL, ADMIN_WS_TOKEN_PREFIX, type AdminEvent } from '../../src-main/core/admin/api-types';
+import { backoffDelay } from '../../src-main/core/backoff';
 import type { AdminEndpoint } from './connection';
 
 export type SocketStatus = 'connecting' | 'open' | 'reconnecting' | 'unauthorized' | 'closed';
@@ -18,11 +19,6 @@ export interface LiveSocketOptions {
 
 export function wsUrl(httpUrl: string): string {
   return `${httpUrl.replace(/^http/, 'ws')}/admin/events`;
-}
-
-export function backoffDelay(attempt: number, min = 500, max = 15_000): number {
-  const base = Math.min(max, min * 2 ** attempt);
-  return Math.round(base / 2 + Math.random() * (base / 2));
 }
 
 export class LiveSocket {
@@ -83,7 +79,9 @@ export class LiveSocket {
 
   private schedule(): void {
     if (this.stopped) return;
-    const delay = backoffDelay(this.attempt++, this.opts.minDelayMs, this.opts.maxDelayMs);
+    // The relay's one backoff (core/backoff.ts), with jitter: dashboards that lost the same relay do not
+    // all come back in the same millisecond.
+    const delay = backoffDelay(this.attempt++, { baseMs: this.opts.minDelayMs ?? 500, maxMs: this.opts.maxDelayMs ?? 15_000, jitter: 0.5 });
     this.opts.onStatus('reconnecting');
     this.timer = setTimeout(() => this.connect(), delay);
   }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { snippets } from '../../src-renderer/lib/snippets';
 import { validateAccount, validateAlias, validateKeyName } from '../../src-renderer/lib/validate';
 import { NAME_RULE } from '../../src-main/core/names';
-import { backoffDelay, wsUrl } from '../../src-renderer/api/socket';
+import { wsUrl } from '../../src-renderer/api/socket';
 import { filterLogs } from '../../src-renderer/screens/Logs';
 import { toSeries, bucketsFor } from '../../src-renderer/screens/Usage';
 import { applyDraft } from '../../src-renderer/screens/Aliases';
@@ -59,13 +59,8 @@ describe('form validation', () => {
 });
 
 describe('live socket helpers', () => {
-  it('derives the ws URL and backs off with a cap', () => {
+  it('derives the ws URL', () => {
     expect(wsUrl('http://127.0.0.1:8420')).toBe('ws://127.0.0.1:8420/admin/events');
-    for (let a = 0; a < 20; a++) {
-      const d = backoffDelay(a, 500, 15000);
-      expect(d).toBeGreaterThanOrEqual(250);
-      expect(d).toBeLessThanOrEqual(15000);
-    }
   });
 });
 

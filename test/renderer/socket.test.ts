@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LiveSocket, type SocketStatus } from '../../src-renderer/api/socket';
 import type { AdminEvent } from '../../src-main/core/admin/api-types';
 
@@ -18,16 +18,13 @@ class FakeWS {
   close() { this.closed = true; }
 }
 
-const until = async (fn: () => boolean, ms = 2000) => {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 describe('LiveSocket', () => {
-  it('reconnects with backoff after a drop and takes the fresh snapshot; stop ends it', async () => {
+  it('reconnects with backoff after a drop and takes the fresh snapshot; stop ends it', () => {
+    vi.useFakeTimers();
     FakeWS.all = [];
     const events: AdminEvent[] = [];
     const statuses: SocketStatus[] = [];
@@ -44,9 +41,13 @@ describe('LiveSocket', () => {
     FakeWS.all[0].send({ type: 'config', what: 'x' });
     FakeWS.all[0].drop();
     expect(statuses.at(-1)).toBe('reconnecting');
-    await until(() => FakeWS.all.length === 2);
+    vi.advanceTimersByTime(1);
+    expect(FakeWS.all).toHaveLength(1); // not at once: after a backoff
+    vi.advanceTimersByTime(20); // maxDelayMs
+    expect(FakeWS.all).toHaveLength(2);
     FakeWS.all[1].drop();
-    await until(() => FakeWS.all.length === 3);
+    vi.advanceTimersByTime(20);
+    expect(FakeWS.all).toHaveLength(3);
     FakeWS.all[2].open();
     expect(statuses.at(-1)).toBe('open');
     FakeWS.all[2].send({ type: 'tick', counters: { time: 1, rps: 1, errors: 0, inFlight: 0, queued: 0 } });
@@ -55,7 +56,8 @@ describe('LiveSocket', () => {
     expect(FakeWS.all[2].closed).toBe(true);
     expect(statuses.at(-1)).toBe('closed');
     FakeWS.all[2].drop();
-    await new Promise((r) => setTimeout(r, 40));
+    expect(vi.getTimerCount()).toBe(0); // no reconnect armed
+    vi.advanceTimersByTime(60_000);
     expect(FakeWS.all).toHaveLength(3);
   });
 });
