@@ -1,4 +1,4 @@
-import { estimateTokens } from '../../src-main/core/chat/tokens';
+import { estimatePromptTokens, estimateTokens } from '../../src-main/core/chat/tokens';
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
 import type { ChatEvent, ChatRequest } from '../../src-main/core/chat/model';
@@ -44,7 +44,7 @@ describe('dispatcher', () => {
     expect(t.usage).toHaveLength(1);
     expect(t.usage[0]).toMatchObject({ status: 200, alias: 'coder', provider: 'pa', model: 'm', requestedModel: 'coder', switches: 0, tokensEstimated: true });
     expect(t.usage[0]).toMatchObject({ promptTokens: ex.promptTokens, completionTokens: estimateTokens('hello') });
-    expect(ex.promptTokens).toBeGreaterThan(0);
+    expect(ex.promptTokens).toBe(estimatePromptTokens(req('coder')));
     expect(await t.metrics.registry.getSingleMetricAsString('relay_requests_total')).toContain('model="coder",protocol="openai-chat",status="200"');
     expect(await t.metrics.registry.getSingleMetricAsString('relay_alias_resolved_total')).toContain('alias="coder",target="pa/m"');
     expect(t.ended.map((e) => e.status)).toEqual([200]);
