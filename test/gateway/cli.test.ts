@@ -293,7 +293,7 @@ describe('preserve: the dashboard is built when missing', () => {
     cpSync(join(root, 'test', 'tools', 'ensure-renderer.mjs'), join(project, 'test', 'tools', 'ensure-renderer.mjs'));
     writeFileSync(join(project, 'package.json'), '{ "private": true, "type": "module" }\n');
     mkdirSync(join(project, 'node_modules'));
-    symlinkSync(dirname(createRequire(join(root, 'package.json')).resolve('vite/package.json')), join(project, 'node_modules', 'vite'), 'dir');
+    symlinkSync(dirname(createRequire(join(root, 'package.json')).resolve('vite/package.json')), join(project, 'node_modules', 'vite'), 'junction');
     writeFileSync(join(project, 'vite.config.mjs'), "throw new Error('this Vite config is broken on purpose');\n");
     const failed = ensure(join(project, 'dist', 'renderer'), join(project, 'test', 'tools', 'ensure-renderer.mjs'));
     expect(failed.status).toBe(0);
