@@ -58,6 +58,9 @@ async function loginDriverFor(relayLog: import('pino').Logger, browser: string, 
 }
 
 async function main(): Promise<void> {
+  // The launcher, noted before the slow part of the start: if it dies meanwhile, the watch below
+  // sees the change on its first look instead of adopting the new parent as its launcher.
+  const launcher = process.ppid;
   // A reader that went away (`... | head`) must not crash the gateway.
   process.stdout.on('error', () => undefined);
   if (process.argv[2] === 'configure') {
@@ -167,7 +170,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   const parentWatch = exitWithParent(process.env)
-    ? watchParent(() => {
+    ? watchParent(launcher, () => {
         log.warn({ parent: parentWatch?.parent }, 'the process that started the relay is gone; stopping');
         shutdown('parent exited');
       })
@@ -194,15 +197,18 @@ function exitWithParent(env: NodeJS.ProcessEnv): boolean {
   return !!env.npm_lifecycle_event;
 }
 
-/** Poll once a second: the parent pid changed (re-parented) or no longer runs -> `onGone` once. */
-function watchParent(onGone: () => void): { parent: number; stop(): void } {
-  const parent = process.ppid;
+/**
+ * Poll five times a second (getppid and a signal-0 probe: next to nothing) so that a killed npm
+ * frees the port almost at once: the parent pid changed (re-parented) or no longer runs ->
+ * `onGone` once.
+ */
+function watchParent(parent: number, onGone: () => void): { parent: number; stop(): void } {
   const timer = setInterval(() => {
     if (process.ppid !== parent || !isAlive(parent)) {
       clearInterval(timer);
       onGone();
     }
-  }, 1000);
+  }, 200);
   timer.unref();
   return { parent, stop: () => clearInterval(timer) };
 }

@@ -77,11 +77,9 @@ describe('configure <client>', () => {
   it('the real entry point: `serve configure claude --yes` on a fake home; an unknown client exits 2 naming the known ones', () => {
     const home = tmp('relay-home-');
     const data = tmp('relay-data-');
-    // The bundle keeps packages external: it must live inside the project to find node_modules.
-    mkdirSync(join(root, 'test-artifacts'), { recursive: true });
-    const out = mkdtempSync(join(root, 'test-artifacts', 'serve-configure-'));
-    dirs.push(out);
-    const env = { ...process.env, RELAY_SERVE_OUT: out, RELAY_API_KEYS: KEY };
+    // The launcher's own bundle (dist/cli), as `npm run serve` uses it: built only if stale, and
+    // shared with the other tests that start the gateway (a build is atomic, concurrent starts are fine).
+    const env = { ...process.env, RELAY_SERVE_OUT: '', RELAY_API_KEYS: KEY };
     const ok = spawnSync(process.execPath, [join(root, 'bin', 'serve.mjs'), 'configure', 'claude', '--yes', '--home', home, '--data-dir', data, '--port', '9124', '--model', 'coder'], { cwd: root, env, encoding: 'utf8', timeout: 120_000 });
     expect(ok.status, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('wrote ');
@@ -92,5 +90,5 @@ describe('configure <client>', () => {
     const bad = spawnSync(process.execPath, [join(root, 'bin', 'serve.mjs'), 'configure', 'vim', '--home', home], { cwd: root, env, encoding: 'utf8', timeout: 120_000 });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain("Unknown client 'vim'. Known clients: claude, codex, qwen, continue.");
-  }, 240_000); // builds the bundle once (esbuild) and runs it twice
+  }, 240_000); // may build the bundle (esbuild), and runs it twice
 });

@@ -1,7 +1,8 @@
 /** `npm run serve` as a child process: the listening line, first-run secrets once, config errors, signals. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 import { isAlive } from '../../src-main/core/backends/lingma/process';
@@ -119,12 +120,13 @@ describe('serve CLI', () => {
   it('exits 2 with a message naming the bad key', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'relay.yaml'), 'limits:\n  maxInFlight: lots\nserver:\n  hots: x\n');
+    // Two separate starts, side by side.
     const r = serveDirect(['--config', join(dir, 'relay.yaml'), '--data-dir', join(dir, 'data')]);
+    const f = serveDirect(['--prot', '1']);
     expect((await r.exited).code).toBe(2);
     expect(r.stderr()).toContain('limits.maxInFlight: expected an integer >= 1, got "lots"');
     expect(r.stderr()).toContain('server.hots: unknown key');
     expect(r.stdout()).toBe('');
-    const f = serveDirect(['--prot', '1']);
     expect((await f.exited).code).toBe(2);
     expect(f.stderr()).toContain('--prot: unknown flag');
   });
@@ -178,6 +180,22 @@ async function until<T>(fn: () => T, what: string, timeoutMs = 20_000): Promise<
   }
 }
 
+/**
+ * `pid` still runs. An exited process whose parent died (npm, killed) stays a zombie until init
+ * gets round to reaping it, a second or two here: it holds no port, no file, no child, so it
+ * counts as gone (Linux; elsewhere any pid that answers counts as running).
+ */
+function running(pid: number): boolean {
+  if (!isAlive(pid)) return false;
+  if (process.platform !== 'linux') return true;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return false; // gone between the two looks
+  }
+}
+
 describe('`npm run serve` and signals sent to the npm process only', () => {
   /** npm in its own process group (like a service manager's child), with a Lingma simulator instance. */
   async function startUnderNpm() {
@@ -228,7 +246,7 @@ describe('`npm run serve` and signals sent to the npm process only', () => {
       expect(await r.exited).toEqual({ code: 0, signal: null });
       expect(r.stderr()).toContain('"msg":"stopping: finishing in-flight requests"');
       expect(r.stderr()).toContain('"msg":"stopped"');
-      await until(() => !isAlive(gateway) && !isAlive(sim), 'the gateway and the simulator to be gone', 10_000);
+      await until(() => !running(gateway) && !running(sim), 'the gateway and the simulator to be gone', 10_000);
       expect(existsSync(pidFile)).toBe(false);
     }, 60_000);
   }
@@ -240,15 +258,15 @@ describe('`npm run serve` and signals sent to the npm process only', () => {
       expect((await r.exited).signal).toBe(signal); // npm itself does not survive this one
       await r.printed('stderr', '"msg":"stopped"');
       expect(r.stderr()).toContain('the process that started the relay is gone');
-      await until(() => !isAlive(gateway) && !isAlive(sim), 'the gateway and the simulator to be gone', 10_000);
+      await until(() => !running(gateway) && !running(sim), 'the gateway and the simulator to be gone', 10_000);
       expect(existsSync(pidFile)).toBe(false);
     }, 60_000);
   }
 });
 
 describe('preserve: the dashboard is built when missing', () => {
-  const ensure = (out: string) =>
-    spawnSync(process.execPath, [join(root, 'test', 'tools', 'ensure-renderer.mjs')], {
+  const ensure = (out: string, script = join(root, 'test', 'tools', 'ensure-renderer.mjs')) =>
+    spawnSync(process.execPath, [script], {
       cwd: root,
       env: { ...process.env, RELAY_RENDERER_OUT: out },
       encoding: 'utf8',
@@ -268,11 +286,19 @@ describe('preserve: the dashboard is built when missing', () => {
     expect(again.status).toBe(0);
     expect(again.stdout + again.stderr).toBe('');
 
-    const file = join(tempDir(), 'not-a-dir');
-    writeFileSync(file, 'x');
-    const failed = ensure(join(file, 'renderer'));
+    // A failing build: the same script in a project whose Vite (the real one) fails at once on a
+    // broken config, rather than after a whole build as with an unwritable output folder.
+    const project = tempDir();
+    mkdirSync(join(project, 'test', 'tools'), { recursive: true });
+    cpSync(join(root, 'test', 'tools', 'ensure-renderer.mjs'), join(project, 'test', 'tools', 'ensure-renderer.mjs'));
+    writeFileSync(join(project, 'package.json'), '{ "private": true, "type": "module" }\n');
+    mkdirSync(join(project, 'node_modules'));
+    symlinkSync(dirname(createRequire(join(root, 'package.json')).resolve('vite/package.json')), join(project, 'node_modules', 'vite'), 'junction');
+    writeFileSync(join(project, 'vite.config.mjs'), "throw new Error('this Vite config is broken on purpose');\n");
+    const failed = ensure(join(project, 'dist', 'renderer'), join(project, 'test', 'tools', 'ensure-renderer.mjs'));
     expect(failed.status).toBe(0);
     expect(failed.stdout).toBe('');
+    expect(failed.stderr).toContain('broken on purpose'); // Vite did run, and failed
     expect(failed.stderr).toMatch(/dashboard build failed \(.+\); starting without it/);
   }, 300_000);
 });
