@@ -18,12 +18,12 @@
 import { safeErrorText } from '../core/redact';
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { BrowserContext, Frame, Page, Request, Route } from 'playwright-core';
+import type { BrowserContext, ElementHandle, Frame, Page, Request, Route } from 'playwright-core';
 import { childEnv } from '../core/child-env';
 import { nameProblem } from '../core/names';
 import type { LoginDriver, LoginOutcome, LoginRequest } from '../core/ports';
 import { removeTreeAsync, safeJoin } from '../core/safe-path';
-import { buildInspectScript, buildRecipeScript, classifyPage, LOGIN_REASONS, safeUrl, type PageFacts } from '../core/backends/lingma/login/recipe';
+import { buildInspectScript, buildRecipeScript, classifyPage, LOGIN_REASONS, safeUrl, type PageFacts, type PageKind } from '../core/backends/lingma/login/recipe';
 import { asPageFacts, asRecipeResult, judgeCallbackFailure, pageJudge, pollLoggedIn, preflight, RECIPE_REASONS } from '../core/backends/lingma/login/driver-steps';
 import { originOf } from '../core/sign-in-policy';
 import { BROWSER_ARGS, ensureProfilesDir, findBrowser, sandboxFor } from './login-browser';
@@ -44,6 +44,9 @@ export interface PlaywrightLoginDriverOptions {
   /** How often the page and `isLoggedIn` are checked after submitting. Default 500 ms. */
   pollMs?: number;
 }
+
+/** Where the sign-in form was found while waiting for the recipe's frame (`frameOrPageForm`). */
+type FrameSearch = { frame: ElementHandle } | { page: 'form' | 'captcha' } | undefined;
 
 export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions): LoginDriver & { readonly executablePath?: string } {
   const log = opts.log;
@@ -227,7 +230,8 @@ export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions):
     let frame: Frame = page.mainFrame();
     let src: string | null = null;
     if (req.recipe.frame) {
-      const handle = await page.waitForSelector(req.recipe.frame, { state: 'attached', timeout: formWait }).catch(() => null);
+      const found = await frameOrPageForm(page, req, formWait);
+      const handle = found && 'frame' in found ? found.frame : null;
       if (handle) {
         src = await handle.getAttribute('src').catch(() => null);
         const child = await handle.contentFrame();
@@ -236,8 +240,12 @@ export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions):
         frame = child;
       } else {
         // No frame: some variants put the form straight in the page.
-        const facts = await inspect(page.mainFrame(), req);
-        const kind = facts ? classifyPage(facts) : 'unknown';
+        let kind: PageKind;
+        if (found && 'page' in found) kind = found.page;
+        else {
+          const facts = await inspect(page.mainFrame(), req);
+          kind = facts ? classifyPage(facts) : 'unknown';
+        }
         ilog.info({ page: kind }, 'auto-login: the sign-in frame was not found');
         if (kind === 'captcha') return { kind: 'manual', reason: LOGIN_REASONS.captcha, url: req.loginUrl };
         if (kind !== 'form') return { kind: 'manual', reason: LOGIN_REASONS.unknownPage, url: req.loginUrl };
@@ -268,6 +276,33 @@ export function createPlaywrightLoginDriver(opts: PlaywrightLoginDriverOptions):
     if (result.status !== 'error') return { kind: 'manual', reason: RECIPE_REASONS[result.status], url: req.loginUrl };
     ilog.warn({ err: result.message ? safeErrorText(result.message) : undefined }, 'auto-login: recipe error');
     return { kind: 'failed', reason: RECIPE_REASONS.error };
+  }
+
+  /**
+   * Waits up to `formWait` for the recipe's frame element, or for a sign-in form (or a human
+   * check) straight in the page, whichever shows first: a page variant without the frame does
+   * not wait the frame out. Undefined when neither showed in time. (A frame wait that lost the
+   * race ends at its timeout or when the browser closes.)
+   */
+  async function frameOrPageForm(page: Page, req: LoginRequest, formWait: number): Promise<FrameSearch> {
+    let searching = true;
+    const frameWait: Promise<FrameSearch> = page
+      .waitForSelector(req.recipe.frame as string, { state: 'attached', timeout: formWait })
+      .then((frame) => (frame ? { frame } : undefined), () => undefined);
+    const inPage = (async (): Promise<FrameSearch> => {
+      while (searching && !page.isClosed()) {
+        const facts = await inspect(page.mainFrame(), req);
+        const kind = facts ? classifyPage(facts) : 'unknown';
+        if (searching && (kind === 'form' || kind === 'captcha')) return { page: kind };
+        await new Promise((r) => setTimeout(r, Math.min(250, pollMs)));
+      }
+      return undefined;
+    })();
+    try {
+      return await Promise.race([frameWait, inPage.then((f) => f ?? frameWait)]);
+    } finally {
+      searching = false;
+    }
   }
 
   /**

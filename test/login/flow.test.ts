@@ -28,10 +28,14 @@ if (!ready) console.warn(`[login flow] ${existsSync(CHROMIUM) ? SIM : CHROMIUM} 
 const PASSWORD = 'flow-Pa55word';
 
 interface SimInstance {
-  name: string;
   proc: ChildProcess;
   rpc: RpcConnection;
   httpPort: number;
+  status(): Promise<{ id?: string; name?: string }>;
+}
+
+/** One account of the simulator as the coordinator sees it (its own name: its own login state). */
+interface SimAccount {
   target: LoginTarget;
   status(): Promise<{ id?: string; name?: string }>;
 }
@@ -39,13 +43,14 @@ interface SimInstance {
 describe.skipIf(!ready)('login flow: simulator + login site + headless Chromium', () => {
   let site: LoginSite;
   const work = mkdtempSync(join(tmpdir(), 'relay-login-flow-'));
-  const instances: SimInstance[] = [];
+  // One simulator for the file (spawned like the real binary); each test logs it out first.
+  let sim: SimInstance | undefined;
   const logs = captureLogger();
   let person: Browser | undefined;
 
-  async function startSim(name: string): Promise<SimInstance> {
+  async function startSim(): Promise<SimInstance> {
     const [socketPort, httpPort] = await freePorts();
-    const workDir = join(work, name);
+    const workDir = join(work, 'sim');
     const proc = spawn(SIM, ['start', `--workDir=${workDir}`, `--socketPort=${socketPort}`, `--httpPort=${httpPort}`], {
       env: { ...process.env, LINGMA_SIM_LOGIN_BASE: site.baseUrl },
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -62,22 +67,23 @@ describe.skipIf(!ready)('login flow: simulator + login site + headless Chromium'
     const rpc = await RpcConnection.connect(`ws://127.0.0.1:${socketPort}/`, { timeoutMs: 10000 });
     await rpc.initialize(workDir, 'login-test');
     const status = () => rpc.request<{ id?: string; name?: string }>('auth/status', {});
-    const inst: SimInstance = {
-      name,
-      proc,
-      rpc,
-      httpPort,
-      status,
+    return { proc, rpc, httpPort, status };
+  }
+
+  /** The simulator, logged out, as the account `name` (a name per test: a fresh login state). */
+  async function loggedOut(name: string): Promise<SimAccount> {
+    const s = sim as SimInstance;
+    await s.rpc.request('auth/logout', {});
+    return {
+      status: s.status,
       target: {
         instance: name,
         credentials: { username: 'alice', password: PASSWORD },
-        callbackUrl: `http://127.0.0.1:${httpPort}/auth/callback`,
-        generateUrl: async () => (await rpc.request<{ loginUrl: string }>('login/generateUrl', { loginDedicatedType: '' })).loginUrl,
-        isLoggedIn: async () => !!(await status()).id,
+        callbackUrl: `http://127.0.0.1:${s.httpPort}/auth/callback`,
+        generateUrl: async () => (await s.rpc.request<{ loginUrl: string }>('login/generateUrl', { loginDedicatedType: '' })).loginUrl,
+        isLoggedIn: async () => !!(await s.status()).id,
       },
     };
-    instances.push(inst);
-    return inst;
   }
 
   // The simulated sites are plain http on loopback: allowed the way a user would for a test site.
@@ -112,11 +118,13 @@ describe.skipIf(!ready)('login flow: simulator + login site + headless Chromium'
 
   beforeAll(async () => {
     site = await startLoginSite({ users: { alice: PASSWORD } });
-  });
+    sim = await startSim();
+  }, 60000);
 
   afterAll(async () => {
     await person?.close();
-    for (const i of instances) {
+    if (sim) {
+      const i = sim;
       i.rpc.close();
       if (i.proc.exitCode === null && i.proc.signalCode === null) i.proc.kill('SIGINT');
       const gone = new Promise((r) => (i.proc.exitCode !== null || i.proc.signalCode ? r(undefined) : i.proc.once('exit', r)));
@@ -133,7 +141,7 @@ describe.skipIf(!ready)('login flow: simulator + login site + headless Chromium'
   }, 30000);
 
   it('auto-login: generateUrl → Chromium signs in → callback → auth/status logged in', async () => {
-    const inst = await startSim('flow-a');
+    const inst = await loggedOut('flow-a');
     expect((await inst.status()).id).toBeFalsy();
     const c = coordinator();
     const seen: LoginState['state'][] = [];
@@ -150,7 +158,7 @@ describe.skipIf(!ready)('login flow: simulator + login site + headless Chromium'
 
   it('captcha: needs_manual with the login link; a person finishing it is detected', async () => {
     site.setMode('captcha');
-    const inst = await startSim('flow-b');
+    const inst = await loggedOut('flow-b');
     const c = coordinator();
     const state = await c.ensureLoggedIn(inst.target);
     expect(state).toMatchObject({ state: 'needs_manual', reason: LOGIN_REASONS.captcha });
@@ -172,7 +180,7 @@ describe.skipIf(!ready)('login flow: simulator + login site + headless Chromium'
   it('captcha after submit: flagged "needs a person" within 5 s of the verification page, tried once, password not retried', async () => {
     site.setMode('captcha-after-submit');
     const before = site.hits();
-    const inst = await startSim('flow-c');
+    const inst = await loggedOut('flow-c');
     const c = coordinator({ maxRetries: 3 });
     const flagged = nextState(c, 'flow-c', 'needs_manual');
     // The 5 s bound starts when the site serves the verification page (an event, not a sleep).
@@ -203,7 +211,7 @@ describe.skipIf(!ready)('login flow: simulator + login site + headless Chromium'
   it('a refused password is shown as such and not retried', async () => {
     site.setMode('normal');
     const before = site.hits();
-    const inst = await startSim('flow-d');
+    const inst = await loggedOut('flow-d');
     inst.target.credentials = { username: 'alice', password: 'not-the-password' };
     const c = coordinator({ maxRetries: 3 });
     expect(await c.ensureLoggedIn(inst.target)).toEqual({ state: 'failed', reason: LOGIN_REASONS.rejected, rejected: true });
@@ -216,7 +224,7 @@ describe.skipIf(!ready)('login flow: simulator + login site + headless Chromium'
 
   it('SECURITY: a sign-in that goes off the policy never gives that origin the password; the account needs a person with the reason', async () => {
     site.setMode('foreign-redirect');
-    const inst = await startSim('flow-e');
+    const inst = await loggedOut('flow-e');
     // Only the two sites of the sign-in are allowed; the foreign site is a third loopback port.
     const c = coordinator({ allowedOrigins: [site.baseUrl, site.signinUrl], maxRetries: 2 });
     const state = await c.ensureLoggedIn(inst.target);
@@ -224,7 +232,7 @@ describe.skipIf(!ready)('login flow: simulator + login site + headless Chromium'
     expect(state.state === 'needs_manual' && state.reason).toContain(site.foreignUrl);
     expect(state.state === 'needs_manual' && state.reason).toMatch(/password was not typed/);
     site.setMode('foreign-frame');
-    const inst2 = await startSim('flow-f');
+    const inst2 = await loggedOut('flow-f');
     const state2 = await c.ensureLoggedIn(inst2.target);
     expect(state2.state).toBe('needs_manual');
     const got = site.foreignReceived().join('\n');

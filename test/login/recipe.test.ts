@@ -69,7 +69,7 @@ describe.skipIf(!haveChromium)('recipe runner in Chromium', () => {
 
   beforeAll(async () => {
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
-    site = await startLoginSite({ users: { alice: creds.password, bob: 'hunter2' }, slowMs: 800 });
+    site = await startLoginSite({ users: { alice: creds.password, bob: 'hunter2' }, slowMs: 400 });
     cb = await startCallbackServer();
   }, 60000);
 
@@ -167,7 +167,7 @@ describe.skipIf(!haveChromium)('recipe runner in Chromium', () => {
   it('unknown page: form_not_found naming what is missing', async () => {
     site.setMode('unknown');
     const { frame } = await open();
-    const result = (await frame.evaluate(buildRecipeScript(recipe, creds, { origin: site.signinUrl, waitMs: 1000, pollMs: 100 }))) as RecipeResult;
+    const result = (await frame.evaluate(buildRecipeScript(recipe, creds, { origin: site.signinUrl, waitMs: 300, pollMs: 50 }))) as RecipeResult;
     expect(result).toEqual({ status: 'form_not_found', missing: ['username', 'password'] });
     const facts = (await frame.evaluate(buildInspectScript(recipe))) as PageFacts;
     expect(classifyPage(facts)).toBe('unknown');
