@@ -152,7 +152,7 @@ describe('the Lingma runtime: environment, output, orphans', () => {
         return '';
       }
     };
-    await waitFor(() => [orphan, outside, prefix].every((pid) => cmdOf(pid).includes('lingma-sim.ts')), 'simulators running');
+    await waitFor(() => [orphan, outside, prefix].every((pid) => cmdOf(pid).includes('lingma-sim')), 'simulators running');
     let deadOwner = 4_000_000;
     while (isAlive(deadOwner)) deadOwner++;
     const entry = (pid: number, workDir: string) => ({ pid, workDir, owner: deadOwner, startedAt: 1 });

@@ -170,7 +170,7 @@ describe('Lingma process supervision', () => {
     bystander.unref();
     await waitFor(() => {
       try {
-        return readFileSync(`/proc/${orphan.pid}/cmdline`, 'utf8').includes('lingma-sim.ts');
+        return readFileSync(`/proc/${orphan.pid}/cmdline`, 'utf8').includes('lingma-sim');
       } catch {
         return false;
       }
