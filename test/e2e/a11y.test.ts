@@ -10,7 +10,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { CHROMIUM, openDashboardBrowser } from '../helpers/dashboard-browser';
+import { CHROMIUM, openDashboardBrowser, openSignedInPage } from '../helpers/dashboard-browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileSecretStore } from '../../src-main/cli/file-secrets';
 import { validateConfig } from '../../src-main/core/config/validate';
@@ -71,8 +71,8 @@ describe.skipIf(!existsSync(CHROMIUM) || !existsSync(AXE))('accessibility: axe o
   }, 60_000);
 
   const found: string[] = [];
-  const check = async (name: string): Promise<void> => {
-    const f = await audit(page);
+  const check = async (name: string, on: Page = page): Promise<void> => {
+    const f = await audit(on);
     for (const v of f) found.push(`${name}: [${v.impact}] ${v.id} (${v.help})\n    ${v.nodes.join('\n    ')}`);
   };
 
@@ -91,20 +91,27 @@ describe.skipIf(!existsSync(CHROMIUM) || !existsSync(AXE))('accessibility: axe o
     await page.fill('#admin-token', ADMIN);
     await page.click('button[type=submit]');
     await page.waitForSelector('[data-testid=conn]:has-text("Live")');
-    for (const scheme of SCHEMES) {
-      await page.emulateMedia({ colorScheme: scheme });
-      for (const [w, h] of SIZES) {
-        await page.setViewportSize({ width: w, height: h });
-        for (const s of SCREENS) {
-          await page.click(`[data-testid=nav-${s}]`);
-          await page.waitForSelector(`[data-testid=screen-${s}]`);
-          // Screens that load data show it before the audit (Usage's request list, Connect's clients).
-          await page.waitForLoadState('networkidle').catch(() => undefined);
-          await check(`${s} ${w}x${h} ${scheme}`);
-          await page.screenshot({ path: join(SHOTS, `a11y-${s}-${w}x${h}-${scheme}.png`) });
+    // Light on this page, dark on a second signed-in page of the same browser, side by side.
+    await Promise.all(SCHEMES.map(async (scheme, i) => {
+      let p = page;
+      if (i === 0) await page.emulateMedia({ colorScheme: scheme });
+      else p = await openSignedInPage(browser, url, ADMIN, { width: SIZES[0][0], height: SIZES[0][1], scheme }, { bypassCSP: true });
+      try {
+        for (const [w, h] of SIZES) {
+          await p.setViewportSize({ width: w, height: h });
+          for (const s of SCREENS) {
+            await p.click(`[data-testid=nav-${s}]`);
+            await p.waitForSelector(`[data-testid=screen-${s}]`);
+            // Screens that load data show it before the audit (Usage's request list, Connect's clients).
+            await p.waitForLoadState('networkidle').catch(() => undefined);
+            await check(`${s} ${w}x${h} ${scheme}`, p);
+            await p.screenshot({ path: join(SHOTS, `a11y-${s}-${w}x${h}-${scheme}.png`) });
+          }
         }
+      } finally {
+        if (p !== page) await p.context().close();
       }
-    }
+    }));
     await page.emulateMedia({ colorScheme: 'light' });
     await page.setViewportSize({ width: 1440, height: 900 });
     expect(found, found.join('\n')).toEqual([]);

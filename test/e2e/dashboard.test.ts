@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import WebSocket from 'ws';
 import type { Browser, Page } from 'playwright-core';
-import { CHROMIUM, openDashboardBrowser } from '../helpers/dashboard-browser';
+import { CHROMIUM, openDashboardBrowser, openSignedInPage } from '../helpers/dashboard-browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src-main/core/config/validate';
 import { createRelay, type Relay } from '../../src-main/core/relay';
@@ -51,12 +51,15 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium against a
     profiles = tmpDir('relay-dash-profiles-');
     // The sign-in really happens: headless Chromium fills the simulated Alibaba Cloud form.
     site = await startLoginSite({ users: { alice: 'alice-pw-123', 'alice.renamed': 'alice-pw-123', bob: 'bob-right-pw', carol: 'carol-pw-123' } });
-    const driver = createPlaywrightLoginDriver({ executablePath: CHROMIUM, log: silentLog(), profilesDir: profiles, formWaitMs: 20_000, pollMs: 200 });
+    const driver = createPlaywrightLoginDriver({ executablePath: CHROMIUM, log: silentLog(), profilesDir: profiles, formWaitMs: 20_000, pollMs: 50 });
     const config = validateConfig({
       server: { apiKeys: [KEY], adminToken: ADMIN, logLevel: 'info' },
       // The simulated sign-in site is plain http on loopback: allowed as a user would for a test site.
       lingma: { binary: SIM_BIN, login: { auto: false, allowedOrigins: ['http://127.0.0.1:*'] } },
       ledger: { flushIntervalMs: 50 },
+      // No background probe round during the run: one right after a sign-in re-checks the account
+      // whatever its backoff, and would heal the cooled-down alice while her screens are read.
+      health: { probeIntervalMs: 3_600_000 },
     });
     // Quiet logs that still reach the dashboard: the logger forwards to a hub of ours, piped into
     // the relay's hub once it exists.
@@ -221,30 +224,35 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium against a
       await page.fill('[data-testid=account-form-new] input[id$=password]', password);
       await page.fill('[data-testid=account-form-new] input[id$=name]', name);
       await page.click('[data-testid=account-form-new] button[type=submit]');
-      await page.waitForSelector(`[data-testid=instance-${name}][data-kind=needs_person]`, { timeout: 90_000 });
+      await page.waitForSelector(`[data-testid=instance-${name}]`);
     };
-    // The edit above restarted alice signed out (automatic sign-in is off here): sign her in again.
+    const signedOut = (name: string) => page.waitForSelector(`[data-testid=instance-${name}][data-kind=needs_person]`, { timeout: 90_000 });
+    // The edit above restarted alice signed out (automatic sign-in is off here): sign her in again,
+    // while bob and carol are added (their runtimes start side by side).
     const alice = '[data-testid=instance-alice]';
     await page.waitForSelector(`${alice}:is([data-kind=needs_person], [data-kind=serving])`, { timeout: 90_000 });
     if ((await page.getAttribute(alice, 'data-kind')) === 'needs_person') await page.click(`${alice} >> button:has-text("Sign in")`);
-    await page.waitForSelector(`${alice}[data-kind=serving]`, { timeout: 90_000 });
-    // A wrong password: the sign-in page refuses it; the row offers Fix password.
     await add('bob', 'not-the-password');
+    await add('carol', 'carol-pw-123');
+    // A wrong password: the sign-in page refuses it; the row offers Fix password.
+    await signedOut('bob');
     await page.click('[data-testid=instance-bob] >> button:has-text("Sign in")');
+    await page.waitForSelector(`${alice}[data-kind=serving]`, { timeout: 90_000 });
     await page.waitForSelector('[data-testid=instance-bob] >> text=the password was refused', { timeout: 90_000 });
     await page.waitForSelector('.toast >> text=bob: the password was refused');
     expect(await page.textContent('[data-testid=instance-bob] [data-testid=process]')).toBe('process ready · sign-in refused');
 
-    // A captcha: the row says whom to finish the sign-in as.
+    // A captcha: the row says whom to finish the sign-in as. (The site's mode is global: alice's
+    // and bob's sign-ins are over before it changes.)
     site.setMode('captcha');
-    await add('carol', 'carol-pw-123');
+    await signedOut('carol');
     await page.click('[data-testid=instance-carol] >> button:has-text("Sign in")');
     await page.waitForSelector('[data-testid=instance-carol] >> text=Finish sign-in as carol', { timeout: 90_000 });
     await page.waitForSelector('.toast >> text=carol: finish the sign-in by hand');
     site.setMode('normal');
 
     // A cooled-down account: time left and the last error, timestamped. (Six failures in a row: a
-    // backoff of about a minute, so the prober does not heal it while the screen is read.)
+    // backoff of about a minute.)
     for (let i = 0; i < 6; i++) relay.health.recordFailure('alice', errors.upstream('Upstream failed (500).'));
     await page.waitForSelector('[data-testid=instance-alice][data-kind=cooling_down]');
     expect(await page.textContent('[data-testid=instance-alice] [data-testid=status] .badge')).toBe('Cooling down');
@@ -312,16 +320,24 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium against a
     await go('instances');
     await page.click('button:has-text("Sign in all")');
     const screens = ['overview', 'live', 'instances', 'aliases', 'usage', 'logs', 'settings'];
-    for (const scheme of ['light', 'dark'] as const) {
-      await page.emulateMedia({ colorScheme: scheme });
+    // Light on this page, dark on a second signed-in page of the same browser, side by side.
+    const walk = async (p: Page, scheme: 'light' | 'dark') => {
       for (const [w, h] of [[1440, 900], [900, 600]]) {
-        await page.setViewportSize({ width: w, height: h });
+        await p.setViewportSize({ width: w, height: h });
         for (const s of screens) {
-          await go(s);
-          if (s === 'usage') await page.waitForSelector('[data-testid=usage-recent]');
-          await page.screenshot({ path: join(SHOTS, `${s}-${w}x${h}-${scheme}.png`) });
+          await p.click(`[data-testid=nav-${s}]`);
+          await p.waitForSelector(`[data-testid=screen-${s}]`);
+          if (s === 'usage') await p.waitForSelector('[data-testid=usage-recent]');
+          await p.screenshot({ path: join(SHOTS, `${s}-${w}x${h}-${scheme}.png`) });
         }
       }
+    };
+    await page.emulateMedia({ colorScheme: 'light' });
+    const dark = await openSignedInPage(browser, url, ADMIN, { width: 1440, height: 900, scheme: 'dark' }, { onConsoleError: (e) => consoleErrors.push(e) });
+    try {
+      await Promise.all([walk(page, 'light'), walk(dark, 'dark')]);
+    } finally {
+      await dark.context().close();
     }
     expect(existsSync(join(SHOTS, 'overview-1440x900-light.png'))).toBe(true);
     // Every screen rendered under the strict CSP without a violation.

@@ -6,7 +6,16 @@
  */
 import { chromium, type Browser, type Page } from 'playwright-core';
 
+/** A page's size and colour scheme. */
+export interface View {
+  width: number;
+  height: number;
+  scheme: 'light' | 'dark';
+}
+
 export const CHROMIUM = '/usr/bin/chromium';
+
+const DASHBOARD_TIMEOUT = 20_000;
 
 export async function openDashboardBrowser(opts: { viewport?: { width: number; height: number }; bypassCSP?: boolean } = {}): Promise<{ browser: Browser; page: Page }> {
   const browser = await chromium.launch({
@@ -16,7 +25,7 @@ export async function openDashboardBrowser(opts: { viewport?: { width: number; h
   });
   const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1440, height: 900 }, colorScheme: 'light', bypassCSP: opts.bypassCSP ?? false });
   const page = await context.newPage();
-  page.setDefaultTimeout(20_000);
+  page.setDefaultTimeout(DASHBOARD_TIMEOUT);
   return { browser, page };
 }
 
@@ -26,4 +35,25 @@ export async function signInToDashboard(page: Page, url: string, adminToken: str
   await page.fill('#admin-token', adminToken);
   await page.click('button[type=submit]');
   await page.waitForSelector('[data-testid=conn]:has-text("Live")');
+}
+
+/**
+ * One more page of `browser`, in a context of its own at `view` (size and colour scheme), signed
+ * in: for passes that walk the screens in several pages of one browser side by side.
+ * `onConsoleError` gets the page's console errors (CSP refusals among them).
+ */
+export async function openSignedInPage(
+  browser: Browser,
+  url: string,
+  adminToken: string,
+  view: View,
+  opts: { bypassCSP?: boolean; onConsoleError?: (text: string) => void } = {},
+): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: view.width, height: view.height }, colorScheme: view.scheme, bypassCSP: opts.bypassCSP ?? false });
+  const page = await context.newPage();
+  page.setDefaultTimeout(DASHBOARD_TIMEOUT);
+  const onError = opts.onConsoleError;
+  if (onError) page.on('console', (m) => { if (m.type() === 'error') onError(m.text()); });
+  await signInToDashboard(page, url, adminToken);
+  return page;
 }
