@@ -17,7 +17,7 @@ import { ensureDataDir } from '../core/config/datadir';
 import { createLogger } from '../core/gateway/logging';
 import { EventHub } from '../core/events';
 import { wantsLingma } from '../core/backends/lingma/kind';
-import { createRelay, type Relay } from '../core/relay';
+import { createCore, type Relay } from '../core/relay';
 import { isAlive } from '../core/backends/lingma/process';
 import type { LoginDriver } from '../core/ports';
 import { runConfigure } from './configure';
@@ -108,7 +108,7 @@ async function main(): Promise<void> {
   try {
     // The dashboard next to this file's package, from src-main/cli/ (sources) and dist/cli/ (bundle) alike.
     const rendererDir = join(here, '..', '..', 'dist', 'renderer');
-    relay = await createRelay({ config, dataDir, secrets: new FileSecretStore(dataDir), loginDriver, logger: log, hub, version: packageVersion(), rendererDir, discover: flags.discover });
+    relay = await createCore({ config, dataDir, secrets: new FileSecretStore(dataDir), loginDriver, logger: log, hub, version: packageVersion(), rendererDir, discover: flags.discover });
   } catch (e) {
     fail(`Cannot start: ${(e as Error).message}`, 2);
   }

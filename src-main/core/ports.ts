@@ -1,7 +1,7 @@
 /**
  * Ports: what differs between the two hosts (headless CLI in plain Node, Electron main process).
  * Core depends only on these interfaces; each host injects its implementations into
- * `createRelay(...)` / `buildGateway(...)`. Core never imports `electron`.
+ * `createCore(...)` / `buildGateway(...)`. Core never imports `electron`.
  */
 import type { ChildProcess } from 'node:child_process';
 

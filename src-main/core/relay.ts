@@ -1,8 +1,8 @@
 /**
- * `createRelay(opts)`: wires config -> keys -> providers -> health/pool/admission -> routing ->
+ * `createCore(deps)`: wires config -> keys -> providers -> health/pool/admission -> routing ->
  * dispatch -> ledger -> gateway. Both hosts (CLI, Electron) use it; they inject the ports.
  *
- * Lifecycle: `createRelay` builds everything (no process started, nothing listening);
+ * Lifecycle: `createCore` builds everything (no process started, nothing listening);
  * `start()` starts the backends and the health prober; `listen()` opens the socket;
  * `stop()` stops accepting, lets in-flight requests finish (up to `limits.shutdownGraceMs`),
  * flushes the ledger and stops the backends.
@@ -49,24 +49,24 @@ import { baseUrl, drainGateway, listenOn } from './relay/lifecycle';
 import { applySavedSettings } from './relay/settings';
 import { loadProviderKeys, providerManager } from './relay/providers';
 import { requestCounter, wireTeam } from './relay/cluster';
-import type { Relay, RelayOptions } from './relay/types';
+import type { Relay, CoreDeps } from './relay/types';
 
-export type { Relay, RelayOptions } from './relay/types';
+export type { Relay, CoreDeps } from './relay/types';
 export { baseUrl } from './relay/lifecycle';
 
 const ALIASES_STUB = '# Aliases edited in the dashboard. Same shape as `aliases:` in the config file; entries here win.\n';
 
-export async function createRelay(opts: RelayOptions): Promise<Relay> {
-  const { config, dataDir } = opts;
-  const clock = opts.clock ?? systemClock;
-  const hub = opts.hub ?? new EventHub();
+export async function createCore(deps: CoreDeps): Promise<Relay> {
+  const { config, dataDir } = deps;
+  const clock = deps.clock ?? systemClock;
+  const hub = deps.hub ?? new EventHub();
   // Settings saved from the dashboard are newer than the config file: lay them over it first.
   const savedFile = applySavedSettings(config, dataDir);
   let savedSettings: LiveSettings = savedFile.saved;
-  const log = opts.logger ?? createLogger({ level: config.server.logLevel, hub });
+  const log = deps.logger ?? createLogger({ level: config.server.logLevel, hub });
   savedFile.report(log);
   ensureDataDir(dataDir, { onTightened: (mode) => log.info({ dataDir, was: mode.toString(8), now: '700' }, 'data dir permissions tightened to owner-only') });
-  const metrics = new Metrics({ processMetrics: opts.processMetrics ?? true });
+  const metrics = new Metrics({ processMetrics: deps.processMetrics ?? true });
 
   // Team mode: keys, budgets and concurrency shared through Redis (absent: all in this process).
   const shared = config.cluster ? await openSharedState(config.cluster, log.child({ module: 'cluster' }), { sessionTtlMs: config.sessionCache.ttlSec * 1000 }) : undefined;
@@ -78,15 +78,15 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   const firstRun = { apiKey: keys.generated, adminToken: admin.generated };
 
   // Team mode: account passwords sealed in Redis, each account run by the node holding its lease.
-  const secrets = shared?.secrets ?? opts.secrets;
+  const secrets = shared?.secrets ?? deps.secrets;
   const registryDeps = {
     accountLeases: shared?.leases,
     forwarder: shared?.forwarder,
-    config, dataDir, secrets, log, hub, metrics, spawner: opts.spawner, loginDriver: opts.loginDriver, lingma: opts.lingma, env: opts.env, clock,
+    config, dataDir, secrets, log, hub, metrics, spawner: deps.spawner, loginDriver: deps.loginDriver, lingma: deps.lingma, env: deps.env, clock,
   };
   // Keys of providers added from the dashboard live in the secret store, not in settings.json.
   await loadProviderKeys(config, savedSettings.providers ?? [], secrets);
-  const providers = (opts.providers ?? createProviders)(registryDeps);
+  const providers = (deps.providers ?? createProviders)(registryDeps);
   const allInstances = (): Instance[] => providers.flatMap((p) => [...p.instances()]);
   // Read before any account can be added: was this a first start with nothing to serve?
   const firstStart = nothingConfigured(config, existsSync(join(dataDir, 'accounts.json')));
@@ -192,8 +192,8 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     secrets,
     app: undefined as unknown as FastifyInstance,
     log,
-    version: opts.version,
-    rendererDir: opts.rendererDir,
+    version: deps.version,
+    rendererDir: deps.rendererDir,
     firstRun,
     adminToken: () => admin.token,
     discovery: undefined as unknown as Discovery,
@@ -218,9 +218,9 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
       useTokenizer();
       // A first start looks for what is already here (bounded by discovery.timeoutMs); found
       // servers are only offered, unless the host was started with --discover.
-      if ((firstStart && config.discovery.enabled) || opts.discover) {
+      if ((firstStart && config.discovery.enabled) || deps.discover) {
         await relay.discovery.scan();
-        if (opts.discover) await relay.discovery.useAll();
+        if (deps.discover) await relay.discovery.useAll();
       }
       providersStarted = true;
       const results = await Promise.allSettled(providers.map((p) => p.start()));
@@ -292,7 +292,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   (relay as { discovery: Discovery }).discovery = createDiscovery({
     config: () => config,
     log,
-    env: opts.env,
+    env: deps.env,
     providers: () => providers,
     addProvider: (cfg) => relay.addProvider(cfg),
     onChange: () => hub.emit('config', 'discovery'),
@@ -321,7 +321,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
       lingma?.localInstance(name) ? pool.acquireOn(lingma, name, { signal, waitMs: limits.queueTimeoutMs, readyWaitMs: limits.firstByteTimeoutMs }) : undefined;
     plugins.push({ plugin: clusterRoutes, opts: { acquire: slotOn } });
   }
-  plugins.push(...(opts.extraPlugins ?? []));
+  plugins.push(...(deps.extraPlugins ?? []));
 
   (relay as { app: FastifyInstance }).app = await buildGateway({
     config,
@@ -335,8 +335,8 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     hub,
     logger: log,
     extraPlugins: plugins,
-    extraOrigins: opts.extraOrigins,
-    version: opts.version,
+    extraOrigins: deps.extraOrigins,
+    version: deps.version,
     clusterNode: shared ? (req) => verifyNodeRequest(shared.crypto, req) : undefined,
   });
   await team?.start();

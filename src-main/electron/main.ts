@@ -1,7 +1,7 @@
 /**
  * The Electron main process: wiring only. Every decision lives in the tested modules next to this
  * file (security, protocol, ipc, tray, secrets, login-window + login-page, settings, host, quit, autostart).
- * It hosts the same core as the CLI through `createRelay`.
+ * It hosts the same core as the CLI through `createCore`.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -9,7 +9,7 @@ import { app, BrowserWindow, clipboard, dialog, ipcMain, Menu, nativeImage, Noti
 import Store, { type Schema } from 'electron-store';
 import { loadConfig } from '../core/config/load';
 import { ensureDataDir } from '../core/config/datadir';
-import { createRelay, type Relay } from '../core/relay';
+import { createCore, type Relay } from '../core/relay';
 import { HIDDEN_FLAG, setStartAtLogin, startedHidden } from './autostart';
 import { GatewayHost, loginAll, signIn } from './host';
 import { registerIpc } from './ipc';
@@ -120,7 +120,7 @@ async function main(): Promise<void> {
       const loaded = loadConfig({ flags: { dataDir: userData } });
       const desktop = await ensureDesktopSecrets(secrets);
       const config = buildDesktopConfig(loaded.config, settings(), desktop);
-      const relay = await createRelay({
+      const relay = await createCore({
         config,
         dataDir: userData,
         secrets,

@@ -1,6 +1,6 @@
 /**
  * The gateway the agent CLIs talk to in `test/agents/run.sh`: the whole relay as the hosts run it
- * (`createRelay`: dispatcher, routing, ledger, the Anthropic and Responses front ends) over two
+ * (`createCore`: dispatcher, routing, ledger, the Anthropic and Responses front ends) over two
  * fake OpenAI-compatible upstreams that answer with a fixed marker sentence, so the CLI's output
  * proves the answer came through the gateway:
  * - `fake` (native tools), reached by `claude-*` and `gpt-*` model names;
@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { FileSecretStore } from '../../src-main/cli/file-secrets';
 import { validateConfig } from '../../src-main/core/config/validate';
 import { createLogger } from '../../src-main/core/gateway/logging';
-import { createRelay } from '../../src-main/core/relay';
+import { createCore } from '../../src-main/core/relay';
 import { startFakeOpenAI, type FakeFault } from '../fakes/openai-upstream';
 
 export const MARKER = 'RELAY-E2E-OK: hello from Lingma Relay';
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
       emu: { chain: [{ target: 'plain/plain-model', options: { toolEmulation: true } }] },
     },
   });
-  const relay = await createRelay({
+  const relay = await createCore({
     config,
     dataDir,
     secrets: new FileSecretStore(dataDir),

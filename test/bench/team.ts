@@ -16,7 +16,7 @@
 import { cpus } from 'node:os';
 import { createLogger } from '../../src-main/core/gateway/logging';
 import { validateConfig } from '../../src-main/core/config/validate';
-import { createRelay, type Relay } from '../../src-main/core/relay';
+import { createCore, type Relay } from '../../src-main/core/relay';
 import { FileSecretStore } from '../../src-main/cli/file-secrets';
 import type { LingmaProvider } from '../../src-main/core/backends/lingma/provider';
 import { startRedis } from '../helpers/redis';
@@ -34,7 +34,7 @@ const FORWARD_N = Number(process.env.TEAM_BENCH_FORWARDS ?? 300);
 
 async function singleNode(config: Record<string, unknown>): Promise<{ relay: Relay; url: string }> {
   const dataDir = tempDir('relay-bench-single-');
-  const relay = await createRelay({
+  const relay = await createCore({
     config: validateConfig(config), dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never', processMetrics: false,
     logger: createLogger({ level: 'silent' }),
   });

@@ -1,7 +1,7 @@
 /** Relay nodes of one team for a test: each its own data dir, all on one private Redis. */
 import { createLogger } from '../../src-main/core/gateway/logging';
 import { validateConfig } from '../../src-main/core/config/validate';
-import { createRelay, type Relay, type RelayOptions } from '../../src-main/core/relay';
+import { createCore, type Relay, type CoreDeps } from '../../src-main/core/relay';
 import { FileSecretStore } from '../../src-main/cli/file-secrets';
 import { tempDir } from '../helpers/tmp';
 
@@ -17,8 +17,8 @@ export interface NodeOptions {
   dataDir?: string;
   /** More cluster settings (e.g. leaseSec). */
   cluster?: Record<string, unknown>;
-  /** More createRelay options (e.g. a spawner, `lingma: 'auto'`). */
-  relay?: Partial<RelayOptions>;
+  /** More createCore options (e.g. a spawner, `lingma: 'auto'`). */
+  relay?: Partial<CoreDeps>;
 }
 
 /** Start a node: `config` is laid over a cluster section pointing at `redisUrl` (undefined: no Redis, e.g. PostgreSQL only). */
@@ -28,7 +28,7 @@ export async function startNode(name: string, redisUrl: string | undefined, conf
     ...config,
     cluster: { ...(redisUrl ? { redisUrl } : {}), nodeName: name, secret: SECRET, ...o.cluster },
   });
-  const relay = await createRelay({
+  const relay = await createCore({
     config: cfg, dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never', processMetrics: false,
     logger: createLogger({ level: process.env.TEST_LOG ? 'debug' : 'silent' }),
     ...o.relay,

@@ -14,7 +14,7 @@ import { CHROMIUM, openDashboardBrowser, openSignedInPage } from '../helpers/das
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileSecretStore } from '../../src-main/cli/file-secrets';
 import { validateConfig } from '../../src-main/core/config/validate';
-import { createRelay, type Relay } from '../../src-main/core/relay';
+import { createCore, type Relay } from '../../src-main/core/relay';
 import { startFakeOpenAI, type FakeUpstream } from '../fakes/openai-upstream';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 import { audit, AXE } from '../helpers/axe';
@@ -44,7 +44,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !existsSync(AXE))('accessibility: axe o
       aliases: { coder: { chain: ['up/m1'] } },
       ledger: { flushIntervalMs: 50 },
     });
-    relay = await createRelay({ config, dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never', processMetrics: false, rendererDir: RENDERER });
+    relay = await createCore({ config, dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never', processMetrics: false, rendererDir: RENDERER });
     await relay.start();
     url = await relay.listen({ host: '127.0.0.1', port: 0 });
     // Some traffic, so Live, Usage and Logs have rows (one a broken stream).

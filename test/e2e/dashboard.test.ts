@@ -1,5 +1,5 @@
 /**
- * End to end: the built dashboard in headless Chromium against a real relay (createRelay) with
+ * End to end: the built dashboard in headless Chromium against a real relay (createCore) with
  * the Lingma simulator. Walks a new user's path: sign in with the admin token, add an account,
  * log it in from the UI (the login driver's headless Chromium signs in on the simulated login
  * site), send a request through the API, find it in live logs and in usage, edit
@@ -18,7 +18,7 @@ import type { Browser, Page } from 'playwright-core';
 import { CHROMIUM, openDashboardBrowser, openSignedInPage } from '../helpers/dashboard-browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src-main/core/config/validate';
-import { createRelay, type Relay } from '../../src-main/core/relay';
+import { createCore, type Relay } from '../../src-main/core/relay';
 import { EventHub } from '../../src-main/core/events';
 import { createLogger } from '../../src-main/core/gateway/logging';
 import { errors } from '../../src-main/core/errors';
@@ -65,7 +65,7 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium against a
     // the relay's hub once it exists.
     const logHub = new EventHub();
     const logger = createLogger({ level: 'debug', hub: logHub, destination: { write: (line: string) => logText.push(line) } });
-    relay = await createRelay({
+    relay = await createCore({
       config,
       logger,
       dataDir,

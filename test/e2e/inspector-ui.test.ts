@@ -1,6 +1,6 @@
 /**
  * End to end: the request inspector in the built dashboard, headless Chromium against a real relay
- * (createRelay) over two fake OpenAI upstreams. A request that fails over is opened from Live: its
+ * (createCore) over two fake OpenAI upstreams. A request that fails over is opened from Live: its
  * timeline (both attempts, the switch, the ledger written), its answer; replayed with an edited
  * body, the two answers side by side with their diff; the same request from Usage with its ledger
  * row; "Test this backend" on an instance and a provider. Screenshots of the detail and replay
@@ -17,7 +17,7 @@ import { FileSecretStore } from '../../src-main/cli/file-secrets';
 import { validateConfig } from '../../src-main/core/config/validate';
 import { createLogger } from '../../src-main/core/gateway/logging';
 import { EventHub } from '../../src-main/core/events';
-import { createRelay, type Relay } from '../../src-main/core/relay';
+import { createCore, type Relay } from '../../src-main/core/relay';
 import { startFakeOpenAI, type FakeUpstream } from '../fakes/openai-upstream';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 
@@ -54,7 +54,7 @@ describe.skipIf(!existsSync(CHROMIUM))('request inspector in the dashboard', () 
     // The log lines reach the dashboard's recent log (the request's lines in its drawer).
     const logHub = new EventHub();
     const logger = createLogger({ level: 'info', hub: logHub, destination: { write: () => undefined } });
-    relay = await createRelay({ config, dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never', processMetrics: false, logger, rendererDir: RENDERER });
+    relay = await createCore({ config, dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never', processMetrics: false, logger, rendererDir: RENDERER });
     logHub.on('log', (line) => relay.hub.emit('log', line));
     logHub.on('logText', (text) => relay.hub.emit('logText', text));
     await relay.start();

@@ -15,7 +15,7 @@ import { CHROMIUM, openDashboardBrowser } from '../helpers/dashboard-browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src-main/core/config/validate';
 import { createLogger } from '../../src-main/core/gateway/logging';
-import { createRelay, type Relay } from '../../src-main/core/relay';
+import { createCore, type Relay } from '../../src-main/core/relay';
 import { startFakeOpenAI, type FakeUpstream } from '../fakes/openai-upstream';
 import { MemorySecrets, tmpDir } from '../lingma/helpers';
 import { audit, AXE } from '../helpers/axe';
@@ -43,7 +43,7 @@ describe.skipIf(!existsSync(CHROMIUM))('managing providers, aliases and keys fro
     up = await startFakeOpenAI({ models: ['m1', 'm2'], apiKey: UPSTREAM_KEY, reply: 'pong' });
     dataDir = tmpDir('relay-manage-e2e-');
     writeFileSync(join(dataDir, 'aliases.yaml'), ALIASES, { mode: 0o600 });
-    relay = await createRelay({
+    relay = await createCore({
       // No API key configured: the relay generates the one the dashboard's snippets use.
       config: validateConfig({ server: { adminToken: ADMIN, logLevel: 'info' }, discovery: { enabled: false } }),
       dataDir,

@@ -1,6 +1,6 @@
 /**
  * End to end, the dashboard tells the truth: the built dashboard in headless Chromium against a
- * real relay (createRelay) over a fake OpenAI upstream. A stream that broke after its first byte
+ * real relay (createCore) over a fake OpenAI upstream. A stream that broke after its first byte
  * is an amber "200 · stream broken" in Live and Usage (and an error in Usage's figures); Live
  * after a reload still lists the requests that just finished; when the relay stops a banner says
  * so and the actions are disabled, and when it is back (same port, same data) the banner goes.
@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileSecretStore } from '../../src-main/cli/file-secrets';
 import type { Config } from '../../src-main/core/config/schema';
 import { validateConfig } from '../../src-main/core/config/validate';
-import { createRelay, type Relay } from '../../src-main/core/relay';
+import { createCore, type Relay } from '../../src-main/core/relay';
 import { startFakeOpenAI, type FakeUpstream } from '../fakes/openai-upstream';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 
@@ -36,7 +36,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard tells the truth', () => {
   let page: Page;
 
   const start = async (listenPort = 0): Promise<void> => {
-    relay = await createRelay({ config, dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never', processMetrics: false, rendererDir: RENDERER });
+    relay = await createCore({ config, dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never', processMetrics: false, rendererDir: RENDERER });
     await relay.start();
     url = await relay.listen({ host: '127.0.0.1', port: listenPort });
     port = Number(new URL(url).port);

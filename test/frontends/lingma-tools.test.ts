@@ -1,5 +1,5 @@
 /**
- * Tools through the Lingma backend (no native tools, no images), end to end: createRelay with the
+ * Tools through the Lingma backend (no native tools, no images), end to end: createCore with the
  * Lingma pool over the simulator, the Anthropic SDK and the openai SDK (Responses) in front.
  * - An alias with `toolEmulation: true`: tools described in the prompt, calls parsed back from the
  *   simulator's text, results rendered as text on the next turn.
@@ -11,7 +11,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LingmaProvider } from '../../src-main/core/backends/lingma';
 import { validateConfig } from '../../src-main/core/config/validate';
-import { createRelay, type Relay } from '../../src-main/core/relay';
+import { createCore, type Relay } from '../../src-main/core/relay';
 import { MemorySecrets, SIM_BIN, silentLog, sim, simSpawner, tmpDir, waitFor } from '../lingma/helpers';
 
 const KEY = 'sk-relay-lingma-tools-0001';
@@ -43,7 +43,7 @@ beforeAll(async () => {
       bare: { chain: [MODEL] },
     },
   });
-  relay = await createRelay({
+  relay = await createCore({
     config,
     dataDir,
     secrets: new MemorySecrets(),

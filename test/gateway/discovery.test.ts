@@ -13,7 +13,7 @@ import { probeLocalServer } from '../../src-main/core/backends/openai/local';
 import { probeList } from '../../src-main/core/backends/discovery';
 import { validateConfig } from '../../src-main/core/config/validate';
 import { createLogger } from '../../src-main/core/gateway/logging';
-import { createRelay, type Relay } from '../../src-main/core/relay';
+import { createCore, type Relay } from '../../src-main/core/relay';
 import type { DiscoveryView } from '../../src-main/core/state-types';
 import { startFakeOpenAI, type FakeUpstream } from '../fakes/openai-upstream';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
@@ -38,7 +38,7 @@ async function freePort(): Promise<number> {
 }
 
 async function startRelay(dataDir: string, discovery: Record<string, unknown>, opts: { discover?: boolean; lines?: string[] } = {}): Promise<{ relay: Relay; url: string }> {
-  const relay = await createRelay({
+  const relay = await createCore({
     config: validateConfig({ server: { adminToken: ADMIN, apiKeys: [KEY] }, discovery }),
     dataDir,
     secrets: new FileSecretStore(dataDir),

@@ -1,6 +1,6 @@
 /**
  * SECURITY (issue 11): the admin token and the API keys hold however a path is spelled. The relay is
- * built by its real wiring (createRelay); its routes are enumerated from the app itself
+ * built by its real wiring (createCore); its routes are enumerated from the app itself
  * (`routeTable`), so a new route is covered without touching this file. Every route, HTTP and
  * WebSocket upgrade, is requested without credentials under many spellings of its path — percent-
  * encoded letters, doubled slashes, dot segments, upper case, trailing slash, query, `;`

@@ -10,7 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { FileSecretStore } from '../../src-main/cli/file-secrets';
 import { validateConfig } from '../../src-main/core/config/validate';
 import { createLogger } from '../../src-main/core/gateway/logging';
-import { createRelay, type Relay } from '../../src-main/core/relay';
+import { createCore, type Relay } from '../../src-main/core/relay';
 import { startFakeOpenAI, type FakeUpstream } from '../fakes/openai-upstream';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 
@@ -26,7 +26,7 @@ afterEach(async () => {
 afterAll(() => cleanupTempDirs());
 
 async function startRelay(dataDir: string, lines: string[], providers: unknown[] = []): Promise<{ relay: Relay; url: string }> {
-  const relay = await createRelay({
+  const relay = await createCore({
     config: validateConfig({ server: { adminToken: ADMIN, apiKeys: [KEY] }, providers, discovery: { enabled: false } }),
     dataDir,
     secrets: new FileSecretStore(dataDir),

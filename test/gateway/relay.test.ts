@@ -1,10 +1,10 @@
-/** The whole relay (createRelay: real dispatcher, pool, admission, ledger) over the fake OpenAI upstream. */
+/** The whole relay (createCore: real dispatcher, pool, admission, ledger) over the fake OpenAI upstream. */
 import OpenAI from 'openai';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src-main/core/config/validate';
 import { createLogger } from '../../src-main/core/gateway/logging';
-import { createRelay, type Relay } from '../../src-main/core/relay';
+import { createCore, type Relay } from '../../src-main/core/relay';
 import { FileSecretStore } from '../../src-main/cli/file-secrets';
 import { startFakeOpenAI, type FakeUpstream } from '../fakes/openai-upstream';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
@@ -30,7 +30,7 @@ beforeAll(async () => {
     aliases: { coder: { chain: ['up/m1'] } },
     limits: { maxInFlight: 2, queueTimeoutMs: 200, keepAliveMs: 1000, shutdownGraceMs: 2000 },
   });
-  relay = await createRelay({
+  relay = await createCore({
     config, dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never', processMetrics: false,
     logger: createLogger({ level: 'silent' }),
   });
@@ -155,7 +155,7 @@ describe('graceful stop', () => {
       providers: [{ name: 'up', type: 'openai', baseUrl: slow.url, models: ['m1'] }],
       limits: { shutdownGraceMs: 10_000 },
     });
-    const r = await createRelay({ config, dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never', processMetrics: false, logger: createLogger({ level: 'silent' }) });
+    const r = await createCore({ config, dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never', processMetrics: false, logger: createLogger({ level: 'silent' }) });
     try {
       await r.start();
       const url = await r.listen({ host: '127.0.0.1', port: 0 });

@@ -10,7 +10,7 @@ import { validateConfig } from '../../src-main/core/config/validate';
 import { createLogger } from '../../src-main/core/gateway/logging';
 import { guardScope } from '../../src-main/core/gateway/plugins/auth';
 import { requiredGuard, routeTable } from '../../src-main/core/gateway/plugins/route-guard';
-import { createRelay, type Relay } from '../../src-main/core/relay';
+import { createCore, type Relay } from '../../src-main/core/relay';
 import { startTestGateway, TEST_ADMIN, TEST_KEY, type TestGateway } from '../helpers/gateway';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 
@@ -30,7 +30,7 @@ const start = (...extraPlugins: FastifyPluginAsync[]) => startTestGateway({ list
 describe('route guard', () => {
   it('every route of the real relay under /admin is in the admin scope, every /v1 route in an API-key scope', async () => {
     const dataDir = tempDir();
-    relay = await createRelay({
+    relay = await createCore({
       config: validateConfig({}), dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never', processMetrics: false,
       logger: createLogger({ level: 'silent' }),
     });
@@ -51,7 +51,7 @@ describe('route guard', () => {
     const sneaky = async (app: FastifyInstance) => {
       app.get('/admin/sneaky', async () => ({ secret: true }));
     };
-    await expect(createRelay({
+    await expect(createCore({
       config: validateConfig({}), dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never', processMetrics: false,
       logger: createLogger({ level: 'silent' }), extraPlugins: [sneaky],
     })).rejects.toThrow(/GET \/admin\/sneaky is registered without a guard; routes under \/admin must be registered inside the admin scope/);

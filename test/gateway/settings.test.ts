@@ -5,13 +5,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { FileSecretStore } from '../../src-main/cli/file-secrets';
 import { validateConfig } from '../../src-main/core/config/validate';
 import { createLogger } from '../../src-main/core/gateway/logging';
-import { createRelay, type Relay } from '../../src-main/core/relay';
+import { createCore, type Relay } from '../../src-main/core/relay';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 
 afterAll(() => cleanupTempDirs());
 
 async function start(dataDir: string, lines?: string[]): Promise<{ relay: Relay; url: string }> {
-  const relay = await createRelay({
+  const relay = await createCore({
     config: validateConfig({ server: { adminToken: 'admin-token-settings-test-01' } }),
     dataDir,
     secrets: new FileSecretStore(dataDir),

@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src-main/core/config/validate';
 import { createLogger } from '../../src-main/core/gateway/logging';
-import { createRelay, type Relay } from '../../src-main/core/relay';
+import { createCore, type Relay } from '../../src-main/core/relay';
 import { FileSecretStore } from '../../src-main/cli/file-secrets';
 import { rawRequest, upgradeHeaders } from '../helpers/raw-http';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
@@ -20,7 +20,7 @@ afterEach(() => {
 
 async function start(): Promise<{ url: string; admin: string; key: string }> {
   const dataDir = tempDir();
-  relay = await createRelay({
+  relay = await createCore({
     config: validateConfig({}), dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never', processMetrics: false,
     logger: createLogger({ level: 'silent' }),
   });

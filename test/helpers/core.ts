@@ -1,5 +1,5 @@
 /**
- * The whole engine as the hosts run it (`createRelay`: providers, health, pool, admission,
+ * The whole engine as the hosts run it (`createCore`: providers, health, pool, admission,
  * dispatcher with its observers, error rules, budgets, ledger, live hub, gateway with every front
  * end and the admin API), with the parts a test wants to control injected:
  * - `config`: a raw config object (validated like a config file) or a validated `Config`;
@@ -15,10 +15,10 @@ import { FileSecretStore } from '../../src-main/cli/file-secrets';
 import type { Config } from '../../src-main/core/config/schema';
 import { validateConfig } from '../../src-main/core/config/validate';
 import { createLogger } from '../../src-main/core/gateway/logging';
-import { createRelay, type Relay, type RelayOptions } from '../../src-main/core/relay';
+import { createCore, type Relay, type CoreDeps } from '../../src-main/core/relay';
 import { tempDir } from './tmp';
 
-export interface TestCoreOptions extends Partial<Omit<RelayOptions, 'config'>> {
+export interface TestCoreOptions extends Partial<Omit<CoreDeps, 'config'>> {
   /** Raw config (validated) or a validated `Config`. Default: `{}`. */
   config?: Config | Record<string, unknown>;
   /** Call `relay.start()` (default true). */
@@ -48,7 +48,7 @@ export async function startCore(opts: TestCoreOptions = {}): Promise<TestCore> {
   const config = isConfig(raw) ? raw : validateConfig(raw ?? {});
   const ownDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? tempDir('relay-core-');
-  const relay = await createRelay({
+  const relay = await createCore({
     lingma: 'never',
     processMetrics: false,
     logger: createLogger({ level: process.env.TEST_LOG ? 'debug' : 'silent' }),

@@ -1,5 +1,5 @@
 /**
- * The request inspector end to end: createRelay (real dispatcher, pool, admission, ledger,
+ * The request inspector end to end: createCore (real dispatcher, pool, admission, ledger,
  * inspector with persist) over two fake OpenAI upstreams. Captures, the timeline of a failover,
  * filters, replay, the backend test, and redaction proven by grepping everything stored (the
  * admin API's answers, the memory ring, and the SQLite file's bytes) for every planted secret.
@@ -11,7 +11,7 @@ import { FileSecretStore } from '../../src-main/cli/file-secrets';
 import { validateConfig } from '../../src-main/core/config/validate';
 import { createLogger } from '../../src-main/core/gateway/logging';
 import type { Capture, CaptureList, ReplayResult, BackendTestResult } from '../../src-main/core/inspector/types';
-import { createRelay, type Relay } from '../../src-main/core/relay';
+import { createCore, type Relay } from '../../src-main/core/relay';
 import { fakeUsage, startFakeOpenAI, type FakeUpstream } from '../fakes/openai-upstream';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 
@@ -58,7 +58,7 @@ beforeAll(async () => {
     limits: { queueTimeoutMs: 500, keepAliveMs: 1000, shutdownGraceMs: 2000 },
     inspector: { persist: true },
   });
-  relay = await createRelay({ config, dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never', processMetrics: false, logger: createLogger({ level: 'silent' }) });
+  relay = await createCore({ config, dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never', processMetrics: false, logger: createLogger({ level: 'silent' }) });
   await relay.start();
   base = await relay.listen({ host: '127.0.0.1', port: 0 });
   key = relay.firstRun.apiKey!;

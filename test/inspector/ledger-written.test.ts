@@ -8,7 +8,7 @@ import { FileSecretStore } from '../../src-main/cli/file-secrets';
 import { validateConfig } from '../../src-main/core/config/validate';
 import { createLogger } from '../../src-main/core/gateway/logging';
 import type { Capture } from '../../src-main/core/inspector/types';
-import { createRelay, type Relay } from '../../src-main/core/relay';
+import { createCore, type Relay } from '../../src-main/core/relay';
 import { startFakeOpenAI, type FakeUpstream } from '../fakes/openai-upstream';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 
@@ -34,7 +34,7 @@ beforeAll(async () => {
     ledger: { flushIntervalMs: 60_000 },
     inspector: { persist: true },
   });
-  relay = await createRelay({ config, dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never', processMetrics: false, logger: createLogger({ level: 'silent' }) });
+  relay = await createCore({ config, dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never', processMetrics: false, logger: createLogger({ level: 'silent' }) });
   await relay.start();
   base = await relay.listen({ host: '127.0.0.1', port: 0 });
   key = relay.firstRun.apiKey!;

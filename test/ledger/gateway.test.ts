@@ -1,5 +1,5 @@
 /**
- * The ledger through the real relay: createRelay → dispatch → ledger, two fake OpenAI upstreams,
+ * The ledger through the real relay: createCore → dispatch → ledger, two fake OpenAI upstreams,
  * plain HTTP clients. Rows appear for success, failover and errors; budgets answer 429; the admin
  * usage routes need the admin token; stop() flushes everything.
  */
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src-main/core/config/validate';
-import { createRelay, type Relay } from '../../src-main/core/relay';
+import { createCore, type Relay } from '../../src-main/core/relay';
 import { startFakeOpenAI, type FakeUpstream } from '../fakes/openai-upstream';
 import { MemorySecrets } from '../lingma/helpers';
 import { until } from './helpers';
@@ -47,7 +47,7 @@ beforeAll(async () => {
     health: { failureThreshold: 1, baseBackoffMs: 100, maxBackoffMs: 200, probeIntervalMs: 100 },
     ledger: { flushIntervalMs: 10, prices: { 'up/*': { input: 1, output: 2 } } },
   });
-  relay = await createRelay({ config, dataDir: join(dir, 'data'), secrets: new MemorySecrets(), lingma: 'never', processMetrics: false });
+  relay = await createCore({ config, dataDir: join(dir, 'data'), secrets: new MemorySecrets(), lingma: 'never', processMetrics: false });
   await relay.start();
   url = await relay.listen({ host: '127.0.0.1', port: 0 });
 }, 60_000);
@@ -134,7 +134,7 @@ describe('per-key budgets with the ledger turned off', () => {
   it('still enforces rpm and expiry, writes no database, and the usage routes say the ledger is disabled', async () => {
     const off = await startFakeOpenAI({ models: ['m1'], reply: 'ok' });
     const d = mkdtempSync(join(tmpdir(), 'relay-ledger-off-'));
-    const r = await createRelay({
+    const r = await createCore({
       config: validateConfig({
         server: { apiKeys: [{ key: LIMITED, rpm: 1 }, { key: 'sk-relay-expired-key-0001', expiresAt: '2001-01-01' }], adminToken: ADMIN, logLevel: 'silent' },
         providers: [{ name: 'up', type: 'openai', baseUrl: off.url, models: ['m1'] }],

@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src-main/core/config/validate';
-import { createRelay, type Relay } from '../../src-main/core/relay';
+import { createCore, type Relay } from '../../src-main/core/relay';
 import { advertise, fakeHome, startSimApp, type SimApp } from '../sim/attach';
 import { MemorySecrets, nodeSpawner, silentLog, tmpDir } from './helpers';
 
@@ -27,7 +27,7 @@ describe('zero configuration: a running, signed-in Lingma app', () => {
     dataDir = tmpDir('relay-zero-');
     // Only what a first run has: an API key (generated on a real first run) and nothing else.
     const config = validateConfig({ server: { apiKeys: [KEY] }, ledger: { enabled: false } });
-    relay = await createRelay({
+    relay = await createCore({
       config,
       dataDir,
       secrets: new MemorySecrets(),

@@ -10,7 +10,7 @@ import type { LingmaProvider } from '../../src-main/core/backends/lingma';
 import type { ChatRequest } from '../../src-main/core/chat/model';
 import { validateConfig } from '../../src-main/core/config/validate';
 import type { LoginDriver, LoginOutcome } from '../../src-main/core/ports';
-import { createRelay, type Relay } from '../../src-main/core/relay';
+import { createCore, type Relay } from '../../src-main/core/relay';
 import { hopOf } from '../../src-main/core/pool/pool';
 import { MemorySecrets, SIM_BIN, silentLog, sim, simSpawner, tmpDir, waitFor } from './helpers';
 
@@ -37,7 +37,7 @@ describe('no request waits on an account that cannot serve', () => {
       },
       ledger: { enabled: false },
     });
-    relay = await createRelay({
+    relay = await createCore({
       config, dataDir, secrets: new MemorySecrets(), spawner: simSpawner({ LINGMA_SIM_LOGGED_IN_AS: 'e2e-user' }), logger: silentLog(), processMetrics: false, loginDriver: stuckDriver,
       env: { ...process.env, LINGMA_BIN: '' },
     });

@@ -1,12 +1,12 @@
 /**
- * End to end: createRelay with the Lingma pool over the simulator, the OpenAI SDK against
+ * End to end: createCore with the Lingma pool over the simulator, the OpenAI SDK against
  * /v1/chat/completions.
  */
 import { rmSync } from 'node:fs';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src-main/core/config/validate';
-import { createRelay, type Relay } from '../../src-main/core/relay';
+import { createCore, type Relay } from '../../src-main/core/relay';
 import type { LingmaProvider } from '../../src-main/core/backends/lingma';
 import { estimatePromptTokens, estimateTokens } from '../../src-main/core/chat/tokens';
 import { MemorySecrets, SIM_BIN, silentLog, sim, simSpawner, tmpDir, waitFor } from './helpers';
@@ -27,7 +27,7 @@ describe('Lingma pool through the OpenAI endpoint', () => {
       ledger: { enabled: false },
       limits: { maxSwitches: 2 },
     });
-    relay = await createRelay({
+    relay = await createCore({
       config,
       dataDir,
       secrets: new MemorySecrets(),

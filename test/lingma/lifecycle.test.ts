@@ -7,7 +7,7 @@ import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src-main/core/config/validate';
-import { createRelay, type Relay } from '../../src-main/core/relay';
+import { createCore, type Relay } from '../../src-main/core/relay';
 import { nodeSpawner } from '../../src-main/core/backends/registry';
 import { isAlive } from '../../src-main/core/backends/lingma/process';
 import { AccountStore } from '../../src-main/core/backends/lingma/accounts';
@@ -49,7 +49,7 @@ async function startRelay(accounts: string[], logger = silentLog()): Promise<{ r
     ledger: { enabled: false },
     limits: { shutdownGraceMs: 30_000 },
   });
-  relay = await createRelay({
+  relay = await createCore({
     config,
     dataDir,
     secrets: new MemorySecrets(),

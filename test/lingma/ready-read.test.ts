@@ -7,7 +7,7 @@
 import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src-main/core/config/validate';
-import { createRelay, type Relay } from '../../src-main/core/relay';
+import { createCore, type Relay } from '../../src-main/core/relay';
 import type { LingmaProvider } from '../../src-main/core/backends/lingma';
 import { MemorySecrets, SIM_BIN, silentLog, simSpawner, tmpDir, waitFor } from './helpers';
 
@@ -30,7 +30,7 @@ describe('the first read after ready', () => {
       ledger: { enabled: false },
     });
     const env = { LINGMA_SIM_LOGGED_IN_AS: 'ready-user', LINGMA_SIM_FAULTS: JSON.stringify({ authStatusErrors: 2 }) };
-    relay = await createRelay({
+    relay = await createCore({
       config,
       dataDir,
       secrets: new MemorySecrets(),

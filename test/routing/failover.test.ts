@@ -1,5 +1,5 @@
 /**
- * Routing that survives failure, end to end: the real relay (createRelay → buildGateway on a
+ * Routing that survives failure, end to end: the real relay (createCore → buildGateway on a
  * loopback socket), two fake OpenAI-compatible upstreams and the Lingma simulator as backends,
  * faults injected on each; clients speak plain HTTP.
  */
@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LingmaInstance } from '../../src-main/core/backends/lingma/instance';
 import type { LingmaProvider } from '../../src-main/core/backends/lingma/provider';
 import { validateConfig } from '../../src-main/core/config/validate';
-import { createRelay, type Relay } from '../../src-main/core/relay';
+import { createCore, type Relay } from '../../src-main/core/relay';
 import { startFakeOpenAI, type FakeUpstream } from '../fakes/openai-upstream';
 import { MemorySecrets, SIM_BIN, sim, simSpawner, waitFor } from '../lingma/helpers';
 
@@ -118,7 +118,7 @@ beforeAll(async () => {
     health: { failureThreshold: 1, baseBackoffMs: 100, maxBackoffMs: 300, probeIntervalMs: 100 },
     ledger: { enabled: false },
   });
-  relay = await createRelay({
+  relay = await createCore({
     config,
     dataDir: join(dir, 'data'),
     secrets: new MemorySecrets(),

@@ -9,7 +9,7 @@ import { hopOptionKinds } from '../../src-main/core/backends/registry';
 import { loadConfig } from '../../src-main/core/config/load';
 import { validateConfig } from '../../src-main/core/config/validate';
 import { createLogger } from '../../src-main/core/gateway/logging';
-import { createRelay, type Relay } from '../../src-main/core/relay';
+import { createCore, type Relay } from '../../src-main/core/relay';
 import { FileSecretStore } from '../../src-main/cli/file-secrets';
 import { AliasError, createResolver, parseAliases } from '../../src-main/core/routing/aliases';
 import { createAliasSource, type AliasSource } from '../../src-main/core/routing/reload';
@@ -117,7 +117,7 @@ describe('checked at every load', () => {
   });
 
   const start = (cfg: ReturnType<typeof validateConfig>, dataDir = tempDir()) =>
-    createRelay({ config: cfg, dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never', processMetrics: false, logger: createLogger({ level: 'silent' }) });
+    createCore({ config: cfg, dataDir, secrets: new FileSecretStore(dataDir), lingma: 'never', processMetrics: false, logger: createLogger({ level: 'silent' }) });
 
   it('config file: the relay refuses to start, naming the key', async () => {
     const dir = tempDir();

@@ -1,4 +1,4 @@
-/** What a host gives `createRelay`, and the running relay it gets back. */
+/** What a host gives `createCore`, and the running relay it gets back. */
 import type { Inspector } from '../inspector/index';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -21,7 +21,7 @@ import type { RelayHealthCache } from '../routing/health';
 import type { ReloadOutcome } from '../routing/types';
 import type { ProviderManager } from './providers';
 
-export interface RelayOptions {
+export interface CoreDeps {
   config: Config;
   dataDir: string;
   secrets: SecretStore;

@@ -12,7 +12,7 @@ import pino from 'pino';
 import { FileSecretStore } from '../../../src-main/cli/file-secrets';
 import { validateConfig } from '../../../src-main/core/config/validate';
 import { createLogger } from '../../../src-main/core/gateway/logging';
-import { createRelay } from '../../../src-main/core/relay';
+import { createCore } from '../../../src-main/core/relay';
 import { pct, sequential, streaming, streamOnce, target, type Target } from '../load';
 import { startMockUpstream } from '../mock-upstream';
 import { r3, sectionText, type Row, type Section } from '../report';
@@ -25,7 +25,7 @@ export async function run(): Promise<Section> {
   const mock = await startMockUpstream();
   const dataDir = mkdtempSync(join(tmpdir(), 'relay-bench-inproc-'));
   const KEY = 'sk-relay-bench-inprocess-000000';
-  const relay = await createRelay({
+  const relay = await createCore({
     config: validateConfig({
       server: { apiKeys: [KEY] },
       providers: [{ name: 'mock', type: 'openai', baseUrl: mock.url, models: ['m'], maxConcurrency: 1024 }],
