@@ -5,8 +5,10 @@
  * stderr. In a terminal a person reads it: one readable line per event (`pretty-log.ts`), then
  * the endpoint, key hint, dashboard and next steps (`start-summary.ts`). RELAY_LOG_FORMAT forces one.
  * SIGTERM/SIGINT: graceful stop, exit 0. SIGHUP: reload the aliases. The pid is kept in
- * `<data dir>/relay.pid` while running (`kill -HUP $(cat relay.pid)`). Started by npm (or with
- * RELAY_EXIT_WITH_PARENT=1), it stops gracefully when the process that launched it goes away.
+ * `<data dir>/relay.pid` while running (`kill -HUP $(cat relay.pid)`). Started by the launcher
+ * bin/serve.mjs (which `npm run serve` runs; it passes its pid in RELAY_LAUNCHER_PID), it stops
+ * gracefully when the launcher goes away; run directly, the same with RELAY_EXIT_WITH_PARENT=1
+ * (or under npm) for the process that started it.
  * `npm run serve -- configure <client> ...` writes a client's settings instead (cli/configure.ts).
  */
 import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -58,9 +60,11 @@ async function loginDriverFor(relayLog: import('pino').Logger, browser: string, 
 }
 
 async function main(): Promise<void> {
-  // The launcher, noted before the slow part of the start: if it dies meanwhile, the watch below
-  // sees the change on its first look instead of adopting the new parent as its launcher.
-  const launcher = process.ppid;
+  // The launcher: named by bin/serve.mjs, else our parent, noted before the slow part of the
+  // start. If it dies meanwhile, the watch below sees it on its first look instead of adopting the
+  // new parent as its launcher.
+  const named = launcherPid(process.env);
+  const launcher = named ?? process.ppid;
   // A reader that went away (`... | head`) must not crash the gateway.
   process.stdout.on('error', () => undefined);
   if (process.argv[2] === 'configure') {
@@ -144,8 +148,8 @@ async function main(): Promise<void> {
   let stoppingAt = 0;
   const shutdown = (signal: string) => {
     if (stoppingAt) {
-      // A process-group signal often arrives twice (terminal/npm/tsx each pass it on): only a
-      // deliberate second signal, a moment later, cuts the graceful stop short.
+      // A process-group signal often arrives more than once (terminal, npm, the launcher each
+      // pass it on): only a deliberate second signal, a moment later, cuts the graceful stop short.
       if (Date.now() - stoppingAt < 1000) return;
       log.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
@@ -169,7 +173,7 @@ async function main(): Promise<void> {
   process.on('exit', () => removePidFile(pidFile));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  const parentWatch = exitWithParent(process.env)
+  const parentWatch = named !== undefined || exitWithParent(process.env)
     ? watchParent(launcher, () => {
         log.warn({ parent: parentWatch?.parent }, 'the process that started the relay is gone; stopping');
         shutdown('parent exited');
@@ -186,8 +190,21 @@ async function main(): Promise<void> {
 }
 
 /**
- * Follow the launcher's lifetime when run by npm (`npm_lifecycle_event` is set) or when
- * RELAY_EXIT_WITH_PARENT is 1/true; RELAY_EXIT_WITH_PARENT=0 turns it off. npm dies on SIGHUP or
+ * The pid bin/serve.mjs passes in RELAY_LAUNCHER_PID, taken out of the environment so that the
+ * processes the gateway starts do not inherit it. Its launcher's lifetime is always followed: the
+ * launcher is what passes signals on and reports the exit code, and it must not leave the gateway
+ * running alone when it is killed.
+ */
+function launcherPid(env: NodeJS.ProcessEnv): number | undefined {
+  const v = env.RELAY_LAUNCHER_PID;
+  delete env.RELAY_LAUNCHER_PID;
+  const pid = Number(v);
+  return v && Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/**
+ * Run without the launcher: follow the parent's lifetime when run by npm (`npm_lifecycle_event`
+ * is set) or when RELAY_EXIT_WITH_PARENT is 1/true; RELAY_EXIT_WITH_PARENT=0 turns it off. npm dies on SIGHUP or
  * SIGKILL without telling its child: the gateway must not live on, orphaned, holding the port.
  */
 function exitWithParent(env: NodeJS.ProcessEnv): boolean {
@@ -198,8 +215,8 @@ function exitWithParent(env: NodeJS.ProcessEnv): boolean {
 }
 
 /**
- * Poll five times a second (getppid and a signal-0 probe: next to nothing) so that a killed npm
- * frees the port almost at once: the parent pid changed (re-parented) or no longer runs ->
+ * Poll five times a second (getppid and a signal-0 probe: next to nothing) so that a killed
+ * launcher frees the port almost at once: the parent pid changed (re-parented) or no longer runs ->
  * `onGone` once.
  */
 function watchParent(parent: number, onGone: () => void): { parent: number; stop(): void } {

@@ -5,18 +5,15 @@
  * default all): idle,load,slow,soak. Env as test/bench/procs.ts (BENCH_INSPECTOR=0, BENCH_LEDGER=0,
  * BENCH_LOG_LEVEL=warn, BENCH_NODE_FLAGS). Prints one JSON line, with the heap figures of /metrics.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { concurrentStreams, maxRps, sequential, soak, stalledClients, streamOnce, streaming, target } from './load';
 import { startMockUpstream } from './mock-upstream';
-import { RELAY_KEY, root, startRelay } from './procs';
+import { GATEWAY_NODE_FLAGS } from '../../bin/serve-flags.mjs';
+import { RELAY_KEY, startRelay } from './procs';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const r1 = (n: number) => Math.round(n * 10) / 10;
 const phases = new Set((process.argv[2] ?? 'idle,load,slow,soak').split(','));
-const flags = process.env.BENCH_NODE_FLAGS !== undefined
-  ? process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean)
-  : (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts.serve as string).split(/\s+/).filter((w) => w.startsWith('--'));
+const flags = process.env.BENCH_NODE_FLAGS !== undefined ? process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean) : [...GATEWAY_NODE_FLAGS];
 
 const mock = await startMockUpstream();
 const relay = await startRelay(mock.url, flags);

@@ -79,7 +79,9 @@ export const RELAY_KEY = 'sk-relay-bench-key-000000000000';
 
 /**
  * The relay as `npm run serve` runs it: bin/serve-build.mjs builds dist/cli/serve.mjs when its
- * sources changed, then `node <flags> dist/cli/serve.mjs --port 0` with a config file naming the
+ * sources changed, then `node <flags> dist/cli/serve.mjs --port 0` (the gateway process the
+ * launcher bin/serve.mjs starts, without the launcher: its pid is the one measured; `nodeFlags`
+ * normally GATEWAY_NODE_FLAGS of bin/serve-flags.mjs) with a config file naming the
  * mock as an OpenAI-compatible provider. Env: BENCH_LEDGER=0 / BENCH_LOG_LEVEL=warn / BENCH_INSPECTOR=0 to
  * see what the ledger / the request log / the request inspector cost; `extraArgs` e.g. ['--cpu-prof', ...] go before the script.
  */

@@ -10,6 +10,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join, relative } from 'node:path';
 import { maxRps, soak, target } from './load';
 import { startMockUpstream } from './mock-upstream';
+import { GATEWAY_NODE_FLAGS } from '../../bin/serve-flags.mjs';
 import { RELAY_KEY, root, startRelay } from './procs';
 
 interface Node {
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const mock = await startMockUpstream();
-  const relay = await startRelay(mock.url, ['--max-semi-space-size=2', '--cpu-prof', `--cpu-prof-dir=${dir}`]);
+  const relay = await startRelay(mock.url, [...GATEWAY_NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${dir}`]);
   const t = target('relay', relay.url, '/v1/chat/completions', { 'content-type': 'application/json', authorization: `Bearer ${RELAY_KEY}` }, 'mock/m');
   await maxRps(t, 32, 2000); // warm-up
   const from = Number(process.hrtime.bigint() / 1000n);

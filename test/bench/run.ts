@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { concurrentStreams, fixedRate, maxRps, pct, sequential, soak, stalledClients, streamOnce, streaming, target, type Target } from './load';
 import { startMockUpstream, type MockUpstream } from './mock-upstream';
+import { GATEWAY_NODE_FLAGS } from '../../bin/serve-flags.mjs';
 import { portkeyHeaders, RELAY_KEY, root, startPortkey, startRelay, type Proc } from './procs';
 import { pipeTable, r1, r2, r3, sectionText, type Row, type Section } from './report';
 
@@ -35,11 +36,10 @@ const SOAK_S = soakArg !== undefined ? Number(soakArg) : QUICK ? 15 : 120;
 if (!(SOAK_S > 0)) throw new Error(`--soak wants a number of seconds, got ${soakArg}`);
 const SECTIONS = process.env.BENCH_SECTIONS !== '0' && !args.includes('--no-sections');
 
-/** The relay's V8 flags: those `npm run serve` passes (package.json), unless BENCH_NODE_FLAGS says otherwise. */
+/** The relay's V8 flags: those `npm run serve` starts the gateway with (bin/serve-flags.mjs), unless BENCH_NODE_FLAGS says otherwise. */
 function serveFlags(): string[] {
   if (process.env.BENCH_NODE_FLAGS !== undefined) return process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean);
-  const script: string = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts.serve;
-  return script.split(/\s+/).filter((w) => w.startsWith('--'));
+  return [...GATEWAY_NODE_FLAGS];
 }
 const NODE_FLAGS = serveFlags();
 

@@ -1,11 +1,18 @@
-/** `npm run serve` as a child process: the listening line, first-run secrets once, config errors, signals. */
+/**
+ * `npm run serve` as a child process: the listening line, first-run secrets once, config errors,
+ * signals; the launcher bin/serve.mjs and the gateway process it starts (flags, signals passed on,
+ * exit code, lifetime).
+ */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
+import { startFakeOpenAI } from '../fakes/openai-upstream';
 import { isAlive } from '../../src-main/core/backends/lingma/process';
+import { GATEWAY_NODE_FLAGS, gatewayNodeFlags } from '../../bin/serve-flags.mjs';
 
 const root = join(__dirname, '..', '..');
 const SIM_BIN = join(root, 'test', 'sim', 'Lingma');
@@ -117,7 +124,7 @@ describe('serve CLI', () => {
     expect(b.stdout().trim().split('\n')).toHaveLength(1); // no secrets on later runs (its whole output)
   });
 
-  it('exits 2 with a message naming the bad key', async () => {
+  it('exits 2 with a message naming the bad key (the gateway\'s exit code, through the launcher)', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'relay.yaml'), 'limits:\n  maxInFlight: lots\nserver:\n  hots: x\n');
     // Two separate starts, side by side.
@@ -170,6 +177,23 @@ describe('serve CLI', () => {
   });
 });
 
+/** The parent pid of a running process (Linux). */
+function ppidOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+const argvOf = (pid: number): string[] => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
+
+/** The gateway process: node with the gateway's V8 flags running the compiled bundle, no TypeScript loader (Linux). */
+function expectGatewayProcess(gateway: number): void {
+  const argv = argvOf(gateway);
+  expect(argv[0]).toBe(process.execPath);
+  expect(argv.slice(1, 1 + GATEWAY_NODE_FLAGS.length)).toEqual([...GATEWAY_NODE_FLAGS]);
+  expect(GATEWAY_NODE_FLAGS).toContain('--max-semi-space-size=2');
+  expect(argv[1 + GATEWAY_NODE_FLAGS.length]).toMatch(/dist[\\/]cli[\\/]serve\.mjs$/);
+  expect(argv.join(' ')).not.toMatch(/tsx/);
+}
+
 async function until<T>(fn: () => T, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -211,14 +235,17 @@ describe('`npm run serve` and signals sent to the npm process only', () => {
     const gateway = Number(readFileSync(pidFile, 'utf8').trim());
     expect(gateway).toBeGreaterThan(0);
     expect(gateway).not.toBe(r.child.pid); // npm is not the gateway
+    // npm -> (npm's `sh -c`, unless the shell execs) -> the launcher bin/serve.mjs -> the gateway.
+    let shell: number | undefined;
     if (process.platform === 'linux') {
-      // `exec` in the script: npm -> node, no `sh -c` in between to swallow the forwarded signal.
-      const stat = readFileSync(`/proc/${gateway}/stat`, 'utf8');
-      expect(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])).toBe(r.child.pid);
-      // Compiled JavaScript through the launcher (bin/serve.mjs), no TypeScript loader at run time.
-      const argv = readFileSync(`/proc/${gateway}/cmdline`, 'utf8').split('\0');
-      expect(argv.some((x) => x.endsWith('bin/serve.mjs'))).toBe(true);
-      expect(argv.join(' ')).not.toMatch(/tsx/);
+      const launcher = ppidOf(gateway);
+      expect(argvOf(launcher)[1]).toMatch(/bin[\\/]serve\.mjs$/);
+      if (ppidOf(launcher) !== r.child.pid) {
+        shell = ppidOf(launcher);
+        expect(ppidOf(shell)).toBe(r.child.pid);
+        expect(argvOf(shell).slice(0, 2)).toEqual([expect.stringMatching(/sh$/), '-c']);
+      }
+      expectGatewayProcess(gateway);
     }
     await r.printed('stderr', `"pidFile":${JSON.stringify(pidFile)}`); // logged
     const sim = await until(() => {
@@ -230,22 +257,32 @@ describe('`npm run serve` and signals sent to the npm process only', () => {
       }
     }, 'the Lingma simulator to start');
     strays.push(gateway, sim);
-    return { r, dataDir, pidFile, gateway, sim };
+    return { r, dataDir, pidFile, gateway, sim, shell };
   }
 
+  // SIGINT goes to the process group, as Ctrl-C sends it: sent to npm alone it reaches npm's
+  // `sh -c` only, and dash waits for its child on SIGINT without passing it on (README "serve").
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    it(`${signal} to npm: the gateway stops gracefully, npm exits 0, nothing is left running`, async () => {
-      const { r, pidFile, gateway, sim } = await startUnderNpm();
+    const toGroup = signal === 'SIGINT';
+    it(`${signal} to ${toGroup ? "npm's process group (Ctrl-C)" : 'npm'}: the gateway stops gracefully, npm exits, nothing is left running`, async () => {
+      const { r, pidFile, gateway, sim, shell } = await startUnderNpm();
       if (signal === 'SIGTERM') {
         // SIGHUP to the gateway's pid (from relay.pid) reloads the aliases and keeps it running.
         process.kill(gateway, 'SIGHUP');
         await r.printed('stderr', 'SIGHUP: aliases reloaded');
         expect(isAlive(gateway)).toBe(true);
       }
-      process.kill(r.child.pid!, signal);
-      expect(await r.exited).toEqual({ code: 0, signal: null });
+      process.kill(toGroup ? -r.child.pid! : r.child.pid!, signal);
+      // npm passes the signal to its child. The launcher itself (no shell in between): it passes
+      // it on, the gateway stops, npm exits 0 after it. npm's `sh -c` (dash): the shell ends by
+      // the signal (SIGTERM: at once, and the launcher sees its shell gone; SIGINT: once the
+      // launcher has exited 0) and npm ends by the same signal; the gateway stops gracefully.
+      const ended = await r.exited;
+      if (shell !== undefined) expect(ended).toEqual({ code: null, signal });
+      else if (toGroup) expect([JSON.stringify({ code: 0, signal: null }), JSON.stringify({ code: null, signal })]).toContain(JSON.stringify(ended));
+      else expect(ended).toEqual({ code: 0, signal: null });
+      await r.printed('stderr', '"msg":"stopped"');
       expect(r.stderr()).toContain('"msg":"stopping: finishing in-flight requests"');
-      expect(r.stderr()).toContain('"msg":"stopped"');
       await until(() => !running(gateway) && !running(sim), 'the gateway and the simulator to be gone', 10_000);
       expect(existsSync(pidFile)).toBe(false);
     }, 60_000);
@@ -262,6 +299,100 @@ describe('`npm run serve` and signals sent to the npm process only', () => {
       expect(existsSync(pidFile)).toBe(false);
     }, 60_000);
   }
+});
+
+describe('the launcher bin/serve.mjs and its gateway process', () => {
+  const KEY = 'sk-relay-launcher-test-0001';
+
+  /** The launcher (serveDirect) with an answering upstream; the ledger writes nothing before the stop. */
+  async function startLauncher() {
+    const up = await startFakeOpenAI({ models: ['m1'] });
+    const dir = tempDir();
+    const dataDir = join(dir, 'data');
+    writeFileSync(
+      join(dir, 'relay.json'),
+      JSON.stringify({
+        server: { apiKeys: [KEY] },
+        providers: [{ name: 'up', type: 'openai', baseUrl: up.url, models: ['m1'] }],
+        ledger: { flushIntervalMs: 3_600_000, batchSize: 100_000 },
+        lingma: { attach: 'off' },
+      }),
+    );
+    const r = serveDirect(['--config', join(dir, 'relay.json'), '--data-dir', dataDir, '--port', '0']);
+    const url = (await r.line).slice('relay listening on '.length);
+    const pidFile = join(dataDir, 'relay.pid');
+    const gateway = Number(readFileSync(pidFile, 'utf8').trim());
+    strays.push(gateway);
+    // relay.pid names the gateway, a child of the launcher.
+    expect(gateway).toBeGreaterThan(0);
+    expect(gateway).not.toBe(r.child.pid);
+    if (process.platform === 'linux') expect(ppidOf(gateway)).toBe(r.child.pid);
+    return { r, up, url, dataDir, pidFile, gateway };
+  }
+
+  it('SIGTERM to the launcher: the gateway (node --max-semi-space-size=2, the bundle) stops gracefully, exit 0, every ledger row kept', async () => {
+    const { r, up, url, dataDir, pidFile, gateway } = await startLauncher();
+    try {
+      if (process.platform === 'linux') expectGatewayProcess(gateway);
+      const N = 5;
+      for (let i = 0; i < N; i++) {
+        const res = await fetch(`${url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'up/m1', messages: [{ role: 'user', content: `hello ${i}` }] }),
+        });
+        expect(res.status).toBe(200);
+        await res.text();
+      }
+      r.child.kill('SIGTERM');
+      expect(await r.exited).toEqual({ code: 0, signal: null });
+      await r.closed;
+      expect(r.stderr()).toContain('"signal":"SIGTERM","msg":"stopping: finishing in-flight requests"');
+      expect(r.stderr()).toContain('"msg":"stopped"');
+      expect(running(gateway)).toBe(false);
+      expect(existsSync(pidFile)).toBe(false);
+      // Written only by the stop's final flush (the batch is held back by the config).
+      const db = new Database(join(dataDir, 'usage.db'), { readonly: true });
+      try {
+        expect((db.prepare('SELECT COUNT(*) AS n FROM usage').get() as { n: number }).n).toBe(N);
+      } finally {
+        db.close();
+      }
+    } finally {
+      await up.close();
+    }
+  }, 60_000);
+
+  it('SIGKILL of the launcher: the gateway notices at once and stops gracefully', async () => {
+    const { r, up, pidFile, gateway } = await startLauncher();
+    try {
+      r.child.kill('SIGKILL');
+      expect((await r.exited).signal).toBe('SIGKILL');
+      await r.printed('stderr', '"msg":"stopped"'); // the gateway still holds the pipes
+      expect(r.stderr()).toContain('the process that started the relay is gone');
+      await until(() => !running(gateway), 'the gateway to be gone', 5_000);
+      expect(existsSync(pidFile)).toBe(false);
+    } finally {
+      await up.close();
+    }
+  }, 60_000);
+
+  it('the gateway killed by a signal: the launcher ends by the same signal', async () => {
+    const { r, up, gateway } = await startLauncher();
+    try {
+      process.kill(gateway, 'SIGKILL');
+      expect(await r.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    } finally {
+      await up.close();
+    }
+  }, 60_000);
+
+  it('V8 flags: NODE_OPTIONS applies to the gateway and overrides a flag of the same name', () => {
+    expect(gatewayNodeFlags(undefined)).toEqual([...GATEWAY_NODE_FLAGS]);
+    expect(gatewayNodeFlags('--no-deprecation --max-old-space-size=512')).toEqual([...GATEWAY_NODE_FLAGS]);
+    expect(gatewayNodeFlags('--max-semi-space-size=16')).toEqual(GATEWAY_NODE_FLAGS.filter((f) => !f.startsWith('--max-semi-space-size')));
+    expect(gatewayNodeFlags('--max_semi_space_size=16')).not.toContain('--max-semi-space-size=2');
+  });
 });
 
 describe('preserve: the dashboard is built when missing', () => {

@@ -1,0 +1,32 @@
+/**
+ * The gateway process's Node/V8 flags: the one place they are written down. The launcher
+ * (bin/serve.mjs) starts dist/cli/serve.mjs with them; the bench (test/bench/) starts the relay
+ * with the same ones. They must be given on the command line: V8 reads `--max-semi-space-size` when
+ * the heap is set up (`v8.setFlagsFromString` at run time was measured to have no effect on it).
+ * `--max-semi-space-size=2` (MB): a small young generation, so an idle or lightly loaded gateway
+ * stays small; the bench's "idle RSS" and soak rows measure the trade.
+ */
+
+/** @type {readonly string[]} */
+export const GATEWAY_NODE_FLAGS = Object.freeze(['--max-semi-space-size=2']);
+
+/**
+ * The environment variable through which the launcher tells the gateway its pid: the gateway
+ * follows that process's lifetime (src-main/cli/serve.ts), even if the launcher dies before the
+ * gateway has looked at its parent.
+ */
+export const LAUNCHER_PID_ENV = 'RELAY_LAUNCHER_PID';
+
+/**
+ * GATEWAY_NODE_FLAGS less those NODE_OPTIONS sets itself: command-line flags win over
+ * NODE_OPTIONS, so a flag the user chose there (`NODE_OPTIONS=--max-semi-space-size=16`) would
+ * otherwise be overridden by ours. The rest of NODE_OPTIONS reaches the gateway through its
+ * environment unchanged.
+ * @param {string | undefined} nodeOptions
+ * @returns {string[]}
+ */
+export function gatewayNodeFlags(nodeOptions) {
+  const name = (flag) => flag.split('=')[0].replace(/_/g, '-');
+  const given = new Set((nodeOptions ?? '').split(/\s+/).filter((w) => w.startsWith('--')).map(name));
+  return GATEWAY_NODE_FLAGS.filter((f) => !given.has(name(f)));
+}
