@@ -13,8 +13,15 @@
  * (measured on Node 20: heap total 45 MB after one, 10 MB after two). A steady load never
  * triggers it; a trickle of requests triggers it once per `minGrowth` of garbage at most.
  *
- * The collector is V8's `gc`, made reachable without a command-line flag: `--expose-gc` set for
- * the moment one fresh context is created (the way jest's leak detector does it), then unset.
+ * The collector is V8's `gc`: the global one when the process was started with `--expose-gc`;
+ * otherwise made reachable without the command-line flag: `--expose-gc` set for the moment one
+ * fresh context is created (the way jest's leak detector does it), then unset. Node documents
+ * flag changes after start as unpredictable; this one is narrow: `expose_gc` is read only when a
+ * context is created (it installs the `gc` extension there), the flag is back to its start value
+ * before anything else runs (V8's flag hash, which guards code caches, is then the same again),
+ * and Node 20+ keeps V8's flags writable after start (`--no-freeze-flags-after-init`). When a
+ * runtime refuses it (frozen flags: `setFlagsFromString` throws, or the context has no `gc`),
+ * there is simply no idle collection.
  */
 import { performance } from 'node:perf_hooks';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
@@ -55,8 +62,10 @@ export function idleCollector(d: IdleCollectorDeps): { check(): boolean } {
   };
 }
 
-/** V8's `gc` function, or undefined when this runtime refuses the flag. */
+/** V8's `gc` function (the global one under `--expose-gc`), or undefined when this runtime refuses the flag. */
 export function exposedGc(): (() => void) | undefined {
+  const global = (globalThis as { gc?: unknown }).gc;
+  if (typeof global === 'function') return () => void global();
   try {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as unknown;

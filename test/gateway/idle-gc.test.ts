@@ -59,4 +59,18 @@ describe('idle collector', () => {
     const { runInNewContext } = await import('node:vm');
     expect(runInNewContext('typeof gc')).toBe('undefined');
   });
+
+  it('uses the global gc when the process has one (--expose-gc), without touching the flag', () => {
+    const had = Object.getOwnPropertyDescriptor(globalThis, 'gc');
+    let calls = 0;
+    Object.defineProperty(globalThis, 'gc', { value: () => calls++, configurable: true, writable: true });
+    try {
+      const gc = exposedGc();
+      gc!();
+      expect(calls).toBe(1);
+    } finally {
+      if (had) Object.defineProperty(globalThis, 'gc', had);
+      else delete (globalThis as { gc?: unknown }).gc;
+    }
+  });
 });
