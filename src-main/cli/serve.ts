@@ -28,6 +28,7 @@ import { FileSecretStore } from './file-secrets';
 import { loginProfilesDir } from './login-browser';
 import { colorWanted, prettyDestination, wantsHumanOutput } from './pretty-log';
 import { startLines } from './start-summary';
+import { startIdleCollector } from './idle-gc';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -156,6 +157,7 @@ async function main(): Promise<void> {
     }
     stoppingAt = Date.now();
     parentWatch?.stop();
+    idleGc.stop();
     log.info({ signal }, 'stopping: finishing in-flight requests');
     relay
       .stop()
@@ -185,6 +187,8 @@ async function main(): Promise<void> {
       log.info({ ok: outcome?.ok, aliases: outcome?.aliases, error: outcome?.error }, 'SIGHUP: aliases reloaded');
     });
   }
+  // Dead objects of a busy spell are collected once the gateway goes quiet (./idle-gc.ts).
+  const idleGc = startIdleCollector();
   // Announced only once the signals are handled: a launcher may signal as soon as it reads this.
   process.stdout.write(out);
 }

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLedger, type Ledger } from '../../src-main/core/ledger/index';
@@ -274,6 +274,23 @@ describe('opening', () => {
     await until(() => ledger.status().state === 'ok' && ledger.status().queued === 0);
     expect(ledger.status()).toMatchObject({ written: 6, dropped: 0 });
     expect((raw(d.path()).prepare('SELECT COUNT(*) AS n FROM usage').get() as { n: number }).n).toBe(6);
+  });
+
+  it('an idle worker closes and ends; the next write starts another, which opens the database first', async () => {
+    const d = tmp();
+    const life = () => (existsSync(`${d.path()}.life`) ? readFileSync(`${d.path()}.life`, 'utf8').trim().split('\n') : []);
+    const store = createSqliteStore({ dbPath: d.path(), busyTimeoutMs: 1000, idleMs: 50, workerFile: new URL('./fixtures/logging-worker.mjs', import.meta.url) });
+    const ledger = open({ dbPath: d.path(), store, log: silent, config: ledgerConfig({ flushIntervalMs: 5 }) });
+    ledger.record(rec({ requestId: 'first' }));
+    await ledger.flush();
+    await until(() => life().length === 2);
+    expect(life()).toEqual(['open', 'exit']);
+    ledger.record(rec({ requestId: 'second' }));
+    await ledger.flush();
+    expect(ledger.status()).toMatchObject({ state: 'ok', written: 2, dropped: 0 });
+    expect(life().slice(0, 3)).toEqual(['open', 'exit', 'open']);
+    // Reads kept working on the main thread's connection meanwhile.
+    expect((await ledger.recent({})).rows.map((r) => r.requestId).sort()).toEqual(['first', 'second']);
   });
 
   it('disabled: no file, no rows, queries refuse clearly', async () => {

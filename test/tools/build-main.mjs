@@ -13,7 +13,7 @@
  * CJS main can load them. No Electron binary is needed to build.
  */
 import { build } from 'esbuild';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +37,8 @@ const common = {
   sourcemap: 'linked',
   logLevel: 'warning',
   legalComments: 'none',
+  // Non-ASCII characters escaped everywhere but in comments (see oneByte below).
+  charset: 'ascii',
   // core/admin/static.ts reads import.meta.url only when it exists (ESM); in this CJS bundle the
   // desktop passes rendererDir instead.
   logOverride: { 'empty-import-meta': 'silent' },
@@ -103,6 +105,14 @@ const bad = preloadImports.filter((p) => p !== 'electron');
 if (bad.length) {
   console.error(`preload must only import electron, found: ${bad.join(', ')}`);
   process.exit(1);
+}
+
+// V8 holds a script's source for the life of its functions, two bytes a character as soon as one
+// character is beyond Latin-1: with `charset: 'ascii'` those can only be in comments, where each
+// UTF-16 unit becomes one '?' (same columns: the source maps still line up).
+for (const f of ['main.cjs', 'ledger-worker.cjs']) {
+  const file = join(outDir, f);
+  writeFileSync(file, readFileSync(file, 'utf8').replace(/[^\0-\xff]/g, '?'));
 }
 
 const assets = join(root, 'assets');

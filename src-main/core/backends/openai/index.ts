@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { Pool, type Dispatcher } from 'undici';
+import { Pool, type Dispatcher } from './undici';
 import type { ChatEvent, ChatRequest, EmbeddingsRequest, EmbeddingsResult } from '../../chat/model';
 import type { ProviderConfig } from '../../config/schema';
 import { errors, RelayError } from '../../errors';

@@ -4,7 +4,7 @@
  * SECURITY: only 127.0.0.1 is ever probed. The host is not a parameter: discovery must not become
  * a way to make the relay scan other machines (or follow a redirect to one).
  */
-import { request } from 'undici';
+import { request } from './undici';
 import type { LocalServerId } from '../../state-types';
 
 export const LOOPBACK = '127.0.0.1';

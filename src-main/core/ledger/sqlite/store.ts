@@ -10,6 +10,11 @@
  *
  * The worker is referenced (keeps the process alive) only while a call is pending, so a pending
  * final flush holds the process until it is committed, and an idle ledger never does.
+ *
+ * Memory: a worker thread is a V8 isolate of its own (~10 MB of RSS). After `idleMs` without a
+ * call the worker closes its connection (with SQLite's `optimize`) and ends; the next write starts
+ * a new one, which opens the database again first (a few ms, off the request path: writes are
+ * batched behind the ledger's queue). An idle gateway holds no writer thread.
  */
 import Database from 'better-sqlite3';
 import { dirname, join } from 'node:path';
@@ -40,6 +45,8 @@ export interface SqliteStoreOptions {
   exactPercentileRows?: number;
   /** The worker's entry (default `ledgerWorkerFile()`). */
   workerFile?: string | URL;
+  /** After this long without a call the worker closes and ends (ms; default 5000; 0: never). */
+  idleMs?: number;
 }
 
 type Call = { op: Request['op'] } & Record<string, unknown>;
@@ -53,6 +60,29 @@ export function createSqliteStore(o: SqliteStoreOptions): LedgerStore {
   let closed = false;
   /** The worker whose write connection is open: a worker started after one died must open first. */
   let openedOn: Worker | null = null;
+  const idleMs = o.idleMs ?? 5000;
+  let idleTimer: NodeJS.Timeout | null = null;
+  /** A worker closing after being idle: settles when its thread has ended. */
+  let retiring: Promise<void> | null = null;
+
+  const clearIdle = (): void => {
+    if (idleTimer) clearTimeout(idleTimer);
+    idleTimer = null;
+  };
+  /** The idle worker closes its connection and ends on its own; a later write starts another. */
+  const retire = (w: Worker): void => {
+    idleTimer = null;
+    if (worker !== w || pending.size || closed) return;
+    worker = null;
+    openedOn = null;
+    const done = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+    retiring = done;
+    void done.then(() => {
+      if (retiring === done) retiring = null;
+    });
+    // Its reply (and a failure to close: the database is closed with the thread anyway) is not awaited.
+    w.postMessage({ op: 'close', id: ++seq });
+  };
 
   const failAll = (w: Worker, reason: string): void => {
     if (worker !== w) return;
@@ -69,7 +99,14 @@ export function createSqliteStore(o: SqliteStoreOptions): LedgerStore {
       const c = pending.get(r.id);
       if (!c) return;
       pending.delete(r.id);
-      if (!pending.size) w.unref();
+      if (!pending.size) {
+        w.unref();
+        if (idleMs > 0 && worker === w && !closed) {
+          clearIdle();
+          idleTimer = setTimeout(() => retire(w), idleMs);
+          idleTimer.unref();
+        }
+      }
       if (r.ok) c.resolve(r.value);
       else c.reject(new StoreFailure(r.reason, r.retry));
     });
@@ -79,6 +116,7 @@ export function createSqliteStore(o: SqliteStoreOptions): LedgerStore {
   };
 
   const call = <T>(req: Call): Promise<T> => new Promise<T>((resolve, reject) => {
+    clearIdle();
     if (!worker) {
       try {
         worker = start();
@@ -99,6 +137,8 @@ export function createSqliteStore(o: SqliteStoreOptions): LedgerStore {
   };
   /** Every write goes to a worker with the database open (after a crash, a new one opens it again). */
   const writing = async <T>(req: Call): Promise<T> => {
+    // A retired worker finishes its close before another opens the database.
+    while (retiring && !worker) await retiring;
     if (!worker || openedOn !== worker) await openWorker();
     return call<T>(req);
   };
@@ -135,11 +175,13 @@ export function createSqliteStore(o: SqliteStoreOptions): LedgerStore {
     async close() {
       if (closed) return;
       closed = true;
+      clearIdle();
       const w = worker;
       if (w) {
         await call({ op: 'close' }).catch(() => undefined);
         await w.terminate();
       }
+      await retiring;
       closeReader();
     },
     tokensByKeySince: async (since) => read().tokensByKeySince(since),
