@@ -213,4 +213,15 @@ describe('data dir and keys', () => {
     expect(() => ks.create('x', { rpm: 0 })).toThrow(/rpm/);
     expect(existsSync(join(dir, 'api-key'))).toBe(false);
   });
+  it('verifies the same keys again and again (remembered hashes) and stops at once when one is revoked', () => {
+    const ks = KeyStore.open({ config: validateConfig({}), dataDir: tempDir(), generate: false });
+    const made = Array.from({ length: 20 }, (_, i) => ks.create(`k${i}`, {})); // more than the memo holds
+    for (let round = 0; round < 3; round++) for (const m of made) expect(ks.verify(m.key)?.keyId).toBe(m.id);
+    expect(ks.verify(`${made[0].key}x`)).toBeUndefined();
+    ks.revoke(made[19].id);
+    ks.revoke(made[0].id);
+    expect(ks.verify(made[19].key)).toBeUndefined();
+    expect(ks.verify(made[0].key)).toBeUndefined();
+    expect(ks.verify(made[1].key)?.keyId).toBe(made[1].id);
+  });
 });

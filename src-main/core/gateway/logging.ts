@@ -1,35 +1,14 @@
 /**
  * The gateway's logger: pino, JSON lines, request id on every request-scoped line (`reqId`).
- * SECURITY: credentials are redacted by pino before a line is written (headers carrying keys or
- * tokens, and any `password`, `apiKey`, `token` field), so neither the log file nor the dashboard
+ * SECURITY: credentials are redacted before a line is written (headers carrying keys or tokens,
+ * and any `password`, `apiKey`, `token` field: ./log-redact.ts, as pino formatters), so neither the log file nor the dashboard
  * (which gets the same, already redacted, lines through the EventHub) ever sees one.
  */
 import pino, { type Logger } from 'pino';
 import type { EventHub, LogLevel, LogLine } from '../events';
+import { redactLogObject } from './log-redact';
 
-export const REDACT_PATHS = [
-  'req.headers.authorization',
-  'req.headers["x-api-key"]',
-  'req.headers["x-admin-token"]',
-  'req.headers.cookie',
-  'headers.authorization',
-  'headers["x-api-key"]',
-  'headers["x-admin-token"]',
-  'authorization',
-  'password',
-  'apiKey',
-  'token',
-  'adminToken',
-  'metricsToken',
-  '*.password',
-  '*.apiKey',
-  '*.token',
-  '*.adminToken',
-  '*.metricsToken',
-  '*.*.password',
-  '*.*.apiKey',
-  '*.*.token',
-];
+export { REDACT_PATHS } from './log-redact';
 
 const LEVELS: Record<number, LogLevel> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
 const OMIT = new Set(['level', 'time', 'msg', 'reqId', 'instance', 'pid', 'hostname']);
@@ -133,13 +112,21 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       }
     },
   };
-  return pino(
+  const logger = pino(
     {
       level: opts.level ?? 'info',
       base: undefined,
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      // Our own masking (./log-redact.ts), not pino's `redact`: the same fields, no per-line garbage.
+      formatters: { log: redactLogObject, bindings: redactLogObject },
       timestamp: pino.stdTimeFunctions.epochTime,
     },
     stream,
   );
+  // A child's bindings (fastify's per-request `reqId` child, ours) are masked too: pino applies
+  // `formatters.bindings` to the root only, and every descendant inherits this `child`.
+  const child = logger.child;
+  logger.child = function (this: Logger, bindings, options) {
+    return child.call(this, bindings && typeof bindings === 'object' ? redactLogObject(bindings) : bindings, options);
+  } as Logger['child'];
+  return logger;
 }
