@@ -9,7 +9,7 @@
  */
 import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { approximateTokens, estimatePromptTokens, estimateTokens, EXACT_LIMIT, loadTokenizer, tokenizerReady } from '../../src-main/core/chat/tokens';
+import { approximateTokens, estimatePromptTokens, estimateTokens, EXACT_LIMIT, loadTokenizer, TextTally, tokenizerReady } from '../../src-main/core/chat/tokens';
 
 const exact = (createRequire(import.meta.url)('gpt-tokenizer/encoding/o200k_base') as { countTokens(t: string): number }).countTokens;
 
@@ -36,6 +36,34 @@ describe('token estimate', () => {
     expect(long.length).toBeGreaterThan(EXACT_LIMIT);
     const err = Math.abs(estimateTokens(long) - exact(long)) / exact(long);
     expect(err).toBeLessThan(0.03);
+  });
+
+  it('a streamed answer: the same figure in any pieces as whole, holding a bounded part of it', () => {
+    let seed = 7;
+    const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const texts = [
+      CORPUS.prose, // short: exact
+      (CORPUS.code + CORPUS.chinese + CORPUS.json).repeat(60), // ~400 K characters, multi-byte included
+      'x'.repeat(EXACT_LIMIT), // exactly at the limit
+      'y'.repeat(EXACT_LIMIT + 1),
+    ];
+    for (const text of texts) {
+      const tally = new TextTally();
+      let maxHeld = 0;
+      for (let i = 0; i < text.length; ) {
+        const n = 1 + rand(i % 3 === 0 ? 5000 : 300);
+        tally.add(text.slice(i, i + n));
+        i += n;
+        maxHeld = Math.max(maxHeld, tally.held);
+      }
+      expect(tally.length).toBe(text.length);
+      expect(tally.count()).toBe(estimateTokens(text));
+      // Never more than the exact limit, or 4 samples + the last block and a half (8,000 characters each) and one piece.
+      expect(maxHeld).toBeLessThanOrEqual(Math.max(EXACT_LIMIT, 6.5 * 8000 + 5000));
+      if (text.length <= EXACT_LIMIT) expect(tally.count()).toBe(exact(text));
+      else expect(Math.abs(tally.count() - exact(text)) / exact(text)).toBeLessThan(0.03);
+    }
+    expect(new TextTally().count()).toBe(0);
   });
 
   it('states the stand-in approximation error: within 40% of the tokenizer', () => {

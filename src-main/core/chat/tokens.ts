@@ -10,15 +10,16 @@
  * request's own tick (`loadTokenizer()`). Without `useTokenizer()` (plain unit use), or if it
  * cannot be loaded, a cheap approximation stands in (about 4 characters per token for Latin text,
  * 1 per CJK character).
- * Texts past `EXACT_LIMIT` characters are counted on samples and scaled, so one estimate never
- * costs more than a few milliseconds. Figures are flagged `estimated` wherever they are used.
+ * Texts past `EXACT_LIMIT` characters are counted on samples and scaled (`TextTally`, which also
+ * estimates a streamed answer without holding all of it), so one estimate never costs more than a
+ * few milliseconds. Figures are flagged `estimated` wherever they are used.
  */
 import { createRequire } from 'node:module';
 import type { ChatMessage, ChatRequest, ContentPart } from './model';
 
 const PER_MESSAGE = 4;
 const PER_IMAGE = 85;
-/** Longer texts are counted on three samples of `SAMPLE` characters and scaled. */
+/** Longer texts are counted on samples of `SAMPLE` characters and scaled (`TextTally`). */
 export const EXACT_LIMIT = 24_000;
 const SAMPLE = 8_000;
 
@@ -81,17 +82,100 @@ export function approximateTokens(text: string): number {
 /** Estimated tokens of a text. */
 export function estimateTokens(text: string): number {
   if (!text) return 0;
+  if (text.length <= EXACT_LIMIT) return countShort(text);
+  const tally = new TextTally();
+  tally.add(text);
+  return tally.count();
+}
+
+/** A text of at most `EXACT_LIMIT` characters: counted whole (or approximated). */
+function countShort(text: string): number {
   const count = counter;
   if (!count) {
     if (!onFirstUse || tried) return approximateTokens(text);
     loadNow();
-    return estimateTokens(text);
+    return countShort(text);
   }
-  if (text.length <= EXACT_LIMIT) return count(text);
-  // Start, middle and end, scaled to the whole length.
-  const mid = Math.floor((text.length - SAMPLE) / 2);
-  const sampled = count(text.slice(0, SAMPLE)) + count(text.slice(mid, mid + SAMPLE)) + count(text.slice(-SAMPLE));
-  return Math.round((sampled * text.length) / (3 * SAMPLE));
+  return count(text);
+}
+
+/** Sampled blocks a `TextTally` keeps at most (besides the last `SAMPLE` characters). */
+const MAX_SAMPLES = 4;
+
+/**
+ * A text seen piece by piece (a streamed answer), estimated as `estimateTokens` estimates it whole,
+ * holding a bounded part of it: the whole text while it is at most `EXACT_LIMIT` characters (then
+ * counted exactly), past that at most `MAX_SAMPLES` blocks of `SAMPLE` characters, evenly spread
+ * (block 0, then every `stride`-th, the stride doubling whenever one more would be kept) and the
+ * last `SAMPLE` characters; the count is the samples' tokens scaled to the whole length. So a
+ * 600 KB answer costs ~50 KB while it streams, not 600 KB, and one estimate never counts more
+ * than five samples. Long texts given whole take the same path, so a text gets the same figure
+ * whether it arrived in one piece or many.
+ */
+export class TextTally {
+  /** Characters seen. */
+  length = 0;
+  /** The whole text, while it is at most `EXACT_LIMIT` characters. */
+  private whole: string | undefined = '';
+  private readonly samples: { index: number; text: string }[] = [];
+  private stride = 1;
+  /** Blocks completed. */
+  private blocks = 0;
+  private prev = '';
+  private cur = '';
+
+  add(piece: string): void {
+    if (!piece) return;
+    this.length += piece.length;
+    if (this.whole !== undefined) {
+      if (this.length <= EXACT_LIMIT) {
+        this.whole += piece;
+        return;
+      }
+      piece = this.whole + piece;
+      this.whole = undefined;
+    }
+    const s = this.cur + piece;
+    let i = 0;
+    for (; s.length - i >= SAMPLE; i += SAMPLE) this.complete(s.slice(i, i + SAMPLE));
+    this.cur = s.slice(i);
+  }
+
+  /** The whole text, while it is short enough to be held (at most `EXACT_LIMIT` characters). */
+  get text(): string | undefined {
+    return this.whole;
+  }
+
+  /** Characters held (the whole text while short; else the samples and the last block and a half). */
+  get held(): number {
+    if (this.whole !== undefined) return this.whole.length;
+    let n = this.prev.length + this.cur.length;
+    for (const s of this.samples) n += s.text.length;
+    return n;
+  }
+
+  count(): number {
+    if (this.whole !== undefined) return this.whole ? countShort(this.whole) : 0;
+    let tokens = countShort((this.prev + this.cur).slice(-SAMPLE));
+    let chars = SAMPLE;
+    for (const s of this.samples) {
+      tokens += countShort(s.text);
+      chars += s.text.length;
+    }
+    return Math.round((tokens * this.length) / chars);
+  }
+
+  private complete(block: string): void {
+    const index = this.blocks++;
+    this.prev = block;
+    if (index % this.stride !== 0) return;
+    this.samples.push({ index, text: block });
+    if (this.samples.length <= MAX_SAMPLES) return;
+    this.stride *= 2;
+    let kept = 0;
+    for (const s of this.samples) if (s.index % this.stride === 0) this.samples[kept++] = s;
+    this.samples.length = kept;
+  }
 }
 
 function partsTokens(parts: ContentPart[]): number {

@@ -9,7 +9,7 @@
  * announced at its start and the output seen.
  */
 import type { ChatEvent, Usage } from '../chat/model';
-import { estimateTokens } from '../chat/tokens';
+import { EXACT_LIMIT, estimateTokens, TextTally } from '../chat/tokens';
 import type { RelayError } from '../errors';
 import type { Resolution } from '../routing/types';
 import type { TraceData } from './trace';
@@ -85,8 +85,9 @@ export interface RequestObserver {
  * are taken in (not passed on); `decide()` gives the figure the request is counted with.
  */
 export class UsageMeter {
-  private output = '';
-  private reasoning = '';
+  /** What the answer said (text, tool calls) and its reasoning, held only as far as an estimate needs. */
+  private readonly output = new TextTally();
+  private readonly reasoning = new TextTally();
   private reported: Usage | undefined;
   private decided: Usage | undefined;
 
@@ -108,13 +109,14 @@ export class UsageMeter {
   observe(ev: ChatEvent): boolean {
     switch (ev.type) {
       case 'text':
-        this.output += ev.text;
+        this.output.add(ev.text);
         return true;
       case 'reasoning':
-        this.reasoning += ev.text;
+        this.reasoning.add(ev.text);
         return true;
       case 'tool_call':
-        this.output += (ev.name ?? '') + ev.argumentsDelta;
+        if (ev.name) this.output.add(ev.name);
+        this.output.add(ev.argumentsDelta);
         return true;
       case 'usage':
         // After the decision a late figure changes nothing: usage is decided once.
@@ -138,8 +140,13 @@ export class UsageMeter {
       return this.decided;
     }
     const promptTokens = this.promptEstimate;
-    const reasoningTokens = this.reasoning ? estimateTokens(this.reasoning) : undefined;
-    const u: Usage = { promptTokens, completionTokens: estimateTokens(this.output + this.reasoning), estimated: true };
+    const reasoningTokens = this.reasoning.length ? this.reasoning.count() : undefined;
+    // Output and reasoning short enough to be held are counted as one text; longer ones each on samples.
+    const out = this.output.text;
+    const why = this.reasoning.text;
+    const completionTokens =
+      out !== undefined && why !== undefined && out.length + why.length <= EXACT_LIMIT ? estimateTokens(out + why) : this.output.count() + (reasoningTokens ?? 0);
+    const u: Usage = { promptTokens, completionTokens, estimated: true };
     if (reasoningTokens !== undefined) u.reasoningTokens = reasoningTokens;
     // A backend's own estimate of the reused share (a Lingma session reuse) is kept, within the prompt.
     if (r?.cachedTokens) u.cachedTokens = Math.min(r.cachedTokens, promptTokens);
