@@ -14,7 +14,11 @@ import type { Capture, CaptureSummary, TimelineEvent } from './types';
 const SECRET_FIELD = /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api[-_]?key|apikey|access[-_]?token|refresh[-_]?token|id[-_]?token|token|secret|client[-_]?secret|password|passwd|pwd|credentials?|private[-_]?key|session[-_]?token|login[-_]?(url|link))$/i;
 const DATA_URL = /^data:([^;,]{0,100})(;base64)?,/i;
 
-export const TRUNCATED = '…[truncated by the inspector]';
+/**
+ * Ends a cut string. ASCII on purpose: one character beyond Latin-1 (such as '…') would make V8
+ * keep every cut answer two bytes a character, doubling what each capture costs and copies.
+ */
+export const TRUNCATED = '...[truncated by the inspector]';
 
 export interface CaptureOptions {
   /** Known secret values (masked wherever they appear); read per capture. */
@@ -27,7 +31,7 @@ interface Cut {
   /**
    * What the strings kept so far cost in memory (plus a little per value): a character each, two
    * for a string with any character beyond Latin-1 (V8 stores it two bytes a character: CJK text,
-   * and every cut string, whose marker has '…').
+   * for one).
    */
   chars: number;
 }
