@@ -196,6 +196,7 @@ async function main(): Promise<void> {
   const c0 = relay.cpuMs();
   const r = await maxRps(t, 32, seconds * 1000);
   const c1 = relay.cpuMs();
+  const mid = Number(process.hrtime.bigint() / 1000n);
   const s = await soak(t, mock, 32, seconds * 1000, () => undefined);
   const to = Number(process.hrtime.bigint() / 1000n);
   await t.pool.close();
@@ -203,9 +204,22 @@ async function main(): Promise<void> {
   await mock.close();
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error('no profile written');
-  const top = topFrames(JSON.parse(readFileSync(join(dir, file), 'utf8')), 10, from, to);
+  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile;
+  const top = topFrames(profile, 10, from, to);
   const head = `${label}: ${Math.round(r.rps)} req/s at 32 connections (${r.errors} errors), ${Math.round(((c1 - c0) * 1000) / (r.rps * seconds))} µs CPU per request; then ${s.streams} streams (${s.failed} failed)`;
-  const text = [head, '', ...table(top, 'self')].join('\n');
+  const text = [
+    head,
+    '',
+    'Both phases:',
+    '',
+    ...table(top, 'self'),
+    '',
+    'Non-streamed requests only (the 32-connection throughput phase), self and inclusive:',
+    '',
+    ...table(topFrames(profile, 15, from, mid), 'self'),
+    '',
+    ...table(topInclusive(profile, 25, from, mid), 'inclusive'),
+  ].join('\n');
   writeFileSync(join(dir, 'top10.md'), `${text}\n`);
   process.stdout.write(`${text}\n`);
   process.exit(0);
