@@ -221,6 +221,7 @@ async function main(): Promise<void> {
     ...table(topInclusive(profile, 25, from, mid), 'inclusive'),
   ].join('\n');
   writeFileSync(join(dir, 'top10.md'), `${text}\n`);
+  writeFileSync(join(dir, 'window.json'), `${JSON.stringify({ nonStreamed: [from, mid], streams: [mid, to] })}\n`);
   process.stdout.write(`${text}\n`);
   process.exit(0);
 }
