@@ -104,8 +104,10 @@ describe.skipIf(!hasRedis)('team mode: edits in one dashboard apply to every nod
     let view: any;
     await waitFor(async () => {
       view = await (await admin(a, 'GET', '/admin/cluster')).json();
-      return view.nodes.length === 3 && view.nodes.every((n: any) => n.lastSeen !== undefined && (n.requests ?? 0) >= 1);
-    }, 'every node to report its requests');
+      // A node counts a request when it finishes, a moment before its slot is released: a report
+      // taken in between shows requests 1 with inFlight 1. Wait for the report after that too.
+      return view.nodes.length === 3 && view.nodes.every((n: any) => n.lastSeen !== undefined && (n.requests ?? 0) >= 1 && n.inFlight === 0);
+    }, 'every node to report its requests, none in flight');
     expect(view.node).toBe('a');
     expect(((await (await admin(a, 'GET', '/admin/state')).json()) as any).team).toEqual({ node: 'a' });
     expect(view.nodes.map((n: any) => n.name)).toEqual(['a', 'b', 'c']);

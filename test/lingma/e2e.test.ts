@@ -59,10 +59,10 @@ describe('Lingma pool through the OpenAI endpoint', () => {
   });
 
   it('a non-streaming answer may take longer than the first-byte timeout', async () => {
-    // 6 deltas 700 ms apart: the whole answer takes ~4 s, the first delta comes at once.
-    relay.config.limits.firstByteTimeoutMs = 2000;
+    // 5 deltas 500 ms apart: the whole answer takes ~2 s, past the 1.5 s timeout; the first delta comes at once.
+    relay.config.limits.firstByteTimeoutMs = 1500;
     try {
-      await askAll({ reset: true, reply: { mode: 'fixed', text: 'slow but steady answer', deltas: 6, delayMs: 700 } });
+      await askAll({ reset: true, reply: { mode: 'fixed', text: 'slow but steady answer', deltas: 5, delayMs: 500 } });
       const r = await client.chat.completions.create({ model: 'lingma/dashscope_qwen3_coder', messages: [{ role: 'user', content: 'take your time' }] });
       expect(r.choices[0].message.content).toBe('slow but steady answer');
     } finally {

@@ -127,13 +127,12 @@ describe('Lingma process supervision', () => {
   }, 60_000);
 
   it('waits for a slow start, and gives up after startupTimeoutMs', async () => {
+    // Two independent providers, started side by side: the run waits for the longer one only.
     const slow = track(makeProvider({ lingma: { accounts: [{ username: 's' }] }, env: { LINGMA_SIM_START_DELAY_MS: '1200', LINGMA_SIM_LOGGED_IN_AS: 's' } }));
-    const inst = await readyInstance(slow);
+    const tooSlow = track(makeProvider({ lingma: { accounts: [{ username: 't' }], startupTimeoutMs: 1000 }, env: { LINGMA_SIM_START_DELAY_MS: '8000' } }));
+    const [inst] = await Promise.all([readyInstance(slow), tooSlow.provider.start().then(() => tooSlow.provider.whenStarted())]);
     expect(inst.state()).toBe('ready');
 
-    const tooSlow = track(makeProvider({ lingma: { accounts: [{ username: 't' }], startupTimeoutMs: 1000 }, env: { LINGMA_SIM_START_DELAY_MS: '8000' } }));
-    await tooSlow.provider.start();
-    await tooSlow.provider.whenStarted();
     const t = tooSlow.provider.lingmaInstances()[0];
     expect(t.state()).toBe('failed');
     expect(t.snapshot().reason).toMatch(/did not start: no connection on port \d+ within 1000 ms/);

@@ -150,10 +150,16 @@ export function tighten(dir: string): void {
   }
 }
 
-/** Resolves once something accepts TCP connections on the port; polls every `intervalMs`. */
-export async function waitForPort(port: number, opts: { timeoutMs: number; intervalMs?: number; abort?: Promise<unknown> }): Promise<void> {
+/**
+ * Resolves once something accepts TCP connections on the port. Polls every `firstIntervalMs` (50)
+ * at first, the gap growing by half each time up to `intervalMs` (250): a process that is up
+ * within a few hundred ms (the simulator, a warm Lingma) is seen ~200 ms sooner, and one that
+ * takes seconds costs no more than 4 refused local connects a second.
+ */
+export async function waitForPort(port: number, opts: { timeoutMs: number; intervalMs?: number; firstIntervalMs?: number; abort?: Promise<unknown> }): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
-  const interval = opts.intervalMs ?? 250;
+  const maxInterval = opts.intervalMs ?? 250;
+  let interval = Math.min(opts.firstIntervalMs ?? 50, maxInterval);
   let aborted = false;
   void opts.abort?.then(() => (aborted = true));
   for (;;) {
@@ -169,7 +175,8 @@ export async function waitForPort(port: number, opts: { timeoutMs: number; inter
     if (ok) return;
     if (aborted) throw new Error('the process exited before it accepted connections');
     if (Date.now() >= deadline) throw new Error(`no connection on port ${port} within ${opts.timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, interval));
+    await new Promise((r) => setTimeout(r, Math.min(interval, Math.max(1, deadline - Date.now()))));
+    interval = Math.min(maxInterval, Math.round(interval * 1.5));
   }
 }
 
