@@ -2,7 +2,6 @@
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
 import { fileURLToPath } from 'node:url';
-import LongestFirstSequencer from './test/setup/sequencer';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const ISOLATED = ['test/electron/**/*.test.ts', 'test/renderer/screens.test.tsx'];
@@ -28,8 +27,6 @@ export default defineConfig({
     // Three workers on two cores: most of the suite waits on sockets, child processes and
     // Chromium rather than computing.
     maxWorkers: 3,
-    // Longest files first (last run's durations), so the run does not end on one long file.
-    sequence: { sequencer: LongestFirstSequencer },
     projects: [
       {
         extends: true,
