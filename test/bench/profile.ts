@@ -127,7 +127,7 @@ async function oneConnection(seconds: number, label: string, dir: string, profil
   const d = await sequentialFor(direct, 3000);
   await direct.pool.close();
   // Without the profiler: CPU per request and added latency.
-  let relay = await startRelay(mock.url, ['--max-semi-space-size=2']);
+  let relay = await startRelay(mock.url, [...GATEWAY_NODE_FLAGS]);
   let t = target('relay', relay.url, '/v1/chat/completions', headers, 'mock/m', 1);
   await sequentialFor(t, 2000);
   const c0 = relay.cpuMs();
@@ -152,7 +152,7 @@ async function oneConnection(seconds: number, label: string, dir: string, profil
     return;
   }
   // Under the profiler: where it goes.
-  relay = await startRelay(mock.url, ['--max-semi-space-size=2', '--cpu-prof', `--cpu-prof-dir=${dir}`]);
+  relay = await startRelay(mock.url, [...GATEWAY_NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${dir}`]);
   t = target('relay', relay.url, '/v1/chat/completions', headers, 'mock/m', 1);
   await sequentialFor(t, 2000);
   const from = Number(process.hrtime.bigint() / 1000n);

@@ -33,7 +33,7 @@ describe('desktop main process (fake electron)', () => {
   it('registers the app scheme before ready, then starts the gateway and the tray', async () => {
     expect(fake.calls.indexOf('registerSchemesAsPrivileged')).toBeLessThan(fake.calls.indexOf('ready'));
     expect(fake.privileged).toEqual([expect.objectContaining({ scheme: 'app', privileges: expect.objectContaining({ standard: true, secure: true }) })]);
-    expect(electronModule.app.switches.get('js-flags')).toBe('--max-semi-space-size=2');
+    expect(electronModule.app.switches.get('js-flags')).toBe('--max-semi-space-size=2 --heap-growing-percent=50');
     await vi.waitFor(() => expect(tray()?.tooltip ?? '').toMatch(/http:\/\/127\.0\.0\.1:\d+\/v1/), { timeout: 60_000, interval: 100 });
     expect(electronModule.session.defaultSession.handlers.request).toBeTypeOf('function');
     // electron-store's sync IPC channel is removed.

@@ -190,6 +190,7 @@ function expectGatewayProcess(gateway: number): void {
   expect(argv[0]).toBe(process.execPath);
   expect(argv.slice(1, 1 + GATEWAY_NODE_FLAGS.length)).toEqual([...GATEWAY_NODE_FLAGS]);
   expect(GATEWAY_NODE_FLAGS).toContain('--max-semi-space-size=2');
+  expect(GATEWAY_NODE_FLAGS).toContain('--heap-growing-percent=50');
   expect(argv[1 + GATEWAY_NODE_FLAGS.length]).toMatch(/dist[\\/]cli[\\/]serve\.mjs$/);
   expect(argv.join(' ')).not.toMatch(/tsx/);
 }
