@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { AdminSnapshot, UsageGroup, UsageLatency, UsageRecent, UsageSeries, UsageTotals } from '../../src-main/core/admin/api-types';
 import { Legend, PercentileBars, StackedBars, type SeriesInput } from '../components/charts';
 import { Badge, Card, Empty, Stat } from '../components/ui';
@@ -89,11 +89,23 @@ export function Usage({ snap }: { snap: AdminSnapshot }) {
   }, [client, range, bucket, group, filters]);
 
   useEffect(() => { void load(); }, [load, nonce]);
-  // New requests finish all the time: refresh every 10 s while this screen is open.
+  // New requests finish all the time: refresh every 10 s while this screen is open, and a second
+  // after a request finishes (its ledger row is committed within the ledger's flush interval,
+  // 250 ms by default): at most one such refresh a second, however many requests finish.
   useEffect(() => {
     const t = setInterval(() => setNonce((n) => n + 1), 10_000);
     return () => clearInterval(t);
   }, []);
+  const lastFinished = useDash((s) => s.finished[0]?.id);
+  const soon = useRef<ReturnType<typeof setTimeout>>();
+  useEffect(() => {
+    if (!lastFinished || soon.current) return;
+    soon.current = setTimeout(() => {
+      soon.current = undefined;
+      setNonce((n) => n + 1);
+    }, 1_000);
+  }, [lastFinished]);
+  useEffect(() => () => clearTimeout(soon.current), []);
 
   const chart = useMemo(() => (series ? toSeries(series, metric) : undefined), [series, metric]);
   const buckets = series ? bucketsFor(series.from, series.to, bucket, series.tzOffsetMinutes ?? 0) : [];

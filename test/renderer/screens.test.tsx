@@ -10,6 +10,7 @@ import { Live } from '../../src-renderer/screens/Live';
 import { Logs } from '../../src-renderer/screens/Logs';
 import { Overview } from '../../src-renderer/screens/Overview';
 import { Settings } from '../../src-renderer/screens/Settings';
+import { Usage } from '../../src-renderer/screens/Usage';
 import { signInOutcome, useDash } from '../../src-renderer/store';
 import type { LoginState } from '../../src-main/core/admin/api-types';
 import { instance, snapshot } from './fixtures';
@@ -429,6 +430,37 @@ describe('App', () => {
       expect(await screen.findByTestId('screen-instances')).toBeTruthy();
     } finally {
       vi.unstubAllGlobals();
+    }
+  });
+});
+
+describe('Usage', () => {
+  it('refreshes a second after a request finishes: one refresh however many finish meanwhile', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+    try {
+      const f = fakeFetch(() => ({ status: 503, body: { error: { message: 'not now' } } }));
+      useClient(f);
+      render(<Usage snap={snapshot()} />);
+      const loads = () => f.calls.filter((c) => c.url.includes('/admin/usage/recent')).length;
+      const tick = (ms: number) => act(async () => void (await vi.advanceTimersByTimeAsync(ms)));
+      await tick(0);
+      expect(loads()).toBe(1);
+      const done = (id: string) => ({ id, requestId: id, protocol: 'openai' as const, endpoint: '/v1/chat/completions', model: 'm', stream: false, apiKeyId: 'k', startedAt: 1, finishedAt: 2, status: 200 });
+      act(() => useDash.setState({ finished: [done('a')] }));
+      await tick(500);
+      for (const id of ['b', 'c', 'd']) act(() => useDash.setState({ finished: [done(id), ...useDash.getState().finished] }));
+      await tick(499);
+      expect(loads()).toBe(1);
+      await tick(1);
+      expect(loads()).toBe(2);
+      // Nothing more finished: no more refreshes until the 10 s one.
+      await tick(8_000);
+      expect(loads()).toBe(2);
+      act(() => useDash.setState({ finished: [done('e'), ...useDash.getState().finished] }));
+      await tick(1_000);
+      expect(loads()).toBe(3);
+    } finally {
+      vi.useRealTimers();
     }
   });
 });
