@@ -97,7 +97,7 @@ export function Usage({ snap }: { snap: AdminSnapshot }) {
     return () => clearInterval(t);
   }, []);
   const lastFinished = useDash((s) => s.finished[0]?.id);
-  const soon = useRef<ReturnType<typeof setTimeout>>();
+  const soon = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   useEffect(() => {
     if (!lastFinished || soon.current) return;
     soon.current = setTimeout(() => {
