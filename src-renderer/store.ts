@@ -171,9 +171,17 @@ export async function act(label: string, fn: (c: AdminClient) => Promise<unknown
 /**
  * Sign-ins started from the dashboard, until they end: every outcome ends in a toast (signed in,
  * waiting for a person, password refused, failed). `saw`: the sign-in was seen under way, so a
- * later "signed out" means it stopped.
+ * later "signed out" means it stopped. `from`: the account's sign-in state when it was asked for;
+ * until the sign-in is seen under way, an event still carrying that state is older than the
+ * sign-in (the request returns before it starts, and an account edit's event may come after it)
+ * and settles nothing: a refused password fixed and signed in again must not end in "refused".
  */
-const pendingSignIns = new Map<string, { saw: boolean }>();
+const pendingSignIns = new Map<string, { saw: boolean; from?: string }>();
+
+function startSignIn(name: string): void {
+  const login = useDash.getState().snap?.instances.find((i) => i.name === name)?.login;
+  pendingSignIns.set(name, { saw: false, from: login && JSON.stringify(login) });
+}
 
 /** What a sign-in's end says, or undefined while it is still under way. */
 export function signInOutcome(name: string, login: LoginState, saw: boolean): { kind: Toast['kind']; text: string } | undefined {
@@ -196,6 +204,7 @@ function settleSignIn(i: AdminInstance): void {
     p.saw = true;
     return;
   }
+  if (!p.saw && p.from !== undefined && JSON.stringify(i.login) === p.from) return;
   const out = signInOutcome(i.name, i.login, p.saw);
   if (!out) return;
   pendingSignIns.delete(i.name);
@@ -204,7 +213,7 @@ function settleSignIn(i: AdminInstance): void {
 
 /** Sign one account in; its outcome ends in a toast. */
 export async function signIn(name: string): Promise<boolean> {
-  pendingSignIns.set(name, { saw: false });
+  startSignIn(name);
   const ok = await act(`Sign in ${name}`, (c) => c.login(name));
   if (!ok) pendingSignIns.delete(name);
   else useDash.getState().toast('info', `Signing in ${name}…`);
@@ -225,7 +234,7 @@ export async function signInAll(snap: AdminSnapshot): Promise<boolean> {
     toast('info', any ? 'Every account is already signed in: there is nothing to sign in.' : 'There is nothing to sign in: add a Lingma account first.');
     return false;
   }
-  for (const i of targets) pendingSignIns.set(i.name, { saw: false });
+  for (const i of targets) startSignIn(i.name);
   const ok = await act('Sign in all', (c) => c.loginAll());
   if (!ok) for (const i of targets) pendingSignIns.delete(i.name);
   else toast('info', `Signing in ${targets.map((i) => i.name).join(', ')}…`);

@@ -92,6 +92,16 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium against a
     if (profiles) rmSync(profiles, { recursive: true, force: true });
   }, 60_000);
 
+  /**
+   * A toast is short-lived (4 s, 8 s for an error): start looking for it before the action that
+   * raises it, and await it after the slower checks, or a loaded machine may let it fade first.
+   */
+  const toastShown = (text: string) => {
+    const seen = page.waitForSelector(`.toast >> text=${text}`, { timeout: 90_000 });
+    seen.catch(() => undefined); // awaited by the test; this only keeps an early failure from going unhandled
+    return seen;
+  };
+
   const go = async (route: string) => {
     await page.click(`[data-testid=nav-${route}]`);
     await page.waitForSelector(`[data-testid=screen-${route}]`);
@@ -133,11 +143,12 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium against a
     const row = '[data-testid=instance-alice]';
     await page.waitForSelector(`${row}[data-kind=needs_person] [data-testid=process]:has-text("process ready · signed out")`, { timeout: 90_000 });
     expect(await page.textContent(`${row} [data-testid=status] .badge`)).toBe('Needs a person');
+    const aliceIn = toastShown('alice is signed in');
     await page.click(`${row} >> button:has-text("Sign in")`);
     await page.waitForSelector(`${row}[data-kind=serving] [data-testid=process]:has-text("signed in as alice")`, { timeout: 90_000 });
     expect(await page.textContent(`${row} [data-testid=status] .badge`)).toBe('Serving');
     // The sign-in ended in a toast.
-    await page.waitForSelector('.toast >> text=alice is signed in');
+    await aliceIn;
     // The form got the password from the secret store, through the browser.
     expect(site.hits().users).toContain('alice');
   }, 120_000);
@@ -236,19 +247,21 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium against a
     await add('carol', 'carol-pw-123');
     // A wrong password: the sign-in page refuses it; the row offers Fix password.
     await signedOut('bob');
+    const bobRefused = toastShown('bob: the password was refused');
     await page.click('[data-testid=instance-bob] >> button:has-text("Sign in")');
     await page.waitForSelector(`${alice}[data-kind=serving]`, { timeout: 90_000 });
     await page.waitForSelector('[data-testid=instance-bob] >> text=the password was refused', { timeout: 90_000 });
-    await page.waitForSelector('.toast >> text=bob: the password was refused');
+    await bobRefused;
     expect(await page.textContent('[data-testid=instance-bob] [data-testid=process]')).toBe('process ready · sign-in refused');
 
     // A captcha: the row says whom to finish the sign-in as. (The site's mode is global: alice's
     // and bob's sign-ins are over before it changes.)
     site.setMode('captcha');
     await signedOut('carol');
+    const carolByHand = toastShown('carol: finish the sign-in by hand');
     await page.click('[data-testid=instance-carol] >> button:has-text("Sign in")');
     await page.waitForSelector('[data-testid=instance-carol] >> text=Finish sign-in as carol', { timeout: 90_000 });
-    await page.waitForSelector('.toast >> text=carol: finish the sign-in by hand');
+    await carolByHand;
     site.setMode('normal');
 
     // A cooled-down account: time left and the last error, timestamped. (Six failures in a row: a
@@ -286,9 +299,10 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium against a
     await page.waitForSelector('[data-testid=account-form-bob] input[id$=password]:focus');
     await page.screenshot({ path: join(SHOTS, 'accounts-fix-password-1440x900-light.png') });
     await page.keyboard.type('bob-right-pw');
+    const bobIn = toastShown('bob is signed in');
     await page.click('[data-testid=account-form-bob] button[type=submit]');
     await page.waitForSelector('[data-testid=instance-bob][data-kind=serving]', { timeout: 90_000 });
-    await page.waitForSelector('.toast >> text=bob is signed in');
+    await bobIn;
   }, 240_000);
 
   it('the events socket needs the token; foreign origins are refused (gateway guard)', async () => {

@@ -11,7 +11,7 @@ import { Logs } from '../../src-renderer/screens/Logs';
 import { Overview } from '../../src-renderer/screens/Overview';
 import { Settings } from '../../src-renderer/screens/Settings';
 import { Usage } from '../../src-renderer/screens/Usage';
-import { signInOutcome, useDash } from '../../src-renderer/store';
+import { signIn, signInOutcome, useDash } from '../../src-renderer/store';
 import type { LoginState } from '../../src-main/core/admin/api-types';
 import { instance, snapshot } from './fixtures';
 
@@ -247,6 +247,25 @@ describe('Accounts and instances: one table', () => {
     expect(signInOutcome('carol', { state: 'failed', reason: 'The login did not finish in time.' }, true)!.kind).toBe('error');
     expect(signInOutcome('carol', { state: 'logged_out' }, false)).toBeUndefined();
     expect(signInOutcome('carol', { state: 'logged_out' }, true)!.text).toBe('carol: the sign-in stopped before it finished');
+  });
+
+  it('a refused password, fixed and signed in again: an event older than the new sign-in does not end it as refused', async () => {
+    const f = fakeFetch();
+    useClient(f);
+    const refused: LoginState = { state: 'failed', reason: 'The sign-in page did not accept the user name or password.', rejected: true };
+    const snap = snapshot({ accounts, instances: [instance({ name: 'bob', login: refused })] });
+    useDash.getState().setSnapshot(snap);
+    useDash.setState({ toasts: [] }); // what an earlier test's sign-ins left to settle
+    // What saving the fixed password does (Instances: Fix password, then save).
+    expect(await signIn('bob')).toBe(true);
+    expect(useDash.getState().toasts.map((t) => t.text)).toContain('Signing in bob…');
+    const ev = (login: LoginState) => useDash.getState().apply({ type: 'instance', instance: instance({ name: 'bob', login }) });
+    // The account edit's event, sent before the sign-in began, arrives now: still the old refusal.
+    ev(refused);
+    expect(useDash.getState().toasts.map((t) => t.text).filter((t) => t.includes('refused'))).toEqual([]);
+    // The new sign-in ends (its "logging in" event coalesced away): signed in.
+    ev({ state: 'logged_in', user: 'bob' });
+    expect(useDash.getState().toasts.at(-1)).toMatchObject({ kind: 'ok', text: 'bob is signed in' });
   });
 });
 
