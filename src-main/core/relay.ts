@@ -153,6 +153,7 @@ export async function createCore(deps: CoreDeps): Promise<Relay> {
     observers: [requestMetrics(metrics), liveRequests(hub), usageLedger((rec) => ledger.record(rec)), inspector.observer, ...(shared && counter ? [budgetTokens(shared.budget), counter.observer] : [])],
     capture: () => inspector.capturing(),
     captureChars: () => inspector.answerChars(),
+    captureAllowance: inspector.allowance,
     errorRules: () => config.errorRules,
     // One budget port: the ledger's in-memory counters, or in team mode the cluster's.
     checkBudget: (caller) => (shared ? shared.budget.check(caller.keyId, caller.limits, clock.now()) : ledger.checkBudget(caller.keyId, caller.limits, clock.now())),

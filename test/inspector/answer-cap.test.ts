@@ -91,3 +91,37 @@ describe('answer cap of a trace', () => {
     expect(wide).toBeLessThanOrEqual(Math.ceil(latin / 2) + 1);
   });
 });
+
+describe('the inspector memory bound covers the answers in flight', () => {
+  it('answers streaming side by side share maxBytes with the ring: the oldest captures go first, then the answers are cut', () => {
+    const maxBytes = 256 * 1024;
+    const ins = createInspector({ config: () => cfg({ maxBytes, maxBodyBytes: 64 * 1024 }), dataDir: tempDir(), secrets: () => [] });
+    const limit = ins.answerChars();
+    // The ring holds finished captures first (~30 KB each).
+    for (let i = 0; i < 4; i++) ins.observer.finished!(outcome(`old-${i}`, traced(limit, 10, 'o'.repeat(1000))));
+    expect(ins.get('old-0')).toBeDefined();
+    // Eight answers stream at once, each up to `limit` characters: far more than maxBytes together.
+    const live = Array.from({ length: 8 }, () => new RequestTrace(0, () => 5, { model: 'm' }, limit, ins.allowance));
+    for (let round = 0; round < 80; round++) for (const t of live) t.observe({ type: 'text', text: 'y'.repeat(1024) });
+    const kept = live.map((t) => t.data().answer!.text.length);
+    // Together exactly the bound (the ring gave up all its room), each cut below the 68 KB it could keep alone.
+    expect(kept.reduce((a, b) => a + b, 0)).toBe(maxBytes);
+    for (const k of kept) expect(k).toBe(maxBytes / 8);
+    // Their captures say they were cut.
+    ins.observer.finished!(outcome('cut-0', live[0]));
+    expect(ins.get('cut-0')!.truncated).toBe(true);
+    // Room was made by dropping the oldest captures.
+    expect(ins.get('old-0')).toBeUndefined();
+    // Given back once their requests ended (`data()`): a new answer gets its whole share again.
+    const next = new RequestTrace(0, () => 5, { model: 'm' }, limit, ins.allowance);
+    for (let i = 0; i < 60; i++) next.observe({ type: 'text', text: 'z'.repeat(1024) });
+    expect(next.data().answer!.text.length).toBe(Math.min(limit, 60 * 1024));
+    expect(ins.allowance.take(maxBytes)).toBe(maxBytes);
+  });
+
+  it('a trace without an allowance keeps its answer up to answerChars, as before', () => {
+    const t = new RequestTrace(0, () => 5, { model: 'm' }, 5000);
+    for (let i = 0; i < 10; i++) t.observe({ type: 'text', text: 'q'.repeat(1000) });
+    expect(t.data().answer!.text.length).toBe(5000);
+  });
+});

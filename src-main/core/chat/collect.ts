@@ -15,13 +15,23 @@ export class ChatFold {
   /** Some text was dropped at `maxChars`. */
   cut = false;
 
-  constructor(private readonly maxChars = Infinity) {}
+  /**
+   * `maxChars`: the most each string (text, reasoning, each call's arguments) keeps. `allow`: asked
+   * before characters are kept, grants at most the number asked (a budget shared with other
+   * folds); what it does not grant is dropped as beyond `maxChars` is.
+   */
+  constructor(
+    private readonly maxChars = Infinity,
+    private readonly allow?: (chars: number) => number,
+  ) {}
 
-  /** `s + more`, within `maxChars`. */
+  /** `s + more`, within `maxChars` and what `allow` grants. */
   private grow(s: string, more: string): string {
-    if (s.length + more.length <= this.maxChars) return s + more;
+    let room = Math.min(more.length, this.maxChars - s.length);
+    if (room > 0 && this.allow) room = Math.min(room, this.allow(room));
+    if (room >= more.length) return s + more;
     this.cut = true;
-    return s.length >= this.maxChars ? s : s + more.slice(0, this.maxChars - s.length);
+    return room <= 0 ? s : s + more.slice(0, room);
   }
 
   push(ev: ChatEvent): void {

@@ -343,7 +343,8 @@ export const ConfigSchema = Type.Object(
     ),
     /**
      * The request inspector (core/inspector): each request's redacted bodies, upstream request and
-     * timeline, in memory (the most recent `maxEntries`, at most `maxBytes`), and in
+     * timeline, in memory (the most recent `maxEntries`, at most `maxBytes` together with what the
+     * answers of requests in flight keep for their captures), and in
      * `<data dir>/inspector.db` (0600) only with `persist: true`, kept `retentionDays` and at most `maxDbBytes`.
      */
     inspector: Type.Object(

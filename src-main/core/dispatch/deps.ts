@@ -7,6 +7,7 @@ import type { HealthCache, Resolver } from '../routing/types';
 import type { Clock } from '../ports';
 import type { Admission } from './admission';
 import type { RequestObserver } from './outcome';
+import type { CaptureAllowance } from './trace';
 import type { Caller } from './types';
 
 export interface DispatchLimits {
@@ -40,6 +41,8 @@ export interface DispatcherDeps {
    * longer ones anyway), so a long streamed answer is not held whole while it streams. Default: all.
    */
   captureChars?: () => number;
+  /** With capture on: what all traces in flight may keep of their answers together (the inspector's). */
+  captureAllowance?: CaptureAllowance;
   clock?: Clock;
   log?: Logger;
 }

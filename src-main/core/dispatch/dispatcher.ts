@@ -219,7 +219,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
 
   /** A trace for this request when capture is on (the client's body, else the neutral request stands in). */
   const traceFor = (run: RequestRun, ctx: RequestContext, fallbackBody: unknown): void => {
-    if (deps.capture?.()) run.trace = new RequestTrace(ctx.receivedAt, () => clock.now(), ctx.clientBody ?? fallbackBody, deps.captureChars?.());
+    if (deps.capture?.()) run.trace = new RequestTrace(ctx.receivedAt, () => clock.now(), ctx.clientBody ?? fallbackBody, deps.captureChars?.(), deps.captureAllowance);
   };
   const traceResolved = (run: RequestRun, resolution: Resolution): void => {
     const t = run.trace;

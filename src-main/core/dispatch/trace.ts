@@ -17,20 +17,38 @@ export interface TraceData {
   clientBody?: unknown;
   timeline: TimelineEvent[];
   answer?: CapturedAnswer;
+  /** The answer kept is shorter than what the client got (`answerChars` or the allowance). */
+  answerCut?: boolean;
   upstream?: UpstreamRequest & { instance?: string };
+}
+
+/**
+ * What all traces in flight may keep of their answers together (the request inspector's memory
+ * bound, `inspector.maxBytes`): `take(n)` grants at most `n` characters, `release(n)` gives back
+ * what a trace held once its request is over.
+ */
+export interface CaptureAllowance {
+  take(chars: number): number;
+  release(chars: number): void;
 }
 
 export class RequestTrace {
   readonly timeline: TimelineEvent[] = [];
   private fold: ChatFold | undefined;
+  /** Characters granted by the allowance so far, given back by `data()`. */
+  private held = 0;
   upstream?: UpstreamRequest & { instance?: string };
 
-  /** `answerChars`: the most characters the answer's text (reasoning, each call's arguments) keeps. */
+  /**
+   * `answerChars`: the most characters the answer's text (reasoning, each call's arguments) keeps;
+   * `allowance`: the share of all requests in flight (absent: no shared bound).
+   */
   constructor(
     private readonly receivedAt: number,
     private readonly now: () => number,
     readonly clientBody?: unknown,
     private readonly answerChars = Infinity,
+    private readonly allowance?: CaptureAllowance,
   ) {}
 
   /** ms since arrival. */
@@ -48,7 +66,13 @@ export class RequestTrace {
 
   /** An event the client gets (after usage is decided). */
   observe(ev: ChatEvent): void {
-    (this.fold ??= new ChatFold(this.answerChars)).push(ev);
+    (this.fold ??= new ChatFold(this.answerChars, this.allowance && ((n) => this.take(n)))).push(ev);
+  }
+
+  private take(chars: number): number {
+    const granted = this.allowance!.take(chars);
+    this.held += granted;
+    return granted;
   }
 
   /** The upstream request an attempt reported, with the instance it went to. */
@@ -56,7 +80,12 @@ export class RequestTrace {
     if (up) this.upstream = { ...up, instance };
   }
 
+  /** The trace as the outcome keeps it; gives back what the answer held of the allowance (once). */
   data(): TraceData {
+    if (this.held) {
+      this.allowance!.release(this.held);
+      this.held = 0;
+    }
     const d: TraceData = { timeline: [...this.timeline] };
     if (this.clientBody !== undefined) d.clientBody = this.clientBody;
     if (this.upstream) d.upstream = this.upstream;
@@ -64,6 +93,7 @@ export class RequestTrace {
       const r = this.fold.result();
       d.answer = { text: r.text, reasoning: r.reasoning, toolCalls: r.toolCalls, finishReason: r.finishReason };
       if (r.usage) d.answer.usage = { ...r.usage };
+      if (this.fold.cut) d.answerCut = true;
     }
     return d;
   }

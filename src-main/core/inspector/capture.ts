@@ -173,6 +173,7 @@ export function captureOf(o: RequestOutcome, opts: CaptureOptions, size?: { byte
   c.request = clean(t?.clientBody) ?? null;
   c.timeline = timeline;
   if (t?.answer) c.response = clean(t.answer) as Capture['response'];
+  if (t?.answerCut) cut.truncated = true;
   if (t?.upstream) c.upstream = clean(t.upstream) as Capture['upstream'];
   if (o.error) c.error = { code: o.error.code, status: o.error.status, message: cleanString(o.error.message, known, 2000, cut) };
   if (o.userAgent) c.userAgent = cleanString(o.userAgent, known, 200, cut);

@@ -1,13 +1,15 @@
 /**
  * The request inspector: a `RequestObserver` (wired in relay.ts, after the usage ledger) that
  * keeps each finished request's redacted capture (./capture.ts) in a memory ring (the most recent
- * `maxEntries`, at most `maxBytes`) and, with `persist`, in `<data dir>/inspector.db` (./persist.ts).
+ * `maxEntries`, at most `maxBytes` together with the answers requests in flight keep for their
+ * captures: `allowance`) and, with `persist`, in `<data dir>/inspector.db` (./persist.ts).
  * `enabled: false` keeps nothing (the dispatcher does not even trace: `capturing()`).
  * The admin API reads it (core/admin/inspector-routes.ts).
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { RequestObserver, RequestOutcome } from '../dispatch/outcome';
+import type { CaptureAllowance } from '../dispatch/trace';
 import { captureOf, mentions } from './capture';
 import { openCaptureDb, summary, type CaptureDb, type CaptureQuery } from './persist';
 import type { Capture, CaptureSummary } from './types';
@@ -46,6 +48,12 @@ export interface Inspector {
    * secrets masked before the cut): what a trace needs to keep (`DispatcherDeps.captureChars`).
    */
   answerChars(): number;
+  /**
+   * What the answers of all requests in flight may keep together (`DispatcherDeps.captureAllowance`):
+   * the ring and those answers share `maxBytes`. Room for an answer is made by dropping the oldest
+   * captures; what is left over after that is not granted (the answer's capture is cut).
+   */
+  readonly allowance: CaptureAllowance;
   persisted(): boolean;
   /** By `x-request-id` (the newest with it) or by the unique id. */
   get(id: string): Capture | undefined;
@@ -86,6 +94,8 @@ export function createInspector(opts: InspectorOptions): Inspector {
   const now = opts.now ?? Date.now;
   const ring: Entry[] = [];
   let bytes = 0;
+  /** Characters the answers of requests in flight hold (granted by `allowance`, not yet given back). */
+  let pending = 0;
   const replays = new Map<string, string>();
   let db: CaptureDb | undefined;
   let dbFailed = false;
@@ -108,7 +118,20 @@ export function createInspector(opts: InspectorOptions): Inspector {
   };
 
   const evict = (cfg: InspectorConfig): void => {
-    while (ring.length && (ring.length > cfg.maxEntries || bytes > cfg.maxBytes)) bytes -= ring.shift()!.bytes;
+    while (ring.length && (ring.length > cfg.maxEntries || bytes + pending > cfg.maxBytes)) bytes -= ring.shift()!.bytes;
+  };
+
+  const allowance: CaptureAllowance = {
+    take(chars) {
+      const cfg = opts.config();
+      const granted = Math.max(0, Math.min(chars, cfg.maxBytes - pending));
+      pending += granted;
+      if (bytes + pending > cfg.maxBytes) evict(cfg);
+      return granted;
+    },
+    release(chars) {
+      pending = Math.max(0, pending - chars);
+    },
   };
 
   const keep = (o: RequestOutcome): void => {
@@ -156,6 +179,7 @@ export function createInspector(opts: InspectorOptions): Inspector {
     },
     capturing: () => opts.config().enabled,
     answerChars: () => opts.config().maxBodyBytes + ANSWER_MARGIN,
+    allowance,
     persisted: () => opts.config().persist && !dbFailed,
     get: (id) => inMemory(id) ?? store()?.get(id),
     list(q) {
