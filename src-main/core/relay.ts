@@ -263,6 +263,8 @@ export async function createCore(deps: CoreDeps): Promise<Relay> {
         aliasSource.close();
         healthObserver.stop();
         hub.off('config', onConfigEvent);
+        // Outcomes still queued for the observers reach the ledger before it closes (no row lost).
+        chat.flushObservers();
         await ledger.close().catch((e) => log.warn({ err: String(e) }, 'ledger close failed'));
         inspector.close();
         await Promise.allSettled(providers.map((p) => p.stop()));
@@ -271,6 +273,7 @@ export async function createCore(deps: CoreDeps): Promise<Relay> {
       })();
       return stopping;
     },
+    observed: () => chat.observed(),
     reloadAliases() {
       return aliasSource.reload('reload');
     },

@@ -10,12 +10,15 @@
  * requests (nothing batches). First without the profiler: the relay's CPU per request (utime +
  * stime of the whole process, worker threads included, over the phase ÷ requests) and the added
  * latency (p50/p99 through the relay − p50/p99 straight to the mock, same client); then a second
- * relay under `--cpu-prof` for the top frames by self and by inclusive time. The env switches of
+ * relay under `--cpu-prof` for the top frames by self and by inclusive time. The unprofiled relay also
+ * serves sequential streams: the added time to the first content frame (TTFT p50/p99 through the
+ * relay − straight to the mock). The env switches of
  * `startRelay` (BENCH_LEDGER=0, BENCH_LOG_LEVEL=warn, BENCH_INSPECTOR=0) apply; `--c1-cpu` measures only.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { maxRps, pct, sequential, soak, target, type Target } from './load';
+import { maxRps, pct, sequential, soak, streamOnce, target, type Target } from './load';
+import type { MockUpstream } from './mock-upstream';
 import { startMockUpstream } from './mock-upstream';
 import { GATEWAY_NODE_FLAGS } from '../../bin/serve-flags.mjs';
 import { RELAY_KEY, root, startRelay } from './procs';
@@ -110,6 +113,14 @@ function sysMs(pid: number): number {
   return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[12]) * 10;
 }
 
+/** Sequential streams (4 chunks, no gap) for `ms`: time to the first content frame of each. */
+async function ttftFor(t: Target, mock: MockUpstream, ms: number): Promise<number[]> {
+  const end = performance.now() + ms;
+  const out: number[] = [];
+  while (performance.now() < end) out.push((await streamOnce(t, mock, 4, 0)).ttft);
+  return out;
+}
+
 /** Sequential requests for `ms`: latencies. */
 async function sequentialFor(t: Target, ms: number): Promise<number[]> {
   const end = performance.now() + ms;
@@ -125,6 +136,8 @@ async function oneConnection(seconds: number, label: string, dir: string, profil
   const direct = target('mock', mockUrl.origin, `${mockUrl.pathname}/chat/completions`, { 'content-type': 'application/json' }, 'm', 1);
   await sequentialFor(direct, 1000);
   const d = await sequentialFor(direct, 3000);
+  await ttftFor(direct, mock, 500);
+  const dTtft = await ttftFor(direct, mock, 3000);
   await direct.pool.close();
   // Without the profiler: CPU per request and added latency.
   let relay = await startRelay(mock.url, [...GATEWAY_NODE_FLAGS]);
@@ -138,12 +151,16 @@ async function oneConnection(seconds: number, label: string, dir: string, profil
   const perThread = [...th1].map(([name, ms]) => [name, Math.round(((ms - (th0.get(name) ?? 0)) * 1000) / lat.length)] as const).filter(([, us]) => us > 0).sort((a, b) => b[1] - a[1]);
   const cpuUs = ((relay.cpuMs() - c0) * 1000) / lat.length;
   const sysUs = ((sysMs(relay.pid) - s0) * 1000) / lat.length;
+  // Streams, one at a time: the time to the first content frame, relay vs the mock straight.
+  await ttftFor(t, mock, 1000);
+  const ttft = await ttftFor(t, mock, Math.max(3000, (seconds * 1000) / 2));
   await t.pool.close();
   await relay.stop();
   const r2 = (x: number) => Math.round(x * 1000) / 1000;
   const head = [
     `${label} (c=1, sequential, non-streaming): ${lat.length} requests in ${seconds} s, ${Math.round(cpuUs)} µs CPU per request (process, worker threads included; ${Math.round(sysUs)} of it in the kernel)`,
     `added latency p50 ${r2(pct(lat, 50) - pct(d, 50))} ms, p99 ${r2(pct(lat, 99) - pct(d, 99))} ms (relay p50 ${r2(pct(lat, 50))}, mock p50 ${r2(pct(d, 50))})`,
+    `streamed (c=1, sequential): ${ttft.length} streams, added TTFT p50 ${r2(pct(ttft, 50) - pct(dTtft, 50))} ms, p99 ${r2(pct(ttft, 99) - pct(dTtft, 99))} ms (relay p50 ${r2(pct(ttft, 50))}, mock p50 ${r2(pct(dTtft, 50))})`,
     `CPU µs per request by thread: ${perThread.map(([name, us]) => `${name} ${us}`).join(', ')}`,
   ];
   if (!profileToo) {

@@ -41,6 +41,7 @@ describe('dispatcher', () => {
       { type: 'finish', reason: 'stop' },
     ]);
     expect(a1.calls.length + a2.calls.length).toBe(1);
+    await t.dispatcher.observed();
     expect(t.usage).toHaveLength(1);
     expect(t.usage[0]).toMatchObject({ status: 200, alias: 'coder', provider: 'pa', model: 'm', requestedModel: 'coder', switches: 0, tokensEstimated: true });
     expect(t.usage[0]).toMatchObject({ promptTokens: ex.promptTokens, completionTokens: estimateTokens('hello') });
@@ -63,6 +64,7 @@ describe('dispatcher', () => {
     expect((await drain(ex.events))[0]).toEqual({ type: 'text', text: 'from a2' });
     expect(a1.calls).toHaveLength(1);
     expect(b1.calls).toHaveLength(0);
+    await t.dispatcher.observed();
     const rec = t.usage[0];
     expect(rec.switches).toBe(1);
     expect(rec.switchReasons).toEqual(['a1:upstream_error:500']);
@@ -81,6 +83,7 @@ describe('dispatcher', () => {
     const ex = await t.dispatcher.execute(req('coder'), t.ctx());
     expect(ex.resolved.label).toBe('pb/n');
     expect((await drain(ex.events))[0]).toEqual({ type: 'text', text: 'from b' });
+    await t.dispatcher.observed();
     expect(t.usage[0].switches).toBe(2);
     expect(t.usage[0].status).toBe(200);
     t.idle();
@@ -95,6 +98,7 @@ describe('dispatcher', () => {
     const e = await rejection(t.dispatcher.execute(req('coder'), t.ctx()));
     expect(e.status).toBe(429);
     expect(e.retryAfter).toBe(4);
+    await t.dispatcher.observed();
     expect(t.usage).toHaveLength(1);
     expect(t.usage[0]).toMatchObject({ status: 429, errorType: 'rate_limited', switches: 2 });
     t.idle();
@@ -133,6 +137,7 @@ describe('dispatcher', () => {
     // maxSwitches 0: one instance of pa tried, then straight to the next target.
     expect(a1.calls.length + a2.calls.length).toBe(1);
     expect(a1.aborted + a2.aborted).toBe(1);
+    await t.dispatcher.observed();
     expect(t.usage[0].switchReasons[0]).toMatch(/first_byte_timeout/);
     // The cancelled call unwound (its generator ended) once its signal aborted.
     expect(a1.active + a2.active).toBe(0);
@@ -150,6 +155,7 @@ describe('dispatcher', () => {
     expect(a1.calls.length + a2.calls.length).toBe(1);
     expect(b1.calls).toHaveLength(0);
     expect(t.health.isHealthy('a1') && t.health.isHealthy('a2')).toBe(true);
+    await t.dispatcher.observed();
     expect(t.usage[0]).toMatchObject({ status: 400 });
     t.idle();
   });
@@ -167,6 +173,7 @@ describe('dispatcher', () => {
     expect(seen).toEqual([{ type: 'text', text: 'partial' }]);
     expect(e.status).toBe(502);
     expect(b1.calls).toHaveLength(0);
+    await t.dispatcher.observed();
     expect(t.usage[0]).toMatchObject({ status: 200, errorType: 'upstream_error' });
     t.idle();
   });
@@ -184,6 +191,7 @@ describe('dispatcher', () => {
     ctrl.abort();
     expect((await rejection(pending)).code).toBe('client_closed');
     expect(a1.aborted + a2.aborted).toBe(1);
+    await t.dispatcher.observed();
     expect(t.usage).toHaveLength(1);
     expect(t.usage[0]).toMatchObject({ status: 499, errorType: 'client_closed' });
     t.idle();
@@ -201,6 +209,7 @@ describe('dispatcher', () => {
     expect(a1.calls.length + a2.calls.length).toBe(1);
     ctrl.abort();
     expect((await rejection(p)).code).toBe('client_closed');
+    await t.dispatcher.observed();
     expect(t.usage[0]).toMatchObject({ status: 499 });
     t.idle();
 
@@ -209,6 +218,7 @@ describe('dispatcher', () => {
     const ex = await t.dispatcher.execute(req('coder'), t.ctx());
     ex.close();
     ex.close();
+    await t.dispatcher.observed();
     expect(t.usage[1]).toMatchObject({ status: 499 });
     t.idle();
 
@@ -217,6 +227,7 @@ describe('dispatcher', () => {
     a2.behaviour = answer('done');
     const ex2 = await t.dispatcher.execute(req('coder'), t.ctx());
     for await (const ev of ex2.events) if (ev.type === 'finish') break;
+    await t.dispatcher.observed();
     expect(t.usage[2]).toMatchObject({ status: 200 });
     expect(t.usage).toHaveLength(3);
     t.idle();
@@ -227,6 +238,7 @@ describe('dispatcher', () => {
     const t = setup([pa]);
     const ex = await t.dispatcher.execute(req('pa/m'), t.ctx());
     await drain(ex.events);
+    await t.dispatcher.observed();
     expect(t.usage[0]).toMatchObject({ promptTokens: 11, completionTokens: 22, tokensEstimated: false });
     const tokens = await t.metrics.registry.getSingleMetricAsString('relay_tokens_total');
     expect(tokens).toContain('model="pa/m",kind="prompt"} 11');
@@ -245,6 +257,7 @@ describe('dispatcher', () => {
     const ex = await t.dispatcher.execute(req('coder', { tools }), t.ctx());
     expect(ex.resolved.label).toBe('ol/y');
     await drain(ex.events);
+    await t.dispatcher.observed();
     expect(t.usage[0].switchReasons).toEqual(['lm/x:tools_unsupported']);
     const e = await rejection(t.dispatcher.execute(req('only', { tools }), t.ctx()));
     expect(e.status).toBe(400);
@@ -292,6 +305,7 @@ describe('dispatcher', () => {
     expect((await rejection(t.dispatcher.execute(req('nope'), t.ctx()))).status).toBe(404);
     const poor = { ...t.ctx(), caller: { keyId: 'poor' } };
     expect((await rejection(t.dispatcher.execute(req('coder'), poor))).code).toBe('budget_exceeded');
+    await t.dispatcher.observed();
     expect(t.usage.map((u) => u.status)).toEqual([404, 429]);
     expect(await t.metrics.registry.getSingleMetricAsString('relay_rejected_total')).toContain('reason="budget"} 1');
     t.idle();
@@ -336,6 +350,7 @@ describe('dispatcher', () => {
     const out = await t.dispatcher.embed({ model: 'emb/vec', input: ['a', 'b'] }, { ...t.ctx(), protocol: 'openai-embeddings', endpoint: '/v1/embeddings' });
     expect(out.resolved.label).toBe('emb/vec');
     expect(out.result.data).toHaveLength(2);
+    await t.dispatcher.observed();
     expect(t.usage[0]).toMatchObject({ status: 200, promptTokens: 3, stream: false, tokensEstimated: false });
     t.idle();
   });
@@ -357,6 +372,7 @@ describe('dispatcher', () => {
     await rejection(drain(first.events));
     const ex2 = await second;
     await drain(ex2.events);
+    await t.dispatcher.observed();
     expect(t.usage.map((u) => u.status).sort()).toEqual([200, 499, 499]);
     t.idle();
   });
@@ -404,6 +420,7 @@ describe('dispatcher observability', () => {
     expect(switches).toHaveLength(2);
     expect(switches.every((l) => l.requestId === 'rid-42')).toBe(true);
     expect(switches.map((l) => `${l.from}->${l.to}`)).toEqual(['a1->a2', 'a2->b1']);
+    await t.dispatcher.observed();
     expect(live).toEqual(['start:coder', 'update:pb/n:b1', 'end:200']);
     t.idle();
   });

@@ -26,6 +26,7 @@ describe('request metrics: labels from client input', () => {
     // Case variants of a real name collapse into its canonical label.
     await drain((await dispatcher.execute(req('pa/M'), ctx(undefined, 'upper'))).events);
     await drain((await dispatcher.execute(req('M'), ctx(undefined, 'bare'))).events);
+    await dispatcher.observed();
 
     const text = await metrics.text();
     expect(text).not.toContain('\u0000');
@@ -70,6 +71,7 @@ describe('live requests: ids', () => {
     expect(tracker.live.size).toBe(2);
     c.abort();
     await Promise.all(runs);
+    await dispatcher.observed();
     expect(tracker.live.size).toBe(0);
     tracker.close();
   });

@@ -34,6 +34,7 @@ describe('a stream broken after its first byte, through the dispatcher', () => {
     await expect((async () => { for await (const ev of ex.events) seen.push(ev); })()).rejects.toMatchObject({ code: 'upstream_error' });
     expect(seen[0]).toEqual({ type: 'text', text: 'partial' });
 
+    await t.dispatcher.observed();
     expect(t.usage).toHaveLength(1);
     expect(t.usage[0]).toMatchObject({ status: 200, errorType: 'upstream_error' });
     expect(requestOutcomeKind(t.usage[0].status, t.usage[0].errorType)).toBe('stream_broken');
@@ -43,6 +44,7 @@ describe('a stream broken after its first byte, through the dispatcher', () => {
     a1.behaviour = answer('fine');
     const ok = await t.dispatcher.execute(req('pa/m'), t.ctx(undefined, 'fine-1'));
     for await (const _ of ok.events) { /* drain */ }
+    await t.dispatcher.observed();
 
     const text = await t.metrics.text();
     const errs = text.split('\n').filter((l) => l.startsWith('relay_request_errors_total{'));

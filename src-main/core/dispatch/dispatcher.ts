@@ -8,7 +8,7 @@
  *
  * Every request, whatever its outcome, releases its slots exactly once and ends in one
  * `RequestOutcome` (./outcome.ts) handed to the observers (metrics, live hub, ledger: wired in
- * relay.ts). Usage is decided here, once: the stream's `usage` event before `finish`.
+ * relay.ts) on the next immediate, after the reply's bytes (./observer-queue.ts). Usage is decided here, once: the stream's `usage` event before `finish`.
  */
 import type { CallContext, Instance, Provider } from '../backends/types';
 import type { ChatEvent, ChatRequest, EmbeddingsRequest, EmbeddingsResult } from '../chat/model';
@@ -23,6 +23,7 @@ import type { Resolution, Target } from '../routing/types';
 import { systemClock } from '../ports';
 import type { Permit } from './admission';
 import { Execution, firstEvent, withDeadline, type Started } from './execution';
+import { ObserverQueue } from './observer-queue';
 import { UsageMeter } from './outcome';
 import { RequestRun, type RunEnv } from './run';
 import { RequestTrace, tracedSteps } from './trace';
@@ -59,10 +60,22 @@ const resolvedOf = (resolution: Resolution, target: Target, instance: Instance):
   return r;
 };
 
-export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStats(): { active: number } } {
+/** The dispatcher: a `ChatService`, plus what its host and tests need of its observer queue. */
+export interface Dispatcher extends ChatService {
+  walkStats(): { active: number };
+  /** Resolves once every `routed`/`finished` queued so far has reached the observers. */
+  observed(): Promise<void>;
+  /** Hand everything queued to the observers now (before the ledger closes). */
+  flushObservers(): void;
+}
+
+export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const clock = deps.clock ?? systemClock;
+  const observers = deps.observers ?? [];
+  const later = new ObserverQueue(observers);
   const env: RunEnv = {
-    observers: deps.observers ?? [],
+    observers,
+    later,
     now: () => clock.now(),
     resolve: (model) => deps.resolver.resolve(model),
   };
@@ -366,5 +379,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
     resolveModel: (model: string) => deps.resolver.resolve(model),
     instanceHealth: (instance: string) => deps.health.snapshot(instance),
     walkStats: () => ({ active }),
+    observed: () => later.idle(),
+    flushObservers: () => later.flush(),
   };
 }

@@ -1,6 +1,6 @@
 /**
  * What one request came to, as one value: `RequestOutcome`. The dispatcher builds it once, when
- * the request ends (however it ends), and hands it to its observers: metrics, the live-request
+ * the request ends (however it ends), and hands it (on the next immediate) to its observers: metrics, the live-request
  * hub and the usage ledger subscribe in `relay.ts` (./observers.ts, `gateway/metrics.ts`); none of
  * them is known to the dispatcher.
  *
@@ -71,8 +71,10 @@ export interface RequestOutcome extends RequestStart {
 
 /**
  * Subscribers to requests. `finished` is called exactly once per request; `started` before
- * admission and `routed` at the first byte (for live views). Observers must not throw; if one
- * does, the error is logged and the others still run.
+ * admission (synchronously), `routed` for the first byte (for live views). `routed` and
+ * `finished` carry the values of their moment but run on the next immediate, once the reply's
+ * bytes are written (./observer-queue.ts), in order. Observers must not throw; if one does, the
+ * error is logged and the others still run.
  */
 export interface RequestObserver {
   started?(req: RequestStart): void;

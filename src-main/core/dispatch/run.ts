@@ -1,17 +1,22 @@
 /**
  * One request's bookkeeping from its start to its one `RequestOutcome`: started (observers hear
- * it before admission), routed (first byte), finished exactly once.
+ * it before admission), routed (first byte), finished exactly once. `routed` and `finished` are
+ * built (and timed) at their moment and queued for the observers (./observer-queue.ts), which
+ * hear them once the reply's bytes are written.
  */
 import { randomUUID } from 'node:crypto';
 import type { Usage } from '../chat/model';
 import type { RelayError } from '../errors';
 import type { Resolution } from '../routing/types';
+import type { ObserverQueue } from './observer-queue';
 import { notify, type RequestObserver, type RequestOutcome, type RequestStart, type Switch } from './outcome';
 import type { RequestTrace } from './trace';
 import type { RequestContext, Resolved } from './types';
 
 export interface RunEnv {
   observers: readonly RequestObserver[];
+  /** Where `routed` and `finished` wait for the next immediate (the same observers). */
+  later: ObserverQueue;
   now(): number;
   /** How a name resolves (throws when it does not). */
   resolve(model: string): Resolution;
@@ -57,7 +62,7 @@ export class RequestRun {
     this.resolved = resolved;
     this.firstByteAt = this.env.now();
     this.trace?.add({ kind: 'first_byte', at: this.trace.rel(this.firstByteAt), instance: resolved.instance, target: resolved.label });
-    notify(this.env.observers, 'routed', { ...this.start, resolved, firstByteAt: this.firstByteAt }, this.observerFailed);
+    this.env.later.push('routed', { ...this.start, resolved, firstByteAt: this.firstByteAt }, this.observerFailed);
   }
 
   finish(status: number, error?: RelayError, usage?: Usage): void {
@@ -91,6 +96,6 @@ export class RequestRun {
       if (error) end.reason = error.code;
       outcome.trace = this.trace.data();
     }
-    notify(this.env.observers, 'finished', outcome, this.observerFailed);
+    this.env.later.push('finished', outcome, this.observerFailed);
   }
 }

@@ -84,6 +84,8 @@ export interface Relay {
   /** Base URL once listening (`http://127.0.0.1:8420`); empty before. */
   url(): string;
   stop(): Promise<void>;
+  /** Resolves once every finished request has reached its observers (metrics, live hub, ledger queue, inspector). */
+  observed(): Promise<void>;
   reloadAliases(): ReloadOutcome | undefined;
   /** Apply live settings already written into `config` (admission limits). */
   /** Apply a settings change at once and save it for the next start (`<data dir>/settings.json`). */
