@@ -57,15 +57,13 @@ export class RequestTrace {
   }
 
   data(): TraceData {
-    const d: TraceData = { timeline: [...this.timeline] };
-    if (this.clientBody !== undefined) d.clientBody = this.clientBody;
-    if (this.upstream) d.upstream = this.upstream;
+    let answer: CapturedAnswer | undefined;
     if (this.fold) {
       const r = this.fold.result();
-      d.answer = { text: r.text, reasoning: r.reasoning, toolCalls: r.toolCalls, finishReason: r.finishReason };
-      if (r.usage) d.answer.usage = { ...r.usage };
+      answer = { text: r.text, reasoning: r.reasoning, toolCalls: r.toolCalls, finishReason: r.finishReason, usage: r.usage ? { ...r.usage } : undefined };
     }
-    return d;
+    // One literal; the timeline is final once the request ended (`end` is its last entry).
+    return { clientBody: this.clientBody, timeline: this.timeline, answer, upstream: this.upstream };
   }
 }
 
@@ -102,14 +100,18 @@ export function tracedSteps<T extends WalkTarget, L extends Held, V>(trace: Requ
     },
     attempt: async (held, target) => {
       tried.add(target);
-      const base = { kind: 'attempt' as const, at: trace.rel(began), waitMs: took - began, target: target.label, instance: held.instance.name };
+      const at = trace.rel(began);
+      const waitMs = took - began;
       try {
         const v = await steps.attempt(held, target);
-        trace.add({ ...base, durationMs: now() - began, outcome: 'first_byte' });
+        trace.add({ kind: 'attempt', at, waitMs, target: target.label, instance: held.instance.name, durationMs: now() - began, outcome: 'first_byte' });
         return v;
       } catch (e) {
         const err = toRelayError(e);
-        trace.add({ ...base, durationMs: now() - began, outcome: signal.aborted ? 'cancelled' : 'failed', reason: reasonOf(err), detail: err.message });
+        trace.add({
+          kind: 'attempt', at, waitMs, target: target.label, instance: held.instance.name,
+          durationMs: now() - began, outcome: signal.aborted ? 'cancelled' : 'failed', reason: reasonOf(err), detail: err.message,
+        });
         throw e;
       }
     },
