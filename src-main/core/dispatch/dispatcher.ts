@@ -251,9 +251,12 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
       // Hashed at most once per request, and only when the pool asks; each hop is prepared once (the pool sees what the instance gets).
       let affinity: string | undefined | null = null;
       const affinityOf = (): string | undefined => (affinity === null ? (affinity = affinityKey(req)) : affinity);
-      const hops = new Map<Target, PreparedHop>();
+      // The first target's hop in two variables (most requests have one target), a map for the others.
+      let firstTarget: Target | undefined;
+      let firstHop: PreparedHop | undefined;
+      let hops: Map<Target, PreparedHop> | undefined;
       const prepare = (target: Target): PreparedHop => {
-        let hop = hops.get(target);
+        let hop = target === firstTarget ? firstHop : hops?.get(target);
         if (hop) return hop;
         const options = { ...req.options, ...target.options };
         hop = { request: { ...req, model: target.model, options: Object.keys(options).length ? options : undefined } };
@@ -262,7 +265,10 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
           const emu = applyToolEmulation(hop.request);
           hop = { request: emu.request, transform: emu.transform };
         }
-        hops.set(target, hop);
+        if (firstTarget === undefined) {
+          firstTarget = target;
+          firstHop = hop;
+        } else (hops ??= new Map()).set(target, hop);
         return hop;
       };
       inWalk = true;

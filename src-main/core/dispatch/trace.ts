@@ -76,7 +76,7 @@ export function tracedSteps<T extends WalkTarget, L extends Held, V>(trace: Requ
   let began = 0;
   let took = 0;
   // Targets with an attempt already: the walk's look for one more instance there is no attempt.
-  const tried = new Set<T>();
+  let tried: Set<T> | undefined;
   return {
     ...steps,
     skip: (target) => {
@@ -92,14 +92,14 @@ export function tracedSteps<T extends WalkTarget, L extends Held, V>(trace: Requ
         return held;
       } catch (e) {
         const err = toRelayError(e);
-        if (!tried.has(target) || err.code !== 'no_instance') {
+        if (!tried?.has(target) || err.code !== 'no_instance') {
           trace.add({ kind: 'attempt', at: trace.rel(began), durationMs: now() - began, target: target.label, outcome: 'no_instance', reason: err.code, detail: err.message });
         }
         throw e;
       }
     },
     attempt: async (held, target) => {
-      tried.add(target);
+      (tried ??= new Set<T>()).add(target);
       const at = trace.rel(began);
       const waitMs = took - began;
       try {
