@@ -46,10 +46,13 @@ interface PreparedHop {
 
 /** A chat call that produced its first event, with what ends it. */
 interface ChatCall {
-  started: Started;
+  value: Started;
   call: AbortController;
   callCtx: CallContext;
 }
+
+/** `addEventListener` options, the same for every request. */
+const ONCE = Object.freeze({ once: true });
 
 const hasImages = (req: ChatRequest): boolean => req.messages.some((m) => m.content.some((p) => p.type === 'image'));
 
@@ -175,7 +178,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
     const client = ctx.signal;
     const follow = (): void => own.abort(client.reason);
     if (client.aborted) follow();
-    else client.addEventListener('abort', follow, { once: true });
+    else client.addEventListener('abort', follow, ONCE);
     const callCtx: CallContext = { requestId: ctx.requestId, apiKeyId: ctx.caller.keyId, signal: own.signal, log: ctx.log, meta: {} };
     const instance = lease.instance;
     try {
@@ -275,14 +278,14 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
       const walked = await walkChain(
         resolution.requested,
         orderByHealth(resolution.targets),
-        stepsFor<ChatCall>(run, ctx, needs, (t) => ({ request: prepare(t).request, affinity: affinityOf }), async (lease, target) => {
+        stepsFor<ChatCall>(run, ctx, needs, (t) => ({ request: prepare(t).request, affinity: affinityOf }), (lease, target) => {
+          // (A throw from `prepare` is the walk's like a rejection: it awaits this inside its try.)
           const hop = prepare(target);
           const ms = target.firstByteTimeoutMs ?? deps.limits.firstByteTimeoutMs;
-          const r = await onInstance(lease, ctx, (instance, callCtx) => {
+          return onInstance(lease, ctx, (instance, callCtx) => {
             const raw = instance.chat(hop.request, callCtx);
             return firstEvent(hop.transform ? hop.transform(raw) : raw, target.label, ms, callCtx.signal, clock);
           }, run.trace);
-          return { started: r.value, call: r.call, callCtx: r.callCtx };
         }),
       );
       inWalk = false;
@@ -293,7 +296,7 @@ export function createDispatcher(deps: DispatcherDeps): ChatService & { walkStat
       run.routed(resolved);
       return new Execution({
         resolved,
-        started: value.started,
+        started: value.value,
         call: value.call,
         holds: [lease, permit],
         meter,
