@@ -47,10 +47,13 @@ interface PreparedHop {
 
 /** A chat call that produced its first event, with what ends it. */
 interface ChatCall {
-  started: Started;
+  value: Started;
   call: AbortController;
   callCtx: CallContext;
 }
+
+/** `addEventListener` options, the same for every request. */
+const ONCE = Object.freeze({ once: true });
 
 const hasImages = (req: ChatRequest): boolean => req.messages.some((m) => m.content.some((p) => p.type === 'image'));
 
@@ -188,7 +191,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     const client = ctx.signal;
     const follow = (): void => own.abort(client.reason);
     if (client.aborted) follow();
-    else client.addEventListener('abort', follow, { once: true });
+    else client.addEventListener('abort', follow, ONCE);
     const callCtx: CallContext = { requestId: ctx.requestId, apiKeyId: ctx.caller.keyId, signal: own.signal, log: ctx.log, meta: {} };
     const instance = lease.instance;
     try {
@@ -264,9 +267,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       // Hashed at most once per request, and only when the pool asks; each hop is prepared once (the pool sees what the instance gets).
       let affinity: string | undefined | null = null;
       const affinityOf = (): string | undefined => (affinity === null ? (affinity = affinityKey(req)) : affinity);
-      const hops = new Map<Target, PreparedHop>();
+      // The first target's hop in two variables (most requests have one target), a map for the others.
+      let firstTarget: Target | undefined;
+      let firstHop: PreparedHop | undefined;
+      let hops: Map<Target, PreparedHop> | undefined;
       const prepare = (target: Target): PreparedHop => {
-        let hop = hops.get(target);
+        let hop = target === firstTarget ? firstHop : hops?.get(target);
         if (hop) return hop;
         const options = { ...req.options, ...target.options };
         hop = { request: { ...req, model: target.model, options: Object.keys(options).length ? options : undefined } };
@@ -275,21 +281,24 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           const emu = applyToolEmulation(hop.request);
           hop = { request: emu.request, transform: emu.transform };
         }
-        hops.set(target, hop);
+        if (firstTarget === undefined) {
+          firstTarget = target;
+          firstHop = hop;
+        } else (hops ??= new Map()).set(target, hop);
         return hop;
       };
       inWalk = true;
       const walked = await walkChain(
         resolution.requested,
         orderByHealth(resolution.targets),
-        stepsFor<ChatCall>(run, ctx, needs, (t) => ({ request: prepare(t).request, affinity: affinityOf }), async (lease, target) => {
+        stepsFor<ChatCall>(run, ctx, needs, (t) => ({ request: prepare(t).request, affinity: affinityOf }), (lease, target) => {
+          // (A throw from `prepare` is the walk's like a rejection: it awaits this inside its try.)
           const hop = prepare(target);
           const ms = target.firstByteTimeoutMs ?? deps.limits.firstByteTimeoutMs;
-          const r = await onInstance(lease, ctx, (instance, callCtx) => {
+          return onInstance(lease, ctx, (instance, callCtx) => {
             const raw = instance.chat(hop.request, callCtx);
             return firstEvent(hop.transform ? hop.transform(raw) : raw, target.label, ms, callCtx.signal, clock);
           }, run.trace);
-          return { started: r.value, call: r.call, callCtx: r.callCtx };
         }),
       );
       inWalk = false;
@@ -300,7 +309,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       run.routed(resolved);
       return new Execution({
         resolved,
-        started: value.started,
+        started: value.value,
         call: value.call,
         holds: [lease, permit],
         meter,

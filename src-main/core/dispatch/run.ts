@@ -51,7 +51,8 @@ export class RequestRun {
       receivedAt: ctx.receivedAt,
     };
     if (ctx.userAgent) this.start.userAgent = ctx.userAgent;
-    notify(env.observers, 'started', { ...this.start }, this.observerFailed);
+    // Never changed after this: observers get it as it is (no copy).
+    notify(env.observers, 'started', this.start, this.observerFailed);
   }
 
   private readonly observerFailed = (e: unknown): void => {
@@ -78,24 +79,36 @@ export class RequestRun {
       }
     }
     const finishedAt = this.env.now();
-    const outcome: RequestOutcome = {
-      ...this.start,
-      finishedAt,
-      status,
-      switches: [...this.switches],
-      sessionReuse: this.sessionReuse,
-    };
-    if (error) outcome.error = error;
-    if (this.refusedBy) outcome.refusedBy = this.refusedBy;
-    if (resolution) outcome.resolution = resolution;
-    if (this.resolved) outcome.resolved = this.resolved;
-    if (this.firstByteAt !== undefined) outcome.firstByteAt = this.firstByteAt;
-    if (usage) outcome.usage = usage;
+    let trace: RequestOutcome['trace'];
     if (this.trace) {
       const end = this.trace.add({ kind: 'end', at: this.trace.rel(finishedAt), status });
       if (error) end.reason = error.code;
-      outcome.trace = this.trace.data();
+      trace = this.trace.data();
     }
+    // One literal (one shape, no copies): the switches are final once finished.
+    const s = this.start;
+    const outcome: RequestOutcome = {
+      id: s.id,
+      requestId: s.requestId,
+      protocol: s.protocol,
+      endpoint: s.endpoint,
+      apiKeyId: s.apiKeyId,
+      userAgent: s.userAgent,
+      requestedModel: s.requestedModel,
+      stream: s.stream,
+      receivedAt: s.receivedAt,
+      finishedAt,
+      status,
+      error,
+      refusedBy: this.refusedBy,
+      resolution,
+      resolved: this.resolved,
+      firstByteAt: this.firstByteAt,
+      switches: this.switches,
+      sessionReuse: this.sessionReuse,
+      usage,
+      trace,
+    };
     this.env.later.push('finished', outcome, this.observerFailed);
   }
 }

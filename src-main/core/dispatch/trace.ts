@@ -86,16 +86,13 @@ export class RequestTrace {
       this.allowance!.release(this.held);
       this.held = 0;
     }
-    const d: TraceData = { timeline: [...this.timeline] };
-    if (this.clientBody !== undefined) d.clientBody = this.clientBody;
-    if (this.upstream) d.upstream = this.upstream;
+    let answer: CapturedAnswer | undefined;
     if (this.fold) {
       const r = this.fold.result();
-      d.answer = { text: r.text, reasoning: r.reasoning, toolCalls: r.toolCalls, finishReason: r.finishReason };
-      if (r.usage) d.answer.usage = { ...r.usage };
-      if (this.fold.cut) d.answerCut = true;
+      answer = { text: r.text, reasoning: r.reasoning, toolCalls: r.toolCalls, finishReason: r.finishReason, usage: r.usage ? { ...r.usage } : undefined };
     }
-    return d;
+    // One literal; the timeline is final once the request ended (`end` is its last entry).
+    return { clientBody: this.clientBody, timeline: this.timeline, answer, answerCut: this.fold?.cut || undefined, upstream: this.upstream };
   }
 }
 
@@ -108,7 +105,7 @@ export function tracedSteps<T extends WalkTarget, L extends Held, V>(trace: Requ
   let began = 0;
   let took = 0;
   // Targets with an attempt already: the walk's look for one more instance there is no attempt.
-  const tried = new Set<T>();
+  let tried: Set<T> | undefined;
   return {
     ...steps,
     skip: (target) => {
@@ -124,22 +121,26 @@ export function tracedSteps<T extends WalkTarget, L extends Held, V>(trace: Requ
         return held;
       } catch (e) {
         const err = toRelayError(e);
-        if (!tried.has(target) || err.code !== 'no_instance') {
+        if (!tried?.has(target) || err.code !== 'no_instance') {
           trace.add({ kind: 'attempt', at: trace.rel(began), durationMs: now() - began, target: target.label, outcome: 'no_instance', reason: err.code, detail: err.message });
         }
         throw e;
       }
     },
     attempt: async (held, target) => {
-      tried.add(target);
-      const base = { kind: 'attempt' as const, at: trace.rel(began), waitMs: took - began, target: target.label, instance: held.instance.name };
+      (tried ??= new Set<T>()).add(target);
+      const at = trace.rel(began);
+      const waitMs = took - began;
       try {
         const v = await steps.attempt(held, target);
-        trace.add({ ...base, durationMs: now() - began, outcome: 'first_byte' });
+        trace.add({ kind: 'attempt', at, waitMs, target: target.label, instance: held.instance.name, durationMs: now() - began, outcome: 'first_byte' });
         return v;
       } catch (e) {
         const err = toRelayError(e);
-        trace.add({ ...base, durationMs: now() - began, outcome: signal.aborted ? 'cancelled' : 'failed', reason: reasonOf(err), detail: err.message });
+        trace.add({
+          kind: 'attempt', at, waitMs, target: target.label, instance: held.instance.name,
+          durationMs: now() - began, outcome: signal.aborted ? 'cancelled' : 'failed', reason: reasonOf(err), detail: err.message,
+        });
         throw e;
       }
     },

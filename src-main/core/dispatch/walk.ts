@@ -72,6 +72,9 @@ export function nothingCanServe(requested: string, skipped: readonly string[]): 
   return errors.invalid(`No target for the model '${requested}' can serve this request: ${skipped.join('; ')}.`, 'model', 'unsupported_request');
 }
 
+/** The exclusions of a target nothing failed on yet (never added to). */
+const NONE: ReadonlySet<string> = new Set<string>();
+
 /**
  * Walk `targets` (already in the order to try). Resolves with the first successful attempt, its
  * instance still held; rejects with the client-closed error, a non-retryable failure, the best
@@ -95,13 +98,14 @@ export async function walkChain<T extends WalkTarget, L extends Held, V>(
       pending ??= { from: target.label, reason: issue };
       continue;
     }
-    const exclude = new Set<string>();
+    // Created at the first failure: most requests never exclude anything.
+    let exclude: Set<string> | undefined;
     let triedHere = 0;
     for (;;) {
       if (triedHere > 0 && instanceSwitches >= steps.maxSwitches) break;
       let held: L;
       try {
-        held = await steps.acquire(target, exclude);
+        held = await steps.acquire(target, exclude ?? NONE);
       } catch (e) {
         if (steps.cancelled()) throw errors.cancelled();
         const err = toRelayError(e);
@@ -128,7 +132,7 @@ export async function walkChain<T extends WalkTarget, L extends Held, V>(
         if (!err.retryable) throw err;
         steps.failed(name, err);
         failures.push(err);
-        exclude.add(name);
+        (exclude ??= new Set<string>()).add(name);
         pending = { from: name, reason: reasonOf(err) };
       }
     }

@@ -80,6 +80,49 @@ const quotaKey = (s: InstanceSnapshot): string => {
   const fromLogin = s.login.state === 'logged_in' && s.login.quotaExceeded === true;
   return `${q?.exceeded === true || fromLogin}:${q?.resetsAt ?? ''}`;
 };
+/**
+ * A computed answer kept until something it was computed from may have changed: the snapshot's
+ * fields the answer reads (compared on every read, so a backend that changes them without an
+ * event is still seen), the health cache's verdict (its transitions invalidate), the cool-downs and
+ * a person's clear (invalidate), the instance object (a reload that replaces it), and the time
+ * (`expires`: the first cool-down end or reset time still ahead, where the answer's wording turns).
+ */
+interface Cached {
+  inst: Instance;
+  a: Availability;
+  expires: number;
+  healthy: boolean;
+  /** The quota key matched `seenQuota` when cached (no notice pending). */
+  noted: boolean;
+  state: InstanceSnapshot['state'];
+  reason: string | undefined;
+  login: InstanceSnapshot['login'];
+  quotaExceeded: boolean | undefined;
+  resetsAt: number | undefined;
+  hasQuota: boolean;
+}
+
+const loginSame = (a: InstanceSnapshot['login'], b: InstanceSnapshot['login']): boolean => {
+  if (a === b) return true;
+  if (a.state !== b.state) return false;
+  switch (a.state) {
+    case 'logged_in': {
+      const o = b as typeof a;
+      return a.user === o.user && a.quotaExceeded === o.quotaExceeded;
+    }
+    case 'failed': {
+      const o = b as typeof a;
+      return a.reason === o.reason && a.rejected === o.rejected;
+    }
+    case 'needs_manual': {
+      const o = b as typeof a;
+      return a.reason === o.reason && a.url === o.url;
+    }
+    default:
+      return true;
+  }
+};
+
 const snapshotExceeded = (s: InstanceSnapshot): boolean => s.quota?.exceeded === true || (s.login.state === 'logged_in' && s.login.quotaExceeded === true);
 
 export function createAvailability(opts: AvailabilityModelOptions): AvailabilityModel {
@@ -97,6 +140,9 @@ export function createAvailability(opts: AvailabilityModelOptions): Availability
   const byName = new Map<string, Instance>();
   const published = new Map<string, { provider: string; value: number }>();
   const unwatch: Array<() => void> = [];
+  /** The last answer per instance name (see `Cached`); every change below drops it. */
+  const cache = new Map<string, Cached>();
+  const forget = (name: string): void => void cache.delete(name);
 
   const emit = (name: string, source: ChangeSource): void => {
     try {
@@ -137,6 +183,7 @@ export function createAvailability(opts: AvailabilityModelOptions): Availability
   };
 
   const changed = (name: string, source: ChangeSource): void => {
+    forget(name);
     const inst = byName.get(name);
     if (inst) publish(inst);
     emit(name, source);
@@ -230,11 +277,34 @@ export function createAvailability(opts: AvailabilityModelOptions): Availability
   const of = (inst: Instance): Availability => {
     watch(inst);
     const snap = inst.snapshot();
-    if (seenQuota.has(inst.name) && seenQuota.get(inst.name) !== quotaKey(snap)) {
+    const c = cache.get(inst.name);
+    const now = clock.now();
+    if (
+      c !== undefined && c.inst === inst && c.noted && now < c.expires && c.state === snap.state && c.reason === snap.reason &&
+      loginSame(c.login, snap.login) && c.hasQuota === (snap.quota !== undefined) && c.quotaExceeded === snap.quota?.exceeded &&
+      c.resetsAt === snap.quota?.resetsAt && c.healthy === opts.health.isHealthy(inst.name)
+    ) {
+      return c.a;
+    }
+    const seen = seenQuota.get(inst.name);
+    const noted = seen !== undefined && seen === quotaKey(snap);
+    if (seen !== undefined && !noted) {
       // The backend changed its quota without an event: take note, tell listeners after this call.
       queueMicrotask(() => noticeSnapshot(inst, inst.snapshot()));
     }
-    return compute(inst, snap);
+    const a = compute(inst, snap);
+    // Where the answer's wording turns with time: the first cool-down end or reset still ahead.
+    let expires = Infinity;
+    const cd = cooldowns.get(inst.name)?.until;
+    if (cd !== undefined && cd > now) expires = cd;
+    const r = snap.quota?.resetsAt;
+    if (r !== undefined && r > now && r < expires) expires = r;
+    cache.set(inst.name, {
+      inst, a, expires, noted, healthy: opts.health.isHealthy(inst.name),
+      state: snap.state, reason: snap.reason, login: snap.login,
+      hasQuota: snap.quota !== undefined, quotaExceeded: snap.quota?.exceeded, resetsAt: snap.quota?.resetsAt,
+    });
+    return a;
   };
 
   const find = (name: string): Instance | undefined => {
@@ -318,9 +388,11 @@ export function createAvailability(opts: AvailabilityModelOptions): Availability
         opts.metrics?.accountQuotaExceeded.remove({ provider: safeLabel(was.provider), instance: safeLabel(name) });
         published.delete(name);
         byName.delete(name);
+        forget(name);
       }
     },
     stop() {
+      cache.clear();
       opts.health.events.off('transition', onHealth);
       for (const u of unwatch.splice(0)) u();
       for (const c of cooldowns.values()) if (c.timer) clock.clearTimeout(c.timer);

@@ -71,6 +71,9 @@ export class OpenAIInstance implements Instance {
   private readonly origin: string;
   private readonly basePath: string;
   private readonly headers: Record<string, string>;
+  /** Built once per target: the upstream paths and the base URL the snapshot shows. */
+  private readonly chatPath: string;
+  private readonly baseUrl: string;
   private st: InstanceState = 'stopped';
   private startedAt: number | undefined;
   private lastError: string | undefined;
@@ -85,6 +88,8 @@ export class OpenAIInstance implements Instance {
     const u = new URL(cfg.baseUrl);
     this.origin = u.origin;
     this.basePath = u.pathname.replace(/\/+$/, '');
+    this.chatPath = `${this.basePath}/chat/completions`;
+    this.baseUrl = `${this.origin}${this.basePath}`;
     this.headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(cfg.headers ?? {}) };
     // SECURITY: the provider key lives only in this header map; it is never logged or put in an error.
     if (cfg.apiKey) this.headers.authorization = `Bearer ${cfg.apiKey}`;
@@ -111,7 +116,7 @@ export class OpenAIInstance implements Instance {
       startedAt: this.startedAt,
       restarts: 0,
       lastError: this.lastError,
-      extra: { baseUrl: `${this.origin}${this.basePath}` },
+      extra: { baseUrl: this.baseUrl },
     };
   }
 
@@ -155,11 +160,12 @@ export class OpenAIInstance implements Instance {
     if (this.st !== 'ready') await this.start();
   }
 
+  /** `path`: the full upstream path (basePath included). */
   private async post(path: string, body: unknown, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
     try {
       return await this.client().request({
         origin: this.origin,
-        path: `${this.basePath}${path}`,
+        path,
         method: 'POST',
         headers: this.headers,
         body: JSON.stringify(body),
@@ -181,8 +187,8 @@ export class OpenAIInstance implements Instance {
   async *chat(req: ChatRequest, ctx: CallContext): AsyncGenerator<ChatEvent> {
     const body = toOpenAIBody(req);
     // For the request inspector: the body as posted (headers, with the API key, stay out).
-    ctx.meta.upstream = { kind: 'openai', body, info: { path: `${this.basePath}/chat/completions` } };
-    const res = await this.post('/chat/completions', body, ctx.signal);
+    ctx.meta.upstream = { kind: 'openai', body, info: { path: this.chatPath } };
+    const res = await this.post(this.chatPath, body, ctx.signal);
     if (res.statusCode >= 400) throw await this.failFrom(res);
     const type = String(res.headers['content-type'] ?? '');
     if (!type.includes('text/event-stream')) {
@@ -242,7 +248,7 @@ export class OpenAIInstance implements Instance {
     if (req.dimensions !== undefined) body.dimensions = req.dimensions;
     if (req.encodingFormat) body.encoding_format = req.encodingFormat;
     if (req.user) body.user = req.user;
-    const res = await this.post('/embeddings', body, ctx.signal);
+    const res = await this.post(`${this.basePath}/embeddings`, body, ctx.signal);
     if (res.statusCode >= 400) throw await this.failFrom(res);
     const json: any = parseJson(await readLimited(res.body));
     if (!Array.isArray(json?.data)) throw errors.upstream(`${this.name} sent a malformed embeddings answer.`, { code: 'upstream_bad_body' });

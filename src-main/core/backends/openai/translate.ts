@@ -38,12 +38,15 @@ function messageToOpenAI(m: ChatMessage): Json {
 }
 
 /** The request body sent upstream. Always streamed upstream (usage included) so the gateway sees the first byte early. */
+/** The same for every request (frozen: shared by every body). */
+const STREAM_OPTIONS = Object.freeze({ include_usage: true });
+
 export function toOpenAIBody(req: ChatRequest): Json {
   const body: Json = {
     model: req.model,
     messages: req.messages.map(messageToOpenAI),
     stream: true,
-    stream_options: { include_usage: true },
+    stream_options: STREAM_OPTIONS,
   };
   if (req.tools?.length) {
     body.tools = req.tools.map((t) => ({
