@@ -233,36 +233,53 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     }
   }
 
-  /** A trace for this request when capture is on (the client's body, else the neutral request stands in). */
-  const traceFor = (run: RequestRun, ctx: RequestContext, fallbackBody: unknown): void => {
+  /**
+   * A request begins (every kind the same way): its run, with a trace when capture is on (the
+   * client's body, else the neutral request stands in), counted as active until `failed` or its end.
+   */
+  const begin = (ctx: RequestContext, model: string, stream: boolean, fallbackBody: unknown): RequestRun => {
+    const run = new RequestRun(ctx, model, stream, env);
     if (deps.capture?.()) run.trace = new RequestTrace(ctx.receivedAt, () => clock.now(), ctx.clientBody ?? fallbackBody, deps.captureChars?.(), deps.captureAllowance);
+    active++;
+    return run;
   };
-  const traceResolved = (run: RequestRun, resolution: Resolution): void => {
+  /** The requested name resolved (after admission), on the run and its trace. */
+  const resolveFor = (run: RequestRun, model: string): Resolution => {
+    const resolution = deps.resolver.resolve(model);
+    run.resolution = resolution;
     const t = run.trace;
-    if (!t) return;
-    const e = t.add({ kind: 'resolved', targets: resolution.targets.map((x) => x.label) });
-    if (resolution.alias) e.detail = resolution.alias;
+    if (t) {
+      const e = t.add({ kind: 'resolved', targets: resolution.targets.map((x) => x.label) });
+      if (resolution.alias) e.detail = resolution.alias;
+    }
+    return resolution;
   };
 
-  /** The error the client gets. Client disconnects stay 499 and skip the rules. */
-  const finalError = (e: unknown, ctx: RequestContext, fromWalk: boolean): RelayError => {
-    if (ctx.signal.aborted) return errors.cancelled();
-    const err = toRelayError(e);
-    return fromWalk ? mapError(err) : err;
+  /**
+   * A request failed before it was answered: the error the client gets (client disconnects stay
+   * 499 and skip the rules; errors from the walk go through them), the permit given back, the run finished.
+   */
+  const failed = (e: unknown, ctx: RequestContext, run: RequestRun, fromWalk: boolean, permit: Permit | undefined): RelayError => {
+    let err: RelayError;
+    if (ctx.signal.aborted) err = errors.cancelled();
+    else {
+      err = toRelayError(e);
+      if (fromWalk) err = mapError(err);
+    }
+    permit?.release();
+    active--;
+    run.finish(err.status, err);
+    return err;
   };
 
   async function execute(req: ChatRequest, ctx: RequestContext): Promise<ChatExecution> {
-    const run = new RequestRun(ctx, req.model, req.stream, env);
-    traceFor(run, ctx, req);
+    const run = begin(ctx, req.model, req.stream, req);
     const meter = new UsageMeter(() => estimatePromptTokens(req));
     let permit: Permit | undefined;
     let inWalk = false;
-    active++;
     try {
       permit = await admit(ctx, req.model, run);
-      const resolution = deps.resolver.resolve(req.model);
-      run.resolution = resolution;
-      traceResolved(run, resolution);
+      const resolution = resolveFor(run, req.model);
       const needs: Needs = { tools: requestUsesTools(req), images: hasImages(req), embeddings: false };
       // Hashed at most once per request, and only when the pool asks; each hop is prepared once (the pool sees what the instance gets).
       let affinity: string | undefined | null = null;
@@ -330,25 +347,17 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         },
       });
     } catch (e) {
-      const err = finalError(e, ctx, inWalk);
-      permit?.release();
-      active--;
-      run.finish(err.status, err);
-      throw err;
+      throw failed(e, ctx, run, inWalk, permit);
     }
   }
 
   async function embed(req: EmbeddingsRequest, ctx: RequestContext): Promise<{ resolved: Resolved; result: EmbeddingsResult }> {
-    const run = new RequestRun(ctx, req.model, false, env);
-    traceFor(run, ctx, req);
+    const run = begin(ctx, req.model, false, req);
     let permit: Permit | undefined;
     let inWalk = false;
-    active++;
     try {
       permit = await admit(ctx, req.model, run);
-      const resolution = deps.resolver.resolve(req.model);
-      run.resolution = resolution;
-      traceResolved(run, resolution);
+      const resolution = resolveFor(run, req.model);
       inWalk = true;
       const needs: Needs = { tools: false, images: false, embeddings: true };
       const walked = await walkChain(
@@ -374,11 +383,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       run.finish(200, undefined, { promptTokens: result.usage.promptTokens, completionTokens: 0, estimated: false });
       return { resolved, result };
     } catch (e) {
-      const err = finalError(e, ctx, inWalk);
-      permit?.release();
-      active--;
-      run.finish(err.status, err);
-      throw err;
+      throw failed(e, ctx, run, inWalk, permit);
     }
   }
 
