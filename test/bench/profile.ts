@@ -23,6 +23,9 @@ import { startMockUpstream } from './mock-upstream';
 import { GATEWAY_NODE_FLAGS } from '../../bin/serve-flags.mjs';
 import { RELAY_KEY, root, startRelay } from './procs';
 
+/** BENCH_NODE_FLAGS (space-separated) replaces GATEWAY_NODE_FLAGS, to compare flag sets. */
+const NODE_FLAGS = process.env.BENCH_NODE_FLAGS !== undefined ? process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean) : [...GATEWAY_NODE_FLAGS];
+
 interface Node {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
@@ -140,9 +143,9 @@ async function oneConnection(seconds: number, label: string, dir: string, profil
   const dTtft = await ttftFor(direct, mock, 3000);
   await direct.pool.close();
   // Without the profiler: CPU per request and added latency.
-  let relay = await startRelay(mock.url, [...GATEWAY_NODE_FLAGS]);
+  let relay = await startRelay(mock.url, [...NODE_FLAGS]);
   let t = target('relay', relay.url, '/v1/chat/completions', headers, 'mock/m', 1);
-  await sequentialFor(t, 2000);
+  await sequentialFor(t, Number(process.env.BENCH_WARM_S ?? 2) * 1000);
   const c0 = relay.cpuMs();
   const s0 = sysMs(relay.pid);
   const th0 = threadsMs(relay.pid);
@@ -169,9 +172,9 @@ async function oneConnection(seconds: number, label: string, dir: string, profil
     return;
   }
   // Under the profiler: where it goes.
-  relay = await startRelay(mock.url, [...GATEWAY_NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${dir}`]);
+  relay = await startRelay(mock.url, [...NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${dir}`]);
   t = target('relay', relay.url, '/v1/chat/completions', headers, 'mock/m', 1);
-  await sequentialFor(t, 2000);
+  await sequentialFor(t, Number(process.env.BENCH_WARM_S ?? 2) * 1000);
   const from = Number(process.hrtime.bigint() / 1000n);
   const profiled = await sequentialFor(t, seconds * 1000);
   const to = Number(process.hrtime.bigint() / 1000n);
@@ -206,7 +209,7 @@ async function main(): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const mock = await startMockUpstream();
-  const relay = await startRelay(mock.url, [...GATEWAY_NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${dir}`]);
+  const relay = await startRelay(mock.url, [...NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${dir}`]);
   const t = target('relay', relay.url, '/v1/chat/completions', { 'content-type': 'application/json', authorization: `Bearer ${RELAY_KEY}` }, 'mock/m');
   await maxRps(t, 32, 2000); // warm-up
   const from = Number(process.hrtime.bigint() / 1000n);
