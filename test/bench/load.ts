@@ -78,7 +78,7 @@ export async function fixedRate(t: Target, rps: number, ms: number): Promise<{ l
 }
 
 /** Closed loop: `concurrency` workers, each sending its next request when the last one answered. */
-export async function maxRps(t: Target, concurrency: number, ms: number): Promise<{ rps: number; errors: number }> {
+export async function maxRps(t: Target, concurrency: number, ms: number): Promise<{ rps: number; errors: number; count: number }> {
   const body = NON_STREAM_BODY(t.model);
   const end = performance.now() + ms;
   let count = 0;
@@ -95,7 +95,7 @@ export async function maxRps(t: Target, concurrency: number, ms: number): Promis
   };
   const t0 = performance.now();
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return { rps: count / ((performance.now() - t0) / 1000), errors };
+  return { rps: count / ((performance.now() - t0) / 1000), errors, count };
 }
 
 export interface StreamResult {

@@ -211,7 +211,7 @@ async function main(): Promise<void> {
   const mock = await startMockUpstream();
   const relay = await startRelay(mock.url, [...NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${dir}`]);
   const t = target('relay', relay.url, '/v1/chat/completions', { 'content-type': 'application/json', authorization: `Bearer ${RELAY_KEY}` }, 'mock/m');
-  await maxRps(t, 32, 2000); // warm-up
+  await maxRps(t, 32, Number(process.env.BENCH_WARM_S ?? 2) * 1000); // warm-up
   const from = Number(process.hrtime.bigint() / 1000n);
   const c0 = relay.cpuMs();
   const r = await maxRps(t, 32, seconds * 1000);

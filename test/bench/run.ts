@@ -7,7 +7,8 @@
  * ("portkey", the peer), each gateway in its own process so its RSS and CPU can be read. Every
  * figure is reported as added time over the direct call and as ratios to the direct call and to
  * the peer; then one table of the issue's targets (target, reached, met), relay only: slow
- * clients (backpressure), a streaming soak and idle RSS with node's defaults.
+ * clients (backpressure), a streaming soak and idle RSS with node's defaults. The gateways are
+ * measured warm: idle RSS after a light warm-up, everything else after `steadyState` (JIT settled).
  *
  * Then every `test/bench/sections/*.ts` exporting `run()` (in-process overhead, ledger queries,
  * Lingma session reuse). Output: tables on stdout, progress on stderr, one JSON document in
@@ -79,6 +80,35 @@ interface Goal {
   met: boolean;
 }
 
+/**
+ * Warm-up to steady state, after the idle RSS reading: V8 keeps compiling the hot paths for tens of
+ * seconds after the first thousand requests (`npx tsx test/bench/deopt-probe.ts` shows TurboFan at
+ * ~900 µs of compile work per request in the first window, then fading to ~2 µs after ~15 s of c=1
+ * load), so measuring right after a short warm-up reports JIT compilation, not the gateway. Every
+ * gateway gets the same rounds of the shapes the bench measures (32 connections, sequential,
+ * streams) until the relay's CPU per request over a round is within 5% of the round before (at
+ * least 3 rounds, at most 10; 2 and 3 with --quick). Returns each round's CPU per request.
+ */
+async function steadyState(mock: MockUpstream, gateways: { t: Target; proc: Proc }[]): Promise<Record<string, number[]>> {
+  const min = QUICK ? 2 : 3;
+  const max = QUICK ? 3 : 10;
+  const perRound: Record<string, number[]> = Object.fromEntries(gateways.map((g) => [g.t.name, []]));
+  for (let round = 1; round <= max; round++) {
+    for (const { t, proc } of gateways) {
+      const c0 = proc.cpuMs();
+      let n = (await maxRps(t, 32, 1500)).count;
+      n += (await sequential(t, 300)).length;
+      for (let i = 0; i < 30; i++) await streamOnce(t, mock, 5, 0);
+      n += 30;
+      perRound[t.name].push(Math.round(((proc.cpuMs() - c0) * 1000) / n));
+    }
+    const cpu = perRound[gateways[0].t.name];
+    progress(`warm-up round ${round}: CPU µs per request ${gateways.map((g) => `${g.t.name} ${perRound[g.t.name][round - 1]}`).join(', ')}`);
+    if (round >= min && Math.abs(cpu[round - 1] / cpu[round - 2] - 1) <= 0.05) break;
+  }
+  return perRound;
+}
+
 async function gatewaySection(): Promise<{ figures: Section; goals: Goal[]; json: Record<string, unknown> }> {
   const mock = await startMockUpstream();
   progress(`starting the relay (compiled bundle, node ${NODE_FLAGS.join(' ') || 'defaults'}) and the Portkey gateway`);
@@ -109,11 +139,15 @@ async function gatewaySection(): Promise<{ figures: Section; goals: Goal[]; json
 
   try {
     const rssStart = [relay.rssMb(), peer.rssMb()];
-    progress('warm-up (JIT, keep-alive sockets, upstream pools)');
+    progress('warm-up (keep-alive sockets, upstream pools, first JIT tier)');
     for (const t of all) await sequential(t, QUICK ? 200 : 1000);
     for (const t of [viaRelay, viaPeer]) for (let i = 0; i < 20; i++) await streamOnce(t, mock, 5, 0);
     progress('idle RSS');
     const [rssIdle, peerIdle] = await idleRss([relay, peer]);
+    json.warmUp = await steadyState(mock, [
+      { t: viaRelay, proc: relay },
+      { t: viaPeer, proc: peer },
+    ]);
 
     // 1. Sequential non-streaming (c=1), alternating blocks so drift hits every path alike.
     progress('sequential, c=1');
