@@ -17,7 +17,7 @@ import { Logs } from './screens/Logs';
 import { Overview } from './screens/Overview';
 import { Settings } from './screens/Settings';
 import { Usage } from './screens/Usage';
-import { useDash } from './store';
+import { refreshSnapshot, useDash } from './store';
 
 export const ROUTES = ['overview', 'connect', 'live', 'instances', 'aliases', 'usage', 'logs', 'settings'] as const;
 export type Route = (typeof ROUTES)[number];
@@ -224,7 +224,7 @@ export function App() {
   useEffect(() => {
     if (!stale || !client) return;
     const t = setTimeout(() => {
-      client.state().then((s) => useDash.getState().setSnapshot(s)).catch(() => undefined);
+      refreshSnapshot(client).catch(() => undefined);
     }, 150);
     return () => clearTimeout(t);
   }, [stale, client]);

@@ -121,13 +121,40 @@ export interface DashStore extends LiveData {
   setClient(c: AdminClient | undefined): void;
   setAuth(a: AuthState, error?: string): void;
   setSocket(s: SocketStatus): void;
-  setSnapshot(s: AdminSnapshot): void;
+  /** A snapshot, then `later`: the events that came while it was being fetched (`refreshSnapshot`). */
+  setSnapshot(s: AdminSnapshot, later?: AdminEvent[]): void;
   apply(ev: AdminEvent): void;
   toast(kind: Toast['kind'], text: string): void;
   dismiss(id: number): void;
 }
 
 let toastId = 0;
+
+/** The snapshots being fetched, each with the events that came meanwhile (`refreshSnapshot`). */
+const fetching = new Set<AdminEvent[]>();
+
+/**
+ * Takes a fresh snapshot (`/admin/state`). The server builds it some time before its answer
+ * lands, and events keep coming over the socket meanwhile: an account that signed in (or an
+ * instance that became ready) while the answer was on its way would be set back by it, and no
+ * later event would correct the screen. So the instance and health events that came during the
+ * fetch are laid over the snapshot again (each carries the whole instance, so the last one is
+ * the newest), and a `config` event that came meanwhile means another snapshot.
+ */
+export async function refreshSnapshot(client: AdminClient): Promise<void> {
+  for (;;) {
+    const later: AdminEvent[] = [];
+    fetching.add(later);
+    let s: AdminSnapshot;
+    try {
+      s = await client.state();
+    } finally {
+      fetching.delete(later);
+    }
+    useDash.getState().setSnapshot(s, later.filter((e) => e.type !== 'config'));
+    if (!later.some((e) => e.type === 'config')) return;
+  }
+}
 
 export const useDash = create<DashStore>((set) => ({
   finished: [],
@@ -138,11 +165,12 @@ export const useDash = create<DashStore>((set) => ({
   setClient: (client) => set({ client }),
   setAuth: (auth, authError) => set({ auth, authError }),
   setSocket: (socket) => set({ socket }),
-  setSnapshot: (s) => {
-    set((st) => reduce(st, { type: 'snapshot', snapshot: s }));
-    for (const i of s.instances) settleSignIn(i);
+  setSnapshot: (s, later = []) => {
+    set((st) => later.reduce(reduce, reduce(st, { type: 'snapshot', snapshot: s })));
+    for (const i of useDash.getState().snap?.instances ?? []) settleSignIn(i);
   },
   apply: (ev) => {
+    if (ev.type === 'instance' || ev.type === 'health' || ev.type === 'config') for (const later of fetching) later.push(ev);
     set((st) => reduce(st, ev));
     if (ev.type === 'instance') settleSignIn(ev.instance);
   },

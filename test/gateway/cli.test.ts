@@ -1,101 +1,20 @@
 /**
  * `npm run serve` as a child process: the listening line, first-run secrets once, config errors,
- * signals; the launcher bin/serve.mjs and the gateway process it starts (flags, signals passed on,
- * exit code, lifetime).
+ * SIGHUP; the launcher bin/serve.mjs and the gateway process it starts (flags, signals passed on,
+ * exit code, lifetime); `preserve`. Signals sent to npm alone: cli-signals.test.ts.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { cleanupTempDirs, tempDir } from '../helpers/tmp';
+import { tempDir } from '../helpers/tmp';
 import { startFakeOpenAI } from '../fakes/openai-upstream';
-import { isAlive } from '../../src-main/core/backends/lingma/process';
 import { GATEWAY_NODE_FLAGS, gatewayNodeFlags } from '../../bin/serve-flags.mjs';
+import { expectGatewayProcess, killLeftoversAfterEach, ppidOf, root, run, running, serveDirect, strays, until } from './cli-helpers';
 
-const root = join(__dirname, '..', '..');
-const SIM_BIN = join(root, 'test', 'sim', 'Lingma');
-const children: ChildProcess[] = [];
-/** Pids started outside the test's process groups (the gateway's Lingma children have their own). */
-const strays: number[] = [];
-
-afterEach(() => {
-  for (const pid of strays.splice(0)) {
-    try {
-      if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-  for (const c of children.splice(0)) {
-    if (c.exitCode === null && c.signalCode === null) {
-      try {
-        if (c.pid) process.kill(-c.pid, 'SIGKILL');
-      } catch {
-        c.kill('SIGKILL');
-      }
-    }
-  }
-});
-afterAll(cleanupTempDirs);
-
-interface Run {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Every process holding the pipes (npm and the gateway under it) has closed them: the output is complete. */
-  closed: Promise<void>;
-  line: Promise<string>;
-  /** Resolves when `text` appears on the stream (checked on every chunk); rejects if the pipes close first. */
-  printed(stream: 'stdout' | 'stderr', text: string): Promise<void>;
-}
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Run {
-  const child = spawn(cmd, args, {
-    cwd: root,
-    env: { ...process.env, RELAY_CONFIG: '', RELAY_DATA_DIR: '', RELAY_API_KEYS: '', LINGMA_ACCOUNTS: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true, // own process group, like a terminal session
-  });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8');
-  child.stderr!.setEncoding('utf8');
-  const line = new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (c: string) => {
-      out += c;
-      const nl = out.indexOf('\n');
-      if (nl >= 0) resolve(out.slice(0, nl));
-    });
-    child.on('exit', () => reject(new Error(`exited before printing a line; stderr: ${err.slice(-2000)}`)));
-  });
-  line.catch(() => undefined);
-  child.stderr!.on('data', (c: string) => (err += c));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  const printed = (stream: 'stdout' | 'stderr', text: string): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
-      const has = (): boolean => (stream === 'stdout' ? out : err).includes(text);
-      if (has()) return resolve();
-      const onData = (): void => {
-        if (!has()) return;
-        child[stream]!.off('data', onData);
-        resolve();
-      };
-      // Listeners run in order: the accumulating one above was added first.
-      child[stream]!.on('data', onData);
-      void closed.then(() => (has() ? resolve() : reject(new Error(`the process closed its ${stream} without printing ${JSON.stringify(text)}`))));
-    });
-  return { child, stdout: () => out, stderr: () => err, exited, closed, line, printed };
-}
-
-// The launcher npm runs, without npm: the compiled gateway (built once, shared by these tests).
-const serveDirect = (args: string[], env?: NodeJS.ProcessEnv) => run(process.execPath, ['bin/serve.mjs', ...args], env);
+killLeftoversAfterEach();
 
 describe('serve CLI', () => {
   it('prints the listening line, first-run secrets once, and stops with 0 on SIGTERM', async () => {
@@ -175,131 +94,6 @@ describe('serve CLI', () => {
     expect(r.stderr()).toContain('"msg":"stopped"');
     expect(r.stdout()).not.toContain('generated API key');
   });
-});
-
-/** The parent pid of a running process (Linux). */
-function ppidOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-}
-const argvOf = (pid: number): string[] => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
-
-/** The gateway process: node with the gateway's V8 flags running the compiled bundle, no TypeScript loader (Linux). */
-function expectGatewayProcess(gateway: number): void {
-  const argv = argvOf(gateway);
-  expect(argv[0]).toBe(process.execPath);
-  expect(argv.slice(1, 1 + GATEWAY_NODE_FLAGS.length)).toEqual([...GATEWAY_NODE_FLAGS]);
-  expect(GATEWAY_NODE_FLAGS).toContain('--max-semi-space-size=2');
-  expect(GATEWAY_NODE_FLAGS).toContain('--heap-growing-percent=50');
-  expect(argv[1 + GATEWAY_NODE_FLAGS.length]).toMatch(/dist[\\/]cli[\\/]serve\.mjs$/);
-  expect(argv.join(' ')).not.toMatch(/tsx/);
-}
-
-async function until<T>(fn: () => T, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/**
- * `pid` still runs. An exited process whose parent died (npm, killed) stays a zombie until init
- * gets round to reaping it, a second or two here: it holds no port, no file, no child, so it
- * counts as gone (Linux; elsewhere any pid that answers counts as running).
- */
-function running(pid: number): boolean {
-  if (!isAlive(pid)) return false;
-  if (process.platform !== 'linux') return true;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
-  } catch {
-    return false; // gone between the two looks
-  }
-}
-
-describe('`npm run serve` and signals sent to the npm process only', () => {
-  /** npm in its own process group (like a service manager's child), with a Lingma simulator instance. */
-  async function startUnderNpm() {
-    const dir = tempDir();
-    const dataDir = join(dir, 'data');
-    writeFileSync(
-      join(dir, 'relay.yaml'),
-      `server:\n  apiKeys: [sk-relay-npm-signal-0001]\nlingma:\n  binary: ${JSON.stringify(SIM_BIN)}\n  login: { auto: false }\n`,
-    );
-    const r = run('npm', ['run', '-s', 'serve', '--', '--port', '0', '--data-dir', dataDir, '--config', join(dir, 'relay.yaml')], { LINGMA_BIN: '' });
-    expect(await r.line).toMatch(/^relay listening on http:\/\/127\.0\.0\.1:\d+$/);
-    const pidFile = join(dataDir, 'relay.pid');
-    const gateway = Number(readFileSync(pidFile, 'utf8').trim());
-    expect(gateway).toBeGreaterThan(0);
-    expect(gateway).not.toBe(r.child.pid); // npm is not the gateway
-    // npm -> (npm's `sh -c`, unless the shell execs) -> the launcher bin/serve.mjs -> the gateway.
-    let shell: number | undefined;
-    if (process.platform === 'linux') {
-      const launcher = ppidOf(gateway);
-      expect(argvOf(launcher)[1]).toMatch(/bin[\\/]serve\.mjs$/);
-      if (ppidOf(launcher) !== r.child.pid) {
-        shell = ppidOf(launcher);
-        expect(ppidOf(shell)).toBe(r.child.pid);
-        expect(argvOf(shell).slice(0, 2)).toEqual([expect.stringMatching(/sh$/), '-c']);
-      }
-      expectGatewayProcess(gateway);
-    }
-    await r.printed('stderr', `"pidFile":${JSON.stringify(pidFile)}`); // logged
-    const sim = await until(() => {
-      try {
-        const entries = JSON.parse(readFileSync(join(dataDir, 'lingma', 'pids.json'), 'utf8')) as Record<string, { pid: number }>;
-        return Object.values(entries)[0]?.pid;
-      } catch {
-        return undefined;
-      }
-    }, 'the Lingma simulator to start');
-    strays.push(gateway, sim);
-    return { r, dataDir, pidFile, gateway, sim, shell };
-  }
-
-  // SIGINT goes to the process group, as Ctrl-C sends it: sent to npm alone it reaches npm's
-  // `sh -c` only, and dash waits for its child on SIGINT without passing it on (README "serve").
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    const toGroup = signal === 'SIGINT';
-    it(`${signal} to ${toGroup ? "npm's process group (Ctrl-C)" : 'npm'}: the gateway stops gracefully, npm exits, nothing is left running`, async () => {
-      const { r, pidFile, gateway, sim, shell } = await startUnderNpm();
-      if (signal === 'SIGTERM') {
-        // SIGHUP to the gateway's pid (from relay.pid) reloads the aliases and keeps it running.
-        process.kill(gateway, 'SIGHUP');
-        await r.printed('stderr', 'SIGHUP: aliases reloaded');
-        expect(isAlive(gateway)).toBe(true);
-      }
-      process.kill(toGroup ? -r.child.pid! : r.child.pid!, signal);
-      // npm passes the signal to its child. The launcher itself (no shell in between): it passes
-      // it on, the gateway stops, npm exits 0 after it. npm's `sh -c` (dash): the shell ends by
-      // the signal (SIGTERM: at once, and the launcher sees its shell gone; SIGINT: once the
-      // launcher has exited 0) and npm ends by the same signal; the gateway stops gracefully.
-      const ended = await r.exited;
-      if (shell !== undefined) expect(ended).toEqual({ code: null, signal });
-      else if (toGroup) expect([JSON.stringify({ code: 0, signal: null }), JSON.stringify({ code: null, signal })]).toContain(JSON.stringify(ended));
-      else expect(ended).toEqual({ code: 0, signal: null });
-      await r.printed('stderr', '"msg":"stopped"');
-      expect(r.stderr()).toContain('"msg":"stopping: finishing in-flight requests"');
-      await until(() => !running(gateway) && !running(sim), 'the gateway and the simulator to be gone', 10_000);
-      expect(existsSync(pidFile)).toBe(false);
-    }, 60_000);
-  }
-
-  for (const signal of ['SIGHUP', 'SIGKILL'] as const) {
-    it(`${signal} kills npm: the gateway notices its launcher is gone and stops gracefully`, async () => {
-      const { r, pidFile, gateway, sim } = await startUnderNpm();
-      process.kill(r.child.pid!, signal);
-      expect((await r.exited).signal).toBe(signal); // npm itself does not survive this one
-      await r.printed('stderr', '"msg":"stopped"');
-      expect(r.stderr()).toContain('the process that started the relay is gone');
-      await until(() => !running(gateway) && !running(sim), 'the gateway and the simulator to be gone', 10_000);
-      expect(existsSync(pidFile)).toBe(false);
-    }, 60_000);
-  }
 });
 
 describe('the launcher bin/serve.mjs and its gateway process', () => {

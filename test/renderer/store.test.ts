@@ -1,5 +1,7 @@
-import { describe, expect, it } from 'vitest';
-import { MAX_COUNTERS, MAX_FINISHED, MAX_LOGS, reduce, type LiveData } from '../../src-renderer/store';
+import { describe, expect, it, vi } from 'vitest';
+import { MAX_COUNTERS, MAX_FINISHED, MAX_LOGS, reduce, refreshSnapshot, useDash, type LiveData } from '../../src-renderer/store';
+import type { AdminClient } from '../../src-renderer/api/client';
+import type { AdminSnapshot } from '../../src-main/core/admin/api-types';
 import { instance, snapshot } from './fixtures';
 
 const base = (): LiveData => reduce({ finished: [], stale: false }, { type: 'snapshot', snapshot: snapshot() });
@@ -82,5 +84,43 @@ describe('event reducer', () => {
     d = reduce(d, { type: 'aliases', outcome: { at: 1, ok: false, source: 'file', error: 'bad alias', aliases: 1 }, aliases: [] });
     expect(d.snap!.aliases).toEqual([]);
     expect(d.snap!.aliasesReload).toMatchObject({ ok: false, error: 'bad alias' });
+  });
+});
+
+describe('a snapshot fetched while events come (refreshSnapshot)', () => {
+  /** A client whose `/admin/state` answers only when the test says, with the snapshot it gives. */
+  const slowClient = () => {
+    const answers: Array<(s: AdminSnapshot) => void> = [];
+    const client = { state: () => new Promise<AdminSnapshot>((r) => answers.push(r)) } as unknown as AdminClient;
+    const answer = async (s: AdminSnapshot) => {
+      await vi.waitFor(() => expect(answers.length).toBeGreaterThan(0));
+      answers.shift()!(s);
+    };
+    return { client, answer, asked: () => answers.length };
+  };
+
+  it('an instance that changed while the snapshot was on its way is not set back by it', async () => {
+    const signingIn = instance({ login: { state: 'logging_in' } });
+    useDash.getState().setSnapshot(snapshot({ instances: [signingIn] }));
+    const { client, answer } = slowClient();
+    const done = refreshSnapshot(client);
+    // The server built its answer before alice's sign-in ended; the event overtakes the answer.
+    useDash.getState().apply({ type: 'instance', instance: instance({ login: { state: 'logged_in', user: 'alice' } }) });
+    await answer(snapshot({ instances: [signingIn, instance({ name: 'bob' })] }));
+    await done;
+    const snap = useDash.getState().snap!;
+    expect(snap.instances.map((i) => [i.name, i.login.state])).toEqual([['alice', 'logged_in'], ['bob', 'logged_in']]);
+    expect(useDash.getState().stale).toBe(false);
+  });
+
+  it('a config change while the snapshot was on its way takes another snapshot', async () => {
+    useDash.getState().setSnapshot(snapshot());
+    const { client, answer } = slowClient();
+    const done = refreshSnapshot(client);
+    useDash.getState().apply({ type: 'config', what: 'accounts' });
+    await answer(snapshot()); // built before the change
+    await answer(snapshot({ instances: [instance(), instance({ name: 'carol' })] }));
+    await done;
+    expect(useDash.getState().snap!.instances.map((i) => i.name)).toEqual(['alice', 'carol']);
   });
 });
