@@ -132,6 +132,12 @@ let toastId = 0;
 
 /** The snapshots being fetched, each with the events that came meanwhile (`refreshSnapshot`). */
 const fetching = new Set<AdminEvent[]>();
+/**
+ * The events socket's own snapshot: the server sends it once built, and relays events from the
+ * moment the socket joined, so events can arrive first and the snapshot can be older than them.
+ * From the socket's `open` to its snapshot, events are kept the same way.
+ */
+let socketLater: AdminEvent[] | undefined;
 
 /**
  * Takes a fresh snapshot (`/admin/state`). The server builds it some time before its answer
@@ -164,12 +170,26 @@ export const useDash = create<DashStore>((set) => ({
   toasts: [],
   setClient: (client) => set({ client }),
   setAuth: (auth, authError) => set({ auth, authError }),
-  setSocket: (socket) => set({ socket }),
+  setSocket: (socket) => {
+    if (socketLater) fetching.delete(socketLater);
+    socketLater = socket === 'open' ? [] : undefined;
+    if (socketLater) fetching.add(socketLater);
+    set({ socket });
+  },
   setSnapshot: (s, later = []) => {
     set((st) => later.reduce(reduce, reduce(st, { type: 'snapshot', snapshot: s })));
     for (const i of useDash.getState().snap?.instances ?? []) settleSignIn(i);
   },
   apply: (ev) => {
+    if (ev.type === 'snapshot' && socketLater) {
+      const later = socketLater;
+      fetching.delete(later);
+      socketLater = undefined;
+      useDash.getState().setSnapshot(ev.snapshot, later.filter((e) => e.type !== 'config'));
+      const client = useDash.getState().client;
+      if (client && later.some((e) => e.type === 'config')) void refreshSnapshot(client).catch(() => undefined);
+      return;
+    }
     if (ev.type === 'instance' || ev.type === 'health' || ev.type === 'config') for (const later of fetching) later.push(ev);
     set((st) => reduce(st, ev));
     if (ev.type === 'instance') settleSignIn(ev.instance);

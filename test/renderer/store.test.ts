@@ -123,4 +123,19 @@ describe('a snapshot fetched while events come (refreshSnapshot)', () => {
     await done;
     expect(useDash.getState().snap!.instances.map((i) => i.name)).toEqual(['alice', 'carol']);
   });
+
+  it("the events socket's own snapshot, built before events it sent first, does not set them back", () => {
+    const signingIn = instance({ login: { state: 'logging_in' } });
+    useDash.getState().setSnapshot(snapshot({ instances: [signingIn] }));
+    // A reconnect: the server relays events from the moment the socket joined and sends the
+    // snapshot once built, so alice's sign-in can arrive before a snapshot that predates it.
+    useDash.getState().setSocket('open');
+    useDash.getState().apply({ type: 'instance', instance: instance({ login: { state: 'logged_in', user: 'alice' } }) });
+    useDash.getState().apply({ type: 'snapshot', snapshot: snapshot({ instances: [signingIn] }) });
+    expect(useDash.getState().snap!.instances.map((i) => i.login.state)).toEqual(['logged_in']);
+    // After the socket's snapshot, a snapshot is taken whole again.
+    useDash.getState().apply({ type: 'snapshot', snapshot: snapshot({ instances: [signingIn] }) });
+    expect(useDash.getState().snap!.instances.map((i) => i.login.state)).toEqual(['logging_in']);
+    useDash.getState().setSocket('closed');
+  });
 });
