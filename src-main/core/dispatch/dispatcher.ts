@@ -17,7 +17,7 @@ import { applyToolEmulation, requestUsesTools } from '../chat/tool-emulation';
 import { errors, toRelayError, type RelayError } from '../errors';
 import { mayServeSoon } from '../pool/availability';
 import { isQuotaError } from '../pool/availability-model';
-import { affinityKey, type Lease } from '../pool/pool';
+import { affinityKey, type Hop, type Lease } from '../pool/pool';
 import { applyErrorRules } from '../routing/error-rules';
 import type { Resolution, Target } from '../routing/types';
 import { systemClock } from '../ports';
@@ -50,6 +50,28 @@ interface ChatCall {
   value: Started;
   call: AbortController;
   callCtx: CallContext;
+}
+
+/**
+ * A hop whose affinity key is hashed only when the pool reads it (a choice among instances, session
+ * owners). A class with the getter on its prototype, never an object literal with `get affinity()`:
+ * V8 builds such a literal per call in dictionary mode with a fresh accessor pair, and measured
+ * under load that made the literal and everything its getter closes over (the request's whole
+ * context) survive every scavenge until the next full collection (docs/perf-issue-14.md, "What
+ * survives the scavenges").
+ */
+class LazyHop implements Hop {
+  owner?: string;
+  constructor(
+    readonly provider: Provider,
+    readonly target: Target,
+    readonly request: ChatRequest | undefined,
+    private readonly key: (() => string | undefined) | undefined,
+  ) {}
+
+  get affinity(): string | undefined {
+    return this.key?.();
+  }
 }
 
 /** `addEventListener` options, the same for every request. */
@@ -163,10 +185,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
 
     function acquireFor(target: Target, exclude: ReadonlySet<string>): Promise<Lease> {
       const h = hop(target);
-      const key = h.affinity;
       return deps.pool.acquire(
-          // The affinity key is read only when the pool needs it (a choice among instances, session owners).
-          { provider: providerNamed(target.provider)!, target, request: h.request, get affinity() { return key?.(); } },
+          new LazyHop(providerNamed(target.provider)!, target, h.request, h.affinity),
           {
             exclude,
             signal: ctx.signal,
