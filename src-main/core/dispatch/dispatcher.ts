@@ -10,6 +10,7 @@
  * `RequestOutcome` (./outcome.ts) handed to the observers (metrics, live hub, ledger: wired in
  * relay.ts) on the next immediate, after the reply's bytes (./observer-queue.ts). Usage is decided here, once: the stream's `usage` event before `finish`.
  */
+import { CallAbort } from '../abort';
 import type { CallContext, Instance, Provider } from '../backends/types';
 import type { ChatEvent, ChatRequest, EmbeddingsRequest, EmbeddingsResult } from '../chat/model';
 import { estimatePromptTokens } from '../chat/tokens';
@@ -48,7 +49,7 @@ interface PreparedHop {
 /** A chat call that produced its first event, with what ends it. */
 interface ChatCall {
   value: Started;
-  call: AbortController;
+  call: CallAbort;
   callCtx: CallContext;
 }
 
@@ -204,10 +205,10 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
    * `call` runs; on failure the call is aborted with the failure as the reason, so the backend can
    * tell a timeout from a disconnect.
    */
-  async function onInstance<V>(lease: Lease, ctx: RequestContext, call: (instance: Instance, callCtx: CallContext) => Promise<V>, trace?: RequestTrace): Promise<{ value: V; call: AbortController; callCtx: CallContext }> {
+  async function onInstance<V>(lease: Lease, ctx: RequestContext, call: (instance: Instance, callCtx: CallContext) => Promise<V>, trace?: RequestTrace): Promise<{ value: V; call: CallAbort; callCtx: CallContext }> {
     // The call's signal follows the client's: one listener on it (dropped when the call is
     // settled by a failure) instead of an `AbortSignal.any` per attempt.
-    const own = new AbortController();
+    const own = new CallAbort();
     const client = ctx.signal;
     const follow = (): void => own.abort(client.reason);
     if (client.aborted) follow();
