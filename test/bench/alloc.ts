@@ -58,6 +58,22 @@ async function main(): Promise<void> {
       for (const c of node.children ?? []) walk(c);
     };
     walk(profile.head);
+    const want = process.env.ALLOC_STACK;
+    if (want) {
+      const paths = new Map<string, number>();
+      const down = (node: SampleNode, path: string[]): void => {
+        const f = node.callFrame;
+        const here = [...path, `${f.functionName || '(anonymous)'} ${f.url.split('/').slice(-2).join('/')}:${f.lineNumber + 1}`];
+        if (f.functionName === want) {
+          const sum = (x: SampleNode): number => (x.selfSize ?? 0) + (x.children ?? []).reduce((a, c) => a + sum(c), 0);
+          const k = here.slice(-8).join(' < ');
+          paths.set(k, (paths.get(k) ?? 0) + sum(node));
+        }
+        for (const c of node.children ?? []) down(c, here);
+      };
+      down(profile.head, []);
+      for (const [k, v] of [...paths].sort((a, b) => b[1] - a[1]).slice(0, 6)) process.stdout.write(`${(v / n).toFixed(0).padStart(7)} B  ${k}\n`);
+    }
     process.stdout.write(`${(total / n / 1024).toFixed(1)} KB allocated per request (${n} sequential requests)\n`);
     for (const [k, v] of [...by].sort((a, b) => b[1] - a[1]).slice(0, 40)) process.stdout.write(`${(v / n).toFixed(0).padStart(7)} B  ${k}\n`);
   } finally {

@@ -62,6 +62,32 @@ describe('session owners in the pool', () => {
     second.release();
   });
 
+  it('a hop whose affinity is a getter keeps it when the owner is busy (rendezvous among the free ones)', async () => {
+    // The dispatcher's hop computes `affinity` on its prototype: the pool's copy with the owner must carry it.
+    class GetterHop {
+      constructor(readonly provider: ReturnType<typeof fakeProvider>, readonly request: ChatRequest) {}
+      get affinity(): string | undefined {
+        return affinityKey(this.request);
+      }
+    }
+    const map = new Map<string, string>();
+    const owners: SessionOwners = { get: (k) => map.get(k), set: () => undefined };
+    const pool = createPool({ health: health(), owners });
+    const names = ['a', 'b', 'c', 'd'];
+    const p = fakeProvider('p', { instances: names.map((n) => fakeInstance(n, 'p', { maxConcurrency: 1 })) });
+    const busy = await pool.acquireOn(p, 'a');
+    for (let i = 0; i < 8; i++) {
+      const req = chat(`conv-getter-${i}`);
+      const k = affinityKey(req)!;
+      map.set(`p:k1:${k}`, 'a');
+      const fav = names.slice(1).reduce((best, n) => (weight(k, n) > weight(k, best) ? n : best));
+      const l = await pool.acquire(new GetterHop(p, req), { callCtx });
+      expect(l.instance.name).toBe(fav);
+      l.release();
+    }
+    busy.release();
+  });
+
   it('without a map, picks stay rendezvous (single node unchanged)', async () => {
     const pool = createPool({ health: health() });
     const p = two();

@@ -10,6 +10,7 @@
  * `RequestOutcome` (./outcome.ts) handed to the observers (metrics, live hub, ledger: wired in
  * relay.ts) on the next immediate, after the reply's bytes (./observer-queue.ts). Usage is decided here, once: the stream's `usage` event before `finish`.
  */
+import { CallAbort } from '../abort';
 import type { CallContext, Instance, Provider } from '../backends/types';
 import type { ChatEvent, ChatRequest, EmbeddingsRequest, EmbeddingsResult } from '../chat/model';
 import { estimatePromptTokens } from '../chat/tokens';
@@ -17,7 +18,7 @@ import { applyToolEmulation, requestUsesTools } from '../chat/tool-emulation';
 import { errors, toRelayError, type RelayError } from '../errors';
 import { mayServeSoon } from '../pool/availability';
 import { isQuotaError } from '../pool/availability-model';
-import { affinityKey, type Lease } from '../pool/pool';
+import { affinityKey, type Hop, type Lease } from '../pool/pool';
 import { applyErrorRules } from '../routing/error-rules';
 import type { Resolution, Target } from '../routing/types';
 import { systemClock } from '../ports';
@@ -48,8 +49,30 @@ interface PreparedHop {
 /** A chat call that produced its first event, with what ends it. */
 interface ChatCall {
   value: Started;
-  call: AbortController;
+  call: CallAbort;
   callCtx: CallContext;
+}
+
+/**
+ * A hop whose affinity key is hashed only when the pool reads it (a choice among instances, session
+ * owners). A class with the getter on its prototype, never an object literal with `get affinity()`:
+ * V8 builds such a literal per call in dictionary mode with a fresh accessor pair, and measured
+ * under load that made the literal and everything its getter closes over (the request's whole
+ * context) survive every scavenge until the next full collection (docs/perf-issue-14.md, "What
+ * survives the scavenges").
+ */
+class LazyHop implements Hop {
+  owner?: string;
+  constructor(
+    readonly provider: Provider,
+    readonly target: Target,
+    readonly request: ChatRequest | undefined,
+    private readonly key: (() => string | undefined) | undefined,
+  ) {}
+
+  get affinity(): string | undefined {
+    return this.key?.();
+  }
 }
 
 /** `addEventListener` options, the same for every request. */
@@ -163,10 +186,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
 
     function acquireFor(target: Target, exclude: ReadonlySet<string>): Promise<Lease> {
       const h = hop(target);
-      const key = h.affinity;
       return deps.pool.acquire(
-          // The affinity key is read only when the pool needs it (a choice among instances, session owners).
-          { provider: providerNamed(target.provider)!, target, request: h.request, get affinity() { return key?.(); } },
+          new LazyHop(providerNamed(target.provider)!, target, h.request, h.affinity),
           {
             exclude,
             signal: ctx.signal,
@@ -184,10 +205,10 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
    * `call` runs; on failure the call is aborted with the failure as the reason, so the backend can
    * tell a timeout from a disconnect.
    */
-  async function onInstance<V>(lease: Lease, ctx: RequestContext, call: (instance: Instance, callCtx: CallContext) => Promise<V>, trace?: RequestTrace): Promise<{ value: V; call: AbortController; callCtx: CallContext }> {
+  async function onInstance<V>(lease: Lease, ctx: RequestContext, call: (instance: Instance, callCtx: CallContext) => Promise<V>, trace?: RequestTrace): Promise<{ value: V; call: CallAbort; callCtx: CallContext }> {
     // The call's signal follows the client's: one listener on it (dropped when the call is
     // settled by a failure) instead of an `AbortSignal.any` per attempt.
-    const own = new AbortController();
+    const own = new CallAbort();
     const client = ctx.signal;
     const follow = (): void => own.abort(client.reason);
     if (client.aborted) follow();

@@ -7,6 +7,7 @@
  * upstream call unless it completed, and reports the status to the dispatcher, which records the
  * request's one outcome.
  */
+import type { CallAbort } from '../abort';
 import type { ChatEvent } from '../chat/model';
 import { errors, type RelayError } from '../errors';
 import type { Clock } from '../ports';
@@ -77,7 +78,7 @@ export interface ExecutionParts {
   resolved: Resolved;
   started: Started;
   /** Aborts the upstream call (its signal also follows the client's). */
-  call: AbortController;
+  call: CallAbort;
   /** Released when the execution ends, in this order (instance lease, then admission permit). */
   holds: ReadonlyArray<{ release(): void }>;
   meter: UsageMeter;

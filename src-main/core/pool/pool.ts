@@ -299,15 +299,19 @@ export function createPool(opts: PoolOptions): Pool {
   /** With an owner map: look the conversation up first, remember the instance it gets. */
   const acquire = (hop: Hop, o: AcquireOptions = {}): Promise<Lease> => {
     const owners = opts.owners;
-    if (!owners || hop.affinity === undefined || !hop.request) return take(hop, o);
-    const key = `${hop.provider.name}:${o.callCtx?.apiKeyId ?? ''}:${hop.affinity}`;
+    const affinity = hop.affinity;
+    if (!owners || affinity === undefined || !hop.request) return take(hop, o);
+    const key = `${hop.provider.name}:${o.callCtx?.apiKeyId ?? ''}:${affinity}`;
     const remember = (l: Lease): Lease => {
       owners.set(key, l.instance.name);
       return l;
     };
+    // A copy with the owner (the caller's hop stays as it was), field by field: no spread, which
+    // would drop an `affinity` getter (the dispatcher's hop has one on its prototype).
+    const owned = (owner: string | undefined): Hop => ({ provider: hop.provider, target: hop.target, request: hop.request, affinity, owner });
     const known = owners.get(key);
-    if (known === undefined || typeof known === 'string') return take({ ...hop, owner: known }, o).then(remember);
-    return known.then((owner) => take({ ...hop, owner }, o)).then(remember);
+    if (known === undefined || typeof known === 'string') return take(owned(known), o).then(remember);
+    return known.then((owner) => take(owned(owner), o)).then(remember);
   };
 
   const take = (hop: Hop, o: AcquireOptions): Promise<Lease> => {

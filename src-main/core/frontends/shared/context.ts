@@ -5,6 +5,7 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { CallAbort } from '../../abort';
 import type { Protocol, RequestContext } from '../../dispatch/types';
 
 /**
@@ -13,7 +14,7 @@ import type { Protocol, RequestContext } from '../../dispatch/types';
  * use it).
  */
 export function clientGone(res: ServerResponse): AbortSignal {
-  const ac = new AbortController();
+  const ac = new CallAbort();
   res.once('close', () => {
     if (!res.writableFinished) ac.abort();
   });
