@@ -115,9 +115,11 @@ export function Shell({ snap, route }: { snap: AdminSnapshot; route: Route }) {
   const finished = useDash((s) => s.finished);
   const needPerson = snap.instances.filter((i) => i.availability?.display.kind === 'needs_person').length;
   const ready = snap.instances.filter(isUsable).length;
-  const counts: Partial<Record<Route, ReactNode>> = {
-    live: snap.live.length ? <span className="nav-count">{snap.live.length}</span> : null,
-    instances: needPerson ? <span className="nav-count nav-warn" title="need a person">{needPerson}</span> : null,
+  // A badge is drawn inside the link but hidden from assistive tech; the link's name says it in
+  // words instead ("Live requests, 2 in flight"), so the name always contains the visible label.
+  const counts: Partial<Record<Route, { badge: ReactNode; says: string }>> = {
+    live: snap.live.length ? { badge: <span className="nav-count" aria-hidden="true">{snap.live.length}</span>, says: `${snap.live.length} in flight` } : undefined,
+    instances: needPerson ? { badge: <span className="nav-count nav-warn" aria-hidden="true" title="need a person">{needPerson}</span>, says: `${needPerson} need a person` } : undefined,
   };
   const offline = useOffline();
   const [palette, setPalette] = useState(false);
@@ -130,10 +132,10 @@ export function Shell({ snap, route }: { snap: AdminSnapshot; route: Route }) {
         <ul>
           {ROUTES.map((r) => (
             <li key={r}>
-              <a href={`#/${r}`} className={`nav ${route === r ? 'nav-on' : ''}`} aria-current={route === r ? 'page' : undefined} aria-label={TITLES[r]} title={TITLES[r]} data-testid={`nav-${r}`}>
+              <a href={`#/${r}`} className={`nav ${route === r ? 'nav-on' : ''}`} aria-current={route === r ? 'page' : undefined} aria-label={counts[r] ? `${TITLES[r]}, ${counts[r].says}` : TITLES[r]} title={TITLES[r]} data-testid={`nav-${r}`}>
                 <svg viewBox="0 0 24 24" width="18" height="18" className="nav-icon" aria-hidden="true">{ICONS[r]}</svg>
                 <span className="nav-label">{TITLES[r]}</span>
-                {counts[r]}
+                {counts[r]?.badge}
               </a>
             </li>
           ))}

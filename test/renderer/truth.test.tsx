@@ -101,6 +101,16 @@ describe('connection banner', () => {
       expect(a.getAttribute('aria-label')).toBeTruthy();
     }
   });
+
+  it("a sidebar badge is in the link's name in words, and the name still contains the visible label (axe: label-content-name-mismatch)", () => {
+    const live = [done({ id: 'a', finishedAt: undefined, status: undefined }), done({ id: 'b', finishedAt: undefined, status: undefined })];
+    render(<Shell snap={snapshot({ live })} route="overview" />);
+    const link = screen.getByRole('link', { name: 'Live requests, 2 in flight' });
+    // The digits are drawn, not read: the name says them.
+    expect(link.querySelector('.nav-count')!.getAttribute('aria-hidden')).toBe('true');
+    const visible = [...link.querySelectorAll('span:not([aria-hidden])')].map((e) => e.textContent).join(' ');
+    expect(link.getAttribute('aria-label')).toContain(visible);
+  });
 });
 
 describe('tabs follow the arrow-key pattern', () => {
