@@ -41,6 +41,9 @@ describe('`npm run serve` and signals sent to the npm process only', () => {
       expectGatewayProcess(gateway);
     }
     await r.printed('stderr', `"pidFile":${JSON.stringify(pidFile)}`); // logged
+    // The simulator is a Node script spawned after the gateway listens: on a loaded 2-core machine
+    // (Chromium files running alongside) that took over 20 s once. On a timeout the gateway's log
+    // tells where it stood.
     const sim = await until(() => {
       try {
         const entries = JSON.parse(readFileSync(join(dataDir, 'lingma', 'pids.json'), 'utf8')) as Record<string, { pid: number }>;
@@ -48,7 +51,9 @@ describe('`npm run serve` and signals sent to the npm process only', () => {
       } catch {
         return undefined;
       }
-    }, 'the Lingma simulator to start');
+    }, 'the Lingma simulator to start', 40_000).catch((e: Error) => {
+      throw new Error(`${e.message}; the gateway's stderr ends with:\n${r.stderr().slice(-3000)}`);
+    });
     strays.push(gateway, sim);
     return { r, dataDir, pidFile, gateway, sim, shell };
   }
