@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,7 +7,7 @@ import { EventHub } from '../../src-main/core/events';
 import type { InstanceSnapshot, InstanceState } from '../../src-main/core/backends/types';
 import { isAlive } from '../../src-main/core/backends/lingma/process';
 import { createLingmaProvider } from '../../src-main/core/backends/lingma';
-import { MemorySecrets, SIM_BIN, silentLog, simSpawner, chatReq, collect, ctx, makeProvider, readyInstance, sim, user, waitFor, type Harness } from './helpers';
+import { MemorySecrets, nodeSpawner, SIM_BIN, silentLog, simSpawner, chatReq, collect, ctx, makeProvider, readyInstance, sim, user, waitFor, type Harness } from './helpers';
 
 const harnesses: Harness[] = [];
 const track = (h: Harness) => (harnesses.push(h), h);
@@ -124,6 +125,34 @@ describe('Lingma process supervision', () => {
     delete env.LINGMA_SIM_FAIL_START;
     await inst.ensureReady(new AbortController().signal);
     expect(inst.state()).toBe('ready');
+  }, 60_000);
+
+  it('a port taken by another program between the pick and the bind: started again on other ports', async () => {
+    // Another program takes the first socket port chosen, just before the process binds it.
+    let squatter: Server | undefined;
+    const spawner = {
+      spawn: (command: string, args: string[], options: Parameters<typeof nodeSpawner.spawn>[2]) => {
+        const port = Number(args.find((a) => a.startsWith('--socketPort='))?.split('=')[1]);
+        if (!squatter && port) {
+          squatter = createServer();
+          squatter.listen(port, '127.0.0.1'); // an IP literal: bound before listen() returns
+        }
+        return nodeSpawner.spawn(command, args, options);
+      },
+    };
+    const h = track(makeProvider({ lingma: { accounts: [{ username: 'p' }] }, env: { LINGMA_SIM_LOGGED_IN_AS: 'p' }, deps: { spawner: simSpawner({ LINGMA_SIM_LOGGED_IN_AS: 'p' }, spawner) } }));
+    try {
+      await h.provider.start();
+      await h.provider.whenStarted();
+      // Ready from the start itself, and still with --transportType: the failed bind is not taken
+      // for a binary that refuses the flag.
+      expect(squatter?.listening).toBe(true);
+      const inst = h.provider.lingmaInstances()[0];
+      expect(inst.state()).toBe('ready');
+      expect(((await sim(inst)) as unknown as { transportType: string | null }).transportType).toBe('websocket');
+    } finally {
+      squatter?.close();
+    }
   }, 60_000);
 
   it('waits for a slow start, and gives up after startupTimeoutMs', async () => {

@@ -29,6 +29,20 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * True when another program holds `port` on 127.0.0.1 now. Free ports are picked before the
+ * child binds them (`freePorts`), so a busy machine can hand one to someone else in between (an
+ * outgoing connection's local port comes from the same range).
+ */
+export function portTaken(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'EADDRINUSE'));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(false)));
+  });
+}
+
 /** Two distinct free ports. */
 export async function freePorts(): Promise<[number, number]> {
   const a = await freePort();

@@ -18,7 +18,7 @@ import { findLingmaBinary, type BinaryLookup } from './binary';
 import type { Dialect } from './dialect';
 import { detectDialect, type ProtocolSetting } from './dialects';
 import type { LingmaConfig } from './instance';
-import { freePorts, spawnLingma, waitForPort, type LingmaProcess, type PidRegistry } from './process';
+import { freePorts, portTaken, spawnLingma, waitForPort, type LingmaProcess, type PidRegistry } from './process';
 import { RpcConnection } from './rpc';
 import { backoffDelay } from '../../backoff';
 
@@ -212,6 +212,7 @@ export class LingmaSupervisor {
     }
     if (this.binary?.path !== found.path) this.deps.log.info({ binary: found.path, version: found.version, from: found.label }, 'using this Lingma runtime');
     this.binary = found;
+    let portRetries = 0;
     for (let attempt = 0; ; attempt++) {
       let proc: LingmaProcess | undefined;
       const withFlag = this.transportFlag && !cfg.extraArgs.some((a) => a.startsWith('--transportType'));
@@ -244,7 +245,13 @@ export class LingmaSupervisor {
         return;
       } catch (e) {
         const exited = proc?.hasExited ? await proc.exited : undefined;
-        if (exited && withFlag && attempt === 0 && !this.stopping) {
+        if (exited && portRetries < 3 && !this.stopping && this.ports && ((await portTaken(this.ports.socket)) || (await portTaken(this.ports.http)))) {
+          // Its port went to another program between our pick and its bind: other ports, again.
+          portRetries++;
+          this.deps.log.warn({ code: exited.code, ports: this.ports }, 'Lingma exited during start-up and one of its ports is now taken by another program; starting it on other ports');
+          continue;
+        }
+        if (exited && withFlag && attempt === portRetries && !this.stopping) {
           // An older binary may refuse the flag and exit at once: try once without it.
           this.deps.log.warn({ code: exited.code }, `Lingma exited at once with ${TRANSPORT_FLAG}; starting it without`);
           this.transportFlag = false;
