@@ -83,7 +83,8 @@ describe.skipIf(!hasRedis)('team mode: each Lingma account runs on one node at a
 
     // Any node accepts any request: b forwards it to a, which runs alice.
     const forwarded = await chat(b.url, KEY, { model: MODEL });
-    expect(forwarded.status).toBe(200);
+    // (A 502 here once in ~30 full runs: the answer's error says which side failed.)
+    expect(forwarded.status, forwarded.status === 200 ? '' : await forwarded.clone().text()).toBe(200);
     await forwarded.json();
 
     // Node a dies without a word; so does its Lingma process.
