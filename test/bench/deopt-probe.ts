@@ -1,12 +1,14 @@
 /**
  * `npx tsx test/bench/deopt-probe.ts [seconds]`: the relay as `npm run serve` runs it, under
- * `--trace-opt --trace-deopt`, warmed up and then loaded sequentially (c=1, non-streaming) for
- * `seconds`; prints how often V8 optimised and deoptimised each function during the load only
+ * `--trace-opt --trace-deopt` (or the V8 flags in PROBE_FLAGS, e.g. `--trace-gc-nvp`), 3 s of
+ * sequential requests (c=1, non-streaming), then WINDOWS (default 3) windows of `seconds` of the
+ * same load: per window, TurboFan compiles, their compile time and deopts; for the last window, how
+ * often V8 optimised and deoptimised each function and why (the trace: test-artifacts/deopt-trace.txt)
  * (a function optimised again and again is a deopt loop: its compile work shows up as CPU on V8's
  * background thread).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, openSync, readFileSync, closeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -64,9 +66,10 @@ const count = (re: RegExp) => {
   for (const x of trace.matchAll(re)) m.set(x[1], (m.get(x[1]) ?? 0) + 1);
   return [...m].sort((a, b) => b[1] - a[1]).slice(0, 25);
 };
-console.log(`${n} requests; during the load: ${(trace.match(/completed compiling/g) ?? []).length} optimisations, ${(trace.match(/bailout \(kind/g) ?? []).length} deopts`);
+console.log('last window:');
 console.log('optimised most often:'); for (const [f, c] of count(/completed compiling 0x[0-9a-f]+ <JSFunction ([^ >]+)/g)) console.log(`  ${c} ${f}`);
 console.log('deoptimised most often:'); for (const [f, c] of count(/bailout \(kind: [^)]*\): begin\. deoptimizing 0x[0-9a-f]+ <JSFunction ([^ >]+)/g)) console.log(`  ${c} ${f}`);
-const reasons = count(/bailout \(kind: [^)]*\)[^\n]*?reason: ([^\n]+)/g);
+const reasons = count(/bailout \(kind: [^,]*, reason: ([^)]+)\)/g);
 console.log('reasons:'); for (const [f, c] of reasons) console.log(`  ${c} ${f}`);
 writeFileSync(join(root, 'test-artifacts', 'deopt-trace.txt'), trace);
+rmSync(dataDir, { recursive: true, force: true });
